@@ -1,0 +1,65 @@
+//! # interlink-core
+//!
+//! Rings and synchronisation that live *inside caller memory*, so that
+//! unrelated processes mapping the same bytes can use them together.
+//! `#![no_std]`, no allocator, nothing OS-specific: the memory comes from
+//! the caller (a POSIX shm object, a memfd, a file, an anonymous shared
+//! mapping, a device window, or a plain buffer in tests).
+//!
+//! Every structure begins with a [`layout::Header`] (magic, layout version,
+//! kind, element fingerprint, capacity, init state) and is validated on
+//! attach; every element type is [`Plain`], so a hostile or crashed peer can
+//! cause errors or junk values but never out-of-bounds access or undefined
+//! behaviour.
+//!
+//! ```
+//! use interlink_core::{Region, RingConfig, spsc::SpscRing};
+//!
+//! # #[repr(C, align(128))] struct Mem([u8; 4096]);
+//! # let mut mem = Mem([0; 4096]);
+//! // Any 128-byte-aligned memory will do; here a buffer, usually a mapping.
+//! let ring = SpscRing::<u64>::init(Region::new(&mut mem.0), RingConfig::new(64))?;
+//! let mut tx = ring.producer(1)?;
+//! let mut rx = ring.consumer(2)?;
+//! tx.try_push(42)?;
+//! assert_eq!(rx.try_pop()?, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![cfg_attr(not(test), no_std)]
+
+pub mod layout;
+pub mod plain;
+pub mod region;
+pub mod ring;
+mod role;
+pub mod spsc;
+pub mod sync;
+pub mod wait;
+
+#[cfg(test)]
+mod test_util;
+
+pub use layout::{AttachError, Kind, LAYOUT_VERSION};
+pub use plain::Plain;
+pub use region::{Region, RegionError};
+pub use ring::{
+    ChunkError, Corrupt, InitError, PopError, PushError, RingConfig, RingError, RoleError,
+};
+pub use wait::{Spin, Wait, WaitOutcome};
+
+macro_rules! impl_error {
+    ($($t:ty),*) => {$(
+        impl core::error::Error for $t {}
+    )*};
+}
+impl_error!(
+    AttachError,
+    RegionError,
+    ChunkError,
+    Corrupt,
+    InitError,
+    PopError,
+    PushError,
+    RingError,
+    RoleError
+);

@@ -1,0 +1,248 @@
+//! What every ring shares: its configuration, its capacity rules, its
+//! errors, and the cache-line padding that keeps producer- and
+//! consumer-owned words apart.
+
+use core::fmt;
+use core::ops::Deref;
+
+use crate::layout::AttachError;
+use crate::region::RegionError;
+
+/// The largest capacity a ring accepts: indices are 32-bit and wrap, so a
+/// ring may hold at most half their range.
+pub const MAX_CAPACITY: u32 = 1 << 31;
+
+/// How to create a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingConfig {
+    /// Number of elements; a power of two from 1 to [`MAX_CAPACITY`].
+    pub capacity: u32,
+    /// The caller's id for the element type, recorded in the header and
+    /// checked on attach (see [`crate::layout::type_id_of_name`]).
+    pub type_id: u64,
+    /// The creating process's id (0 where there are no processes), recorded
+    /// so that inspectors can tell a stale object from a live one.
+    pub creator_pid: u32,
+}
+
+impl RingConfig {
+    /// A configuration for `capacity` elements, type id 0, no creator pid.
+    pub const fn new(capacity: u32) -> Self {
+        Self {
+            capacity,
+            type_id: 0,
+            creator_pid: 0,
+        }
+    }
+
+    /// The same configuration with `type_id` recorded.
+    pub const fn with_type_id(mut self, type_id: u64) -> Self {
+        self.type_id = type_id;
+        self
+    }
+
+    /// The same configuration with `creator_pid` recorded.
+    pub const fn with_creator_pid(mut self, creator_pid: u32) -> Self {
+        self.creator_pid = creator_pid;
+        self
+    }
+}
+
+/// Whether `capacity` is one a ring accepts.
+pub const fn capacity_is_valid(capacity: u32) -> bool {
+    capacity.is_power_of_two() && capacity <= MAX_CAPACITY
+}
+
+/// Why a ring could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitError {
+    /// The capacity is zero, not a power of two, or above [`MAX_CAPACITY`].
+    Capacity {
+        /// The capacity asked for.
+        capacity: u32,
+    },
+    /// The memory cannot hold the ring.
+    Region(RegionError),
+}
+
+impl From<RegionError> for InitError {
+    fn from(e: RegionError) -> Self {
+        Self::Region(e)
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Capacity { capacity } => write!(
+                f,
+                "capacity {capacity} is not a power of two between 1 and {MAX_CAPACITY}"
+            ),
+            Self::Region(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// A shared index written by the peer is out of range: the peer is buggy,
+/// hostile, or the memory was overwritten. The operation did nothing; the
+/// ring stays unusable until the peer's index is sane again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Corrupt;
+
+impl fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ring corrupt: the peer's index is out of range")
+    }
+}
+
+/// Why a push did nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushError {
+    /// No free slot: the consumer has not caught up.
+    Full,
+    /// See [`Corrupt`].
+    Corrupt,
+}
+
+/// Why a pop returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PopError {
+    /// No element is ready.
+    Empty,
+    /// See [`Corrupt`].
+    Corrupt,
+}
+
+/// Why a chunk could not be had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkError {
+    /// Fewer than the requested slots (or elements) are available now.
+    TooFew {
+        /// How many are available.
+        available: u32,
+    },
+    /// See [`Corrupt`].
+    Corrupt,
+}
+
+impl From<Corrupt> for PushError {
+    fn from(_: Corrupt) -> Self {
+        Self::Corrupt
+    }
+}
+
+impl From<Corrupt> for PopError {
+    fn from(_: Corrupt) -> Self {
+        Self::Corrupt
+    }
+}
+
+impl From<Corrupt> for ChunkError {
+    fn from(_: Corrupt) -> Self {
+        Self::Corrupt
+    }
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full => f.write_str("ring full"),
+            Self::Corrupt => Corrupt.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for PopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("ring empty"),
+            Self::Corrupt => Corrupt.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooFew { available } => write!(f, "only {available} available"),
+            Self::Corrupt => Corrupt.fmt(f),
+        }
+    }
+}
+
+/// Why a role (producer or consumer) could not be claimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleError {
+    /// Holder id 0 means "free" and cannot be claimed with.
+    ZeroHolder,
+    /// The role is held by `holder`, which is alive (or was not checked).
+    Taken {
+        /// The current holder's id.
+        holder: u32,
+    },
+}
+
+impl fmt::Display for RoleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ZeroHolder => f.write_str("holder id 0 is reserved for a free role"),
+            Self::Taken { holder } => write!(f, "role already held by {holder}"),
+        }
+    }
+}
+
+/// Any error of creating, attaching or claiming; convenient for `?`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingError {
+    /// See [`InitError`].
+    Init(InitError),
+    /// See [`AttachError`].
+    Attach(AttachError),
+    /// See [`RoleError`].
+    Role(RoleError),
+}
+
+impl From<InitError> for RingError {
+    fn from(e: InitError) -> Self {
+        Self::Init(e)
+    }
+}
+
+impl From<AttachError> for RingError {
+    fn from(e: AttachError) -> Self {
+        Self::Attach(e)
+    }
+}
+
+impl From<RoleError> for RingError {
+    fn from(e: RoleError) -> Self {
+        Self::Role(e)
+    }
+}
+
+impl fmt::Display for RingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Init(e) => e.fmt(f),
+            Self::Attach(e) => e.fmt(f),
+            Self::Role(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Pads and aligns its contents to 128 bytes, so that words written by
+/// different cores never share a cache line (x86 prefetches lines in
+/// adjacent pairs, which makes 64 too small).
+#[derive(Debug)]
+#[repr(C, align(128))]
+pub struct CacheLine<T>(pub T);
+
+impl<T> Deref for CacheLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+#[cfg(not(loom))]
+static_assertions::assert_eq_size!(CacheLine<u32>, [u8; 128]);

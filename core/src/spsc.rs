@@ -1,0 +1,847 @@
+//! A single-producer single-consumer ring of `T: Plain` that lives in
+//! caller memory, so two processes mapping the same bytes can use it.
+//!
+//! # Layout (version [`crate::LAYOUT_VERSION`])
+//!
+//! | offset | bytes | contents | written by |
+//! |---|---|---|---|
+//! | 0 | 64 | [`Header`] | creator |
+//! | 64 | 4 | producer holder id (0 = free) | claimers |
+//! | 68 | 4 | consumer holder id (0 = free) | claimers |
+//! | 128 | 4 | tail: count of elements ever pushed (wrapping) | producer |
+//! | 256 | 4 | head: count of elements ever popped (wrapping) | consumer |
+//! | 384 | `capacity × size_of::<T>()` | slots (at `align_of::<T>()`, at least 384) | producer |
+//!
+//! The region must be aligned to 128 bytes (a mapping always is).
+//!
+//! # Speed
+//!
+//! Each side keeps its own index in its handle and a cached copy of the
+//! other's; it re-reads the shared one only when the cache says the ring is
+//! full (producer) or empty (consumer). A push or pop is then a slot copy
+//! and one `Release` store: no read-modify-write, no syscall.
+//!
+//! # Untrusted peers
+//!
+//! A handle never reads its *own* index back from shared memory after
+//! attaching, and every index it uses to address a slot is masked with
+//! `capacity - 1`. The peer's index is checked when loaded: if it claims
+//! more than `capacity` elements in flight, the operation fails with
+//! [`Corrupt`] and does nothing. A hostile peer can therefore make the ring
+//! report errors or deliver junk *values* (every bit pattern is a valid
+//! `T: Plain`), but never make a handle touch memory outside the region.
+
+use core::marker::PhantomData;
+use core::mem::{align_of, size_of};
+use core::ptr::NonNull;
+
+use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
+use crate::plain::Plain;
+use crate::region::{Region, RegionError};
+use crate::ring::{
+    capacity_is_valid, CacheLine, ChunkError, Corrupt, InitError, PopError, PushError, RingConfig,
+    RoleError,
+};
+use crate::role;
+use crate::sync::{init_atomic, AtomicU32, Ordering, UnsafeCell};
+
+/// Header and role words: read-mostly, on a line of their own.
+#[repr(C)]
+struct Meta {
+    header: Header,
+    producer: AtomicU32,
+    consumer: AtomicU32,
+}
+
+/// The fixed part of the ring; slots follow it.
+#[repr(C)]
+struct Control {
+    meta: CacheLine<Meta>,
+    tail: CacheLine<AtomicU32>,
+    head: CacheLine<AtomicU32>,
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use core::mem::offset_of;
+    use static_assertions::const_assert_eq;
+    const_assert_eq!(size_of::<Control>(), 384);
+    const_assert_eq!(align_of::<Control>(), 128);
+    const_assert_eq!(offset_of!(Control, meta), 0);
+    const_assert_eq!(offset_of!(Meta, producer), 64);
+    const_assert_eq!(offset_of!(Meta, consumer), 68);
+    const_assert_eq!(offset_of!(Control, tail), 128);
+    const_assert_eq!(offset_of!(Control, head), 256);
+};
+
+type Slot<T> = UnsafeCell<T>;
+
+/// Where the slots start, for element type `T`.
+const fn slots_offset<T>() -> usize {
+    let align = align_of::<Slot<T>>();
+    (size_of::<Control>() + align - 1) & !(align - 1)
+}
+
+/// The alignment the region must have.
+const fn region_align<T>() -> usize {
+    let (c, s) = (align_of::<Control>(), align_of::<Slot<T>>());
+    if c > s {
+        c
+    } else {
+        s
+    }
+}
+
+/// A ring in caller memory: the handle from which the producer and the
+/// consumer are claimed. Cheap to copy; it owns nothing.
+pub struct SpscRing<'a, T> {
+    control: NonNull<Control>,
+    slots: NonNull<Slot<T>>,
+    capacity: u32,
+    _memory: PhantomData<(&'a Control, T)>,
+}
+
+impl<T> Clone for SpscRing<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SpscRing<'_, T> {}
+
+impl<T> core::fmt::Debug for SpscRing<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SpscRing")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .field("producer", &self.producer_holder())
+            .field("consumer", &self.consumer_holder())
+            .finish()
+    }
+}
+
+// SAFETY: all shared state is reached through atomics, and slot access is
+// granted only to the claimed producer and consumer handles.
+unsafe impl<T: Plain> Send for SpscRing<'_, T> {}
+// SAFETY: as above; `&SpscRing` only reads atomics and claims roles.
+unsafe impl<T: Plain> Sync for SpscRing<'_, T> {}
+
+impl<'a, T: Plain> SpscRing<'a, T> {
+    /// Bytes a ring of `capacity` elements of `T` needs, header included.
+    pub const fn bytes_needed(capacity: u32) -> Result<usize, InitError> {
+        if !capacity_is_valid(capacity) {
+            return Err(InitError::Capacity { capacity });
+        }
+        match (capacity as usize).checked_mul(size_of::<Slot<T>>()) {
+            Some(slots) => match slots.checked_add(slots_offset::<T>()) {
+                // The header records the length as 64 bits; usize fits.
+                Some(total) => Ok(total),
+                None => Err(InitError::Region(RegionError::Overflow)),
+            },
+            None => Err(InitError::Region(RegionError::Overflow)),
+        }
+    }
+
+    /// The alignment a region for this ring must have (128, or more for an
+    /// over-aligned `T`).
+    pub const fn region_align() -> usize {
+        region_align::<T>()
+    }
+
+    /// Creates an empty ring in `region`, with no producer or consumer.
+    ///
+    /// The creator owns the memory until this returns: nobody may attach
+    /// before (attachers see `NotReady` and retry), and re-initialising a
+    /// ring that others use is a protocol error (they will see junk).
+    pub fn init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+        let ring = Self::init_begin(region, config)?;
+        ring.init_publish(config);
+        Ok(ring)
+    }
+
+    /// First half of [`SpscRing::init`]: checks the region, marks the
+    /// header `INITIALISING` and zeroes the indices and role words (under
+    /// loom: constructs every atomic and slot). For loom models of the
+    /// init/attach handshake; use [`SpscRing::init`].
+    #[doc(hidden)]
+    pub fn init_begin(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+        let total = Self::bytes_needed(config.capacity)?;
+        let base = region.check(total, region_align::<T>())?;
+        let control = base.cast::<Control>();
+        // SAFETY: the region holds `total` aligned bytes, so the slots start
+        // inside it, at an offset aligned for Slot<T>.
+        let slots = unsafe { base.add(slots_offset::<T>()) }.cast::<Slot<T>>();
+        let c = control.as_ptr();
+        // SAFETY: `c` points to writable memory for a Control (checked
+        // above); the creator owns it until publication.
+        unsafe {
+            use core::ptr::addr_of_mut;
+            Header::begin(addr_of_mut!((*c).meta.0.header));
+            init_atomic(addr_of_mut!((*c).meta.0.producer), 0);
+            init_atomic(addr_of_mut!((*c).meta.0.consumer), 0);
+            init_atomic(addr_of_mut!((*c).tail.0), 0);
+            init_atomic(addr_of_mut!((*c).head.0), 0);
+        }
+        #[cfg(loom)]
+        for i in 0..config.capacity as usize {
+            // SAFETY: slot `i` lies inside the region; under loom the cell
+            // must be constructed before use, and every bit pattern
+            // (zeroes included) is a valid `T: Plain`.
+            unsafe {
+                slots
+                    .as_ptr()
+                    .add(i)
+                    .write(UnsafeCell::new(core::mem::zeroed()))
+            };
+        }
+        Ok(Self {
+            control,
+            slots,
+            capacity: config.capacity,
+            _memory: PhantomData,
+        })
+    }
+
+    /// Second half of [`SpscRing::init`]: records the configuration and
+    /// publishes the ring as ready (`Release`).
+    #[doc(hidden)]
+    pub fn init_publish(&self, config: RingConfig) {
+        let fields = HeaderFields {
+            kind: Kind::Spsc,
+            element: Fingerprint::of::<T>(config.type_id),
+            capacity: self.capacity,
+            creator_pid: config.creator_pid,
+            total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
+        };
+        // SAFETY: init_begin ran on this memory.
+        unsafe {
+            Header::publish(
+                core::ptr::addr_of_mut!((*self.control.as_ptr()).meta.0.header),
+                &fields,
+            )
+        };
+    }
+
+    /// Attaches to a ring that some process initialised in `region`.
+    ///
+    /// Checks the header against `Kind::Spsc` and `Fingerprint::of::<T>(type_id)`,
+    /// the capacity, and that the region holds the whole ring. Returns
+    /// [`AttachError::NotReady`] while the creator is still initialising: retry
+    /// until a deadline of your choosing.
+    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+        let base = region.check(size_of::<Control>(), region_align::<T>())?;
+        let control = base.cast::<Control>();
+        // SAFETY: the region holds an aligned Control; all access is atomic.
+        let snap = unsafe { control.as_ref() }.meta.header.snapshot();
+        snap.validate(Kind::Spsc, Fingerprint::of::<T>(type_id))?;
+        let capacity = snap.capacity;
+        let total = Self::bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
+            field: "capacity",
+            value: capacity as u64,
+        })?;
+        if snap.total_len != total as u64 {
+            return Err(AttachError::Corrupt {
+                field: "total_len",
+                value: snap.total_len,
+            });
+        }
+        region.check(total, region_align::<T>())?;
+        // SAFETY: the region holds `total` bytes, so the slots are inside it.
+        let slots = unsafe { base.add(slots_offset::<T>()) }.cast::<Slot<T>>();
+        Ok(Self {
+            control,
+            slots,
+            capacity,
+            _memory: PhantomData,
+        })
+    }
+
+    /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    pub fn producer(&self, holder: u32) -> Result<Producer<'a, T>, RoleError> {
+        role::claim(&self.control().meta.producer, holder)?;
+        Ok(Producer::new(*self, holder))
+    }
+
+    /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    pub fn consumer(&self, holder: u32) -> Result<Consumer<'a, T>, RoleError> {
+        role::claim(&self.control().meta.consumer, holder)?;
+        Ok(Consumer::new(*self, holder))
+    }
+
+    /// Claims the producer role, taking it from its holder if `is_alive`
+    /// returns false for that holder's id. The new producer resumes at the
+    /// shared tail: an element the dead producer wrote but did not publish
+    /// is lost; one it published stays.
+    ///
+    /// `is_alive` must be right: a living producer that is replaced keeps
+    /// writing, and two producers corrupt the ring's contents (never its
+    /// bounds).
+    pub fn take_over_producer(
+        &self,
+        holder: u32,
+        is_alive: impl FnOnce(u32) -> bool,
+    ) -> Result<Producer<'a, T>, RoleError> {
+        role::take_over(&self.control().meta.producer, holder, is_alive)?;
+        Ok(Producer::new(*self, holder))
+    }
+
+    /// Claims the consumer role, taking it from its holder if `is_alive`
+    /// returns false for that holder's id. The new consumer resumes at the
+    /// shared head: an element the dead consumer read but did not release
+    /// is delivered again.
+    pub fn take_over_consumer(
+        &self,
+        holder: u32,
+        is_alive: impl FnOnce(u32) -> bool,
+    ) -> Result<Consumer<'a, T>, RoleError> {
+        role::take_over(&self.control().meta.consumer, holder, is_alive)?;
+        Ok(Consumer::new(*self, holder))
+    }
+}
+
+impl<T> SpscRing<'_, T> {
+    /// The producer's holder id, 0 if none.
+    pub fn producer_holder(&self) -> u32 {
+        self.control().meta.producer.load(Ordering::Relaxed)
+    }
+
+    /// The consumer's holder id, 0 if none.
+    pub fn consumer_holder(&self) -> u32 {
+        self.control().meta.consumer.load(Ordering::Relaxed)
+    }
+
+    /// The header as it is now (for inspectors).
+    pub fn header(&self) -> crate::layout::HeaderSnapshot {
+        self.control().meta.header.snapshot()
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Elements in the ring at some moment during the call, clamped to the
+    /// capacity (a corrupt index reads as full).
+    pub fn len(&self) -> u32 {
+        let c = self.control();
+        let head = c.head.load(Ordering::Acquire);
+        let tail = c.tail.load(Ordering::Acquire);
+        tail.wrapping_sub(head).min(self.capacity)
+    }
+
+    /// Whether [`SpscRing::len`] is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether [`SpscRing::len`] is the capacity.
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity
+    }
+
+    fn control(&self) -> &Control {
+        // SAFETY: `control` points to a live, initialised Control for 'a;
+        // every field is atomic, so a shared reference is sound.
+        unsafe { self.control.as_ref() }
+    }
+
+    /// The slot for wrapping index `index`. The index is masked here, and
+    /// only here: no value from shared memory reaches a pointer otherwise.
+    #[inline(always)]
+    fn slot(&self, index: u32) -> &Slot<T> {
+        let i = (index & (self.capacity - 1)) as usize;
+        // SAFETY: i < capacity, and the region holds `capacity` slots.
+        unsafe { &*self.slots.as_ptr().add(i) }
+    }
+
+    /// Raw pointer to slot `index & mask`, for slices over the slots.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn slot_ptr(&self, index: u32) -> *mut T {
+        let i = (index & (self.capacity - 1)) as usize;
+        // SAFETY: i < capacity; Slot<T> is a transparent UnsafeCell<T>.
+        unsafe { self.slots.as_ptr().add(i).cast::<T>() }
+    }
+
+    /// Splits `len` slots from wrapping index `start` into the part before
+    /// the end of the buffer and the part that wraps to its front.
+    #[inline(always)]
+    fn split(&self, start: u32, len: u32) -> (u32, u32) {
+        let to_end = self.capacity - (start & (self.capacity - 1));
+        let first = len.min(to_end);
+        (first, len - first)
+    }
+}
+
+/// The producing end. Exactly one exists per ring at a time; it releases the
+/// role when dropped.
+pub struct Producer<'a, T> {
+    ring: SpscRing<'a, T>,
+    /// Elements ever pushed (wrapping); the shared tail mirrors it.
+    tail: u32,
+    /// The last head read from shared memory.
+    head_cache: u32,
+    holder: u32,
+}
+
+// SAFETY: the producer's state is its own; the shared state is atomic and
+// the slots it writes are not read until it publishes them.
+unsafe impl<T: Plain> Send for Producer<'_, T> {}
+
+impl<T> core::fmt::Debug for Producer<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Producer")
+            .field("holder", &self.holder)
+            .field("tail", &self.tail)
+            .finish()
+    }
+}
+
+impl<'a, T: Plain> Producer<'a, T> {
+    fn new(ring: SpscRing<'a, T>, holder: u32) -> Self {
+        let c = ring.control();
+        // Acquire on both: a producer that takes over must see the slots
+        // its predecessor published and the consumer's progress.
+        let tail = c.tail.load(Ordering::Acquire);
+        let head_cache = c.head.load(Ordering::Acquire);
+        Self {
+            ring,
+            tail,
+            head_cache,
+            holder,
+        }
+    }
+
+    /// Re-reads the consumer's head; `Corrupt` if it is out of range.
+    #[inline]
+    fn refresh(&mut self) -> Result<u32, Corrupt> {
+        let head = self.ring.control().head.load(Ordering::Acquire);
+        let used = self.tail.wrapping_sub(head);
+        if used > self.ring.capacity {
+            return Err(Corrupt);
+        }
+        self.head_cache = head;
+        Ok(self.ring.capacity - used)
+    }
+
+    /// Free slots by the cached head; refreshes it when fewer than `want`.
+    #[inline(always)]
+    fn free(&mut self, want: u32) -> Result<u32, Corrupt> {
+        let free = self.ring.capacity - self.tail.wrapping_sub(self.head_cache);
+        if free >= want {
+            Ok(free)
+        } else {
+            self.refresh()
+        }
+    }
+
+    #[inline(always)]
+    fn publish(&mut self, count: u32) {
+        self.tail = self.tail.wrapping_add(count);
+        self.ring.control().tail.store(self.tail, Ordering::Release);
+    }
+
+    /// Appends `value`, or fails with [`PushError::Full`] without blocking.
+    #[inline]
+    pub fn try_push(&mut self, value: T) -> Result<(), PushError> {
+        if self.free(1)? == 0 {
+            return Err(PushError::Full);
+        }
+        // SAFETY: the slot at `tail` is free (the consumer has released it,
+        // as the Acquire load of head showed) and only this producer writes.
+        self.ring
+            .slot(self.tail)
+            .with_mut(|p| unsafe { p.write(value) });
+        self.publish(1);
+        Ok(())
+    }
+
+    /// Appends as many of `items` as fit, in order, with one publication;
+    /// returns how many (0 when full).
+    pub fn push_slice(&mut self, items: &[T]) -> Result<usize, Corrupt> {
+        let want = u32::try_from(items.len()).unwrap_or(u32::MAX);
+        let n = self.free(want)?.min(want);
+        let (first, second) = self.ring.split(self.tail, n);
+        #[cfg(not(loom))]
+        // SAFETY: the `n` slots from `tail` are free and ours to write; the
+        // two runs are inside the slot array (split stops at its end), and
+        // `items` cannot overlap the ring (it is a `&` the producer holds
+        // while the slots are exclusively its own).
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                items.as_ptr(),
+                self.ring.slot_ptr(self.tail),
+                first as usize,
+            );
+            core::ptr::copy_nonoverlapping(
+                items.as_ptr().add(first as usize),
+                self.ring.slot_ptr(0),
+                second as usize,
+            );
+        }
+        #[cfg(loom)]
+        for (i, item) in items[..n as usize].iter().enumerate() {
+            let _ = (first, second);
+            // SAFETY: as above, one slot at a time.
+            self.ring
+                .slot(self.tail.wrapping_add(i as u32))
+                .with_mut(|p| unsafe { p.write(*item) });
+        }
+        self.publish(n);
+        Ok(n as usize)
+    }
+
+    /// Free slots now (re-reads the consumer's head).
+    pub fn slots(&mut self) -> Result<u32, Corrupt> {
+        self.refresh()
+    }
+
+    /// Borrows exactly `n` free slots to fill in place; publish them with
+    /// [`WriteChunk::commit`]. Fails with [`ChunkError::TooFew`] (saying how
+    /// many are free) rather than handing out fewer.
+    pub fn write_chunk(&mut self, n: u32) -> Result<WriteChunk<'_, 'a, T>, ChunkError> {
+        let free = self.free(n)?;
+        if free < n {
+            return Err(ChunkError::TooFew { available: free });
+        }
+        Ok(WriteChunk {
+            producer: self,
+            len: n,
+        })
+    }
+
+    /// Elements in the ring (producer's view: exact about its own pushes,
+    /// possibly stale about pops).
+    pub fn len(&self) -> u32 {
+        self.ring.len()
+    }
+
+    /// Whether the ring looks empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the ring looks full.
+    pub fn is_full(&self) -> bool {
+        self.len() == self.ring.capacity
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> u32 {
+        self.ring.capacity
+    }
+
+    /// The ring this producer writes.
+    pub fn ring(&self) -> SpscRing<'a, T> {
+        self.ring
+    }
+}
+
+impl<T> Drop for Producer<'_, T> {
+    fn drop(&mut self) {
+        role::release(&self.ring.control().meta.producer, self.holder);
+    }
+}
+
+/// Free slots borrowed from a [`Producer`]. Nothing is visible to the
+/// consumer until [`WriteChunk::commit`]; dropping the chunk publishes
+/// nothing.
+pub struct WriteChunk<'p, 'a, T> {
+    producer: &'p mut Producer<'a, T>,
+    len: u32,
+}
+
+impl<T: Plain> WriteChunk<'_, '_, T> {
+    /// Slots in the chunk.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether the chunk has no slots.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes slot `i` of the chunk.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= self.len()`, like slice indexing.
+    pub fn set(&mut self, i: u32, value: T) {
+        assert!(
+            i < self.len,
+            "chunk index {i} out of range ({} slots)",
+            self.len
+        );
+        let index = self.producer.tail.wrapping_add(i);
+        // SAFETY: the slot is free and owned by this producer until commit.
+        self.producer
+            .ring
+            .slot(index)
+            .with_mut(|p| unsafe { p.write(value) });
+    }
+
+    /// The chunk as two slices (the second non-empty only when the chunk
+    /// wraps past the end of the buffer). Their contents are whatever the
+    /// slots held before: overwrite what you commit.
+    #[cfg(not(loom))]
+    pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
+        let ring = self.producer.ring;
+        let (first, second) = ring.split(self.producer.tail, self.len);
+        // SAFETY: both runs are free slots inside the buffer, owned by this
+        // producer until commit, disjoint, and initialised (every bit
+        // pattern is a valid `T: Plain`); `&mut self` keeps them unique.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(ring.slot_ptr(self.producer.tail), first as usize),
+                core::slice::from_raw_parts_mut(ring.slot_ptr(0), second as usize),
+            )
+        }
+    }
+
+    /// Publishes the first `n` slots of the chunk (at most its length) to
+    /// the consumer.
+    pub fn commit(self, n: u32) {
+        let n = n.min(self.len);
+        self.producer.publish(n);
+    }
+
+    /// Publishes the whole chunk.
+    pub fn commit_all(self) {
+        let n = self.len;
+        self.producer.publish(n);
+    }
+}
+
+/// The consuming end. Exactly one exists per ring at a time; it releases the
+/// role when dropped.
+pub struct Consumer<'a, T> {
+    ring: SpscRing<'a, T>,
+    /// Elements ever popped (wrapping); the shared head mirrors it.
+    head: u32,
+    /// The last tail read from shared memory.
+    tail_cache: u32,
+    holder: u32,
+}
+
+// SAFETY: the consumer's state is its own; it reads only slots the producer
+// has published with Release and it has observed with Acquire.
+unsafe impl<T: Plain> Send for Consumer<'_, T> {}
+
+impl<T> core::fmt::Debug for Consumer<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("holder", &self.holder)
+            .field("head", &self.head)
+            .finish()
+    }
+}
+
+impl<'a, T: Plain> Consumer<'a, T> {
+    fn new(ring: SpscRing<'a, T>, holder: u32) -> Self {
+        let head = ring.control().head.load(Ordering::Acquire);
+        Self {
+            ring,
+            head,
+            tail_cache: head,
+            holder,
+        }
+    }
+
+    /// Re-reads the producer's tail; `Corrupt` if it is out of range.
+    #[inline]
+    fn refresh(&mut self) -> Result<u32, Corrupt> {
+        let tail = self.ring.control().tail.load(Ordering::Acquire);
+        let ready = tail.wrapping_sub(self.head);
+        if ready > self.ring.capacity {
+            return Err(Corrupt);
+        }
+        self.tail_cache = tail;
+        Ok(ready)
+    }
+
+    /// Ready elements by the cached tail; refreshes it when fewer than `want`.
+    #[inline(always)]
+    fn ready(&mut self, want: u32) -> Result<u32, Corrupt> {
+        let ready = self.tail_cache.wrapping_sub(self.head);
+        if ready >= want {
+            Ok(ready)
+        } else {
+            self.refresh()
+        }
+    }
+
+    #[inline(always)]
+    fn release_slots(&mut self, count: u32) {
+        self.head = self.head.wrapping_add(count);
+        self.ring.control().head.store(self.head, Ordering::Release);
+    }
+
+    /// Removes the oldest element, or fails with [`PopError::Empty`] without
+    /// blocking.
+    #[inline]
+    pub fn try_pop(&mut self) -> Result<T, PopError> {
+        if self.ready(1)? == 0 {
+            return Err(PopError::Empty);
+        }
+        // SAFETY: the slot at `head` was published (Release store of tail,
+        // observed by our Acquire load) and the producer will not reuse it
+        // until we release it.
+        let value = self.ring.slot(self.head).with(|p| unsafe { p.read() });
+        self.release_slots(1);
+        Ok(value)
+    }
+
+    /// Copies up to `out.len()` elements into `out`, in order, with one
+    /// release; returns how many (0 when empty).
+    pub fn pop_into(&mut self, out: &mut [T]) -> Result<usize, Corrupt> {
+        let want = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        let n = self.ready(want)?.min(want);
+        let (first, second) = self.ring.split(self.head, n);
+        #[cfg(not(loom))]
+        // SAFETY: the `n` slots from `head` are published and ours until
+        // released; both runs lie inside the buffer; `out` is a unique
+        // borrow of caller memory, so it cannot overlap them.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.ring.slot_ptr(self.head),
+                out.as_mut_ptr(),
+                first as usize,
+            );
+            core::ptr::copy_nonoverlapping(
+                self.ring.slot_ptr(0),
+                out.as_mut_ptr().add(first as usize),
+                second as usize,
+            );
+        }
+        #[cfg(loom)]
+        for (i, o) in out[..n as usize].iter_mut().enumerate() {
+            let _ = (first, second);
+            // SAFETY: as above, one slot at a time.
+            *o = self
+                .ring
+                .slot(self.head.wrapping_add(i as u32))
+                .with(|p| unsafe { p.read() });
+        }
+        self.release_slots(n);
+        Ok(n as usize)
+    }
+
+    /// Elements ready now (re-reads the producer's tail).
+    pub fn slots(&mut self) -> Result<u32, Corrupt> {
+        self.refresh()
+    }
+
+    /// Borrows exactly `n` ready elements to read in place; free them with
+    /// [`ReadChunk::release`]. Fails with [`ChunkError::TooFew`] (saying how
+    /// many are ready) rather than handing out fewer.
+    pub fn read_chunk(&mut self, n: u32) -> Result<ReadChunk<'_, 'a, T>, ChunkError> {
+        let ready = self.ready(n)?;
+        if ready < n {
+            return Err(ChunkError::TooFew { available: ready });
+        }
+        Ok(ReadChunk {
+            consumer: self,
+            len: n,
+        })
+    }
+
+    /// Elements in the ring (consumer's view: exact about its own pops,
+    /// possibly stale about pushes).
+    pub fn len(&self) -> u32 {
+        self.ring.len()
+    }
+
+    /// Whether the ring looks empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the ring looks full.
+    pub fn is_full(&self) -> bool {
+        self.len() == self.ring.capacity
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> u32 {
+        self.ring.capacity
+    }
+
+    /// The ring this consumer reads.
+    pub fn ring(&self) -> SpscRing<'a, T> {
+        self.ring
+    }
+}
+
+impl<T> Drop for Consumer<'_, T> {
+    fn drop(&mut self) {
+        role::release(&self.ring.control().meta.consumer, self.holder);
+    }
+}
+
+/// Ready elements borrowed from a [`Consumer`]. They stay in the ring until
+/// [`ReadChunk::release`]; dropping the chunk releases nothing.
+pub struct ReadChunk<'c, 'a, T> {
+    consumer: &'c mut Consumer<'a, T>,
+    len: u32,
+}
+
+impl<T: Plain> ReadChunk<'_, '_, T> {
+    /// Elements in the chunk.
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Whether the chunk is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies element `i` of the chunk.
+    ///
+    /// # Panics
+    ///
+    /// If `i >= self.len()`, like slice indexing.
+    pub fn get(&self, i: u32) -> T {
+        assert!(
+            i < self.len,
+            "chunk index {i} out of range ({} elements)",
+            self.len
+        );
+        let index = self.consumer.head.wrapping_add(i);
+        // SAFETY: the slot is published and not released yet.
+        self.consumer.ring.slot(index).with(|p| unsafe { p.read() })
+    }
+
+    /// The chunk as two slices (the second non-empty only when the chunk
+    /// wraps past the end of the buffer).
+    #[cfg(not(loom))]
+    pub fn as_slices(&self) -> (&[T], &[T]) {
+        let ring = self.consumer.ring;
+        let (first, second) = ring.split(self.consumer.head, self.len);
+        // SAFETY: both runs are published, unreleased slots inside the
+        // buffer; the producer does not write them until release.
+        unsafe {
+            (
+                core::slice::from_raw_parts(ring.slot_ptr(self.consumer.head), first as usize),
+                core::slice::from_raw_parts(ring.slot_ptr(0), second as usize),
+            )
+        }
+    }
+
+    /// Frees the first `n` elements of the chunk (at most its length) for
+    /// the producer.
+    pub fn release(self, n: u32) {
+        let n = n.min(self.len);
+        self.consumer.release_slots(n);
+    }
+
+    /// Frees the whole chunk.
+    pub fn release_all(self) {
+        let n = self.len;
+        self.consumer.release_slots(n);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -1,0 +1,448 @@
+use std::collections::VecDeque;
+
+use super::*;
+use crate::layout::{HeaderSnapshot, MAGIC};
+use crate::test_util::{AlignedBuf, Rng};
+
+fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {
+    AlignedBuf::new(SpscRing::<T>::bytes_needed(capacity).unwrap())
+}
+
+fn control_of<'r, T>(ring: &'r SpscRing<'_, T>) -> &'r Control {
+    ring.control()
+}
+
+#[test]
+fn bytes_needed_and_capacity_rules() {
+    assert_eq!(SpscRing::<u64>::bytes_needed(16), Ok(384 + 16 * 8));
+    assert_eq!(SpscRing::<u8>::bytes_needed(1), Ok(385));
+    for bad in [0, 3, 12, (1 << 31) + 1, u32::MAX] {
+        assert_eq!(
+            SpscRing::<u64>::bytes_needed(bad),
+            Err(InitError::Capacity { capacity: bad })
+        );
+    }
+    #[repr(C, align(512))]
+    #[derive(Clone, Copy)]
+    struct Wide([u8; 512]);
+    // SAFETY: a byte array: no padding, any bits valid.
+    unsafe impl Plain for Wide {}
+    assert_eq!(SpscRing::<Wide>::bytes_needed(2), Ok(512 + 1024));
+    assert_eq!(SpscRing::<Wide>::region_align(), 512);
+}
+
+#[test]
+fn init_rejects_small_or_misaligned_regions() {
+    let buf = ring_buf::<u64>(16);
+    let small = {
+        // SAFETY: a prefix of the buffer.
+        unsafe { Region::from_raw(buf.ptr(), 384 + 16 * 8 - 1) }.unwrap()
+    };
+    assert!(matches!(
+        SpscRing::<u64>::init(small, RingConfig::new(16)),
+        Err(InitError::Region(RegionError::TooSmall { .. }))
+    ));
+    let big = AlignedBuf::new(4096);
+    // SAFETY: inside the buffer.
+    let off = unsafe { Region::from_raw(big.ptr().add(64), 4000) }.unwrap();
+    assert!(matches!(
+        SpscRing::<u64>::init(off, RingConfig::new(16)),
+        Err(InitError::Region(RegionError::Misaligned {
+            required: 128,
+            ..
+        }))
+    ));
+    assert_eq!(
+        SpscRing::<u64>::init(buf.region(), RingConfig::new(6)).unwrap_err(),
+        InitError::Capacity { capacity: 6 }
+    );
+}
+
+#[test]
+fn push_pop_fifo_and_full_empty() {
+    let buf = ring_buf::<u64>(4);
+    let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    for i in 0..4 {
+        tx.try_push(i).unwrap();
+    }
+    assert_eq!(tx.try_push(9), Err(PushError::Full));
+    assert!(tx.is_full());
+    assert_eq!(ring.len(), 4);
+    assert_eq!(rx.try_pop(), Ok(0));
+    tx.try_push(4).unwrap();
+    for i in 1..5 {
+        assert_eq!(rx.try_pop(), Ok(i));
+    }
+    assert!(rx.is_empty());
+    assert!(ring.is_empty());
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+}
+
+#[test]
+fn roles_are_exclusive_and_released_on_drop() {
+    let buf = ring_buf::<u32>(8);
+    let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let tx = ring.producer(100).unwrap();
+    assert_eq!(
+        ring.producer(101).unwrap_err(),
+        RoleError::Taken { holder: 100 }
+    );
+    assert_eq!(ring.producer(0).unwrap_err(), RoleError::ZeroHolder);
+    assert_eq!(ring.producer_holder(), 100);
+    drop(tx);
+    assert_eq!(ring.producer_holder(), 0);
+    let _rx = ring.consumer(200).unwrap();
+    assert_eq!(
+        ring.consumer(201).unwrap_err(),
+        RoleError::Taken { holder: 200 }
+    );
+    // A live holder keeps its role; a dead one loses it.
+    assert_eq!(
+        ring.take_over_consumer(201, |_| true).unwrap_err(),
+        RoleError::Taken { holder: 200 }
+    );
+}
+
+#[test]
+fn take_over_resumes_at_shared_indices() {
+    let buf = ring_buf::<u32>(8);
+    let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    tx.try_push(10).unwrap();
+    tx.try_push(11).unwrap();
+    assert_eq!(rx.try_pop(), Ok(10));
+    // Both "die" without releasing their roles.
+    core::mem::forget(tx);
+    core::mem::forget(rx);
+    assert_eq!(
+        ring.producer(3).unwrap_err(),
+        RoleError::Taken { holder: 1 }
+    );
+    let mut tx = ring.take_over_producer(3, |pid| pid != 1).unwrap();
+    let mut rx = ring.take_over_consumer(4, |pid| pid != 2).unwrap();
+    tx.try_push(12).unwrap();
+    assert_eq!(rx.try_pop(), Ok(11));
+    assert_eq!(rx.try_pop(), Ok(12));
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+}
+
+#[test]
+fn attach_validates_every_field() {
+    let buf = ring_buf::<u64>(16);
+    // Fresh zeroed memory: not ready yet.
+    assert_eq!(
+        SpscRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        AttachError::NotReady { state: 0 }
+    );
+    let ring = SpscRing::<u64>::init(
+        buf.region(),
+        RingConfig::new(16).with_type_id(5).with_creator_pid(77),
+    )
+    .unwrap();
+    let other = SpscRing::<u64>::attach(buf.region(), 5).unwrap();
+    assert_eq!(other.capacity(), 16);
+    assert_eq!(ring.header().creator_pid, 77);
+    assert!(matches!(
+        SpscRing::<u64>::attach(buf.region(), 6),
+        Err(AttachError::Element { .. })
+    ));
+    assert!(matches!(
+        SpscRing::<u32>::attach(buf.region(), 5),
+        Err(AttachError::Element { .. })
+    ));
+    // SAFETY: a prefix of the buffer.
+    let short = unsafe { Region::from_raw(buf.ptr(), 400) }.unwrap();
+    assert!(matches!(
+        SpscRing::<u64>::attach(short, 5),
+        Err(AttachError::Region(RegionError::TooSmall { .. }))
+    ));
+
+    // Corrupt the header word by word (offsets per the layout table).
+    let poke = |offset: usize, value: u32| {
+        // SAFETY: inside the buffer, aligned to 4.
+        unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
+    };
+    poke(32, 12); // capacity not a power of two
+    assert!(matches!(
+        SpscRing::<u64>::attach(buf.region(), 5),
+        Err(AttachError::Corrupt {
+            field: "capacity",
+            value: 12
+        })
+    ));
+    poke(32, 32); // a valid capacity that disagrees with total_len
+    assert!(matches!(
+        SpscRing::<u64>::attach(buf.region(), 5),
+        Err(AttachError::Corrupt {
+            field: "total_len",
+            ..
+        })
+    ));
+    poke(32, 16);
+    poke(8, 2); // kind: mpmc
+    assert!(matches!(
+        SpscRing::<u64>::attach(buf.region(), 5),
+        Err(AttachError::Kind {
+            expected: Kind::Spsc,
+            found: 2
+        })
+    ));
+    poke(8, 1);
+    poke(4, 999);
+    assert!(matches!(
+        SpscRing::<u64>::attach(buf.region(), 5),
+        Err(AttachError::Version { found: 999, .. })
+    ));
+    poke(0, 0x1234);
+    assert_eq!(
+        SpscRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        AttachError::BadMagic { found: 0x1234 }
+    );
+    let snap: HeaderSnapshot = Header::read(&buf.region()).unwrap();
+    assert_ne!(snap.magic, MAGIC);
+}
+
+#[test]
+fn garbage_indices_are_corrupt_not_out_of_bounds() {
+    let buf = ring_buf::<u64>(8);
+    let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    let c = control_of(&ring);
+    // The "producer" claims 9 elements in an 8-slot ring.
+    c.tail.store(9, Ordering::Release);
+    assert_eq!(rx.try_pop(), Err(PopError::Corrupt));
+    assert_eq!(rx.pop_into(&mut [0; 4]), Err(Corrupt));
+    assert_eq!(rx.read_chunk(1).err(), Some(ChunkError::Corrupt));
+    assert_eq!(ring.len(), 8, "a corrupt ring reads as full to observers");
+    // Every tail value that is in range yields values (junk, but in bounds).
+    for ahead in [1u32, 8, 3] {
+        c.tail.store(rx.head.wrapping_add(ahead), Ordering::Release);
+        let mut out = [0u64; 8];
+        assert_eq!(rx.pop_into(&mut out).unwrap(), ahead as usize);
+    }
+    // The "consumer" claims to be ahead of the producer.
+    // The producer re-reads head only when its cached copy says "full", so
+    // it notices within one ring's worth of pushes.
+    c.head.store(tx.tail.wrapping_add(1000), Ordering::Release);
+    let mut pushes = 0;
+    let err = loop {
+        match tx.try_push(1) {
+            Ok(()) => pushes += 1,
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, PushError::Corrupt);
+    assert!(pushes <= 8);
+    assert_eq!(tx.push_slice(&[1, 2]), Err(Corrupt));
+    assert_eq!(tx.write_chunk(1).err(), Some(ChunkError::Corrupt));
+    // Extreme values, for both sides.
+    for garbage in [u32::MAX, 0x8000_0000, 0xdead_beef] {
+        c.head.store(garbage, Ordering::Release);
+        c.tail.store(garbage.wrapping_mul(3), Ordering::Release);
+        let _ = tx.try_push(7);
+        let _ = rx.try_pop();
+        let _ = tx.push_slice(&[1; 20]);
+        let _ = rx.pop_into(&mut [0; 20]);
+    }
+}
+
+#[test]
+fn indices_wrap_around_u32() {
+    let buf = ring_buf::<u32>(4);
+    let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(4)).unwrap();
+    let start = u32::MAX - 5;
+    control_of(&ring).tail.store(start, Ordering::Relaxed);
+    control_of(&ring).head.store(start, Ordering::Relaxed);
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    let mut next_out = 0;
+    for i in 0..40u32 {
+        tx.try_push(i).unwrap();
+        if i % 3 == 0 {
+            tx.push_slice(&[1000 + i]).unwrap();
+        }
+        let mut out = [0u32; 3];
+        let n = rx.pop_into(&mut out).unwrap();
+        for v in &out[..n] {
+            if *v < 1000 {
+                assert_eq!(*v, next_out);
+                next_out += 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn chunks_write_and_read_in_place_across_the_wrap() {
+    let buf = ring_buf::<u16>(8);
+    let ring = SpscRing::<u16>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    tx.push_slice(&[0; 6]).unwrap();
+    assert_eq!(rx.pop_into(&mut [0; 6]), Ok(6));
+    // 6 slots used and freed: a chunk of 5 wraps after 2.
+    let mut chunk = tx.write_chunk(5).unwrap();
+    let (a, b) = chunk.as_mut_slices();
+    assert_eq!((a.len(), b.len()), (2, 3));
+    a.copy_from_slice(&[1, 2]);
+    b.copy_from_slice(&[3, 4, 5]);
+    chunk.set(4, 50);
+    chunk.commit(4); // the fifth slot stays unpublished
+    assert_eq!(
+        tx.write_chunk(5).err(),
+        Some(ChunkError::TooFew { available: 4 })
+    );
+    assert_eq!(
+        rx.read_chunk(5).err(),
+        Some(ChunkError::TooFew { available: 4 })
+    );
+    let chunk = rx.read_chunk(4).unwrap();
+    assert_eq!(chunk.as_slices(), (&[1, 2][..], &[3, 4][..]));
+    assert_eq!(chunk.get(3), 4);
+    chunk.release(1);
+    let chunk = rx.read_chunk(3).unwrap();
+    assert_eq!(chunk.get(0), 2);
+    #[allow(dropping_references, clippy::drop_non_drop)]
+    drop(chunk); // releases nothing
+    assert_eq!(rx.try_pop(), Ok(2));
+    let chunk = rx.read_chunk(2).unwrap();
+    chunk.release_all();
+    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    tx.write_chunk(0).unwrap().commit_all();
+}
+
+/// Random operations on both ends, checked against a `VecDeque`.
+#[test]
+fn random_operations_match_a_model() {
+    let steps = if cfg!(miri) { 2_000 } else { 200_000 };
+    for capacity in [1u32, 2, 8, 64] {
+        let buf = ring_buf::<u64>(capacity);
+        let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(capacity)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let mut model = VecDeque::new();
+        let mut rng = Rng::new(capacity as u64);
+        let mut next = 0u64;
+        for _ in 0..steps {
+            let room = capacity as usize - model.len();
+            match rng.below(6) {
+                0 => match tx.try_push(next) {
+                    Ok(()) => {
+                        model.push_back(next);
+                        next += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e, PushError::Full);
+                        assert_eq!(room, 0);
+                    }
+                },
+                1 => assert_eq!(rx.try_pop().ok(), model.pop_front()),
+                2 => {
+                    let n = rng.below(capacity as u64 + 3) as usize;
+                    let items: Vec<u64> = (next..next + n as u64).collect();
+                    let pushed = tx.push_slice(&items).unwrap();
+                    assert_eq!(pushed, n.min(room));
+                    model.extend(&items[..pushed]);
+                    next += pushed as u64;
+                }
+                3 => {
+                    let mut out = vec![0; rng.below(capacity as u64 + 3) as usize];
+                    let n = rx.pop_into(&mut out).unwrap();
+                    assert_eq!(n, out.len().min(model.len()));
+                    for v in &out[..n] {
+                        assert_eq!(Some(*v), model.pop_front());
+                    }
+                }
+                4 => {
+                    let n = rng.below(capacity as u64 + 1) as u32;
+                    match tx.write_chunk(n) {
+                        Ok(mut chunk) => {
+                            for i in 0..n {
+                                chunk.set(i, next + i as u64);
+                            }
+                            let keep = rng.below(n as u64 + 1) as u32;
+                            chunk.commit(keep);
+                            model.extend(next..next + keep as u64);
+                            next += keep as u64;
+                        }
+                        Err(e) => {
+                            assert_eq!(
+                                e,
+                                ChunkError::TooFew {
+                                    available: room as u32
+                                }
+                            );
+                            assert!(n as usize > room);
+                        }
+                    }
+                }
+                _ => {
+                    let n = rng.below(capacity as u64 + 1) as u32;
+                    match rx.read_chunk(n) {
+                        Ok(chunk) => {
+                            let (a, b) = chunk.as_slices();
+                            let seen: Vec<u64> = a.iter().chain(b).copied().collect();
+                            let expected: Vec<u64> =
+                                model.iter().take(n as usize).copied().collect();
+                            assert_eq!(seen, expected);
+                            let keep = rng.below(n as u64 + 1) as u32;
+                            chunk.release(keep);
+                            model.drain(..keep as usize);
+                        }
+                        Err(e) => {
+                            assert_eq!(
+                                e,
+                                ChunkError::TooFew {
+                                    available: model.len() as u32
+                                }
+                            );
+                        }
+                    }
+                }
+            }
+            assert_eq!(ring.len() as usize, model.len());
+        }
+    }
+}
+
+/// Two threads stream a sequence; the consumer sees it whole and in order.
+#[test]
+fn threads_stream_in_order() {
+    let count: u64 = if cfg!(miri) { 2_000 } else { 2_000_000 };
+    let buf = ring_buf::<u64>(64);
+    let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(64)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let mut i = 0;
+            while i < count {
+                if i % 7 == 0 {
+                    let batch: Vec<u64> = (i..(i + 5).min(count)).collect();
+                    i += tx.push_slice(&batch).unwrap() as u64;
+                } else if tx.try_push(i).is_ok() {
+                    i += 1;
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let mut expected = 0;
+        let mut out = [0u64; 16];
+        while expected < count {
+            let n = rx.pop_into(&mut out).unwrap();
+            if n == 0 {
+                std::thread::yield_now();
+            }
+            for v in &out[..n] {
+                assert_eq!(*v, expected);
+                expected += 1;
+            }
+        }
+    });
+}

@@ -1,0 +1,4 @@
+//! Runnable interlink programs live in `src/bin/`; this library holds what
+//! they share. Its documentation is the project README, so that every code
+//! block in the README is compiled and run as a doc-test.
+#![doc = include_str!("../../README.md")]

@@ -1,0 +1,12 @@
+//! # interlink-linux
+//!
+//! A thin shim over `libc`: shared mappings, the shared futex, and the
+//! kernel's own IPC, plus interlink's core rings placed in real mappings.
+//! One file per kernel noun; an owned type per kernel object.
+#![cfg(target_os = "linux")]
+
+pub mod error;
+pub mod process;
+pub mod shm;
+
+pub use error::OsError;
