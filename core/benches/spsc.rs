@@ -86,14 +86,14 @@ fn throughput(c: &mut Criterion) {
                     let (mut tx, mut rx) = (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
                     two_threads(
                         ITEMS,
-                        |n| {
+                        move |n| {
                             for i in 0..n {
                                 while tx.try_push(i).is_err() {
                                     spin_loop();
                                 }
                             }
                         },
-                        |n| {
+                        move |n| {
                             for _ in 0..n {
                                 loop {
                                     if let Ok(v) = rx.try_pop() {
@@ -119,7 +119,7 @@ fn throughput(c: &mut Criterion) {
                     let (mut tx, mut rx) = (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
                     two_threads(
                         ITEMS,
-                        |n| {
+                        move |n| {
                             let batch: Vec<u64> = (0..CHUNK as u64).collect();
                             let mut sent = 0;
                             while sent < n {
@@ -127,7 +127,7 @@ fn throughput(c: &mut Criterion) {
                                 sent += tx.push_slice(&batch[..want]).unwrap() as u64;
                             }
                         },
-                        |n| {
+                        move |n| {
                             let mut out = [0u64; CHUNK];
                             let mut got = 0;
                             while got < n {
@@ -148,14 +148,14 @@ fn throughput(c: &mut Criterion) {
                     let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
                     two_threads(
                         ITEMS,
-                        |n| {
+                        move |n| {
                             for i in 0..n {
                                 while tx.push(i).is_err() {
                                     spin_loop();
                                 }
                             }
                         },
-                        |n| {
+                        move |n| {
                             for _ in 0..n {
                                 loop {
                                     if let Ok(v) = rx.pop() {
@@ -179,7 +179,7 @@ fn throughput(c: &mut Criterion) {
                     let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
                     two_threads(
                         ITEMS,
-                        |n| {
+                        move |n| {
                             let mut sent = 0;
                             while sent < n {
                                 let want = (n - sent).min(CHUNK as u64) as usize;
@@ -193,7 +193,7 @@ fn throughput(c: &mut Criterion) {
                                 sent += want as u64;
                             }
                         },
-                        |n| {
+                        move |n| {
                             let mut got = 0;
                             while got < n {
                                 let want = rx.slots().min(CHUNK);
@@ -219,16 +219,17 @@ fn throughput(c: &mut Criterion) {
             (0..iters)
                 .map(|_| {
                     let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
+                    let q = &q;
                     two_threads(
                         ITEMS,
-                        |n| {
+                        move |n| {
                             for i in 0..n {
                                 while q.push(i).is_err() {
                                     spin_loop();
                                 }
                             }
                         },
-                        |n| {
+                        move |n| {
                             for _ in 0..n {
                                 loop {
                                     if let Some(v) = q.pop() {
@@ -254,14 +255,14 @@ fn throughput(c: &mut Criterion) {
                     let (mut tx, mut rx) = q.split();
                     two_threads(
                         ITEMS,
-                        |n| {
+                        move |n| {
                             for i in 0..n {
                                 while tx.enqueue(i).is_err() {
                                     spin_loop();
                                 }
                             }
                         },
-                        |n| {
+                        move |n| {
                             for _ in 0..n {
                                 loop {
                                     if let Some(v) = rx.dequeue() {
@@ -299,7 +300,7 @@ fn ping_pong(c: &mut Criterion) {
                     let ball = &ball.0;
                     two_threads(
                         ROUNDS,
-                        |n| {
+                        move |n| {
                             for i in 0..n {
                                 ball.store(2 * i + 1, Ordering::Release);
                                 while ball.load(Ordering::Acquire) != 2 * i + 2 {
@@ -307,7 +308,7 @@ fn ping_pong(c: &mut Criterion) {
                                 }
                             }
                         },
-                        |n| {
+                        move |n| {
                             for i in 0..n {
                                 while ball.load(Ordering::Acquire) != 2 * i + 1 {
                                     spin_loop();
@@ -335,7 +336,7 @@ fn ping_pong(c: &mut Criterion) {
                         (pong.producer(2).unwrap(), pong.consumer(1).unwrap());
                     two_threads(
                         ROUNDS,
-                        |n| {
+                        move |n| {
                             for i in 0..n {
                                 ping_tx.try_push(i).unwrap();
                                 while pong_rx.try_pop().is_err() {
@@ -343,7 +344,7 @@ fn ping_pong(c: &mut Criterion) {
                                 }
                             }
                         },
-                        |n| {
+                        move |n| {
                             for _ in 0..n {
                                 let v = loop {
                                     if let Ok(v) = ping_rx.try_pop() {
@@ -368,7 +369,7 @@ fn ping_pong(c: &mut Criterion) {
                     let (mut pong_tx, mut pong_rx) = rtrb::RingBuffer::<u64>::new(64);
                     two_threads(
                         ROUNDS,
-                        |n| {
+                        move |n| {
                             for i in 0..n {
                                 ping_tx.push(i).unwrap();
                                 while pong_rx.pop().is_err() {
@@ -376,7 +377,7 @@ fn ping_pong(c: &mut Criterion) {
                                 }
                             }
                         },
-                        |n| {
+                        move |n| {
                             for _ in 0..n {
                                 let v = loop {
                                     if let Ok(v) = ping_rx.pop() {

@@ -2,3 +2,5 @@
 //! they share. Its documentation is the project README, so that every code
 //! block in the README is compiled and run as a doc-test.
 #![doc = include_str!("../../README.md")]
+
+pub mod bench;

@@ -1,0 +1,588 @@
+//! Every mechanism the benchmark compares, each as a [`Mechanism`].
+
+use std::ffi::CString;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use interlink_core::spsc::{Consumer, Producer, SpscRing};
+use interlink_core::{Plain, Region, RingConfig};
+use interlink_linux::shm::Mapping;
+
+use super::link::{Link, Mechanism, Pair};
+
+/// All mechanisms, in the order the report lists them.
+pub fn all() -> Vec<Box<dyn Mechanism>> {
+    vec![
+        Box::new(Floor),
+        Box::new(SpscSpin),
+        Box::new(Pipe),
+        Box::new(Fifo),
+        Box::new(UnixStreamSocket),
+        Box::new(UnixSeqpacket),
+        Box::new(TcpLoopback),
+        Box::new(MessageQueue),
+        Box::new(EventFd),
+    ]
+}
+
+fn os_err(op: &str) -> io::Error {
+    let e = io::Error::last_os_error();
+    io::Error::new(e.kind(), format!("{op}: {e}"))
+}
+
+/// A unique name for kernel objects of this run.
+fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+// ---------------------------------------------------------------- streams
+
+/// A link over any byte stream: messages are `size` bytes, read exactly.
+struct StreamLink<R, W> {
+    rx: R,
+    tx: W,
+}
+
+impl<R: Read, W: Write> Link for StreamLink<R, W> {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.tx.write_all(msg)
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        self.rx.read_exact(buf)
+    }
+}
+
+fn stream_pair<R, W>(parent: (R, W), child: (R, W)) -> Pair
+where
+    R: Read + 'static,
+    W: Write + 'static,
+{
+    Pair {
+        parent: Box::new(StreamLink {
+            rx: parent.0,
+            tx: parent.1,
+        }),
+        child: Box::new(StreamLink {
+            rx: child.0,
+            tx: child.1,
+        }),
+    }
+}
+
+/// Two anonymous pipes, one per direction.
+pub struct Pipe;
+
+impl Mechanism for Pipe {
+    fn name(&self) -> &'static str {
+        "pipe"
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        let (down_rx, down_tx) = std::io::pipe()?;
+        let (up_rx, up_tx) = std::io::pipe()?;
+        Ok(stream_pair((up_rx, down_tx), (down_rx, up_tx)))
+    }
+}
+
+/// Two named pipes (FIFOs) in a temporary directory, removed once open.
+pub struct Fifo;
+
+impl Mechanism for Fifo {
+    fn name(&self) -> &'static str {
+        "fifo"
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        let dir = std::env::temp_dir();
+        let open = |name: &str| -> io::Result<(std::fs::File, std::fs::File)> {
+            let path = dir.join(unique(name));
+            let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
+            // SAFETY: a valid NUL-terminated path.
+            if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+                return Err(os_err("mkfifo"));
+            }
+            // Open read end non-blocking first so that the write open does
+            // not wait for a reader, then make it blocking again.
+            let rx = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags_nonblock()
+                .open(&path)?;
+            let tx = std::fs::OpenOptions::new().write(true).open(&path)?;
+            std::fs::remove_file(&path)?;
+            set_blocking(rx.as_raw_fd())?;
+            Ok((rx, tx))
+        };
+        let (down_rx, down_tx) = open("interlink-bench-down")?;
+        let (up_rx, up_tx) = open("interlink-bench-up")?;
+        Ok(stream_pair((up_rx, down_tx), (down_rx, up_tx)))
+    }
+}
+
+trait NonBlockingOpen {
+    fn custom_flags_nonblock(&mut self) -> &mut Self;
+}
+
+impl NonBlockingOpen for std::fs::OpenOptions {
+    fn custom_flags_nonblock(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NONBLOCK)
+    }
+}
+
+fn set_blocking(fd: i32) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
+            return Err(os_err("fcntl"));
+        }
+    }
+    Ok(())
+}
+
+/// A connected pair of Unix stream sockets.
+pub struct UnixStreamSocket;
+
+impl Mechanism for UnixStreamSocket {
+    fn name(&self) -> &'static str {
+        "unix stream"
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        let (a, b) = UnixStream::pair()?;
+        Ok(stream_pair((a.try_clone()?, a), (b.try_clone()?, b)))
+    }
+}
+
+/// TCP over loopback, Nagle off.
+pub struct TcpLoopback;
+
+impl Mechanism for TcpLoopback {
+    fn name(&self) -> &'static str {
+        "tcp loopback"
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let a = std::net::TcpStream::connect(listener.local_addr()?)?;
+        let (b, _) = listener.accept()?;
+        a.set_nodelay(true)?;
+        b.set_nodelay(true)?;
+        Ok(stream_pair((a.try_clone()?, a), (b.try_clone()?, b)))
+    }
+}
+
+// ------------------------------------------------------- message sockets
+
+/// One descriptor per end that carries whole messages.
+struct PacketLink(OwnedFd);
+
+impl Link for PacketLink {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        // SAFETY: msg is a valid buffer of msg.len() bytes.
+        let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        if n < 0 {
+            return Err(os_err("send"));
+        }
+        Ok(())
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
+        let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            return Err(os_err("recv"));
+        }
+        if n as usize != buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "short message",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A Unix seqpacket socket pair: reliable, ordered, message boundaries kept.
+pub struct UnixSeqpacket;
+
+impl Mechanism for UnixSeqpacket {
+    fn name(&self) -> &'static str {
+        "unix seqpacket"
+    }
+    fn pair(&self, size: usize) -> io::Result<Pair> {
+        let mut fds = [0; 2];
+        // SAFETY: fds is a valid out-array of two descriptors.
+        if unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        } != 0
+        {
+            return Err(os_err("socketpair"));
+        }
+        // SAFETY: socketpair returned two new descriptors that we now own.
+        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // Room for at least a few messages in flight.
+        let buffer = (size * 4).max(1 << 16) as libc::c_int;
+        for fd in [&a, &b] {
+            for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
+                // SAFETY: setsockopt with a c_int option value.
+                unsafe {
+                    libc::setsockopt(
+                        fd.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        opt,
+                        (&buffer as *const libc::c_int).cast(),
+                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                };
+            }
+        }
+        Ok(Pair {
+            parent: Box::new(PacketLink(a)),
+            child: Box::new(PacketLink(b)),
+        })
+    }
+}
+
+// ------------------------------------------------------------- mq, eventfd
+
+/// POSIX message queues, one per direction, unlinked as soon as open.
+pub struct MessageQueue;
+
+struct MqLink {
+    rx: libc::mqd_t,
+    tx: libc::mqd_t,
+}
+
+impl Drop for MqLink {
+    fn drop(&mut self) {
+        // SAFETY: descriptors opened by this link.
+        unsafe {
+            libc::mq_close(self.rx);
+            libc::mq_close(self.tx);
+        }
+    }
+}
+
+impl Link for MqLink {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        // SAFETY: msg is a valid buffer.
+        if unsafe { libc::mq_send(self.tx, msg.as_ptr().cast(), msg.len(), 0) } != 0 {
+            return Err(os_err("mq_send"));
+        }
+        Ok(())
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        // SAFETY: buf is a valid writable buffer of its length.
+        let n = unsafe {
+            libc::mq_receive(
+                self.rx,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            return Err(os_err("mq_receive"));
+        }
+        Ok(())
+    }
+}
+
+impl Mechanism for MessageQueue {
+    fn name(&self) -> &'static str {
+        "posix mq"
+    }
+    fn max_message(&self) -> usize {
+        8192 // /proc/sys/fs/mqueue/msgsize_max on the reference machines
+    }
+    fn pair(&self, size: usize) -> io::Result<Pair> {
+        let open = || -> io::Result<(libc::mqd_t, libc::mqd_t)> {
+            let name = CString::new(format!("/{}", unique("interlink-bench")))
+                .map_err(io::Error::other)?;
+            // SAFETY: a zeroed mq_attr with the fields mq_open reads set.
+            let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
+            attr.mq_maxmsg = 10;
+            attr.mq_msgsize = size as _;
+            // SAFETY: valid name and attributes.
+            let rx = unsafe {
+                libc::mq_open(
+                    name.as_ptr(),
+                    libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY,
+                    0o600,
+                    &attr,
+                )
+            };
+            if rx < 0 {
+                return Err(os_err("mq_open"));
+            }
+            // SAFETY: as above; the queue exists now.
+            let tx = unsafe { libc::mq_open(name.as_ptr(), libc::O_WRONLY) };
+            // SAFETY: unlinking the name we created; open descriptors keep the queue.
+            unsafe { libc::mq_unlink(name.as_ptr()) };
+            if tx < 0 {
+                return Err(os_err("mq_open"));
+            }
+            Ok((rx, tx))
+        };
+        let (down_rx, down_tx) = open()?;
+        let (up_rx, up_tx) = open()?;
+        Ok(Pair {
+            parent: Box::new(MqLink {
+                rx: up_rx,
+                tx: down_tx,
+            }),
+            child: Box::new(MqLink {
+                rx: down_rx,
+                tx: up_tx,
+            }),
+        })
+    }
+}
+
+/// eventfd counters, one per direction: a notification without payload.
+pub struct EventFd;
+
+struct EventLink {
+    rx: OwnedFd,
+    tx: OwnedFd,
+}
+
+impl Link for EventLink {
+    fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a valid buffer.
+        if unsafe { libc::write(self.tx.as_raw_fd(), one.as_ptr().cast(), 8) } != 8 {
+            return Err(os_err("write(eventfd)"));
+        }
+        Ok(())
+    }
+    fn recv(&mut self, _buf: &mut [u8]) -> io::Result<()> {
+        let mut value = [0u8; 8];
+        // SAFETY: reads 8 bytes into a valid buffer.
+        if unsafe { libc::read(self.rx.as_raw_fd(), value.as_mut_ptr().cast(), 8) } != 8 {
+            return Err(os_err("read(eventfd)"));
+        }
+        Ok(())
+    }
+}
+
+impl Mechanism for EventFd {
+    fn name(&self) -> &'static str {
+        "eventfd"
+    }
+    fn max_message(&self) -> usize {
+        8
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        let make = || -> io::Result<OwnedFd> {
+            // EFD_SEMAPHORE: each read takes one notification, as a message would.
+            // SAFETY: eventfd creates a new descriptor.
+            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_SEMAPHORE) };
+            if fd < 0 {
+                return Err(os_err("eventfd"));
+            }
+            // SAFETY: a new descriptor that we now own.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        };
+        let (down, up) = (make()?, make()?);
+        Ok(Pair {
+            parent: Box::new(EventLink {
+                rx: up.try_clone()?,
+                tx: down.try_clone()?,
+            }),
+            child: Box::new(EventLink { rx: down, tx: up }),
+        })
+    }
+}
+
+// ------------------------------------------------------- shared memory
+
+/// Busy-waits politely: pause hints first, then yields the CPU, so that a
+/// spinning link still makes progress when both processes share one CPU.
+struct Backoff(u32);
+
+impl Backoff {
+    fn new() -> Self {
+        Self(0)
+    }
+    fn snooze(&mut self) {
+        if self.0 < 1 << 12 {
+            self.0 += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// The floor: one counter per direction on its own cache line in a shared
+/// mapping. A message is a counter bump; no payload moves.
+pub struct Floor;
+
+struct FloorLink {
+    map: Arc<Mapping>,
+    /// Byte offsets of the outgoing and incoming counters.
+    out: usize,
+    inc: usize,
+    sent: u64,
+    seen: u64,
+}
+
+impl FloorLink {
+    fn counter(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: offset is 0 or 128 in a mapping of 256 bytes, 8-aligned;
+        // the mapping lives as long as `self` and is only accessed atomically.
+        unsafe { &*self.map.as_ptr().add(offset).cast::<AtomicU64>() }
+    }
+}
+
+impl Link for FloorLink {
+    fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
+        self.sent += 1;
+        self.counter(self.out).store(self.sent, Ordering::Release);
+        Ok(())
+    }
+    fn recv(&mut self, _buf: &mut [u8]) -> io::Result<()> {
+        let mut backoff = Backoff::new();
+        while self.counter(self.inc).load(Ordering::Acquire) == self.seen {
+            backoff.snooze();
+        }
+        self.seen += 1;
+        Ok(())
+    }
+}
+
+impl Mechanism for Floor {
+    fn name(&self) -> &'static str {
+        "floor: cache line"
+    }
+    fn max_message(&self) -> usize {
+        8
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        let map = Arc::new(Mapping::anonymous(256)?);
+        let link = |out, inc| FloorLink {
+            map: map.clone(),
+            out,
+            inc,
+            sent: 0,
+            seen: 0,
+        };
+        Ok(Pair {
+            parent: Box::new(link(0, 128)),
+            child: Box::new(link(128, 0)),
+        })
+    }
+}
+
+/// Two SPSC rings of fixed-size messages in a shared mapping, spinning.
+pub struct SpscSpin;
+
+/// A message of `W` words: the ring's element for one message size.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct Words<const W: usize>([u64; W]);
+// SAFETY: an array of u64: no padding, every bit pattern valid.
+unsafe impl<const W: usize> Plain for Words<W> {}
+
+struct SpscLink<const W: usize> {
+    tx: Producer<'static, Words<W>>,
+    rx: Consumer<'static, Words<W>>,
+    /// Keeps both rings' memory mapped; dropped after the handles.
+    _maps: Arc<[Mapping; 2]>,
+}
+
+impl<const W: usize> Link for SpscLink<W> {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.tx.write_chunk(1) {
+                Ok(mut chunk) => {
+                    let (slot, _) = chunk.as_mut_slices();
+                    // SAFETY: a [u64; W] is W * 8 initialised bytes.
+                    let bytes = unsafe {
+                        std::slice::from_raw_parts_mut(slot.as_mut_ptr().cast::<u8>(), W * 8)
+                    };
+                    bytes[..msg.len()].copy_from_slice(msg);
+                    chunk.commit_all();
+                    return Ok(());
+                }
+                Err(interlink_core::ChunkError::TooFew { .. }) => backoff.snooze(),
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
+        }
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.rx.read_chunk(1) {
+                Ok(chunk) => {
+                    let (slot, _) = chunk.as_slices();
+                    // SAFETY: a [u64; W] is W * 8 initialised bytes.
+                    let bytes =
+                        unsafe { std::slice::from_raw_parts(slot.as_ptr().cast::<u8>(), W * 8) };
+                    buf.copy_from_slice(&bytes[..buf.len()]);
+                    chunk.release_all();
+                    return Ok(());
+                }
+                Err(interlink_core::ChunkError::TooFew { .. }) => backoff.snooze(),
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
+        }
+    }
+}
+
+fn spsc_pair<const W: usize>() -> io::Result<Pair> {
+    let capacity = ((1usize << 20) / (W * 8)).clamp(2, 1 << 14) as u32;
+    let bytes = SpscRing::<Words<W>>::bytes_needed(capacity)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let maps = Arc::new([Mapping::anonymous(bytes)?, Mapping::anonymous(bytes)?]);
+    let ring = |i: usize| -> io::Result<SpscRing<'static, Words<W>>> {
+        // SAFETY: the mapping outlives the ring handles: every link holds
+        // the Arc and declares it after its handles, so it is dropped last.
+        let region = unsafe { Region::from_raw(maps[i].as_ptr(), maps[i].len()) }
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        SpscRing::init(region, RingConfig::new(capacity))
+            .map_err(|e| io::Error::other(e.to_string()))
+    };
+    let (down, up) = (ring(0)?, ring(1)?);
+    let role = |e: interlink_core::RoleError| io::Error::other(e.to_string());
+    let pid = std::process::id();
+    Ok(Pair {
+        parent: Box::new(SpscLink::<W> {
+            tx: down.producer(pid).map_err(role)?,
+            rx: up.consumer(pid).map_err(role)?,
+            _maps: maps.clone(),
+        }),
+        child: Box::new(SpscLink::<W> {
+            tx: up.producer(pid + 1).map_err(role)?,
+            rx: down.consumer(pid + 1).map_err(role)?,
+            _maps: maps,
+        }),
+    })
+}
+
+impl Mechanism for SpscSpin {
+    fn name(&self) -> &'static str {
+        "spsc ring (spin)"
+    }
+    fn max_message(&self) -> usize {
+        1 << 16
+    }
+    fn pair(&self, size: usize) -> io::Result<Pair> {
+        match size {
+            0..=64 => spsc_pair::<8>(),
+            65..=4096 => spsc_pair::<512>(),
+            _ => spsc_pair::<8192>(),
+        }
+    }
+}
