@@ -38,7 +38,7 @@ fn ten_million_in_order_between_processes() {
             Err(PushError::Full) => {
                 stalls += 1;
                 // A consumer that died would leave us spinning: check now and then.
-                if stalls % (1 << 20) == 0 {
+                if stalls.is_multiple_of(1 << 20) {
                     if let Some(exit) = child.try_wait().unwrap() {
                         panic!("consumer ended early: {exit:?}");
                     }

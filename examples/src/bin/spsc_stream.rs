@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         next += pushed as u64;
         if pushed == 0 {
             idle += 1;
-            if idle % (1 << 20) == 0 && child.try_wait()?.is_some() {
+            if idle.is_multiple_of(1 << 20) && child.try_wait()?.is_some() {
                 return Err("the consumer process ended early".into());
             }
             std::hint::spin_loop();
