@@ -6,6 +6,8 @@
 #![cfg(target_os = "linux")]
 
 pub mod error;
+pub mod mapping;
+pub mod memfd;
 pub mod process;
 pub mod shm;
 

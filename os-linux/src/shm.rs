@@ -1,84 +1,504 @@
-//! Shared mappings: memory that several processes see as the same bytes.
+//! Shared memory: memory that several processes see as the same bytes.
+//!
+//! This file holds POSIX shared-memory objects by name ([`Shm`]:
+//! `shm_open`, `ftruncate`, `shm_unlink`), name validation ([`ShmName`])
+//! and the error every mapping step returns ([`ShmError`]). Mappings
+//! themselves are in [`crate::mapping`] (re-exported here), sealed
+//! anonymous files in [`crate::memfd`].
+//!
+//! ```no_run
+//! use interlink_linux::shm::{MapOptions, Shm};
+//!
+//! // Exclusive create, mode 0600, sized and reserved on /dev/shm.
+//! let shm = Shm::create("/demo", 1 << 20)?;
+//! let mut map = shm.map(&MapOptions::new())?;
+//! map.unlink_on_drop_of(&shm)?; // the name goes when the mapping does
+//! # Ok::<(), interlink_linux::shm::ShmError>(())
+//! ```
 
-use std::ptr::NonNull;
-
-use interlink_core::Region;
+use std::ffi::CString;
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::error::{check, OsError};
+use crate::mapping::{fd_len, fd_stat, UnlinkOnDrop};
 
-/// A `MAP_SHARED` mapping, unmapped on drop.
-#[derive(Debug)]
-pub struct Mapping {
-    ptr: NonNull<u8>,
-    len: usize,
+pub use crate::mapping::{memlock_limit, HugePages, MapOptions, Mapping, ReadOnlyMapping};
+
+/// The longest name component the kernel accepts (`NAME_MAX`); a shm name
+/// is a slash and at most this many bytes.
+pub const NAME_MAX: usize = 255;
+
+/// Where Linux keeps POSIX shared-memory objects.
+pub const SHM_DIR: &str = "/dev/shm";
+
+/// Why a shared-memory or mapping step failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShmError {
+    /// The name is not a valid POSIX shm name; checked before any syscall.
+    Name {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The size cannot be mapped (zero, or beyond what the address space or
+    /// `off_t` can express); checked before any syscall.
+    Size {
+        /// The size asked for, in bytes.
+        len: u64,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The filesystem holding the object has less free space than the
+    /// object needs; refusing now beats a `SIGBUS` on first touch.
+    NoSpace {
+        /// The object's name or path.
+        name: String,
+        /// Bytes needed.
+        needed: u64,
+        /// Bytes free.
+        available: u64,
+    },
+    /// `mlock` failed: `len` bytes exceed the memlock limit (or the kernel
+    /// refused for another reason, see `errno`).
+    Memlock {
+        /// Bytes to lock.
+        len: usize,
+        /// The soft `RLIMIT_MEMLOCK` in bytes (`u64::MAX`: unlimited).
+        limit: u64,
+        /// The errno from `mlock`.
+        errno: i32,
+    },
+    /// Explicit huge pages (`MAP_HUGETLB`) could not be had: none are
+    /// reserved (`ENOMEM`) or the mapping is file-backed (`EINVAL`). Use
+    /// [`HugePages::ExplicitOrTransparent`] to fall back instead.
+    HugePages {
+        /// Bytes asked for.
+        len: usize,
+        /// The errno.
+        errno: i32,
+    },
+    /// A system call failed; see [`OsError`] for what and on what.
+    Os(OsError),
 }
 
-// SAFETY: a mapping is plain memory; the structures placed in it
-// synchronise through atomics.
-unsafe impl Send for Mapping {}
-// SAFETY: as above; `&Mapping` only hands out raw pointers and regions.
-unsafe impl Sync for Mapping {}
+impl ShmError {
+    /// The errno behind the error, if one syscall caused it.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Self::Os(e) => Some(e.errno),
+            Self::Memlock { errno, .. } | Self::HugePages { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
+    /// Whether the error is the errno `errno` (`ENOENT`, `EEXIST`, ...).
+    pub fn is(&self, errno: i32) -> bool {
+        self.errno() == Some(errno)
+    }
+}
+
+impl From<OsError> for ShmError {
+    fn from(e: OsError) -> Self {
+        Self::Os(e)
+    }
+}
+
+impl fmt::Display for ShmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Name { name, problem } => write!(f, "invalid shm name {name:?}: {problem}"),
+            Self::Size { len, problem } => write!(f, "invalid size {len} bytes: {problem}"),
+            Self::NoSpace {
+                name,
+                needed,
+                available,
+            } => write!(
+                f,
+                "{name}: needs {needed} bytes, the filesystem has {available} free"
+            ),
+            Self::Memlock { len, limit, errno } => {
+                let text = std::io::Error::from_raw_os_error(*errno);
+                if *limit == u64::MAX {
+                    write!(f, "mlock {len} bytes: {text}")
+                } else {
+                    write!(
+                        f,
+                        "mlock {len} bytes: {text} (RLIMIT_MEMLOCK is {limit} bytes)"
+                    )
+                }
+            }
+            Self::HugePages { len, errno } => write!(
+                f,
+                "explicit huge pages for {len} bytes: {} (are any reserved in \
+                 /proc/sys/vm/nr_hugepages? HugePages::ExplicitOrTransparent falls back)",
+                std::io::Error::from_raw_os_error(*errno)
+            ),
+            Self::Os(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ShmError {}
+
+impl From<ShmError> for std::io::Error {
+    fn from(e: ShmError) -> Self {
+        let kind = match e.errno() {
+            Some(errno) => std::io::Error::from_raw_os_error(errno).kind(),
+            None => std::io::ErrorKind::InvalidInput,
+        };
+        std::io::Error::new(kind, e)
+    }
+}
+
+/// A valid POSIX shared-memory name: a leading slash, then 1 to
+/// [`NAME_MAX`] bytes with no slash and no NUL (and not `.` or `..`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ShmName(CString);
+
+impl ShmName {
+    /// Checks `name` without any syscall.
+    pub fn new(name: &str) -> Result<Self, ShmError> {
+        let bad = |problem| ShmError::Name {
+            name: name.to_owned(),
+            problem,
+        };
+        let Some(rest) = name.strip_prefix('/') else {
+            return Err(bad("must start with '/'"));
+        };
+        if rest.is_empty() {
+            return Err(bad("is empty after the '/'"));
+        }
+        if rest.len() > NAME_MAX {
+            return Err(bad("is longer than NAME_MAX (255) bytes after the '/'"));
+        }
+        if rest.contains('/') {
+            return Err(bad("may contain no '/' after the first"));
+        }
+        if rest == "." || rest == ".." {
+            return Err(bad("may not be '.' or '..'"));
+        }
+        CString::new(name)
+            .map(Self)
+            .map_err(|_| bad("contains a NUL byte"))
+    }
+
+    /// The name, with its leading slash.
+    pub fn as_str(&self) -> &str {
+        // The bytes came from a &str.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The file that holds the object: `/dev/shm/NAME`.
+    pub fn path(&self) -> std::path::PathBuf {
+        std::path::Path::new(SHM_DIR).join(&self.as_str()[1..])
+    }
+
+    fn c_str(&self) -> &std::ffi::CStr {
+        &self.0
+    }
+}
+
+impl fmt::Display for ShmName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How to create a shm object. The default is exclusive, mode `0600`, and
+/// reserving the space up front.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShmOptions {
+    /// Fail with `EEXIST` if the name exists (`O_EXCL`). When false, an
+    /// existing object is opened and resized to the length asked for.
+    pub exclusive: bool,
+    /// Permission bits (before the umask).
+    pub mode: u32,
+    /// Allocate the pages now (`posix_fallocate`), so that a full
+    /// `/dev/shm` is an error here rather than a `SIGBUS` on first touch.
+    pub reserve: bool,
+}
+
+impl Default for ShmOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ShmOptions {
+    /// Exclusive, mode `0600`, reserved.
+    pub const fn new() -> Self {
+        Self {
+            exclusive: true,
+            mode: 0o600,
+            reserve: true,
+        }
+    }
+
+    /// The same options with `exclusive`.
+    pub const fn exclusive(mut self, yes: bool) -> Self {
+        self.exclusive = yes;
+        self
+    }
+
+    /// The same options with `mode`.
+    pub const fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The same options with `reserve`.
+    pub const fn reserve(mut self, yes: bool) -> Self {
+        self.reserve = yes;
+        self
+    }
+}
+
+/// An open POSIX shared-memory object: the descriptor and its name. The
+/// descriptor closes on drop; the object lives on until unlinked (see
+/// [`Shm::unlink`], [`Mapping::unlink_on_drop_of`]).
+#[derive(Debug)]
+pub struct Shm {
+    fd: OwnedFd,
+    name: ShmName,
+}
+
+impl Shm {
+    /// Creates `name` with `len` bytes, exclusively, mode `0600`, reserved.
+    pub fn create(name: &str, len: usize) -> Result<Self, ShmError> {
+        Self::create_with(name, len, &ShmOptions::new())
+    }
+
+    /// Creates `name` with `len` bytes and `options`. If sizing fails, an
+    /// object this call created is unlinked again.
+    pub fn create_with(name: &str, len: usize, options: &ShmOptions) -> Result<Self, ShmError> {
+        let name = ShmName::new(name)?;
+        check_len(len)?;
+        let mut flags = libc::O_RDWR | libc::O_CREAT | libc::O_CLOEXEC;
+        if options.exclusive {
+            flags |= libc::O_EXCL;
+        }
+        let shm = Self::open_raw(name, flags, options.mode)?;
+        let sized = shm.set_size(len, options.reserve);
+        if sized.is_err() && options.exclusive {
+            let _ = shm.unlink();
+        }
+        sized.map(|()| shm)
+    }
+
+    /// Opens an existing object for reading and writing.
+    pub fn open(name: &str) -> Result<Self, ShmError> {
+        Self::open_raw(ShmName::new(name)?, libc::O_RDWR | libc::O_CLOEXEC, 0)
+    }
+
+    /// Opens an existing object for reading only.
+    pub fn open_read_only(name: &str) -> Result<Self, ShmError> {
+        Self::open_raw(ShmName::new(name)?, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+    }
+
+    fn open_raw(name: ShmName, flags: i32, mode: u32) -> Result<Self, ShmError> {
+        // SAFETY: the name is a valid C string; shm_open has no other
+        // preconditions.
+        let fd = unsafe { libc::shm_open(name.c_str().as_ptr(), flags, mode as libc::mode_t) };
+        let fd = check(fd, "shm_open").map_err(|e| e.on(&name))?;
+        // SAFETY: shm_open returned a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Self { fd, name })
+    }
+
+    /// Sets the length to `len` (`ftruncate`), after checking the free
+    /// space, and reserves the pages if asked.
+    fn set_size(&self, len: usize, reserve: bool) -> Result<(), ShmError> {
+        let current = self.size()?;
+        let grow = (len as u64).saturating_sub(current as u64);
+        let available = free_space(self.fd.as_fd())?;
+        if grow > available {
+            return Err(ShmError::NoSpace {
+                name: self.name.to_string(),
+                needed: len as u64,
+                available,
+            });
+        }
+        // check_len: len fits off_t.
+        let flen = len as libc::off_t;
+        // SAFETY: ftruncate on a descriptor we own.
+        let r = unsafe { libc::ftruncate(self.fd.as_raw_fd(), flen) };
+        check(r, "ftruncate").map_err(|e| e.on(format_args!("{} to {len} bytes", self.name)))?;
+        if reserve {
+            // SAFETY: as above. posix_fallocate returns the errno itself.
+            let r = unsafe { libc::posix_fallocate(self.fd.as_raw_fd(), 0, flen) };
+            if r != 0 {
+                return Err(OsError::new("posix_fallocate", r)
+                    .on(format_args!("{} ({len} bytes)", self.name))
+                    .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The object's current length in bytes (0 right after another
+    /// process's `shm_open` and before its `ftruncate`).
+    pub fn size(&self) -> Result<usize, ShmError> {
+        fd_len(self.fd.as_fd())
+    }
+
+    /// Maps the whole object, writable. An empty object is
+    /// [`ShmError::Size`].
+    pub fn map(&self, options: &MapOptions) -> Result<Mapping, ShmError> {
+        let len = self.nonempty_len()?;
+        Mapping::from_fd(self.fd.as_fd(), len, options).map_err(|e| self.name_error(e))
+    }
+
+    /// Maps the whole object read-only (works on a descriptor from
+    /// [`Shm::open_read_only`]).
+    pub fn map_read_only(&self) -> Result<ReadOnlyMapping, ShmError> {
+        let len = self.nonempty_len()?;
+        ReadOnlyMapping::from_fd(self.fd.as_fd(), len).map_err(|e| self.name_error(e))
+    }
+
+    fn nonempty_len(&self) -> Result<usize, ShmError> {
+        match self.size()? {
+            0 => Err(ShmError::Size {
+                len: 0,
+                problem: "the object is empty (its creator has not sized it yet?)",
+            }),
+            len => Ok(len),
+        }
+    }
+
+    /// Replaces an mmap error's `fd N` subject with the object's name.
+    fn name_error(&self, e: ShmError) -> ShmError {
+        match e {
+            ShmError::Os(os) => ShmError::Os(OsError {
+                subject: Some(self.name.to_string()),
+                ..os
+            }),
+            other => other,
+        }
+    }
+
+    /// The object's name.
+    pub fn name(&self) -> &ShmName {
+        &self.name
+    }
+
+    /// The object's (device, inode): two descriptors with the same identity
+    /// refer to the same object, even if the name was reused.
+    pub fn identity(&self) -> Result<(u64, u64), ShmError> {
+        let st = fd_stat(self.fd.as_fd())?;
+        Ok((st.st_dev, st.st_ino))
+    }
+
+    /// Removes the name (`shm_unlink`). Processes that have the object open
+    /// or mapped keep it until they close and unmap it.
+    pub fn unlink(&self) -> Result<(), ShmError> {
+        unlink(self.name.as_str())
+    }
+}
+
+impl AsFd for Shm {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
 
 impl Mapping {
-    /// An anonymous shared mapping of `len` bytes, zero-filled and
-    /// prefaulted (`MAP_POPULATE`): inherited across `fork`, so parent and
-    /// child share it.
-    pub fn anonymous(len: usize) -> Result<Self, OsError> {
-        if len == 0 {
-            return Err(OsError::new("mmap", libc::EINVAL).on("0 bytes"));
-        }
-        // SAFETY: a fresh anonymous mapping; no existing memory is touched.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_POPULATE,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(OsError::last("mmap").on(format_args!("{len} bytes")));
-        }
-        Ok(Self {
-            ptr: NonNull::new(ptr.cast()).ok_or_else(|| OsError::new("mmap", libc::EINVAL))?,
-            len,
-        })
-    }
-
-    /// The mapping's length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the mapping is empty (never: mappings have at least one byte).
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The first byte.
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
-    }
-
-    /// The mapping as a region for interlink's structures, borrowed for as
-    /// long as the mapping lives.
-    pub fn region(&self) -> Region<'_> {
-        // SAFETY: the mapping is valid for reads and writes until drop, which
-        // the borrow prevents; Rust code reaches it only through raw
-        // pointers and atomics.
-        unsafe { Region::from_raw(self.ptr.as_ptr(), self.len) }.expect("mmap never returns null")
+    /// Makes this mapping unlink `shm`'s name when dropped, unless another
+    /// object has taken the name by then.
+    pub fn unlink_on_drop_of(&mut self, shm: &Shm) -> Result<(), ShmError> {
+        let (dev, ino) = shm.identity()?;
+        self.set_unlink(UnlinkOnDrop {
+            name: shm.name.clone(),
+            dev,
+            ino,
+        });
+        Ok(())
     }
 }
 
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: ptr/len describe a mapping this value owns; nothing
-        // borrows it any more (regions borrow `self`).
-        let r = unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
-        let _ = check(r, "munmap");
+/// Removes the shm object `name` (`shm_unlink`).
+pub fn unlink(name: &str) -> Result<(), ShmError> {
+    let name = ShmName::new(name)?;
+    // SAFETY: a valid C string.
+    check(
+        unsafe { libc::shm_unlink(name.c_str().as_ptr()) },
+        "shm_unlink",
+    )
+    .map(drop)
+    .map_err(|e| e.on(&name).into())
+}
+
+/// A fresh, unique shm name (`/PREFIX-PID-N`) whose object, if any, is
+/// unlinked when the guard drops, also while a panic unwinds: tests and
+/// tools use it so that nothing is left under `/dev/shm`.
+#[derive(Debug)]
+pub struct TempName(ShmName);
+
+impl TempName {
+    /// A name no other live process uses: `prefix`, this pid, a counter.
+    /// `prefix` must be a valid name component (no slash).
+    pub fn new(prefix: &str) -> Result<Self, ShmError> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        ShmName::new(&format!("/{prefix}-{}-{n}", std::process::id())).map(Self)
     }
+
+    /// The name, with its leading slash.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The validated name.
+    pub fn name(&self) -> &ShmName {
+        &self.0
+    }
+}
+
+impl Drop for TempName {
+    fn drop(&mut self) {
+        let _ = unlink(self.0.as_str());
+    }
+}
+
+impl std::ops::Deref for TempName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// The (device, inode) the name refers to now.
+pub(crate) fn identity(name: &ShmName) -> Result<(u64, u64), ShmError> {
+    Shm::open_raw(name.clone(), libc::O_RDONLY | libc::O_CLOEXEC, 0)?.identity()
+}
+
+/// Rejects sizes no mapping can have, before any syscall.
+pub(crate) fn check_len(len: usize) -> Result<(), ShmError> {
+    if len == 0 {
+        return Err(ShmError::Size {
+            len: 0,
+            problem: "a mapping needs at least one byte",
+        });
+    }
+    if len > isize::MAX as usize || libc::off_t::try_from(len).is_err() {
+        return Err(ShmError::Size {
+            len: len as u64,
+            problem: "larger than a mapping can be",
+        });
+    }
+    Ok(())
+}
+
+/// Free bytes on the filesystem holding `fd` (`fstatvfs`).
+pub(crate) fn free_space(fd: BorrowedFd<'_>) -> Result<u64, ShmError> {
+    // SAFETY: an all-zero statvfs is a valid out-buffer.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out-pointer.
+    let r = unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) };
+    check(r, "fstatvfs")?;
+    Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 #[cfg(test)]
@@ -86,25 +506,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn anonymous_mapping_is_shared_with_a_forked_child() {
-        let map = Mapping::anonymous(4096).unwrap();
-        assert_eq!(map.as_ptr() as usize % 4096, 0);
-        // SAFETY: fork in a test: the child only writes to the mapping and
-        // calls _exit, both async-signal-safe.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0);
-        if pid == 0 {
-            // SAFETY: the mapping is 4096 bytes; the child then exits at once.
-            unsafe {
-                map.as_ptr().add(100).write_volatile(0xab);
-                libc::_exit(0);
-            }
+    fn names_are_checked_before_any_syscall() {
+        for (bad, problem) in [
+            ("noslash", "must start"),
+            ("/", "empty"),
+            ("/a/b", "no '/'"),
+            ("/..", "'.'"),
+            ("/a\0b", "NUL"),
+        ] {
+            let e = ShmName::new(bad).unwrap_err();
+            assert!(e.to_string().contains(problem), "{bad:?}: {e}");
         }
-        let mut status = 0;
-        // SAFETY: waiting for our own child.
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-        // SAFETY: inside the mapping; the child has exited.
-        assert_eq!(unsafe { map.as_ptr().add(100).read_volatile() }, 0xab);
-        assert!(Mapping::anonymous(0).is_err());
+        let long = format!("/{}", "x".repeat(NAME_MAX + 1));
+        assert!(matches!(ShmName::new(&long), Err(ShmError::Name { .. })));
+        let longest = format!("/{}", "x".repeat(NAME_MAX));
+        assert_eq!(ShmName::new(&longest).unwrap().as_str(), longest);
+        assert_eq!(
+            ShmName::new("/ok").unwrap().path(),
+            std::path::Path::new("/dev/shm/ok")
+        );
+    }
+
+    #[test]
+    fn sizes_are_checked_before_any_syscall() {
+        assert!(matches!(check_len(0), Err(ShmError::Size { len: 0, .. })));
+        assert!(matches!(check_len(usize::MAX), Err(ShmError::Size { .. })));
+        assert_eq!(check_len(4096), Ok(()));
     }
 }
