@@ -843,5 +843,72 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
     }
 }
 
+/// What an inspector can read from an SPSC ring without knowing its element
+/// type: the header, the role holders and the two indices, as they were at
+/// some moment during [`status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The header, validated (magic, version, kind, state, capacity, length).
+    pub header: crate::layout::HeaderSnapshot,
+    /// The producer's holder id (0: none).
+    pub producer: u32,
+    /// The consumer's holder id (0: none).
+    pub consumer: u32,
+    /// Elements ever pushed (wrapping).
+    pub tail: u32,
+    /// Elements ever popped (wrapping).
+    pub head: u32,
+}
+
+impl Status {
+    /// Elements in the ring, or `None` if the indices say more than the
+    /// capacity (corrupt).
+    pub fn fill(&self) -> Option<u32> {
+        let n = self.tail.wrapping_sub(self.head);
+        (n <= self.header.capacity).then_some(n)
+    }
+}
+
+/// Reads the status of the SPSC ring at the start of `region` with loads
+/// only (so the region may be a read-only mapping), validating the header
+/// without knowing the element type: the recorded element size and
+/// alignment must be plausible and agree with the capacity and total
+/// length, and the region must hold the whole ring.
+#[cfg(not(loom))]
+pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
+    let base = region.check(size_of::<Control>(), align_of::<Control>())?;
+    // SAFETY: the region holds an aligned Control; every bit pattern is a
+    // valid AtomicU32 outside loom, and all access below is atomic loads.
+    let control = unsafe { base.cast::<Control>().as_ref() };
+    let header = control.meta.header.snapshot();
+    header.validate(Kind::Spsc, header.element)?;
+    let corrupt = |field, value: u64| AttachError::Corrupt { field, value };
+    let (size, align) = (header.element.size as usize, header.element.align as usize);
+    if !align.is_power_of_two() || align > 1 << 16 {
+        return Err(corrupt("elem_align", align as u64));
+    }
+    if size % align != 0 {
+        return Err(corrupt("elem_size", size as u64));
+    }
+    if !capacity_is_valid(header.capacity) {
+        return Err(corrupt("capacity", header.capacity as u64));
+    }
+    let slots = size_of::<Control>().next_multiple_of(align);
+    let total = (header.capacity as usize)
+        .checked_mul(size)
+        .and_then(|n| n.checked_add(slots));
+    if total.map(|t| t as u64) != Some(header.total_len) {
+        return Err(corrupt("total_len", header.total_len));
+    }
+    region.check(header.total_len as usize, align_of::<Control>())?;
+    Ok(Status {
+        header,
+        producer: control.meta.producer.load(Ordering::Acquire),
+        consumer: control.meta.consumer.load(Ordering::Acquire),
+        tail: control.tail.load(Ordering::Acquire),
+        head: control.head.load(Ordering::Acquire),
+    })
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests;

@@ -5,7 +5,9 @@
 //! One file per kernel noun; an owned type per kernel object.
 #![cfg(target_os = "linux")]
 
+pub mod channel;
 pub mod error;
+pub mod inspect;
 pub mod mapping;
 pub mod memfd;
 pub mod process;

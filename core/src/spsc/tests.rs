@@ -446,3 +446,57 @@ fn threads_stream_in_order() {
         }
     });
 }
+
+#[test]
+fn status_reads_any_element_type_and_rejects_inconsistent_headers() {
+    #[repr(C, align(16))]
+    #[derive(Clone, Copy)]
+    struct Pair([u64; 2]);
+    // SAFETY: two u64s: no padding, any bits valid.
+    unsafe impl Plain for Pair {}
+    let buf = ring_buf::<Pair>(8);
+    let ring =
+        SpscRing::<Pair>::init(buf.region(), RingConfig::new(8).with_creator_pid(9)).unwrap();
+    let mut tx = ring.producer(3).unwrap();
+    tx.try_push(Pair([1, 2])).unwrap();
+    tx.try_push(Pair([3, 4])).unwrap();
+    let s = status(&buf.region()).unwrap();
+    assert_eq!((s.producer, s.consumer, s.fill()), (3, 0, Some(2)));
+    assert_eq!(s.header.creator_pid, 9);
+    assert_eq!(s.header.element, Fingerprint::of::<Pair>(0));
+
+    // A prefix of the ring is too small.
+    // SAFETY: a prefix of the buffer.
+    let short = unsafe { Region::from_raw(buf.ptr(), 384 + 8) }.unwrap();
+    assert!(matches!(status(&short), Err(AttachError::Region(_))));
+    let poke = |offset: usize, value: u32| {
+        // SAFETY: inside the buffer, aligned to 4.
+        unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
+    };
+    // A capacity that disagrees with the total length is corrupt.
+    poke(32, 16);
+    assert!(matches!(
+        status(&buf.region()),
+        Err(AttachError::Corrupt {
+            field: "total_len",
+            ..
+        })
+    ));
+    poke(32, 7);
+    assert!(matches!(
+        status(&buf.region()),
+        Err(AttachError::Corrupt {
+            field: "capacity",
+            ..
+        })
+    ));
+    poke(32, 8);
+    poke(20, 3); // element alignment
+    assert!(matches!(
+        status(&buf.region()),
+        Err(AttachError::Corrupt {
+            field: "elem_align",
+            ..
+        })
+    ));
+}

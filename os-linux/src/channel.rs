@@ -1,0 +1,732 @@
+//! Named channels: a core ring in a POSIX shm object that unrelated
+//! processes create and open by name.
+//!
+//! ```no_run
+//! use interlink_core::RingConfig;
+//! use interlink_linux::channel::{ChannelOptions, SpscChannel};
+//!
+//! // Process A creates the channel and sends.
+//! let channel = SpscChannel::<u64>::create("/quotes", RingConfig::new(1024), &ChannelOptions::new())?;
+//! let mut tx = channel.sender()?;
+//! tx.send(42)?;
+//!
+//! // Process B (another program) opens it by name and receives.
+//! let channel = SpscChannel::<u64>::open("/quotes", 0, &ChannelOptions::new())?;
+//! let mut rx = channel.receiver()?;
+//! assert_eq!(rx.recv()?, 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Create and open
+//!
+//! The creator sizes the object (exclusive create, mode 0600, space
+//! reserved), maps it, initialises the ring with its pid recorded as the
+//! creator, and publishes it. An opener retries, until
+//! [`ChannelOptions::open_timeout`], while the name does not exist, the
+//! object is still empty (created but not sized), or the header is not yet
+//! published; then it validates the header: another kind, layout version,
+//! element type, or a corrupt capacity or length is a [`ChannelError`]
+//! naming the object.
+//!
+//! # Lifecycle
+//!
+//! - **Who unlinks.** The creator's [`Channel`] unlinks the name when it is
+//!   dropped ([`ChannelOptions::unlink_on_drop`], default on; it spares a
+//!   newer object that took the name meanwhile). Openers never unlink.
+//!   [`Channel::keep_name`] leaves the object for a later run;
+//!   [`remove`] deletes it explicitly.
+//! - **The creator exits first.** Nothing breaks for those already
+//!   attached: the memory lives until the last process unmaps it and the
+//!   ring keeps working. Only the name is gone, so a late opener times out
+//!   with [`Pending::Missing`].
+//! - **A peer dies.** Its role stays recorded with its pid. A blocked
+//!   [`Sender::send`] or [`Receiver::recv`] checks the peer's pid now and
+//!   then and returns [`BlockError::PeerDied`] (a receiver first drains
+//!   what was sent). A restarted process takes the dead holder's role over
+//!   ([`Channel::sender`] / [`Channel::receiver`] do it automatically) and
+//!   resumes at the shared indices.
+//! - **Stale objects.** A creator killed before its `Drop` leaves the
+//!   object behind. It is stale when its creator and every role holder are
+//!   dead (see [`crate::inspect::Object::is_stale`]); [`Channel::create`]
+//!   replaces a stale object of its name ([`ChannelOptions::replace_stale`],
+//!   default on) and the `interlink-inspect gc` tool removes them all. Pids
+//!   are reused, so a stale object whose pid now names another process
+//!   looks alive: the check errs on the side of keeping objects.
+//!
+//! # Waiting
+//!
+//! Blocking calls spin briefly, then yield the CPU, re-checking the ring,
+//! their deadline and the peer's liveness ([`Backoff`]). They never make a
+//! syscall while the ring has room or data. Parking on the shared futex
+//! will replace the yield phase once the ring has a futex word to wait on.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use interlink_core::layout::Kind;
+use interlink_core::spsc::{Consumer, Producer, SpscRing};
+use interlink_core::{
+    AttachError, Corrupt, InitError, Plain, PopError, PushError, Region, RingConfig, RoleError,
+};
+
+use crate::inspect;
+use crate::process;
+use crate::shm::{self, MapOptions, Mapping, Shm, ShmError, ShmName, ShmOptions};
+
+/// A structure a named [`Channel`] can hold: its kind, its size for a
+/// configuration, how to initialise it and how to check one that another
+/// process initialised. Implemented by the marker types [`Spsc`] (and, as
+/// they land, the other rings).
+pub trait Shape {
+    /// The kind recorded in the header.
+    const KIND: Kind;
+    /// Bytes needed for `capacity`, header included.
+    fn bytes_needed(capacity: u32) -> Result<usize, InitError>;
+    /// Initialises and publishes the structure in `region`.
+    fn init(region: Region<'_>, config: RingConfig) -> Result<(), InitError>;
+    /// Validates the structure in `region`; returns its capacity.
+    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError>;
+}
+
+/// Marker: a channel holding an [`SpscRing`] of `T`.
+#[derive(Debug)]
+pub struct Spsc<T>(PhantomData<T>);
+
+impl<T: Plain> Shape for Spsc<T> {
+    const KIND: Kind = Kind::Spsc;
+
+    fn bytes_needed(capacity: u32) -> Result<usize, InitError> {
+        SpscRing::<T>::bytes_needed(capacity)
+    }
+
+    fn init(region: Region<'_>, config: RingConfig) -> Result<(), InitError> {
+        SpscRing::<T>::init(region, config).map(drop)
+    }
+
+    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
+        SpscRing::<T>::attach(region, type_id).map(|r| r.capacity())
+    }
+}
+
+/// A named single-producer single-consumer channel of `T`.
+pub type SpscChannel<T> = Channel<Spsc<T>>;
+
+/// How to create or open a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelOptions {
+    /// How long [`Channel::open`] waits for the object to appear and be
+    /// published (default 5 s).
+    pub open_timeout: Duration,
+    /// How to map (default: prefaulted).
+    pub map: MapOptions,
+    /// How to create the object (default: exclusive, 0600, reserved).
+    pub shm: ShmOptions,
+    /// Whether the creator unlinks the name when its [`Channel`] drops
+    /// (default true).
+    pub unlink_on_drop: bool,
+    /// Whether [`Channel::create`] replaces a stale object of the same name
+    /// (creator and every holder dead; default true).
+    pub replace_stale: bool,
+}
+
+impl Default for ChannelOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChannelOptions {
+    /// The defaults listed on each field.
+    pub const fn new() -> Self {
+        Self {
+            open_timeout: Duration::from_secs(5),
+            map: MapOptions::new(),
+            shm: ShmOptions::new(),
+            unlink_on_drop: true,
+            replace_stale: true,
+        }
+    }
+
+    /// The same options with `open_timeout`.
+    pub const fn open_timeout(mut self, timeout: Duration) -> Self {
+        self.open_timeout = timeout;
+        self
+    }
+
+    /// The same options with `map`.
+    pub const fn map(mut self, map: MapOptions) -> Self {
+        self.map = map;
+        self
+    }
+
+    /// The same options with `unlink_on_drop`.
+    pub const fn unlink_on_drop(mut self, yes: bool) -> Self {
+        self.unlink_on_drop = yes;
+        self
+    }
+
+    /// The same options with `replace_stale`.
+    pub const fn replace_stale(mut self, yes: bool) -> Self {
+        self.replace_stale = yes;
+        self
+    }
+}
+
+/// What an opener was still waiting for when its timeout passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pending {
+    /// No object has the name.
+    Missing,
+    /// The object exists but has no bytes yet (created, not sized).
+    Empty,
+    /// The header is not published (its state word).
+    NotReady {
+        /// The raw state word.
+        state: u32,
+    },
+}
+
+impl fmt::Display for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing => f.write_str("no object has this name"),
+            Self::Empty => f.write_str("the object exists but is empty (not sized yet)"),
+            Self::NotReady { state } => {
+                write!(f, "the structure is not published (state {state})")
+            }
+        }
+    }
+}
+
+/// Why a channel could not be created or opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelError {
+    /// A name, size, or syscall problem.
+    Shm(ShmError),
+    /// The configuration cannot make a ring (capacity).
+    Init(InitError),
+    /// The object exists but is not a channel this call can use: another
+    /// kind, layout version or element type, or a corrupt header.
+    Attach {
+        /// The object's name.
+        name: String,
+        /// What was wrong.
+        error: AttachError,
+    },
+    /// The object is shorter than a header yet not empty: truncated, or
+    /// not interlink's.
+    Truncated {
+        /// The object's name.
+        name: String,
+        /// Its size in bytes.
+        size: usize,
+    },
+    /// Creating: the name is taken by an object that is not stale.
+    Exists {
+        /// The object's name.
+        name: String,
+        /// Why it was not replaced (as the inspector classifies it).
+        why: String,
+    },
+    /// Opening: the timeout passed while the object was not ready.
+    Timeout {
+        /// The object's name.
+        name: String,
+        /// How long the opener waited.
+        waited: Duration,
+        /// What it was still waiting for.
+        pending: Pending,
+    },
+    /// A role could not be claimed: another live process holds it.
+    Role(RoleError),
+}
+
+impl From<ShmError> for ChannelError {
+    fn from(e: ShmError) -> Self {
+        Self::Shm(e)
+    }
+}
+
+impl From<InitError> for ChannelError {
+    fn from(e: InitError) -> Self {
+        Self::Init(e)
+    }
+}
+
+impl From<RoleError> for ChannelError {
+    fn from(e: RoleError) -> Self {
+        Self::Role(e)
+    }
+}
+
+impl fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shm(e) => e.fmt(f),
+            Self::Init(e) => write!(f, "cannot make the ring: {e}"),
+            Self::Attach { name, error } => write!(f, "{name}: {error}"),
+            Self::Truncated { name, size } => write!(
+                f,
+                "{name}: {size} bytes, shorter than a header (truncated, or not an interlink object)"
+            ),
+            Self::Exists { name, why } => write!(f, "{name} exists and is in use: {why}"),
+            Self::Timeout {
+                name,
+                waited,
+                pending,
+            } => write!(f, "{name}: not ready after {waited:?}: {pending}"),
+            Self::Role(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ChannelError {}
+
+/// A named shared object holding one structure of shape `S`, mapped into
+/// this process. Handles borrow it; the creator's unlinks the name on drop
+/// (see the module docs for the lifecycle).
+#[derive(Debug)]
+pub struct Channel<S> {
+    mapping: Mapping,
+    name: ShmName,
+    type_id: u64,
+    capacity: u32,
+    creator: bool,
+    _shape: PhantomData<S>,
+}
+
+impl<S: Shape> Channel<S> {
+    /// Creates the object `name` holding a new, published structure with
+    /// `config` (this process's pid is recorded as the creator).
+    pub fn create(
+        name: &str,
+        config: RingConfig,
+        options: &ChannelOptions,
+    ) -> Result<Self, ChannelError> {
+        let shm_name = ShmName::new(name)?;
+        let len = S::bytes_needed(config.capacity)?;
+        let shm = match Shm::create_with(name, len, &options.shm) {
+            Err(e) if e.is(libc::EEXIST) && options.shm.exclusive => {
+                Self::replace_if_stale(&shm_name, options)?;
+                Shm::create_with(name, len, &options.shm)?
+            }
+            other => other?,
+        };
+        let made = Self::init_in(&shm, len, config, options);
+        if made.is_err() && options.shm.exclusive {
+            let _ = shm.unlink();
+        }
+        made
+    }
+
+    fn replace_if_stale(name: &ShmName, options: &ChannelOptions) -> Result<(), ChannelError> {
+        let exists = |why: String| ChannelError::Exists {
+            name: name.to_string(),
+            why,
+        };
+        let object = inspect::probe(name.as_str())?;
+        if !options.replace_stale || !object.is_stale() {
+            return Err(exists(object.state.to_string()));
+        }
+        match shm::unlink(name.as_str()) {
+            Err(e) if !e.is(libc::ENOENT) => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn init_in(
+        shm: &Shm,
+        len: usize,
+        config: RingConfig,
+        options: &ChannelOptions,
+    ) -> Result<Self, ChannelError> {
+        let mut mapping = shm.map(&options.map)?;
+        if options.unlink_on_drop {
+            mapping.unlink_on_drop_of(shm)?;
+        }
+        let config = config.with_creator_pid(process::current_pid());
+        // The object may be longer than asked (explicit huge pages); the
+        // structure takes the front.
+        let mut region = mapping.region();
+        S::init(region.take(len, 1).map_err(InitError::from)?, config)?;
+        Ok(Self {
+            name: shm.name().clone(),
+            mapping,
+            type_id: config.type_id,
+            capacity: config.capacity,
+            creator: true,
+            _shape: PhantomData,
+        })
+    }
+
+    /// Opens the object `name`, waiting up to `options.open_timeout` for a
+    /// creator to make and publish it, and validates it against `S` with
+    /// the element type id `type_id`.
+    pub fn open(name: &str, type_id: u64, options: &ChannelOptions) -> Result<Self, ChannelError> {
+        let shm_name = ShmName::new(name)?;
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(100);
+        loop {
+            let pending = match Self::try_open(&shm_name, type_id, options)? {
+                Ok(channel) => return Ok(channel),
+                Err(pending) => pending,
+            };
+            let waited = start.elapsed();
+            if waited >= options.open_timeout {
+                return Err(ChannelError::Timeout {
+                    name: name.to_owned(),
+                    waited,
+                    pending,
+                });
+            }
+            std::thread::sleep(pause.min(options.open_timeout - waited));
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+
+    /// One attempt: the channel, or what is still pending, or an error
+    /// that waiting will not cure.
+    fn try_open(
+        name: &ShmName,
+        type_id: u64,
+        options: &ChannelOptions,
+    ) -> Result<Result<Self, Pending>, ChannelError> {
+        let shm = match Shm::open(name.as_str()) {
+            Ok(shm) => shm,
+            Err(e) if e.is(libc::ENOENT) => return Ok(Err(Pending::Missing)),
+            Err(e) => return Err(e.into()),
+        };
+        match shm.size()? {
+            0 => return Ok(Err(Pending::Empty)),
+            size if size < inspect::HEADER_LEN => {
+                return Err(ChannelError::Truncated {
+                    name: name.to_string(),
+                    size,
+                })
+            }
+            _ => {}
+        }
+        let mapping = shm.map(&options.map)?;
+        match S::attach(mapping.region(), type_id) {
+            Ok(capacity) => Ok(Ok(Self {
+                mapping,
+                name: name.clone(),
+                type_id,
+                capacity,
+                creator: false,
+                _shape: PhantomData,
+            })),
+            Err(AttachError::NotReady { state }) => Ok(Err(Pending::NotReady { state })),
+            Err(error) => Err(ChannelError::Attach {
+                name: name.to_string(),
+                error,
+            }),
+        }
+    }
+
+    /// The channel's name.
+    pub fn name(&self) -> &ShmName {
+        &self.name
+    }
+
+    /// The structure's capacity (elements).
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Whether this process created the channel.
+    pub fn is_creator(&self) -> bool {
+        self.creator
+    }
+
+    /// Whether dropping this channel unlinks its name.
+    pub fn unlinks_on_drop(&self) -> bool {
+        self.mapping.unlinks().is_some()
+    }
+
+    /// Leaves the name in place when this channel drops (the object then
+    /// lives until [`remove`] or `interlink-inspect rm`/`gc`).
+    pub fn keep_name(&mut self) {
+        self.mapping.keep_name();
+    }
+
+    /// The mapping (for its options: huge pages, locked).
+    pub fn mapping(&self) -> &Mapping {
+        &self.mapping
+    }
+}
+
+/// Removes the channel object `name` (`shm_unlink`); processes that have it
+/// mapped keep using it.
+pub fn remove(name: &str) -> Result<(), ShmError> {
+    shm::unlink(name)
+}
+
+impl<T: Plain> Channel<Spsc<T>> {
+    fn ring(&self) -> Result<SpscRing<'_, T>, ChannelError> {
+        SpscRing::attach(self.mapping.region(), self.type_id).map_err(|error| {
+            ChannelError::Attach {
+                name: self.name.to_string(),
+                error,
+            }
+        })
+    }
+
+    /// Claims the producer role for this process, taking it over if its
+    /// holder is dead.
+    pub fn sender(&self) -> Result<Sender<'_, T>, ChannelError> {
+        let tx = self
+            .ring()?
+            .take_over_producer(process::current_pid(), process::is_alive)?;
+        Ok(Sender { tx })
+    }
+
+    /// Claims the consumer role for this process, taking it over if its
+    /// holder is dead.
+    pub fn receiver(&self) -> Result<Receiver<'_, T>, ChannelError> {
+        let rx = self
+            .ring()?
+            .take_over_consumer(process::current_pid(), process::is_alive)?;
+        Ok(Receiver { rx })
+    }
+
+    /// Elements in the ring now.
+    pub fn len(&self) -> u32 {
+        self.ring().map_or(0, |r| r.len())
+    }
+
+    /// Whether the ring is empty now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Why a blocking send or receive gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockError {
+    /// The timeout passed.
+    Timeout,
+    /// The peer's role is held by a process that no longer exists.
+    PeerDied {
+        /// The dead holder's pid.
+        pid: u32,
+    },
+    /// The ring is corrupt (see [`Corrupt`]).
+    Corrupt,
+}
+
+impl From<Corrupt> for BlockError {
+    fn from(_: Corrupt) -> Self {
+        Self::Corrupt
+    }
+}
+
+impl fmt::Display for BlockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("timed out"),
+            Self::PeerDied { pid } => write!(f, "the peer process {pid} died"),
+            Self::Corrupt => Corrupt.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BlockError {}
+
+/// How a blocked call waits: spin with a pause hint, then yield the CPU,
+/// and every so often look at the clock and at the peer's pid.
+///
+/// This is the one place to change when the ring gains a futex word: the
+/// yield phase becomes a park on that word.
+#[derive(Debug)]
+pub struct Backoff {
+    step: u32,
+    deadline: Option<Instant>,
+}
+
+impl Backoff {
+    /// Polls spent spinning before yielding.
+    pub const SPINS: u32 = 1 << 10;
+    /// Snoozes between checks of the clock and of the peer.
+    const CHECK_EVERY: u32 = 1 << 8;
+
+    /// A backoff that gives up at `timeout` from now (`None`: never).
+    pub fn new(timeout: Option<Duration>) -> Self {
+        Self {
+            step: 0,
+            // A timeout too large for the clock means none.
+            deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+        }
+    }
+
+    /// Waits a little; fails when the deadline has passed or `peer` (a pid,
+    /// 0 for none) is dead.
+    pub fn snooze(&mut self, peer: impl FnOnce() -> u32) -> Result<(), BlockError> {
+        self.step = self.step.wrapping_add(1);
+        if self.step < Self::SPINS {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+        if self.step % Self::CHECK_EVERY == 0 {
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(BlockError::Timeout);
+            }
+            let pid = peer();
+            if pid != 0 && !process::is_alive(pid) {
+                return Err(BlockError::PeerDied { pid });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The sending end of an [`SpscChannel`], holding the producer role.
+#[derive(Debug)]
+pub struct Sender<'c, T> {
+    tx: Producer<'c, T>,
+}
+
+impl<'c, T: Plain> Sender<'c, T> {
+    /// Sends `value` if there is room, without blocking.
+    #[inline]
+    pub fn try_send(&mut self, value: T) -> Result<(), PushError> {
+        self.tx.try_push(value)
+    }
+
+    /// Sends `value`, waiting for room as long as the receiver lives.
+    pub fn send(&mut self, value: T) -> Result<(), BlockError> {
+        self.send_inner(value, None)
+    }
+
+    /// Sends `value`, waiting for room at most `timeout`.
+    pub fn send_timeout(&mut self, value: T, timeout: Duration) -> Result<(), BlockError> {
+        self.send_inner(value, Some(timeout))
+    }
+
+    #[inline]
+    fn send_inner(&mut self, value: T, timeout: Option<Duration>) -> Result<(), BlockError> {
+        match self.tx.try_push(value) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Corrupt) => return Err(BlockError::Corrupt),
+            Err(PushError::Full) => {}
+        }
+        let mut backoff = Backoff::new(timeout);
+        let ring = self.tx.ring();
+        loop {
+            backoff.snooze(|| ring.consumer_holder())?;
+            match self.tx.try_push(value) {
+                Ok(()) => return Ok(()),
+                Err(PushError::Corrupt) => return Err(BlockError::Corrupt),
+                Err(PushError::Full) => {}
+            }
+        }
+    }
+
+    /// Sends all of `items` in order, in batches, waiting for room as
+    /// needed (at most `timeout` in all). On error, the first `n` were sent
+    /// where `n` is in the `Err`.
+    pub fn send_all(
+        &mut self,
+        mut items: &[T],
+        timeout: Option<Duration>,
+    ) -> Result<(), (usize, BlockError)> {
+        let total = items.len();
+        let mut backoff = Backoff::new(timeout);
+        let ring = self.tx.ring();
+        while !items.is_empty() {
+            let n = self
+                .tx
+                .push_slice(items)
+                .map_err(|e| (total - items.len(), e.into()))?;
+            items = &items[n..];
+            if n == 0 {
+                backoff
+                    .snooze(|| ring.consumer_holder())
+                    .map_err(|e| (total - items.len(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The underlying producer, for chunks and batches.
+    pub fn producer(&mut self) -> &mut Producer<'c, T> {
+        &mut self.tx
+    }
+}
+
+/// The receiving end of an [`SpscChannel`], holding the consumer role.
+#[derive(Debug)]
+pub struct Receiver<'c, T> {
+    rx: Consumer<'c, T>,
+}
+
+impl<'c, T: Plain> Receiver<'c, T> {
+    /// Receives the oldest value if there is one, without blocking.
+    #[inline]
+    pub fn try_recv(&mut self) -> Result<T, PopError> {
+        self.rx.try_pop()
+    }
+
+    /// Receives a value, waiting as long as the sender lives. Values sent
+    /// before the sender died are delivered first.
+    pub fn recv(&mut self) -> Result<T, BlockError> {
+        self.recv_inner(None)
+    }
+
+    /// Receives a value, waiting at most `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, BlockError> {
+        self.recv_inner(Some(timeout))
+    }
+
+    #[inline]
+    fn recv_inner(&mut self, timeout: Option<Duration>) -> Result<T, BlockError> {
+        match self.rx.try_pop() {
+            Ok(v) => return Ok(v),
+            Err(PopError::Corrupt) => return Err(BlockError::Corrupt),
+            Err(PopError::Empty) => {}
+        }
+        let mut backoff = Backoff::new(timeout);
+        let ring = self.rx.ring();
+        loop {
+            let snoozed = backoff.snooze(|| ring.producer_holder());
+            // One last look after the peer died: it may have sent just before.
+            match self.rx.try_pop() {
+                Ok(v) => return Ok(v),
+                Err(PopError::Corrupt) => return Err(BlockError::Corrupt),
+                Err(PopError::Empty) => snoozed?,
+            }
+        }
+    }
+
+    /// Receives into `out`, waiting until at least one value is there (at
+    /// most `timeout`); returns how many.
+    pub fn recv_into(
+        &mut self,
+        out: &mut [T],
+        timeout: Option<Duration>,
+    ) -> Result<usize, BlockError> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let mut backoff = Backoff::new(timeout);
+        let ring = self.rx.ring();
+        loop {
+            let n = self.rx.pop_into(out)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            let snoozed = backoff.snooze(|| ring.producer_holder());
+            if snoozed.is_err() {
+                let n = self.rx.pop_into(out)?;
+                return if n > 0 { Ok(n) } else { snoozed.map(|()| 0) };
+            }
+        }
+    }
+
+    /// The underlying consumer, for chunks and batches.
+    pub fn consumer(&mut self) -> &mut Consumer<'c, T> {
+        &mut self.rx
+    }
+}
