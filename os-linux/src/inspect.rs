@@ -312,12 +312,16 @@ fn io_error(op: &'static str, e: std::io::Error) -> ShmError {
 /// An object `gc` removed, or tried to.
 pub type Collected = (Object, Result<(), ShmError>);
 
-/// Removes every stale object (see [`Object::is_stale`]), re-probing each
-/// just before removing it. Returns the objects removed, or the error for
-/// those that could not be.
-pub fn gc() -> Result<Vec<Collected>, ShmError> {
+/// Removes every stale object (see [`Object::is_stale`]) whose name
+/// `select` accepts (`|_| true`: all), re-probing each just before removing
+/// it. Returns the objects removed, or the error for those that could not
+/// be.
+pub fn gc(select: impl Fn(&str) -> bool) -> Result<Vec<Collected>, ShmError> {
     let mut done = Vec::new();
     for (name, probed) in list()? {
+        if !select(&name) {
+            continue;
+        }
         let Ok(object) = probed else { continue };
         if !object.is_stale() {
             continue;

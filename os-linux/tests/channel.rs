@@ -1,0 +1,333 @@
+//! Named channels between unrelated processes: the peer is this test binary
+//! re-executed (`current_exe`) with a marker in its environment, so it
+//! shares nothing with the test but the name.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use interlink_core::{PopError, RingConfig};
+use interlink_linux::channel::{BlockError, ChannelError, ChannelOptions, Pending, SpscChannel};
+use interlink_linux::inspect::{self, State};
+use interlink_linux::shm::TempName;
+
+const PEER: &str = "INTERLINK_CHANNEL_PEER";
+const NAME: &str = "INTERLINK_CHANNEL_NAME";
+const COUNT: &str = "INTERLINK_CHANNEL_COUNT";
+
+/// 1 million messages (fewer under Miri, which cannot run these anyway).
+const MILLION: u64 = 1_000_000;
+
+/// A spawned peer, killed and reaped on drop so no test leaves one behind.
+struct Peer(std::process::Child);
+
+impl Peer {
+    /// Re-runs `test` in a new process as `role` on channel `name`.
+    fn spawn(test: &str, role: &str, name: &str, count: u64) -> Self {
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(PEER, role)
+            .env(NAME, name)
+            .env(COUNT, count.to_string())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn wait(&mut self) -> Option<i32> {
+        self.0.wait().unwrap().code()
+    }
+
+    fn running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
+    }
+
+    fn kill(&mut self) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our
+        // unreaped child, so it cannot have been reused.
+        assert_eq!(unsafe { libc::kill(self.0.id() as i32, libc::SIGKILL) }, 0);
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// In a peer process: the role to play, the channel name and the count.
+fn peer_role() -> Option<(String, String, u64)> {
+    let role = std::env::var(PEER).ok()?;
+    let name = std::env::var(NAME).ok()?;
+    let count = std::env::var(COUNT).ok()?.parse().ok()?;
+    Some((role, name, count))
+}
+
+/// Runs the peer role (if this process is a peer) and exits with its code.
+fn run_peer_if_asked() {
+    let Some((role, name, count)) = peer_role() else {
+        return;
+    };
+    let code = match peer(&role, &name, count) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("peer {role}: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let opts = ChannelOptions::new().open_timeout(Duration::from_secs(20));
+    match role {
+        // Creates the channel and streams 0..count through it.
+        "create-and-send" => {
+            let ch = SpscChannel::<u64>::create(name, RingConfig::new(4096), &opts)?;
+            let mut tx = ch.sender()?;
+            send_sequence(&mut tx, 0, count)?;
+            // Stay until the receiver has drained, so the name outlives it.
+            while !ch.is_empty() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        // Opens the channel (waiting for it) and checks 0..count arrive.
+        "open-and-receive" => {
+            let ch = SpscChannel::<u64>::open(name, 0, &opts)?;
+            let mut rx = ch.receiver()?;
+            for expected in 0..count {
+                let got = rx.recv_timeout(Duration::from_secs(20))?;
+                if got != expected {
+                    return Err(format!("expected {expected}, got {got}").into());
+                }
+            }
+        }
+        // Opens the channel and sends forever (until killed).
+        "open-and-send-forever" => {
+            let ch = SpscChannel::<u64>::open(name, 0, &opts)?;
+            let mut tx = ch.sender()?;
+            send_sequence(&mut tx, 0, u64::MAX)?;
+        }
+        // Creates, claims the producer, sends `count`, then waits to be killed.
+        "create-send-and-hang" => {
+            let ch = SpscChannel::<u64>::create(name, RingConfig::new(64), &opts)?;
+            let mut tx = ch.sender()?;
+            send_sequence(&mut tx, 0, count)?;
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        other => return Err(format!("unknown role {other}").into()),
+    }
+    Ok(())
+}
+
+fn send_sequence(
+    tx: &mut interlink_linux::channel::Sender<'_, u64>,
+    from: u64,
+    to: u64,
+) -> Result<(), BlockError> {
+    let mut batch = [0u64; 64];
+    let mut next = from;
+    while next < to {
+        let n = (to - next).min(64) as usize;
+        for (i, slot) in batch[..n].iter_mut().enumerate() {
+            *slot = next + i as u64;
+        }
+        tx.send_all(&batch[..n], Some(Duration::from_secs(20)))
+            .map_err(|(_, e)| e)?;
+        next += n as u64;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_million_messages_between_unrelated_processes() {
+    run_peer_if_asked();
+    let name = TempName::new("il-chan").unwrap();
+    let mut creator = Peer::spawn(
+        "a_million_messages_between_unrelated_processes",
+        "create-and-send",
+        &name,
+        MILLION,
+    );
+    let opts = ChannelOptions::new().open_timeout(Duration::from_secs(20));
+    let ch = SpscChannel::<u64>::open(&name, 0, &opts).unwrap();
+    assert!(!ch.is_creator());
+    assert!(!ch.unlinks_on_drop());
+    assert_eq!(ch.capacity(), 4096);
+    let mut rx = ch.receiver().unwrap();
+    let mut buf = [0u64; 256];
+    let mut expected = 0u64;
+    let start = Instant::now();
+    while expected < MILLION {
+        let n = rx
+            .recv_into(&mut buf, Some(Duration::from_secs(20)))
+            .unwrap();
+        for &v in &buf[..n] {
+            assert_eq!(v, expected, "lost, duplicated or reordered");
+            expected += 1;
+        }
+    }
+    eprintln!("1M u64 across processes in {:?}", start.elapsed());
+    assert_eq!(creator.wait(), Some(0));
+    // The creator unlinked the name when it exited.
+    assert!(inspect::probe(&name).unwrap_err().is(libc::ENOENT));
+    // Our mapping still works.
+    assert_eq!(rx.try_recv(), Err(PopError::Empty));
+}
+
+#[test]
+fn an_opener_started_before_the_creator_waits_then_succeeds() {
+    run_peer_if_asked();
+    let name = TempName::new("il-chan").unwrap();
+    let mut opener = Peer::spawn(
+        "an_opener_started_before_the_creator_waits_then_succeeds",
+        "open-and-receive",
+        &name,
+        10_000,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(opener.running(), "the opener gave up instead of waiting");
+    let ch =
+        SpscChannel::<u64>::create(&name, RingConfig::new(256), &ChannelOptions::new()).unwrap();
+    assert!(ch.is_creator() && ch.unlinks_on_drop());
+    let mut tx = ch.sender().unwrap();
+    for i in 0..10_000 {
+        tx.send_timeout(i, Duration::from_secs(20)).unwrap();
+    }
+    assert_eq!(opener.wait(), Some(0));
+    drop(tx);
+    drop(ch);
+    assert!(inspect::probe(&name).unwrap_err().is(libc::ENOENT));
+
+    // With nobody creating, the wait ends at the timeout and says why.
+    let opts = ChannelOptions::new().open_timeout(Duration::from_millis(50));
+    match SpscChannel::<u64>::open(&name, 0, &opts) {
+        Err(ChannelError::Timeout {
+            pending: Pending::Missing,
+            waited,
+            ..
+        }) => assert!(waited >= Duration::from_millis(50)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_producer_killed_mid_stream_is_reported_and_replaced() {
+    run_peer_if_asked();
+    let name = TempName::new("il-chan").unwrap();
+    let ch =
+        SpscChannel::<u64>::create(&name, RingConfig::new(1024), &ChannelOptions::new()).unwrap();
+    let mut rx = ch.receiver().unwrap();
+    let mut producer = Peer::spawn(
+        "a_producer_killed_mid_stream_is_reported_and_replaced",
+        "open-and-send-forever",
+        &name,
+        0,
+    );
+    let pid = producer.pid();
+    let mut expected = 0u64;
+    while expected < 10_000 {
+        assert_eq!(rx.recv_timeout(Duration::from_secs(20)), Ok(expected));
+        expected += 1;
+    }
+    producer.kill();
+    // What it published before dying is delivered, in order; then the
+    // receiver is told the producer died, instead of waiting forever.
+    let err = loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(v) => {
+                assert_eq!(v, expected);
+                expected += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err, BlockError::PeerDied { pid });
+    // A new producer takes the dead one's role and continues the sequence.
+    let mut tx = ch.sender().unwrap();
+    tx.send(expected).unwrap();
+    assert_eq!(rx.recv(), Ok(expected));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(20)),
+        Err(BlockError::Timeout)
+    );
+}
+
+#[test]
+fn a_creator_killed_leaves_an_object_that_gc_and_create_handle() {
+    run_peer_if_asked();
+    let name = TempName::new("il-chan").unwrap();
+    let mut creator = Peer::spawn(
+        "a_creator_killed_leaves_an_object_that_gc_and_create_handle",
+        "create-send-and-hang",
+        &name,
+        10,
+    );
+    let opts = ChannelOptions::new().open_timeout(Duration::from_secs(20));
+    let ch = SpscChannel::<u64>::open(&name, 0, &opts).unwrap();
+    let mut rx = ch.receiver().unwrap();
+    for i in 0..10 {
+        assert_eq!(rx.recv_timeout(Duration::from_secs(20)), Ok(i));
+    }
+    let creator_pid = creator.pid();
+    creator.kill();
+    assert_eq!(rx.recv(), Err(BlockError::PeerDied { pid: creator_pid }));
+
+    // The object stays: its creator never ran its Drop.
+    let object = inspect::probe(&name).unwrap();
+    let State::Valid(summary) = &object.state else {
+        panic!("{:?}", object.state)
+    };
+    assert_eq!(summary.creator.pid, creator_pid);
+    assert!(!summary.creator.alive);
+    // We still hold the consumer role: not stale, gc keeps it, create refuses.
+    assert!(!object.is_stale());
+    let only_ours = |n: &str| n == name.as_str();
+    assert!(inspect::gc(only_ours).unwrap().is_empty());
+    let again = SpscChannel::<u64>::create(&name, RingConfig::new(64), &ChannelOptions::new());
+    assert!(
+        matches!(again, Err(ChannelError::Exists { .. })),
+        "{again:?}"
+    );
+
+    // Once we let go, creator and holders are all dead: stale.
+    drop(rx);
+    assert!(inspect::probe(&name).unwrap().is_stale());
+    // create replaces a stale object (default) ...
+    let fresh =
+        SpscChannel::<u64>::create(&name, RingConfig::new(64), &ChannelOptions::new()).unwrap();
+    assert!(fresh.is_creator());
+    drop(fresh);
+    assert!(inspect::probe(&name).unwrap_err().is(libc::ENOENT));
+    // ... and the creator's mapping of the old one still works.
+    assert_eq!(ch.len(), 0);
+
+    // gc removes a stale object.
+    let mut kept =
+        SpscChannel::<u64>::create(&name, RingConfig::new(64), &ChannelOptions::new()).unwrap();
+    kept.keep_name();
+    // Rewrite the recorded creator to a pid that is dead (our dead peer's).
+    // SAFETY: offset 36 (creator_pid) is inside the header of a live mapping.
+    unsafe {
+        (*kept
+            .mapping()
+            .as_ptr()
+            .add(36)
+            .cast::<std::sync::atomic::AtomicU32>())
+        .store(creator_pid, std::sync::atomic::Ordering::Relaxed)
+    };
+    drop(kept);
+    let collected = inspect::gc(only_ours).unwrap();
+    assert_eq!(collected.len(), 1);
+    assert_eq!(collected[0].0.name, name.as_str());
+    assert!(collected[0].1.is_ok());
+    assert!(inspect::probe(&name).unwrap_err().is(libc::ENOENT));
+}
