@@ -569,7 +569,7 @@ impl Backoff {
         } else {
             std::thread::yield_now();
         }
-        if self.step % Self::CHECK_EVERY == 0 {
+        if self.step.is_multiple_of(Self::CHECK_EVERY) {
             if self.deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(BlockError::Timeout);
             }

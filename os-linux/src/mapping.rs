@@ -395,7 +395,7 @@ impl ReadOnlyMapping {
     /// it is out of range or misaligned.
     pub fn load_u32(&self, offset: usize) -> Option<u32> {
         use std::sync::atomic::{AtomicU32, Ordering};
-        if offset % 4 != 0 || offset.checked_add(4)? > self.pages.len {
+        if !offset.is_multiple_of(4) || offset.checked_add(4)? > self.pages.len {
             return None;
         }
         // SAFETY: in range and aligned (the mapping is page aligned); any
