@@ -27,11 +27,21 @@
 //! ```
 #![cfg_attr(not(test), no_std)]
 
+// The `atomic-wait` feature's waiter needs std's clock and sleeps.
+#[cfg(all(feature = "atomic-wait", not(test)))]
+extern crate std;
+
+pub mod blocking;
+pub mod condvar;
+pub mod event;
+mod fixed;
 pub mod layout;
+pub mod mutex;
 pub mod plain;
 pub mod region;
 pub mod ring;
 mod role;
+pub mod semaphore;
 pub mod spsc;
 pub mod sync;
 pub mod wait;
@@ -39,13 +49,14 @@ pub mod wait;
 #[cfg(test)]
 mod test_util;
 
+pub use blocking::{BlockError, Blocking};
 pub use layout::{AttachError, Kind, LAYOUT_VERSION};
 pub use plain::Plain;
 pub use region::{Region, RegionError};
 pub use ring::{
     ChunkError, Corrupt, InitError, PopError, PushError, RingConfig, RingError, RoleError,
 };
-pub use wait::{Spin, Wait, WaitOutcome};
+pub use wait::{Deadline, Expired, Spin, Wait, WaitOutcome};
 
 macro_rules! impl_error {
     ($($t:ty),*) => {$(
@@ -54,6 +65,8 @@ macro_rules! impl_error {
 }
 impl_error!(
     AttachError,
+    BlockError,
+    Expired,
     RegionError,
     ChunkError,
     Corrupt,

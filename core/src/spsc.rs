@@ -9,7 +9,9 @@
 //! | 64 | 4 | producer holder id (0 = free) | claimers |
 //! | 68 | 4 | consumer holder id (0 = free) | claimers |
 //! | 128 | 4 | tail: count of elements ever pushed (wrapping) | producer |
+//! | 132 | 4 | not-empty event word: the consumer parks on it | consumer (announce), producer (notify) |
 //! | 256 | 4 | head: count of elements ever popped (wrapping) | consumer |
+//! | 260 | 4 | not-full event word: the producer parks on it | producer (announce), consumer (notify) |
 //! | 384 | `capacity × size_of::<T>()` | slots (at `align_of::<T>()`, at least 384) | producer |
 //!
 //! The region must be aligned to 128 bytes (a mapping always is).
@@ -20,6 +22,16 @@
 //! other's; it re-reads the shared one only when the cache says the ring is
 //! full (producer) or empty (consumer). A push or pop is then a slot copy
 //! and one `Release` store: no read-modify-write, no syscall.
+//!
+//! # Blocking
+//!
+//! [`Producer::send`] and [`Consumer::recv`] wait with a
+//! [`Blocking`] strategy (spin, yield, park on the futex word) and take a
+//! timeout. Each side parks on the event word next to the index its peer
+//! writes ([`crate::event`]'s protocol), so after a successful operation
+//! the notifying side reads a word on the line it has just written: with
+//! the peer awake, a blocking operation costs one `SeqCst` fence and one
+//! load more than a `try_*` one, and no syscall.
 //!
 //! # Untrusted peers
 //!
@@ -35,6 +47,7 @@ use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
+use crate::blocking::{BlockError, Blocking};
 use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
 use crate::plain::Plain;
 use crate::region::{Region, RegionError};
@@ -44,6 +57,7 @@ use crate::ring::{
 };
 use crate::role;
 use crate::sync::{init_atomic, AtomicU32, Ordering, UnsafeCell};
+use crate::wait::Wait;
 
 /// Header and role words: read-mostly, on a line of their own.
 #[repr(C)]
@@ -53,12 +67,21 @@ struct Meta {
     consumer: AtomicU32,
 }
 
+/// An index and the event word on which the side that *reads* that index
+/// parks (the consumer waits for the tail to move, the producer for the
+/// head).
+#[repr(C)]
+struct IndexLine {
+    index: AtomicU32,
+    wake: AtomicU32,
+}
+
 /// The fixed part of the ring; slots follow it.
 #[repr(C)]
 struct Control {
     meta: CacheLine<Meta>,
-    tail: CacheLine<AtomicU32>,
-    head: CacheLine<AtomicU32>,
+    tail: CacheLine<IndexLine>,
+    head: CacheLine<IndexLine>,
 }
 
 #[cfg(not(loom))]
@@ -71,6 +94,8 @@ const _: () = {
     const_assert_eq!(offset_of!(Meta, producer), 64);
     const_assert_eq!(offset_of!(Meta, consumer), 68);
     const_assert_eq!(offset_of!(Control, tail), 128);
+    const_assert_eq!(offset_of!(IndexLine, index), 0);
+    const_assert_eq!(offset_of!(IndexLine, wake), 4);
     const_assert_eq!(offset_of!(Control, head), 256);
 };
 
@@ -179,8 +204,10 @@ impl<'a, T: Plain> SpscRing<'a, T> {
             Header::begin(addr_of_mut!((*c).meta.0.header));
             init_atomic(addr_of_mut!((*c).meta.0.producer), 0);
             init_atomic(addr_of_mut!((*c).meta.0.consumer), 0);
-            init_atomic(addr_of_mut!((*c).tail.0), 0);
-            init_atomic(addr_of_mut!((*c).head.0), 0);
+            init_atomic(addr_of_mut!((*c).tail.0.index), 0);
+            init_atomic(addr_of_mut!((*c).tail.0.wake), 0);
+            init_atomic(addr_of_mut!((*c).head.0.index), 0);
+            init_atomic(addr_of_mut!((*c).head.0.wake), 0);
         }
         #[cfg(loom)]
         for i in 0..config.capacity as usize {
@@ -324,8 +351,8 @@ impl<T> SpscRing<'_, T> {
     /// capacity (a corrupt index reads as full).
     pub fn len(&self) -> u32 {
         let c = self.control();
-        let head = c.head.load(Ordering::Acquire);
-        let tail = c.tail.load(Ordering::Acquire);
+        let head = c.head.index.load(Ordering::Acquire);
+        let tail = c.tail.index.load(Ordering::Acquire);
         tail.wrapping_sub(head).min(self.capacity)
     }
 
@@ -402,8 +429,8 @@ impl<'a, T: Plain> Producer<'a, T> {
         let c = ring.control();
         // Acquire on both: a producer that takes over must see the slots
         // its predecessor published and the consumer's progress.
-        let tail = c.tail.load(Ordering::Acquire);
-        let head_cache = c.head.load(Ordering::Acquire);
+        let tail = c.tail.index.load(Ordering::Acquire);
+        let head_cache = c.head.index.load(Ordering::Acquire);
         Self {
             ring,
             tail,
@@ -415,7 +442,7 @@ impl<'a, T: Plain> Producer<'a, T> {
     /// Re-reads the consumer's head; `Corrupt` if it is out of range.
     #[inline]
     fn refresh(&mut self) -> Result<u32, Corrupt> {
-        let head = self.ring.control().head.load(Ordering::Acquire);
+        let head = self.ring.control().head.index.load(Ordering::Acquire);
         let used = self.tail.wrapping_sub(head);
         if used > self.ring.capacity {
             return Err(Corrupt);
@@ -438,7 +465,11 @@ impl<'a, T: Plain> Producer<'a, T> {
     #[inline(always)]
     fn publish(&mut self, count: u32) {
         self.tail = self.tail.wrapping_add(count);
-        self.ring.control().tail.store(self.tail, Ordering::Release);
+        self.ring
+            .control()
+            .tail
+            .index
+            .store(self.tail, Ordering::Release);
     }
 
     /// Appends `value`, or fails with [`PushError::Full`] without blocking.
@@ -453,6 +484,26 @@ impl<'a, T: Plain> Producer<'a, T> {
             .slot(self.tail)
             .with_mut(|p| unsafe { p.write(value) });
         self.publish(1);
+        Ok(())
+    }
+
+    /// Appends `value`, waiting while the ring is full (spin, yield, then
+    /// park until the consumer frees a slot) for at most `timeout`
+    /// (`None`: no limit). Wakes the consumer if it is parked.
+    pub fn send<W: Wait>(
+        &mut self,
+        value: T,
+        blocking: &Blocking<W>,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<(), BlockError> {
+        let ring = self.ring;
+        let control = ring.control();
+        blocking.run(&control.head.wake, timeout, || match self.try_push(value) {
+            Ok(()) => Ok(Some(())),
+            Err(PushError::Full) => Ok(None),
+            Err(PushError::Corrupt) => Err(BlockError::Corrupt),
+        })?;
+        blocking.notify(&control.tail.wake);
         Ok(())
     }
 
@@ -639,7 +690,7 @@ impl<T> core::fmt::Debug for Consumer<'_, T> {
 
 impl<'a, T: Plain> Consumer<'a, T> {
     fn new(ring: SpscRing<'a, T>, holder: u32) -> Self {
-        let head = ring.control().head.load(Ordering::Acquire);
+        let head = ring.control().head.index.load(Ordering::Acquire);
         Self {
             ring,
             head,
@@ -651,7 +702,7 @@ impl<'a, T: Plain> Consumer<'a, T> {
     /// Re-reads the producer's tail; `Corrupt` if it is out of range.
     #[inline]
     fn refresh(&mut self) -> Result<u32, Corrupt> {
-        let tail = self.ring.control().tail.load(Ordering::Acquire);
+        let tail = self.ring.control().tail.index.load(Ordering::Acquire);
         let ready = tail.wrapping_sub(self.head);
         if ready > self.ring.capacity {
             return Err(Corrupt);
@@ -674,7 +725,11 @@ impl<'a, T: Plain> Consumer<'a, T> {
     #[inline(always)]
     fn release_slots(&mut self, count: u32) {
         self.head = self.head.wrapping_add(count);
-        self.ring.control().head.store(self.head, Ordering::Release);
+        self.ring
+            .control()
+            .head
+            .index
+            .store(self.head, Ordering::Release);
     }
 
     /// Removes the oldest element, or fails with [`PopError::Empty`] without
@@ -689,6 +744,25 @@ impl<'a, T: Plain> Consumer<'a, T> {
         // until we release it.
         let value = self.ring.slot(self.head).with(|p| unsafe { p.read() });
         self.release_slots(1);
+        Ok(value)
+    }
+
+    /// Removes the oldest element, waiting while the ring is empty (spin,
+    /// yield, then park until the producer publishes) for at most
+    /// `timeout` (`None`: no limit). Wakes the producer if it is parked.
+    pub fn recv<W: Wait>(
+        &mut self,
+        blocking: &Blocking<W>,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<T, BlockError> {
+        let ring = self.ring;
+        let control = ring.control();
+        let value = blocking.run(&control.tail.wake, timeout, || match self.try_pop() {
+            Ok(v) => Ok(Some(v)),
+            Err(PopError::Empty) => Ok(None),
+            Err(PopError::Corrupt) => Err(BlockError::Corrupt),
+        })?;
+        blocking.notify(&control.head.wake);
         Ok(value)
     }
 

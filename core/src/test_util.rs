@@ -63,3 +63,70 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// A futex emulation on std's `Mutex` and `Condvar` for multi-threaded unit
+/// tests (Miri runs it): `wait` checks the word and sleeps atomically, and
+/// every `wait` and `wake_*` call is counted, as the syscalls a real futex
+/// would make.
+#[derive(Default)]
+pub(crate) struct TestWait {
+    lock: std::sync::Mutex<()>,
+    sleepers: std::sync::Condvar,
+    pub(crate) waits: std::sync::atomic::AtomicUsize,
+    pub(crate) wakes: std::sync::atomic::AtomicUsize,
+    origin: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl TestWait {
+    /// `wait` plus `wake_*` calls so far.
+    pub(crate) fn calls(&self) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.waits.load(Relaxed) + self.wakes.load(Relaxed)
+    }
+}
+
+impl crate::Wait for TestWait {
+    fn wait(
+        &self,
+        word: &crate::sync::AtomicU32,
+        expected: u32,
+        timeout: Option<std::time::Duration>,
+    ) -> crate::WaitOutcome {
+        self.waits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let guard = self.lock.lock().unwrap();
+        if word.load(crate::sync::Ordering::SeqCst) != expected {
+            return crate::WaitOutcome::Woken;
+        }
+        match timeout {
+            None => drop(self.sleepers.wait(guard).unwrap()),
+            Some(t) => {
+                let (_guard, r) = self.sleepers.wait_timeout(guard, t).unwrap();
+                if r.timed_out() {
+                    return crate::WaitOutcome::TimedOut;
+                }
+            }
+        }
+        crate::WaitOutcome::Woken
+    }
+
+    fn wake_one(&self, word: &crate::sync::AtomicU32) {
+        self.wake_all(word);
+    }
+
+    fn wake_all(&self, _word: &crate::sync::AtomicU32) {
+        self.wakes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _guard = self.lock.lock().unwrap();
+        self.sleepers.notify_all();
+    }
+
+    fn now_ns(&self) -> Option<u64> {
+        let origin = self.origin.get_or_init(std::time::Instant::now);
+        Some(origin.elapsed().as_nanos() as u64)
+    }
+
+    fn yield_now(&self) {
+        std::thread::yield_now();
+    }
+}

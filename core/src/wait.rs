@@ -1,8 +1,20 @@
 //! How a thread waits for a 32-bit word in shared memory to change.
 //!
 //! Rings never block by themselves; blocking is a [`Wait`] strategy around
-//! them. The core ships [`Spin`], which needs nothing from an OS; the Linux
-//! shim supplies a futex that wakes waiters in *other processes* too.
+//! them. The core ships [`Spin`], which needs nothing from an OS,
+//! [`AtomicWait`] (feature `atomic-wait`: the *private* futex, for threads
+//! of one process), and under `cfg(loom)` a futex emulation for the models;
+//! the Linux shim supplies the *shared* futex, which wakes waiters in other
+//! processes too.
+//!
+//! # Time
+//!
+//! The core has no clock of its own. A [`Wait`] that can sleep with a
+//! timeout also tells the time ([`Wait::now_ns`], monotonic), and the
+//! primitives turn a caller's relative timeout into a [`Deadline`] on that
+//! clock, so a timeout bounds the whole operation however many times it
+//! sleeps and wakes. A `Wait` without a clock ([`Spin`]) makes a timed
+//! operation give up after its first wait round instead.
 
 use core::time::Duration;
 
@@ -34,7 +46,95 @@ pub trait Wait {
     fn wake_one(&self, word: &AtomicU32);
     /// Wakes every thread waiting on `word`.
     fn wake_all(&self, word: &AtomicU32);
+
+    /// Monotonic time in nanoseconds since an arbitrary origin, or `None`
+    /// when this implementation has no clock. Deadlines of timed
+    /// operations are measured on it; the default has none.
+    fn now_ns(&self) -> Option<u64> {
+        None
+    }
+
+    /// Gives the CPU away briefly, between polls that spinning did not
+    /// satisfy (`sched_yield` where there is an OS). The default is a CPU
+    /// pause hint.
+    fn yield_now(&self) {
+        spin_loop();
+    }
 }
+
+impl<W: Wait + ?Sized> Wait for &W {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
+        (**self).wait(word, expected, timeout)
+    }
+    fn wake_one(&self, word: &AtomicU32) {
+        (**self).wake_one(word)
+    }
+    fn wake_all(&self, word: &AtomicU32) {
+        (**self).wake_all(word)
+    }
+    fn now_ns(&self) -> Option<u64> {
+        (**self).now_ns()
+    }
+    fn yield_now(&self) {
+        (**self).yield_now()
+    }
+}
+
+/// The end of a timed operation, on a [`Wait`]'s clock.
+///
+/// Built once from the caller's relative timeout; each time the operation
+/// is about to sleep it asks [`Deadline::remaining`] how long it may. With
+/// no clock ([`Wait::now_ns`] is `None`) a finite timeout allows exactly
+/// one sleep of that length, after which the deadline reads as passed.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    /// `None`: no limit.
+    timeout: Option<Duration>,
+    /// The clock reading at which the timeout passes, if there is a clock.
+    end_ns: Option<u64>,
+    /// Clockless: whether the one allowed sleep was handed out.
+    spent: bool,
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now (`None`: never).
+    pub fn after(wait: &(impl Wait + ?Sized), timeout: Option<Duration>) -> Self {
+        let end_ns = match timeout {
+            Some(t) => wait.now_ns().map(|now| {
+                let t = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+                now.saturating_add(t)
+            }),
+            None => None,
+        };
+        Self {
+            timeout,
+            end_ns,
+            spent: false,
+        }
+    }
+
+    /// How long the caller may still sleep: `Ok(None)` without limit,
+    /// `Ok(Some(d))` for at most `d` (nonzero), `Err(Expired)` once the
+    /// deadline has passed.
+    pub fn remaining(&mut self, wait: &(impl Wait + ?Sized)) -> Result<Option<Duration>, Expired> {
+        let Some(timeout) = self.timeout else {
+            return Ok(None);
+        };
+        match (self.end_ns, wait.now_ns()) {
+            (Some(end), Some(now)) if now < end => Ok(Some(Duration::from_nanos(end - now))),
+            (Some(_), _) => Err(Expired),
+            (None, _) if !self.spent && !timeout.is_zero() => {
+                self.spent = true;
+                Ok(Some(timeout))
+            }
+            (None, _) => Err(Expired),
+        }
+    }
+}
+
+/// A [`Deadline`] has passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expired;
 
 /// Busy-waits: polls the word up to `spins` times with a CPU pause hint.
 ///
@@ -69,6 +169,115 @@ impl Wait for Spin {
     fn wake_all(&self, _word: &AtomicU32) {}
 }
 
+/// The private futex of the `atomic-wait` crate: wakes threads of *this*
+/// process only (on Linux it passes `FUTEX_PRIVATE_FLAG`, so the kernel
+/// keys the word by address space and a wake from another process never
+/// reaches it — use `interlink_linux::futex::Futex` across processes).
+///
+/// `atomic-wait` has no timed wait: an untimed wait sleeps in the kernel,
+/// a timed one polls the word with sleeps that back off from 1 µs to
+/// 1 ms, so it notices a change up to 1 ms late. Needs `std` for the clock
+/// and the sleeps (feature `atomic-wait`).
+#[cfg(all(feature = "atomic-wait", not(loom)))]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AtomicWait;
+
+#[cfg(all(feature = "atomic-wait", not(loom)))]
+impl Wait for AtomicWait {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
+        let Some(timeout) = timeout else {
+            atomic_wait::wait(word, expected);
+            return WaitOutcome::Woken;
+        };
+        let start = std::time::Instant::now();
+        let mut nap = Duration::from_micros(1);
+        loop {
+            if word.load(Ordering::Acquire) != expected {
+                return WaitOutcome::Woken;
+            }
+            let Some(left) = timeout
+                .checked_sub(start.elapsed())
+                .filter(|d| !d.is_zero())
+            else {
+                return WaitOutcome::TimedOut;
+            };
+            std::thread::sleep(nap.min(left));
+            nap = (nap * 2).min(Duration::from_millis(1));
+        }
+    }
+
+    fn wake_one(&self, word: &AtomicU32) {
+        atomic_wait::wake_one(word);
+    }
+
+    fn wake_all(&self, word: &AtomicU32) {
+        atomic_wait::wake_all(word);
+    }
+
+    fn now_ns(&self) -> Option<u64> {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let origin = ORIGIN.get_or_init(std::time::Instant::now);
+        Some(u64::try_from(origin.elapsed().as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn yield_now(&self) {
+        std::thread::yield_now();
+    }
+}
+
+/// A futex emulation for loom models: `wait` checks the word and goes to
+/// sleep atomically (under one loom mutex, on one loom condvar), exactly
+/// as the kernel does under its hash-bucket lock, so a wake that a
+/// primitive forgets, or issues too early, leaves a thread asleep for ever
+/// and loom reports the deadlock.
+///
+/// Simplifications, both allowed by the [`Wait`] contract: `wake_one`
+/// wakes every sleeper (of any word), and a *timed* wait never sleeps — it
+/// returns `TimedOut` if the word still holds `expected` — so models of
+/// lost wake-ups use untimed waits. It has no clock.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub struct LoomWait {
+    lock: loom::sync::Mutex<()>,
+    sleepers: loom::sync::Condvar,
+}
+
+#[cfg(loom)]
+impl LoomWait {
+    /// A waiter with nobody asleep.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[cfg(loom)]
+impl Wait for LoomWait {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
+        let guard = self.lock.lock().unwrap();
+        if word.load(Ordering::Relaxed) != expected {
+            return WaitOutcome::Woken;
+        }
+        if timeout.is_some() {
+            return WaitOutcome::TimedOut;
+        }
+        drop(self.sleepers.wait(guard).unwrap());
+        WaitOutcome::Woken
+    }
+
+    fn wake_one(&self, word: &AtomicU32) {
+        self.wake_all(word);
+    }
+
+    fn wake_all(&self, _word: &AtomicU32) {
+        let _guard = self.lock.lock().unwrap();
+        self.sleepers.notify_all();
+    }
+
+    fn yield_now(&self) {
+        loom::thread::yield_now();
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -81,5 +290,48 @@ mod tests {
         Spin::default().wake_one(&word);
         Spin::default().wake_all(&word);
         assert_eq!(word.load(Ordering::Relaxed), 5);
+    }
+
+    #[test]
+    fn clockless_deadline_allows_one_sleep() {
+        let spin = Spin { spins: 1 };
+        let mut forever = Deadline::after(&spin, None);
+        assert_eq!(forever.remaining(&spin), Ok(None));
+        assert_eq!(forever.remaining(&spin), Ok(None));
+        let mut once = Deadline::after(&spin, Some(Duration::from_millis(5)));
+        assert_eq!(once.remaining(&spin), Ok(Some(Duration::from_millis(5))));
+        assert_eq!(once.remaining(&spin), Err(Expired));
+        let mut zero = Deadline::after(&spin, Some(Duration::ZERO));
+        assert_eq!(zero.remaining(&spin), Err(Expired));
+    }
+
+    /// A clock that advances 1 ms per reading.
+    struct Ticking(core::cell::Cell<u64>);
+    impl Wait for Ticking {
+        fn wait(&self, _: &AtomicU32, _: u32, _: Option<Duration>) -> WaitOutcome {
+            WaitOutcome::TimedOut
+        }
+        fn wake_one(&self, _: &AtomicU32) {}
+        fn wake_all(&self, _: &AtomicU32) {}
+        fn now_ns(&self) -> Option<u64> {
+            let t = self.0.get();
+            self.0.set(t + 1_000_000);
+            Some(t)
+        }
+    }
+
+    #[test]
+    fn clocked_deadline_counts_down() {
+        let clock = Ticking(core::cell::Cell::new(u64::MAX - 2_500_000));
+        // Saturates instead of wrapping near the end of the clock's range.
+        let mut d = Deadline::after(&clock, Some(Duration::from_secs(1)));
+        assert!(d.remaining(&clock).is_ok());
+        let clock = Ticking(core::cell::Cell::new(0));
+        let mut d = Deadline::after(&clock, Some(Duration::from_micros(2500)));
+        assert_eq!(d.remaining(&clock), Ok(Some(Duration::from_micros(1500))));
+        assert_eq!(d.remaining(&clock), Ok(Some(Duration::from_micros(500))));
+        assert_eq!(d.remaining(&clock), Err(Expired));
+        // `&W` forwards everything.
+        assert_eq!((&clock).now_ns(), Some(4_000_000));
     }
 }

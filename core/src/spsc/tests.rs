@@ -214,21 +214,25 @@ fn garbage_indices_are_corrupt_not_out_of_bounds() {
     let mut rx = ring.consumer(2).unwrap();
     let c = control_of(&ring);
     // The "producer" claims 9 elements in an 8-slot ring.
-    c.tail.store(9, Ordering::Release);
+    c.tail.index.store(9, Ordering::Release);
     assert_eq!(rx.try_pop(), Err(PopError::Corrupt));
     assert_eq!(rx.pop_into(&mut [0; 4]), Err(Corrupt));
     assert_eq!(rx.read_chunk(1).err(), Some(ChunkError::Corrupt));
     assert_eq!(ring.len(), 8, "a corrupt ring reads as full to observers");
     // Every tail value that is in range yields values (junk, but in bounds).
     for ahead in [1u32, 8, 3] {
-        c.tail.store(rx.head.wrapping_add(ahead), Ordering::Release);
+        c.tail
+            .index
+            .store(rx.head.wrapping_add(ahead), Ordering::Release);
         let mut out = [0u64; 8];
         assert_eq!(rx.pop_into(&mut out).unwrap(), ahead as usize);
     }
     // The "consumer" claims to be ahead of the producer.
     // The producer re-reads head only when its cached copy says "full", so
     // it notices within one ring's worth of pushes.
-    c.head.store(tx.tail.wrapping_add(1000), Ordering::Release);
+    c.head
+        .index
+        .store(tx.tail.wrapping_add(1000), Ordering::Release);
     let mut pushes = 0;
     let err = loop {
         match tx.try_push(1) {
@@ -242,8 +246,10 @@ fn garbage_indices_are_corrupt_not_out_of_bounds() {
     assert_eq!(tx.write_chunk(1).err(), Some(ChunkError::Corrupt));
     // Extreme values, for both sides.
     for garbage in [u32::MAX, 0x8000_0000, 0xdead_beef] {
-        c.head.store(garbage, Ordering::Release);
-        c.tail.store(garbage.wrapping_mul(3), Ordering::Release);
+        c.head.index.store(garbage, Ordering::Release);
+        c.tail
+            .index
+            .store(garbage.wrapping_mul(3), Ordering::Release);
         let _ = tx.try_push(7);
         let _ = rx.try_pop();
         let _ = tx.push_slice(&[1; 20]);
@@ -256,8 +262,8 @@ fn indices_wrap_around_u32() {
     let buf = ring_buf::<u32>(4);
     let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(4)).unwrap();
     let start = u32::MAX - 5;
-    control_of(&ring).tail.store(start, Ordering::Relaxed);
-    control_of(&ring).head.store(start, Ordering::Relaxed);
+    control_of(&ring).tail.index.store(start, Ordering::Relaxed);
+    control_of(&ring).head.index.store(start, Ordering::Relaxed);
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
     let mut next_out = 0;

@@ -1,0 +1,189 @@
+//! An event count: a 32-bit word that sleepers wait on and notifiers bump,
+//! which costs a syscall only when somebody actually sleeps.
+//!
+//! # The word
+//!
+//! Bit 0 is `WAITING` ("someone may be asleep on this word"); bits 1..32
+//! are an epoch that every waking notification advances.
+//!
+//! A sleeper *announces* itself before its last check of the condition
+//! ([`Event::prepare`]: set `WAITING`, then a `SeqCst` fence), and then
+//! sleeps while the word still equals what the announcement returned. A
+//! notifier first makes the condition true, then (after a `SeqCst` fence)
+//! *loads* the word: if `WAITING` is clear it is done — one load, no
+//! read-modify-write, no syscall; otherwise it advances the epoch, clears
+//! `WAITING`, and wakes every sleeper.
+//!
+//! No lost wake-up: the two fences are ordered one way or the other. If the
+//! notifier's comes first, the sleeper's last check (after its fence) sees
+//! the condition true and does not sleep; if the sleeper's comes first, the
+//! notifier's load sees `WAITING` and wakes it — and if the wake lands
+//! before the sleeper is asleep, the word no longer equals its key, so the
+//! futex wait returns at once.
+//!
+//! # Layout of [`Event`] (version [`crate::LAYOUT_VERSION`])
+//!
+//! | offset | bytes | contents |
+//! |---|---|---|
+//! | 0 | 64 | [`Header`](crate::layout::Header) (kind `Event`) |
+//! | 64 | 4 | the event word |
+//! | 68 | 60 | reserved (zero) |
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use core::time::Duration;
+
+use crate::fixed;
+use crate::layout::{AttachError, Fingerprint, Header, Kind};
+use crate::region::Region;
+use crate::ring::InitError;
+use crate::sync::{fence, init_atomic, AtomicU32, Ordering};
+use crate::wait::{Wait, WaitOutcome};
+
+/// Bit 0 of an event word: a sleeper may be waiting.
+pub(crate) const WAITING: u32 = 1;
+
+/// Announces a sleeper on `word`; returns the value to sleep on.
+#[inline]
+pub(crate) fn prepare(word: &AtomicU32) -> u32 {
+    // Acquire: if a notification already advanced the epoch, what it
+    // published is visible to the re-check that follows.
+    let key = word.fetch_or(WAITING, Ordering::Acquire) | WAITING;
+    fence(Ordering::SeqCst);
+    key
+}
+
+/// Wakes every sleeper on `word` if one has announced itself; returns
+/// whether it had to (that is, whether it made a syscall).
+#[inline]
+pub(crate) fn notify(word: &AtomicU32, wait: &(impl Wait + ?Sized)) -> bool {
+    fence(Ordering::SeqCst);
+    let mut current = word.load(Ordering::Relaxed);
+    loop {
+        if current & WAITING == 0 {
+            return false;
+        }
+        let next = (current & !WAITING).wrapping_add(2);
+        match word.compare_exchange_weak(current, next, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => {
+                wait.wake_all(word);
+                return true;
+            }
+            Err(now) => current = now,
+        }
+    }
+}
+
+/// What [`Event::prepare`] returns: the word's value a sleeper waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key(u32);
+
+#[repr(C)]
+struct Control {
+    header: Header,
+    word: AtomicU32,
+    reserved: [AtomicU32; 15],
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    use static_assertions::const_assert_eq;
+    const_assert_eq!(size_of::<Control>(), 128);
+    const_assert_eq!(align_of::<Control>(), 4);
+    const_assert_eq!(offset_of!(Control, word), 64);
+};
+
+/// An event count in caller memory (see the [module docs](self)): a
+/// broadcast notification that sleepers in any process can wait on.
+/// Cheap to copy; it owns nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Event<'a> {
+    control: NonNull<Control>,
+    _memory: PhantomData<&'a Control>,
+}
+
+// SAFETY: all shared state is one atomic word and the header.
+unsafe impl Send for Event<'_> {}
+// SAFETY: as above.
+unsafe impl Sync for Event<'_> {}
+
+impl<'a> Event<'a> {
+    /// Bytes an event needs, header included.
+    pub const BYTES: usize = core::mem::size_of::<Control>();
+    /// The alignment its region needs.
+    pub const ALIGN: usize = core::mem::align_of::<Control>();
+
+    /// Creates an event in `region` with nobody waiting.
+    pub fn init(region: Region<'a>) -> Result<Self, InitError> {
+        let base = fixed::begin(&region, Self::BYTES, Self::ALIGN)?;
+        let c = base.cast::<Control>().as_ptr();
+        // SAFETY: `c` points to a writable Control the creator owns.
+        unsafe {
+            use core::ptr::addr_of_mut;
+            init_atomic(addr_of_mut!((*c).word), 0);
+            for i in 0..15 {
+                init_atomic(addr_of_mut!((*c).reserved[i]), 0);
+            }
+            fixed::publish(base, Kind::Event, Fingerprint::of::<()>(0), 0, Self::BYTES);
+        }
+        Ok(Self {
+            control: base.cast(),
+            _memory: PhantomData,
+        })
+    }
+
+    /// Attaches to an event some process initialised in `region`.
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
+        let (base, _) = fixed::attach(
+            &region,
+            Kind::Event,
+            Fingerprint::of::<()>(0),
+            Self::BYTES,
+            Self::ALIGN,
+        )?;
+        Ok(Self {
+            control: base.cast(),
+            _memory: PhantomData,
+        })
+    }
+
+    fn word(&self) -> &AtomicU32 {
+        // SAFETY: `control` points to a live Control for 'a; the word is atomic.
+        unsafe { &self.control.as_ref().word }
+    }
+
+    /// Announces a sleeper. Check your condition *after* this, and sleep
+    /// with [`Event::wait`] only if it is still false.
+    pub fn prepare(&self) -> Key {
+        Key(prepare(self.word()))
+    }
+
+    /// Sleeps until a notification after `key` was taken (or the timeout,
+    /// or a spurious wake-up: re-check the condition either way).
+    pub fn wait(&self, key: Key, wait: &impl Wait, timeout: Option<Duration>) -> WaitOutcome {
+        wait.wait(self.word(), key.0, timeout)
+    }
+
+    /// Wakes every sleeper, if any announced itself. Call it *after* making
+    /// the condition true. Costs one fence and one load when nobody sleeps;
+    /// returns whether it woke anyone (made a syscall).
+    pub fn notify(&self, wait: &impl Wait) -> bool {
+        notify(self.word(), wait)
+    }
+
+    /// Sleeps until `check` returns `Some`, or the timeout passes; polls it
+    /// after every wake-up and before every sleep. Use
+    /// [`Blocking`](crate::blocking::Blocking) to spin before sleeping.
+    pub fn wait_until<W: Wait, R>(
+        &self,
+        wait: &W,
+        timeout: Option<Duration>,
+        mut check: impl FnMut() -> Option<R>,
+    ) -> Result<R, crate::wait::Expired> {
+        crate::blocking::Blocking::parking(wait).run(self.word(), timeout, || Ok(check()))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
