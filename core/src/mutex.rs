@@ -83,7 +83,7 @@ mod health {
 }
 
 /// Polls of the lock word before a contended `lock` goes to sleep.
-const SPINS: u32 = 64;
+const SPINS: u32 = if cfg!(loom) { 1 } else { 64 };
 
 /// Who holds a lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -285,7 +285,7 @@ unsafe impl<T: Plain> Sync for Mutex<'_, T> {}
 impl<'a, T: Plain> Mutex<'a, T> {
     /// Bytes a mutex around a `T` needs, header included.
     pub const fn bytes_needed() -> usize {
-        data_offset::<T>() + size_of::<T>()
+        data_offset::<T>() + size_of::<UnsafeCell<T>>()
     }
 
     /// The alignment its region needs (4, or `T`'s if larger).

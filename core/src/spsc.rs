@@ -979,8 +979,8 @@ pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
         header,
         producer: control.meta.producer.load(Ordering::Acquire),
         consumer: control.meta.consumer.load(Ordering::Acquire),
-        tail: control.tail.load(Ordering::Acquire),
-        head: control.head.load(Ordering::Acquire),
+        tail: control.tail.index.load(Ordering::Acquire),
+        head: control.head.index.load(Ordering::Acquire),
     })
 }
 

@@ -505,4 +505,80 @@ fn status_reads_any_element_type_and_rejects_inconsistent_headers() {
             ..
         })
     ));
+
+mod blocking {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::blocking::{BlockError, Blocking};
+    use crate::test_util::TestWait;
+
+    #[test]
+    fn send_and_recv_time_out_and_cost_nothing_when_nobody_sleeps() {
+        let buf = ring_buf::<u64>(2);
+        let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(2)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let b = Blocking::new(TestWait::default());
+        let t = Some(Duration::from_millis(2));
+        assert_eq!(rx.recv(&b, t), Err(BlockError::TimedOut));
+        assert_eq!(rx.recv(&b, Some(Duration::ZERO)), Err(BlockError::TimedOut));
+        // The consumer left WAITING set: the next send pays one wake.
+        tx.send(1, &b, None).unwrap();
+        let after_first = b.wait.calls();
+        for i in 2..100 {
+            tx.send(i, &b, None).unwrap();
+            assert_eq!(rx.recv(&b, None), Ok(i - 1));
+        }
+        assert_eq!(b.wait.calls(), after_first, "the fast path made wait calls");
+        tx.send(100, &b, None).unwrap();
+        assert_eq!(tx.send(101, &b, t), Err(BlockError::TimedOut));
+        assert_eq!(rx.recv(&b, None), Ok(99));
+        assert_eq!(rx.recv(&b, None), Ok(100));
+    }
+
+    #[test]
+    fn corrupt_indices_fail_instead_of_blocking() {
+        let buf = ring_buf::<u64>(4);
+        let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let b = Blocking::new(TestWait::default());
+        control_of(&ring).tail.index.store(1000, Ordering::Release);
+        assert_eq!(rx.recv(&b, None), Err(BlockError::Corrupt));
+        assert_eq!(BlockError::Corrupt.to_string(), Corrupt.to_string());
+    }
+
+    /// Both sides block: a 4-slot ring, a slow consumer and a slow producer
+    /// in turn, so each side parks.
+    #[test]
+    fn threads_block_both_ways_and_lose_nothing() {
+        let count = if cfg!(miri) { 40 } else { 20_000 };
+        let buf = ring_buf::<u64>(4);
+        let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let b = Blocking {
+            wait: TestWait::default(),
+            spins: 4,
+            yields: 1,
+        };
+        std::thread::scope(|s| {
+            let b = &b;
+            s.spawn(move || {
+                for i in 0..count {
+                    tx.send(i, b, None).unwrap();
+                    if i % 512 == 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+            });
+            for expected in 0..count {
+                assert_eq!(rx.recv(b, None), Ok(expected));
+                if expected % 700 == 0 {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        });
+        assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
 }
