@@ -6,7 +6,9 @@
 #![cfg(target_os = "linux")]
 
 pub mod channel;
+pub mod clock;
 pub mod error;
+pub mod futex;
 pub mod inspect;
 pub mod mapping;
 pub mod memfd;
@@ -14,3 +16,4 @@ pub mod process;
 pub mod shm;
 
 pub use error::OsError;
+pub use futex::{Futex, Robust};

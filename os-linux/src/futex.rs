@@ -1,0 +1,281 @@
+//! The futex: [`Futex`], the *shared* one that wakes waiters in any process
+//! mapping the word, [`PrivateFutex`] for threads of one process, and
+//! [`Robust`], Linux's answer to "is the owner of this lock alive?" for
+//! interlink's robust [`Mutex`](interlink_core::mutex::Mutex).
+//!
+//! # Shared versus private
+//!
+//! The kernel keys a *private* futex (`FUTEX_PRIVATE_FLAG`, which
+//! `atomic-wait` and std use) by the address space and the virtual address,
+//! so a wake from another process never reaches it, even on the same
+//! physical word. A *shared* futex is keyed by the page backing the word
+//! (inode and offset, or the shared anonymous object), so it wakes across
+//! processes, also when they map the object at different addresses. Across
+//! processes use [`Futex`]; `tests/futex.rs` shows both behaviours.
+
+use std::sync::Once;
+use std::time::Duration;
+
+use interlink_core::mutex::{Liveness, Owner};
+use interlink_core::sync::AtomicU32;
+use interlink_core::{Wait, WaitOutcome};
+
+use crate::clock::monotonic_ns;
+
+/// The shared futex (`FUTEX_WAIT`/`FUTEX_WAKE` without
+/// `FUTEX_PRIVATE_FLAG`): wakes waiters in every process that maps the
+/// word. Timeouts are relative (`CLOCK_MONOTONIC`); `EINTR` (a signal
+/// handler ran) and `EAGAIN` (the word had changed) end the wait as
+/// [`WaitOutcome::Woken`], `ETIMEDOUT` as [`WaitOutcome::TimedOut`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Futex;
+
+/// The private futex (`FUTEX_PRIVATE_FLAG`): a little cheaper in the
+/// kernel, but it only wakes threads of the calling process. Never use it
+/// on a word another process waits on.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PrivateFutex;
+
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>, op: i32) -> WaitOutcome {
+    let ts = timeout.map(|d| libc::timespec {
+        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: d.subsec_nanos() as _,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `word` is a live, aligned 32-bit atomic; the kernel only
+    // reads it (atomically) and reads `ts_ptr`, which is null or points to
+    // a timespec that outlives the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word as *const AtomicU32,
+            op,
+            expected,
+            ts_ptr,
+            std::ptr::null::<u32>(),
+            0u32,
+        )
+    };
+    if r == 0 {
+        return WaitOutcome::Woken;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ETIMEDOUT) => WaitOutcome::TimedOut,
+        // EAGAIN: the word did not hold `expected`; EINTR: a signal
+        // handler ran. Other errors (EFAULT, EINVAL) cannot occur for a
+        // valid `&AtomicU32`; the caller re-checks its condition anyway.
+        _ => WaitOutcome::Woken,
+    }
+}
+
+fn futex_wake(word: &AtomicU32, count: i32, op: i32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key; it reads nothing.
+    unsafe { libc::syscall(libc::SYS_futex, word as *const AtomicU32, op, count) };
+}
+
+macro_rules! futex_impl {
+    ($t:ty, $wait:expr, $wake:expr) => {
+        impl Wait for $t {
+            fn wait(
+                &self,
+                word: &AtomicU32,
+                expected: u32,
+                timeout: Option<Duration>,
+            ) -> WaitOutcome {
+                futex_wait(word, expected, timeout, $wait)
+            }
+
+            fn wake_one(&self, word: &AtomicU32) {
+                futex_wake(word, 1, $wake);
+            }
+
+            fn wake_all(&self, word: &AtomicU32) {
+                futex_wake(word, i32::MAX, $wake);
+            }
+
+            fn now_ns(&self) -> Option<u64> {
+                Some(monotonic_ns())
+            }
+
+            fn yield_now(&self) {
+                std::thread::yield_now();
+            }
+        }
+    };
+}
+
+futex_impl!(Futex, libc::FUTEX_WAIT, libc::FUTEX_WAKE);
+futex_impl!(
+    PrivateFutex,
+    libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG
+);
+
+/// Liveness of lock owners as Linux sees it, for interlink's robust mutex.
+///
+/// [`Robust::me`] is the calling thread (pid, tid, and the process's start
+/// time from `/proc/self/stat` as the stamp), computed once per thread and
+/// cached — a `fork` child recomputes its own (a `pthread_atfork` handler
+/// clears the cache). [`Robust::is_alive`] says an owner is dead when its
+/// process is gone or a zombie, when a process with its pid exists but
+/// started at another time (the pid was reused), or when its thread has
+/// exited. Waiters ask every `poll_interval` (10 ms by default).
+///
+/// Limits: a tid reused *within* the owner's live process, or a pid reused
+/// by a process that started in the same clock tick, read as alive (the
+/// lock then waits for that thread, it is never stolen from a live one).
+#[derive(Clone, Copy, Debug)]
+pub struct Robust {
+    /// How often a waiter re-checks the owner.
+    pub poll_interval: Duration,
+}
+
+impl Default for Robust {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(10),
+        }
+    }
+}
+
+thread_local! {
+    static ME: std::cell::Cell<Option<Owner>> = const { std::cell::Cell::new(None) };
+}
+
+extern "C" fn forget_me_in_child() {
+    ME.with(|me| me.set(None));
+}
+
+/// What `/proc/PID/stat` says: the state letter and the start time.
+fn proc_stat(pid: u32) -> Option<(u8, u64)> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold anything:
+    // fields are counted from the last ')'.
+    let rest = &text[text.iter().rposition(|&b| b == b')')? + 1..];
+    let mut fields = rest
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|f| !f.is_empty());
+    let state = *fields.next()?.first()?;
+    // `state` is field 3; starttime is field 22.
+    let start = std::str::from_utf8(fields.nth(18)?).ok()?.parse().ok()?;
+    Some((state, start))
+}
+
+impl Robust {
+    /// Robust liveness with the default poll interval.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Liveness for Robust {
+    fn me(&self) -> Owner {
+        if let Some(me) = ME.with(|me| me.get()) {
+            return me;
+        }
+        static ATFORK: Once = Once::new();
+        // SAFETY: registers a handler that only resets a thread-local Cell
+        // in the child; it allocates nothing and takes no lock.
+        ATFORK.call_once(|| unsafe {
+            libc::pthread_atfork(None, None, Some(forget_me_in_child));
+        });
+        let pid = std::process::id();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() } as u32;
+        let stamp = proc_stat(pid).map_or(0, |(_, start)| start);
+        let me = Owner { pid, tid, stamp };
+        ME.with(|c| c.set(Some(me)));
+        me
+    }
+
+    fn is_alive(&self, owner: &Owner) -> bool {
+        if owner.pid == 0 {
+            // Only the tid is known: /proc/TID exists for any live thread.
+            return proc_stat(owner.tid).is_some_and(|(state, _)| !matches!(state, b'Z' | b'X'));
+        }
+        if !crate::process::is_alive(owner.pid) {
+            return false;
+        }
+        match proc_stat(owner.pid) {
+            None => return false,
+            Some((b'Z' | b'X', _)) => return false,
+            Some((_, start)) if owner.stamp != 0 && start != owner.stamp => return false,
+            Some(_) => {}
+        }
+        owner.tid == owner.pid
+            || std::path::Path::new(&format!("/proc/{}/task/{}", owner.pid, owner.tid)).exists()
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(self.poll_interval)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn me_is_cached_per_thread_and_alive() {
+        let r = Robust::new();
+        let me = r.me();
+        assert_eq!(me.pid, std::process::id());
+        assert_ne!(me.stamp, 0);
+        assert_eq!(r.me(), me);
+        assert!(r.is_alive(&me));
+        let other = std::thread::spawn(move || Robust::new().me())
+            .join()
+            .unwrap();
+        assert_eq!(other.pid, me.pid);
+        assert_ne!(other.tid, me.tid);
+        // The thread has exited: its owner record reads as dead.
+        assert!(!r.is_alive(&other));
+        // A reused pid: same pid, another start time.
+        assert!(!r.is_alive(&Owner {
+            stamp: me.stamp + 1,
+            ..me
+        }));
+        // Only the tid known.
+        assert!(r.is_alive(&Owner {
+            pid: 0,
+            tid: me.tid,
+            stamp: 0
+        }));
+        assert!(!r.is_alive(&Owner {
+            pid: 0,
+            tid: other.tid,
+            stamp: 0
+        }));
+    }
+
+    #[test]
+    fn a_fork_child_sees_itself() {
+        let parent = Robust::new().me();
+        let child = crate::process::fork(move || {
+            let me = Robust::new().me();
+            i32::from(me.pid == parent.pid || me.tid == parent.tid)
+        })
+        .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
+    #[test]
+    fn timeouts_and_changed_words() {
+        let word = AtomicU32::new(3);
+        for w in [&Futex as &dyn Wait, &PrivateFutex] {
+            let start = std::time::Instant::now();
+            assert_eq!(
+                w.wait(&word, 3, Some(Duration::from_millis(20))),
+                WaitOutcome::TimedOut
+            );
+            assert!(start.elapsed() >= Duration::from_millis(20));
+            // EAGAIN: the word differs.
+            assert_eq!(w.wait(&word, 4, None), WaitOutcome::Woken);
+            w.wake_one(&word);
+            w.wake_all(&word);
+            assert!(w.now_ns().is_some());
+        }
+    }
+}
