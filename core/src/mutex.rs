@@ -198,6 +198,11 @@ impl<G> fmt::Display for LockError<G> {
 
 impl<G> core::error::Error for LockError<G> {}
 
+/// What locking returns: the guard, or why there is none (or why it comes
+/// with a warning: [`LockError::OwnerDied`]).
+pub type LockResult<'g, T, W, L> =
+    Result<MutexGuard<'g, T, W, L>, LockError<MutexGuard<'g, T, W, L>>>;
+
 #[repr(C)]
 struct Control {
     header: Header,
@@ -362,7 +367,7 @@ impl<'a, T: Plain> Mutex<'a, T> {
         &'g self,
         wait: &'g W,
         liveness: &'g L,
-    ) -> Result<MutexGuard<'g, T, W, L>, LockError<MutexGuard<'g, T, W, L>>> {
+    ) -> LockResult<'g, T, W, L> {
         self.raw.try_lock(wait, liveness)
     }
 
@@ -374,7 +379,7 @@ impl<'a, T: Plain> Mutex<'a, T> {
         wait: &'g W,
         liveness: &'g L,
         timeout: Option<Duration>,
-    ) -> Result<MutexGuard<'g, T, W, L>, LockError<MutexGuard<'g, T, W, L>>> {
+    ) -> LockResult<'g, T, W, L> {
         self.raw.lock(wait, liveness, timeout)
     }
 }
@@ -426,7 +431,7 @@ impl<T> Raw<T> {
         self,
         wait: &'g W,
         liveness: &'g L,
-    ) -> Result<MutexGuard<'g, T, W, L>, LockError<MutexGuard<'g, T, W, L>>> {
+    ) -> LockResult<'g, T, W, L> {
         let me = liveness.me();
         let id = checked_id(&me)?;
         match self
@@ -445,7 +450,7 @@ impl<T> Raw<T> {
         wait: &'g W,
         liveness: &'g L,
         timeout: Option<Duration>,
-    ) -> Result<MutexGuard<'g, T, W, L>, LockError<MutexGuard<'g, T, W, L>>> {
+    ) -> LockResult<'g, T, W, L> {
         let me = liveness.me();
         let id = checked_id(&me)?;
         let word = &self.control().word;
@@ -502,14 +507,13 @@ impl<T> Raw<T> {
 
     /// Takes the lock over if the word still reads `observed` and its
     /// owner is dead.
-    #[allow(clippy::type_complexity)]
     fn take_from_dead<'g, W: Wait, L: Liveness>(
         self,
         wait: &'g W,
         liveness: &'g L,
         me: Owner,
         observed: u32,
-    ) -> Option<Result<MutexGuard<'g, T, W, L>, LockError<MutexGuard<'g, T, W, L>>>> {
+    ) -> Option<LockResult<'g, T, W, L>> {
         let c = self.control();
         let owner = c.owner_record(observed & MAX_OWNER_ID);
         if c.word.load(Ordering::Relaxed) != observed || liveness.is_alive(&owner) {
@@ -534,7 +538,7 @@ impl<T> Raw<T> {
         liveness: &'g L,
         me: Owner,
         took_over: bool,
-    ) -> Result<MutexGuard<'g, T, W, L>, LockError<MutexGuard<'g, T, W, L>>> {
+    ) -> LockResult<'g, T, W, L> {
         let c = self.control();
         let r = Ordering::Relaxed;
         c.owner_pid.store(me.pid, r);
@@ -665,7 +669,6 @@ impl<'g, T: Plain, W: Wait, L: Liveness> MutexGuard<'g, T, W, L> {
 impl<'g, T, W: Wait, L: Liveness> MutexGuard<'g, T, W, L> {
     /// Unlocks, runs `f`, and locks again with no timeout (for
     /// [`crate::condvar::Condvar`]).
-    #[allow(clippy::type_complexity)]
     pub(crate) fn unlocked<R>(
         self,
         f: impl FnOnce(&'g W) -> R,

@@ -332,6 +332,6 @@ mod tests {
         assert_eq!(d.remaining(&clock), Ok(Some(Duration::from_micros(500))));
         assert_eq!(d.remaining(&clock), Err(Expired));
         // `&W` forwards everything.
-        assert_eq!((&clock).now_ns(), Some(4_000_000));
+        assert_eq!(Wait::now_ns(&&clock), Some(4_000_000));
     }
 }

@@ -1,1 +1,199 @@
-fn main() {}
+//! Futex-word synchronisation: the uncontended mutex against
+//! `std::sync::Mutex` and a process-shared `pthread_mutex_t` in a shared
+//! mapping; and the cross-process wake-up of a *sleeping* consumer
+//! (ping-pong round trips between two processes, each side parked in the
+//! kernel until woken) through interlink's blocking SPSC rings on the
+//! shared futex, against a pair of pipes and a pair of eventfds in the
+//! same run.
+//!
+//! ```text
+//! cargo bench -p interlink-linux --bench futex
+//! # quick check:
+//! cargo bench -p interlink-linux --bench futex -- --warm-up-time 1 --measurement-time 1 --sample-size 10
+//! ```
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use interlink_core::blocking::Blocking;
+use interlink_core::mutex::Mutex;
+use interlink_core::spsc::SpscRing;
+use interlink_core::RingConfig;
+use interlink_linux::futex::{Futex, Robust};
+use interlink_linux::process::{self, fork, Child};
+use interlink_linux::shm::Mapping;
+
+fn uncontended(c: &mut Criterion) {
+    let mut g = c.benchmark_group("mutex_uncontended_lock_unlock");
+
+    let map = Mapping::anonymous(Mutex::<u64>::bytes_needed()).unwrap();
+    let m = Mutex::init(map.region(), 0, 0u64).unwrap();
+    let (wait, me) = (Futex, Robust::new());
+    g.bench_function("interlink", |b| {
+        b.iter(|| black_box(m.lock(&wait, &me, None).unwrap().get()))
+    });
+
+    let std_mutex = std::sync::Mutex::new(0u64);
+    g.bench_function("std", |b| b.iter(|| black_box(*std_mutex.lock().unwrap())));
+
+    let shared = Mapping::anonymous(4096).unwrap();
+    let pm = shared.as_ptr().cast::<libc::pthread_mutex_t>();
+    // SAFETY: the mapping is page-aligned and large enough for a
+    // pthread_mutex_t; it is initialised here once, before any use.
+    unsafe {
+        let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+        libc::pthread_mutexattr_init(&mut attr);
+        libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
+        assert_eq!(libc::pthread_mutex_init(pm, &attr), 0);
+        libc::pthread_mutexattr_destroy(&mut attr);
+    }
+    let value = shared.as_ptr().wrapping_add(2048).cast::<u64>();
+    g.bench_function("pthread_process_shared", |b| {
+        b.iter(|| {
+            // SAFETY: an initialised mutex in a live mapping; the value is
+            // read only while it is held.
+            unsafe {
+                libc::pthread_mutex_lock(pm);
+                let v = black_box(value.read());
+                libc::pthread_mutex_unlock(pm);
+                v
+            }
+        })
+    });
+    g.finish();
+}
+
+/// A peer process that answers every ping with a pong until told to stop.
+struct Peer {
+    child: Option<Child>,
+    ping: Box<dyn FnMut(u64)>,
+    pong: Box<dyn FnMut() -> u64>,
+}
+
+impl Peer {
+    /// Times `iters` round trips.
+    fn round_trips(&mut self, iters: u64) -> Duration {
+        let start = Instant::now();
+        for i in 0..iters {
+            (self.ping)(i);
+            black_box((self.pong)());
+        }
+        start.elapsed()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        (self.ping)(u64::MAX);
+        if let Some(child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+}
+
+const STOP: u64 = u64::MAX;
+
+/// Two 1-slot blocking rings on the shared futex. Both sides park at once
+/// (no spinning), so every message wakes a sleeper.
+fn futex_peer(map: &'static Mapping) -> Peer {
+    let len = SpscRing::<u64>::bytes_needed(1).unwrap();
+    let mut region = map.region();
+    let there = SpscRing::<u64>::init(region.take(len, 128).unwrap(), RingConfig::new(1)).unwrap();
+    let back = SpscRing::<u64>::init(region.take(len, 128).unwrap(), RingConfig::new(1)).unwrap();
+    let child = fork(move || {
+        let b = Blocking::parking(Futex);
+        let mut rx = there.consumer(process::current_pid()).unwrap();
+        let mut tx = back.producer(process::current_pid()).unwrap();
+        loop {
+            let v = rx.recv(&b, None).unwrap();
+            if v == STOP {
+                return 0;
+            }
+            tx.send(v, &b, None).unwrap();
+        }
+    })
+    .unwrap();
+    let b = Blocking::parking(Futex);
+    let mut tx = there.producer(process::current_pid()).unwrap();
+    let mut rx = back.consumer(process::current_pid()).unwrap();
+    Peer {
+        child: Some(child),
+        ping: Box::new(move |v| tx.send(v, &b, None).unwrap()),
+        pong: Box::new(move || rx.recv(&b, None).unwrap()),
+    }
+}
+
+fn write_u64(fd: i32, v: u64) {
+    // SAFETY: writes 8 bytes from a live local.
+    let n = unsafe { libc::write(fd, (&v as *const u64).cast(), 8) };
+    assert_eq!(n, 8);
+}
+
+fn read_u64(fd: i32) -> u64 {
+    let mut v = 0u64;
+    // SAFETY: reads at most 8 bytes into a live local.
+    let n = unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+    assert_eq!(n, 8);
+    v
+}
+
+/// A peer over a `(read_end, write_end)` pair per direction: two pipes,
+/// or two eventfds (`eventfd`: the same fd at both ends).
+fn fd_peer(there: (i32, i32), back: (i32, i32), eventfd: bool) -> Peer {
+    let child = fork(move || loop {
+        let v = read_u64(there.0);
+        if v == STOP || (eventfd && v > 1) {
+            return 0;
+        }
+        write_u64(back.1, 1);
+    })
+    .unwrap();
+    Peer {
+        child: Some(child),
+        // An eventfd adds up what is written: 1 is a ping, 2 means stop.
+        ping: Box::new(move |v| {
+            let message = match (eventfd, v) {
+                (false, v) => v,
+                (true, STOP) => 2,
+                (true, _) => 1,
+            };
+            write_u64(there.1, message)
+        }),
+        pong: Box::new(move || read_u64(back.0)),
+    }
+}
+
+fn pipe_pair() -> (i32, i32) {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid out-array of two ints.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    (fds[0], fds[1])
+}
+
+fn eventfd() -> (i32, i32) {
+    // SAFETY: no pointers involved.
+    let fd = unsafe { libc::eventfd(0, 0) };
+    assert!(fd >= 0);
+    (fd, fd)
+}
+
+fn wakeup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("wakeup_round_trip_between_processes");
+    let map: &'static Mapping = Box::leak(Box::new(Mapping::anonymous(4096).unwrap()));
+    let mut peer = futex_peer(map);
+    g.bench_function("interlink_futex", |b| {
+        b.iter_custom(|n| peer.round_trips(n))
+    });
+    drop(peer);
+    let mut peer = fd_peer(pipe_pair(), pipe_pair(), false);
+    g.bench_function("pipe", |b| b.iter_custom(|n| peer.round_trips(n)));
+    drop(peer);
+    let mut peer = fd_peer(eventfd(), eventfd(), true);
+    g.bench_function("eventfd", |b| b.iter_custom(|n| peer.round_trips(n)));
+    drop(peer);
+    g.finish();
+}
+
+criterion_group!(benches, uncontended, wakeup);
+criterion_main!(benches);
