@@ -143,7 +143,7 @@ fn a_dead_owner_is_detected_and_repair_is_required() {
     std::mem::forget(g);
     // A waiter that thinks 5 is alive times out ...
     let hopeful = Morgue::new(6, &[]);
-    let t = Some(Duration::from_millis(5));
+    let t = Some(Duration::from_millis(50));
     assert!(matches!(m.lock(&w, &hopeful, t), Err(LockError::TimedOut)));
     assert!(hopeful.asked.load(std::sync::atomic::Ordering::Relaxed) > 0);
     // ... one that knows it is dead takes over and is told.
