@@ -6,7 +6,14 @@ fn streams_in_order_between_processes() {
         .arg("1000000")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("1000000 u64 values, parent -> child") && text.contains("all in order"), "{text}");
+    assert!(
+        text.starts_with("1000000 u64 values, parent -> child") && text.contains("all in order"),
+        "{text}"
+    );
 }

@@ -505,6 +505,7 @@ fn status_reads_any_element_type_and_rejects_inconsistent_headers() {
             ..
         })
     ));
+}
 
 mod blocking {
     use std::time::Duration;
