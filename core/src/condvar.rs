@@ -19,7 +19,7 @@
 //!
 //! | offset | bytes | contents |
 //! |---|---|---|
-//! | 0 | 64 | [`Header`] (kind `Condvar`) |
+//! | 0 | 64 | [`Header`](crate::layout::Header) (kind `Condvar`) |
 //! | 64 | 4 | sequence (the futex word) |
 //! | 68 | 4 | sleepers |
 //! | 72 | 56 | reserved (zero) |
@@ -28,38 +28,24 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::fixed;
-use crate::layout::{AttachError, Fingerprint, Header, Kind};
+use crate::fixed::Words;
+use crate::layout::{AttachError, Kind};
 use crate::mutex::{Liveness, LockError, MutexGuard};
 use crate::region::Region;
 use crate::ring::InitError;
-use crate::sync::{fence, init_atomic, AtomicU32, Ordering};
+use crate::sync::{fence, AtomicU32, Ordering};
 use crate::wait::{Wait, WaitOutcome};
 
-#[repr(C)]
-struct Control {
-    header: Header,
-    seq: AtomicU32,
-    sleepers: AtomicU32,
-    reserved: [AtomicU32; 14],
-}
-
-#[cfg(not(loom))]
-const _: () = {
-    use core::mem::{align_of, offset_of, size_of};
-    use static_assertions::const_assert_eq;
-    const_assert_eq!(size_of::<Control>(), 128);
-    const_assert_eq!(align_of::<Control>(), 4);
-    const_assert_eq!(offset_of!(Control, seq), 64);
-    const_assert_eq!(offset_of!(Control, sleepers), 68);
-};
+/// Word indices in [`Words`].
+const SEQ: usize = 0;
+const SLEEPERS: usize = 1;
 
 /// A condition variable in caller memory (see the [module docs](self)).
 /// Cheap to copy; it owns nothing.
 #[derive(Clone, Copy, Debug)]
 pub struct Condvar<'a> {
-    control: NonNull<Control>,
-    _memory: PhantomData<&'a Control>,
+    control: NonNull<Words>,
+    _memory: PhantomData<&'a Words>,
 }
 
 // SAFETY: all shared state is atomic.
@@ -74,54 +60,31 @@ pub type WaitResult<'g, T, W, L> =
 
 impl<'a> Condvar<'a> {
     /// Bytes a condvar needs, header included.
-    pub const BYTES: usize = core::mem::size_of::<Control>();
+    pub const BYTES: usize = Words::BYTES;
     /// The alignment its region needs.
-    pub const ALIGN: usize = core::mem::align_of::<Control>();
+    pub const ALIGN: usize = Words::ALIGN;
 
     /// Creates a condvar in `region` with nobody waiting.
     pub fn init(region: Region<'a>) -> Result<Self, InitError> {
-        let base = fixed::begin(&region, Self::BYTES, Self::ALIGN)?;
-        let c = base.cast::<Control>().as_ptr();
-        // SAFETY: `c` points to a writable Control the creator owns.
-        unsafe {
-            use core::ptr::addr_of_mut;
-            init_atomic(addr_of_mut!((*c).seq), 0);
-            init_atomic(addr_of_mut!((*c).sleepers), 0);
-            for i in 0..14 {
-                init_atomic(addr_of_mut!((*c).reserved[i]), 0);
-            }
-            fixed::publish(
-                base,
-                Kind::Condvar,
-                Fingerprint::of::<()>(0),
-                0,
-                Self::BYTES,
-            );
-        }
+        let control = Words::init(&region, Kind::Condvar, 0, &[])?;
         Ok(Self {
-            control: base.cast(),
+            control,
             _memory: PhantomData,
         })
     }
 
     /// Attaches to a condvar some process initialised in `region`.
     pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
-        let (base, _) = fixed::attach(
-            &region,
-            Kind::Condvar,
-            Fingerprint::of::<()>(0),
-            Self::BYTES,
-            Self::ALIGN,
-        )?;
+        let (control, _) = Words::attach(&region, Kind::Condvar)?;
         Ok(Self {
-            control: base.cast(),
+            control,
             _memory: PhantomData,
         })
     }
 
-    fn control(&self) -> &Control {
-        // SAFETY: `control` points to a live Control for 'a; all atomic.
-        unsafe { self.control.as_ref() }
+    fn word(&self, i: usize) -> &AtomicU32 {
+        // SAFETY: `control` points to live Words for 'a; all atomic.
+        unsafe { &self.control.as_ref().words[i] }
     }
 
     /// Unlocks `guard`'s mutex, sleeps until notified (or `timeout`, or
@@ -133,13 +96,13 @@ impl<'a> Condvar<'a> {
         guard: MutexGuard<'g, T, W, L>,
         timeout: Option<Duration>,
     ) -> WaitResult<'g, T, W, L> {
-        let c = self.control();
-        let seq = c.seq.load(Ordering::Relaxed);
-        c.sleepers.fetch_add(1, Ordering::Relaxed);
+        let (word, sleepers) = (self.word(SEQ), self.word(SLEEPERS));
+        let seq = word.load(Ordering::Relaxed);
+        sleepers.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         let (outcome, relocked) = guard.unlocked(|wait| {
-            let outcome = wait.wait(&c.seq, seq, timeout);
-            c.sleepers.fetch_sub(1, Ordering::Relaxed);
+            let outcome = wait.wait(word, seq, timeout);
+            sleepers.fetch_sub(1, Ordering::Relaxed);
             outcome
         });
         relocked.map(|g| (g, outcome))
@@ -148,23 +111,22 @@ impl<'a> Condvar<'a> {
     /// Wakes one waiter, if any (a syscall only if someone sleeps).
     pub fn notify_one(&self, wait: &impl Wait) {
         if self.bump() {
-            wait.wake_one(&self.control().seq);
+            wait.wake_one(self.word(SEQ));
         }
     }
 
     /// Wakes every waiter (a syscall only if someone sleeps).
     pub fn notify_all(&self, wait: &impl Wait) {
         if self.bump() {
-            wait.wake_all(&self.control().seq);
+            wait.wake_all(self.word(SEQ));
         }
     }
 
     /// Advances the sequence; returns whether anyone may sleep.
     fn bump(&self) -> bool {
-        let c = self.control();
-        c.seq.fetch_add(1, Ordering::Release);
+        self.word(SEQ).fetch_add(1, Ordering::Release);
         fence(Ordering::SeqCst);
-        c.sleepers.load(Ordering::Relaxed) != 0
+        self.word(SLEEPERS).load(Ordering::Relaxed) != 0
     }
 }
 

@@ -33,11 +33,11 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::fixed;
-use crate::layout::{AttachError, Fingerprint, Header, Kind};
+use crate::fixed::Words;
+use crate::layout::{AttachError, Kind};
 use crate::region::Region;
 use crate::ring::InitError;
-use crate::sync::{fence, init_atomic, AtomicU32, Ordering};
+use crate::sync::{fence, AtomicU32, Ordering};
 use crate::wait::{Wait, WaitOutcome};
 
 /// Bit 0 of an event word: a sleeper may be waiting.
@@ -78,29 +78,13 @@ pub(crate) fn notify(word: &AtomicU32, wait: &(impl Wait + ?Sized)) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Key(u32);
 
-#[repr(C)]
-struct Control {
-    header: Header,
-    word: AtomicU32,
-    reserved: [AtomicU32; 15],
-}
-
-#[cfg(not(loom))]
-const _: () = {
-    use core::mem::{align_of, offset_of, size_of};
-    use static_assertions::const_assert_eq;
-    const_assert_eq!(size_of::<Control>(), 128);
-    const_assert_eq!(align_of::<Control>(), 4);
-    const_assert_eq!(offset_of!(Control, word), 64);
-};
-
 /// An event count in caller memory (see the [module docs](self)): a
 /// broadcast notification that sleepers in any process can wait on.
 /// Cheap to copy; it owns nothing.
 #[derive(Clone, Copy, Debug)]
 pub struct Event<'a> {
-    control: NonNull<Control>,
-    _memory: PhantomData<&'a Control>,
+    control: NonNull<Words>,
+    _memory: PhantomData<&'a Words>,
 }
 
 // SAFETY: all shared state is one atomic word and the header.
@@ -110,47 +94,31 @@ unsafe impl Sync for Event<'_> {}
 
 impl<'a> Event<'a> {
     /// Bytes an event needs, header included.
-    pub const BYTES: usize = core::mem::size_of::<Control>();
+    pub const BYTES: usize = Words::BYTES;
     /// The alignment its region needs.
-    pub const ALIGN: usize = core::mem::align_of::<Control>();
+    pub const ALIGN: usize = Words::ALIGN;
 
     /// Creates an event in `region` with nobody waiting.
     pub fn init(region: Region<'a>) -> Result<Self, InitError> {
-        let base = fixed::begin(&region, Self::BYTES, Self::ALIGN)?;
-        let c = base.cast::<Control>().as_ptr();
-        // SAFETY: `c` points to a writable Control the creator owns.
-        unsafe {
-            use core::ptr::addr_of_mut;
-            init_atomic(addr_of_mut!((*c).word), 0);
-            for i in 0..15 {
-                init_atomic(addr_of_mut!((*c).reserved[i]), 0);
-            }
-            fixed::publish(base, Kind::Event, Fingerprint::of::<()>(0), 0, Self::BYTES);
-        }
+        let control = Words::init(&region, Kind::Event, 0, &[])?;
         Ok(Self {
-            control: base.cast(),
+            control,
             _memory: PhantomData,
         })
     }
 
     /// Attaches to an event some process initialised in `region`.
     pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
-        let (base, _) = fixed::attach(
-            &region,
-            Kind::Event,
-            Fingerprint::of::<()>(0),
-            Self::BYTES,
-            Self::ALIGN,
-        )?;
+        let (control, _) = Words::attach(&region, Kind::Event)?;
         Ok(Self {
-            control: base.cast(),
+            control,
             _memory: PhantomData,
         })
     }
 
     fn word(&self) -> &AtomicU32 {
         // SAFETY: `control` points to a live Control for 'a; the word is atomic.
-        unsafe { &self.control.as_ref().word }
+        unsafe { &self.control.as_ref().words[0] }
     }
 
     /// Announces a sleeper. Check your condition *after* this, and sleep

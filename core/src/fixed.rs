@@ -6,6 +6,8 @@ use core::ptr::NonNull;
 
 use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind};
 use crate::region::{Region, RegionError};
+use crate::ring::InitError;
+use crate::sync::{init_atomic, AtomicU32};
 
 /// Checks that `region` holds `total` bytes aligned to `align`, and marks
 /// the header at its start `INITIALISING` (under loom: creates its atomics).
@@ -69,4 +71,67 @@ pub(crate) fn attach(
     }
     region.check(total, align)?;
     Ok((base, snap))
+}
+
+/// The shape the event, the semaphore and the condvar share: a header and
+/// sixteen words, of which each uses the first few (the rest are reserved
+/// and zero).
+#[repr(C)]
+pub(crate) struct Words {
+    header: Header,
+    pub(crate) words: [AtomicU32; 16],
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    use static_assertions::const_assert_eq;
+    const_assert_eq!(size_of::<Words>(), 128);
+    const_assert_eq!(align_of::<Words>(), 4);
+    const_assert_eq!(offset_of!(Words, words), 64);
+};
+
+impl Words {
+    /// Bytes of the structure.
+    pub(crate) const BYTES: usize = core::mem::size_of::<Self>();
+    /// The alignment its region needs.
+    pub(crate) const ALIGN: usize = core::mem::align_of::<Self>();
+
+    /// Creates the structure in `region`: words from `first`, the rest 0.
+    pub(crate) fn init(
+        region: &Region<'_>,
+        kind: Kind,
+        capacity: u32,
+        first: &[u32],
+    ) -> Result<NonNull<Self>, InitError> {
+        let base = begin(region, Self::BYTES, Self::ALIGN)?;
+        let w = base.cast::<Self>().as_ptr();
+        for i in 0..16 {
+            // SAFETY: `w` points to a writable Words the creator owns.
+            unsafe {
+                init_atomic(
+                    core::ptr::addr_of_mut!((*w).words[i]),
+                    first.get(i).copied().unwrap_or(0),
+                )
+            };
+        }
+        // SAFETY: begin() returned `base`.
+        unsafe { publish(base, kind, Fingerprint::of::<()>(0), capacity, Self::BYTES) };
+        Ok(base.cast())
+    }
+
+    /// Attaches to the structure of `kind` in `region`.
+    pub(crate) fn attach(
+        region: &Region<'_>,
+        kind: Kind,
+    ) -> Result<(NonNull<Self>, HeaderSnapshot), AttachError> {
+        let (base, snap) = attach(
+            region,
+            kind,
+            Fingerprint::of::<()>(0),
+            Self::BYTES,
+            Self::ALIGN,
+        )?;
+        Ok((base.cast(), snap))
+    }
 }

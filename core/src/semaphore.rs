@@ -14,7 +14,7 @@
 //!
 //! | offset | bytes | contents |
 //! |---|---|---|
-//! | 0 | 64 | [`Header`] (kind `Semaphore`, capacity = the maximum count) |
+//! | 0 | 64 | [`Header`](crate::layout::Header) (kind `Semaphore`, capacity = the maximum count) |
 //! | 64 | 4 | count (the futex word) |
 //! | 68 | 4 | sleepers |
 //! | 72 | 56 | reserved (zero) |
@@ -24,30 +24,16 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::fixed;
-use crate::layout::{AttachError, Fingerprint, Header, Kind};
+use crate::fixed::Words;
+use crate::layout::{AttachError, Kind};
 use crate::region::Region;
 use crate::ring::InitError;
-use crate::sync::{fence, init_atomic, AtomicU32, Ordering};
+use crate::sync::{fence, AtomicU32, Ordering};
 use crate::wait::{Deadline, Expired, Wait};
 
-#[repr(C)]
-struct Control {
-    header: Header,
-    count: AtomicU32,
-    sleepers: AtomicU32,
-    reserved: [AtomicU32; 14],
-}
-
-#[cfg(not(loom))]
-const _: () = {
-    use core::mem::{align_of, offset_of, size_of};
-    use static_assertions::const_assert_eq;
-    const_assert_eq!(size_of::<Control>(), 128);
-    const_assert_eq!(align_of::<Control>(), 4);
-    const_assert_eq!(offset_of!(Control, count), 64);
-    const_assert_eq!(offset_of!(Control, sleepers), 68);
-};
+/// Word indices in [`Words`].
+const COUNT: usize = 0;
+const SLEEPERS: usize = 1;
 
 /// `post` would raise the count above the semaphore's maximum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,9 +54,9 @@ impl core::error::Error for Overflow {}
 /// Cheap to copy; it owns nothing.
 #[derive(Clone, Copy, Debug)]
 pub struct Semaphore<'a> {
-    control: NonNull<Control>,
+    control: NonNull<Words>,
     max: u32,
-    _memory: PhantomData<&'a Control>,
+    _memory: PhantomData<&'a Words>,
 }
 
 // SAFETY: all shared state is atomic.
@@ -80,9 +66,9 @@ unsafe impl Sync for Semaphore<'_> {}
 
 impl<'a> Semaphore<'a> {
     /// Bytes a semaphore needs, header included.
-    pub const BYTES: usize = core::mem::size_of::<Control>();
+    pub const BYTES: usize = Words::BYTES;
     /// The alignment its region needs.
-    pub const ALIGN: usize = core::mem::align_of::<Control>();
+    pub const ALIGN: usize = Words::ALIGN;
 
     /// Creates a semaphore holding `initial` units that `post` may raise to
     /// at most `max` (`initial <= max`, `max >= 1`).
@@ -90,26 +76,9 @@ impl<'a> Semaphore<'a> {
         if max == 0 || initial > max {
             return Err(InitError::Capacity { capacity: max });
         }
-        let base = fixed::begin(&region, Self::BYTES, Self::ALIGN)?;
-        let c = base.cast::<Control>().as_ptr();
-        // SAFETY: `c` points to a writable Control the creator owns.
-        unsafe {
-            use core::ptr::addr_of_mut;
-            init_atomic(addr_of_mut!((*c).count), initial);
-            init_atomic(addr_of_mut!((*c).sleepers), 0);
-            for i in 0..14 {
-                init_atomic(addr_of_mut!((*c).reserved[i]), 0);
-            }
-            fixed::publish(
-                base,
-                Kind::Semaphore,
-                Fingerprint::of::<()>(0),
-                max,
-                Self::BYTES,
-            );
-        }
+        let control = Words::init(&region, Kind::Semaphore, max, &[initial])?;
         Ok(Self {
-            control: base.cast(),
+            control,
             max,
             _memory: PhantomData,
         })
@@ -117,13 +86,7 @@ impl<'a> Semaphore<'a> {
 
     /// Attaches to a semaphore some process initialised in `region`.
     pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
-        let (base, snap) = fixed::attach(
-            &region,
-            Kind::Semaphore,
-            Fingerprint::of::<()>(0),
-            Self::BYTES,
-            Self::ALIGN,
-        )?;
+        let (control, snap) = Words::attach(&region, Kind::Semaphore)?;
         if snap.capacity == 0 {
             return Err(AttachError::Corrupt {
                 field: "capacity",
@@ -131,20 +94,20 @@ impl<'a> Semaphore<'a> {
             });
         }
         Ok(Self {
-            control: base.cast(),
+            control,
             max: snap.capacity,
             _memory: PhantomData,
         })
     }
 
-    fn control(&self) -> &Control {
-        // SAFETY: `control` points to a live Control for 'a; all atomic.
-        unsafe { self.control.as_ref() }
+    fn word(&self, i: usize) -> &AtomicU32 {
+        // SAFETY: `control` points to live Words for 'a; all atomic.
+        unsafe { &self.control.as_ref().words[i] }
     }
 
     /// The count now (units available).
     pub fn count(&self) -> u32 {
-        self.control().count.load(Ordering::Relaxed)
+        self.word(COUNT).load(Ordering::Relaxed)
     }
 
     /// The maximum count.
@@ -154,7 +117,7 @@ impl<'a> Semaphore<'a> {
 
     /// Takes a unit if one is available, without waiting.
     pub fn try_acquire(&self) -> bool {
-        let count = &self.control().count;
+        let count = self.word(COUNT);
         let mut current = count.load(Ordering::Relaxed);
         while current > 0 {
             // Acquire: what the poster did before posting is visible.
@@ -175,29 +138,29 @@ impl<'a> Semaphore<'a> {
     /// `timeout` (`None`: no limit).
     pub fn acquire(&self, wait: &impl Wait, timeout: Option<Duration>) -> Result<(), Expired> {
         let mut deadline = Deadline::after(wait, timeout);
-        let c = self.control();
+        let (count, sleepers) = (self.word(COUNT), self.word(SLEEPERS));
         loop {
             if self.try_acquire() {
                 return Ok(());
             }
             let left = deadline.remaining(wait)?;
-            c.sleepers.fetch_add(1, Ordering::Relaxed);
+            sleepers.fetch_add(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
-            wait.wait(&c.count, 0, left);
-            c.sleepers.fetch_sub(1, Ordering::Relaxed);
+            wait.wait(count, 0, left);
+            sleepers.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     /// Adds a unit and wakes one sleeper, if any; fails (changing nothing)
     /// when the count is at its maximum.
     pub fn post(&self, wait: &impl Wait) -> Result<(), Overflow> {
-        let c = self.control();
-        let mut current = c.count.load(Ordering::Relaxed);
+        let (count, sleepers) = (self.word(COUNT), self.word(SLEEPERS));
+        let mut current = count.load(Ordering::Relaxed);
         loop {
             if current >= self.max {
                 return Err(Overflow { max: self.max });
             }
-            match c.count.compare_exchange_weak(
+            match count.compare_exchange_weak(
                 current,
                 current + 1,
                 Ordering::Release,
@@ -208,8 +171,8 @@ impl<'a> Semaphore<'a> {
             }
         }
         fence(Ordering::SeqCst);
-        if c.sleepers.load(Ordering::Relaxed) != 0 {
-            wait.wake_one(&c.count);
+        if sleepers.load(Ordering::Relaxed) != 0 {
+            wait.wake_one(count);
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //!
 //! Rings never block by themselves; blocking is a [`Wait`] strategy around
 //! them. The core ships [`Spin`], which needs nothing from an OS,
-//! [`AtomicWait`] (feature `atomic-wait`: the *private* futex, for threads
+//! `AtomicWait` (feature `atomic-wait`: the *private* futex, for threads
 //! of one process), and under `cfg(loom)` a futex emulation for the models;
 //! the Linux shim supplies the *shared* futex, which wakes waiters in other
 //! processes too.
