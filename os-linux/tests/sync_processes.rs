@@ -173,6 +173,23 @@ impl Setup {
     }
 }
 
+/// A child that receives `0..count` in order with blocking `recv`.
+fn spawn_consumer(setup: &Setup, ring: SpscRing<'_, u64>, count: u64) -> process::Child {
+    fork(|| {
+        let mut rx = ring.consumer(process::current_pid()).unwrap();
+        let b = Blocking::new(setup.counted());
+        for expected in 0..count {
+            match rx.recv(&b, Some(Duration::from_secs(20))) {
+                Ok(v) if v == expected => {}
+                Ok(_) => return 3,
+                Err(_) => return 4,
+            }
+        }
+        0
+    })
+    .unwrap()
+}
+
 /// The producer sends one element per millisecond; the consumer blocks in
 /// `recv` and so spends most of the time parked in the kernel — it must
 /// wake for every element, in order, and park for most of them.
@@ -181,19 +198,7 @@ fn blocking_recv_parks_between_sparse_sends() {
     const COUNT: u64 = 200;
     let setup = Setup::new(64);
     let ring = setup.ring(64);
-    let consumer = fork(|| {
-        let mut rx = ring.consumer(process::current_pid()).unwrap();
-        let b = Blocking::new(setup.counted());
-        for expected in 0..COUNT {
-            match rx.recv(&b, Some(Duration::from_secs(10))) {
-                Ok(v) if v == expected => {}
-                Ok(_) => return 3,
-                Err(_) => return 4,
-            }
-        }
-        0
-    })
-    .unwrap();
+    let consumer = spawn_consumer(&setup, ring, COUNT);
     let mut tx = ring.producer(process::current_pid()).unwrap();
     let b = Blocking::new(setup.counted());
     for i in 0..COUNT {
@@ -222,19 +227,7 @@ fn blocking_stream_makes_few_syscalls() {
     const CAPACITY: u32 = 256;
     let setup = Setup::new(CAPACITY);
     let ring = setup.ring(CAPACITY);
-    let consumer = fork(|| {
-        let mut rx = ring.consumer(process::current_pid()).unwrap();
-        let b = Blocking::new(setup.counted());
-        for expected in 0..COUNT {
-            match rx.recv(&b, Some(Duration::from_secs(20))) {
-                Ok(v) if v == expected => {}
-                Ok(_) => return 3,
-                Err(_) => return 4,
-            }
-        }
-        0
-    })
-    .unwrap();
+    let consumer = spawn_consumer(&setup, ring, COUNT);
     let mut tx = ring.producer(process::current_pid()).unwrap();
     let b = Blocking::new(setup.counted());
     for i in 0..COUNT {
