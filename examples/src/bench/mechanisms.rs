@@ -7,8 +7,10 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use interlink_core::blocking::Blocking;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
 use interlink_core::{Plain, Region, RingConfig};
+use interlink_linux::futex::Futex;
 use interlink_linux::shm::Mapping;
 
 use super::link::{Link, Mechanism, Pair};
@@ -18,6 +20,7 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
     vec![
         Box::new(Floor),
         Box::new(SpscSpin),
+        Box::new(SpscParked),
         Box::new(Pipe),
         Box::new(Fifo),
         Box::new(UnixStreamSocket),
@@ -497,12 +500,23 @@ unsafe impl<const W: usize> Plain for Words<W> {}
 struct SpscLink<const W: usize> {
     tx: Producer<'static, Words<W>>,
     rx: Consumer<'static, Words<W>>,
+    /// `Some`: block through the core's send/recv, parking on the shared
+    /// futex; `None`: spin on chunks.
+    parked: Option<Blocking<Futex>>,
     /// Keeps both rings' memory mapped; dropped after the handles.
     _maps: Arc<[Mapping; 2]>,
 }
 
 impl<const W: usize> Link for SpscLink<W> {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        if let Some(blocking) = &self.parked {
+            let mut words = Words([0u64; W]);
+            as_bytes_mut(&mut words.0)[..msg.len()].copy_from_slice(msg);
+            return self
+                .tx
+                .send(words, blocking, None)
+                .map_err(|e| io::Error::other(e.to_string()));
+        }
         let mut backoff = Backoff::new();
         loop {
             match self.tx.write_chunk(1) {
@@ -522,6 +536,14 @@ impl<const W: usize> Link for SpscLink<W> {
         }
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        if let Some(blocking) = &self.parked {
+            let words = self
+                .rx
+                .recv(blocking, None)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            buf.copy_from_slice(&as_bytes(&words.0)[..buf.len()]);
+            return Ok(());
+        }
         let mut backoff = Backoff::new();
         loop {
             match self.rx.read_chunk(1) {
@@ -541,7 +563,20 @@ impl<const W: usize> Link for SpscLink<W> {
     }
 }
 
-fn spsc_pair<const W: usize>() -> io::Result<Pair> {
+fn as_bytes(words: &[u64]) -> &[u8] {
+    // SAFETY: u64s are initialised bytes; u8 has alignment 1.
+    unsafe { std::slice::from_raw_parts(words.as_ptr().cast(), std::mem::size_of_val(words)) }
+}
+
+fn as_bytes_mut(words: &mut [u64]) -> &mut [u8] {
+    // SAFETY: as in as_bytes; every byte pattern is a valid u64.
+    unsafe {
+        std::slice::from_raw_parts_mut(words.as_mut_ptr().cast(), std::mem::size_of_val(words))
+    }
+}
+
+fn spsc_pair<const W: usize>(parked: bool) -> io::Result<Pair> {
+    let parked = parked.then(|| Blocking::parking(Futex));
     let capacity = ((1usize << 20) / (W * 8)).clamp(2, 1 << 14) as u32;
     let bytes = SpscRing::<Words<W>>::bytes_needed(capacity)
         .map_err(|e| io::Error::other(e.to_string()))?;
@@ -561,11 +596,13 @@ fn spsc_pair<const W: usize>() -> io::Result<Pair> {
         parent: Box::new(SpscLink::<W> {
             tx: down.producer(pid).map_err(role)?,
             rx: up.consumer(pid).map_err(role)?,
+            parked,
             _maps: maps.clone(),
         }),
         child: Box::new(SpscLink::<W> {
             tx: up.producer(pid + 1).map_err(role)?,
             rx: down.consumer(pid + 1).map_err(role)?,
+            parked,
             _maps: maps,
         }),
     })
@@ -579,10 +616,34 @@ impl Mechanism for SpscSpin {
         1 << 16
     }
     fn pair(&self, size: usize) -> io::Result<Pair> {
-        match size {
-            0..=64 => spsc_pair::<8>(),
-            65..=4096 => spsc_pair::<512>(),
-            _ => spsc_pair::<8192>(),
-        }
+        spsc_sized(size, false)
+    }
+}
+
+/// The same rings, blocking through the core's `send`/`recv` with no
+/// spinning at all: a side that finds nothing to do parks on the shared
+/// futex at once and is woken by its peer. The worst case of the default
+/// spin → yield → park strategy, and the mode for consumers that must not
+/// burn a core.
+pub struct SpscParked;
+
+impl Mechanism for SpscParked {
+    fn name(&self) -> &'static str {
+        "spsc ring (futex)"
+    }
+    fn max_message(&self) -> usize {
+        1 << 16
+    }
+    fn pair(&self, size: usize) -> io::Result<Pair> {
+        spsc_sized(size, true)
+    }
+}
+
+/// A ring pair whose element fits `size` bytes: 64 B, 4 KiB or 64 KiB.
+fn spsc_sized(size: usize, parked: bool) -> io::Result<Pair> {
+    match size {
+        0..=64 => spsc_pair::<8>(parked),
+        65..=4096 => spsc_pair::<512>(parked),
+        _ => spsc_pair::<8192>(parked),
     }
 }
