@@ -63,6 +63,13 @@ pub enum InitError {
     },
     /// The memory cannot hold the ring.
     Region(RegionError),
+    /// The capacity is below the structure's minimum.
+    CapacityBelow {
+        /// The capacity asked for.
+        capacity: u32,
+        /// The smallest capacity accepted.
+        min: u32,
+    },
 }
 
 impl From<RegionError> for InitError {
@@ -79,6 +86,9 @@ impl fmt::Display for InitError {
                 "capacity {capacity} is not a power of two between 1 and {MAX_CAPACITY}"
             ),
             Self::Region(e) => write!(f, "{e}"),
+            Self::CapacityBelow { capacity, min } => {
+                write!(f, "capacity {capacity} is below the minimum of {min}")
+            }
         }
     }
 }
