@@ -250,7 +250,9 @@ impl<'a> ByteRing<'a> {
                 min: MIN_CAPACITY,
             });
         }
-        match (capacity as usize).checked_add(DATA_OFFSET) {
+        // Outside loom a cell is its 8 bytes; under loom it is bigger.
+        let cells = capacity as usize / RECORD_ALIGN;
+        match (cells * size_of::<Cell>()).checked_add(DATA_OFFSET) {
             Some(total) => Ok(total),
             None => Err(InitError::Region(RegionError::Overflow)),
         }
