@@ -10,7 +10,9 @@
 //! | 64 | 4 | producer holder id (0 = free) | claimers |
 //! | 68 | 4 | consumer holder id (0 = free) | claimers |
 //! | 128 | 4 | tail: bytes ever written (wrapping) | producer |
+//! | 132 | 4 | wake word for a parked consumer (unused yet) | — |
 //! | 256 | 4 | head: bytes ever released (wrapping) | consumer |
+//! | 260 | 4 | wake word for a parked producer (unused yet) | — |
 //! | 384 | capacity | records | producer |
 //!
 //! The region must be aligned to 128 bytes. The capacity is a power of two
@@ -69,13 +71,13 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
 use crate::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
-use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind};
+use crate::layout::{AttachError, Fingerprint, HeaderFields, HeaderSnapshot, Kind};
 use crate::region::{Region, RegionError};
 use crate::ring::{
-    capacity_is_valid, CacheLine, Corrupt, InitError, PopError, RingConfig, RoleError,
+    capacity_is_valid, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
 };
 use crate::role;
-use crate::sync::{init_atomic, AtomicU32, Ordering, UnsafeCell};
+use crate::sync::{Ordering, UnsafeCell};
 
 #[cfg(not(loom))]
 mod copy;
@@ -83,32 +85,10 @@ mod copy;
 /// The smallest capacity in bytes: room for a header and 16 payload bytes.
 pub const MIN_CAPACITY: u32 = 32;
 
-/// Header and role words: read-mostly, on a line of their own.
-#[repr(C)]
-struct Meta {
-    header: Header,
-    producer: AtomicU32,
-    consumer: AtomicU32,
-}
-
-/// The fixed part of the ring; the records follow it.
-#[repr(C)]
-struct Control {
-    meta: CacheLine<Meta>,
-    tail: CacheLine<AtomicU32>,
-    head: CacheLine<AtomicU32>,
-}
-
 #[cfg(not(loom))]
 const _: () = {
-    use core::mem::offset_of;
     use static_assertions::const_assert_eq;
-    const_assert_eq!(size_of::<Control>(), 384);
-    const_assert_eq!(align_of::<Control>(), 128);
-    const_assert_eq!(offset_of!(Meta, producer), 64);
-    const_assert_eq!(offset_of!(Meta, consumer), 68);
-    const_assert_eq!(offset_of!(Control, tail), 128);
-    const_assert_eq!(offset_of!(Control, head), 256);
+    const_assert_eq!(DATA_OFFSET, 384);
     const_assert_eq!(size_of::<Cell>(), RECORD_ALIGN);
     const_assert_eq!(HEADER_LEN % RECORD_ALIGN, 0);
 };
@@ -285,17 +265,9 @@ impl<'a> ByteRing<'a> {
         let total = Self::bytes_needed(config.capacity)?;
         let base = region.check(total, Self::region_align())?;
         let control = base.cast::<Control>();
-        let c = control.as_ptr();
-        // SAFETY: `c` points to writable memory for a Control (checked
-        // above); the creator owns it until publication.
-        unsafe {
-            use core::ptr::addr_of_mut;
-            Header::begin(addr_of_mut!((*c).meta.0.header));
-            init_atomic(addr_of_mut!((*c).meta.0.producer), 0);
-            init_atomic(addr_of_mut!((*c).meta.0.consumer), 0);
-            init_atomic(addr_of_mut!((*c).tail.0), 0);
-            init_atomic(addr_of_mut!((*c).head.0), 0);
-        }
+        // SAFETY: the region holds writable memory for an aligned Control
+        // (checked above); the creator owns it until publication.
+        unsafe { Control::begin(control.as_ptr()) };
         // SAFETY: the region holds `total` bytes, so the data starts inside.
         let data = unsafe { base.add(DATA_OFFSET) }.cast::<Cell>();
         #[cfg(loom)]
@@ -328,12 +300,7 @@ impl<'a> ByteRing<'a> {
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
         };
         // SAFETY: init_begin ran on this memory.
-        unsafe {
-            Header::publish(
-                core::ptr::addr_of_mut!((*self.control.as_ptr()).meta.0.header),
-                &fields,
-            )
-        };
+        unsafe { Control::publish(self.control.as_ptr(), &fields) };
     }
 
     /// Attaches to a byte ring that some process initialised in `region`.
@@ -343,23 +310,14 @@ impl<'a> ByteRing<'a> {
     /// [`AttachError::NotReady`] while the creator is still initialising:
     /// retry until a deadline of your choosing.
     pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
-        let base = region.check(size_of::<Control>(), Self::region_align())?;
-        let control = base.cast::<Control>();
-        // SAFETY: the region holds an aligned Control; all access is atomic.
-        let snap = unsafe { control.as_ref() }.meta.header.snapshot();
-        snap.validate(Kind::Bytes, element(type_id))?;
-        let capacity = snap.capacity;
-        let total = Self::bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
-            field: "capacity",
-            value: capacity as u64,
-        })?;
-        if snap.total_len != total as u64 {
-            return Err(AttachError::Corrupt {
-                field: "total_len",
-                value: snap.total_len,
-            });
-        }
-        region.check(total, Self::region_align())?;
+        let (control, capacity) = Control::attach(
+            &region,
+            Self::region_align(),
+            Kind::Bytes,
+            element(type_id),
+            Self::bytes_needed,
+        )?;
+        let base = control.cast::<u8>();
         // SAFETY: the region holds `total` bytes, so the data is inside it.
         let data = unsafe { base.add(DATA_OFFSET) }.cast::<Cell>();
         Ok(Self {
@@ -440,8 +398,8 @@ impl ByteRing<'_> {
     /// the call, clamped to the capacity (a corrupt index reads as full).
     pub fn used(&self) -> u32 {
         let c = self.control();
-        let head = c.head.load(Ordering::Acquire);
-        let tail = c.tail.load(Ordering::Acquire);
+        let head = c.head.index.load(Ordering::Acquire);
+        let tail = c.tail.index.load(Ordering::Acquire);
         tail.wrapping_sub(head).min(self.capacity)
     }
 
@@ -570,8 +528,8 @@ impl<'a> Producer<'a> {
         // Acquire on both: a producer that takes over (or claims the role
         // after another producer) must see its predecessor's records and
         // the consumer's progress.
-        let tail = c.tail.load(Ordering::Acquire);
-        let head_cache = c.head.load(Ordering::Acquire);
+        let tail = c.tail.index.load(Ordering::Acquire);
+        let head_cache = c.head.index.load(Ordering::Acquire);
         Self {
             ring,
             tail,
@@ -583,7 +541,7 @@ impl<'a> Producer<'a> {
     /// Re-reads the consumer's head; `Corrupt` if it is out of range.
     #[inline]
     fn refresh(&mut self) -> Result<u32, Corrupt> {
-        let head = self.ring.control().head.load(Ordering::Acquire);
+        let head = self.ring.control().head.index.load(Ordering::Acquire);
         let used = self.tail.wrapping_sub(head);
         if used > self.ring.capacity {
             return Err(Corrupt);
@@ -608,7 +566,11 @@ impl<'a> Producer<'a> {
 
     #[inline(always)]
     fn publish(&self) {
-        self.ring.control().tail.store(self.tail, Ordering::Release);
+        self.ring
+            .control()
+            .tail
+            .index
+            .store(self.tail, Ordering::Release);
     }
 
     /// Finds room for a record of `size` bytes, padding to the end of the
@@ -821,7 +783,7 @@ impl fmt::Debug for Consumer<'_> {
 
 impl<'a> Consumer<'a> {
     fn new(ring: ByteRing<'a>, holder: u32) -> Self {
-        let head = ring.control().head.load(Ordering::Acquire);
+        let head = ring.control().head.index.load(Ordering::Acquire);
         Self {
             ring,
             head,
@@ -838,7 +800,7 @@ impl<'a> Consumer<'a> {
         if ready != 0 && ready <= self.ring.capacity {
             return Ok(ready);
         }
-        let tail = self.ring.control().tail.load(Ordering::Acquire);
+        let tail = self.ring.control().tail.index.load(Ordering::Acquire);
         let ready = tail.wrapping_sub(self.head);
         if ready > self.ring.capacity {
             return Err(Corrupt);
@@ -849,7 +811,11 @@ impl<'a> Consumer<'a> {
 
     #[inline(always)]
     fn store_head(&self) {
-        self.ring.control().head.store(self.head, Ordering::Release);
+        self.ring
+            .control()
+            .head
+            .index
+            .store(self.head, Ordering::Release);
     }
 
     /// Finds and checks the next record, skipping (and releasing) the

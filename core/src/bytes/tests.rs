@@ -2,6 +2,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::codec;
+use crate::sync::AtomicU32;
 use crate::test_util::{AlignedBuf, Rng};
 
 fn ring_buf(capacity: u32) -> AlignedBuf {
