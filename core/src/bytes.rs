@@ -830,7 +830,7 @@ impl<'a> Consumer<'a> {
             if ready == 0 {
                 return Err(PopError::Empty);
             }
-            if self.head as usize % RECORD_ALIGN != 0 {
+            if !(self.head as usize).is_multiple_of(RECORD_ALIGN) {
                 return Err(PopError::Corrupt);
             }
             let pos = self.head & (capacity - 1);

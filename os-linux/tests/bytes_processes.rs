@@ -75,7 +75,7 @@ fn a_million_messages_of_random_sizes_between_processes() {
             tag == seq && bytes == &expected[..len]
         };
         while seq < COUNT {
-            if seq % 2 == 0 {
+            if seq.is_multiple_of(2) {
                 match rx.recv(&mut buf) {
                     Ok((tag, len)) => {
                         if !check(seq, tag, &buf[..len], &mut lengths) {
@@ -112,7 +112,7 @@ fn a_million_messages_of_random_sizes_between_processes() {
     for seq in 0..COUNT {
         let len = length(&mut lengths, max);
         loop {
-            let sent = if seq % 2 == 0 {
+            let sent = if seq.is_multiple_of(2) {
                 tx.reserve(len).map(|mut r| {
                     fill(seq, r.as_mut_slice());
                     r.commit(seq, len);
@@ -126,7 +126,7 @@ fn a_million_messages_of_random_sizes_between_processes() {
                 Err(SendError::Full) => {
                     stalls += 1;
                     // A consumer that died would leave us spinning.
-                    if stalls % (1 << 16) == 0 {
+                    if stalls.is_multiple_of(1 << 16) {
                         if let Some(exit) = child.try_wait().unwrap() {
                             panic!("consumer ended early: {exit:?}");
                         }
