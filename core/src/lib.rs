@@ -32,9 +32,12 @@
 extern crate std;
 
 pub mod blocking;
+pub mod bytes;
+pub mod codec;
 pub mod condvar;
 pub mod event;
 mod fixed;
+pub mod frame;
 pub mod layout;
 pub mod mutex;
 pub mod plain;
@@ -67,6 +70,11 @@ impl_error!(
     AttachError,
     BlockError,
     Expired,
+    bytes::RecvError,
+    bytes::SendError,
+    codec::DecodeError,
+    codec::EncodeError,
+    frame::HeaderError,
     RegionError,
     ChunkError,
     Corrupt,

@@ -4,9 +4,11 @@
 
 use core::fmt;
 use core::ops::Deref;
+use core::ptr::NonNull;
 
-use crate::layout::AttachError;
-use crate::region::RegionError;
+use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
+use crate::region::{Region, RegionError};
+use crate::sync::{init_atomic, AtomicU32};
 
 /// The largest capacity a ring accepts: indices are 32-bit and wrap, so a
 /// ring may hold at most half their range.
@@ -63,6 +65,13 @@ pub enum InitError {
     },
     /// The memory cannot hold the ring.
     Region(RegionError),
+    /// The capacity is below the structure's minimum.
+    CapacityBelow {
+        /// The capacity asked for.
+        capacity: u32,
+        /// The smallest capacity accepted.
+        min: u32,
+    },
 }
 
 impl From<RegionError> for InitError {
@@ -79,6 +88,9 @@ impl fmt::Display for InitError {
                 "capacity {capacity} is not a power of two between 1 and {MAX_CAPACITY}"
             ),
             Self::Region(e) => write!(f, "{e}"),
+            Self::CapacityBelow { capacity, min } => {
+                write!(f, "capacity {capacity} is below the minimum of {min}")
+            }
         }
     }
 }
@@ -246,3 +258,114 @@ impl<T> Deref for CacheLine<T> {
 
 #[cfg(not(loom))]
 static_assertions::assert_eq_size!(CacheLine<u32>, [u8; 128]);
+
+/// Header and role words: read-mostly, on a line of their own.
+#[repr(C)]
+pub(crate) struct Meta {
+    pub(crate) header: Header,
+    /// Producer holder id (0 = free).
+    pub(crate) producer: AtomicU32,
+    /// Consumer holder id (0 = free).
+    pub(crate) consumer: AtomicU32,
+}
+
+/// An index and the event word on which the side that *reads* that index
+/// parks (the consumer waits for the tail to move, the producer for the
+/// head).
+#[repr(C)]
+pub(crate) struct IndexLine {
+    pub(crate) index: AtomicU32,
+    pub(crate) wake: AtomicU32,
+}
+
+/// The control block that begins every two-index ring (the SPSC ring and
+/// the byte ring): header and role words, then the producer's tail and the
+/// consumer's head, each on a 128-byte line of its own. Each ring's docs
+/// show it in their layout table; its data follows at offset 384.
+#[repr(C)]
+pub(crate) struct Control {
+    pub(crate) meta: CacheLine<Meta>,
+    /// The tail index is written by the producer only.
+    pub(crate) tail: CacheLine<IndexLine>,
+    /// The head index is written by the consumer only.
+    pub(crate) head: CacheLine<IndexLine>,
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use core::mem::{align_of, offset_of, size_of};
+    use static_assertions::const_assert_eq;
+    const_assert_eq!(size_of::<Control>(), 384);
+    const_assert_eq!(align_of::<Control>(), 128);
+    const_assert_eq!(offset_of!(Control, meta), 0);
+    const_assert_eq!(offset_of!(Meta, producer), 64);
+    const_assert_eq!(offset_of!(Meta, consumer), 68);
+    const_assert_eq!(offset_of!(Control, tail), 128);
+    const_assert_eq!(offset_of!(IndexLine, index), 0);
+    const_assert_eq!(offset_of!(IndexLine, wake), 4);
+    const_assert_eq!(offset_of!(Control, head), 256);
+};
+
+impl Control {
+    /// Marks the header `INITIALISING` and zeroes the role words and the
+    /// indices (under loom: constructs every atomic).
+    ///
+    /// # Safety
+    ///
+    /// `c` must be valid for writes of a `Control` and aligned, and owned by
+    /// the creator until [`Control::publish`].
+    pub(crate) unsafe fn begin(c: *mut Self) {
+        // SAFETY: forwarded from the caller; the field pointers stay in `*c`.
+        unsafe {
+            use core::ptr::addr_of_mut;
+            Header::begin(addr_of_mut!((*c).meta.0.header));
+            init_atomic(addr_of_mut!((*c).meta.0.producer), 0);
+            init_atomic(addr_of_mut!((*c).meta.0.consumer), 0);
+            init_atomic(addr_of_mut!((*c).tail.0.index), 0);
+            init_atomic(addr_of_mut!((*c).tail.0.wake), 0);
+            init_atomic(addr_of_mut!((*c).head.0.index), 0);
+            init_atomic(addr_of_mut!((*c).head.0.wake), 0);
+        }
+    }
+
+    /// Records `fields` and publishes the ring as ready (`Release`).
+    ///
+    /// # Safety
+    ///
+    /// [`Control::begin`] has run on `c`.
+    pub(crate) unsafe fn publish(c: *mut Self, fields: &HeaderFields) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Header::publish(core::ptr::addr_of_mut!((*c).meta.0.header), fields) };
+    }
+
+    /// Validates the ring a creator published at the start of `region`:
+    /// its header against `kind` and `element`, its capacity through
+    /// `bytes_needed`, its recorded length, and that `region` (aligned to
+    /// `align`) holds all of it. Returns the start and the capacity.
+    pub(crate) fn attach(
+        region: &Region<'_>,
+        align: usize,
+        kind: Kind,
+        element: Fingerprint,
+        bytes_needed: impl FnOnce(u32) -> Result<usize, InitError>,
+    ) -> Result<(NonNull<Self>, u32), AttachError> {
+        let base = region.check(core::mem::size_of::<Self>(), align)?;
+        let control = base.cast::<Self>();
+        // SAFETY: the region holds an aligned Control; all access is atomic.
+        let snap = unsafe { control.as_ref() }.meta.header.snapshot();
+        snap.validate(kind, element)?;
+        let capacity = snap.capacity;
+        let total = bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
+            field: "capacity",
+            value: capacity as u64,
+        })?;
+        if snap.total_len != total as u64 {
+            return Err(AttachError::Corrupt {
+                field: "total_len",
+                value: snap.total_len,
+            });
+        }
+        region.check(total, align)?;
+        Ok((control, capacity))
+    }
+}

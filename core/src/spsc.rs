@@ -48,56 +48,16 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
 use crate::blocking::{BlockError, Blocking};
-use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
+use crate::layout::{AttachError, Fingerprint, HeaderFields, Kind};
 use crate::plain::Plain;
 use crate::region::{Region, RegionError};
 use crate::ring::{
-    capacity_is_valid, CacheLine, ChunkError, Corrupt, InitError, PopError, PushError, RingConfig,
+    capacity_is_valid, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig,
     RoleError,
 };
 use crate::role;
-use crate::sync::{init_atomic, AtomicU32, Ordering, UnsafeCell};
+use crate::sync::{Ordering, UnsafeCell};
 use crate::wait::Wait;
-
-/// Header and role words: read-mostly, on a line of their own.
-#[repr(C)]
-struct Meta {
-    header: Header,
-    producer: AtomicU32,
-    consumer: AtomicU32,
-}
-
-/// An index and the event word on which the side that *reads* that index
-/// parks (the consumer waits for the tail to move, the producer for the
-/// head).
-#[repr(C)]
-struct IndexLine {
-    index: AtomicU32,
-    wake: AtomicU32,
-}
-
-/// The fixed part of the ring; slots follow it.
-#[repr(C)]
-struct Control {
-    meta: CacheLine<Meta>,
-    tail: CacheLine<IndexLine>,
-    head: CacheLine<IndexLine>,
-}
-
-#[cfg(not(loom))]
-const _: () = {
-    use core::mem::offset_of;
-    use static_assertions::const_assert_eq;
-    const_assert_eq!(size_of::<Control>(), 384);
-    const_assert_eq!(align_of::<Control>(), 128);
-    const_assert_eq!(offset_of!(Control, meta), 0);
-    const_assert_eq!(offset_of!(Meta, producer), 64);
-    const_assert_eq!(offset_of!(Meta, consumer), 68);
-    const_assert_eq!(offset_of!(Control, tail), 128);
-    const_assert_eq!(offset_of!(IndexLine, index), 0);
-    const_assert_eq!(offset_of!(IndexLine, wake), 4);
-    const_assert_eq!(offset_of!(Control, head), 256);
-};
 
 type Slot<T> = UnsafeCell<T>;
 
@@ -196,19 +156,9 @@ impl<'a, T: Plain> SpscRing<'a, T> {
         // SAFETY: the region holds `total` aligned bytes, so the slots start
         // inside it, at an offset aligned for Slot<T>.
         let slots = unsafe { base.add(slots_offset::<T>()) }.cast::<Slot<T>>();
-        let c = control.as_ptr();
-        // SAFETY: `c` points to writable memory for a Control (checked
-        // above); the creator owns it until publication.
-        unsafe {
-            use core::ptr::addr_of_mut;
-            Header::begin(addr_of_mut!((*c).meta.0.header));
-            init_atomic(addr_of_mut!((*c).meta.0.producer), 0);
-            init_atomic(addr_of_mut!((*c).meta.0.consumer), 0);
-            init_atomic(addr_of_mut!((*c).tail.0.index), 0);
-            init_atomic(addr_of_mut!((*c).tail.0.wake), 0);
-            init_atomic(addr_of_mut!((*c).head.0.index), 0);
-            init_atomic(addr_of_mut!((*c).head.0.wake), 0);
-        }
+        // SAFETY: the region holds writable memory for an aligned Control
+        // (checked above); the creator owns it until publication.
+        unsafe { Control::begin(control.as_ptr()) };
         #[cfg(loom)]
         for i in 0..config.capacity as usize {
             // SAFETY: slot `i` lies inside the region; under loom the cell
@@ -241,12 +191,7 @@ impl<'a, T: Plain> SpscRing<'a, T> {
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
         };
         // SAFETY: init_begin ran on this memory.
-        unsafe {
-            Header::publish(
-                core::ptr::addr_of_mut!((*self.control.as_ptr()).meta.0.header),
-                &fields,
-            )
-        };
+        unsafe { Control::publish(self.control.as_ptr(), &fields) };
     }
 
     /// Attaches to a ring that some process initialised in `region`.
@@ -256,23 +201,14 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     /// [`AttachError::NotReady`] while the creator is still initialising: retry
     /// until a deadline of your choosing.
     pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
-        let base = region.check(size_of::<Control>(), region_align::<T>())?;
-        let control = base.cast::<Control>();
-        // SAFETY: the region holds an aligned Control; all access is atomic.
-        let snap = unsafe { control.as_ref() }.meta.header.snapshot();
-        snap.validate(Kind::Spsc, Fingerprint::of::<T>(type_id))?;
-        let capacity = snap.capacity;
-        let total = Self::bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
-            field: "capacity",
-            value: capacity as u64,
-        })?;
-        if snap.total_len != total as u64 {
-            return Err(AttachError::Corrupt {
-                field: "total_len",
-                value: snap.total_len,
-            });
-        }
-        region.check(total, region_align::<T>())?;
+        let (control, capacity) = Control::attach(
+            &region,
+            region_align::<T>(),
+            Kind::Spsc,
+            Fingerprint::of::<T>(type_id),
+            Self::bytes_needed,
+        )?;
+        let base = control.cast::<u8>();
         // SAFETY: the region holds `total` bytes, so the slots are inside it.
         let slots = unsafe { base.add(slots_offset::<T>()) }.cast::<Slot<T>>();
         Ok(Self {

@@ -1,7 +1,7 @@
 use std::collections::VecDeque;
 
 use super::*;
-use crate::layout::{HeaderSnapshot, MAGIC};
+use crate::layout::{Header, HeaderSnapshot, MAGIC};
 use crate::test_util::{AlignedBuf, Rng};
 
 fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {

@@ -1,0 +1,271 @@
+//! Byte ring: messages/s and GB/s for 64 B, 1 KiB and 64 KiB payloads
+//! between two threads on two cores, in one run with
+//! - the floor: the same bytes copied by one core into a buffer and out by
+//!   the other, with nothing but a counter each way (no headers, no ring
+//!   logic);
+//! - a pipe and a Unix stream socket carrying the same frames, encoded and
+//!   decoded with [`interlink_core::codec`];
+//! - "odd" variants with the user's buffers at odd offsets, which put some
+//!   copies in glibc's slow `rep movsb` window (`(dst − src) mod 4096` in
+//!   1..31) on machines that have it: the floor shows whether this one does.
+//!
+//! ```text
+//! cargo bench -p interlink-core --bench bytes
+//! cargo bench -p interlink-core --bench bytes -- --warm-up-time 1 --measurement-time 1 --sample-size 10
+//! ```
+
+use std::fs::File;
+use std::hint::{black_box, spin_loop};
+use std::io::{Read, Write};
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use interlink_core::bytes::ByteRing;
+use interlink_core::codec::{encode, Decoder};
+use interlink_core::{Region, RingConfig};
+
+/// Ring capacity: 1 MiB, room for 15 of the largest messages.
+const CAPACITY: u32 = 1 << 20;
+/// Bytes moved per measured transfer (so every size takes similar time).
+const BYTES_PER_RUN: usize = 16 << 20;
+/// Largest payload measured; the codec's buffer.
+const MAX: usize = 64 << 10;
+
+fn pin(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET bounds-checks.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Runs `produce` on CPU 0 and `consume` on CPU 1, and returns the wall
+/// time of the whole transfer.
+fn two_threads(produce: impl FnOnce() + Send, consume: impl FnOnce() + Send) -> Duration {
+    std::thread::scope(|s| {
+        let consumer = s.spawn(move || {
+            pin(1);
+            consume()
+        });
+        pin(0);
+        let start = Instant::now();
+        produce();
+        consumer.join().unwrap();
+        start.elapsed()
+    })
+}
+
+#[repr(C, align(4096))]
+#[derive(Clone, Copy)]
+struct Page([u8; 4096]);
+
+/// Page-aligned memory: the ring's region, or the user's buffers (at an
+/// offset into it).
+struct Memory(Vec<Page>);
+
+impl Memory {
+    fn new(len: usize) -> Self {
+        Memory(vec![Page([0; 4096]); len.div_ceil(4096)])
+    }
+    fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the vector's pages are contiguous initialised bytes.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), self.0.len() * 4096)
+        }
+    }
+}
+
+/// The user's source and destination buffers for `len`-byte messages: at
+/// page offsets 0 and 0, or (odd) 1 and 3.
+struct UserBuffers {
+    src: Memory,
+    dst: Memory,
+    src_off: usize,
+    dst_off: usize,
+}
+
+impl UserBuffers {
+    fn new(len: usize, odd: bool) -> Self {
+        let mut src = Memory::new(len + 4096);
+        let src_off = usize::from(odd);
+        for (i, b) in src.bytes()[src_off..src_off + len].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        Self {
+            src,
+            dst: Memory::new(len + 4096),
+            src_off,
+            dst_off: if odd { 3 } else { 0 },
+        }
+    }
+}
+
+fn count(len: usize) -> usize {
+    (BYTES_PER_RUN / len.max(64)).max(256)
+}
+
+/// interlink: `send` from the user's buffer, `recv` into the other's.
+fn ring_send_recv(len: usize, odd: bool, batch: bool) -> Duration {
+    let n = count(len);
+    let mut mem = Memory::new(ByteRing::bytes_needed(CAPACITY).unwrap());
+    let ring = ByteRing::init(Region::new(mem.bytes()), RingConfig::new(CAPACITY)).unwrap();
+    let (mut tx, mut rx) = (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
+    let mut user = UserBuffers::new(len, odd);
+    let (src_off, dst_off) = (user.src_off, user.dst_off);
+    let src = &user.src.bytes()[src_off..src_off + len];
+    let dst = &mut user.dst.bytes()[dst_off..dst_off + len];
+    two_threads(
+        || {
+            for i in 0..n {
+                while tx.send(i as u32, src).is_err() {
+                    spin_loop();
+                }
+            }
+        },
+        || {
+            let mut got = 0;
+            while got < n {
+                if batch {
+                    // Batch drain: one release store per 32 messages.
+                    got += rx
+                        .drain(32, |r| {
+                            r.read(0, dst);
+                        })
+                        .unwrap();
+                } else if rx.recv(dst).is_ok() {
+                    got += 1;
+                } else {
+                    spin_loop();
+                }
+            }
+            black_box(&dst);
+        },
+    )
+}
+
+/// The floor: the producer copies each message into the next `len` bytes of
+/// a buffer as large as the ring and bumps a counter (Release); the
+/// consumer waits for it (Acquire), copies the bytes out and bumps its own.
+fn floor(len: usize, odd: bool) -> Duration {
+    let n = count(len);
+    let slots = (CAPACITY as usize / len).max(1);
+    let mut mem = Memory::new(slots * len);
+    let shared = mem.bytes().as_mut_ptr() as usize;
+    let (written, read) = (AtomicU64::new(0), AtomicU64::new(0));
+    let mut user = UserBuffers::new(len, odd);
+    let (src_off, dst_off) = (user.src_off, user.dst_off);
+    let src = &user.src.bytes()[src_off..src_off + len];
+    let dst = &mut user.dst.bytes()[dst_off..dst_off + len];
+    let (written, read) = (&written, &read);
+    two_threads(
+        || {
+            for i in 0..n as u64 {
+                while i - read.load(Ordering::Acquire) >= slots as u64 {
+                    spin_loop();
+                }
+                let at = (shared + (i as usize % slots) * len) as *mut u8;
+                // SAFETY: slot i is free (the consumer is past it) and inside
+                // the buffer; src is distinct memory.
+                unsafe { at.copy_from_nonoverlapping(src.as_ptr(), len) };
+                written.store(i + 1, Ordering::Release);
+            }
+        },
+        || {
+            for i in 0..n as u64 {
+                while written.load(Ordering::Acquire) <= i {
+                    spin_loop();
+                }
+                let at = (shared + (i as usize % slots) * len) as *const u8;
+                // SAFETY: slot i is written and not reused until we bump
+                // `read`; dst is distinct memory.
+                unsafe { dst.as_mut_ptr().copy_from_nonoverlapping(at, len) };
+                read.store(i + 1, Ordering::Release);
+            }
+            black_box(&dst);
+        },
+    )
+}
+
+/// A stream (pipe or Unix socket): the producer encodes each frame into a
+/// buffer and writes it; the consumer reads what comes and decodes frames,
+/// copying each payload into the user's buffer.
+fn stream(len: usize, mut tx: impl Write + Send, mut rx: impl Read + Send) -> Duration {
+    let n = count(len);
+    let mut user = UserBuffers::new(len, false);
+    let src = &user.src.bytes()[..len];
+    let dst = &mut user.dst.bytes()[..len];
+    two_threads(
+        || {
+            let mut frame = vec![0u8; 16 + len];
+            for i in 0..n {
+                encode(i as u32, src, &mut frame).unwrap();
+                tx.write_all(&frame).unwrap();
+            }
+        },
+        || {
+            let mut decoder = Box::new(Decoder::<MAX>::new());
+            let mut buf = vec![0u8; 256 << 10];
+            let mut got = 0;
+            while got < n {
+                let k = rx.read(&mut buf).unwrap();
+                assert!(k > 0, "stream closed early");
+                let mut input = &buf[..k];
+                while let Some(frame) = decoder.decode(&mut input).unwrap() {
+                    dst[..frame.payload.len()].copy_from_slice(frame.payload);
+                    got += 1;
+                }
+            }
+            black_box(&dst);
+        },
+    )
+}
+
+fn pipe() -> (File, File) {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out-array of two ints.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // Ask for a 1 MiB pipe (the machine's pipe-max-size); keep the default
+    // if refused.
+    // SAFETY: fcntl on a pipe we own.
+    unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, 1 << 20) };
+    // SAFETY: both fds are fresh and owned by nobody else.
+    unsafe { (File::from_raw_fd(fds[1]), File::from_raw_fd(fds[0])) }
+}
+
+fn bench(c: &mut Criterion) {
+    for len in [64usize, 1024, 64 << 10] {
+        let mut g = c.benchmark_group(format!("bytes_{len}B"));
+        g.throughput(Throughput::ElementsAndBytes {
+            elements: count(len) as u64,
+            bytes: (count(len) * len) as u64,
+        });
+        g.sample_size(10);
+        g.measurement_time(Duration::from_secs(3));
+        let mut run = |name: &str, f: &dyn Fn() -> Duration| {
+            g.bench_function(BenchmarkId::new(name, len), |b| {
+                b.iter_custom(|iters| (0..iters).map(|_| f()).sum())
+            });
+        };
+        run("floor", &|| floor(len, false));
+        run("floor_odd", &|| floor(len, true));
+        run("interlink_send_recv", &|| ring_send_recv(len, false, false));
+        run("interlink_send_drain", &|| ring_send_recv(len, false, true));
+        run("interlink_odd", &|| ring_send_recv(len, true, false));
+        run("pipe", &|| {
+            let (tx, rx) = pipe();
+            stream(len, tx, rx)
+        });
+        run("unix_stream", &|| {
+            let (tx, rx) = UnixStream::pair().unwrap();
+            stream(len, tx, rx)
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,242 @@
+//! Loom models of the byte ring: every interleaving (bounded) of a producer
+//! and a consumer for reserve/commit against peek/release, across the wrap
+//! with a padding record and with a tail too short for one, batch draining,
+//! producers serialised through the role word, and the init/attach
+//! handshake. Under loom the buffer is a row of tracked 8-byte cells, so a
+//! consumer reading bytes the producer has not published fails the model.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" cargo test -p interlink-core --release --test loom_bytes`
+#![cfg(loom)]
+
+use interlink_core::bytes::{ByteRing, Producer, RecvError, SendError};
+use interlink_core::{PopError, Region, RingConfig};
+use loom::thread;
+
+/// Heap memory aligned for the ring, freed when the model ends.
+struct Memory {
+    ptr: *mut u8,
+    layout: std::alloc::Layout,
+}
+
+impl Memory {
+    fn for_ring(capacity: u32) -> Self {
+        let len = ByteRing::bytes_needed(capacity).unwrap();
+        let layout = std::alloc::Layout::from_size_align(len, ByteRing::region_align()).unwrap();
+        // SAFETY: the layout has a nonzero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!ptr.is_null());
+        Self { ptr, layout }
+    }
+
+    fn region(&self) -> Region<'static> {
+        // SAFETY: the memory outlives every thread of the model (they are
+        // joined before `Memory` drops) and is reached only through rings.
+        unsafe { Region::from_raw(self.ptr, self.layout.size()) }.unwrap()
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `for_ring` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+    }
+}
+
+// SAFETY: the pointer is only used to build regions; see `region`.
+unsafe impl Send for Memory {}
+// SAFETY: as above.
+unsafe impl Sync for Memory {}
+
+/// Explores interleavings with at most 3 preemptions (as loom_spsc.rs).
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(3);
+    }
+    builder.check(f);
+}
+
+/// A payload of `len` bytes that says which message it belongs to.
+fn payload(seq: u32, len: usize) -> Vec<u8> {
+    (0..len).map(|i| (seq as usize * 16 + i) as u8).collect()
+}
+
+/// Sends through reserve/write/commit, yielding while full.
+fn send(tx: &mut Producer<'_>, seq: u32, len: usize) {
+    loop {
+        match tx.reserve(len) {
+            Ok(mut r) => {
+                r.write(0, &payload(seq, len));
+                r.commit(seq, len);
+                return;
+            }
+            Err(SendError::Full) => thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Capacity 64: a 40-byte record, then one of 32 that does not fit in the
+/// 24 left, so the producer pads to the end (a padding record) and starts
+/// at the front; then one of 24 after it.
+#[test]
+fn reserve_commit_against_peek_release_across_padding() {
+    model(|| {
+        let mem = Memory::for_ring(64);
+        let ring = ByteRing::init(mem.region(), RingConfig::new(64)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let sizes = [24usize, 16, 8];
+        let producer = thread::spawn(move || {
+            for (seq, len) in sizes.into_iter().enumerate() {
+                send(&mut tx, seq as u32, len);
+            }
+        });
+        for (seq, len) in sizes.into_iter().enumerate() {
+            loop {
+                match rx.peek() {
+                    Ok(rec) => {
+                        assert_eq!((rec.tag(), rec.len()), (seq as u32, len));
+                        let mut got = vec![0; len];
+                        assert_eq!(rec.view().read(0, &mut got), len);
+                        assert_eq!(got, payload(seq as u32, len));
+                        rec.release();
+                        break;
+                    }
+                    Err(PopError::Empty) => thread::yield_now(),
+                    Err(PopError::Corrupt) => panic!("corrupt"),
+                }
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(rx.peek().unwrap_err(), PopError::Empty);
+    });
+}
+
+/// Capacity 32: 24-byte records leave 8 bytes at the end, too few for a
+/// padding header; both sides skip them by rule. Copying send/recv.
+#[test]
+fn send_recv_across_a_short_tail() {
+    model(|| {
+        let mem = Memory::for_ring(32);
+        let ring = ByteRing::init(mem.region(), RingConfig::new(32)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let producer = thread::spawn(move || {
+            for seq in 0..3 {
+                while let Err(e) = tx.send(seq, &payload(seq, 8)) {
+                    assert_eq!(e, SendError::Full);
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut out = [0u8; 16];
+        for seq in 0..3 {
+            loop {
+                match rx.recv(&mut out) {
+                    Ok((tag, len)) => {
+                        assert_eq!((tag, &out[..len]), (seq, &payload(seq, 8)[..]));
+                        break;
+                    }
+                    Err(RecvError::Empty) => thread::yield_now(),
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        producer.join().unwrap();
+    });
+}
+
+/// Batch draining releases several records with one store while the
+/// producer keeps writing into the space it frees.
+#[test]
+fn drain_in_batches() {
+    model(|| {
+        let mem = Memory::for_ring(64);
+        let ring = ByteRing::init(mem.region(), RingConfig::new(64)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let producer = thread::spawn(move || {
+            for seq in 0..3 {
+                send(&mut tx, seq, 4);
+            }
+        });
+        let mut next = 0;
+        while next < 3 {
+            let n = rx
+                .drain(2, |r| {
+                    let mut got = [0u8; 4];
+                    r.read(0, &mut got);
+                    assert_eq!((r.tag(), &got[..]), (next, &payload(next, 4)[..]));
+                    next += 1;
+                })
+                .unwrap();
+            if n == 0 {
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+    });
+}
+
+/// Two producers serialise through the producer role: each claims it,
+/// sends one message and drops it. The second must resume at the first's
+/// tail (the role's Release/Acquire hands it over), so both arrive whole.
+#[test]
+fn producers_serialised_by_the_role() {
+    model(|| {
+        let mem = Memory::for_ring(64);
+        let ring = ByteRing::init(mem.region(), RingConfig::new(64)).unwrap();
+        let producers: Vec<_> = (1..=2u32)
+            .map(|p| {
+                thread::spawn(move || loop {
+                    if let Ok(mut tx) = ring.producer(p) {
+                        tx.send(p, &payload(p, 8)).unwrap();
+                        return;
+                    }
+                    thread::yield_now();
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().unwrap();
+        }
+        let mut rx = ring.consumer(9).unwrap();
+        let mut out = [0u8; 8];
+        let (first, len) = rx.recv(&mut out).unwrap();
+        assert_eq!((len, &out[..]), (8, &payload(first, 8)[..]));
+        let (second, len) = rx.recv(&mut out).unwrap();
+        assert_eq!((len, &out[..]), (8, &payload(second, 8)[..]));
+        assert_eq!(first + second, 3);
+        assert_eq!(rx.recv(&mut out), Err(RecvError::Empty));
+    });
+}
+
+/// An attacher racing the creator either sees `NotReady` or a fully
+/// initialised, empty ring.
+#[test]
+fn init_attach_handshake() {
+    model(|| {
+        let mem = std::sync::Arc::new(Memory::for_ring(32));
+        let config = RingConfig::new(32).with_type_id(9).with_creator_pid(1);
+        let ring = ByteRing::init_begin(mem.region(), config).unwrap();
+        let attacher = {
+            let mem = mem.clone();
+            thread::spawn(move || loop {
+                match ByteRing::attach(mem.region(), 9) {
+                    Ok(ring) => {
+                        assert_eq!(ring.capacity(), 32);
+                        assert!(ring.is_empty());
+                        let mut rx = ring.consumer(2).unwrap();
+                        assert_eq!(rx.peek().unwrap_err(), PopError::Empty);
+                        return;
+                    }
+                    Err(interlink_core::AttachError::NotReady { .. }) => thread::yield_now(),
+                    Err(e) => panic!("attach saw a half-initialised ring: {e}"),
+                }
+            })
+        };
+        ring.init_publish(config);
+        attacher.join().unwrap();
+    });
+}
