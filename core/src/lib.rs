@@ -36,6 +36,7 @@ pub mod condvar;
 pub mod event;
 mod fixed;
 pub mod layout;
+pub mod mpmc;
 pub mod mutex;
 pub mod plain;
 pub mod region;
