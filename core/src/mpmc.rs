@@ -19,9 +19,10 @@
 //! writes the value and stores `seq = p + 1` (`Release`). A consumer mirrors
 //! it on `head`: it waits for `seq = p + 1`, claims `p` on `head`, reads, and
 //! stores `seq = p + C`. The sequence word alone hands a slot from one side
-//! to the other, so the index words need no ordering of their own, and a
-//! consumer reads the `seq` and the value from the same cache line (for
-//! elements up to 60 bytes). Batches ([`MpmcRing::push_slice`],
+//! to the other (the indices are loaded with `Acquire` and advanced with
+//! `AcqRel` only so that their range checks are sound; on x86 that is free),
+//! and a consumer reads the `seq` and the value from the same cache line
+//! (for elements up to 60 bytes). Batches ([`MpmcRing::push_slice`],
 //! [`MpmcRing::pop_into`]) claim several consecutive ready positions with one
 //! compare-exchange, which is what contention makes expensive.
 //!
@@ -539,7 +540,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         let seq = slot.seq.load(Ordering::Acquire);
         if seq == position {
             // Free for `position`: stalled only if a producer has claimed it.
-            let claimed = c.tail.load(Ordering::Relaxed).wrapping_sub(position);
+            let claimed = c.tail.load(Ordering::Acquire).wrapping_sub(position);
             if claimed == 0 || claimed > self.capacity {
                 return not_stalled;
             }
@@ -547,7 +548,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
             // all waiting there.
             let next = position.wrapping_add(1);
             if c.head
-                .compare_exchange(position, next, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(position, next, Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
             {
                 return not_stalled;
@@ -569,7 +570,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
             }
         } else if seq == position.wrapping_add(1) {
             // Published: stalled only if a consumer has claimed it.
-            let taken = c.head.load(Ordering::Relaxed).wrapping_sub(position);
+            let taken = c.head.load(Ordering::Acquire).wrapping_sub(position);
             if taken == 0 || taken > self.capacity {
                 return not_stalled;
             }
@@ -586,6 +587,20 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         } else {
             not_stalled
         }
+    }
+
+    /// Claims the next position to push and abandons it, as a producer
+    /// killed between claim and publish would: for tests of stall recovery.
+    #[doc(hidden)]
+    pub fn abandon_push(&self) -> Result<u32, PushError> {
+        Ok(self.claim(Side::Push, 1, 0)?.0)
+    }
+
+    /// Claims the next position to pop and abandons it, as a consumer killed
+    /// between claim and release would: for tests of stall recovery.
+    #[doc(hidden)]
+    pub fn abandon_pop(&self) -> Result<u32, PopError> {
+        Ok(self.claim(Side::Pop, 1, 0)?.0)
     }
 
     /// Claims up to `max` consecutive positions that are ready for `side`
@@ -605,7 +620,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
             Side::Pop => (&c.head.0, &c.tail.0, 1),
         };
         let max = max.min(cap);
-        let mut pos = mine.load(Ordering::Relaxed);
+        let mut pos = mine.load(Ordering::Acquire);
         let mut spins = 0;
         let mut races = 0;
         loop {
@@ -621,20 +636,23 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
                 {
                     n += 1;
                 }
-                // Relaxed: slots change hands through `seq` alone. The checked
-                // slots stay ready until someone claims their positions, which
-                // needs this index to move past them first.
+                // The checked slots stay ready until someone claims their
+                // positions, which needs this index to move past them first.
+                // Slots change hands through `seq` alone; AcqRel here (and
+                // Acquire on every index load) only makes the indices tell a
+                // consistent story to the range checks below: whoever reads
+                // an index also sees every index move that led to it.
                 match mine.compare_exchange(
                     pos,
                     pos.wrapping_add(n),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
                 ) {
                     Ok(_) => return Ok((pos, n)),
                     Err(now) => pos = now,
                 }
             } else {
-                let now = mine.load(Ordering::Relaxed);
+                let now = mine.load(Ordering::Acquire);
                 if now != pos {
                     pos = now; // our index was stale: someone claimed `pos`
                 } else if diff > 0 {
@@ -644,7 +662,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
                     return Err(Blocked::Corrupt);
                 } else {
                     // The slot is still a lap behind `pos`.
-                    let other = theirs.load(Ordering::Relaxed);
+                    let other = theirs.load(Ordering::Acquire);
                     let (idle, busy, stalled_at) = match side {
                         // `used` elements are claimed for pushing or popping.
                         Side::Push => {
@@ -671,7 +689,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
                     }
                     // The other index is out of range for `pos`: fine only if
                     // `pos` went stale meanwhile.
-                    let again = mine.load(Ordering::Relaxed);
+                    let again = mine.load(Ordering::Acquire);
                     if again == pos {
                         return Err(Blocked::Corrupt);
                     }

@@ -19,16 +19,6 @@ fn rewind_to<T: Plain>(ring: &MpmcRing<'_, T>, start: u32) {
     }
 }
 
-/// A producer that claims a position and dies before publishing it.
-fn claim_and_die<T: Plain>(ring: &MpmcRing<'_, T>) -> u32 {
-    ring.claim(Side::Push, 1, 0).unwrap().0
-}
-
-/// A consumer that claims a position and dies before releasing its slot.
-fn take_and_die<T: Plain>(ring: &MpmcRing<'_, T>) -> u32 {
-    ring.claim(Side::Pop, 1, 0).unwrap().0
-}
-
 #[test]
 fn bytes_needed_and_capacity_rules() {
     assert_eq!(MpmcRing::<u64>::bytes_needed(16), Ok(384 + 16 * 16));
@@ -282,7 +272,7 @@ fn dead_producer_stalls_its_position_until_skipped() {
     let buf = ring_buf::<u64>(4);
     let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
     ring.try_push(10).unwrap();
-    let dead = claim_and_die(&ring);
+    let dead = ring.abandon_push().unwrap();
     assert_eq!(dead, 1);
     ring.try_push(12).unwrap();
     ring.try_push(13).unwrap();
@@ -332,7 +322,7 @@ fn dead_consumer_stalls_its_slot_until_skipped() {
     let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
     ring.push_slice(&[0, 1, 2, 3]).unwrap();
     assert_eq!(ring.try_pop(), Ok(0));
-    let dead = take_and_die(&ring);
+    let dead = ring.abandon_pop().unwrap();
     assert_eq!(dead, 1);
     assert_eq!(ring.try_pop(), Ok(2));
     assert_eq!(ring.try_pop(), Ok(3));
@@ -359,7 +349,7 @@ fn dead_consumer_stalls_its_slot_until_skipped() {
 fn skip_returns_an_element_published_in_time() {
     let buf = ring_buf::<u64>(4);
     let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-    let pos = claim_and_die(&ring);
+    let pos = ring.abandon_push().unwrap();
     assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: pos }));
     // It comes back to life and publishes: nothing is stalled any more.
     ring.write_and_publish(pos, 77);
