@@ -50,9 +50,16 @@ unsafe impl Sync for Memory {}
 /// Explores interleavings with at most `LOOM_MAX_PREEMPTIONS` (default 3)
 /// preemptions, as in `loom_spsc.rs`.
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_bounded(3, f);
+}
+
+/// [`model`] with another default preemption bound: the models with two
+/// consumers take minutes at 3, and at 2 still cover every race of two
+/// claims on one index and of a claim with a publish.
+fn model_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
+        builder.preemption_bound = Some(preemptions);
     }
     builder.check(f);
 }
@@ -109,8 +116,8 @@ fn produce(ring: MpmcRing<'static, u64>, items: &[u64]) -> Vec<u64> {
 /// one). Once all threads are joined, the main thread drains the ring and
 /// passes through what producers gave up on. Checks that every item arrives
 /// exactly once and that each consumer sees each producer's items in order.
-fn exactly_once(capacity: u32, producers: &'static [u64], consumers: usize) {
-    model(move || {
+fn exactly_once(preemptions: usize, capacity: u32, producers: &'static [u64], consumers: usize) {
+    model_bounded(preemptions, move || {
         let mem = Arc::new(Memory::for_ring(capacity));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(capacity)).unwrap();
         let producer_threads: Vec<_> = producers
@@ -172,17 +179,17 @@ fn exactly_once(capacity: u32, producers: &'static [u64], consumers: usize) {
 
 #[test]
 fn two_producers_two_consumers() {
-    exactly_once(2, &[1, 1], 2);
+    exactly_once(2, 2, &[1, 1], 2);
 }
 
 #[test]
 fn one_producer_two_consumers_across_the_wrap() {
-    exactly_once(2, &[3], 2);
+    exactly_once(2, 2, &[3], 2);
 }
 
 #[test]
 fn two_producers_one_consumer_across_the_wrap() {
-    exactly_once(2, &[2, 1], 1);
+    exactly_once(3, 2, &[2, 1], 1);
 }
 
 /// Batches claim runs with one compare-exchange; a consumer's batch may
