@@ -100,8 +100,8 @@ use core::ptr::NonNull;
 
 use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind};
 use crate::plain::Plain;
-use crate::region::{Region, RegionError};
-use crate::ring::{capacity_is_valid, CacheLine, Corrupt, InitError, RingConfig};
+use crate::region::Region;
+use crate::ring::{check_ring_header, ring_bytes, CacheLine, Corrupt, InitError, RingConfig};
 use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
 
 /// How many times [`MpmcRing::try_push`] and [`MpmcRing::try_pop`] re-check
@@ -324,16 +324,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     /// [`crate::ring::MAX_CAPACITY`] (one slot cannot tell "full" from "free
     /// for the next lap").
     pub const fn bytes_needed(capacity: u32) -> Result<usize, InitError> {
-        if !capacity_is_valid(capacity) || capacity < 2 {
-            return Err(InitError::Capacity { capacity });
-        }
-        match (capacity as usize).checked_mul(size_of::<Slot<T>>()) {
-            Some(slots) => match slots.checked_add(slots_offset::<T>()) {
-                Some(total) => Ok(total),
-                None => Err(InitError::Region(RegionError::Overflow)),
-            },
-            None => Err(InitError::Region(RegionError::Overflow)),
-        }
+        ring_bytes(capacity, 2, size_of::<Slot<T>>(), slots_offset::<T>())
     }
 
     /// The alignment a region for this ring must have (128, or more for an
@@ -425,19 +416,14 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         let control = base.cast::<Control>();
         // SAFETY: the region holds an aligned Control; all access is atomic.
         let snap = unsafe { control.as_ref() }.header.snapshot();
-        snap.validate(Kind::Mpmc, Fingerprint::of::<T>(type_id))?;
-        let capacity = snap.capacity;
-        let total = Self::bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
-            field: "capacity",
-            value: capacity as u64,
-        })?;
-        if snap.total_len != total as u64 {
-            return Err(AttachError::Corrupt {
-                field: "total_len",
-                value: snap.total_len,
-            });
-        }
-        region.check(total, region_align::<T>())?;
+        let capacity = check_ring_header(
+            &snap,
+            Kind::Mpmc,
+            Fingerprint::of::<T>(type_id),
+            Self::bytes_needed,
+            &region,
+            region_align::<T>(),
+        )?;
         // SAFETY: the region holds `total` bytes, so the slots are inside it.
         let slots = unsafe { base.add(slots_offset::<T>()) }.cast::<Slot<T>>();
         Ok(Self {

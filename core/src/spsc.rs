@@ -50,10 +50,10 @@ use core::ptr::NonNull;
 use crate::blocking::{BlockError, Blocking};
 use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
 use crate::plain::Plain;
-use crate::region::{Region, RegionError};
+use crate::region::Region;
 use crate::ring::{
-    capacity_is_valid, CacheLine, ChunkError, Corrupt, InitError, PopError, PushError, RingConfig,
-    RoleError,
+    check_ring_header, ring_bytes, CacheLine, ChunkError, Corrupt, InitError, PopError, PushError,
+    RingConfig, RoleError,
 };
 use crate::role;
 use crate::sync::{init_atomic, AtomicU32, Ordering, UnsafeCell};
@@ -154,17 +154,7 @@ unsafe impl<T: Plain> Sync for SpscRing<'_, T> {}
 impl<'a, T: Plain> SpscRing<'a, T> {
     /// Bytes a ring of `capacity` elements of `T` needs, header included.
     pub const fn bytes_needed(capacity: u32) -> Result<usize, InitError> {
-        if !capacity_is_valid(capacity) {
-            return Err(InitError::Capacity { capacity });
-        }
-        match (capacity as usize).checked_mul(size_of::<Slot<T>>()) {
-            Some(slots) => match slots.checked_add(slots_offset::<T>()) {
-                // The header records the length as 64 bits; usize fits.
-                Some(total) => Ok(total),
-                None => Err(InitError::Region(RegionError::Overflow)),
-            },
-            None => Err(InitError::Region(RegionError::Overflow)),
-        }
+        ring_bytes(capacity, 1, size_of::<Slot<T>>(), slots_offset::<T>())
     }
 
     /// The alignment a region for this ring must have (128, or more for an
@@ -260,19 +250,14 @@ impl<'a, T: Plain> SpscRing<'a, T> {
         let control = base.cast::<Control>();
         // SAFETY: the region holds an aligned Control; all access is atomic.
         let snap = unsafe { control.as_ref() }.meta.header.snapshot();
-        snap.validate(Kind::Spsc, Fingerprint::of::<T>(type_id))?;
-        let capacity = snap.capacity;
-        let total = Self::bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
-            field: "capacity",
-            value: capacity as u64,
-        })?;
-        if snap.total_len != total as u64 {
-            return Err(AttachError::Corrupt {
-                field: "total_len",
-                value: snap.total_len,
-            });
-        }
-        region.check(total, region_align::<T>())?;
+        let capacity = check_ring_header(
+            &snap,
+            Kind::Spsc,
+            Fingerprint::of::<T>(type_id),
+            Self::bytes_needed,
+            &region,
+            region_align::<T>(),
+        )?;
         // SAFETY: the region holds `total` bytes, so the slots are inside it.
         let slots = unsafe { base.add(slots_offset::<T>()) }.cast::<Slot<T>>();
         Ok(Self {

@@ -1,6 +1,7 @@
 use std::collections::VecDeque;
 
 use super::*;
+use crate::region::RegionError;
 use crate::test_util::{AlignedBuf, Rng};
 
 fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {
