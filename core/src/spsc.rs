@@ -52,8 +52,8 @@ use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
 use crate::plain::Plain;
 use crate::region::Region;
 use crate::ring::{
-    check_ring_header, ring_bytes, CacheLine, ChunkError, Corrupt, InitError, PopError, PushError,
-    RingConfig, RoleError,
+    capacity_is_valid, check_ring_header, ring_bytes, CacheLine, ChunkError, Corrupt, InitError,
+    PopError, PushError, RingConfig, RoleError,
 };
 use crate::role;
 use crate::sync::{init_atomic, AtomicU32, Ordering, UnsafeCell};
