@@ -39,6 +39,7 @@ pub mod event;
 mod fixed;
 pub mod frame;
 pub mod layout;
+pub mod mpmc;
 pub mod mutex;
 pub mod plain;
 pub mod region;

@@ -55,6 +55,62 @@ pub const fn capacity_is_valid(capacity: u32) -> bool {
     capacity.is_power_of_two() && capacity <= MAX_CAPACITY
 }
 
+/// Bytes of a ring whose `capacity` slots of `slot_size` bytes start at
+/// `slots_offset`, or why there can be no such ring. `min_capacity` is the
+/// ring's own lower bound (a power of two).
+pub(crate) const fn ring_bytes(
+    capacity: u32,
+    min_capacity: u32,
+    slot_size: usize,
+    slots_offset: usize,
+) -> Result<usize, InitError> {
+    if !capacity_is_valid(capacity) {
+        return Err(InitError::Capacity { capacity });
+    }
+    if capacity < min_capacity {
+        return Err(InitError::CapacityBelow {
+            capacity,
+            min: min_capacity,
+        });
+    }
+    match (capacity as usize).checked_mul(slot_size) {
+        // The header records the length as 64 bits; usize fits.
+        Some(slots) => match slots.checked_add(slots_offset) {
+            Some(total) => Ok(total),
+            None => Err(InitError::Region(RegionError::Overflow)),
+        },
+        None => Err(InitError::Region(RegionError::Overflow)),
+    }
+}
+
+/// The attach checks every ring shares: the header against `kind` and
+/// `element`, the capacity against the ring's rules (`bytes_needed`), the
+/// recorded length against the capacity, and the region against the length.
+/// Returns the capacity.
+pub(crate) fn check_ring_header(
+    snap: &crate::layout::HeaderSnapshot,
+    kind: crate::layout::Kind,
+    element: crate::layout::Fingerprint,
+    bytes_needed: impl FnOnce(u32) -> Result<usize, InitError>,
+    region: &crate::Region<'_>,
+    align: usize,
+) -> Result<u32, AttachError> {
+    snap.validate(kind, element)?;
+    let capacity = snap.capacity;
+    let total = bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
+        field: "capacity",
+        value: capacity as u64,
+    })?;
+    if snap.total_len != total as u64 {
+        return Err(AttachError::Corrupt {
+            field: "total_len",
+            value: snap.total_len,
+        });
+    }
+    region.check(total, align)?;
+    Ok(capacity)
+}
+
 /// Why a ring could not be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitError {
@@ -353,19 +409,7 @@ impl Control {
         let control = base.cast::<Self>();
         // SAFETY: the region holds an aligned Control; all access is atomic.
         let snap = unsafe { control.as_ref() }.meta.header.snapshot();
-        snap.validate(kind, element)?;
-        let capacity = snap.capacity;
-        let total = bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
-            field: "capacity",
-            value: capacity as u64,
-        })?;
-        if snap.total_len != total as u64 {
-            return Err(AttachError::Corrupt {
-                field: "total_len",
-                value: snap.total_len,
-            });
-        }
-        region.check(total, align)?;
+        let capacity = check_ring_header(&snap, kind, element, bytes_needed, region, align)?;
         Ok((control, capacity))
     }
 }

@@ -50,10 +50,10 @@ use core::ptr::NonNull;
 use crate::blocking::{BlockError, Blocking};
 use crate::layout::{AttachError, Fingerprint, HeaderFields, Kind};
 use crate::plain::Plain;
-use crate::region::{Region, RegionError};
+use crate::region::Region;
 use crate::ring::{
-    capacity_is_valid, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig,
-    RoleError,
+    capacity_is_valid, ring_bytes, ChunkError, Control, Corrupt, InitError, PopError, PushError,
+    RingConfig, RoleError,
 };
 use crate::role;
 use crate::sync::{Ordering, UnsafeCell};
@@ -114,17 +114,7 @@ unsafe impl<T: Plain> Sync for SpscRing<'_, T> {}
 impl<'a, T: Plain> SpscRing<'a, T> {
     /// Bytes a ring of `capacity` elements of `T` needs, header included.
     pub const fn bytes_needed(capacity: u32) -> Result<usize, InitError> {
-        if !capacity_is_valid(capacity) {
-            return Err(InitError::Capacity { capacity });
-        }
-        match (capacity as usize).checked_mul(size_of::<Slot<T>>()) {
-            Some(slots) => match slots.checked_add(slots_offset::<T>()) {
-                // The header records the length as 64 bits; usize fits.
-                Some(total) => Ok(total),
-                None => Err(InitError::Region(RegionError::Overflow)),
-            },
-            None => Err(InitError::Region(RegionError::Overflow)),
-        }
+        ring_bytes(capacity, 1, size_of::<Slot<T>>(), slots_offset::<T>())
     }
 
     /// The alignment a region for this ring must have (128, or more for an

@@ -2,6 +2,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::layout::{Header, HeaderSnapshot, MAGIC};
+use crate::region::RegionError;
 use crate::test_util::{AlignedBuf, Rng};
 
 fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {

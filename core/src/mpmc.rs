@@ -1,0 +1,772 @@
+//! A bounded multi-producer multi-consumer ring of `T: Plain` that lives in
+//! caller memory: any number of threads, in any number of processes mapping
+//! the same bytes, may push and pop.
+//!
+//! # Protocol
+//!
+//! Dmitry Vyukov's bounded MPMC queue. Positions are wrapping 32-bit counts;
+//! position `p` lives in slot `p mod C` (`C`, the capacity, a power of two
+//! of at least 2), and every slot carries a sequence word next to its value:
+//!
+//! | slot's `seq` | meaning |
+//! |---|---|
+//! | `p` | free, for the producer of position `p` |
+//! | `p + 1` | holds the element of position `p`, for its consumer |
+//! | `p + C` | free again, for the producer of position `p + C` (next lap) |
+//!
+//! A producer loads `tail = p`, checks (`Acquire`) that the slot's `seq` is
+//! `p`, claims `p` with a compare-exchange of `tail` from `p` to `p + 1`,
+//! writes the value and stores `seq = p + 1` (`Release`). A consumer mirrors
+//! it on `head`: it waits for `seq = p + 1`, claims `p` on `head`, reads, and
+//! stores `seq = p + C`. The sequence word alone hands a slot from one side
+//! to the other (the indices are loaded with `Acquire` and advanced with
+//! `AcqRel` only so that their range checks are sound; on x86 that is free),
+//! and a consumer reads the `seq` and the value from the same cache line
+//! (for elements up to 60 bytes). Batches ([`MpmcRing::push_slice`],
+//! [`MpmcRing::pop_into`]) claim several consecutive ready positions with one
+//! compare-exchange, which is what contention makes expensive.
+//!
+//! # Layout (version [`crate::LAYOUT_VERSION`])
+//!
+//! | offset | bytes | contents | written by |
+//! |---|---|---|---|
+//! | 0 | 64 | [`Header`] | creator |
+//! | 128 | 4 | tail: the next position a push claims (wrapping) | producers |
+//! | 256 | 4 | head: the next position a pop claims (wrapping) | consumers |
+//! | 384 | `capacity × slot` | slots (at the slot's alignment, at least 384) | both |
+//!
+//! A slot is `#[repr(C)] { seq: u32, value: T }`: the value at offset
+//! `max(4, align_of::<T>())`, the slot padded to a multiple of that
+//! alignment (`u32` → 8 bytes, `u64` → 16). Padding bytes are never read:
+//! a value is copied in and out through its own field only, and `T: Plain`
+//! has no padding of its own. The region must be aligned to 128 bytes (a
+//! mapping always is).
+//!
+//! # Handles
+//!
+//! There are no roles to claim and no holder ids: an [`MpmcRing`] (cheap to
+//! copy, `Send + Sync`) pushes and pops. Nothing in the ring belongs to one
+//! participant except, briefly, the slot it has claimed; a participant that
+//! dies leaves only that slot behind (see below), so there is nothing for a
+//! holder id to reclaim, and recording claimants would cost a shared store
+//! per operation.
+//!
+//! # Crashed and hostile peers
+//!
+//! A producer killed between claiming a position and publishing it leaves
+//! that slot at `seq = p`. Nothing else is affected: other producers keep
+//! claiming later positions and consumers keep the elements already
+//! published before `p`, but consumers stall *at* `p` — a pop reports
+//! [`PopError::Stalled`] with `position: p` once it has spun its limit
+//! without progress — and the ring fills behind it. A consumer killed
+//! between claiming and releasing leaves its slot at `seq = p + 1`; the
+//! ring keeps working until producers come round to that slot a lap later,
+//! where a push reports [`PushError::Stalled`] with `position: p`.
+//!
+//! The way out is [`MpmcRing::skip_stalled`]`(p)`: it consumes a stalled
+//! producer's position as a hole (the element is lost) or frees a stalled
+//! consumer's slot, and the ring moves on. Call it only when the claimant
+//! is known to be dead (a supervisor reaped it) or after a timeout no live
+//! process could exceed between two instructions (a descheduled process can
+//! take tens of milliseconds; allow seconds). Skipping a *live* claimant
+//! corrupts contents — an element lost or a junk value delivered — but never
+//! bounds: the skipped claimant finishes by writing its slot, as it would
+//! have anyway.
+//!
+//! Everything read from shared memory is untrusted: every position is masked
+//! with `capacity - 1` before it addresses a slot, and every loop is bounded
+//! (a spin limit for waiting on a claimant, [`MAX_LOST_RACES`] for retries
+//! after other participants move an index). A sequence word that claims a
+//! slot is further along than an index that has not moved makes the
+//! operation fail with `Corrupt`; other garbage reads as `Full`, `Empty`,
+//! `Stalled` or junk values, never as an out-of-bounds access.
+//!
+//! # Wrapping (the ABA bound)
+//!
+//! Positions and sequence words are 32 bits and wrap. A push or pop loads an
+//! index, checks the slot, then compare-exchanges the index; should a
+//! participant be suspended between the check and the compare-exchange for
+//! exactly a multiple of 2³² other operations (about 43 s of back-to-back
+//! operations at 100 M/s, ending on the very same count), its
+//! compare-exchange would succeed on a slot it did not check, and it would
+//! overwrite or re-read one element. Contents only, never bounds; the same
+//! bound as any ring with 32-bit indices, chosen because a futex word and a
+//! 32-bit target have nothing wider.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{align_of, size_of};
+use core::ptr::NonNull;
+
+use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind};
+use crate::plain::Plain;
+use crate::region::Region;
+use crate::ring::{check_ring_header, ring_bytes, CacheLine, Corrupt, InitError, RingConfig};
+use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+
+/// How many times [`MpmcRing::try_push`] and [`MpmcRing::try_pop`] re-check
+/// a slot that another participant has claimed but not finished before they
+/// report `Stalled`. An honest claimant finishes within a few polls unless it
+/// is descheduled.
+pub const DEFAULT_SPIN_LIMIT: u32 = 128;
+
+/// How many times one operation retries after other participants moved the
+/// index under it (a lost compare-exchange, a stale index) before it gives
+/// up with `Stalled`. Each retry means someone else made progress, so an
+/// honest ring never gets near it; it bounds the loop against a peer that
+/// rewrites the indices forever.
+pub const MAX_LOST_RACES: u32 = 1 << 16;
+
+/// The fixed part of the ring; slots follow it.
+#[repr(C)]
+struct Control {
+    header: CacheLine<Header>,
+    tail: CacheLine<AtomicU32>,
+    head: CacheLine<AtomicU32>,
+}
+
+/// One slot: the sequence word, then the value.
+#[repr(C)]
+struct Slot<T> {
+    seq: AtomicU32,
+    value: UnsafeCell<T>,
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use core::mem::offset_of;
+    use static_assertions::const_assert_eq;
+    const_assert_eq!(size_of::<Control>(), 384);
+    const_assert_eq!(align_of::<Control>(), 128);
+    const_assert_eq!(offset_of!(Control, header), 0);
+    const_assert_eq!(offset_of!(Control, tail), 128);
+    const_assert_eq!(offset_of!(Control, head), 256);
+    const_assert_eq!(offset_of!(Slot<u8>, seq), 0);
+    const_assert_eq!(offset_of!(Slot<u8>, value), 4);
+    const_assert_eq!(size_of::<Slot<u8>>(), 8);
+    const_assert_eq!(size_of::<Slot<u32>>(), 8);
+    const_assert_eq!(offset_of!(Slot<u64>, value), 8);
+    const_assert_eq!(size_of::<Slot<u64>>(), 16);
+    const_assert_eq!(size_of::<Slot<[u8; 60]>>(), 64);
+};
+
+/// Where the slots start, for element type `T`.
+const fn slots_offset<T>() -> usize {
+    let align = align_of::<Slot<T>>();
+    (size_of::<Control>() + align - 1) & !(align - 1)
+}
+
+/// The alignment the region must have.
+const fn region_align<T>() -> usize {
+    let (c, s) = (align_of::<Control>(), align_of::<Slot<T>>());
+    if c > s {
+        c
+    } else {
+        s
+    }
+}
+
+/// Why a push did nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PushError {
+    /// Every slot holds an element: consumers have not caught up.
+    Full,
+    /// The slot for the next push still holds the element of `position`
+    /// (a lap earlier): a consumer claimed it and has not released it within
+    /// the spin limit. Transient if that consumer is descheduled; permanent
+    /// if it died, until [`MpmcRing::skip_stalled`]`(position)`. Also
+    /// reported when the operation lost [`MAX_LOST_RACES`] races in a row.
+    Stalled {
+        /// The stalled element's position.
+        position: u32,
+    },
+    /// See [`Corrupt`].
+    Corrupt,
+}
+
+/// Why a pop returned nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PopError {
+    /// No element has been claimed by a producer beyond the head.
+    Empty,
+    /// A producer claimed `position`, the next to pop, and has not published
+    /// it within the spin limit. Transient if that producer is descheduled;
+    /// permanent if it died, until [`MpmcRing::skip_stalled`]`(position)`.
+    /// Also reported when the operation lost [`MAX_LOST_RACES`] races in a
+    /// row.
+    Stalled {
+        /// The stalled position.
+        position: u32,
+    },
+    /// See [`Corrupt`].
+    Corrupt,
+}
+
+/// [`MpmcRing::skip_stalled`] found nothing stalled at `position`: the
+/// claimant finished, someone else skipped it, or the position is not where
+/// the ring waits. Nothing was changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotStalled {
+    /// The position asked about.
+    pub position: u32,
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full => f.write_str("ring full"),
+            Self::Stalled { position } => write!(
+                f,
+                "ring stalled: the consumer of position {position} has not released its slot"
+            ),
+            Self::Corrupt => Corrupt.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for PopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("ring empty"),
+            Self::Stalled { position } => write!(
+                f,
+                "ring stalled: the producer of position {position} has not published it"
+            ),
+            Self::Corrupt => Corrupt.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for NotStalled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "position {} is not stalled", self.position)
+    }
+}
+
+impl core::error::Error for PushError {}
+impl core::error::Error for PopError {}
+impl core::error::Error for NotStalled {}
+
+/// Which index an operation claims on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Push,
+    Pop,
+}
+
+/// Why no position could be claimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Blocked {
+    /// Full (push) or empty (pop).
+    Idle,
+    /// A peer's claim did not finish within the limit.
+    Stalled(u32),
+    /// See [`Corrupt`].
+    Corrupt,
+}
+
+impl From<Blocked> for PushError {
+    fn from(b: Blocked) -> Self {
+        match b {
+            Blocked::Idle => Self::Full,
+            Blocked::Stalled(position) => Self::Stalled { position },
+            Blocked::Corrupt => Self::Corrupt,
+        }
+    }
+}
+
+impl From<Blocked> for PopError {
+    fn from(b: Blocked) -> Self {
+        match b {
+            Blocked::Idle => Self::Empty,
+            Blocked::Stalled(position) => Self::Stalled { position },
+            Blocked::Corrupt => Self::Corrupt,
+        }
+    }
+}
+
+/// A multi-producer multi-consumer ring in caller memory. Cheap to copy; it
+/// owns nothing. Every copy, in every process, may push and pop.
+pub struct MpmcRing<'a, T> {
+    control: NonNull<Control>,
+    slots: NonNull<Slot<T>>,
+    capacity: u32,
+    _memory: PhantomData<(&'a Control, T)>,
+}
+
+impl<T> Clone for MpmcRing<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for MpmcRing<'_, T> {}
+
+impl<T> fmt::Debug for MpmcRing<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MpmcRing")
+            .field("capacity", &self.capacity)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+// SAFETY: all shared state is reached through atomics, and a slot's value is
+// accessed only by the participant whose claim the slot's sequence word
+// admits (see the protocol in the module docs).
+unsafe impl<T: Plain> Send for MpmcRing<'_, T> {}
+// SAFETY: as above; every operation takes `&self` and claims what it touches.
+unsafe impl<T: Plain> Sync for MpmcRing<'_, T> {}
+
+impl<'a, T: Plain> MpmcRing<'a, T> {
+    /// Bytes a ring of `capacity` elements of `T` needs, header included.
+    /// The capacity must be a power of two from 2 to
+    /// [`crate::ring::MAX_CAPACITY`] (one slot cannot tell "full" from "free
+    /// for the next lap").
+    pub const fn bytes_needed(capacity: u32) -> Result<usize, InitError> {
+        ring_bytes(capacity, 2, size_of::<Slot<T>>(), slots_offset::<T>())
+    }
+
+    /// The alignment a region for this ring must have (128, or more for an
+    /// over-aligned `T`).
+    pub const fn region_align() -> usize {
+        region_align::<T>()
+    }
+
+    /// Creates an empty ring in `region`.
+    ///
+    /// The creator owns the memory until this returns: nobody may attach
+    /// before (attachers see `NotReady` and retry), and re-initialising a
+    /// ring that others use is a protocol error (they will see junk).
+    pub fn init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+        let ring = Self::init_begin(region, config)?;
+        ring.init_publish(config);
+        Ok(ring)
+    }
+
+    /// First half of [`MpmcRing::init`]: checks the region, marks the
+    /// header `INITIALISING`, zeroes the indices and gives slot `i` the
+    /// sequence `i` (under loom: constructs every atomic and cell). For loom
+    /// models of the init/attach handshake; use [`MpmcRing::init`].
+    #[doc(hidden)]
+    pub fn init_begin(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+        let total = Self::bytes_needed(config.capacity)?;
+        let base = region.check(total, region_align::<T>())?;
+        let control = base.cast::<Control>();
+        // SAFETY: the region holds `total` aligned bytes, so the slots start
+        // inside it, at an offset aligned for Slot<T>.
+        let slots = unsafe { base.add(slots_offset::<T>()) }.cast::<Slot<T>>();
+        let c = control.as_ptr();
+        // SAFETY: `c` points to writable memory for a Control (checked
+        // above); the creator owns it until publication.
+        unsafe {
+            use core::ptr::addr_of_mut;
+            Header::begin(addr_of_mut!((*c).header.0));
+            init_atomic(addr_of_mut!((*c).tail.0), 0);
+            init_atomic(addr_of_mut!((*c).head.0), 0);
+        }
+        for i in 0..config.capacity {
+            // SAFETY: slot `i` lies inside the region (i < capacity), and the
+            // creator owns it until publication.
+            unsafe {
+                let slot = slots.as_ptr().add(i as usize);
+                init_atomic(core::ptr::addr_of_mut!((*slot).seq), i);
+                // Under loom the cell must be constructed before use; every
+                // bit pattern (zeroes included) is a valid `T: Plain`.
+                #[cfg(loom)]
+                core::ptr::addr_of_mut!((*slot).value).write(UnsafeCell::new(core::mem::zeroed()));
+            }
+        }
+        Ok(Self {
+            control,
+            slots,
+            capacity: config.capacity,
+            _memory: PhantomData,
+        })
+    }
+
+    /// Second half of [`MpmcRing::init`]: records the configuration and
+    /// publishes the ring as ready (`Release`).
+    #[doc(hidden)]
+    pub fn init_publish(&self, config: RingConfig) {
+        let fields = HeaderFields {
+            kind: Kind::Mpmc,
+            element: Fingerprint::of::<T>(config.type_id),
+            capacity: self.capacity,
+            creator_pid: config.creator_pid,
+            total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
+        };
+        // SAFETY: init_begin ran on this memory.
+        unsafe {
+            Header::publish(
+                core::ptr::addr_of_mut!((*self.control.as_ptr()).header.0),
+                &fields,
+            )
+        };
+    }
+
+    /// Attaches to a ring that some process initialised in `region`.
+    ///
+    /// Checks the header against `Kind::Mpmc` and
+    /// `Fingerprint::of::<T>(type_id)`, the capacity, and that the region
+    /// holds the whole ring. Returns [`AttachError::NotReady`] while the
+    /// creator is still initialising: retry until a deadline of your choosing.
+    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+        let base = region.check(size_of::<Control>(), region_align::<T>())?;
+        let control = base.cast::<Control>();
+        // SAFETY: the region holds an aligned Control; all access is atomic.
+        let snap = unsafe { control.as_ref() }.header.snapshot();
+        let capacity = check_ring_header(
+            &snap,
+            Kind::Mpmc,
+            Fingerprint::of::<T>(type_id),
+            Self::bytes_needed,
+            &region,
+            region_align::<T>(),
+        )?;
+        // SAFETY: the region holds `total` bytes, so the slots are inside it.
+        let slots = unsafe { base.add(slots_offset::<T>()) }.cast::<Slot<T>>();
+        Ok(Self {
+            control,
+            slots,
+            capacity,
+            _memory: PhantomData,
+        })
+    }
+
+    /// Appends `value`, or fails without blocking: [`PushError::Full`], or
+    /// [`PushError::Stalled`] after [`DEFAULT_SPIN_LIMIT`] polls of a slot a
+    /// consumer is still reading.
+    #[inline]
+    pub fn try_push(&self, value: T) -> Result<(), PushError> {
+        self.push_with_spin_limit(value, DEFAULT_SPIN_LIMIT)
+    }
+
+    /// [`MpmcRing::try_push`] with a chosen number of polls before it reports
+    /// `Stalled` (0: report at once).
+    #[inline]
+    pub fn push_with_spin_limit(&self, value: T, spin_limit: u32) -> Result<(), PushError> {
+        let (pos, _) = self.claim(Side::Push, 1, spin_limit)?;
+        self.write_and_publish(pos, value);
+        Ok(())
+    }
+
+    /// Appends the longest prefix of `items` that finds free slots, claiming
+    /// them with one compare-exchange; returns how many (at least 1 unless
+    /// `items` is empty). Fails as [`MpmcRing::try_push`] does when not even
+    /// one fits.
+    pub fn push_slice(&self, items: &[T]) -> Result<usize, PushError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let want = u32::try_from(items.len()).unwrap_or(u32::MAX);
+        let (pos, n) = self.claim(Side::Push, want, DEFAULT_SPIN_LIMIT)?;
+        for (i, item) in items[..n as usize].iter().enumerate() {
+            self.write_and_publish(pos.wrapping_add(i as u32), *item);
+        }
+        Ok(n as usize)
+    }
+
+    /// Removes the oldest element, or fails without blocking:
+    /// [`PopError::Empty`], or [`PopError::Stalled`] after
+    /// [`DEFAULT_SPIN_LIMIT`] polls of a position whose producer has not
+    /// published it.
+    #[inline]
+    pub fn try_pop(&self) -> Result<T, PopError> {
+        self.pop_with_spin_limit(DEFAULT_SPIN_LIMIT)
+    }
+
+    /// [`MpmcRing::try_pop`] with a chosen number of polls before it reports
+    /// `Stalled` (0: report at once).
+    #[inline]
+    pub fn pop_with_spin_limit(&self, spin_limit: u32) -> Result<T, PopError> {
+        let (pos, _) = self.claim(Side::Pop, 1, spin_limit)?;
+        Ok(self.take_and_release(pos))
+    }
+
+    /// Removes up to `out.len()` of the oldest elements into `out`, in order,
+    /// claiming the published run from the head with one compare-exchange;
+    /// returns how many (at least 1 unless `out` is empty). Fails as
+    /// [`MpmcRing::try_pop`] does when not even one is ready.
+    pub fn pop_into(&self, out: &mut [T]) -> Result<usize, PopError> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let want = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        let (pos, n) = self.claim(Side::Pop, want, DEFAULT_SPIN_LIMIT)?;
+        for (i, o) in out[..n as usize].iter_mut().enumerate() {
+            *o = self.take_and_release(pos.wrapping_add(i as u32));
+        }
+        Ok(n as usize)
+    }
+
+    /// Moves the ring past a claim whose owner will never finish it, at the
+    /// `position` a `Stalled` error named:
+    ///
+    /// - a producer claimed `position` and has not published it, and
+    ///   consumers wait there: the position is consumed as a hole (its
+    ///   element, never written, is lost). Should the producer publish after
+    ///   all in the instant before the hole is made, its element is
+    ///   returned instead, as a pop would: `Ok(Some(value))`.
+    /// - a consumer claimed `position` and has not released its slot: the
+    ///   slot is released for the next lap (the element is lost unless the
+    ///   consumer got it).
+    ///
+    /// Returns `Ok(None)` when it skipped, and [`NotStalled`] (changing
+    /// nothing) when `position` is in neither state — the claimant finished
+    /// or someone else skipped it first, so racing skippers are harmless.
+    ///
+    /// Only skip a claimant known to be dead, or one stalled far longer than
+    /// any live process could be (see the module docs): a live one that is
+    /// skipped goes on to write its slot, losing or garbling an element.
+    pub fn skip_stalled(&self, position: u32) -> Result<Option<T>, NotStalled> {
+        let c = self.control();
+        let slot = self.slot(position);
+        let not_stalled = Err(NotStalled { position });
+        let seq = slot.seq.load(Ordering::Acquire);
+        if seq == position {
+            // Free for `position`: stalled only if a producer has claimed it.
+            let claimed = c.tail.load(Ordering::Acquire).wrapping_sub(position);
+            if claimed == 0 || claimed > self.capacity {
+                return not_stalled;
+            }
+            // Take the consumers' side of `position`; fails unless they are
+            // all waiting there.
+            let next = position.wrapping_add(1);
+            if c.head
+                .compare_exchange(position, next, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                return not_stalled;
+            }
+            // Only the claimant can still change `seq`: from `position` to
+            // `position + 1`. Release the slot to the next lap unless it did.
+            let lap = position.wrapping_add(self.capacity);
+            match slot
+                .seq
+                .compare_exchange(position, lap, Ordering::Release, Ordering::Acquire)
+            {
+                Ok(_) => Ok(None),
+                Err(now) if now == next => Ok(Some(self.take_and_release(position))),
+                Err(_) => {
+                    // Garbage: give the slot to the next lap regardless.
+                    slot.seq.store(lap, Ordering::Release);
+                    Ok(None)
+                }
+            }
+        } else if seq == position.wrapping_add(1) {
+            // Published: stalled only if a consumer has claimed it.
+            let taken = c.head.load(Ordering::Acquire).wrapping_sub(position);
+            if taken == 0 || taken > self.capacity {
+                return not_stalled;
+            }
+            // A late release by the claimant stores the same value: harmless.
+            slot.seq
+                .compare_exchange(
+                    seq,
+                    position.wrapping_add(self.capacity),
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                )
+                .map(|_| None)
+                .map_err(|_| NotStalled { position })
+        } else {
+            not_stalled
+        }
+    }
+
+    /// Claims the next position to push and abandons it, as a producer
+    /// killed between claim and publish would: for tests of stall recovery.
+    #[doc(hidden)]
+    pub fn abandon_push(&self) -> Result<u32, PushError> {
+        Ok(self.claim(Side::Push, 1, 0)?.0)
+    }
+
+    /// Claims the next position to pop and abandons it, as a consumer killed
+    /// between claim and release would: for tests of stall recovery.
+    #[doc(hidden)]
+    pub fn abandon_pop(&self) -> Result<u32, PopError> {
+        Ok(self.claim(Side::Pop, 1, 0)?.0)
+    }
+
+    /// Claims up to `max` consecutive positions that are ready for `side`
+    /// (free slots to push, published ones to pop), returning the first and
+    /// how many (at least 1).
+    ///
+    /// Every loop here is bounded: polling a peer's unfinished claim by
+    /// `spin_limit`, retries after others moved the index by
+    /// [`MAX_LOST_RACES`], the run of ready slots by the capacity.
+    #[inline]
+    fn claim(&self, side: Side, max: u32, spin_limit: u32) -> Result<(u32, u32), Blocked> {
+        let c = self.control();
+        let cap = self.capacity;
+        // `lag`: a slot is ready for position `p` when its seq is `p + lag`.
+        let (mine, theirs, lag) = match side {
+            Side::Push => (&c.tail.0, &c.head.0, 0),
+            Side::Pop => (&c.head.0, &c.tail.0, 1),
+        };
+        let max = max.min(cap);
+        let mut pos = mine.load(Ordering::Acquire);
+        let mut spins = 0;
+        let mut races = 0;
+        loop {
+            // Acquire: a ready slot's previous owner finished with it (wrote
+            // the value, or read it) before its Release store of `seq`.
+            let seq = self.slot(pos).seq.load(Ordering::Acquire);
+            let diff = seq.wrapping_sub(pos.wrapping_add(lag)) as i32;
+            if diff == 0 {
+                let mut n = 1;
+                while n < max
+                    && self.slot(pos.wrapping_add(n)).seq.load(Ordering::Acquire)
+                        == pos.wrapping_add(n + lag)
+                {
+                    n += 1;
+                }
+                // The checked slots stay ready until someone claims their
+                // positions, which needs this index to move past them first.
+                // Slots change hands through `seq` alone; AcqRel here (and
+                // Acquire on every index load) only makes the indices tell a
+                // consistent story to the range checks below: whoever reads
+                // an index also sees every index move that led to it.
+                match mine.compare_exchange(
+                    pos,
+                    pos.wrapping_add(n),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Ok((pos, n)),
+                    Err(now) => pos = now,
+                }
+            } else {
+                let now = mine.load(Ordering::Acquire);
+                if now != pos {
+                    pos = now; // our index was stale: someone claimed `pos`
+                } else if diff > 0 {
+                    // The slot has moved past `pos`, which only a claim of
+                    // `pos` could do; that claim would have moved the index
+                    // (it happened before the seq we acquired).
+                    return Err(Blocked::Corrupt);
+                } else {
+                    // The slot is still a lap behind `pos`.
+                    let other = theirs.load(Ordering::Acquire);
+                    let (idle, busy, stalled_at) = match side {
+                        // `used` elements are claimed for pushing or popping.
+                        Side::Push => {
+                            let used = pos.wrapping_sub(other);
+                            (used == cap, used < cap, pos.wrapping_sub(cap))
+                        }
+                        // `ahead` positions are claimed by producers.
+                        Side::Pop => {
+                            let ahead = other.wrapping_sub(pos);
+                            (ahead == 0, ahead <= cap, pos)
+                        }
+                    };
+                    if idle {
+                        return Err(Blocked::Idle);
+                    }
+                    if busy {
+                        // A peer claimed the slot and is not done with it.
+                        if spins >= spin_limit {
+                            return Err(Blocked::Stalled(stalled_at));
+                        }
+                        spins += 1;
+                        spin_loop();
+                        continue;
+                    }
+                    // The other index is out of range for `pos`: fine only if
+                    // `pos` went stale meanwhile.
+                    let again = mine.load(Ordering::Acquire);
+                    if again == pos {
+                        return Err(Blocked::Corrupt);
+                    }
+                    pos = again;
+                }
+            }
+            // Someone else moved the index: progress, so the spin starts over.
+            spins = 0;
+            races += 1;
+            if races > MAX_LOST_RACES {
+                return Err(Blocked::Stalled(pos));
+            }
+        }
+    }
+
+    /// Writes the value of claimed position `pos` and publishes it.
+    #[inline(always)]
+    fn write_and_publish(&self, pos: u32, value: T) {
+        let slot = self.slot(pos);
+        // SAFETY: claim() gave us `pos`, whose slot was free (its previous
+        // consumer released it before the seq we acquired); no one else
+        // touches the value until our Release store below.
+        slot.value.with_mut(|p| unsafe { p.write(value) });
+        slot.seq.store(pos.wrapping_add(1), Ordering::Release);
+    }
+
+    /// Reads the value of claimed position `pos` and frees its slot for the
+    /// next lap.
+    #[inline(always)]
+    fn take_and_release(&self, pos: u32) -> T {
+        let slot = self.slot(pos);
+        // SAFETY: claim() gave us `pos`, whose slot was published (its
+        // producer wrote the value before the seq we acquired); no producer
+        // writes it until our Release store below.
+        let value = slot.value.with(|p| unsafe { p.read() });
+        slot.seq
+            .store(pos.wrapping_add(self.capacity), Ordering::Release);
+        value
+    }
+}
+
+impl<T> MpmcRing<'_, T> {
+    /// The header as it is now (for inspectors).
+    pub fn header(&self) -> HeaderSnapshot {
+        self.control().header.snapshot()
+    }
+
+    /// Number of slots.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Positions claimed by producers and not yet by consumers, at some
+    /// moment during the call: it counts elements still being written and
+    /// omits those being read. A snapshot, stale as soon as it returns;
+    /// clamped to the capacity (a corrupt index reads as full).
+    pub fn len(&self) -> u32 {
+        let c = self.control();
+        // Head first: the tail read after it is at least as new, so an
+        // honest ring never reads as holding a negative count.
+        let head = c.head.load(Ordering::Acquire);
+        let tail = c.tail.load(Ordering::Acquire);
+        tail.wrapping_sub(head).min(self.capacity)
+    }
+
+    /// Whether [`MpmcRing::len`] is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether [`MpmcRing::len`] is the capacity.
+    pub fn is_full(&self) -> bool {
+        self.len() == self.capacity
+    }
+
+    fn control(&self) -> &Control {
+        // SAFETY: `control` points to a live, initialised Control for 'a;
+        // every field is atomic, so a shared reference is sound.
+        unsafe { self.control.as_ref() }
+    }
+
+    /// The slot of wrapping position `pos`. The position is masked here, and
+    /// only here: no value from shared memory reaches a pointer otherwise.
+    #[inline(always)]
+    fn slot(&self, pos: u32) -> &Slot<T> {
+        let i = (pos & (self.capacity - 1)) as usize;
+        // SAFETY: i < capacity, and the region holds `capacity` slots; the
+        // seq is atomic and the value is reached only through its cell.
+        unsafe { &*self.slots.as_ptr().add(i) }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -1,0 +1,482 @@
+use std::collections::VecDeque;
+
+use super::*;
+use crate::region::RegionError;
+use crate::test_util::{AlignedBuf, Rng};
+
+fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {
+    AlignedBuf::new(MpmcRing::<T>::bytes_needed(capacity).unwrap())
+}
+
+/// Moves an empty ring's indices to `start`, as if `start` elements had
+/// passed through it, so tests can cross the 32-bit wrap.
+fn rewind_to<T: Plain>(ring: &MpmcRing<'_, T>, start: u32) {
+    let c = ring.control();
+    c.tail.store(start, Ordering::Relaxed);
+    c.head.store(start, Ordering::Relaxed);
+    for i in 0..ring.capacity {
+        let pos = start.wrapping_add(i);
+        ring.slot(pos).seq.store(pos, Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn bytes_needed_and_capacity_rules() {
+    assert_eq!(MpmcRing::<u64>::bytes_needed(16), Ok(384 + 16 * 16));
+    assert_eq!(MpmcRing::<u32>::bytes_needed(2), Ok(384 + 2 * 8));
+    assert_eq!(MpmcRing::<u8>::bytes_needed(4), Ok(384 + 4 * 8));
+    for bad in [0, 3, 12, (1 << 31) + 1, u32::MAX] {
+        assert_eq!(
+            MpmcRing::<u64>::bytes_needed(bad),
+            Err(InitError::Capacity { capacity: bad })
+        );
+    }
+    assert_eq!(
+        MpmcRing::<u64>::bytes_needed(1),
+        Err(InitError::CapacityBelow {
+            capacity: 1,
+            min: 2
+        })
+    );
+    #[repr(C, align(512))]
+    #[derive(Clone, Copy)]
+    struct Wide([u8; 512]);
+    // SAFETY: a byte array: no padding, any bits valid.
+    unsafe impl Plain for Wide {}
+    // The slot: seq, padding to 512, the value: 1024 bytes, at 512.
+    assert_eq!(MpmcRing::<Wide>::bytes_needed(2), Ok(512 + 2 * 1024));
+    assert_eq!(MpmcRing::<Wide>::region_align(), 512);
+}
+
+#[test]
+fn init_rejects_small_or_misaligned_regions() {
+    let buf = ring_buf::<u64>(16);
+    // SAFETY: a prefix of the buffer.
+    let small = unsafe { Region::from_raw(buf.ptr(), 384 + 16 * 16 - 1) }.unwrap();
+    assert!(matches!(
+        MpmcRing::<u64>::init(small, RingConfig::new(16)),
+        Err(InitError::Region(RegionError::TooSmall { .. }))
+    ));
+    let big = AlignedBuf::new(4096);
+    // SAFETY: inside the buffer.
+    let off = unsafe { Region::from_raw(big.ptr().add(64), 4000) }.unwrap();
+    assert!(matches!(
+        MpmcRing::<u64>::init(off, RingConfig::new(16)),
+        Err(InitError::Region(RegionError::Misaligned {
+            required: 128,
+            ..
+        }))
+    ));
+    assert_eq!(
+        MpmcRing::<u64>::init(buf.region(), RingConfig::new(1)).unwrap_err(),
+        InitError::CapacityBelow {
+            capacity: 1,
+            min: 2
+        }
+    );
+}
+
+#[test]
+fn push_pop_fifo_and_full_empty() {
+    let buf = ring_buf::<u64>(4);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+    let other = ring; // any copy pushes and pops
+    assert_eq!(ring.try_pop(), Err(PopError::Empty));
+    for i in 0..4 {
+        ring.try_push(i).unwrap();
+    }
+    assert_eq!(other.try_push(9), Err(PushError::Full));
+    assert!(ring.is_full());
+    assert_eq!(other.try_pop(), Ok(0));
+    ring.try_push(4).unwrap();
+    for i in 1..5 {
+        assert_eq!(ring.try_pop(), Ok(i));
+    }
+    assert!(ring.is_empty());
+    assert_eq!(ring.try_pop(), Err(PopError::Empty));
+    assert_eq!(ring.push_slice(&[]), Ok(0));
+    assert_eq!(ring.pop_into(&mut []), Ok(0));
+    assert_eq!(ring.push_slice(&[1, 2, 3, 4, 5, 6]), Ok(4));
+    assert_eq!(ring.push_slice(&[7]), Err(PushError::Full));
+    let mut out = [0; 3];
+    assert_eq!(ring.pop_into(&mut out), Ok(3));
+    assert_eq!(out, [1, 2, 3]);
+    assert_eq!(ring.pop_into(&mut out), Ok(1));
+    assert_eq!(ring.pop_into(&mut out), Err(PopError::Empty));
+}
+
+#[test]
+fn attach_validates_every_field() {
+    let buf = ring_buf::<u64>(16);
+    assert_eq!(
+        MpmcRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        AttachError::NotReady { state: 0 }
+    );
+    let ring = MpmcRing::<u64>::init(
+        buf.region(),
+        RingConfig::new(16).with_type_id(5).with_creator_pid(77),
+    )
+    .unwrap();
+    let other = MpmcRing::<u64>::attach(buf.region(), 5).unwrap();
+    assert_eq!(other.capacity(), 16);
+    assert_eq!(ring.header().creator_pid, 77);
+    ring.try_push(3).unwrap();
+    assert_eq!(other.try_pop(), Ok(3));
+    assert!(matches!(
+        MpmcRing::<u64>::attach(buf.region(), 6),
+        Err(AttachError::Element { .. })
+    ));
+    assert!(matches!(
+        MpmcRing::<u32>::attach(buf.region(), 5),
+        Err(AttachError::Element { .. })
+    ));
+    assert!(matches!(
+        crate::spsc::SpscRing::<u64>::attach(buf.region(), 5),
+        Err(AttachError::Kind {
+            expected: Kind::Spsc,
+            found: 2
+        })
+    ));
+    // SAFETY: a prefix of the buffer.
+    let short = unsafe { Region::from_raw(buf.ptr(), 400) }.unwrap();
+    assert!(matches!(
+        MpmcRing::<u64>::attach(short, 5),
+        Err(AttachError::Region(RegionError::TooSmall { .. }))
+    ));
+    let poke = |offset: usize, value: u32| {
+        // SAFETY: inside the buffer, aligned to 4.
+        unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
+    };
+    for bad in [1, 12, 0] {
+        poke(32, bad); // a capacity no creator writes
+        assert_eq!(
+            MpmcRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+            AttachError::Corrupt {
+                field: "capacity",
+                value: bad as u64
+            }
+        );
+    }
+    poke(32, 32); // valid, but disagrees with total_len
+    assert!(matches!(
+        MpmcRing::<u64>::attach(buf.region(), 5),
+        Err(AttachError::Corrupt {
+            field: "total_len",
+            ..
+        })
+    ));
+    poke(32, 16);
+    poke(8, 1); // kind: spsc
+    assert!(matches!(
+        MpmcRing::<u64>::attach(buf.region(), 5),
+        Err(AttachError::Kind {
+            expected: Kind::Mpmc,
+            found: 1
+        })
+    ));
+    poke(8, 2);
+    assert!(MpmcRing::<u64>::attach(buf.region(), 5).is_ok());
+}
+
+/// Random operations, through two copies of the ring, checked against a
+/// `VecDeque`.
+#[test]
+fn random_operations_match_a_model() {
+    let steps = if cfg!(miri) { 2_000 } else { 200_000 };
+    for capacity in [2u32, 4, 8, 64] {
+        let buf = ring_buf::<u64>(capacity);
+        let a = MpmcRing::<u64>::init(buf.region(), RingConfig::new(capacity)).unwrap();
+        let b = MpmcRing::<u64>::attach(buf.region(), 0).unwrap();
+        let mut model = VecDeque::new();
+        let mut rng = Rng::new(capacity as u64);
+        let mut next = 0u64;
+        for _ in 0..steps {
+            let ring = if rng.below(2) == 0 { a } else { b };
+            let room = capacity as usize - model.len();
+            match rng.below(4) {
+                0 => match ring.try_push(next) {
+                    Ok(()) => {
+                        model.push_back(next);
+                        next += 1;
+                    }
+                    Err(e) => {
+                        assert_eq!(e, PushError::Full);
+                        assert_eq!(room, 0);
+                    }
+                },
+                1 => match ring.try_pop() {
+                    Ok(v) => assert_eq!(Some(v), model.pop_front()),
+                    Err(e) => {
+                        assert_eq!(e, PopError::Empty);
+                        assert!(model.is_empty());
+                    }
+                },
+                2 => {
+                    let n = rng.below(capacity as u64 + 3) as usize;
+                    let items: Vec<u64> = (next..next + n as u64).collect();
+                    match ring.push_slice(&items) {
+                        Ok(pushed) => {
+                            assert_eq!(pushed, n.min(room));
+                            model.extend(&items[..pushed]);
+                            next += pushed as u64;
+                        }
+                        Err(e) => {
+                            assert_eq!(e, PushError::Full);
+                            assert_eq!(room, 0);
+                        }
+                    }
+                }
+                _ => {
+                    let mut out = vec![0; rng.below(capacity as u64 + 3) as usize];
+                    match ring.pop_into(&mut out) {
+                        Ok(n) => {
+                            assert_eq!(n, out.len().min(model.len()));
+                            for v in &out[..n] {
+                                assert_eq!(Some(*v), model.pop_front());
+                            }
+                        }
+                        Err(e) => {
+                            assert_eq!(e, PopError::Empty);
+                            assert!(model.is_empty());
+                        }
+                    }
+                }
+            }
+            assert_eq!(a.len() as usize, model.len());
+        }
+    }
+}
+
+#[test]
+fn positions_wrap_around_u32() {
+    let buf = ring_buf::<u32>(4);
+    let ring = MpmcRing::<u32>::init(buf.region(), RingConfig::new(4)).unwrap();
+    rewind_to(&ring, u32::MAX - 5);
+    let mut expected = 0;
+    for i in 0..40u32 {
+        ring.try_push(i).unwrap();
+        if i % 3 == 0 {
+            ring.push_slice(&[1000 + i, 2000 + i]).unwrap();
+        }
+        let mut out = [0u32; 3];
+        let n = ring.pop_into(&mut out).unwrap();
+        for v in &out[..n] {
+            if *v < 1000 {
+                assert_eq!(*v, expected);
+                expected += 1;
+            }
+        }
+    }
+    while let Ok(v) = ring.try_pop() {
+        if v < 1000 {
+            assert_eq!(v, expected);
+            expected += 1;
+        }
+    }
+    assert_eq!(expected, 40);
+}
+
+/// A producer that dies between claiming and publishing stalls consumers at
+/// its position only; skipping it lets everything behind it through.
+#[test]
+fn dead_producer_stalls_its_position_until_skipped() {
+    let buf = ring_buf::<u64>(4);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+    ring.try_push(10).unwrap();
+    let dead = ring.abandon_push().unwrap();
+    assert_eq!(dead, 1);
+    ring.try_push(12).unwrap();
+    ring.try_push(13).unwrap();
+    assert_eq!(ring.try_push(14), Err(PushError::Full));
+    assert_eq!(ring.try_pop(), Ok(10));
+    assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 1 }));
+    assert_eq!(
+        ring.pop_into(&mut [0; 4]),
+        Err(PopError::Stalled { position: 1 })
+    );
+    assert_eq!(
+        ring.pop_with_spin_limit(0),
+        Err(PopError::Stalled { position: 1 })
+    );
+    // Producers are not stalled by it: the slot freed by the pop is theirs.
+    ring.try_push(14).unwrap();
+    assert_eq!(ring.try_push(15), Err(PushError::Full));
+    // Only the stalled position can be skipped.
+    for wrong in [0, 2, 3, 5, u32::MAX] {
+        assert_eq!(
+            ring.skip_stalled(wrong),
+            Err(NotStalled { position: wrong })
+        );
+    }
+    assert_eq!(ring.skip_stalled(1), Ok(None));
+    assert_eq!(ring.skip_stalled(1), Err(NotStalled { position: 1 }));
+    let mut out = [0; 4];
+    assert_eq!(ring.pop_into(&mut out), Ok(3));
+    assert_eq!(out[..3], [12, 13, 14]);
+    // The skipped slot serves the next lap as usual.
+    for i in 0..4 {
+        ring.try_push(20 + i).unwrap();
+    }
+    for i in 0..4 {
+        assert_eq!(ring.try_pop(), Ok(20 + i));
+    }
+    assert_eq!(ring.try_pop(), Err(PopError::Empty));
+    let head = ring.control().head.load(Ordering::Relaxed);
+    assert_eq!(ring.skip_stalled(head), Err(NotStalled { position: head }));
+}
+
+/// A consumer that dies between claiming and releasing stalls producers a
+/// lap later, at its slot only; skipping frees the slot.
+#[test]
+fn dead_consumer_stalls_its_slot_until_skipped() {
+    let buf = ring_buf::<u64>(4);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+    ring.push_slice(&[0, 1, 2, 3]).unwrap();
+    assert_eq!(ring.try_pop(), Ok(0));
+    let dead = ring.abandon_pop().unwrap();
+    assert_eq!(dead, 1);
+    assert_eq!(ring.try_pop(), Ok(2));
+    assert_eq!(ring.try_pop(), Ok(3));
+    assert_eq!(ring.try_pop(), Err(PopError::Empty));
+    ring.try_push(4).unwrap(); // slot 0, released
+    assert_eq!(ring.try_push(5), Err(PushError::Stalled { position: 1 }));
+    assert_eq!(
+        ring.push_slice(&[5, 6]),
+        Err(PushError::Stalled { position: 1 })
+    );
+    assert_eq!(ring.skip_stalled(0), Err(NotStalled { position: 0 }));
+    assert_eq!(ring.skip_stalled(5), Err(NotStalled { position: 5 }));
+    assert_eq!(ring.skip_stalled(1), Ok(None));
+    assert_eq!(ring.skip_stalled(1), Err(NotStalled { position: 1 }));
+    assert_eq!(ring.push_slice(&[5, 6, 7, 8]), Ok(3));
+    let mut out = [0; 8];
+    assert_eq!(ring.pop_into(&mut out), Ok(4));
+    assert_eq!(out[..4], [4, 5, 6, 7]);
+}
+
+/// A stalled producer that does publish, late, is not lost by a skip that
+/// finds its element; and a slot at any other state is left alone.
+#[test]
+fn skip_returns_an_element_published_in_time() {
+    let buf = ring_buf::<u64>(4);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+    let pos = ring.abandon_push().unwrap();
+    assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: pos }));
+    // It comes back to life and publishes: nothing is stalled any more.
+    ring.write_and_publish(pos, 77);
+    assert_eq!(ring.skip_stalled(pos), Err(NotStalled { position: pos }));
+    assert_eq!(ring.try_pop(), Ok(77));
+}
+
+/// Garbage in every shared word: operations end (with errors or junk
+/// values) and never touch memory outside the ring.
+#[test]
+fn garbage_sequences_and_indices_end_every_operation() {
+    let buf = ring_buf::<u64>(8);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let c = ring.control();
+    // A slot that claims to be ahead of an index that has not moved.
+    ring.slot(0).seq.store(5, Ordering::Relaxed);
+    assert_eq!(ring.try_push(1), Err(PushError::Corrupt));
+    ring.slot(0).seq.store(2, Ordering::Relaxed);
+    assert_eq!(ring.try_pop(), Err(PopError::Corrupt));
+    // A tail further ahead than the capacity allows.
+    ring.slot(0).seq.store(0, Ordering::Relaxed);
+    c.tail.store(100, Ordering::Relaxed);
+    assert_eq!(ring.try_pop(), Err(PopError::Corrupt));
+    assert_eq!(ring.len(), 8, "a corrupt ring reads as full");
+    let mut rng = Rng::new(99);
+    let rounds = if cfg!(miri) { 200 } else { 20_000 };
+    for _ in 0..rounds {
+        let word = |rng: &mut Rng| match rng.below(4) {
+            0 => u32::MAX - rng.below(3) as u32,
+            1 => 0x8000_0000 + rng.below(3) as u32,
+            _ => rng.next() as u32 % 24,
+        };
+        match rng.below(4) {
+            0 => c.tail.store(word(&mut rng), Ordering::Relaxed),
+            1 => c.head.store(word(&mut rng), Ordering::Relaxed),
+            _ => ring
+                .slot(rng.next() as u32)
+                .seq
+                .store(word(&mut rng), Ordering::Relaxed),
+        }
+        let _ = ring.try_push(1);
+        let _ = ring.try_pop();
+        let _ = ring.push_slice(&[1; 20]);
+        let _ = ring.pop_into(&mut [0; 20]);
+        let _ = ring.skip_stalled(word(&mut rng));
+        let _ = ring.len();
+    }
+}
+
+/// Two producers and two consumers on threads: every element arrives
+/// exactly once, and each consumer sees each producer's elements in order.
+#[test]
+fn threads_deliver_each_element_exactly_once() {
+    let per_producer: u64 = if cfg!(miri) { 300 } else { 200_000 };
+    let buf = ring_buf::<u64>(16);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(16)).unwrap();
+    let received = std::sync::atomic::AtomicU64::new(0);
+    let total = 2 * per_producer;
+    let seen: Vec<Vec<u64>> = std::thread::scope(|s| {
+        for p in 0..2u64 {
+            s.spawn(move || {
+                let mut i = 0;
+                while i < per_producer {
+                    let tag = p << 32;
+                    let pushed = if i % 5 == 0 {
+                        let end = (i + 3).min(per_producer);
+                        let batch: Vec<u64> = (i..end).map(|v| tag | v).collect();
+                        ring.push_slice(&batch).unwrap_or(0) as u64
+                    } else {
+                        u64::from(ring.try_push(tag | i).is_ok())
+                    };
+                    if pushed == 0 {
+                        std::thread::yield_now();
+                    }
+                    i += pushed;
+                }
+            });
+        }
+        let consumers: Vec<_> = (0..2)
+            .map(|k| {
+                let received = &received;
+                s.spawn(move || {
+                    let mut got = Vec::new();
+                    let mut out = [0u64; 4];
+                    while received.load(std::sync::atomic::Ordering::Relaxed) < total {
+                        let n = if k == 0 {
+                            ring.pop_into(&mut out).unwrap_or(0)
+                        } else {
+                            ring.try_pop().map(|v| out[0] = v).map_or(0, |_| 1)
+                        };
+                        if n == 0 {
+                            std::thread::yield_now();
+                        }
+                        got.extend_from_slice(&out[..n]);
+                        received.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    got
+                })
+            })
+            .collect();
+        consumers.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all = Vec::new();
+    for got in &seen {
+        let mut last = [None::<u64>; 2];
+        for v in got {
+            let (p, i) = ((v >> 32) as usize, v & 0xffff_ffff);
+            assert!(last[p] < Some(i), "producer {p}'s order broken");
+            last[p] = Some(i);
+        }
+        all.extend_from_slice(got);
+    }
+    all.sort_unstable();
+    let expected: Vec<u64> = (0..2u64)
+        .flat_map(|p| (0..per_producer).map(move |i| p << 32 | i))
+        .collect();
+    assert_eq!(all, expected);
+    assert!(ring.is_empty());
+}

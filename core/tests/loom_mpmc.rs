@@ -1,0 +1,329 @@
+//! Loom models of the MPMC ring: every interleaving (bounded) of two
+//! producers and two consumers, one and two, two and one, batches, a dead
+//! producer skipped by consumers, and the init/attach handshake. Each checks
+//! that every element is received exactly once.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" cargo test -p interlink-core --release --test loom_mpmc`
+#![cfg(loom)]
+
+use interlink_core::mpmc::{MpmcRing, PopError, PushError};
+use interlink_core::{Region, RingConfig};
+use loom::sync::Arc;
+use loom::thread;
+
+/// Heap memory aligned for the ring, freed when the model ends.
+struct Memory {
+    ptr: *mut u8,
+    layout: std::alloc::Layout,
+}
+
+impl Memory {
+    fn for_ring(capacity: u32) -> Self {
+        let len = MpmcRing::<u64>::bytes_needed(capacity).unwrap();
+        let layout =
+            std::alloc::Layout::from_size_align(len, MpmcRing::<u64>::region_align()).unwrap();
+        // SAFETY: the layout has a nonzero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!ptr.is_null());
+        Self { ptr, layout }
+    }
+
+    fn region(&self) -> Region<'static> {
+        // SAFETY: the memory outlives every thread of the model (they are
+        // joined before `Memory` drops) and is reached only through rings.
+        unsafe { Region::from_raw(self.ptr, self.layout.size()) }.unwrap()
+    }
+}
+
+impl Drop for Memory {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `for_ring` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+    }
+}
+
+// SAFETY: the pointer is only used to build regions; see `region`.
+unsafe impl Send for Memory {}
+// SAFETY: as above.
+unsafe impl Sync for Memory {}
+
+/// Explores interleavings with at most `LOOM_MAX_PREEMPTIONS` (default 3)
+/// preemptions, as in `loom_spsc.rs`.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_bounded(3, f);
+}
+
+/// [`model`] with another default preemption bound: the models with two
+/// consumers take minutes at 3, and at 2 still cover every race of two
+/// claims on one index and of a claim with a publish.
+fn model_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(preemptions);
+    }
+    builder.check(f);
+}
+
+/// How many times in a row a thread of a model retries a push or pop that
+/// found nothing to do before it stops. Waiting threads must give up: with
+/// three or more threads, two waiters could otherwise hand the processor to
+/// each other forever while the thread they wait for never runs (a switch
+/// after a yield costs loom no preemption), and the model would not end.
+const ATTEMPTS: u32 = 2;
+
+/// Pops until `ATTEMPTS` tries in a row find nothing. Never spins inside
+/// the ring: a claim in progress reads as `Stalled` at once.
+fn consume(ring: MpmcRing<'static, u64>, got: &mut Vec<u64>) {
+    let mut misses = 0;
+    while misses < ATTEMPTS {
+        match ring.pop_with_spin_limit(0) {
+            Ok(v) => {
+                got.push(v);
+                misses = 0;
+            }
+            Err(PopError::Corrupt) => panic!("corrupt"),
+            Err(_) => {
+                misses += 1;
+                thread::yield_now();
+            }
+        }
+    }
+}
+
+/// Pushes `items` in order until `ATTEMPTS` tries in a row fail; returns
+/// the items it did not push.
+fn produce(ring: MpmcRing<'static, u64>, items: &[u64]) -> Vec<u64> {
+    let mut misses = 0;
+    for (i, &v) in items.iter().enumerate() {
+        loop {
+            match ring.push_with_spin_limit(v, 0) {
+                Ok(()) => break,
+                Err(PushError::Corrupt) => panic!("corrupt"),
+                Err(_) if misses + 1 == ATTEMPTS => return items[i..].to_vec(),
+                Err(_) => {
+                    misses += 1;
+                    thread::yield_now();
+                }
+            }
+        }
+        misses = 0;
+    }
+    Vec::new()
+}
+
+/// `producers[i]` items pushed by producer `i` (tagged `i << 8 | n`) into a
+/// ring of `capacity` while `consumers` consumers pop (the main thread is
+/// one). Once all threads are joined, the main thread drains the ring and
+/// passes through what producers gave up on. Checks that every item arrives
+/// exactly once and that each consumer sees each producer's items in order.
+fn exactly_once(preemptions: usize, capacity: u32, producers: &'static [u64], consumers: usize) {
+    model_bounded(preemptions, move || {
+        let mem = Arc::new(Memory::for_ring(capacity));
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(capacity)).unwrap();
+        let producer_threads: Vec<_> = producers
+            .iter()
+            .enumerate()
+            .map(|(p, &count)| {
+                let items: Vec<u64> = (0..count).map(|n| (p as u64) << 8 | n).collect();
+                thread::spawn(move || produce(ring, &items))
+            })
+            .collect();
+        let consumer_threads: Vec<_> = (1..consumers)
+            .map(|_| {
+                thread::spawn(move || {
+                    let mut got = Vec::new();
+                    consume(ring, &mut got);
+                    got
+                })
+            })
+            .collect();
+        let mut mine = Vec::new();
+        consume(ring, &mut mine);
+        let mut seen: Vec<Vec<u64>> = consumer_threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let leftovers: Vec<Vec<u64>> = producer_threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        // Quiescent now: every claim has finished, so nothing is stalled.
+        while let Ok(v) = ring.pop_with_spin_limit(0) {
+            mine.push(v);
+        }
+        for v in leftovers.into_iter().flatten() {
+            ring.push_with_spin_limit(v, 0).unwrap();
+            mine.push(ring.pop_with_spin_limit(0).unwrap());
+        }
+        seen.push(mine);
+        let mut all = Vec::new();
+        for got in &seen {
+            for p in 0..producers.len() as u64 {
+                let theirs: Vec<u64> = got.iter().copied().filter(|v| v >> 8 == p).collect();
+                assert!(theirs.windows(2).all(|w| w[0] < w[1]), "order: {theirs:?}");
+            }
+            all.extend_from_slice(got);
+        }
+        all.sort_unstable();
+        let mut expected: Vec<u64> = producers
+            .iter()
+            .enumerate()
+            .flat_map(|(p, &count)| (0..count).map(move |n| (p as u64) << 8 | n))
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(all, expected);
+        assert_eq!(ring.pop_with_spin_limit(0), Err(PopError::Empty));
+        assert_eq!(ring.len(), 0);
+    });
+}
+
+#[test]
+fn two_producers_two_consumers() {
+    exactly_once(2, 2, &[1, 1], 2);
+}
+
+#[test]
+fn one_producer_two_consumers_across_the_wrap() {
+    exactly_once(2, 2, &[3], 2);
+}
+
+#[test]
+fn two_producers_one_consumer_across_the_wrap() {
+    exactly_once(3, 2, &[2, 1], 1);
+}
+
+/// Batches claim runs with one compare-exchange; a consumer's batch may
+/// meet a slot a producer has claimed but not yet published.
+#[test]
+fn batches_exactly_once() {
+    model(|| {
+        let mem = Arc::new(Memory::for_ring(4));
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(4)).unwrap();
+        let producers: Vec<_> = [[1, 2], [3, 4]]
+            .into_iter()
+            .map(|items| {
+                thread::spawn(move || {
+                    let (mut sent, mut misses) = (0, 0);
+                    while sent < items.len() && misses < ATTEMPTS {
+                        match ring.push_slice(&items[sent..]) {
+                            Ok(n) => sent += n,
+                            Err(_) => {
+                                misses += 1;
+                                thread::yield_now();
+                            }
+                        }
+                    }
+                    items[sent..].to_vec()
+                })
+            })
+            .collect();
+        let mut got = Vec::new();
+        let mut out = [0u64; 4];
+        let mut misses = 0;
+        while misses < ATTEMPTS {
+            match ring.pop_into(&mut out) {
+                Ok(n) => got.extend_from_slice(&out[..n]),
+                Err(PopError::Corrupt) => panic!("corrupt"),
+                Err(_) => {
+                    misses += 1;
+                    thread::yield_now();
+                }
+            }
+        }
+        let leftovers: Vec<u64> = producers
+            .into_iter()
+            .flat_map(|p| p.join().unwrap())
+            .collect();
+        while let Ok(n) = ring.pop_into(&mut out) {
+            got.extend_from_slice(&out[..n]);
+        }
+        assert_eq!(ring.push_slice(&leftovers).unwrap_or(0), leftovers.len());
+        got.extend(leftovers);
+        let firsts: Vec<_> = got.iter().filter(|&&v| v <= 2).copied().collect();
+        assert_eq!(firsts, [1, 2], "a producer's batch stays in order");
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 3, 4]);
+    });
+}
+
+/// A producer died holding position 0. Two consumers race to skip it
+/// while a live producer pushes behind it: the live items arrive exactly
+/// once and the hole is skipped exactly once.
+#[test]
+fn consumers_skip_a_dead_producer() {
+    /// Pops, skipping position 0 when it is reported stalled; returns what
+    /// it popped and how many skips it made.
+    fn consume_skipping(ring: MpmcRing<'static, u64>, bounded: bool) -> (Vec<u64>, usize) {
+        let (mut got, mut skips, mut misses) = (Vec::new(), 0, 0);
+        while !bounded || misses < ATTEMPTS {
+            match ring.pop_with_spin_limit(0) {
+                Ok(v) => got.push(v),
+                // Position 0's claimant is known dead; later positions
+                // belong to the live producer and are never skipped.
+                Err(PopError::Stalled { position: 0 }) => match ring.skip_stalled(0) {
+                    Ok(v) => {
+                        assert_eq!(v, None, "the dead producer never publishes");
+                        skips += 1;
+                    }
+                    Err(_) => misses += 1,
+                },
+                Err(PopError::Corrupt) => panic!("corrupt"),
+                Err(PopError::Empty) if !bounded => break,
+                Err(_) => {
+                    misses += 1;
+                    thread::yield_now();
+                }
+            }
+        }
+        (got, skips)
+    }
+    model(|| {
+        let mem = Arc::new(Memory::for_ring(4));
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(4)).unwrap();
+        assert_eq!(ring.abandon_push(), Ok(0));
+        let producer = thread::spawn(move || produce(ring, &[1, 2]));
+        let other = thread::spawn(move || consume_skipping(ring, true));
+        let (mut got, mut skips) = consume_skipping(ring, true);
+        let (theirs, their_skips) = other.join().unwrap();
+        assert!(producer.join().unwrap().is_empty(), "never full");
+        // Quiescent: drain, skipping the hole if nobody did yet.
+        let (rest, last_skips) = consume_skipping(ring, false);
+        got.extend(theirs);
+        got.extend(rest);
+        skips += their_skips + last_skips;
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        assert_eq!(skips, 1);
+        assert_eq!(ring.len(), 0);
+    });
+}
+
+/// An attacher racing the creator either sees `NotReady` or a fully
+/// initialised ring: the capacity, the element type, the slots' sequences.
+#[test]
+fn init_attach_handshake() {
+    model(|| {
+        let mem = Arc::new(Memory::for_ring(2));
+        let config = RingConfig::new(2).with_type_id(9).with_creator_pid(1);
+        let ring = MpmcRing::<u64>::init_begin(mem.region(), config).unwrap();
+        let attacher = {
+            let mem = mem.clone();
+            thread::spawn(move || loop {
+                match MpmcRing::<u64>::attach(mem.region(), 9) {
+                    Ok(ring) => {
+                        assert_eq!(ring.capacity(), 2);
+                        assert_eq!(ring.len(), 0);
+                        assert_eq!(ring.pop_with_spin_limit(0), Err(PopError::Empty));
+                        ring.push_with_spin_limit(5, 0).unwrap();
+                        return;
+                    }
+                    Err(interlink_core::AttachError::NotReady { .. }) => thread::yield_now(),
+                    Err(e) => panic!("attach saw a half-initialised ring: {e}"),
+                }
+            })
+        };
+        ring.init_publish(config);
+        attacher.join().unwrap();
+        assert_eq!(ring.pop_with_spin_limit(0), Ok(5));
+    });
+}

@@ -1,0 +1,157 @@
+//! The MPMC ring between real processes sharing a mapping.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use interlink_core::mpmc::{MpmcRing, PopError, PushError};
+use interlink_core::RingConfig;
+use interlink_linux::process::{self, fork, Exit};
+use interlink_linux::shm::Mapping;
+
+const PRODUCERS: u64 = 4;
+const CONSUMERS: usize = 2;
+const PER_PRODUCER: u64 = 1_000_000;
+
+/// 32-bit words in a shared mapping, for the test's own bookkeeping.
+struct Words(Mapping);
+
+impl Words {
+    fn new(count: usize) -> Self {
+        Self(Mapping::anonymous(count * 4).unwrap())
+    }
+
+    fn get(&self, i: usize) -> &AtomicU32 {
+        assert!(i * 4 < self.0.len());
+        // SAFETY: in bounds (checked), 4-aligned (mappings are page-aligned),
+        // zero-initialised, and only ever accessed atomically.
+        unsafe { &*self.0.as_ptr().cast::<AtomicU32>().add(i) }
+    }
+}
+
+/// Four forked producers push a million tagged items each while two forked
+/// consumers pop them. Each consumer marks every item in a shared bitmap
+/// (failing on a bit already set: a duplicate) and checks that each
+/// producer's items reach it in increasing order; the parent then checks
+/// that every bit is set (nothing lost).
+#[test]
+fn four_producers_two_consumers_exactly_once() {
+    const CAPACITY: u32 = 1024;
+    let map = Mapping::anonymous(MpmcRing::<u64>::bytes_needed(CAPACITY).unwrap()).unwrap();
+    let ring = MpmcRing::<u64>::init(map.region(), RingConfig::new(CAPACITY)).unwrap();
+    let total = (PRODUCERS * PER_PRODUCER) as usize;
+    let bitmap = Words::new(total.div_ceil(32));
+    // Word 0: producers finished (set by the parent once all have exited).
+    let done = Words::new(1);
+
+    let consumers: Vec<_> = (0..CONSUMERS)
+        .map(|_| {
+            fork(|| {
+                let mut last = [None::<u64>; PRODUCERS as usize];
+                let mut out = [0u64; 32];
+                loop {
+                    let n = match ring.pop_into(&mut out) {
+                        Ok(n) => n,
+                        Err(PopError::Empty | PopError::Stalled { .. }) => {
+                            // Empty once every producer has exited: all
+                            // their items have been taken.
+                            if done.get(0).load(Ordering::Acquire) == 1 && ring.is_empty() {
+                                return 0;
+                            }
+                            std::thread::yield_now();
+                            continue;
+                        }
+                        Err(PopError::Corrupt) => return 2,
+                    };
+                    for &v in &out[..n] {
+                        let (p, i) = (v >> 32, v & 0xffff_ffff);
+                        if p >= PRODUCERS || i >= PER_PRODUCER {
+                            return 3; // not an item anyone pushed
+                        }
+                        if last[p as usize] >= Some(i) {
+                            return 4; // a producer's order broken
+                        }
+                        last[p as usize] = Some(i);
+                        let bit = (p * PER_PRODUCER + i) as usize;
+                        let old = bitmap
+                            .get(bit / 32)
+                            .fetch_or(1 << (bit % 32), Ordering::Relaxed);
+                        if old & 1 << (bit % 32) != 0 {
+                            return 5; // delivered twice
+                        }
+                    }
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            fork(move || {
+                let mut i = 0;
+                while i < PER_PRODUCER {
+                    let item = p << 32 | i;
+                    // Every eighth push is a batch of up to four.
+                    let pushed = if i % 8 == 0 {
+                        let batch: [u64; 4] = std::array::from_fn(|k| item + k as u64);
+                        let n = (PER_PRODUCER - i).min(4) as usize;
+                        ring.push_slice(&batch[..n])
+                    } else {
+                        ring.try_push(item).map(|()| 1)
+                    };
+                    match pushed {
+                        Ok(n) => i += n as u64,
+                        Err(PushError::Full | PushError::Stalled { .. }) => {
+                            std::thread::yield_now()
+                        }
+                        Err(PushError::Corrupt) => return 2,
+                    }
+                }
+                0
+            })
+            .unwrap()
+        })
+        .collect();
+
+    for p in producers {
+        assert_eq!(p.wait().unwrap(), Exit::Code(0), "a producer failed");
+    }
+    done.get(0).store(1, Ordering::Release);
+    for c in consumers {
+        assert_eq!(c.wait().unwrap(), Exit::Code(0), "a consumer failed");
+    }
+    let missing = (0..total)
+        .filter(|&bit| bitmap.get(bit / 32).load(Ordering::Relaxed) & 1 << (bit % 32) == 0)
+        .count();
+    assert_eq!(missing, 0, "items never delivered");
+    assert!(ring.is_empty());
+}
+
+/// A producer process killed between claiming a position and publishing it
+/// stalls consumers at exactly that position; once the parent has reaped
+/// it, skipping the position lets every later item through.
+#[test]
+fn a_killed_producer_is_skipped() {
+    let map = Mapping::anonymous(MpmcRing::<u32>::bytes_needed(16).unwrap()).unwrap();
+    let ring = MpmcRing::<u32>::init(map.region(), RingConfig::new(16)).unwrap();
+    ring.try_push(1).unwrap();
+    let child = fork(|| {
+        ring.try_push(2).unwrap();
+        if ring.abandon_push() != Ok(2) {
+            return 2;
+        }
+        // SAFETY: raising SIGKILL on ourselves; nothing runs after it.
+        unsafe { libc::raise(libc::SIGKILL) };
+        0
+    })
+    .unwrap();
+    let pid = child.pid();
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+    assert!(!process::is_alive(pid), "the claimant is known dead");
+    ring.try_push(4).unwrap();
+    assert_eq!(ring.try_pop(), Ok(1));
+    assert_eq!(ring.try_pop(), Ok(2));
+    assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 2 }));
+    assert_eq!(ring.skip_stalled(2), Ok(None));
+    assert_eq!(ring.try_pop(), Ok(4));
+    assert_eq!(ring.try_pop(), Err(PopError::Empty));
+}
