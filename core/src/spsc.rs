@@ -307,6 +307,30 @@ impl<T> SpscRing<'_, T> {
         unsafe { &*self.slots.as_ptr().add(i) }
     }
 
+    /// Writes `value` into the slot for `index`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the producer and the slot is free (released by the
+    /// consumer, as an `Acquire` load of the head showed).
+    #[inline(always)]
+    unsafe fn write_slot(&self, index: u32, value: T) {
+        // SAFETY: forwarded from the caller: nobody else touches the slot.
+        self.slot(index).with_mut(|p| unsafe { p.write(value) })
+    }
+
+    /// Copies the value out of the slot for `index`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the consumer and the slot is published (an `Acquire`
+    /// load of the tail showed it) and not yet released.
+    #[inline(always)]
+    unsafe fn read_slot(&self, index: u32) -> T {
+        // SAFETY: forwarded from the caller: the producer does not write it.
+        self.slot(index).with(|p| unsafe { p.read() })
+    }
+
     /// Raw pointer to slot `index & mask`, for slices over the slots.
     #[cfg(not(loom))]
     #[inline(always)]
@@ -406,9 +430,7 @@ impl<'a, T: Plain> Producer<'a, T> {
         }
         // SAFETY: the slot at `tail` is free (the consumer has released it,
         // as the Acquire load of head showed) and only this producer writes.
-        self.ring
-            .slot(self.tail)
-            .with_mut(|p| unsafe { p.write(value) });
+        unsafe { self.ring.write_slot(self.tail, value) };
         self.publish(1);
         Ok(())
     }
@@ -440,10 +462,9 @@ impl<'a, T: Plain> Producer<'a, T> {
         let n = self.free(want)?.min(want);
         let (first, second) = self.ring.split(self.tail, n);
         #[cfg(not(loom))]
-        // SAFETY: the `n` slots from `tail` are free and ours to write; the
-        // two runs are inside the slot array (split stops at its end), and
-        // `items` cannot overlap the ring (it is a `&` the producer holds
-        // while the slots are exclusively its own).
+        // SAFETY: the `n` slots from `tail` are free and ours to write, both
+        // runs lie inside the slot array (split stops at its end), and `items`
+        // (a `&` held while the slots are ours alone) cannot overlap them.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 items.as_ptr(),
@@ -460,9 +481,10 @@ impl<'a, T: Plain> Producer<'a, T> {
         for (i, item) in items[..n as usize].iter().enumerate() {
             let _ = (first, second);
             // SAFETY: as above, one slot at a time.
-            self.ring
-                .slot(self.tail.wrapping_add(i as u32))
-                .with_mut(|p| unsafe { p.write(*item) });
+            unsafe {
+                self.ring
+                    .write_slot(self.tail.wrapping_add(i as u32), *item)
+            };
         }
         self.publish(n);
         Ok(n as usize)
@@ -552,10 +574,7 @@ impl<T: Plain> WriteChunk<'_, '_, T> {
         );
         let index = self.producer.tail.wrapping_add(i);
         // SAFETY: the slot is free and owned by this producer until commit.
-        self.producer
-            .ring
-            .slot(index)
-            .with_mut(|p| unsafe { p.write(value) });
+        unsafe { self.producer.ring.write_slot(index, value) };
     }
 
     /// The chunk as two slices (the second non-empty only when the chunk
@@ -668,7 +687,7 @@ impl<'a, T: Plain> Consumer<'a, T> {
         // SAFETY: the slot at `head` was published (Release store of tail,
         // observed by our Acquire load) and the producer will not reuse it
         // until we release it.
-        let value = self.ring.slot(self.head).with(|p| unsafe { p.read() });
+        let value = unsafe { self.ring.read_slot(self.head) };
         self.release_slots(1);
         Ok(value)
     }
@@ -718,10 +737,7 @@ impl<'a, T: Plain> Consumer<'a, T> {
         for (i, o) in out[..n as usize].iter_mut().enumerate() {
             let _ = (first, second);
             // SAFETY: as above, one slot at a time.
-            *o = self
-                .ring
-                .slot(self.head.wrapping_add(i as u32))
-                .with(|p| unsafe { p.read() });
+            *o = unsafe { self.ring.read_slot(self.head.wrapping_add(i as u32)) };
         }
         self.release_slots(n);
         Ok(n as usize)
@@ -810,7 +826,7 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
         );
         let index = self.consumer.head.wrapping_add(i);
         // SAFETY: the slot is published and not released yet.
-        self.consumer.ring.slot(index).with(|p| unsafe { p.read() })
+        unsafe { self.consumer.ring.read_slot(index) }
     }
 
     /// The chunk as two slices (the second non-empty only when the chunk
