@@ -8,12 +8,20 @@
 pub mod channel;
 pub mod clock;
 pub mod error;
+pub mod eventfd;
 pub mod futex;
 pub mod inspect;
+pub mod lock;
 pub mod mapping;
 pub mod memfd;
+pub mod mq;
+pub mod pipe;
+mod posix;
 pub mod process;
+pub mod sem;
 pub mod shm;
+pub mod signal;
+pub mod socket;
 
 pub use error::OsError;
 pub use futex::{Futex, Robust};
