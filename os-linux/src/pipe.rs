@@ -156,6 +156,26 @@ impl Read for Reader {
     }
 }
 
+/// Reading through a shared reference, like `&File`: the kernel orders
+/// concurrent reads.
+impl Read for &Reader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&self.0).read(buf)
+    }
+}
+
+/// Writing through a shared reference, like `&File`. Writes of at most
+/// `PIPE_BUF` (4096) bytes are atomic: never interleaved with others.
+impl Write for &Writer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Write for Writer {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.0.write(buf)
