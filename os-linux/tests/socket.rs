@@ -1,0 +1,264 @@
+//! Unix domain sockets between real processes: descriptor passing, peer
+//! credentials, sequenced packets, listeners that clean up.
+
+mod common;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::fs::FileExt;
+use std::os::unix::net::{SocketAddr, UnixStream};
+
+use common::TempDir;
+use interlink_linux::eventfd::{EventFd, Mode};
+use interlink_linux::process::{self, fork, Exit};
+use interlink_linux::socket::{self, Listener, SeqPacket, SeqPacketListener, MAX_FDS};
+
+const MESSAGE: &[u8] = b"written by the sender before sending the fd";
+const REPLY: &[u8] = b"and this by the receiver, through its own mapping";
+
+/// A shared mapping of a whole descriptor, unmapped on drop (test-local:
+/// the shim's mapping types are another file's business).
+struct Map(*mut u8, usize);
+
+impl Map {
+    fn new(fd: &OwnedFd, len: usize) -> Option<Map> {
+        // SAFETY: a fresh MAP_SHARED mapping of a descriptor we hold.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        (p != libc::MAP_FAILED).then_some(Map(p.cast(), len))
+    }
+
+    fn bytes(&self, len: usize) -> Vec<u8> {
+        assert!(len <= self.1);
+        // SAFETY: within the mapping; no one writes it concurrently here.
+        unsafe { std::slice::from_raw_parts(self.0, len).to_vec() }
+    }
+
+    fn write(&self, at: usize, data: &[u8]) {
+        assert!(at + data.len() <= self.1);
+        // SAFETY: within the mapping, as asserted.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.0.add(at), data.len()) };
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping once.
+        unsafe { libc::munmap(self.0.cast(), self.1) };
+    }
+}
+
+fn memfd(name: &std::ffi::CStr) -> OwnedFd {
+    // SAFETY: a NUL-terminated name; returns a fresh descriptor or -1.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0, "memfd_create");
+    // SAFETY: fresh, owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// The sender writes into a memfd and sends the descriptor; the receiver
+/// (a forked child that did not have it) maps it, reads the sender's
+/// bytes, and writes a reply the sender sees.
+#[test]
+fn memfd_sent_over_a_unix_socket_is_mapped_by_the_receiver() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let child = fork(|| {
+        let mut buf = [0u8; 16];
+        let Ok((n, mut fds)) = socket::recv_with_fds(theirs.as_fd(), &mut buf, 4) else {
+            return 2;
+        };
+        if &buf[..n] != b"memfd" || fds.len() != 1 {
+            return 3;
+        }
+        let fd = fds.pop().unwrap();
+        let Some(map) = Map::new(&fd, 4096) else {
+            return 4;
+        };
+        if map.bytes(MESSAGE.len()) != MESSAGE {
+            return 5;
+        }
+        map.write(1024, REPLY);
+        0
+    })
+    .unwrap();
+    let fd = memfd(c"interlink-test");
+    let file = File::from(fd.try_clone().unwrap());
+    file.set_len(4096).unwrap();
+    file.write_all_at(MESSAGE, 0).unwrap();
+    // The child's process cannot have this descriptor: it was created after fork.
+    assert_eq!(
+        socket::send_with_fds(ours.as_fd(), b"memfd", &[fd.as_fd()]).unwrap(),
+        5
+    );
+    assert_eq!(child.wait().unwrap(), Exit::Code(0));
+    let mut reply = vec![0u8; REPLY.len()];
+    file.read_exact_at(&mut reply, 1024).unwrap();
+    assert_eq!(reply, REPLY);
+}
+
+/// SO_PEERCRED names the process at the other end: for a connection
+/// through a path listener and for a socketpair shared over fork.
+#[test]
+fn peer_credentials_match_the_peer() {
+    let dir = TempDir::new("peercred");
+    let path = dir.join("sock");
+    let listener = Listener::bind(&path).unwrap();
+    let parent = process::current_pid();
+    let child = fork(|| {
+        let Ok(mut stream) = UnixStream::connect(&path) else {
+            return 2;
+        };
+        match socket::peer_credentials(stream.as_fd()) {
+            Ok(c) if c.pid == parent => {}
+            _ => return 3,
+        }
+        // Wait until the parent has looked, so our pid stays ours.
+        let mut b = [0u8];
+        i32::from(stream.read_exact(&mut b).is_err())
+    })
+    .unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
+    let cred = socket::peer_credentials(conn.as_fd()).unwrap();
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    assert_eq!((cred.pid, cred.uid, cred.gid), (child.pid(), uid, gid));
+    conn.write_all(b"k").unwrap();
+    assert_eq!(child.wait().unwrap(), Exit::Code(0));
+
+    let (a, _b) = UnixStream::pair().unwrap();
+    assert_eq!(socket::peer_credentials(a.as_fd()).unwrap().pid, parent);
+    // Not a socket: ENOTSOCK, typed.
+    let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::Blocking::Yes).unwrap();
+    assert!(socket::peer_credentials(r.as_fd())
+        .unwrap_err()
+        .is(libc::ENOTSOCK));
+}
+
+/// A listener removes its socket file when dropped; binding over an
+/// existing file is refused.
+#[test]
+fn listener_path_is_removed_on_drop() {
+    let dir = TempDir::new("listener");
+    let path = dir.join("sock");
+    let listener = Listener::bind(&path).unwrap();
+    assert!(path.exists());
+    assert!(Listener::bind(&path).unwrap_err().is(libc::EADDRINUSE));
+    let _client = UnixStream::connect(&path).unwrap();
+    drop(listener);
+    assert!(!path.exists());
+
+    let seq = SeqPacketListener::bind_path(&path).unwrap();
+    assert!(path.exists());
+    drop(seq);
+    assert!(!path.exists());
+}
+
+/// Sequenced packets keep message boundaries across processes, through a
+/// socketpair and through an abstract-namespace listener.
+#[test]
+fn seqpacket_preserves_message_boundaries() {
+    let (ours, theirs) = SeqPacket::pair().unwrap();
+    let child = fork(|| {
+        let mut buf = [0u8; 64];
+        for expected in [&b"one"[..], b"", b"three three"] {
+            match theirs.recv(&mut buf) {
+                Ok(n) if &buf[..n] == expected => {}
+                _ => return 2,
+            }
+        }
+        // Echo one back, then close: the parent sees 0.
+        i32::from(theirs.send(b"bye").is_err())
+    })
+    .unwrap();
+    drop(theirs); // or the parent itself would keep the peer open
+    ours.send(b"one").unwrap();
+    ours.send(b"").unwrap();
+    ours.send(b"three three").unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(ours.recv(&mut buf).unwrap(), 3);
+    assert_eq!(&buf[..3], b"bye");
+    assert_eq!(child.wait().unwrap(), Exit::Code(0));
+    assert_eq!(ours.recv(&mut buf).unwrap(), 0); // peer gone
+
+    let name = format!("interlink-seq-{}", process::current_pid());
+    let listener = SeqPacketListener::bind_abstract(name.as_bytes()).unwrap();
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let child = fork(|| {
+        let Ok(s) = SeqPacket::connect(&addr) else {
+            return 2;
+        };
+        i32::from(s.send(&[9u8; 300]).is_err())
+    })
+    .unwrap();
+    let conn = listener.accept().unwrap();
+    assert_eq!(
+        socket::peer_credentials(conn.as_fd()).unwrap().pid,
+        child.pid()
+    );
+    // A message longer than the buffer is an error, not a silent cut.
+    let e = conn.recv(&mut [0u8; 100]).unwrap_err();
+    assert!(e.is(libc::EMSGSIZE), "{e}");
+    assert_eq!(child.wait().unwrap(), Exit::Code(0));
+}
+
+/// Bad input to descriptor passing: no data, no descriptors, too many,
+/// too little room to receive them, a non-socket. All typed, none panic.
+#[test]
+fn descriptor_passing_rejects_bad_input() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let ev = EventFd::new(0, Mode::Counter).unwrap();
+    let one = [ev.as_fd()];
+    assert!(socket::send_with_fds(a.as_fd(), b"", &one)
+        .unwrap_err()
+        .is(libc::EINVAL));
+    assert!(socket::send_with_fds(a.as_fd(), b"x", &[])
+        .unwrap_err()
+        .is(libc::EINVAL));
+    let many = vec![ev.as_fd(); MAX_FDS + 1];
+    assert!(socket::send_with_fds(a.as_fd(), b"x", &many)
+        .unwrap_err()
+        .is(libc::EINVAL));
+
+    // Four descriptors into room for one (the kernel's minimum fits two):
+    // the truncation is reported.
+    let four = [ev.as_fd(); 4];
+    socket::send_with_fds(a.as_fd(), b"4", &four).unwrap();
+    let e = socket::recv_with_fds(b.as_fd(), &mut [0u8; 4], 1).unwrap_err();
+    assert!(e.is(libc::EMSGSIZE), "{e}");
+
+    // The descriptor received is the same eventfd: a write on one copy is
+    // read from the other.
+    socket::send_with_fds(a.as_fd(), b"e", &one).unwrap();
+    let (n, mut fds) = socket::recv_with_fds(b.as_fd(), &mut [0u8; 4], 1).unwrap();
+    assert_eq!((n, fds.len()), (1, 1));
+    let copy = EventFd::from(fds.pop().unwrap());
+    copy.write(5).unwrap();
+    assert_eq!(ev.try_read().unwrap(), Some(5));
+
+    // Data without descriptors arrives with none.
+    (&a).write_all(b"plain").unwrap();
+    let (n, fds) = socket::recv_with_fds(b.as_fd(), &mut [0u8; 8], 2).unwrap();
+    assert_eq!((n, fds.len()), (5, 0));
+
+    let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::Blocking::Yes).unwrap();
+    assert!(socket::send_with_fds(r.as_fd(), b"x", &one)
+        .unwrap_err()
+        .is(libc::ENOTSOCK));
+    // An unnamed address cannot be connected to.
+    let unnamed = a.local_addr().unwrap();
+    assert!(SeqPacket::connect(&unnamed).unwrap_err().is(libc::EINVAL));
+    let missing = std::env::temp_dir().join("interlink-no-such-socket");
+    assert!(SeqPacket::connect_path(missing)
+        .unwrap_err()
+        .is(libc::ENOENT));
+}
