@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::FileExt;
-use std::os::unix::net::{SocketAddr, UnixStream};
+use std::os::unix::net::{SocketAddr, UnixDatagram, UnixStream};
 
 use common::TempDir;
 use interlink_linux::eventfd::{EventFd, Mode};
@@ -261,4 +261,31 @@ fn descriptor_passing_rejects_bad_input() {
     assert!(SeqPacket::connect_path(missing)
         .unwrap_err()
         .is(libc::ENOENT));
+}
+
+/// std's datagram sockets serve as they are: an abstract address, and
+/// descriptor passing through the shim's `send_with_fds`.
+#[test]
+fn datagram_on_an_abstract_address_carries_a_descriptor() {
+    let name = format!("interlink-dgram-{}", process::current_pid());
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    let server = UnixDatagram::bind_addr(&addr).unwrap();
+    let child = fork(|| {
+        let (Ok(sock), Ok(ev)) = (UnixDatagram::unbound(), EventFd::new(0, Mode::Counter)) else {
+            return 2;
+        };
+        if sock.connect_addr(&addr).is_err() || ev.write(41).is_err() {
+            return 3;
+        }
+        i32::from(socket::send_with_fds(sock.as_fd(), b"ev", &[ev.as_fd()]).is_err())
+    })
+    .unwrap();
+    let (n, mut fds) = socket::recv_with_fds(server.as_fd(), &mut [0u8; 8], 1).unwrap();
+    assert_eq!((n, fds.len()), (2, 1));
+    assert_eq!(child.wait().unwrap(), Exit::Code(0));
+    // The child is gone; its eventfd lives on through the passed descriptor.
+    assert_eq!(
+        EventFd::from(fds.pop().unwrap()).try_read().unwrap(),
+        Some(41)
+    );
 }
