@@ -256,6 +256,26 @@ impl AsFd for SeqPacketListener {
     }
 }
 
+/// A zeroed control buffer with room for one `SCM_RIGHTS` header carrying
+/// `fds` descriptors, in `u64`s so that it is aligned for `cmsghdr`.
+fn control_buffer(fds: usize) -> Vec<u64> {
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    let space = unsafe { libc::CMSG_SPACE((fds * size_of::<RawFd>()) as u32) } as usize;
+    vec![0u64; space.div_ceil(8)]
+}
+
+/// A `msghdr` for one buffer and a control buffer; it points into both,
+/// so use it while they live.
+fn message_header(iov: &mut libc::iovec, control: &mut [u64]) -> libc::msghdr {
+    // SAFETY: msghdr is plain data; all zeroes is a valid value.
+    let mut msg: libc::msghdr = unsafe { zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(control) as _;
+    msg
+}
+
 /// Sends `data` (at least one byte) with the descriptors `fds` (1 to
 /// [`MAX_FDS`]) attached as `SCM_RIGHTS` over any connected Unix socket.
 /// The receiver gets new descriptors for the same open files.
@@ -274,21 +294,14 @@ pub fn send_with_fds(
             .on(format_args!("{} descriptors (1 to {MAX_FDS})", fds.len())));
     }
     let payload = (fds.len() * size_of::<RawFd>()) as u32;
-    // SAFETY: CMSG_SPACE is arithmetic on its argument.
-    let space = unsafe { libc::CMSG_SPACE(payload) } as usize;
-    let mut control = vec![0u64; space.div_ceil(8)]; // u64: aligned for cmsghdr
+    let mut control = control_buffer(fds.len());
     let mut iov = libc::iovec {
         iov_base: data.as_ptr().cast_mut().cast(),
         iov_len: data.len(),
     };
-    // SAFETY: msghdr is plain data; all zeroes is a valid value.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: msg_control points at `space` zeroed, aligned bytes, enough for
-    // one header with `payload` bytes, so CMSG_FIRSTHDR is non-null and
+    let msg = message_header(&mut iov, &mut control);
+    // SAFETY: msg_control points at zeroed, aligned bytes, enough for one
+    // header with `payload` bytes (control_buffer), so CMSG_FIRSTHDR is non-null and
     // CMSG_DATA has room for every descriptor.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
@@ -318,19 +331,12 @@ pub fn recv_with_fds(
     max_fds: usize,
 ) -> Result<(usize, Vec<OwnedFd>), OsError> {
     let max_fds = max_fds.clamp(1, MAX_FDS);
-    // SAFETY: CMSG_SPACE is arithmetic on its argument.
-    let space = unsafe { libc::CMSG_SPACE((max_fds * size_of::<RawFd>()) as u32) } as usize;
-    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut control = control_buffer(max_fds);
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    // SAFETY: msghdr is plain data; all zeroes is a valid value.
-    let mut msg: libc::msghdr = unsafe { zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
+    let mut msg = message_header(&mut iov, &mut control);
     let n = check_retry("recvmsg", || {
         // SAFETY: msg points at live iovec and control buffers of the sizes given.
         unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) }
