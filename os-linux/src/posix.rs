@@ -9,28 +9,20 @@ use std::time::{Duration, SystemTime};
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use crate::error::{check, OsError};
+use crate::shm::{ShmError, ShmName};
 
-/// The longest name a POSIX semaphore, queue or shm object may have
-/// (`NAME_MAX` minus the `sem.` prefix glibc adds for semaphores).
-const NAME_MAX: usize = 251;
-
-/// Checks a POSIX IPC object name — one leading `/`, then 1 to 251 bytes
-/// without `/` or NUL — and converts it. A bad name is `EINVAL` from `op`,
-/// naming the rule it broke, before any syscall is made.
+/// Checks a POSIX IPC object name by the rule shm names follow
+/// ([`ShmName`]: one leading `/`, then 1 to 255 bytes without `/` or NUL)
+/// and converts it. A bad name is `EINVAL` from `op`, naming the rule it
+/// broke, before any syscall is made.
 pub(crate) fn object_name(op: &'static str, name: &str) -> Result<CString, OsError> {
-    let rule = match name.strip_prefix('/') {
-        None => Some("must start with '/'"),
-        Some("") => Some("needs at least one byte after '/'"),
-        Some(rest) if rest.len() > NAME_MAX => Some("is longer than 251 bytes"),
-        Some(rest) if rest.contains('/') => Some("may hold no '/' after the first"),
-        Some(rest) if rest.contains('\0') => Some("may hold no NUL byte"),
-        Some(_) => None,
+    let invalid = |problem: &dyn std::fmt::Display| {
+        OsError::new(op, libc::EINVAL).on(format_args!("{name:?} (a name {problem})"))
     };
-    match rule {
-        Some(rule) => {
-            Err(OsError::new(op, libc::EINVAL).on(format_args!("{name:?} (a name {rule})")))
-        }
-        None => CString::new(name).map_err(|_| OsError::new(op, libc::EINVAL).on(name)),
+    match ShmName::new(name) {
+        Ok(checked) => CString::new(checked.as_str()).map_err(|_| invalid(&"contains a NUL byte")),
+        Err(ShmError::Name { problem, .. }) => Err(invalid(&problem)),
+        Err(other) => Err(invalid(&other)),
     }
 }
 
@@ -94,7 +86,7 @@ mod tests {
             "no-slash",
             "/a/b",
             "/nul\0",
-            &format!("/{}", "x".repeat(252)),
+            &format!("/{}", "x".repeat(256)),
         ] {
             let e = object_name("sem_open", bad).unwrap_err();
             assert!(e.is(libc::EINVAL), "{bad:?}");
