@@ -5,65 +5,33 @@ mod common;
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram, UnixStream};
 
 use common::TempDir;
 use interlink_linux::eventfd::{EventFd, Mode};
+use interlink_linux::memfd::Memfd;
 use interlink_linux::process::{self, fork, Exit};
+use interlink_linux::shm::{MapOptions, Mapping};
 use interlink_linux::socket::{self, Listener, SeqPacket, SeqPacketListener, MAX_FDS};
 
 const MESSAGE: &[u8] = b"written by the sender before sending the fd";
 const REPLY: &[u8] = b"and this by the receiver, through its own mapping";
 
-/// A shared mapping of a whole descriptor, unmapped on drop (test-local:
-/// the shim's mapping types are another file's business).
-struct Map(*mut u8, usize);
-
-impl Map {
-    fn new(fd: &OwnedFd, len: usize) -> Option<Map> {
-        // SAFETY: a fresh MAP_SHARED mapping of a descriptor we hold.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        (p != libc::MAP_FAILED).then_some(Map(p.cast(), len))
-    }
-
-    fn bytes(&self, len: usize) -> Vec<u8> {
-        assert!(len <= self.1);
-        // SAFETY: within the mapping; no one writes it concurrently here.
-        unsafe { std::slice::from_raw_parts(self.0, len).to_vec() }
-    }
-
-    fn write(&self, at: usize, data: &[u8]) {
-        assert!(at + data.len() <= self.1);
-        // SAFETY: within the mapping, as asserted.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.0.add(at), data.len()) };
-    }
+/// Copies `len` bytes out of a mapping.
+fn read_mapped(map: &Mapping, at: usize, len: usize) -> Vec<u8> {
+    assert!(at + len <= map.len());
+    // SAFETY: within the mapping; no other process writes these bytes now.
+    unsafe { std::slice::from_raw_parts(map.as_ptr().add(at), len).to_vec() }
 }
 
-impl Drop for Map {
-    fn drop(&mut self) {
-        // SAFETY: unmapping our own mapping once.
-        unsafe { libc::munmap(self.0.cast(), self.1) };
-    }
-}
-
-fn memfd(name: &std::ffi::CStr) -> OwnedFd {
-    // SAFETY: a NUL-terminated name; returns a fresh descriptor or -1.
-    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
-    assert!(fd >= 0, "memfd_create");
-    // SAFETY: fresh, owned by nobody else.
-    unsafe { OwnedFd::from_raw_fd(fd) }
+/// Copies `data` into a mapping.
+fn write_mapped(map: &Mapping, at: usize, data: &[u8]) {
+    assert!(at + data.len() <= map.len());
+    // SAFETY: within the mapping, as asserted.
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), map.as_ptr().add(at), data.len()) };
 }
 
 /// The sender writes into a memfd and sends the descriptor; the receiver
@@ -80,20 +48,21 @@ fn memfd_sent_over_a_unix_socket_is_mapped_by_the_receiver() {
         if &buf[..n] != b"memfd" || fds.len() != 1 {
             return 3;
         }
-        let fd = fds.pop().unwrap();
-        let Some(map) = Map::new(&fd, 4096) else {
+        let memfd = Memfd::from_fd(fds.pop().unwrap());
+        let Ok(map) = memfd.map(&MapOptions::default()) else {
             return 4;
         };
-        if map.bytes(MESSAGE.len()) != MESSAGE {
+        if read_mapped(&map, 0, MESSAGE.len()) != MESSAGE {
             return 5;
         }
-        map.write(1024, REPLY);
+        write_mapped(&map, 1024, REPLY);
         0
     })
     .unwrap();
-    let fd = memfd(c"interlink-test");
+    let fd = Memfd::create("interlink-test", 4096).unwrap().into_fd();
+    // Written with write(2), not through a mapping: the receiver's mapping
+    // must see the file's contents.
     let file = File::from(fd.try_clone().unwrap());
-    file.set_len(4096).unwrap();
     file.write_all_at(MESSAGE, 0).unwrap();
     // The child's process cannot have this descriptor: it was created after fork.
     assert_eq!(
