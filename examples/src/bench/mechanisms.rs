@@ -1,8 +1,7 @@
 //! Every mechanism the benchmark compares, each as a [`Mechanism`].
 
-use std::ffi::CString;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,6 +11,8 @@ use interlink_core::spsc::{Consumer, Producer, SpscRing};
 use interlink_core::{Plain, Region, RingConfig};
 use interlink_linux::futex::Futex;
 use interlink_linux::shm::Mapping;
+use interlink_linux::socket::SeqPacket;
+use interlink_linux::{eventfd, mq, pipe};
 
 use super::link::{Link, Mechanism, Pair};
 
@@ -29,11 +30,6 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
         Box::new(MessageQueue),
         Box::new(EventFd),
     ]
-}
-
-fn os_err(op: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    io::Error::new(e.kind(), format!("{op}: {e}"))
 }
 
 /// A unique name for kernel objects of this run.
@@ -88,13 +84,13 @@ impl Mechanism for Pipe {
         "pipe"
     }
     fn pair(&self, _size: usize) -> io::Result<Pair> {
-        let (down_rx, down_tx) = std::io::pipe()?;
-        let (up_rx, up_tx) = std::io::pipe()?;
+        let (down_rx, down_tx) = pipe::pipe(pipe::Blocking::Yes)?;
+        let (up_rx, up_tx) = pipe::pipe(pipe::Blocking::Yes)?;
         Ok(stream_pair((up_rx, down_tx), (down_rx, up_tx)))
     }
 }
 
-/// Two named pipes (FIFOs) in a temporary directory, removed once open.
+/// Two named pipes (FIFOs) in the temporary directory, removed once open.
 pub struct Fifo;
 
 impl Mechanism for Fifo {
@@ -102,51 +98,19 @@ impl Mechanism for Fifo {
         "fifo"
     }
     fn pair(&self, _size: usize) -> io::Result<Pair> {
-        let dir = std::env::temp_dir();
-        let open = |name: &str| -> io::Result<(std::fs::File, std::fs::File)> {
-            let path = dir.join(unique(name));
-            let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(io::Error::other)?;
-            // SAFETY: a valid NUL-terminated path.
-            if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
-                return Err(os_err("mkfifo"));
-            }
-            // Open read end non-blocking first so that the write open does
-            // not wait for a reader, then make it blocking again.
-            let rx = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags_nonblock()
-                .open(&path)?;
-            let tx = std::fs::OpenOptions::new().write(true).open(&path)?;
-            std::fs::remove_file(&path)?;
-            set_blocking(rx.as_raw_fd())?;
-            Ok((rx, tx))
+        let open = |name: &str| -> io::Result<(pipe::Reader, pipe::Writer)> {
+            let fifo = pipe::Fifo::create(std::env::temp_dir().join(unique(name)), 0o600)?;
+            // Open the read end without waiting for a writer, then the write
+            // end (which now finds a reader), then make reads blocking.
+            let rx = fifo.reader(pipe::Blocking::No)?;
+            let tx = fifo.writer(pipe::Blocking::Yes)?;
+            pipe::set_blocking(rx.as_fd(), pipe::Blocking::Yes)?;
+            Ok((rx, tx)) // dropping `fifo` removes the path; the ends stay open
         };
         let (down_rx, down_tx) = open("interlink-bench-down")?;
         let (up_rx, up_tx) = open("interlink-bench-up")?;
         Ok(stream_pair((up_rx, down_tx), (down_rx, up_tx)))
     }
-}
-
-trait NonBlockingOpen {
-    fn custom_flags_nonblock(&mut self) -> &mut Self;
-}
-
-impl NonBlockingOpen for std::fs::OpenOptions {
-    fn custom_flags_nonblock(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NONBLOCK)
-    }
-}
-
-fn set_blocking(fd: i32) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor we own.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0 {
-            return Err(os_err("fcntl"));
-        }
-    }
-    Ok(())
 }
 
 /// A connected pair of Unix stream sockets.
@@ -181,25 +145,18 @@ impl Mechanism for TcpLoopback {
 
 // ------------------------------------------------------- message sockets
 
-/// One descriptor per end that carries whole messages.
-struct PacketLink(OwnedFd);
+/// A Unix seqpacket socket pair: reliable, ordered, message boundaries kept.
+pub struct UnixSeqpacket;
+
+struct PacketLink(SeqPacket);
 
 impl Link for PacketLink {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        // SAFETY: msg is a valid buffer of msg.len() bytes.
-        let n = unsafe { libc::send(self.0.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
-        if n < 0 {
-            return Err(os_err("send"));
-        }
+        self.0.send(msg)?;
         Ok(())
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
-        let n = unsafe { libc::recv(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        if n < 0 {
-            return Err(os_err("recv"));
-        }
-        if n as usize != buf.len() {
+        if self.0.recv(buf)? != buf.len() {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "short message",
@@ -209,45 +166,12 @@ impl Link for PacketLink {
     }
 }
 
-/// A Unix seqpacket socket pair: reliable, ordered, message boundaries kept.
-pub struct UnixSeqpacket;
-
 impl Mechanism for UnixSeqpacket {
     fn name(&self) -> &'static str {
         "unix seqpacket"
     }
-    fn pair(&self, size: usize) -> io::Result<Pair> {
-        let mut fds = [0; 2];
-        // SAFETY: fds is a valid out-array of two descriptors.
-        if unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        } != 0
-        {
-            return Err(os_err("socketpair"));
-        }
-        // SAFETY: socketpair returned two new descriptors that we now own.
-        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        // Room for at least a few messages in flight.
-        let buffer = (size * 4).max(1 << 16) as libc::c_int;
-        for fd in [&a, &b] {
-            for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
-                // SAFETY: setsockopt with a c_int option value.
-                unsafe {
-                    libc::setsockopt(
-                        fd.as_raw_fd(),
-                        libc::SOL_SOCKET,
-                        opt,
-                        (&buffer as *const libc::c_int).cast(),
-                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                    )
-                };
-            }
-        }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        let (a, b) = SeqPacket::pair()?;
         Ok(Pair {
             parent: Box::new(PacketLink(a)),
             child: Box::new(PacketLink(b)),
@@ -257,45 +181,21 @@ impl Mechanism for UnixSeqpacket {
 
 // ------------------------------------------------------------- mq, eventfd
 
-/// POSIX message queues, one per direction, unlinked as soon as open.
+/// POSIX message queues, one per direction. The parent's handles remove
+/// the names when dropped, after the child has inherited the descriptors.
 pub struct MessageQueue;
 
 struct MqLink {
-    rx: libc::mqd_t,
-    tx: libc::mqd_t,
-}
-
-impl Drop for MqLink {
-    fn drop(&mut self) {
-        // SAFETY: descriptors opened by this link.
-        unsafe {
-            libc::mq_close(self.rx);
-            libc::mq_close(self.tx);
-        }
-    }
+    rx: mq::MessageQueue,
+    tx: mq::MessageQueue,
 }
 
 impl Link for MqLink {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        // SAFETY: msg is a valid buffer.
-        if unsafe { libc::mq_send(self.tx, msg.as_ptr().cast(), msg.len(), 0) } != 0 {
-            return Err(os_err("mq_send"));
-        }
-        Ok(())
+        self.tx.send(msg, 0).map_err(io::Error::other)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        // SAFETY: buf is a valid writable buffer of its length.
-        let n = unsafe {
-            libc::mq_receive(
-                self.rx,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            return Err(os_err("mq_receive"));
-        }
+        self.rx.recv(buf).map_err(io::Error::other)?;
         Ok(())
     }
 }
@@ -305,35 +205,21 @@ impl Mechanism for MessageQueue {
         "posix mq"
     }
     fn max_message(&self) -> usize {
-        8192 // /proc/sys/fs/mqueue/msgsize_max on the reference machines
+        // The machine's limit (/proc/sys/fs/mqueue/msgsize_max), 8192 by default.
+        mq::MqLimit::MsgsizeMax
+            .current()
+            .map_or(8192, |n| n as usize)
     }
     fn pair(&self, size: usize) -> io::Result<Pair> {
-        let open = || -> io::Result<(libc::mqd_t, libc::mqd_t)> {
-            let name = CString::new(format!("/{}", unique("interlink-bench")))
+        let attrs = mq::QueueAttrs {
+            max_messages: 10,
+            message_size: size,
+        };
+        let open = || -> io::Result<(mq::MessageQueue, mq::MessageQueue)> {
+            let name = format!("/{}", unique("interlink-bench"));
+            let rx = mq::MessageQueue::create(&name, attrs, 0o600, mq::Access::Read)
                 .map_err(io::Error::other)?;
-            // SAFETY: a zeroed mq_attr with the fields mq_open reads set.
-            let mut attr: libc::mq_attr = unsafe { std::mem::zeroed() };
-            attr.mq_maxmsg = 10;
-            attr.mq_msgsize = size as _;
-            // SAFETY: valid name and attributes.
-            let rx = unsafe {
-                libc::mq_open(
-                    name.as_ptr(),
-                    libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY,
-                    0o600,
-                    &attr,
-                )
-            };
-            if rx < 0 {
-                return Err(os_err("mq_open"));
-            }
-            // SAFETY: as above; the queue exists now.
-            let tx = unsafe { libc::mq_open(name.as_ptr(), libc::O_WRONLY) };
-            // SAFETY: unlinking the name we created; open descriptors keep the queue.
-            unsafe { libc::mq_unlink(name.as_ptr()) };
-            if tx < 0 {
-                return Err(os_err("mq_open"));
-            }
+            let tx = mq::MessageQueue::open(&name, mq::Access::Write).map_err(io::Error::other)?;
             Ok((rx, tx))
         };
         let (down_rx, down_tx) = open()?;
@@ -355,25 +241,16 @@ impl Mechanism for MessageQueue {
 pub struct EventFd;
 
 struct EventLink {
-    rx: OwnedFd,
-    tx: OwnedFd,
+    rx: Arc<eventfd::EventFd>,
+    tx: Arc<eventfd::EventFd>,
 }
 
 impl Link for EventLink {
     fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a valid buffer.
-        if unsafe { libc::write(self.tx.as_raw_fd(), one.as_ptr().cast(), 8) } != 8 {
-            return Err(os_err("write(eventfd)"));
-        }
-        Ok(())
+        Ok(self.tx.write(1)?)
     }
     fn recv(&mut self, _buf: &mut [u8]) -> io::Result<()> {
-        let mut value = [0u8; 8];
-        // SAFETY: reads 8 bytes into a valid buffer.
-        if unsafe { libc::read(self.rx.as_raw_fd(), value.as_mut_ptr().cast(), 8) } != 8 {
-            return Err(os_err("read(eventfd)"));
-        }
+        self.rx.read()?;
         Ok(())
     }
 }
@@ -386,21 +263,13 @@ impl Mechanism for EventFd {
         8
     }
     fn pair(&self, _size: usize) -> io::Result<Pair> {
-        let make = || -> io::Result<OwnedFd> {
-            // EFD_SEMAPHORE: each read takes one notification, as a message would.
-            // SAFETY: eventfd creates a new descriptor.
-            let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_SEMAPHORE) };
-            if fd < 0 {
-                return Err(os_err("eventfd"));
-            }
-            // SAFETY: a new descriptor that we now own.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        };
+        // Semaphore mode: each read takes one notification, as a message would.
+        let make = || eventfd::EventFd::new(0, eventfd::Mode::Semaphore).map(Arc::new);
         let (down, up) = (make()?, make()?);
         Ok(Pair {
             parent: Box::new(EventLink {
-                rx: up.try_clone()?,
-                tx: down.try_clone()?,
+                rx: up.clone(),
+                tx: down.clone(),
             }),
             child: Box::new(EventLink { rx: down, tx: up }),
         })
