@@ -455,6 +455,16 @@ impl<'a, T: Plain> Producer<'a, T> {
         Ok(())
     }
 
+    /// Wakes the consumer if it is parked in [`Consumer::recv`]; returns
+    /// whether it was (a wake syscall was made). [`Producer::send`] does
+    /// this itself; call it after publishing with [`Producer::try_push`],
+    /// [`Producer::push_slice`] or a [`WriteChunk`] when the consumer may
+    /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
+    #[inline]
+    pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
+        crate::event::notify(&self.ring.control().tail.wake, wait)
+    }
+
     /// Appends as many of `items` as fit, in order, with one publication;
     /// returns how many (0 when full).
     pub fn push_slice(&mut self, items: &[T]) -> Result<usize, Corrupt> {
@@ -709,6 +719,16 @@ impl<'a, T: Plain> Consumer<'a, T> {
         })?;
         blocking.notify(&control.head.wake);
         Ok(value)
+    }
+
+    /// Wakes the producer if it is parked in [`Producer::send`]; returns
+    /// whether it was (a wake syscall was made). [`Consumer::recv`] does
+    /// this itself; call it after releasing with [`Consumer::try_pop`],
+    /// [`Consumer::pop_into`] or a [`ReadChunk`] when the producer may
+    /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
+    #[inline]
+    pub fn wake_producer(&self, wait: &impl Wait) -> bool {
+        crate::event::notify(&self.ring.control().head.wake, wait)
     }
 
     /// Copies up to `out.len()` elements into `out`, in order, with one

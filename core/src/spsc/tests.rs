@@ -546,6 +546,35 @@ mod blocking {
     }
 
     #[test]
+    fn batches_wake_a_parked_peer_only_when_asked_and_needed() {
+        let buf = ring_buf::<u64>(4);
+        let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let b = Blocking::parking(TestWait::default());
+        // Nobody sleeps: no wake.
+        assert_eq!(tx.push_slice(&[1, 2, 3, 4]), Ok(4));
+        assert!(!tx.wake_consumer(&b.wait));
+        // The producer announced itself on the full ring and timed out.
+        assert_eq!(
+            tx.send(5, &b, Some(Duration::from_millis(1))),
+            Err(BlockError::TimedOut)
+        );
+        let mut out = [0; 4];
+        assert_eq!(rx.pop_into(&mut out), Ok(4));
+        assert!(rx.wake_producer(&b.wait));
+        assert!(!rx.wake_producer(&b.wait), "the first wake cleared WAITING");
+        // Same on the other side.
+        assert_eq!(
+            rx.recv(&b, Some(Duration::from_millis(1))),
+            Err(BlockError::TimedOut)
+        );
+        assert_eq!(tx.try_push(6), Ok(()));
+        assert!(tx.wake_consumer(&b.wait));
+        assert_eq!(rx.try_pop(), Ok(6));
+    }
+
+    #[test]
     fn corrupt_indices_fail_instead_of_blocking() {
         let buf = ring_buf::<u64>(4);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
