@@ -55,10 +55,19 @@
 //!
 //! # Waiting
 //!
-//! Blocking calls spin briefly, then yield the CPU, re-checking the ring,
-//! their deadline and the peer's liveness ([`Backoff`]). They never make a
-//! syscall while the ring has room or data. Parking on the shared futex
-//! will replace the yield phase once the ring has a futex word to wait on.
+//! Blocking calls use the core's blocking layer: the SPSC ring's two event
+//! words, a [`Blocking`] strategy chosen by [`ChannelOptions::waiting`]
+//! ([`Waiting::Spin`], [`Waiting::SpinThenPark`] — the default — or
+//! [`Waiting::Park`]) and the *shared* [`Futex`], so a parked end in one
+//! process is woken by its peer's send or receive in another. An end
+//! whose peer is awake makes no syscall: each successful operation costs
+//! one fence and one load to see whether the peer sleeps. The raw
+//! [`Producer`] and [`Consumer`] (for chunks) do not wake a sleeping peer
+//! by themselves; see [`Sender::producer`].
+//!
+//! Timeouts bound the whole call. A blocked call waits in slices of at
+//! most [`ChannelOptions::peer_check`] (10 ms) and checks the peer's pid
+//! between them, so a sleeper notices a dead peer within about a slice.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -67,9 +76,12 @@ use std::time::{Duration, Instant};
 use interlink_core::layout::Kind;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
 use interlink_core::{
-    AttachError, Corrupt, InitError, Plain, PopError, PushError, Region, RingConfig, RoleError,
+    AttachError, Blocking, InitError, Plain, PopError, PushError, Region, RingConfig, RoleError,
 };
 
+pub use interlink_core::BlockError;
+
+use crate::futex::Futex;
 use crate::inspect;
 use crate::process;
 use crate::shm::{self, MapOptions, Mapping, Shm, ShmError, ShmName, ShmOptions};
@@ -128,6 +140,12 @@ pub struct ChannelOptions {
     /// Whether [`Channel::create`] replaces a stale object of the same name
     /// (creator and every holder dead; default true).
     pub replace_stale: bool,
+    /// How blocked sends and receives wait (default
+    /// [`Waiting::SpinThenPark`]).
+    pub waiting: Waiting,
+    /// How often a blocked send or receive checks that its peer lives
+    /// (default 10 ms): a parked end sleeps at most this long at a time.
+    pub peer_check: Duration,
 }
 
 impl Default for ChannelOptions {
@@ -145,6 +163,8 @@ impl ChannelOptions {
             shm: ShmOptions::new(),
             unlink_on_drop: true,
             replace_stale: true,
+            waiting: Waiting::SpinThenPark,
+            peer_check: Duration::from_millis(10),
         }
     }
 
@@ -169,6 +189,22 @@ impl ChannelOptions {
     /// The same options with `replace_stale`.
     pub const fn replace_stale(mut self, yes: bool) -> Self {
         self.replace_stale = yes;
+        self
+    }
+
+    /// The same options with `waiting`.
+    pub const fn waiting(mut self, waiting: Waiting) -> Self {
+        self.waiting = waiting;
+        self
+    }
+
+    /// The same options with `peer_check` (at least 1 ms).
+    pub const fn peer_check(mut self, every: Duration) -> Self {
+        self.peer_check = if every.as_millis() < 1 {
+            Duration::from_millis(1)
+        } else {
+            every
+        };
         self
     }
 }
@@ -293,6 +329,7 @@ pub struct Channel<S> {
     type_id: u64,
     capacity: u32,
     creator: bool,
+    patience: Patience,
     _shape: PhantomData<S>,
 }
 
@@ -356,6 +393,7 @@ impl<S: Shape> Channel<S> {
             type_id: config.type_id,
             capacity: config.capacity,
             creator: true,
+            patience: Patience::of(options),
             _shape: PhantomData,
         })
     }
@@ -415,6 +453,7 @@ impl<S: Shape> Channel<S> {
                 type_id,
                 capacity,
                 creator: false,
+                patience: Patience::of(options),
                 _shape: PhantomData,
             })),
             Err(AttachError::NotReady { state }) => Ok(Err(Pending::NotReady { state })),
@@ -479,7 +518,10 @@ impl<T: Plain> Channel<Spsc<T>> {
         let tx = self
             .ring()?
             .take_over_producer(process::current_pid(), process::is_alive)?;
-        Ok(Sender { tx })
+        Ok(Sender {
+            tx,
+            patience: self.patience,
+        })
     }
 
     /// Claims the consumer role for this process, taking it over if its
@@ -488,7 +530,10 @@ impl<T: Plain> Channel<Spsc<T>> {
         let rx = self
             .ring()?
             .take_over_consumer(process::current_pid(), process::is_alive)?;
-        Ok(Receiver { rx })
+        Ok(Receiver {
+            rx,
+            patience: self.patience,
+        })
     }
 
     /// Elements in the ring now.
@@ -502,83 +547,85 @@ impl<T: Plain> Channel<Spsc<T>> {
     }
 }
 
-/// Why a blocking send or receive gave up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BlockError {
-    /// The timeout passed.
-    Timeout,
-    /// The peer's role is held by a process that no longer exists.
-    PeerDied {
-        /// The dead holder's pid.
-        pid: u32,
-    },
-    /// The ring is corrupt (see [`Corrupt`]).
-    Corrupt,
+/// How a blocked [`Sender`] or [`Receiver`] waits: one of the core's
+/// [`Blocking`] strategies on the shared [`Futex`]. The two ends of a
+/// channel may choose differently; a side that never parks costs its peer
+/// no syscall.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Waiting {
+    /// Never sleep in the kernel ([`Blocking::spinning`]): spin, then
+    /// yield the CPU between polls. The lowest latency; keeps a core busy
+    /// while waiting.
+    Spin,
+    /// Spin briefly, yield a few times, then park on the ring's futex word
+    /// until the peer's operation wakes it ([`Blocking::new`]). A peer
+    /// that answers within microseconds is caught spinning; an idle one
+    /// costs no CPU. The default.
+    #[default]
+    SpinThenPark,
+    /// Park at once ([`Blocking::parking`]): the fewest cycles spent
+    /// waiting, and every wait pays the kernel's wake-up.
+    Park,
 }
 
-impl From<Corrupt> for BlockError {
-    fn from(_: Corrupt) -> Self {
-        Self::Corrupt
-    }
-}
-
-impl fmt::Display for BlockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Waiting {
+    /// The core strategy this stands for.
+    pub const fn blocking(self) -> Blocking<Futex> {
         match self {
-            Self::Timeout => f.write_str("timed out"),
-            Self::PeerDied { pid } => write!(f, "the peer process {pid} died"),
-            Self::Corrupt => Corrupt.fmt(f),
+            Self::Spin => Blocking::spinning(Futex),
+            Self::SpinThenPark => Blocking::new(Futex),
+            Self::Park => Blocking::parking(Futex),
         }
     }
 }
 
-impl std::error::Error for BlockError {}
-
-/// How a blocked call waits: spin with a pause hint, then yield the CPU,
-/// and every so often look at the clock and at the peer's pid.
-///
-/// This is the one place to change when the ring gains a futex word: the
-/// yield phase becomes a park on that word.
-#[derive(Debug)]
-pub struct Backoff {
-    step: u32,
-    deadline: Option<Instant>,
+/// How an end waits, and how often it checks that its peer lives.
+#[derive(Clone, Copy, Debug)]
+struct Patience {
+    blocking: Blocking<Futex>,
+    peer_check: Duration,
 }
 
-impl Backoff {
-    /// Polls spent spinning before yielding.
-    pub const SPINS: u32 = 1 << 10;
-    /// Snoozes between checks of the clock and of the peer.
-    const CHECK_EVERY: u32 = 1 << 8;
-
-    /// A backoff that gives up at `timeout` from now (`None`: never).
-    pub fn new(timeout: Option<Duration>) -> Self {
+impl Patience {
+    fn of(options: &ChannelOptions) -> Self {
         Self {
-            step: 0,
-            // A timeout too large for the clock means none.
-            deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
+            blocking: options.waiting.blocking(),
+            peer_check: options.peer_check,
         }
     }
 
-    /// Waits a little; fails when the deadline has passed or `peer` (a pid,
-    /// 0 for none) is dead.
-    pub fn snooze(&mut self, peer: impl FnOnce() -> u32) -> Result<(), BlockError> {
-        self.step = self.step.wrapping_add(1);
-        if self.step < Self::SPINS {
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
-        if self.step.is_multiple_of(Self::CHECK_EVERY) {
-            if self.deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(BlockError::Timeout);
+    /// Runs `op` (a core blocking operation taking a timeout) in slices of
+    /// at most `peer_check`, spending `left`; between slices, checks that
+    /// `peer()` (a pid, 0 for none) is alive. When the peer has died, `op`
+    /// gets one last try with a zero timeout (a receiver drains what was
+    /// sent) before [`BlockError::PeerDied`].
+    fn wait<R>(
+        &self,
+        left: &mut Option<Duration>,
+        peer: impl Fn() -> u32,
+        mut op: impl FnMut(&Blocking<Futex>, Option<Duration>) -> Result<R, BlockError>,
+    ) -> Result<R, BlockError> {
+        loop {
+            let slice = left.map_or(self.peer_check, |l| l.min(self.peer_check));
+            match op(&self.blocking, Some(slice)) {
+                Err(BlockError::TimedOut) => {}
+                done => return done,
             }
-            let pid = peer();
-            if pid != 0 && !process::is_alive(pid) {
-                return Err(BlockError::PeerDied { pid });
+            let holder = peer();
+            if holder != 0 && !process::is_alive(holder) {
+                return match op(&self.blocking, Some(Duration::ZERO)) {
+                    Err(BlockError::TimedOut) => Err(BlockError::PeerDied { holder }),
+                    done => done,
+                };
+            }
+            // The slice timed out, so at least its length has passed.
+            if let Some(l) = left {
+                *l = l.saturating_sub(slice);
+                if l.is_zero() {
+                    return Err(BlockError::TimedOut);
+                }
             }
         }
-        Ok(())
     }
 }
 
@@ -586,42 +633,35 @@ impl Backoff {
 #[derive(Debug)]
 pub struct Sender<'c, T> {
     tx: Producer<'c, T>,
+    patience: Patience,
 }
 
 impl<'c, T: Plain> Sender<'c, T> {
-    /// Sends `value` if there is room, without blocking.
+    /// Sends `value` if there is room, without blocking; wakes a parked
+    /// receiver.
     #[inline]
     pub fn try_send(&mut self, value: T) -> Result<(), PushError> {
-        self.tx.try_push(value)
+        self.tx.try_push(value)?;
+        self.tx.wake_consumer(&Futex);
+        Ok(())
     }
 
     /// Sends `value`, waiting for room as long as the receiver lives.
     pub fn send(&mut self, value: T) -> Result<(), BlockError> {
-        self.send_inner(value, None)
+        self.send_inner(value, &mut None)
     }
 
     /// Sends `value`, waiting for room at most `timeout`.
     pub fn send_timeout(&mut self, value: T, timeout: Duration) -> Result<(), BlockError> {
-        self.send_inner(value, Some(timeout))
+        self.send_inner(value, &mut Some(timeout))
     }
 
     #[inline]
-    fn send_inner(&mut self, value: T, timeout: Option<Duration>) -> Result<(), BlockError> {
-        match self.tx.try_push(value) {
-            Ok(()) => return Ok(()),
-            Err(PushError::Corrupt) => return Err(BlockError::Corrupt),
-            Err(PushError::Full) => {}
-        }
-        let mut backoff = Backoff::new(timeout);
+    fn send_inner(&mut self, value: T, left: &mut Option<Duration>) -> Result<(), BlockError> {
         let ring = self.tx.ring();
-        loop {
-            backoff.snooze(|| ring.consumer_holder())?;
-            match self.tx.try_push(value) {
-                Ok(()) => return Ok(()),
-                Err(PushError::Corrupt) => return Err(BlockError::Corrupt),
-                Err(PushError::Full) => {}
-            }
-        }
+        let tx = &mut self.tx;
+        self.patience
+            .wait(left, || ring.consumer_holder(), |b, t| tx.send(value, b, t))
     }
 
     /// Sends all of `items` in order, in batches, waiting for room as
@@ -633,24 +673,35 @@ impl<'c, T: Plain> Sender<'c, T> {
         timeout: Option<Duration>,
     ) -> Result<(), (usize, BlockError)> {
         let total = items.len();
-        let mut backoff = Backoff::new(timeout);
-        let ring = self.tx.ring();
-        while !items.is_empty() {
+        let mut left = timeout;
+        while let Some((&first, rest)) = items.split_first() {
+            let sent = |items: &[T]| total - items.len();
             let n = self
                 .tx
                 .push_slice(items)
-                .map_err(|e| (total - items.len(), e.into()))?;
-            items = &items[n..];
-            if n == 0 {
-                backoff
-                    .snooze(|| ring.consumer_holder())
-                    .map_err(|e| (total - items.len(), e))?;
+                .map_err(|e| (sent(items), e.into()))?;
+            if n > 0 {
+                self.tx.wake_consumer(&Futex);
+                items = &items[n..];
+            } else {
+                // Full: wait for room by sending one, which wakes the
+                // receiver if it sleeps.
+                self.send_inner(first, &mut left)
+                    .map_err(|e| (sent(items), e))?;
+                items = rest;
             }
         }
         Ok(())
     }
 
-    /// The underlying producer, for chunks and batches.
+    /// How this end waits from now on.
+    pub fn set_waiting(&mut self, waiting: Waiting) {
+        self.patience.blocking = waiting.blocking();
+    }
+
+    /// The underlying producer, for chunks and batches. What it publishes
+    /// does not wake a parked receiver by itself: call
+    /// [`Producer::wake_consumer`] with [`Futex`] afterwards.
     pub fn producer(&mut self) -> &mut Producer<'c, T> {
         &mut self.tx
     }
@@ -660,44 +711,36 @@ impl<'c, T: Plain> Sender<'c, T> {
 #[derive(Debug)]
 pub struct Receiver<'c, T> {
     rx: Consumer<'c, T>,
+    patience: Patience,
 }
 
 impl<'c, T: Plain> Receiver<'c, T> {
-    /// Receives the oldest value if there is one, without blocking.
+    /// Receives the oldest value if there is one, without blocking; wakes
+    /// a parked sender.
     #[inline]
     pub fn try_recv(&mut self) -> Result<T, PopError> {
-        self.rx.try_pop()
+        let value = self.rx.try_pop()?;
+        self.rx.wake_producer(&Futex);
+        Ok(value)
     }
 
     /// Receives a value, waiting as long as the sender lives. Values sent
     /// before the sender died are delivered first.
     pub fn recv(&mut self) -> Result<T, BlockError> {
-        self.recv_inner(None)
+        self.recv_inner(&mut None)
     }
 
     /// Receives a value, waiting at most `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, BlockError> {
-        self.recv_inner(Some(timeout))
+        self.recv_inner(&mut Some(timeout))
     }
 
     #[inline]
-    fn recv_inner(&mut self, timeout: Option<Duration>) -> Result<T, BlockError> {
-        match self.rx.try_pop() {
-            Ok(v) => return Ok(v),
-            Err(PopError::Corrupt) => return Err(BlockError::Corrupt),
-            Err(PopError::Empty) => {}
-        }
-        let mut backoff = Backoff::new(timeout);
+    fn recv_inner(&mut self, left: &mut Option<Duration>) -> Result<T, BlockError> {
         let ring = self.rx.ring();
-        loop {
-            let snoozed = backoff.snooze(|| ring.producer_holder());
-            // One last look after the peer died: it may have sent just before.
-            match self.rx.try_pop() {
-                Ok(v) => return Ok(v),
-                Err(PopError::Corrupt) => return Err(BlockError::Corrupt),
-                Err(PopError::Empty) => snoozed?,
-            }
-        }
+        let rx = &mut self.rx;
+        self.patience
+            .wait(left, || ring.producer_holder(), |b, t| rx.recv(b, t))
     }
 
     /// Receives into `out`, waiting until at least one value is there (at
@@ -710,22 +753,30 @@ impl<'c, T: Plain> Receiver<'c, T> {
         if out.is_empty() {
             return Ok(0);
         }
-        let mut backoff = Backoff::new(timeout);
-        let ring = self.rx.ring();
-        loop {
-            let n = self.rx.pop_into(out)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            let snoozed = backoff.snooze(|| ring.producer_holder());
-            if snoozed.is_err() {
-                let n = self.rx.pop_into(out)?;
-                return if n > 0 { Ok(n) } else { snoozed.map(|()| 0) };
-            }
+        let n = self.rx.pop_into(out)?;
+        if n > 0 {
+            self.rx.wake_producer(&Futex);
+            return Ok(n);
         }
+        // Empty: wait for one value (which wakes a parked sender), then
+        // take what else has come.
+        let mut left = timeout;
+        out[0] = self.recv_inner(&mut left)?;
+        let more = self.rx.pop_into(&mut out[1..])?;
+        if more > 0 {
+            self.rx.wake_producer(&Futex);
+        }
+        Ok(1 + more)
     }
 
-    /// The underlying consumer, for chunks and batches.
+    /// How this end waits from now on.
+    pub fn set_waiting(&mut self, waiting: Waiting) {
+        self.patience.blocking = waiting.blocking();
+    }
+
+    /// The underlying consumer, for chunks and batches. What it releases
+    /// does not wake a parked sender by itself: call
+    /// [`Consumer::wake_producer`] with [`Futex`] afterwards.
     pub fn consumer(&mut self) -> &mut Consumer<'c, T> {
         &mut self.rx
     }

@@ -250,14 +250,14 @@ fn a_producer_killed_mid_stream_is_reported_and_replaced() {
             Err(e) => break e,
         }
     };
-    assert_eq!(err, BlockError::PeerDied { pid });
+    assert_eq!(err, BlockError::PeerDied { holder: pid });
     // A new producer takes the dead one's role and continues the sequence.
     let mut tx = ch.sender().unwrap();
     tx.send(expected).unwrap();
     assert_eq!(rx.recv(), Ok(expected));
     assert_eq!(
         rx.recv_timeout(Duration::from_millis(20)),
-        Err(BlockError::Timeout)
+        Err(BlockError::TimedOut)
     );
 }
 
@@ -279,7 +279,12 @@ fn a_creator_killed_leaves_an_object_that_gc_and_create_handle() {
     }
     let creator_pid = creator.pid();
     creator.kill();
-    assert_eq!(rx.recv(), Err(BlockError::PeerDied { pid: creator_pid }));
+    assert_eq!(
+        rx.recv(),
+        Err(BlockError::PeerDied {
+            holder: creator_pid
+        })
+    );
 
     // The object stays: its creator never ran its Drop.
     let object = inspect::probe(&name).unwrap();
