@@ -200,12 +200,17 @@ impl ChannelOptions {
 
     /// The same options with `peer_check` (at least 1 ms).
     pub const fn peer_check(mut self, every: Duration) -> Self {
-        self.peer_check = if every.as_millis() < 1 {
-            Duration::from_millis(1)
-        } else {
-            every
-        };
+        self.peer_check = at_least_1ms(every);
         self
+    }
+}
+
+/// Liveness checks are syscalls: not more often than every millisecond.
+const fn at_least_1ms(every: Duration) -> Duration {
+    if every.as_millis() < 1 {
+        Duration::from_millis(1)
+    } else {
+        every
     }
 }
 
@@ -699,6 +704,12 @@ impl<'c, T: Plain> Sender<'c, T> {
         self.patience.blocking = waiting.blocking();
     }
 
+    /// How often this end checks, while blocked, that its peer lives (see
+    /// [`ChannelOptions::peer_check`]).
+    pub fn set_peer_check(&mut self, every: Duration) {
+        self.patience.peer_check = at_least_1ms(every);
+    }
+
     /// The underlying producer, for chunks and batches. What it publishes
     /// does not wake a parked receiver by itself: call
     /// [`Producer::wake_consumer`] with [`Futex`] afterwards.
@@ -772,6 +783,12 @@ impl<'c, T: Plain> Receiver<'c, T> {
     /// How this end waits from now on.
     pub fn set_waiting(&mut self, waiting: Waiting) {
         self.patience.blocking = waiting.blocking();
+    }
+
+    /// How often this end checks, while blocked, that its peer lives (see
+    /// [`ChannelOptions::peer_check`]).
+    pub fn set_peer_check(&mut self, every: Duration) {
+        self.patience.peer_check = at_least_1ms(every);
     }
 
     /// The underlying consumer, for chunks and batches. What it releases

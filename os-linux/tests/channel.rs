@@ -6,7 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use interlink_core::{PopError, RingConfig};
-use interlink_linux::channel::{BlockError, ChannelError, ChannelOptions, Pending, SpscChannel};
+use interlink_linux::channel::{
+    BlockError, ChannelError, ChannelOptions, Pending, SpscChannel, Waiting,
+};
+use interlink_linux::clock::monotonic_ns;
 use interlink_linux::inspect::{self, State};
 use interlink_linux::shm::TempName;
 
@@ -87,8 +90,10 @@ fn run_peer_if_asked() {
 fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Error>> {
     let opts = ChannelOptions::new().open_timeout(Duration::from_secs(20));
     match role {
-        // Creates the channel and streams 0..count through it.
+        // Creates the channel and streams 0..count through it, spinning
+        // when the ring is full (the receiver parks: the modes mix).
         "create-and-send" => {
+            let opts = opts.waiting(Waiting::Spin);
             let ch = SpscChannel::<u64>::create(name, RingConfig::new(4096), &opts)?;
             let mut tx = ch.sender()?;
             send_sequence(&mut tx, 0, count)?;
@@ -119,6 +124,25 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
             let ch = SpscChannel::<u64>::create(name, RingConfig::new(64), &opts)?;
             let mut tx = ch.sender()?;
             send_sequence(&mut tx, 0, count)?;
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // Opens the channel and sends `count` send times (CLOCK_MONOTONIC,
+        // shared by every process), one every 6 ms, through each path that
+        // must wake a parked receiver in turn; then waits to be killed.
+        "open-trickle-and-hang" => {
+            let ch = SpscChannel::<u64>::open(name, 0, &opts)?;
+            let mut tx = ch.sender()?;
+            for i in 0..count {
+                std::thread::sleep(Duration::from_millis(6));
+                let now = monotonic_ns();
+                match i % 3 {
+                    0 => tx.try_send(now)?,
+                    1 => tx.send(now)?,
+                    _ => tx.send_all(&[now], None).map_err(|(_, e)| e)?,
+                }
+            }
             loop {
                 std::thread::sleep(Duration::from_secs(1));
             }
@@ -335,4 +359,187 @@ fn a_creator_killed_leaves_an_object_that_gc_and_create_handle() {
     assert_eq!(collected[0].0.name, name.as_str());
     assert!(collected[0].1.is_ok());
     assert!(inspect::probe(&name).unwrap_err().is(libc::ENOENT));
+}
+
+/// CPU time and voluntary context switches of the calling thread.
+fn thread_usage() -> (Duration, i64) {
+    // SAFETY: an all-zero rusage is valid; getrusage fills it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid out-pointer.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) }, 0);
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (tv(u.ru_utime) + tv(u.ru_stime), u.ru_nvcsw)
+}
+
+#[test]
+fn a_parked_receiver_sleeps_is_woken_by_every_send_path_and_sees_its_peer_die() {
+    run_peer_if_asked();
+    const COUNT: u64 = 46;
+    let name = TempName::new("il-chan").unwrap();
+    // A long liveness slice: a wake-up that a send path forgot costs its
+    // message the gap until the next send (6 ms), or up to the slice (2 s),
+    // instead of microseconds.
+    let opts = ChannelOptions::new()
+        .waiting(Waiting::Park)
+        .peer_check(Duration::from_secs(2));
+    let ch = SpscChannel::<u64>::create(&name, RingConfig::new(64), &opts).unwrap();
+    let mut rx = ch.receiver().unwrap();
+    let peer = Peer::spawn(
+        "a_parked_receiver_sleeps_is_woken_by_every_send_path_and_sees_its_peer_die",
+        "open-trickle-and-hang",
+        &name,
+        COUNT,
+    );
+    let pid = peer.pid();
+    // The first message also waits for the peer to start.
+    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let (cpu_before, switches_before) = thread_usage();
+    let start = Instant::now();
+    let mut last = first;
+    // Per send path (message i went through path i % 3).
+    let mut latencies = [vec![], vec![], vec![]];
+    for i in 1..COUNT {
+        let sent = rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        latencies[i as usize % 3].push(Duration::from_nanos(monotonic_ns() - sent));
+        assert!(sent > last, "out of order");
+        last = sent;
+    }
+    let wall = start.elapsed();
+    let (cpu_after, switches_after) = thread_usage();
+    let cpu = cpu_after - cpu_before;
+    let medians = latencies.map(|mut l| {
+        l.sort();
+        l[l.len() / 2]
+    });
+    eprintln!(
+        "{} messages in {wall:?}: receiver CPU {cpu:?}, {} voluntary switches, \
+         median latency by path (try_send, send, send_all) {medians:?}",
+        COUNT - 1,
+        switches_after - switches_before,
+    );
+    assert!(
+        cpu * 4 < wall,
+        "the receiver used {cpu:?} of CPU in {wall:?}"
+    );
+    assert!(
+        switches_after - switches_before >= (COUNT / 2) as i64,
+        "the receiver hardly slept"
+    );
+    for (path, median) in ["try_send", "send", "send_all"].iter().zip(medians) {
+        assert!(
+            median < Duration::from_millis(3),
+            "{path} did not wake the parked receiver: median latency {median:?}"
+        );
+    }
+
+    // Parked with nothing coming, the receiver learns within about one
+    // liveness slice that the producer was killed.
+    rx.set_peer_check(Duration::from_millis(10));
+    let killer = std::thread::spawn(move || {
+        let mut peer = peer;
+        std::thread::sleep(Duration::from_millis(100));
+        peer.kill();
+        Instant::now()
+    });
+    let (cpu_before, _) = thread_usage();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(5)),
+        Err(BlockError::PeerDied { holder: pid })
+    );
+    let noticed = Instant::now();
+    let killed = killer.join().unwrap();
+    let (cpu_after, _) = thread_usage();
+    assert!(
+        noticed - killed < Duration::from_secs(1),
+        "noticed {:?} after the kill",
+        noticed - killed
+    );
+    assert!(cpu_after - cpu_before < Duration::from_millis(50));
+}
+
+#[test]
+fn a_parked_sender_is_woken_by_every_receive_path() {
+    run_peer_if_asked();
+    let name = TempName::new("il-chan").unwrap();
+    // A missed wake-up would cost the sender the whole 5 s slice.
+    let opts = ChannelOptions::new()
+        .waiting(Waiting::Park)
+        .peer_check(Duration::from_secs(5));
+    let ch = SpscChannel::<u64>::create(&name, RingConfig::new(4), &opts).unwrap();
+    let (mut tx, mut rx) = (ch.sender().unwrap(), ch.receiver().unwrap());
+    tx.send_all(&[0, 1, 2, 3], None).unwrap();
+    for (next, path) in (4..).zip(["try_recv", "recv", "recv_into"]) {
+        let (woken, freed) = std::thread::scope(|s| {
+            let sender = s.spawn(|| {
+                tx.send_timeout(next, Duration::from_secs(20)).unwrap();
+                Instant::now()
+            });
+            // Let the sender find the ring full and park.
+            std::thread::sleep(Duration::from_millis(30));
+            let freed = Instant::now();
+            let got = match path {
+                "try_recv" => rx.try_recv().unwrap(),
+                "recv" => rx.recv().unwrap(),
+                _ => {
+                    let mut one = [0];
+                    assert_eq!(rx.recv_into(&mut one, None), Ok(1));
+                    one[0]
+                }
+            };
+            assert_eq!(got, next - 4);
+            (sender.join().unwrap(), freed)
+        });
+        let delay = woken.saturating_duration_since(freed);
+        assert!(
+            delay < Duration::from_secs(1),
+            "{path}: the sender woke {delay:?} later"
+        );
+    }
+}
+
+#[test]
+fn blocking_calls_time_out_in_every_waiting_mode() {
+    run_peer_if_asked();
+    for waiting in [Waiting::Spin, Waiting::SpinThenPark, Waiting::Park] {
+        let name = TempName::new("il-chan").unwrap();
+        // Slices shorter than the timeouts: the budget spans several.
+        let opts = ChannelOptions::new()
+            .waiting(waiting)
+            .peer_check(Duration::from_millis(7));
+        let ch = SpscChannel::<u64>::create(&name, RingConfig::new(4), &opts).unwrap();
+        let (mut tx, mut rx) = (ch.sender().unwrap(), ch.receiver().unwrap());
+        let timed = |f: &mut dyn FnMut() -> Result<(), BlockError>, t: Duration| {
+            let start = Instant::now();
+            assert_eq!(f(), Err(BlockError::TimedOut), "{waiting:?}");
+            let took = start.elapsed();
+            assert!(
+                took >= t && took < t + Duration::from_secs(2),
+                "{waiting:?}: {took:?} for {t:?}"
+            );
+        };
+        let t = Duration::from_millis(30);
+        timed(&mut || rx.recv_timeout(t).map(drop), t);
+        timed(&mut || rx.recv_into(&mut [0; 4], Some(t)).map(drop), t);
+        timed(
+            &mut || rx.recv_timeout(Duration::ZERO).map(drop),
+            Duration::ZERO,
+        );
+        assert_eq!(tx.send_all(&[1, 2, 3], Some(t)), Ok(()));
+        timed(
+            &mut || {
+                tx.send_all(&[4, 5, 6], Some(t)).map_err(|(n, e)| {
+                    assert_eq!(n, 1, "{waiting:?}");
+                    e
+                })
+            },
+            t,
+        );
+        timed(&mut || tx.send_timeout(7, t), t);
+        assert_eq!(tx.try_send(7), Err(interlink_core::PushError::Full));
+        let mut out = [0; 8];
+        assert_eq!(rx.recv_into(&mut out, Some(t)), Ok(4));
+        assert_eq!(out[..4], [1, 2, 3, 4]);
+        assert_eq!(tx.send_timeout(8, t), Ok(()));
+        assert_eq!(rx.recv_timeout(t), Ok(8));
+    }
 }
