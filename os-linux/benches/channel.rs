@@ -10,8 +10,11 @@
 //! The parent (criterion) creates the channels by name; a forked child opens
 //! them by name and echoes (ping-pong) or drains and acknowledges
 //! (streaming). Pipes and sockets carry the same `u64`s through `read` and
-//! `write`. The channel's blocking calls spin, then yield; they do not park
-//! yet, so "parked round trip" is not measured here.
+//! `write`. The channel runs in two waiting modes: `spin` (both ends spin,
+//! then yield, never sleeping in the kernel) and, for round trips, `park`
+//! (both ends park on the shared futex at once: every message is a
+//! futex wake-up, the figure to hold against the pipe's), for streaming
+//! `spin_then_park` (the default: spin briefly, then park).
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -21,7 +24,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use interlink_core::RingConfig;
-use interlink_linux::channel::{ChannelOptions, Receiver, Sender, SpscChannel};
+use interlink_linux::channel::{ChannelOptions, Receiver, Sender, SpscChannel, Waiting};
 use interlink_linux::process::{self, fork};
 use interlink_linux::shm::TempName;
 
@@ -157,11 +160,12 @@ fn against_child(
     assert!(child.wait().unwrap().success(), "{label}: the child failed");
 }
 
-/// The named channel: created here, opened by name in the child.
-fn channel(group: &mut Group<'_>, streaming: bool) {
+/// The named channel: created here, opened by name in the child; both ends
+/// wait the `waiting` way.
+fn channel(group: &mut Group<'_>, streaming: bool, waiting: Waiting) {
     let down_name = TempName::new("il-bench").unwrap();
     let up_name = TempName::new("il-bench").unwrap();
-    let opts = ChannelOptions::new();
+    let opts = ChannelOptions::new().waiting(waiting);
     let capacity = if streaming { CAPACITY } else { 64 };
     let down = SpscChannel::<u64>::create(&down_name, RingConfig::new(capacity), &opts).unwrap();
     let up = SpscChannel::<u64>::create(&up_name, RingConfig::new(capacity), &opts).unwrap();
@@ -170,7 +174,7 @@ fn channel(group: &mut Group<'_>, streaming: bool) {
         rx: up.receiver().unwrap(),
     };
     let child_side = || {
-        let timeout = ChannelOptions::new().open_timeout(Duration::from_secs(10));
+        let timeout = opts.open_timeout(Duration::from_secs(10));
         let (Ok(down), Ok(up)) = (
             SpscChannel::<u64>::open(&down_name, 0, &timeout),
             SpscChannel::<u64>::open(&up_name, 0, &timeout),
@@ -187,7 +191,12 @@ fn channel(group: &mut Group<'_>, streaming: bool) {
         let code = serve(&mut wire, streaming);
         code
     };
-    against_child(group, "named_channel", &mut mine, child_side, streaming);
+    let label = match waiting {
+        Waiting::Spin => "named_channel_spin",
+        Waiting::SpinThenPark => "named_channel_spin_then_park",
+        Waiting::Park => "named_channel_park",
+    };
+    against_child(group, label, &mut mine, child_side, streaming);
 }
 
 /// A pipe each way.
@@ -245,7 +254,8 @@ fn pipe() -> (File, File) {
 fn round_trip(c: &mut Criterion) {
     let _ = process::pin_to_cpu(0);
     let mut group = c.benchmark_group("round_trip");
-    channel(&mut group, false);
+    channel(&mut group, false, Waiting::Spin);
+    channel(&mut group, false, Waiting::Park);
     pipes(&mut group, false);
     sockets(&mut group, false);
     group.finish();
@@ -255,7 +265,8 @@ fn streaming(c: &mut Criterion) {
     let _ = process::pin_to_cpu(0);
     let mut group = c.benchmark_group("stream_u64");
     group.throughput(Throughput::Elements(STREAM as u64));
-    channel(&mut group, true);
+    channel(&mut group, true, Waiting::Spin);
+    channel(&mut group, true, Waiting::SpinThenPark);
     pipes(&mut group, true);
     sockets(&mut group, true);
     group.finish();
