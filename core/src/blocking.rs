@@ -162,6 +162,20 @@ pub enum BlockError {
         /// The dead holder's id.
         holder: u32,
     },
+    /// See [`SendError::TooLarge`](crate::bytes::SendError::TooLarge): the
+    /// message can never fit, so waiting is pointless.
+    TooLarge {
+        /// Payload bytes asked for.
+        len: usize,
+        /// The ring's largest payload.
+        max: u32,
+    },
+    /// See [`RecvError::BufferTooSmall`](crate::bytes::RecvError::BufferTooSmall):
+    /// the next message stays in the ring.
+    BufferTooSmall {
+        /// The message's payload length.
+        needed: usize,
+    },
 }
 
 impl From<Expired> for BlockError {
@@ -182,6 +196,14 @@ impl fmt::Display for BlockError {
             Self::TimedOut => f.write_str("timed out"),
             Self::Corrupt => Corrupt.fmt(f),
             Self::PeerDied { holder } => write!(f, "the peer (holder {holder}) died"),
+            Self::TooLarge { len, max } => crate::bytes::SendError::TooLarge {
+                len: *len,
+                max: *max,
+            }
+            .fmt(f),
+            Self::BufferTooSmall { needed } => {
+                crate::bytes::RecvError::BufferTooSmall { needed: *needed }.fmt(f)
+            }
         }
     }
 }

@@ -10,9 +10,9 @@
 //! | 64 | 4 | producer holder id (0 = free) | claimers |
 //! | 68 | 4 | consumer holder id (0 = free) | claimers |
 //! | 128 | 4 | tail: bytes ever written (wrapping) | producer |
-//! | 132 | 4 | wake word for a parked consumer (unused yet) | — |
+//! | 132 | 4 | not-empty event word: the consumer parks on it | consumer (announce), producer (notify) |
 //! | 256 | 4 | head: bytes ever released (wrapping) | consumer |
-//! | 260 | 4 | wake word for a parked producer (unused yet) | — |
+//! | 260 | 4 | not-full event word: the producer parks on it | producer (announce), consumer (notify) |
 //! | 384 | capacity | records | producer |
 //!
 //! The region must be aligned to 128 bytes. The capacity is a power of two
@@ -42,6 +42,15 @@
 //! store: no read-modify-write, no syscall. [`Consumer::drain`] releases a
 //! whole batch with one store.
 //!
+//! # Blocking
+//!
+//! [`Producer::send_blocking`] and [`Consumer::recv_blocking`] wait with a
+//! [`Blocking`] strategy on the two event words, as the SPSC ring's
+//! `send`/`recv` do; after zero-copy operations ([`Reservation::commit`],
+//! [`Record::release`], [`Consumer::drain`]) call
+//! [`Producer::wake_consumer`] / [`Consumer::wake_producer`] if the peer
+//! may be parked.
+//!
 //! # Untrusted peers
 //!
 //! Every header is read once into a local copy and checked: its check word
@@ -70,6 +79,7 @@ use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
+use crate::blocking::{BlockError, Blocking};
 use crate::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
 use crate::layout::{AttachError, Fingerprint, HeaderFields, HeaderSnapshot, Kind};
 use crate::region::{Region, RegionError};
@@ -78,6 +88,7 @@ use crate::ring::{
 };
 use crate::role;
 use crate::sync::{Ordering, UnsafeCell};
+use crate::wait::Wait;
 
 #[cfg(not(loom))]
 mod copy;
@@ -641,6 +652,49 @@ impl<'a> Producer<'a> {
         Ok(())
     }
 
+    /// Sends `payload` as one message tagged `tag`, waiting while there is
+    /// no room (spin, yield, then park until the consumer frees some) for
+    /// at most `timeout` (`None`: no limit). Wakes the consumer if it is
+    /// parked. A payload above [`ByteRing::max_payload`] fails at once
+    /// with [`BlockError::TooLarge`].
+    pub fn send_blocking<W: Wait>(
+        &mut self,
+        tag: u32,
+        payload: &[u8],
+        blocking: &Blocking<W>,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<(), BlockError> {
+        let ring = self.ring;
+        let control = ring.control();
+        blocking.run(&control.head.wake, timeout, || {
+            let tail = self.tail;
+            match self.send(tag, payload) {
+                Ok(()) => Ok(Some(())),
+                Err(SendError::Full) => {
+                    // Padding published on the way: the consumer must wake
+                    // to skip it, or the room at the front never frees.
+                    if self.tail != tail {
+                        blocking.notify(&control.tail.wake);
+                    }
+                    Ok(None)
+                }
+                Err(SendError::TooLarge { len, max }) => Err(BlockError::TooLarge { len, max }),
+                Err(SendError::Corrupt) => Err(BlockError::Corrupt),
+            }
+        })?;
+        blocking.notify(&control.tail.wake);
+        Ok(())
+    }
+
+    /// Wakes the consumer if it is parked in [`Consumer::recv_blocking`];
+    /// returns whether it was (a wake syscall was made). Call it after
+    /// [`Producer::send`] or [`Reservation::commit`] when the consumer may
+    /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
+    #[inline]
+    pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
+        crate::event::notify(&self.ring.control().tail.wake, wait)
+    }
+
     /// Free bytes now (re-reads the consumer's head). A message of `len`
     /// bytes needs `record_len(len)` of them before the end of the buffer.
     pub fn free_bytes(&mut self) -> Result<u32, Corrupt> {
@@ -902,6 +956,50 @@ impl<'a> Consumer<'a> {
         self.head = self.head.wrapping_add(at.size);
         self.store_head();
         Ok((at.tag, len))
+    }
+
+    /// Receives the next message into `buf` like [`Consumer::recv`],
+    /// waiting while there is none (spin, yield, then park until the
+    /// producer sends) for at most `timeout` (`None`: no limit). Wakes the
+    /// producer if it is parked. A message longer than `buf` stays in the
+    /// ring: [`BlockError::BufferTooSmall`] says how long it is.
+    pub fn recv_blocking<W: Wait>(
+        &mut self,
+        buf: &mut [u8],
+        blocking: &Blocking<W>,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<(u32, usize), BlockError> {
+        let ring = self.ring;
+        let control = ring.control();
+        let got = blocking.run(&control.tail.wake, timeout, || {
+            let head = self.head;
+            match self.recv(buf) {
+                Ok(got) => Ok(Some(got)),
+                Err(RecvError::Empty) => {
+                    // Padding released on the way: room for the producer.
+                    if self.head != head {
+                        blocking.notify(&control.head.wake);
+                    }
+                    Ok(None)
+                }
+                Err(RecvError::BufferTooSmall { needed }) => {
+                    Err(BlockError::BufferTooSmall { needed })
+                }
+                Err(RecvError::Corrupt) => Err(BlockError::Corrupt),
+            }
+        })?;
+        blocking.notify(&control.head.wake);
+        Ok(got)
+    }
+
+    /// Wakes the producer if it is parked in [`Producer::send_blocking`];
+    /// returns whether it was (a wake syscall was made). Call it after
+    /// [`Consumer::recv`], [`Record::release`] or [`Consumer::drain`] when
+    /// the producer may block. Costs one `SeqCst` fence and one load when
+    /// nobody sleeps.
+    #[inline]
+    pub fn wake_producer(&self, wait: &impl Wait) -> bool {
+        crate::event::notify(&self.ring.control().head.wake, wait)
     }
 
     /// Hands up to `max` ready messages to `f`, in order, in place, then

@@ -497,3 +497,83 @@ fn two_threads_stream_in_order() {
         }
     });
 }
+
+mod blocking {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::test_util::TestWait;
+
+    #[test]
+    fn timeouts_and_errors_that_waiting_cannot_cure() {
+        let buf = ring_buf(64);
+        let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let b = Blocking::new(TestWait::default());
+        let t = Some(Duration::from_millis(2));
+        let mut out = [0u8; 64];
+        assert_eq!(rx.recv_blocking(&mut out, &b, t), Err(BlockError::TimedOut));
+        assert_eq!(
+            tx.send_blocking(1, &[0; 49], &b, None),
+            Err(BlockError::TooLarge { len: 49, max: 48 })
+        );
+        tx.send_blocking(1, &[7; 40], &b, None).unwrap();
+        assert_eq!(
+            tx.send_blocking(2, &[8; 40], &b, t),
+            Err(BlockError::TimedOut)
+        );
+        assert_eq!(
+            rx.recv_blocking(&mut out[..8], &b, None),
+            Err(BlockError::BufferTooSmall { needed: 40 })
+        );
+        assert_eq!(rx.recv_blocking(&mut out, &b, None), Ok((1, 40)));
+        assert_eq!(out[..40], [7; 40]);
+        assert!(BlockError::TooLarge { len: 49, max: 48 }
+            .to_string()
+            .contains("49"));
+    }
+
+    /// A small ring, sizes that force padding at the end, and few spins:
+    /// both sides park, and a padding run must wake the consumer (the
+    /// producer waits for it to be skipped) or the two deadlock.
+    #[test]
+    fn threads_block_both_ways_across_padding() {
+        let count: u32 = if cfg!(miri) { 30 } else { 5_000 };
+        let buf = ring_buf(128);
+        let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let b = Blocking {
+            wait: TestWait::default(),
+            spins: 2,
+            yields: 1,
+        };
+        // A lost wake-up fails the test (timed out) instead of hanging it.
+        let patience = Some(Duration::from_secs(10));
+        std::thread::scope(|s| {
+            let b = &b;
+            s.spawn(move || {
+                let mut rng = Rng::new(9);
+                for seq in 0..count {
+                    let data = payload(seq, rng.below(100) as usize);
+                    tx.send_blocking(seq, &data, b, patience).unwrap();
+                    if seq % 256 == 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+            });
+            let mut rng = Rng::new(9);
+            let mut out = [0u8; 112];
+            for seq in 0..count {
+                let (tag, len) = rx.recv_blocking(&mut out, b, patience).unwrap();
+                assert_eq!(tag, seq);
+                assert_eq!(out[..len], payload(seq, rng.below(100) as usize)[..]);
+                if seq % 300 == 0 {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        });
+        assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
+}
