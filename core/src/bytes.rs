@@ -1172,5 +1172,34 @@ impl Record<'_, '_> {
     }
 }
 
+/// What an inspector can read from a byte ring without knowing its type
+/// id, with loads only (the region may be a read-only mapping): the header,
+/// validated, the role holders and the two indices, in the SPSC ring's
+/// [`Status`](crate::spsc::Status) (whose `fill` here counts bytes in use,
+/// padding included).
+#[cfg(not(loom))]
+pub fn status(region: &Region<'_>) -> Result<crate::spsc::Status, AttachError> {
+    let base = region.check(size_of::<Control>(), ByteRing::region_align())?;
+    // SAFETY: the region holds an aligned Control; every bit pattern is a
+    // valid AtomicU32 outside loom, and all access below is atomic loads.
+    let control = unsafe { base.cast::<Control>().as_ref() };
+    let header = control.meta.header.snapshot();
+    crate::ring::check_ring_header(
+        &header,
+        Kind::Bytes,
+        element(header.element.type_id),
+        ByteRing::bytes_needed,
+        region,
+        ByteRing::region_align(),
+    )?;
+    Ok(crate::spsc::Status {
+        header,
+        producer: control.meta.producer.load(Ordering::Acquire),
+        consumer: control.meta.consumer.load(Ordering::Acquire),
+        tail: control.tail.index.load(Ordering::Acquire),
+        head: control.head.index.load(Ordering::Acquire),
+    })
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests;

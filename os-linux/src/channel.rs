@@ -81,6 +81,9 @@ use interlink_core::{
 
 pub use interlink_core::BlockError;
 
+mod bytes;
+pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
+
 use crate::futex::Futex;
 use crate::inspect;
 use crate::process;
@@ -206,7 +209,7 @@ impl ChannelOptions {
 }
 
 /// Liveness checks are syscalls: not more often than every millisecond.
-const fn at_least_1ms(every: Duration) -> Duration {
+pub(crate) const fn at_least_1ms(every: Duration) -> Duration {
     if every.as_millis() < 1 {
         Duration::from_millis(1)
     } else {
@@ -507,14 +510,22 @@ pub fn remove(name: &str) -> Result<(), ShmError> {
     shm::unlink(name)
 }
 
+impl<S: Shape> Channel<S> {
+    /// The structure, attached with `attach` (a ring's own `attach`).
+    fn attached<'s, R>(
+        &'s self,
+        attach: impl FnOnce(Region<'s>, u64) -> Result<R, AttachError>,
+    ) -> Result<R, ChannelError> {
+        attach(self.mapping.region(), self.type_id).map_err(|error| ChannelError::Attach {
+            name: self.name.to_string(),
+            error,
+        })
+    }
+}
+
 impl<T: Plain> Channel<Spsc<T>> {
     fn ring(&self) -> Result<SpscRing<'_, T>, ChannelError> {
-        SpscRing::attach(self.mapping.region(), self.type_id).map_err(|error| {
-            ChannelError::Attach {
-                name: self.name.to_string(),
-                error,
-            }
-        })
+        self.attached(SpscRing::attach)
     }
 
     /// Claims the producer role for this process, taking it over if its
@@ -586,7 +597,7 @@ impl Waiting {
 
 /// How an end waits, and how often it checks that its peer lives.
 #[derive(Clone, Copy, Debug)]
-struct Patience {
+pub(crate) struct Patience {
     blocking: Blocking<Futex>,
     peer_check: Duration,
 }
@@ -604,7 +615,7 @@ impl Patience {
     /// `peer()` (a pid, 0 for none) is alive. When the peer has died, `op`
     /// gets one last try with a zero timeout (a receiver drains what was
     /// sent) before [`BlockError::PeerDied`].
-    fn wait<R>(
+    pub(crate) fn wait<R>(
         &self,
         left: &mut Option<Duration>,
         peer: impl Fn() -> u32,
@@ -633,6 +644,29 @@ impl Patience {
         }
     }
 }
+
+/// `set_waiting` and `set_peer_check` for a channel end holding a
+/// `patience` field.
+macro_rules! patience_setters {
+    ($([$($generics:tt)*] $end:ty),*) => {$(
+        impl<$($generics)*> $end {
+            /// How this end waits from now on.
+            pub fn set_waiting(&mut self, waiting: $crate::channel::Waiting) {
+                self.patience.blocking = waiting.blocking();
+            }
+
+            /// How often this end checks, while blocked, that its peer
+            /// lives (see
+            /// [`ChannelOptions::peer_check`]($crate::channel::ChannelOptions::peer_check)).
+            pub fn set_peer_check(&mut self, every: std::time::Duration) {
+                self.patience.peer_check = $crate::channel::at_least_1ms(every);
+            }
+        }
+    )*};
+}
+pub(crate) use patience_setters;
+
+patience_setters!([T] Sender<'_, T>, [T] Receiver<'_, T>);
 
 /// The sending end of an [`SpscChannel`], holding the producer role.
 #[derive(Debug)]
@@ -697,17 +731,6 @@ impl<'c, T: Plain> Sender<'c, T> {
             }
         }
         Ok(())
-    }
-
-    /// How this end waits from now on.
-    pub fn set_waiting(&mut self, waiting: Waiting) {
-        self.patience.blocking = waiting.blocking();
-    }
-
-    /// How often this end checks, while blocked, that its peer lives (see
-    /// [`ChannelOptions::peer_check`]).
-    pub fn set_peer_check(&mut self, every: Duration) {
-        self.patience.peer_check = at_least_1ms(every);
     }
 
     /// The underlying producer, for chunks and batches. What it publishes
@@ -778,17 +801,6 @@ impl<'c, T: Plain> Receiver<'c, T> {
             self.rx.wake_producer(&Futex);
         }
         Ok(1 + more)
-    }
-
-    /// How this end waits from now on.
-    pub fn set_waiting(&mut self, waiting: Waiting) {
-        self.patience.blocking = waiting.blocking();
-    }
-
-    /// How often this end checks, while blocked, that its peer lives (see
-    /// [`ChannelOptions::peer_check`]).
-    pub fn set_peer_check(&mut self, every: Duration) {
-        self.patience.peer_check = at_least_1ms(every);
     }
 
     /// The underlying consumer, for chunks and batches. What it releases

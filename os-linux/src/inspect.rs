@@ -12,7 +12,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use interlink_core::layout::{state, Header, HeaderSnapshot, Kind, LAYOUT_VERSION, MAGIC};
-use interlink_core::{spsc, AttachError};
+use interlink_core::{bytes, spsc, AttachError};
 
 use crate::process;
 use crate::shm::{self, Shm, ShmError, SHM_DIR};
@@ -233,7 +233,11 @@ fn judge(header: HeaderSnapshot, map: &crate::mapping::ReadOnlyMapping) -> State
         return corrupt(format!("unknown kind {}", header.kind));
     };
     let checked = match kind {
-        Kind::Spsc => spsc::status(&map.region_for_reading()).map(|s| {
+        Kind::Spsc | Kind::Bytes => match kind {
+            Kind::Spsc => spsc::status(&map.region_for_reading()),
+            _ => bytes::status(&map.region_for_reading()),
+        }
+        .map(|s| {
             let roles = vec![
                 Role {
                     role: "producer",
@@ -253,8 +257,8 @@ fn judge(header: HeaderSnapshot, map: &crate::mapping::ReadOnlyMapping) -> State
     match checked {
         Ok((roles, fill)) => {
             let mut problems = Vec::new();
-            if kind == Kind::Spsc && fill.is_none() {
-                problems.push("indices say more elements than the capacity".to_owned());
+            if matches!(kind, Kind::Spsc | Kind::Bytes) && fill.is_none() {
+                problems.push("indices say more in the ring than its capacity".to_owned());
             }
             if header.total_len > map.len() as u64 {
                 problems.push(format!(

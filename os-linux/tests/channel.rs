@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use interlink_core::{PopError, RingConfig};
 use interlink_linux::channel::{
-    BlockError, ChannelError, ChannelOptions, Pending, SpscChannel, Waiting,
+    BlockError, ByteChannel, ChannelError, ChannelOptions, Pending, SpscChannel, Waiting,
 };
 use interlink_linux::clock::monotonic_ns;
 use interlink_linux::inspect::{self, State};
@@ -142,6 +142,19 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
                     1 => tx.send(now)?,
                     _ => tx.send_all(&[now], None).map_err(|(_, e)| e)?,
                 }
+            }
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // Opens a byte channel and sends `count` messages of varied
+        // lengths (see `message`), spinning when full; then waits to be
+        // killed.
+        "open-bytes-and-send" => {
+            let ch = ByteChannel::open(name, 0, &opts.waiting(Waiting::Spin))?;
+            let mut tx = ch.sender()?;
+            for seq in 0..count as u32 {
+                tx.send_timeout(seq, &message(seq), Duration::from_secs(20))?;
             }
             loop {
                 std::thread::sleep(Duration::from_secs(1));
@@ -542,4 +555,81 @@ fn blocking_calls_time_out_in_every_waiting_mode() {
         assert_eq!(tx.send_timeout(8, t), Ok(()));
         assert_eq!(rx.recv_timeout(t), Ok(8));
     }
+}
+
+/// Byte message `seq`: 0 to 1000 bytes derived from `seq`, so that records
+/// of all sizes meet the end of the ring and padding.
+fn message(seq: u32) -> Vec<u8> {
+    let len = ((seq + 1).wrapping_mul(2_654_435_761) >> 22) as usize;
+    (0..len)
+        .map(|i| (seq as usize * 31 + i * 7) as u8)
+        .collect()
+}
+
+#[test]
+fn byte_messages_between_unrelated_processes() {
+    run_peer_if_asked();
+    const COUNT: u64 = 20_000;
+    let name = TempName::new("il-chan").unwrap();
+    let opts = ChannelOptions::new().waiting(Waiting::SpinThenPark);
+    let ch = ByteChannel::create(&name, RingConfig::new(4096), &opts).unwrap();
+    assert_eq!(ch.max_payload(), 4096 - 16);
+    // Another kind of channel under this name is refused, saying why.
+    match SpscChannel::<u64>::open(&name, 0, &opts) {
+        Err(ChannelError::Attach { error, .. }) => assert!(
+            matches!(error, interlink_core::AttachError::Kind { .. }),
+            "{error:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let mut rx = ch.receiver().unwrap();
+    let mut peer = Peer::spawn(
+        "byte_messages_between_unrelated_processes",
+        "open-bytes-and-send",
+        &name,
+        COUNT,
+    );
+    let mut buf = vec![0u8; 4096];
+    assert_eq!(
+        rx.recv_timeout(&mut buf[..0], Duration::from_secs(20)),
+        Err(BlockError::BufferTooSmall {
+            needed: message(0).len()
+        })
+    );
+    for seq in 0..COUNT as u32 {
+        let (tag, len) = rx.recv_timeout(&mut buf, Duration::from_secs(20)).unwrap();
+        assert_eq!(tag, seq);
+        assert_eq!(buf[..len], message(seq)[..], "message {seq}");
+    }
+    assert_eq!(
+        rx.recv_timeout(&mut buf, Duration::from_millis(20)),
+        Err(BlockError::TimedOut)
+    );
+    let pid = peer.pid();
+    peer.kill();
+    assert_eq!(
+        rx.recv_timeout(&mut buf, Duration::from_secs(5)),
+        Err(BlockError::PeerDied { holder: pid })
+    );
+    // The inspector reads the byte ring's roles: ours keeps it from being
+    // stale although the sender is dead.
+    let object = inspect::probe(&name).unwrap();
+    let State::Valid(summary) = &object.state else {
+        panic!("{:?}", object.state)
+    };
+    assert_eq!(summary.kind, interlink_core::Kind::Bytes);
+    assert_eq!(summary.fill, Some(0));
+    let holders: Vec<_> = summary
+        .roles
+        .iter()
+        .map(|r| (r.role, r.holder.pid, r.holder.alive))
+        .collect();
+    assert_eq!(
+        holders,
+        [
+            ("producer", pid, false),
+            ("consumer", std::process::id(), true)
+        ]
+    );
+    assert!(!object.is_stale());
 }
