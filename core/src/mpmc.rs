@@ -32,7 +32,9 @@
 //! |---|---|---|---|
 //! | 0 | 64 | [`Header`] | creator |
 //! | 128 | 4 | tail: the next position a push claims (wrapping) | producers |
+//! | 132 | 4 | not-empty event word: consumers park on it | consumers (announce), producers (notify) |
 //! | 256 | 4 | head: the next position a pop claims (wrapping) | consumers |
+//! | 260 | 4 | not-full event word: producers park on it | producers (announce), consumers (notify) |
 //! | 384 | `capacity × slot` | slots (at the slot's alignment, at least 384) | both |
 //!
 //! A slot is `#[repr(C)] { seq: u32, value: T }`: the value at offset
@@ -41,6 +43,16 @@
 //! a value is copied in and out through its own field only, and `T: Plain`
 //! has no padding of its own. The region must be aligned to 128 bytes (a
 //! mapping always is).
+//!
+//! # Blocking
+//!
+//! [`MpmcRing::send`] and [`MpmcRing::recv`] wait with a [`Blocking`]
+//! strategy on the two event words, which any number of sleepers share (a
+//! notification wakes them all; they re-check). A position that another
+//! participant claimed and has not finished (`Stalled`) counts as "not
+//! now": the call waits, up to its timeout, for that participant to
+//! finish. After pushes or pops made with the non-blocking calls, wake
+//! sleepers with [`MpmcRing::wake_consumers`] / [`MpmcRing::wake_producers`].
 //!
 //! # Handles
 //!
@@ -98,11 +110,15 @@ use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
+use crate::blocking::{BlockError, Blocking};
 use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind};
 use crate::plain::Plain;
 use crate::region::Region;
-use crate::ring::{check_ring_header, ring_bytes, CacheLine, Corrupt, InitError, RingConfig};
+use crate::ring::{
+    check_ring_header, ring_bytes, CacheLine, Corrupt, IndexLine, InitError, RingConfig,
+};
 use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::wait::Wait;
 
 /// How many times [`MpmcRing::try_push`] and [`MpmcRing::try_pop`] re-check
 /// a slot that another participant has claimed but not finished before they
@@ -121,8 +137,10 @@ pub const MAX_LOST_RACES: u32 = 1 << 16;
 #[repr(C)]
 struct Control {
     header: CacheLine<Header>,
-    tail: CacheLine<AtomicU32>,
-    head: CacheLine<AtomicU32>,
+    /// The tail, and the event word consumers park on.
+    tail: CacheLine<IndexLine>,
+    /// The head, and the event word producers park on.
+    head: CacheLine<IndexLine>,
 }
 
 /// One slot: the sequence word, then the value.
@@ -362,8 +380,10 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         unsafe {
             use core::ptr::addr_of_mut;
             Header::begin(addr_of_mut!((*c).header.0));
-            init_atomic(addr_of_mut!((*c).tail.0), 0);
-            init_atomic(addr_of_mut!((*c).head.0), 0);
+            init_atomic(addr_of_mut!((*c).tail.0.index), 0);
+            init_atomic(addr_of_mut!((*c).tail.0.wake), 0);
+            init_atomic(addr_of_mut!((*c).head.0.index), 0);
+            init_atomic(addr_of_mut!((*c).head.0.wake), 0);
         }
         for i in 0..config.capacity {
             // SAFETY: slot `i` lies inside the region (i < capacity), and the
@@ -500,6 +520,45 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         Ok(n as usize)
     }
 
+    /// Appends `value`, waiting while the ring is full or the slot's
+    /// previous claimant has not finished (spin, yield, then park until a
+    /// consumer frees a slot) for at most `timeout` (`None`: no limit).
+    /// Wakes parked consumers.
+    pub fn send<W: Wait>(
+        &self,
+        value: T,
+        blocking: &Blocking<W>,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<(), BlockError> {
+        let c = self.control();
+        blocking.run(&c.head.wake, timeout, || match self.try_push(value) {
+            Ok(()) => Ok(Some(())),
+            Err(PushError::Full | PushError::Stalled { .. }) => Ok(None),
+            Err(PushError::Corrupt) => Err(BlockError::Corrupt),
+        })?;
+        blocking.notify(&c.tail.wake);
+        Ok(())
+    }
+
+    /// Removes the oldest element, waiting while the ring is empty or its
+    /// producer has not finished publishing it (spin, yield, then park
+    /// until a producer pushes) for at most `timeout` (`None`: no limit).
+    /// Wakes parked producers.
+    pub fn recv<W: Wait>(
+        &self,
+        blocking: &Blocking<W>,
+        timeout: Option<core::time::Duration>,
+    ) -> Result<T, BlockError> {
+        let c = self.control();
+        let value = blocking.run(&c.tail.wake, timeout, || match self.try_pop() {
+            Ok(v) => Ok(Some(v)),
+            Err(PopError::Empty | PopError::Stalled { .. }) => Ok(None),
+            Err(PopError::Corrupt) => Err(BlockError::Corrupt),
+        })?;
+        blocking.notify(&c.head.wake);
+        Ok(value)
+    }
+
     /// Moves the ring past a claim whose owner will never finish it, at the
     /// `position` a `Stalled` error named:
     ///
@@ -526,7 +585,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         let seq = slot.seq.load(Ordering::Acquire);
         if seq == position {
             // Free for `position`: stalled only if a producer has claimed it.
-            let claimed = c.tail.load(Ordering::Acquire).wrapping_sub(position);
+            let claimed = c.tail.index.load(Ordering::Acquire).wrapping_sub(position);
             if claimed == 0 || claimed > self.capacity {
                 return not_stalled;
             }
@@ -534,6 +593,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
             // all waiting there.
             let next = position.wrapping_add(1);
             if c.head
+                .index
                 .compare_exchange(position, next, Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
             {
@@ -556,7 +616,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
             }
         } else if seq == position.wrapping_add(1) {
             // Published: stalled only if a consumer has claimed it.
-            let taken = c.head.load(Ordering::Acquire).wrapping_sub(position);
+            let taken = c.head.index.load(Ordering::Acquire).wrapping_sub(position);
             if taken == 0 || taken > self.capacity {
                 return not_stalled;
             }
@@ -602,8 +662,8 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         let cap = self.capacity;
         // `lag`: a slot is ready for position `p` when its seq is `p + lag`.
         let (mine, theirs, lag) = match side {
-            Side::Push => (&c.tail.0, &c.head.0, 0),
-            Side::Pop => (&c.head.0, &c.tail.0, 1),
+            Side::Push => (&c.tail.index, &c.head.index, 0),
+            Side::Pop => (&c.head.index, &c.tail.index, 1),
         };
         let max = max.min(cap);
         let mut pos = mine.load(Ordering::Acquire);
@@ -736,9 +796,28 @@ impl<T> MpmcRing<'_, T> {
         let c = self.control();
         // Head first: the tail read after it is at least as new, so an
         // honest ring never reads as holding a negative count.
-        let head = c.head.load(Ordering::Acquire);
-        let tail = c.tail.load(Ordering::Acquire);
+        let head = c.head.index.load(Ordering::Acquire);
+        let tail = c.tail.index.load(Ordering::Acquire);
         tail.wrapping_sub(head).min(self.capacity)
+    }
+
+    /// Wakes the consumers parked in [`MpmcRing::recv`], if any; returns
+    /// whether there were (a wake syscall was made). [`MpmcRing::send`]
+    /// does this itself; call it after [`MpmcRing::try_push`] or
+    /// [`MpmcRing::push_slice`] when consumers may block. Costs one
+    /// `SeqCst` fence and one load when nobody sleeps.
+    #[inline]
+    pub fn wake_consumers(&self, wait: &impl Wait) -> bool {
+        crate::event::notify(&self.control().tail.wake, wait)
+    }
+
+    /// Wakes the producers parked in [`MpmcRing::send`], if any; returns
+    /// whether there were (a wake syscall was made). [`MpmcRing::recv`]
+    /// does this itself; call it after [`MpmcRing::try_pop`] or
+    /// [`MpmcRing::pop_into`] when producers may block.
+    #[inline]
+    pub fn wake_producers(&self, wait: &impl Wait) -> bool {
+        crate::event::notify(&self.control().head.wake, wait)
     }
 
     /// Whether [`MpmcRing::len`] is 0.

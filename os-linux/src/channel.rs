@@ -82,7 +82,9 @@ use interlink_core::{
 pub use interlink_core::BlockError;
 
 mod bytes;
+mod mpmc;
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
+pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 
 use crate::futex::Futex;
 use crate::inspect;

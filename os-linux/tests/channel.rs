@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use interlink_core::{PopError, RingConfig};
 use interlink_linux::channel::{
-    BlockError, ByteChannel, ChannelError, ChannelOptions, Pending, SpscChannel, Waiting,
+    BlockError, ByteChannel, ChannelError, ChannelOptions, MpmcChannel, Pending, SpscChannel,
+    Waiting,
 };
 use interlink_linux::clock::monotonic_ns;
 use interlink_linux::inspect::{self, State};
@@ -158,6 +159,16 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
             }
             loop {
                 std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        // Opens an MPMC channel and sends `count` values tagged with this
+        // process's pid (pid << 32 | i), parking when full.
+        "open-mpmc-and-send" => {
+            let ch = MpmcChannel::<u64>::open(name, 0, &opts.waiting(Waiting::Park))?;
+            let tx = ch.handle()?;
+            let me = u64::from(std::process::id()) << 32;
+            for i in 0..count {
+                tx.send(me | i, Some(Duration::from_secs(20)))?;
             }
         }
         other => return Err(format!("unknown role {other}").into()),
@@ -632,4 +643,71 @@ fn byte_messages_between_unrelated_processes() {
         ]
     );
     assert!(!object.is_stale());
+}
+
+#[test]
+fn mpmc_values_from_two_processes_to_two_threads() {
+    run_peer_if_asked();
+    const PER: u64 = 30_000;
+    let name = TempName::new("il-chan").unwrap();
+    let opts = ChannelOptions::new();
+    let ch = MpmcChannel::<u64>::create(&name, RingConfig::new(64), &opts).unwrap();
+    let test = "mpmc_values_from_two_processes_to_two_threads";
+    let mut peers = [
+        Peer::spawn(test, "open-mpmc-and-send", &name, PER),
+        Peer::spawn(test, "open-mpmc-and-send", &name, PER),
+    ];
+    let pids = peers.each_ref().map(|p| u64::from(p.pid()));
+    let received = std::sync::atomic::AtomicU64::new(0);
+    let start = Instant::now();
+    let got = std::thread::scope(|s| {
+        let consumers: Vec<_> = (0..2)
+            .map(|_| {
+                let rx = ch.handle().unwrap();
+                let received = &received;
+                s.spawn(move || {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    let mut mine = Vec::new();
+                    while received.load(Relaxed) < 2 * PER && start.elapsed().as_secs() < 30 {
+                        match rx.recv(Some(Duration::from_millis(50))) {
+                            Ok(v) => {
+                                mine.push(v);
+                                received.fetch_add(1, Relaxed);
+                            }
+                            Err(e) => assert_eq!(e, BlockError::TimedOut),
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        consumers
+            .into_iter()
+            .map(|c| c.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    for peer in &mut peers {
+        assert_eq!(peer.wait(), Some(0));
+    }
+    // Each consumer saw each producer's values in order; together, all of
+    // them exactly once.
+    let mut all = Vec::new();
+    for mine in got {
+        for pid in pids {
+            let from: Vec<_> = mine.iter().filter(|v| *v >> 32 == pid).collect();
+            assert!(from.windows(2).all(|w| w[0] < w[1]), "reordered");
+        }
+        all.extend(mine);
+    }
+    all.sort_unstable();
+    let mut expected: Vec<u64> = pids
+        .iter()
+        .flat_map(|pid| (0..PER).map(move |i| pid << 32 | i))
+        .collect();
+    expected.sort_unstable();
+    assert!(all == expected, "lost or duplicated values");
+    assert_eq!(
+        ch.handle().unwrap().try_recv(),
+        Err(interlink_core::mpmc::PopError::Empty)
+    );
 }

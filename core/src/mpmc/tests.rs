@@ -12,8 +12,8 @@ fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {
 /// passed through it, so tests can cross the 32-bit wrap.
 fn rewind_to<T: Plain>(ring: &MpmcRing<'_, T>, start: u32) {
     let c = ring.control();
-    c.tail.store(start, Ordering::Relaxed);
-    c.head.store(start, Ordering::Relaxed);
+    c.tail.index.store(start, Ordering::Relaxed);
+    c.head.index.store(start, Ordering::Relaxed);
     for i in 0..ring.capacity {
         let pos = start.wrapping_add(i);
         ring.slot(pos).seq.store(pos, Ordering::Relaxed);
@@ -321,7 +321,7 @@ fn dead_producer_stalls_its_position_until_skipped() {
         assert_eq!(ring.try_pop(), Ok(20 + i));
     }
     assert_eq!(ring.try_pop(), Err(PopError::Empty));
-    let head = ring.control().head.load(Ordering::Relaxed);
+    let head = ring.control().head.index.load(Ordering::Relaxed);
     assert_eq!(ring.skip_stalled(head), Err(NotStalled { position: head }));
 }
 
@@ -382,7 +382,7 @@ fn garbage_sequences_and_indices_end_every_operation() {
     assert_eq!(ring.try_pop(), Err(PopError::Corrupt));
     // A tail further ahead than the capacity allows.
     ring.slot(0).seq.store(0, Ordering::Relaxed);
-    c.tail.store(100, Ordering::Relaxed);
+    c.tail.index.store(100, Ordering::Relaxed);
     assert_eq!(ring.try_pop(), Err(PopError::Corrupt));
     assert_eq!(ring.len(), 8, "a corrupt ring reads as full");
     let mut rng = Rng::new(99);
@@ -394,8 +394,8 @@ fn garbage_sequences_and_indices_end_every_operation() {
             _ => rng.next() as u32 % 24,
         };
         match rng.below(4) {
-            0 => c.tail.store(word(&mut rng), Ordering::Relaxed),
-            1 => c.head.store(word(&mut rng), Ordering::Relaxed),
+            0 => c.tail.index.store(word(&mut rng), Ordering::Relaxed),
+            1 => c.head.index.store(word(&mut rng), Ordering::Relaxed),
             _ => ring
                 .slot(rng.next() as u32)
                 .seq
@@ -479,4 +479,83 @@ fn threads_deliver_each_element_exactly_once() {
         .collect();
     assert_eq!(all, expected);
     assert!(ring.is_empty());
+}
+
+mod blocking {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::test_util::TestWait;
+
+    #[test]
+    fn send_and_recv_time_out_and_wait_through_a_stall() {
+        let buf = ring_buf::<u64>(2);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(2)).unwrap();
+        let b = Blocking::new(TestWait::default());
+        let t = Some(Duration::from_millis(2));
+        assert_eq!(ring.recv(&b, t), Err(BlockError::TimedOut));
+        ring.send(1, &b, None).unwrap();
+        ring.send(2, &b, None).unwrap();
+        assert_eq!(ring.send(3, &b, t), Err(BlockError::TimedOut));
+        assert_eq!(ring.recv(&b, None), Ok(1));
+        // A producer claimed position 2 and never published it: a blocking
+        // pop waits for it, up to its timeout, instead of failing.
+        assert_eq!(ring.abandon_push(), Ok(2));
+        assert_eq!(ring.recv(&b, None), Ok(2));
+        assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 2 }));
+        assert_eq!(ring.recv(&b, t), Err(BlockError::TimedOut));
+        // Nobody parked since: waking costs no wake call.
+        let calls = b.wait.calls();
+        assert!(!ring.wake_producers(&b.wait));
+        assert_eq!(b.wait.calls(), calls);
+    }
+
+    /// Two producers and two consumers on a 4-slot ring with few spins:
+    /// everyone parks now and then, and nothing is lost or duplicated.
+    #[test]
+    fn threads_block_both_ways_and_lose_nothing() {
+        let per: u64 = if cfg!(miri) { 30 } else { 5_000 };
+        let buf = ring_buf::<u64>(4);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let b = Blocking {
+            wait: TestWait::default(),
+            spins: 2,
+            yields: 1,
+        };
+        // A lost wake-up fails the test (timed out) instead of hanging it.
+        let patience = Some(Duration::from_secs(10));
+        let got = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for p in 0..2u64 {
+                let (ring, b) = (&ring, &b);
+                s.spawn(move || {
+                    for i in 0..per {
+                        ring.send(p << 32 | i, b, patience).unwrap();
+                    }
+                });
+            }
+            for _ in 0..2 {
+                let (ring, b, got) = (&ring, &b, &got);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    for _ in 0..per {
+                        mine.push(ring.recv(b, patience).unwrap());
+                    }
+                    // Each producer's values reach one consumer in order.
+                    for p in 0..2u64 {
+                        let from_p: Vec<_> = mine.iter().filter(|v| **v >> 32 == p).collect();
+                        assert!(from_p.windows(2).all(|w| w[0] < w[1]));
+                    }
+                    got.lock().unwrap().extend(mine);
+                });
+            }
+        });
+        let mut got = got.into_inner().unwrap();
+        got.sort_unstable();
+        let expected: Vec<u64> = (0..2u64)
+            .flat_map(|p| (0..per).map(move |i| p << 32 | i))
+            .collect();
+        assert_eq!(got, expected);
+        assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
 }
