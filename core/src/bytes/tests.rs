@@ -577,3 +577,23 @@ mod blocking {
         assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
     }
 }
+
+#[test]
+fn status_reads_roles_and_fill_without_the_type_id() {
+    let buf = ring_buf(64);
+    let ring = ByteRing::init(buf.region(), RingConfig::new(64).with_type_id(9)).unwrap();
+    let mut tx = ring.producer(11).unwrap();
+    let _rx = ring.consumer(12).unwrap();
+    tx.send(1, &[5; 10]).unwrap();
+    let s = status(&buf.region()).unwrap();
+    assert_eq!((s.producer, s.consumer), (11, 12));
+    assert_eq!(s.fill(), Some(32));
+    assert_eq!(s.header.capacity, 64);
+    // Another kind is refused.
+    let other = ring_buf(64);
+    crate::spsc::SpscRing::<u64>::init(other.region(), RingConfig::new(4)).unwrap();
+    assert!(matches!(
+        status(&other.region()),
+        Err(AttachError::Kind { .. })
+    ));
+}

@@ -552,23 +552,19 @@ mod blocking {
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
         let b = Blocking::parking(TestWait::default());
+        // Long enough that Miri's clock does not pass it before parking.
+        let t = Some(Duration::from_millis(50));
         // Nobody sleeps: no wake.
         assert_eq!(tx.push_slice(&[1, 2, 3, 4]), Ok(4));
         assert!(!tx.wake_consumer(&b.wait));
         // The producer announced itself on the full ring and timed out.
-        assert_eq!(
-            tx.send(5, &b, Some(Duration::from_millis(1))),
-            Err(BlockError::TimedOut)
-        );
+        assert_eq!(tx.send(5, &b, t), Err(BlockError::TimedOut));
         let mut out = [0; 4];
         assert_eq!(rx.pop_into(&mut out), Ok(4));
         assert!(rx.wake_producer(&b.wait));
         assert!(!rx.wake_producer(&b.wait), "the first wake cleared WAITING");
         // Same on the other side.
-        assert_eq!(
-            rx.recv(&b, Some(Duration::from_millis(1))),
-            Err(BlockError::TimedOut)
-        );
+        assert_eq!(rx.recv(&b, t), Err(BlockError::TimedOut));
         assert_eq!(tx.try_push(6), Ok(()));
         assert!(tx.wake_consumer(&b.wait));
         assert_eq!(rx.try_pop(), Ok(6));
