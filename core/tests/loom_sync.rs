@@ -1,7 +1,7 @@
 //! Loom models of the futex-word synchronisation: mutual exclusion and no
 //! lost wake-up for the mutex, semaphore counts, the condvar with the
-//! mutex, the event count with a sleeping consumer, and blocking SPSC
-//! send/recv with both sides parking.
+//! mutex, the event count with a sleeping consumer, and blocking send/recv
+//! with both sides parking on the SPSC, MPMC and byte rings.
 //!
 //! [`LoomWait`] emulates the futex (check-and-sleep is atomic), so a
 //! missing or misordered wake leaves a thread asleep for ever and loom
@@ -13,8 +13,10 @@
 use std::sync::Arc;
 
 use interlink_core::blocking::Blocking;
+use interlink_core::bytes::ByteRing;
 use interlink_core::condvar::Condvar;
 use interlink_core::event::Event;
+use interlink_core::mpmc::MpmcRing;
 use interlink_core::mutex::{Immortal, Mutex};
 use interlink_core::semaphore::Semaphore;
 use interlink_core::spsc::SpscRing;
@@ -209,6 +211,69 @@ fn blocking_spsc_send_recv() {
         for v in 0..2 {
             assert_eq!(rx.recv(&b, None), Ok(v));
         }
+        producer.join().unwrap();
+        drop(mem);
+    });
+}
+
+/// Blocking MPMC on a 2-slot ring, one thread each side: the producer
+/// parks while full, the consumer while empty; values arrive in order.
+#[test]
+fn blocking_mpmc_send_recv() {
+    model(|| {
+        let mem = Memory::new(
+            MpmcRing::<u64>::bytes_needed(2).unwrap(),
+            MpmcRing::<u64>::region_align(),
+        );
+        let wait = Arc::new(LoomWait::new());
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
+        let producer = {
+            let wait = wait.clone();
+            thread::spawn(move || {
+                let b = Blocking::parking(&*wait);
+                for v in 0..3 {
+                    ring.send(v, &b, None).unwrap();
+                }
+            })
+        };
+        let b = Blocking::parking(&*wait);
+        for v in 0..3 {
+            assert_eq!(ring.recv(&b, None), Ok(v));
+        }
+        producer.join().unwrap();
+        drop(mem);
+    });
+}
+
+/// Blocking byte ring of 32 bytes: an empty message (a 16-byte record),
+/// then an 8-byte one (24 bytes), which does not fit before the end: the
+/// producer pads the end and must wake the consumer, parked on an empty
+/// ring, to skip the padding before the front frees — a wake owed
+/// although no message was published.
+#[test]
+fn blocking_bytes_send_recv_across_the_end() {
+    model(|| {
+        let mem = Memory::new(
+            ByteRing::bytes_needed(32).unwrap(),
+            ByteRing::region_align(),
+        );
+        let wait = Arc::new(LoomWait::new());
+        let ring = ByteRing::init(mem.region(), RingConfig::new(32)).unwrap();
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let producer = {
+            let wait = wait.clone();
+            thread::spawn(move || {
+                let b = Blocking::parking(&*wait);
+                tx.send_blocking(0, &[], &b, None).unwrap();
+                tx.send_blocking(1, &[7; 8], &b, None).unwrap();
+            })
+        };
+        let b = Blocking::parking(&*wait);
+        let mut buf = [0u8; 8];
+        assert_eq!(rx.recv_blocking(&mut buf, &b, None), Ok((0, 0)));
+        assert_eq!(rx.recv_blocking(&mut buf, &b, None), Ok((1, 8)));
+        assert_eq!(buf, [7; 8]);
         producer.join().unwrap();
         drop(mem);
     });
