@@ -185,6 +185,21 @@ fn event_count_never_loses_a_sleeping_consumer() {
     });
 }
 
+/// Runs `produce` on a second thread and `consume` on this one, each with
+/// a strategy that parks at once on one emulated futex, and joins.
+fn both_park(
+    produce: impl FnOnce(&Blocking<&LoomWait>) + Send + 'static,
+    consume: impl FnOnce(&Blocking<&LoomWait>),
+) {
+    let wait = Arc::new(LoomWait::new());
+    let producer = {
+        let wait = wait.clone();
+        thread::spawn(move || produce(&Blocking::parking(&*wait)))
+    };
+    consume(&Blocking::parking(&*wait));
+    producer.join().unwrap();
+}
+
 /// Blocking SPSC on a 1-slot ring: the producer parks while full, the
 /// consumer while empty; both always wake and the values arrive in order.
 #[test]
@@ -194,24 +209,13 @@ fn blocking_spsc_send_recv() {
             SpscRing::<u64>::bytes_needed(1).unwrap(),
             SpscRing::<u64>::region_align(),
         );
-        let wait = Arc::new(LoomWait::new());
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(1)).unwrap();
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
-        let producer = {
-            let wait = wait.clone();
-            thread::spawn(move || {
-                let b = Blocking::parking(&*wait);
-                for v in 0..2 {
-                    tx.send(v, &b, None).unwrap();
-                }
-            })
-        };
-        let b = Blocking::parking(&*wait);
-        for v in 0..2 {
-            assert_eq!(rx.recv(&b, None), Ok(v));
-        }
-        producer.join().unwrap();
+        both_park(
+            move |b| (0..2).for_each(|v| tx.send(v, b, None).unwrap()),
+            |b| (0..2).for_each(|v| assert_eq!(rx.recv(b, None), Ok(v))),
+        );
         drop(mem);
     });
 }
@@ -225,22 +229,11 @@ fn blocking_mpmc_send_recv() {
             MpmcRing::<u64>::bytes_needed(2).unwrap(),
             MpmcRing::<u64>::region_align(),
         );
-        let wait = Arc::new(LoomWait::new());
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        let producer = {
-            let wait = wait.clone();
-            thread::spawn(move || {
-                let b = Blocking::parking(&*wait);
-                for v in 0..3 {
-                    ring.send(v, &b, None).unwrap();
-                }
-            })
-        };
-        let b = Blocking::parking(&*wait);
-        for v in 0..3 {
-            assert_eq!(ring.recv(&b, None), Ok(v));
-        }
-        producer.join().unwrap();
+        both_park(
+            move |b| (0..3).for_each(|v| ring.send(v, b, None).unwrap()),
+            |b| (0..3).for_each(|v| assert_eq!(ring.recv(b, None), Ok(v))),
+        );
         drop(mem);
     });
 }
@@ -257,24 +250,21 @@ fn blocking_bytes_send_recv_across_the_end() {
             ByteRing::bytes_needed(32).unwrap(),
             ByteRing::region_align(),
         );
-        let wait = Arc::new(LoomWait::new());
         let ring = ByteRing::init(mem.region(), RingConfig::new(32)).unwrap();
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
-        let producer = {
-            let wait = wait.clone();
-            thread::spawn(move || {
-                let b = Blocking::parking(&*wait);
-                tx.send_blocking(0, &[], &b, None).unwrap();
-                tx.send_blocking(1, &[7; 8], &b, None).unwrap();
-            })
-        };
-        let b = Blocking::parking(&*wait);
-        let mut buf = [0u8; 8];
-        assert_eq!(rx.recv_blocking(&mut buf, &b, None), Ok((0, 0)));
-        assert_eq!(rx.recv_blocking(&mut buf, &b, None), Ok((1, 8)));
-        assert_eq!(buf, [7; 8]);
-        producer.join().unwrap();
+        both_park(
+            move |b| {
+                tx.send_blocking(0, &[], b, None).unwrap();
+                tx.send_blocking(1, &[7; 8], b, None).unwrap();
+            },
+            |b| {
+                let mut buf = [0u8; 8];
+                assert_eq!(rx.recv_blocking(&mut buf, b, None), Ok((0, 0)));
+                assert_eq!(rx.recv_blocking(&mut buf, b, None), Ok((1, 8)));
+                assert_eq!(buf, [7; 8]);
+            },
+        );
         drop(mem);
     });
 }
