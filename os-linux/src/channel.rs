@@ -1,5 +1,7 @@
 //! Named channels: a core ring in a POSIX shm object that unrelated
-//! processes create and open by name.
+//! processes create and open by name — [`SpscChannel`] (one sender, one
+//! receiver, fixed-size elements), [`ByteChannel`] (variable-length
+//! messages) and [`MpmcChannel`] (any number of senders and receivers).
 //!
 //! ```no_run
 //! use interlink_core::RingConfig;
