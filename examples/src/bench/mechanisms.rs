@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use interlink_core::blocking::Blocking;
+use interlink_core::bytes::{self, ByteRing};
+use interlink_core::mpmc::{self, MpmcRing};
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
 use interlink_core::{Plain, Region, RingConfig};
 use interlink_linux::futex::Futex;
@@ -22,6 +24,10 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
         Box::new(Floor),
         Box::new(SpscSpin),
         Box::new(SpscParked),
+        Box::new(Mpmc { parked: false }),
+        Box::new(Mpmc { parked: true }),
+        Box::new(Bytes { parked: false }),
+        Box::new(Bytes { parked: true }),
         Box::new(Pipe),
         Box::new(Fifo),
         Box::new(UnixStreamSocket),
@@ -373,7 +379,7 @@ struct SpscLink<const W: usize> {
     /// futex; `None`: spin on chunks.
     parked: Option<Blocking<Futex>>,
     /// Keeps both rings' memory mapped; dropped after the handles.
-    _maps: Arc<[Mapping; 2]>,
+    _memory: RingMemory,
 }
 
 impl<const W: usize> Link for SpscLink<W> {
@@ -381,10 +387,7 @@ impl<const W: usize> Link for SpscLink<W> {
         if let Some(blocking) = &self.parked {
             let mut words = Words([0u64; W]);
             as_bytes_mut(&mut words.0)[..msg.len()].copy_from_slice(msg);
-            return self
-                .tx
-                .send(words, blocking, None)
-                .map_err(|e| io::Error::other(e.to_string()));
+            return self.tx.send(words, blocking, None).map_err(other);
         }
         let mut backoff = Backoff::new();
         loop {
@@ -400,16 +403,13 @@ impl<const W: usize> Link for SpscLink<W> {
                     return Ok(());
                 }
                 Err(interlink_core::ChunkError::TooFew { .. }) => backoff.snooze(),
-                Err(e) => return Err(io::Error::other(e.to_string())),
+                Err(e) => return Err(other(e)),
             }
         }
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
         if let Some(blocking) = &self.parked {
-            let words = self
-                .rx
-                .recv(blocking, None)
-                .map_err(|e| io::Error::other(e.to_string()))?;
+            let words = self.rx.recv(blocking, None).map_err(other)?;
             buf.copy_from_slice(&as_bytes(&words.0)[..buf.len()]);
             return Ok(());
         }
@@ -426,7 +426,7 @@ impl<const W: usize> Link for SpscLink<W> {
                     return Ok(());
                 }
                 Err(interlink_core::ChunkError::TooFew { .. }) => backoff.snooze(),
-                Err(e) => return Err(io::Error::other(e.to_string())),
+                Err(e) => return Err(other(e)),
             }
         }
     }
@@ -444,35 +444,57 @@ fn as_bytes_mut(words: &mut [u64]) -> &mut [u8] {
     }
 }
 
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// Two shared mappings of `bytes` each, one ring per direction, kept mapped
+/// for as long as any link holds a clone.
+#[derive(Clone)]
+struct RingMemory(Arc<[Mapping; 2]>);
+
+impl RingMemory {
+    fn new(bytes: usize) -> io::Result<Self> {
+        Ok(Self(Arc::new([
+            Mapping::anonymous(bytes)?,
+            Mapping::anonymous(bytes)?,
+        ])))
+    }
+
+    /// Mapping `i` as a region for a ring handle that a link keeps.
+    fn region(&self, i: usize) -> io::Result<Region<'static>> {
+        // SAFETY: the mapping outlives the ring handles: every link holds a
+        // clone of this memory, declared after its handles so that it is
+        // dropped last.
+        unsafe { Region::from_raw(self.0[i].as_ptr(), self.0[i].len()) }.map_err(other)
+    }
+}
+
+/// Ring slots per direction for `W`-word messages: about 1 MiB of slots.
+fn slots_for<const W: usize>() -> u32 {
+    ((1usize << 20) / (W * 8)).clamp(2, 1 << 14) as u32
+}
+
 fn spsc_pair<const W: usize>(parked: bool) -> io::Result<Pair> {
     let parked = parked.then(|| Blocking::parking(Futex));
-    let capacity = ((1usize << 20) / (W * 8)).clamp(2, 1 << 14) as u32;
-    let bytes = SpscRing::<Words<W>>::bytes_needed(capacity)
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    let maps = Arc::new([Mapping::anonymous(bytes)?, Mapping::anonymous(bytes)?]);
-    let ring = |i: usize| -> io::Result<SpscRing<'static, Words<W>>> {
-        // SAFETY: the mapping outlives the ring handles: every link holds
-        // the Arc and declares it after its handles, so it is dropped last.
-        let region = unsafe { Region::from_raw(maps[i].as_ptr(), maps[i].len()) }
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        SpscRing::init(region, RingConfig::new(capacity))
-            .map_err(|e| io::Error::other(e.to_string()))
-    };
+    let capacity = slots_for::<W>();
+    let memory = RingMemory::new(SpscRing::<Words<W>>::bytes_needed(capacity).map_err(other)?)?;
+    let ring =
+        |i| SpscRing::<Words<W>>::init(memory.region(i)?, RingConfig::new(capacity)).map_err(other);
     let (down, up) = (ring(0)?, ring(1)?);
-    let role = |e: interlink_core::RoleError| io::Error::other(e.to_string());
     let pid = std::process::id();
     Ok(Pair {
         parent: Box::new(SpscLink::<W> {
-            tx: down.producer(pid).map_err(role)?,
-            rx: up.consumer(pid).map_err(role)?,
+            tx: down.producer(pid).map_err(other)?,
+            rx: up.consumer(pid).map_err(other)?,
             parked,
-            _maps: maps.clone(),
+            _memory: memory.clone(),
         }),
         child: Box::new(SpscLink::<W> {
-            tx: up.producer(pid + 1).map_err(role)?,
-            rx: down.consumer(pid + 1).map_err(role)?,
+            tx: up.producer(pid + 1).map_err(other)?,
+            rx: down.consumer(pid + 1).map_err(other)?,
             parked,
-            _maps: maps,
+            _memory: memory,
         }),
     })
 }
@@ -514,5 +536,196 @@ fn spsc_sized(size: usize, parked: bool) -> io::Result<Pair> {
         0..=64 => spsc_pair::<8>(parked),
         65..=4096 => spsc_pair::<512>(parked),
         _ => spsc_pair::<8192>(parked),
+    }
+}
+
+/// Two MPMC rings of fixed-size messages (used here by one producer and
+/// one consumer each: the cost of the multi-producer protocol), spinning
+/// or parked on the futex.
+pub struct Mpmc {
+    /// Park on the shared futex instead of spinning.
+    pub parked: bool,
+}
+
+struct MpmcLink<const W: usize> {
+    tx: MpmcRing<'static, Words<W>>,
+    rx: MpmcRing<'static, Words<W>>,
+    parked: Option<Blocking<Futex>>,
+    _memory: RingMemory,
+}
+
+impl<const W: usize> Link for MpmcLink<W> {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        let mut words = Words([0u64; W]);
+        as_bytes_mut(&mut words.0)[..msg.len()].copy_from_slice(msg);
+        if let Some(blocking) = &self.parked {
+            return self.tx.send(words, blocking, None).map_err(other);
+        }
+        let mut backoff = Backoff::new();
+        loop {
+            match self.tx.try_push(words) {
+                Ok(()) => return Ok(()),
+                // Stalled: the consumer claimed the slot and is descheduled
+                // mid-copy; with a live peer that is transient.
+                Err(mpmc::PushError::Full | mpmc::PushError::Stalled { .. }) => backoff.snooze(),
+                Err(e) => return Err(other(format!("{e:?}"))),
+            }
+        }
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        if let Some(blocking) = &self.parked {
+            let words = self.rx.recv(blocking, None).map_err(other)?;
+            buf.copy_from_slice(&as_bytes(&words.0)[..buf.len()]);
+            return Ok(());
+        }
+        let mut backoff = Backoff::new();
+        loop {
+            match self.rx.try_pop() {
+                Ok(words) => {
+                    buf.copy_from_slice(&as_bytes(&words.0)[..buf.len()]);
+                    return Ok(());
+                }
+                Err(mpmc::PopError::Empty | mpmc::PopError::Stalled { .. }) => backoff.snooze(),
+                Err(e) => return Err(other(format!("{e:?}"))),
+            }
+        }
+    }
+}
+
+fn mpmc_pair<const W: usize>(parked: bool) -> io::Result<Pair> {
+    let parked = parked.then(|| Blocking::parking(Futex));
+    let capacity = slots_for::<W>();
+    let memory = RingMemory::new(MpmcRing::<Words<W>>::bytes_needed(capacity).map_err(other)?)?;
+    let ring =
+        |i| MpmcRing::<Words<W>>::init(memory.region(i)?, RingConfig::new(capacity)).map_err(other);
+    let (down, up) = (ring(0)?, ring(1)?);
+    Ok(Pair {
+        parent: Box::new(MpmcLink::<W> {
+            tx: down,
+            rx: up,
+            parked,
+            _memory: memory.clone(),
+        }),
+        child: Box::new(MpmcLink::<W> {
+            tx: up,
+            rx: down,
+            parked,
+            _memory: memory,
+        }),
+    })
+}
+
+impl Mechanism for Mpmc {
+    fn name(&self) -> &'static str {
+        if self.parked {
+            "mpmc ring (futex)"
+        } else {
+            "mpmc ring (spin)"
+        }
+    }
+    fn max_message(&self) -> usize {
+        1 << 16
+    }
+    fn pair(&self, size: usize) -> io::Result<Pair> {
+        match size {
+            0..=64 => mpmc_pair::<8>(self.parked),
+            65..=4096 => mpmc_pair::<512>(self.parked),
+            _ => mpmc_pair::<8192>(self.parked),
+        }
+    }
+}
+
+/// Two framed byte rings (1 MiB each): variable-length records, copied in
+/// and out with `send`/`recv`, spinning or parked on the futex.
+pub struct Bytes {
+    /// Park on the shared futex instead of spinning.
+    pub parked: bool,
+}
+
+struct BytesLink {
+    tx: bytes::Producer<'static>,
+    rx: bytes::Consumer<'static>,
+    parked: Option<Blocking<Futex>>,
+    _memory: RingMemory,
+}
+
+impl Link for BytesLink {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        if let Some(blocking) = &self.parked {
+            return self.tx.send_blocking(0, msg, blocking, None).map_err(other);
+        }
+        let mut backoff = Backoff::new();
+        loop {
+            match self.tx.send(0, msg) {
+                Ok(()) => return Ok(()),
+                Err(bytes::SendError::Full) => backoff.snooze(),
+                Err(e) => return Err(other(format!("{e:?}"))),
+            }
+        }
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        if let Some(blocking) = &self.parked {
+            let (_, len) = self.rx.recv_blocking(buf, blocking, None).map_err(other)?;
+            return expect_len(len, buf.len());
+        }
+        let mut backoff = Backoff::new();
+        loop {
+            match self.rx.recv(buf) {
+                Ok((_, len)) if len == buf.len() => return Ok(()),
+                Ok((_, len)) => {
+                    return Err(other(format!(
+                        "message of {len} bytes, expected {}",
+                        buf.len()
+                    )))
+                }
+                Err(bytes::RecvError::Empty) => backoff.snooze(),
+                Err(e) => return Err(other(format!("{e:?}"))),
+            }
+        }
+    }
+}
+
+fn expect_len(len: usize, expected: usize) -> io::Result<()> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(other(format!(
+            "message of {len} bytes, expected {expected}"
+        )))
+    }
+}
+
+impl Mechanism for Bytes {
+    fn name(&self) -> &'static str {
+        if self.parked {
+            "byte ring (futex)"
+        } else {
+            "byte ring (spin)"
+        }
+    }
+    fn max_message(&self) -> usize {
+        1 << 16
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        const CAPACITY: u32 = 1 << 20;
+        let parked = self.parked.then(|| Blocking::parking(Futex));
+        let memory = RingMemory::new(ByteRing::bytes_needed(CAPACITY).map_err(other)?)?;
+        let ring = |i| ByteRing::init(memory.region(i)?, RingConfig::new(CAPACITY)).map_err(other);
+        let (down, up) = (ring(0)?, ring(1)?);
+        let pid = std::process::id();
+        Ok(Pair {
+            parent: Box::new(BytesLink {
+                tx: down.producer(pid).map_err(other)?,
+                rx: up.consumer(pid).map_err(other)?,
+                parked,
+                _memory: memory.clone(),
+            }),
+            child: Box::new(BytesLink {
+                tx: up.producer(pid + 1).map_err(other)?,
+                rx: down.consumer(pid + 1).map_err(other)?,
+                parked,
+                _memory: memory,
+            }),
+        })
     }
 }

@@ -58,9 +58,10 @@ pub fn size_label(bytes: usize) -> String {
 
 /// `12_345.0` ns → `"12.3 µs"`.
 pub fn time_label(ns: f64) -> String {
-    if ns >= 1e6 {
+    // Thresholds just below each unit, so rounding never prints "1000.0 µs".
+    if ns >= 999_500.0 {
         format!("{:.2} ms", ns / 1e6)
-    } else if ns >= 1e3 {
+    } else if ns >= 999.5 {
         format!("{:.1} µs", ns / 1e3)
     } else {
         format!("{ns:.0} ns")
@@ -261,5 +262,7 @@ mod tests {
         assert_eq!(size_label(1 << 20), "1 MiB");
         assert_eq!(time_label(95.0), "95 ns");
         assert_eq!(time_label(2_500_000.0), "2.50 ms");
+        assert_eq!(time_label(999_999.5), "1.00 ms");
+        assert_eq!(time_label(999.7), "1.0 µs");
     }
 }

@@ -43,7 +43,10 @@ fn across_processes<R>(
         let mut child = child;
         match child_side(child.as_mut()) {
             Ok(()) => 0,
-            Err(_) => 1,
+            Err(e) => {
+                eprintln!("ipc-bench: child side failed: {e}");
+                1
+            }
         }
     })?;
     // The parent's copy of the child's end was dropped with the closure.
@@ -53,9 +56,11 @@ fn across_processes<R>(
     watchdog(WATCHDOG_SECONDS);
     let result = parent_side(parent.as_mut());
     drop(parent);
+    // A failed parent side leaves the child waiting for messages that will
+    // never come: dropping the child kills and reaps it.
+    let result = result?;
     let exit = child_proc.wait()?;
     watchdog(0);
-    let result = result?;
     match exit {
         Exit::Code(0) => Ok(result),
         other => Err(io::Error::other(format!(
