@@ -44,7 +44,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Sends each message as a frame tagged with its number and waits for its
 /// echo before sending the next.
-fn talk(mut stream: impl Read + Write, messages: &[String]) -> Result<(), Box<dyn std::error::Error>> {
+fn talk(
+    mut stream: impl Read + Write,
+    messages: &[String],
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut decoder = Decoder::<4096>::new();
     let mut wire = [0u8; 4096 + 16];
     let mut buf = [0u8; 4096];
@@ -60,7 +63,10 @@ fn talk(mut stream: impl Read + Write, messages: &[String]) -> Result<(), Box<dy
             }
             let mut input = &buf[..got];
             if let Some(frame) = decoder.decode(&mut input)? {
-                break (frame.tag, String::from_utf8_lossy(frame.payload).into_owned());
+                break (
+                    frame.tag,
+                    String::from_utf8_lossy(frame.payload).into_owned(),
+                );
             }
         };
         if echoed != (tag, message.clone()) {

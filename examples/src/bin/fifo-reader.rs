@@ -18,9 +18,7 @@ use interlink_examples::watchdog;
 use interlink_linux::pipe::{self, Blocking, Fifo};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .ok_or("usage: fifo-reader PATH")?;
+    let path = std::env::args().nth(1).ok_or("usage: fifo-reader PATH")?;
 
     let created = match Fifo::create(&path, 0o600) {
         Ok(fifo) => Some(fifo),
@@ -46,4 +44,3 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(created); // removes the path if we made it
     Ok(())
 }
-

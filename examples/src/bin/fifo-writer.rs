@@ -52,4 +52,3 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("writer: sent {lines} lines");
     Ok(())
 }
-

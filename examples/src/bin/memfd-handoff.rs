@@ -73,7 +73,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let exit = consumer.wait()?;
     println!(
         "producer: consumer acknowledged checksum {acked:#018x} ({}) in {:?}",
-        if acked == checksum { "match" } else { "MISMATCH" },
+        if acked == checksum {
+            "match"
+        } else {
+            "MISMATCH"
+        },
         start.elapsed()
     );
     if acked != checksum || !exit.success() {
@@ -104,7 +108,10 @@ fn consume(socket: &UnixStream) -> Result<(), Box<dyn std::error::Error>> {
     // write or resize the file: the bytes cannot change under the slice.
     let bytes = unsafe { std::slice::from_raw_parts(map.as_ptr(), map.len()) };
     let sum = checksum(bytes);
-    println!("consumer: mapped {} bytes read-only, checksum {sum:#018x}", bytes.len());
+    println!(
+        "consumer: mapped {} bytes read-only, checksum {sum:#018x}",
+        bytes.len()
+    );
     std::io::stdout().flush()?;
     (&*socket).write_all(&sum.to_le_bytes())?;
     Ok(())

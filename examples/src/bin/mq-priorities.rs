@@ -46,7 +46,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             (URGENT, "URGENT c"),
         ];
         for (priority, text) in plan {
-            if tx.send_timeout(text.as_bytes(), priority, Duration::from_secs(5)).is_err() {
+            if tx
+                .send_timeout(text.as_bytes(), priority, Duration::from_secs(5))
+                .is_err()
+            {
                 return 3;
             }
             println!("sent     prio {priority}: {text}");

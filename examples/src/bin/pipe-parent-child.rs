@@ -29,7 +29,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // The child's copy of the write end: without this drop, its own
         // descriptor keeps the pipe open for writing and EOF never comes.
         drop(writer.take());
-        let Some(reader) = reader.take() else { return 2 };
+        let Some(reader) = reader.take() else {
+            return 2;
+        };
         let mut received = 0;
         for line in BufReader::new(reader).lines() {
             let Ok(line) = line else { return 1 };

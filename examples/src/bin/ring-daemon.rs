@@ -55,7 +55,11 @@ fn serve(name: &str, config_path: &str) -> Result<(), Box<dyn std::error::Error>
         items += n as u64;
         sum = batch[..n].iter().fold(sum, |s, &v| s.wrapping_add(v));
         // Busy: just look for a signal (one read). Idle: sleep on the fd.
-        let wait = if n == 0 { Duration::from_millis(10) } else { Duration::ZERO };
+        let wait = if n == 0 {
+            Duration::from_millis(10)
+        } else {
+            Duration::ZERO
+        };
         let Some(signal) = signal_fd.read_timeout(Some(wait))? else {
             continue;
         };

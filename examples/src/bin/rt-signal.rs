@@ -47,7 +47,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // signals come out lowest number first: SIGUSR1 before the RT ones.)
     let mut usr1 = 0;
     while let Some(info) = signal_fd.try_read()? {
-        let from = if info.pid == child_pid { "the child" } else { "someone else" };
+        let from = if info.pid == child_pid {
+            "the child"
+        } else {
+            "someone else"
+        };
         if info.signal == rt {
             println!("SIGRTMIN+1 value {} from {from}", info.value);
         } else {
