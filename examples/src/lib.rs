@@ -4,4 +4,5 @@
 #![doc = include_str!("../../README.md")]
 
 pub mod bench;
+pub mod shm_demo;
 pub mod watchdog;

@@ -64,6 +64,18 @@ fn run(exe: &'static str, args: &[&str]) -> (ExitStatus, Vec<String>) {
     start(exe, args).finish()
 }
 
+/// Runs an example that must succeed; its stdout lines.
+fn run_ok(exe: &'static str, args: &[&str]) -> Vec<String> {
+    let (status, out) = run(exe, args);
+    assert!(status.success(), "{exe} exited with {status}: {out:?}");
+    out
+}
+
+/// The rest of each line that starts with `prefix`.
+fn after<'a>(out: &'a [String], prefix: &str) -> Vec<&'a str> {
+    out.iter().filter_map(|l| l.strip_prefix(prefix)).collect()
+}
+
 impl Running {
     /// Waits for a stdout line that satisfies `wanted` and returns it.
     fn line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
@@ -147,8 +159,7 @@ fn temp_path(prefix: &str) -> PathBuf {
 
 #[test]
 fn pipe_parent_child_reads_until_eof() {
-    let (status, out) = run(env!("CARGO_BIN_EXE_pipe-parent-child"), &["4"]);
-    assert!(status.success(), "{out:?}");
+    let out = run_ok(env!("CARGO_BIN_EXE_pipe-parent-child"), &["4"]);
     let expected: Vec<String> = (1..=4)
         .map(|i| format!("child: got \"message {i} from the parent\""))
         .chain(["child: end of file after 4 lines".into()])
@@ -185,28 +196,48 @@ fn pipeline_counts_like_the_shell() {
     assert!(!status.success());
 }
 
+type Program<'a> = (&'static str, &'a [&'a str]);
+
+/// Starts a writer and a reader program, the one chosen 100 ms before the
+/// other, and lets both finish successfully; the writer's pid and both
+/// outputs.
+fn writer_and_reader(
+    writer_first: bool,
+    writer: Program<'_>,
+    reader: Program<'_>,
+) -> (u32, Vec<String>, Vec<String>) {
+    let (first, second) = if writer_first {
+        (writer, reader)
+    } else {
+        (reader, writer)
+    };
+    let first = start(first.0, first.1);
+    std::thread::sleep(Duration::from_millis(100));
+    let second = start(second.0, second.1);
+    let (writer, reader) = if writer_first {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let writer_pid = writer.pid();
+    let (w_status, w_out) = writer.finish();
+    let (r_status, r_out) = reader.finish();
+    assert!(
+        w_status.success() && r_status.success(),
+        "{w_out:?} {r_out:?}"
+    );
+    (writer_pid, w_out, r_out)
+}
+
 #[test]
 fn fifo_writer_and_reader_in_either_order() {
     for writer_first in [false, true] {
         let path = temp_path("il-ex-fifo");
         let p = path.to_str().unwrap();
-        let reader_args = [p];
-        let writer_args = [p, "6"];
-        let (reader, writer) = if writer_first {
-            let w = start(env!("CARGO_BIN_EXE_fifo-writer"), &writer_args);
-            std::thread::sleep(Duration::from_millis(100));
-            (start(env!("CARGO_BIN_EXE_fifo-reader"), &reader_args), w)
-        } else {
-            let r = start(env!("CARGO_BIN_EXE_fifo-reader"), &reader_args);
-            std::thread::sleep(Duration::from_millis(100));
-            (r, start(env!("CARGO_BIN_EXE_fifo-writer"), &writer_args))
-        };
-        let writer_pid = writer.pid();
-        let (w_status, w_out) = writer.finish();
-        let (r_status, r_out) = reader.finish();
-        assert!(
-            w_status.success() && r_status.success(),
-            "{w_out:?} {r_out:?}"
+        let (writer_pid, w_out, r_out) = writer_and_reader(
+            writer_first,
+            (env!("CARGO_BIN_EXE_fifo-writer"), &[p, "6"]),
+            (env!("CARGO_BIN_EXE_fifo-reader"), &[p]),
         );
         assert_eq!(w_out, ["writer: sent 6 lines"]);
         let expected: Vec<String> = (1..=6)
@@ -272,21 +303,10 @@ fn leftovers(name: &str) -> Vec<String> {
 fn shm_writer_and_reader_in_either_order() {
     for writer_first in [true, false] {
         let name = format!("/{}", unique("il-ex-shm"));
-        let (writer, reader) = if writer_first {
-            let mut w = start(env!("CARGO_BIN_EXE_shm-writer"), &[&name, "4"]);
-            w.line(|l| l.contains("waiting for a reader"));
-            (w, start(env!("CARGO_BIN_EXE_shm-reader"), &[&name]))
-        } else {
-            let r = start(env!("CARGO_BIN_EXE_shm-reader"), &[&name]);
-            std::thread::sleep(Duration::from_millis(100));
-            (start(env!("CARGO_BIN_EXE_shm-writer"), &[&name, "4"]), r)
-        };
-        let writer_pid = writer.pid();
-        let (w_status, w_out) = writer.finish();
-        let (r_status, r_out) = reader.finish();
-        assert!(
-            w_status.success() && r_status.success(),
-            "{w_out:?} {r_out:?}"
+        let (writer_pid, w_out, r_out) = writer_and_reader(
+            writer_first,
+            (env!("CARGO_BIN_EXE_shm-writer"), &[&name, "4"]),
+            (env!("CARGO_BIN_EXE_shm-reader"), &[&name]),
         );
         let expected: Vec<String> = (1..=4)
             .map(|i| format!("reader: #{i}: message {i} of 4 from pid {writer_pid}"))
@@ -303,12 +323,8 @@ fn shm_writer_and_reader_in_either_order() {
 
 #[test]
 fn urgent_messages_overtake_routine_ones() {
-    let (status, out) = run(env!("CARGO_BIN_EXE_mq-priorities"), &[]);
-    assert!(status.success(), "{out:?}");
-    let received: Vec<&str> = out
-        .iter()
-        .filter_map(|l| l.strip_prefix("received "))
-        .collect();
+    let out = run_ok(env!("CARGO_BIN_EXE_mq-priorities"), &[]);
+    let received = after(&out, "received ");
     assert_eq!(
         received,
         [
@@ -338,17 +354,16 @@ fn ring_daemon_reloads_on_sighup_and_drains_on_sigterm() {
     );
     daemon.line(|l| l.starts_with("ready:"));
 
-    let (status, out) = run(
+    let fed = run_ok(
         env!("CARGO_BIN_EXE_ring-daemon"),
         &["feed", &name, "100000"],
     );
-    assert!(status.success(), "{out:?}");
+    assert_eq!(fed, ["fed 100000 items"]);
     std::fs::write(&config, "label = second\n").unwrap();
     kill(daemon.pid(), libc::SIGHUP).unwrap();
     daemon.line(|l| l == "reloaded: label = second");
     // A second feeder takes the producer role over from the first (dead).
-    let (status, _) = run(env!("CARGO_BIN_EXE_ring-daemon"), &["feed", &name, "10"]);
-    assert!(status.success());
+    run_ok(env!("CARGO_BIN_EXE_ring-daemon"), &["feed", &name, "10"]);
 
     kill(daemon.pid(), libc::SIGTERM).unwrap();
     let (status, out) = daemon.finish();
@@ -371,12 +386,8 @@ fn ring_daemon_reloads_on_sighup_and_drains_on_sigterm() {
 
 #[test]
 fn real_time_signals_queue_with_values_and_standard_ones_merge() {
-    let (status, out) = run(env!("CARGO_BIN_EXE_rt-signal"), &[]);
-    assert!(status.success(), "{out:?}");
-    let values: Vec<&str> = out
-        .iter()
-        .filter_map(|l| l.strip_prefix("SIGRTMIN+1 value "))
-        .collect();
+    let out = run_ok(env!("CARGO_BIN_EXE_rt-signal"), &[]);
+    let values = after(&out, "SIGRTMIN+1 value ");
     assert_eq!(
         values,
         (1..=5)
@@ -391,8 +402,7 @@ fn real_time_signals_queue_with_values_and_standard_ones_merge() {
 
 #[test]
 fn memfd_handoff_checksums_match() {
-    let (status, out) = run(env!("CARGO_BIN_EXE_memfd-handoff"), &["4"]);
-    assert!(status.success(), "{out:?}");
+    let out = run_ok(env!("CARGO_BIN_EXE_memfd-handoff"), &["4"]);
     let checksum = |prefix: &str| {
         let line = out.iter().find(|l| l.starts_with(prefix)).unwrap();
         let at = line.find("checksum 0x").unwrap() + 9;
@@ -407,11 +417,10 @@ fn memfd_handoff_checksums_match() {
 #[test]
 fn worker_pool_does_every_job_once_and_parks_when_idle() {
     // 3 producers x 2000 jobs, 3 workers, 400 ms idle before producing.
-    let (status, out) = run(
+    let out = run_ok(
         env!("CARGO_BIN_EXE_worker-pool"),
         &["3", "3", "2000", "400"],
     );
-    assert!(status.success(), "{out:?}");
     let mut jobs = 0;
     let mut workers = 0;
     for line in out.iter().filter(|l| l.starts_with("worker ")) {

@@ -13,28 +13,19 @@
 
 use std::time::{Duration, Instant};
 
+use interlink_examples::shm_demo::{semaphore_names, Record, WAIT};
 use interlink_linux::sem::NamedSemaphore;
 use interlink_linux::shm::{MapOptions, Shm};
-
-/// The writer's record (same layout, see `shm-writer`).
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Record {
-    seq: u32,
-    len: u32,
-    text: [u8; 248],
-}
-
-const WAIT: Duration = Duration::from_secs(10);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let name = std::env::args().nth(1).ok_or("usage: shm-reader /NAME")?;
 
     // The writer may not have started yet: retry until *full*, which it
     // creates last, exists.
+    let (empty_name, full_name) = semaphore_names(&name);
     let start = Instant::now();
     let full = loop {
-        match NamedSemaphore::open(&format!("{name}-full")) {
+        match NamedSemaphore::open(&full_name) {
             Ok(sem) => break sem,
             Err(e) if e.is(libc::ENOENT) && start.elapsed() < WAIT => {
                 std::thread::sleep(Duration::from_millis(10))
@@ -42,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => return Err(e.into()),
         }
     };
-    let empty = NamedSemaphore::open(&format!("{name}-empty"))?;
+    let empty = NamedSemaphore::open(&empty_name)?;
     let shm = Shm::open(&name)?;
     if shm.size()? < size_of::<Record>() {
         return Err(format!("{name} is too small for a record").into());

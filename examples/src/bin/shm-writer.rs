@@ -13,24 +13,13 @@
 //! side touches the record at a time, and `sem_post`/`sem_wait` order the
 //! memory too: what was written before the post is visible after the wait.
 //! A record with sequence number 0 says "no more". The writer created all
-//! three names and removes them when it exits (its guards' `Drop`).
+//! three names and removes them when it exits (its guards' `Drop`). The
+//! record's layout and the names are shared with the reader through
+//! `interlink_examples::shm_demo`.
 
-use std::time::Duration;
-
+use interlink_examples::shm_demo::{semaphore_names, Record, WAIT};
 use interlink_linux::sem::NamedSemaphore;
 use interlink_linux::shm::{MapOptions, Shm};
-
-/// The record in shared memory: `#[repr(C)]`, integers and bytes only, so
-/// that any bytes a peer leaves there are a valid (if wrong) `Record`.
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Record {
-    seq: u32,
-    len: u32,
-    text: [u8; 248],
-}
-
-const WAIT: Duration = Duration::from_secs(10);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -44,9 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shm = Shm::create(&name, size_of::<Record>())?;
     let mut map = shm.map(&MapOptions::new())?;
     map.unlink_on_drop_of(&shm)?;
-    let empty = NamedSemaphore::create(&format!("{name}-empty"), 0o600, 1)?;
+    let (empty_name, full_name) = semaphore_names(&name);
+    let empty = NamedSemaphore::create(&empty_name, 0o600, 1)?;
     // Created last: once the reader can open it, everything else exists.
-    let full = NamedSemaphore::create(&format!("{name}-full"), 0o600, 0)?;
+    let full = NamedSemaphore::create(&full_name, 0o600, 0)?;
     println!("writer: created {name}, waiting for a reader");
 
     let record = map.as_ptr().cast::<Record>();
