@@ -15,14 +15,19 @@
 //! `1..=COUNT`. Why a `signalfd`: a handler runs in the middle of whatever
 //! the loop was doing, and may do almost nothing safely; a blocked signal
 //! instead waits in the kernel until the loop reads it, at a point of the
-//! loop's choosing. The same descriptor is the idle sleep: when the ring is
-//! empty the loop polls it for 10 ms, so a signal wakes it at once.
+//! loop's choosing. The loop cannot sleep on the ring's futex and the
+//! descriptor at once, so it favours the data: it parks on the ring for at
+//! most 100 ms at a time and reads the descriptor in between — a send
+//! wakes it at once, a signal is handled within 100 ms.
 
 use std::time::Duration;
 
-use interlink_core::RingConfig;
+use interlink_core::{BlockError, RingConfig};
 use interlink_linux::channel::{ChannelOptions, SpscChannel};
-use interlink_linux::signal::{SignalFd, SignalSet};
+use interlink_linux::signal::{SignalFd, SignalInfo, SignalSet};
+
+/// The longest the loop sleeps on the ring before it looks for signals.
+const TICK: Duration = Duration::from_millis(100);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -34,9 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn serve(name: &str, config_path: &str) -> Result<(), Box<dyn std::error::Error>> {
-    // Block the signals first, before any thread exists (threads inherit
-    // the mask; an unblocking thread would take the default action, which
-    // for all three is to die). From now on they queue up for the fd.
+    // Block the signals first, before any thread exists: threads inherit
+    // the mask, and a thread that did not block them would let their
+    // default action (for all three: the process dies) run. From now on
+    // they wait in the kernel for the fd.
     let signals = SignalSet::of(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])?;
     signals.block()?;
     let signal_fd = SignalFd::new(&signals)?;
@@ -50,42 +56,47 @@ fn serve(name: &str, config_path: &str) -> Result<(), Box<dyn std::error::Error>
 
     let (mut items, mut sum) = (0u64, 0u64);
     let mut batch = [0u64; 256];
+    // Set once SIGTERM/SIGINT has come: then take what is left and stop.
+    let mut stopping = None;
     loop {
-        let n = rx.consumer().pop_into(&mut batch)?;
-        items += n as u64;
-        sum = batch[..n].iter().fold(sum, |s, &v| s.wrapping_add(v));
-        // Busy: just look for a signal (one read). Idle: sleep on the fd.
-        let wait = if n == 0 {
-            Duration::from_millis(10)
-        } else {
+        // Idle, this parks on the ring's futex word: no CPU, and the
+        // feeder's next send wakes it at once. Stopping, it only looks.
+        let wait = if stopping.is_some() {
             Duration::ZERO
+        } else {
+            TICK
         };
-        let Some(signal) = signal_fd.read_timeout(Some(wait))? else {
-            continue;
-        };
-        if signal.signal == libc::SIGHUP {
-            // Keep the old config if the new one cannot be read.
-            match read_config(config_path) {
-                Ok(new) => config = new,
-                Err(e) => eprintln!("reload failed, keeping the old config: {e}"),
+        match rx.recv_into(&mut batch, Some(wait)) {
+            Ok(n) => {
+                items += n as u64;
+                sum = batch[..n].iter().fold(sum, |s, &v| s.wrapping_add(v));
             }
-            println!("reloaded: {config}");
+            // Nothing more, or the feeder has exited (feeders come and go).
+            Err(BlockError::TimedOut | BlockError::PeerDied { .. }) => {
+                if let Some(signal) = stopping {
+                    let SignalInfo { signal, pid, .. } = signal;
+                    println!("stopped by signal {signal} from pid {pid}: {items} items, sum {sum}");
+                    return Ok(()); // the channel drops: its name is removed
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if stopping.is_some() {
             continue;
         }
-        // SIGTERM or SIGINT: take what is still in the ring, then stop.
-        loop {
-            let n = rx.consumer().pop_into(&mut batch)?;
-            if n == 0 {
-                break;
+        // One `read`: a signal waiting in the kernel, or none.
+        match signal_fd.try_read()? {
+            None => {}
+            Some(info) if info.signal == libc::SIGHUP => {
+                // Keep the old config if the new one cannot be read.
+                match read_config(config_path) {
+                    Ok(new) => config = new,
+                    Err(e) => eprintln!("reload failed, keeping the old config: {e}"),
+                }
+                println!("reloaded: {config}");
             }
-            items += n as u64;
-            sum = batch[..n].iter().fold(sum, |s, &v| s.wrapping_add(v));
+            Some(info) => stopping = Some(info),
         }
-        println!(
-            "stopped by signal {} from pid {}: {items} items, sum {sum}",
-            signal.signal, signal.pid
-        );
-        return Ok(());
     }
 }
 

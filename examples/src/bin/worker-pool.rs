@@ -8,22 +8,21 @@
 //! Defaults: 4 producers of 5000 jobs each, 3 workers, and a 100 ms pause
 //! before the producers start, during which every worker is parked.
 //!
-//! One anonymous shared mapping, inherited over `fork`, holds the ring and
-//! two of interlink's futex semaphores — the textbook bounded buffer:
-//! `slots` counts free places (starts at the capacity), `items` counts jobs
-//! (starts at 0). A producer takes a slot, pushes, posts an item; a worker
-//! takes an item (parking on the shared futex while there is none), pops,
-//! posts a slot. A post makes a syscall only when someone sleeps. Job 0 is
-//! the stop signal: the parent sends one per worker once every producer is
-//! done. Each worker reports its count, sum and CPU time through a second
-//! small ring, and the parent checks that every job was done exactly once
-//! (count and sum).
+//! One anonymous shared mapping, inherited over `fork`, holds the job ring
+//! and a small ring for the workers' reports. Producers `send` (waiting
+//! while the ring is full) and workers `recv` (waiting while it is empty)
+//! with the core's `Blocking` strategy on the shared futex: spin briefly,
+//! yield a few times, then park on the ring's event word until a send
+//! wakes it (all parked workers wake and re-check; one gets the job). A
+//! send makes a wake-up syscall only when someone sleeps. Job 0
+//! is the stop signal: the parent sends one per worker once every producer
+//! is done. Each worker reports its count, sum and CPU time, and the parent
+//! checks that every job was done exactly once (count and sum).
 
 use std::time::{Duration, Instant};
 
-use interlink_core::mpmc::{MpmcRing, PopError, PushError};
-use interlink_core::semaphore::Semaphore;
-use interlink_core::{Region, RingConfig};
+use interlink_core::mpmc::MpmcRing;
+use interlink_core::{BlockError, Blocking, Region, RingConfig};
 use interlink_linux::process::{fork, Child};
 use interlink_linux::shm::Mapping;
 use interlink_linux::Futex;
@@ -31,6 +30,8 @@ use interlink_linux::Futex;
 const CAPACITY: u32 = 256;
 /// No wait lasts longer: a peer that vanished makes the others give up.
 const PATIENCE: Duration = Duration::from_secs(10);
+/// Spin 128 times, yield 8 times, then park on the shared futex.
+const WAITING: Blocking<Futex> = Blocking::new(Futex);
 
 /// What a worker reports: [worker id, jobs done, sum of jobs, CPU µs].
 type Report = [u64; 4];
@@ -39,8 +40,6 @@ type Report = [u64; 4];
 #[derive(Clone, Copy)]
 struct Pool<'m> {
     jobs: MpmcRing<'m, u64>,
-    slots: Semaphore<'m>,
-    items: Semaphore<'m>,
     reports: MpmcRing<'m, Report>,
 }
 
@@ -50,85 +49,39 @@ impl<'m> Pool<'m> {
     fn size(workers: u32) -> Result<(usize, u32), Box<dyn std::error::Error>> {
         let report_capacity = workers.next_power_of_two().max(2);
         let bytes = MpmcRing::<u64>::bytes_needed(CAPACITY)?
-            + 2 * (Semaphore::BYTES + Semaphore::ALIGN)
             + MpmcRing::<Report>::bytes_needed(report_capacity)?
-            + 2 * MpmcRing::<Report>::region_align();
+            + MpmcRing::<Report>::region_align();
         Ok((bytes, report_capacity))
     }
 
-    /// Carves the structures out of `region` one after another.
+    /// Carves the two rings out of `region`, one after the other.
     fn init(
         mut region: Region<'m>,
         report_capacity: u32,
     ) -> Result<Self, Box<dyn std::error::Error>> {
-        let mut part = |bytes: usize, align: usize| region.take(bytes, align);
-        let jobs = MpmcRing::init(
-            part(
-                MpmcRing::<u64>::bytes_needed(CAPACITY)?,
-                MpmcRing::<u64>::region_align(),
-            )?,
-            RingConfig::new(CAPACITY),
+        let jobs_region = region.take(
+            MpmcRing::<u64>::bytes_needed(CAPACITY)?,
+            MpmcRing::<u64>::region_align(),
         )?;
-        let slots = Semaphore::init(
-            part(Semaphore::BYTES, Semaphore::ALIGN)?,
-            CAPACITY,
-            CAPACITY,
-        )?;
-        let items = Semaphore::init(part(Semaphore::BYTES, Semaphore::ALIGN)?, 0, CAPACITY)?;
-        let reports = MpmcRing::init(
-            part(
-                MpmcRing::<Report>::bytes_needed(report_capacity)?,
-                MpmcRing::<Report>::region_align(),
-            )?,
-            RingConfig::new(report_capacity),
+        let reports_region = region.take(
+            MpmcRing::<Report>::bytes_needed(report_capacity)?,
+            MpmcRing::<Report>::region_align(),
         )?;
         Ok(Self {
-            jobs,
-            slots,
-            items,
-            reports,
+            jobs: MpmcRing::init(jobs_region, RingConfig::new(CAPACITY))?,
+            reports: MpmcRing::init(reports_region, RingConfig::new(report_capacity))?,
         })
     }
 
-    /// Producer side: waits for a free slot, pushes, announces the item.
-    fn submit(&self, job: u64) -> Result<(), String> {
-        self.slots
-            .acquire(&Futex, Some(PATIENCE))
-            .map_err(|_| "no free slot: workers gone?")?;
-        // A slot is ours, but the ring position we claim may still be in
-        // another worker's hands for a moment (`Stalled`): try again.
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            match self.jobs.try_push(job) {
-                Ok(()) => break,
-                Err(PushError::Full | PushError::Stalled { .. }) if Instant::now() < deadline => {
-                    std::thread::yield_now()
-                }
-                Err(e) => return Err(format!("push: {e:?}")),
-            }
-        }
-        self.items.post(&Futex).map_err(|e| e.to_string())
+    /// Producer side: sends a job, waiting while the ring is full.
+    fn submit(&self, job: u64) -> Result<(), BlockError> {
+        self.jobs.send(job, &WAITING, Some(PATIENCE))
     }
 
-    /// Worker side: sleeps until there is an item, pops it, frees its slot.
-    fn take(&self) -> Result<u64, String> {
-        // The idle wait: a futex sleep in the kernel, no CPU used.
-        self.items
-            .acquire(&Futex, Some(PATIENCE))
-            .map_err(|_| "no job: producers gone?")?;
-        let deadline = Instant::now() + PATIENCE;
-        let job = loop {
-            match self.jobs.try_pop() {
-                Ok(job) => break job,
-                // Our item's producer may not have finished publishing it.
-                Err(PopError::Empty | PopError::Stalled { .. }) if Instant::now() < deadline => {
-                    std::thread::yield_now()
-                }
-                Err(e) => return Err(format!("pop: {e:?}")),
-            }
-        };
-        self.slots.post(&Futex).map_err(|e| e.to_string())?;
-        Ok(job)
+    /// Worker side: takes a job. The idle wait ends parked on the ring's
+    /// futex word: a sleep in the kernel, no CPU used, until a send.
+    fn take(&self) -> Result<u64, BlockError> {
+        self.jobs.recv(&WAITING, Some(PATIENCE))
     }
 }
 
