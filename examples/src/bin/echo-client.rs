@@ -62,6 +62,8 @@ fn talk(
                 return Err("the server closed the connection".into());
             }
             let mut input = &buf[..got];
+            // One frame is in flight at a time, so nothing can follow it
+            // in `input`; a pipelining client would keep decoding.
             if let Some(frame) = decoder.decode(&mut input)? {
                 break (
                     frame.tag,
