@@ -163,19 +163,26 @@ fn fifo_between_unrelated_processes() {
     assert!(writer.wait().unwrap().success());
     assert_eq!(got, "hello\nworld\n");
 
+    // A fresh FIFO for each exchange: `cargo test` runs tests on threads and
+    // other tests fork, so a child of theirs may still hold a copy of the
+    // reader we opened above. On the same FIFO that stale reader would let
+    // the blocking writer open below finish before `cat` opens, and `cat`
+    // would then wait for a writer forever.
+    let fifo2 = Fifo::create(dir.join("g"), 0o600).unwrap();
     let reader = Command::new("cat")
-        .arg(fifo.path())
+        .arg(fifo2.path())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut w = fifo.writer(Blocking::Yes).unwrap(); // waits for cat's open
+    let mut w = fifo2.writer(Blocking::Yes).unwrap(); // waits for cat's open
     w.write_all(b"through the fifo\n").unwrap();
     drop(w);
     let out = reader.wait_with_output().unwrap();
     assert_eq!(out.stdout, b"through the fifo\n");
 
     // A forked child that opens by path counts too.
-    let path = fifo.path().to_path_buf();
+    let fifo3 = Fifo::create(dir.join("h"), 0o600).unwrap();
+    let path = fifo3.path().to_path_buf();
     let child = fork(|| match pipe::open_fifo_writer(&path, Blocking::Yes) {
         Ok(mut w) => i32::from(w.write_all(b"from a child").is_err()),
         Err(_) => 2,
