@@ -31,8 +31,8 @@ fn length(rng: &mut Rng, max: usize) -> usize {
 }
 
 /// The parent sends bursts of messages of random sizes (0 B to the
-/// ring's largest) with blocking `send` and pauses between bursts; a forked
-/// child takes them with blocking `recv` and checks every byte. The child
+/// ring's largest) with `send_blocking` and pauses between bursts; a forked
+/// child takes them with `recv_blocking` and checks every byte. The child
 /// pauses too now and then, so the parent parks on a full ring. The
 /// child's futex waits and CPU time show it slept through the pauses.
 #[test]
@@ -50,7 +50,7 @@ fn blocking_messages_between_processes_with_the_consumer_parked() {
         let b = Blocking::new(words.counted(0));
         let (mut lengths, mut buf, mut expected) = (Rng(7), vec![0u8; max], vec![0u8; max]);
         for seq in 0..COUNT {
-            let Ok((tag, len)) = rx.recv(&mut buf, &b, TIMEOUT) else {
+            let Ok((tag, len)) = rx.recv_blocking(&mut buf, &b, TIMEOUT) else {
                 return 3;
             };
             let want = length(&mut lengths, max);
@@ -73,7 +73,7 @@ fn blocking_messages_between_processes_with_the_consumer_parked() {
     for seq in 0..COUNT {
         let len = length(&mut lengths, max);
         fill(seq, &mut scratch[..len]);
-        tx.send(seq, &scratch[..len], &b, TIMEOUT).unwrap();
+        tx.send_blocking(seq, &scratch[..len], &b, TIMEOUT).unwrap();
         if seq % BURST == BURST - 1 {
             std::thread::sleep(PAUSE);
         }
