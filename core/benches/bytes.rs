@@ -22,6 +22,9 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{pin, Memory};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use interlink_core::bytes::ByteRing;
 use interlink_core::codec::{encode, Decoder};
@@ -33,15 +36,6 @@ const CAPACITY: u32 = 1 << 20;
 const BYTES_PER_RUN: usize = 16 << 20;
 /// Largest payload measured; the codec's buffer.
 const MAX: usize = 64 << 10;
-
-fn pin(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET bounds-checks.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
 
 /// Runs `produce` on CPU 0 and `consume` on CPU 1, and returns the wall
 /// time of the whole transfer.
@@ -57,26 +51,6 @@ fn two_threads(produce: impl FnOnce() + Send, consume: impl FnOnce() + Send) -> 
         consumer.join().unwrap();
         start.elapsed()
     })
-}
-
-#[repr(C, align(4096))]
-#[derive(Clone, Copy)]
-struct Page([u8; 4096]);
-
-/// Page-aligned memory: the ring's region, or the user's buffers (at an
-/// offset into it).
-struct Memory(Vec<Page>);
-
-impl Memory {
-    fn new(len: usize) -> Self {
-        Memory(vec![Page([0; 4096]); len.div_ceil(4096)])
-    }
-    fn bytes(&mut self) -> &mut [u8] {
-        // SAFETY: the vector's pages are contiguous initialised bytes.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), self.0.len() * 4096)
-        }
-    }
 }
 
 /// The user's source and destination buffers for `len`-byte messages: at

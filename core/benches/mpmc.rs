@@ -12,31 +12,15 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::Memory;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use interlink_core::mpmc::MpmcRing;
-use interlink_core::{Region, RingConfig};
+use interlink_core::RingConfig;
 
 const CAPACITY: u32 = 4096;
 const ITEMS: u64 = 1 << 18;
-
-/// Memory for an interlink ring, 128-byte aligned.
-struct Memory(Vec<Line>);
-#[repr(C, align(128))]
-#[derive(Clone, Copy)]
-struct Line([u8; 128]);
-
-impl Memory {
-    fn new(len: usize) -> Self {
-        Memory(vec![Line([0; 128]); len.div_ceil(128)])
-    }
-    fn region(&mut self) -> Region<'_> {
-        // SAFETY: the vector is live for the borrow, reached only via the ring.
-        let bytes = unsafe {
-            std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), self.0.len() * 128)
-        };
-        Region::new(bytes)
-    }
-}
 
 /// Moves `ITEMS` through a queue with `threads` producers and as many
 /// consumers (each producer pushes, each consumer pops, an equal share),

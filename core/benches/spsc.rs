@@ -11,22 +11,16 @@ use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{pin, Memory};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use interlink_core::spsc::SpscRing;
-use interlink_core::{Region, RingConfig};
+use interlink_core::RingConfig;
 
 const CAPACITY: u32 = 4096;
 const ITEMS: u64 = 1 << 20;
 const CHUNK: usize = 64;
-
-fn pin(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET bounds-checks.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
 
 /// Runs `produce` on CPU 0 and `consume` on CPU 1 (each told how many
 /// items), and returns the wall time of the whole transfer.
@@ -46,25 +40,6 @@ fn two_threads(
         consumer.join().unwrap();
         start.elapsed()
     })
-}
-
-/// Memory for an interlink ring, 128-byte aligned.
-struct Memory(Vec<Line>);
-#[repr(C, align(128))]
-#[derive(Clone, Copy)]
-struct Line([u8; 128]);
-
-impl Memory {
-    fn new(len: usize) -> Self {
-        Memory(vec![Line([0; 128]); len.div_ceil(128)])
-    }
-    fn region(&mut self) -> Region<'_> {
-        // SAFETY: the vector is live for the borrow, reached only via the ring.
-        let bytes = unsafe {
-            std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), self.0.len() * 128)
-        };
-        Region::new(bytes)
-    }
 }
 
 fn interlink_ring(mem: &mut Memory) -> SpscRing<'_, u64> {

@@ -152,6 +152,14 @@ impl<W: Wait> Blocking<W> {
 pub enum BlockError {
     /// The timeout passed first.
     TimedOut,
+    /// The MPMC ring only: the next position stayed claimed by another
+    /// participant that did not finish with it (see
+    /// [`crate::mpmc::PopError::Stalled`]); waiting longer would not help
+    /// if that participant died.
+    Stalled {
+        /// The stalled position.
+        position: u32,
+    },
     /// See [`Corrupt`].
     Corrupt,
     /// The peer's role is held by `holder` (a pid, for processes), which
@@ -194,6 +202,10 @@ impl fmt::Display for BlockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TimedOut => f.write_str("timed out"),
+            Self::Stalled { position } => write!(
+                f,
+                "ring stalled: position {position} was claimed and not finished"
+            ),
             Self::Corrupt => Corrupt.fmt(f),
             Self::PeerDied { holder } => write!(f, "the peer (holder {holder}) died"),
             Self::TooLarge { len, max } => crate::bytes::SendError::TooLarge {

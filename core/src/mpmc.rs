@@ -50,9 +50,18 @@
 //! strategy on the two event words, which any number of sleepers share (a
 //! notification wakes them all; they re-check). A position that another
 //! participant claimed and has not finished (`Stalled`) counts as "not
-//! now": the call waits, up to its timeout, for that participant to
-//! finish. After pushes or pops made with the non-blocking calls, wake
-//! sleepers with [`MpmcRing::wake_consumers`] / [`MpmcRing::wake_producers`].
+//! now": the call waits for that participant to finish (it notifies when
+//! it does), but only for [`STALL_PATIENCE`] or the rest of its timeout,
+//! whichever is shorter; then it reports [`BlockError::Stalled`] with the
+//! position, as `try_*` would, so that a dead claimant never keeps a
+//! blocking caller asleep for ever. After pushes or pops made with the
+//! non-blocking calls, wake sleepers with [`MpmcRing::wake_consumers`] /
+//! [`MpmcRing::wake_producers`].
+//!
+//! Why every sleeper is woken: a notification clears the word's `WAITING`
+//! bit, so a sleeper that a single wake left asleep would not be woken by
+//! the next notification, which sees the bit clear. Woken consumers race
+//! for the element; the losers announce themselves again and park.
 //!
 //! # Handles
 //!
@@ -109,6 +118,7 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
+use core::time::Duration;
 
 use crate::blocking::{BlockError, Blocking};
 use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind};
@@ -118,7 +128,7 @@ use crate::ring::{
     check_ring_header, ring_bytes, CacheLine, Corrupt, IndexLine, InitError, RingConfig,
 };
 use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
-use crate::wait::Wait;
+use crate::wait::{Deadline, Expired, Wait};
 
 /// How many times [`MpmcRing::try_push`] and [`MpmcRing::try_pop`] re-check
 /// a slot that another participant has claimed but not finished before they
@@ -132,6 +142,12 @@ pub const DEFAULT_SPIN_LIMIT: u32 = 128;
 /// honest ring never gets near it; it bounds the loop against a peer that
 /// rewrites the indices forever.
 pub const MAX_LOST_RACES: u32 = 1 << 16;
+
+/// How long [`MpmcRing::send`] and [`MpmcRing::recv`] wait on one position
+/// that another participant claimed and has not finished before they
+/// report [`BlockError::Stalled`]. A live claimant finishes within
+/// microseconds unless it is descheduled; a dead one never does.
+pub const STALL_PATIENCE: Duration = Duration::from_secs(1);
 
 /// The fixed part of the ring; slots follow it.
 #[repr(C)]
@@ -520,43 +536,111 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         Ok(n as usize)
     }
 
-    /// Appends `value`, waiting while the ring is full or the slot's
-    /// previous claimant has not finished (spin, yield, then park until a
-    /// consumer frees a slot) for at most `timeout` (`None`: no limit).
-    /// Wakes parked consumers.
+    /// Appends `value`, waiting while the ring is full (spin, yield, then
+    /// park until a consumer frees a slot) for at most `timeout` (`None`: no
+    /// limit); wakes parked consumers. Fails with [`BlockError::Stalled`]
+    /// when the next slot stays claimed by an unfinished consumer for
+    /// [`STALL_PATIENCE`] (see [Blocking](self#blocking)), with
+    /// [`BlockError::TimedOut`] and [`BlockError::Corrupt`].
     pub fn send<W: Wait>(
         &self,
         value: T,
         blocking: &Blocking<W>,
-        timeout: Option<core::time::Duration>,
+        timeout: Option<Duration>,
     ) -> Result<(), BlockError> {
         let c = self.control();
-        blocking.run(&c.head.wake, timeout, || match self.try_push(value) {
-            Ok(()) => Ok(Some(())),
-            Err(PushError::Full | PushError::Stalled { .. }) => Ok(None),
-            Err(PushError::Corrupt) => Err(BlockError::Corrupt),
+        self.block(&c.head.wake, blocking, timeout, || {
+            // No spin inside the claim: `block` spins, and a stall must
+            // reach it to be waited for with the right bound.
+            let (pos, _) = self.claim(Side::Push, 1, 0)?;
+            self.write_and_publish(pos, value);
+            Ok(())
         })?;
         blocking.notify(&c.tail.wake);
         Ok(())
     }
 
-    /// Removes the oldest element, waiting while the ring is empty or its
-    /// producer has not finished publishing it (spin, yield, then park
-    /// until a producer pushes) for at most `timeout` (`None`: no limit).
-    /// Wakes parked producers.
+    /// Removes the oldest element, waiting while the ring is empty (spin,
+    /// yield, then park until a producer publishes) for at most `timeout`
+    /// (`None`: no limit); wakes parked producers. Fails with
+    /// [`BlockError::Stalled`] when the next position stays claimed by an
+    /// unfinished producer for [`STALL_PATIENCE`] (see
+    /// [Blocking](self#blocking)), with [`BlockError::TimedOut`] and
+    /// [`BlockError::Corrupt`].
     pub fn recv<W: Wait>(
         &self,
         blocking: &Blocking<W>,
-        timeout: Option<core::time::Duration>,
+        timeout: Option<Duration>,
     ) -> Result<T, BlockError> {
         let c = self.control();
-        let value = blocking.run(&c.tail.wake, timeout, || match self.try_pop() {
-            Ok(v) => Ok(Some(v)),
-            Err(PopError::Empty | PopError::Stalled { .. }) => Ok(None),
-            Err(PopError::Corrupt) => Err(BlockError::Corrupt),
+        let value = self.block(&c.tail.wake, blocking, timeout, || {
+            let (pos, _) = self.claim(Side::Pop, 1, 0)?;
+            Ok(self.take_and_release(pos))
         })?;
         blocking.notify(&c.head.wake);
         Ok(value)
+    }
+
+    /// Runs `attempt` with `blocking` until it succeeds, parking on `word`
+    /// while it finds the ring idle (full or empty), and for at most
+    /// [`STALL_PATIENCE`] at a time while it finds one position stalled.
+    ///
+    /// Each change between idle and stalled (or from one stalled position
+    /// to another) starts a new [`Blocking::run`] with the bound that suits
+    /// it; every such change is progress by some other participant. Under
+    /// loom a stall is waited for without the patience bound (see below).
+    fn block<W: Wait, R>(
+        &self,
+        word: &AtomicU32,
+        blocking: &Blocking<W>,
+        timeout: Option<Duration>,
+        mut attempt: impl FnMut() -> Result<R, Blocked>,
+    ) -> Result<R, BlockError> {
+        /// How one run ended, short of success.
+        enum Ended {
+            Expired,
+            Changed(Blocked),
+        }
+        impl From<Expired> for Ended {
+            fn from(_: Expired) -> Self {
+                Self::Expired
+            }
+        }
+        let mut deadline = Deadline::after(&blocking.wait, timeout);
+        let mut limit = timeout;
+        // The stalled position this run waits on; `None`: waiting while idle.
+        let mut stalled: Option<u32> = None;
+        loop {
+            let ended = blocking.run(word, limit, || match attempt() {
+                Ok(r) => Ok(Some(r)),
+                Err(Blocked::Idle) if stalled.is_none() => Ok(None),
+                Err(Blocked::Stalled(p)) if stalled == Some(p) => Ok(None),
+                Err(other) => Err(Ended::Changed(other)),
+            });
+            // Giving up reports what the last attempt saw.
+            let gave_up = |stalled: Option<u32>| match stalled {
+                Some(position) => BlockError::Stalled { position },
+                None => BlockError::TimedOut,
+            };
+            stalled = match ended {
+                Ok(r) => return Ok(r),
+                Err(Ended::Expired) => return Err(gave_up(stalled)),
+                Err(Ended::Changed(Blocked::Corrupt)) => return Err(BlockError::Corrupt),
+                Err(Ended::Changed(Blocked::Idle)) => None,
+                Err(Ended::Changed(Blocked::Stalled(p))) => Some(p),
+            };
+            let left = deadline
+                .remaining(&blocking.wait)
+                .map_err(|_| gave_up(stalled))?;
+            limit = match stalled {
+                // Loom has no clock, and its timed waits never sleep: there
+                // a stall is waited for like an idle ring, so the models
+                // check that the claimant's notification wakes the waiter.
+                Some(_) if cfg!(loom) => left,
+                Some(_) => Some(left.map_or(STALL_PATIENCE, |l| l.min(STALL_PATIENCE))),
+                None => left,
+            };
+        }
     }
 
     /// Moves the ring past a claim whose owner will never finish it, at the

@@ -2,58 +2,26 @@
 //! and a consumer for reserve/commit against peek/release, across the wrap
 //! with a padding record and with a tail too short for one, batch draining,
 //! producers serialised through the role word, and the init/attach
-//! handshake. Under loom the buffer is a row of tracked 8-byte cells, so a
+//! handshake. (Blocking send/recv across the end: `loom_sync.rs`.) Under loom the buffer is a row of tracked 8-byte cells, so a
 //! consumer reading bytes the producer has not published fails the model.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p interlink-core --release --test loom_bytes`
 #![cfg(loom)]
 
 use interlink_core::bytes::{ByteRing, Producer, RecvError, SendError};
-use interlink_core::{PopError, Region, RingConfig};
+use interlink_core::{PopError, RingConfig};
 use loom::thread;
 
-/// Heap memory aligned for the ring, freed when the model ends.
-struct Memory {
-    ptr: *mut u8,
-    layout: std::alloc::Layout,
-}
+mod common;
 
-impl Memory {
-    fn for_ring(capacity: u32) -> Self {
-        let len = ByteRing::bytes_needed(capacity).unwrap();
-        let layout = std::alloc::Layout::from_size_align(len, ByteRing::region_align()).unwrap();
-        // SAFETY: the layout has a nonzero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        assert!(!ptr.is_null());
-        Self { ptr, layout }
-    }
+use common::{model, Memory};
 
-    fn region(&self) -> Region<'static> {
-        // SAFETY: the memory outlives every thread of the model (they are
-        // joined before `Memory` drops) and is reached only through rings.
-        unsafe { Region::from_raw(self.ptr, self.layout.size()) }.unwrap()
-    }
-}
-
-impl Drop for Memory {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `for_ring` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
-    }
-}
-
-// SAFETY: the pointer is only used to build regions; see `region`.
-unsafe impl Send for Memory {}
-// SAFETY: as above.
-unsafe impl Sync for Memory {}
-
-/// Explores interleavings with at most 3 preemptions (as loom_spsc.rs).
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
+/// Memory for a byte ring of `capacity` bytes.
+fn ring_memory(capacity: u32) -> Memory {
+    Memory::new(
+        ByteRing::bytes_needed(capacity).unwrap(),
+        ByteRing::region_align(),
+    )
 }
 
 /// A payload of `len` bytes that says which message it belongs to.
@@ -82,7 +50,7 @@ fn send(tx: &mut Producer<'_>, seq: u32, len: usize) {
 #[test]
 fn reserve_commit_against_peek_release_across_padding() {
     model(|| {
-        let mem = Memory::for_ring(64);
+        let mem = ring_memory(64);
         let ring = ByteRing::init(mem.region(), RingConfig::new(64)).unwrap();
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
@@ -118,7 +86,7 @@ fn reserve_commit_against_peek_release_across_padding() {
 #[test]
 fn send_recv_across_a_short_tail() {
     model(|| {
-        let mem = Memory::for_ring(32);
+        let mem = ring_memory(32);
         let ring = ByteRing::init(mem.region(), RingConfig::new(32)).unwrap();
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
@@ -152,7 +120,7 @@ fn send_recv_across_a_short_tail() {
 #[test]
 fn drain_in_batches() {
     model(|| {
-        let mem = Memory::for_ring(64);
+        let mem = ring_memory(64);
         let ring = ByteRing::init(mem.region(), RingConfig::new(64)).unwrap();
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
@@ -185,7 +153,7 @@ fn drain_in_batches() {
 #[test]
 fn producers_serialised_by_the_role() {
     model(|| {
-        let mem = Memory::for_ring(64);
+        let mem = ring_memory(64);
         let ring = ByteRing::init(mem.region(), RingConfig::new(64)).unwrap();
         let producers: Vec<_> = (1..=2u32)
             .map(|p| {
@@ -217,7 +185,7 @@ fn producers_serialised_by_the_role() {
 #[test]
 fn init_attach_handshake() {
     model(|| {
-        let mem = std::sync::Arc::new(Memory::for_ring(32));
+        let mem = std::sync::Arc::new(ring_memory(32));
         let config = RingConfig::new(32).with_type_id(9).with_creator_pid(1);
         let ring = ByteRing::init_begin(mem.region(), config).unwrap();
         let attacher = {

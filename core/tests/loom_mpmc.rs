@@ -1,67 +1,29 @@
 //! Loom models of the MPMC ring: every interleaving (bounded) of two
 //! producers and two consumers, one and two, two and one, batches, a dead
-//! producer skipped by consumers, and the init/attach handshake. Each checks
-//! that every element is received exactly once.
+//! producer skipped by consumers, the init/attach handshake, and blocking
+//! send/recv with sleepers sharing an event word. Each checks that every
+//! element is received exactly once; the blocking ones, through
+//! [`LoomWait`]'s futex emulation, that no sleeper's wake-up is lost.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p interlink-core --release --test loom_mpmc`
 #![cfg(loom)]
 
 use interlink_core::mpmc::{MpmcRing, PopError, PushError};
-use interlink_core::{Region, RingConfig};
+use interlink_core::wait::LoomWait;
+use interlink_core::{Blocking, RingConfig};
 use loom::sync::Arc;
 use loom::thread;
 
-/// Heap memory aligned for the ring, freed when the model ends.
-struct Memory {
-    ptr: *mut u8,
-    layout: std::alloc::Layout,
-}
+mod common;
 
-impl Memory {
-    fn for_ring(capacity: u32) -> Self {
-        let len = MpmcRing::<u64>::bytes_needed(capacity).unwrap();
-        let layout =
-            std::alloc::Layout::from_size_align(len, MpmcRing::<u64>::region_align()).unwrap();
-        // SAFETY: the layout has a nonzero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        assert!(!ptr.is_null());
-        Self { ptr, layout }
-    }
+use common::{model, model_bounded, Memory};
 
-    fn region(&self) -> Region<'static> {
-        // SAFETY: the memory outlives every thread of the model (they are
-        // joined before `Memory` drops) and is reached only through rings.
-        unsafe { Region::from_raw(self.ptr, self.layout.size()) }.unwrap()
-    }
-}
-
-impl Drop for Memory {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `for_ring` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
-    }
-}
-
-// SAFETY: the pointer is only used to build regions; see `region`.
-unsafe impl Send for Memory {}
-// SAFETY: as above.
-unsafe impl Sync for Memory {}
-
-/// Explores interleavings with at most `LOOM_MAX_PREEMPTIONS` (default 3)
-/// preemptions, as in `loom_spsc.rs`.
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    model_bounded(3, f);
-}
-
-/// [`model`] with another default preemption bound: the models with two
-/// consumers take minutes at 3, and at 2 still cover every race of two
-/// claims on one index and of a claim with a publish.
-fn model_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(preemptions);
-    }
-    builder.check(f);
+/// Memory for an MPMC ring of `capacity` u64s.
+fn ring_memory(capacity: u32) -> Memory {
+    Memory::new(
+        MpmcRing::<u64>::bytes_needed(capacity).unwrap(),
+        MpmcRing::<u64>::region_align(),
+    )
 }
 
 /// How many times in a row a thread of a model retries a push or pop that
@@ -116,9 +78,12 @@ fn produce(ring: MpmcRing<'static, u64>, items: &[u64]) -> Vec<u64> {
 /// one). Once all threads are joined, the main thread drains the ring and
 /// passes through what producers gave up on. Checks that every item arrives
 /// exactly once and that each consumer sees each producer's items in order.
+/// `preemptions` is 2 for the models with two consumers: at 3 they take
+/// minutes, and 2 still covers every race of two claims on one index and of
+/// a claim with a publish.
 fn exactly_once(preemptions: usize, capacity: u32, producers: &'static [u64], consumers: usize) {
     model_bounded(preemptions, move || {
-        let mem = Arc::new(Memory::for_ring(capacity));
+        let mem = Arc::new(ring_memory(capacity));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(capacity)).unwrap();
         let producer_threads: Vec<_> = producers
             .iter()
@@ -197,7 +162,7 @@ fn two_producers_one_consumer_across_the_wrap() {
 #[test]
 fn batches_exactly_once() {
     model(|| {
-        let mem = Arc::new(Memory::for_ring(4));
+        let mem = Arc::new(ring_memory(4));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(4)).unwrap();
         let producers: Vec<_> = [[1, 2], [3, 4]]
             .into_iter()
@@ -278,7 +243,7 @@ fn consumers_skip_a_dead_producer() {
         (got, skips)
     }
     model(|| {
-        let mem = Arc::new(Memory::for_ring(4));
+        let mem = Arc::new(ring_memory(4));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(4)).unwrap();
         assert_eq!(ring.abandon_push(), Ok(0));
         let producer = thread::spawn(move || produce(ring, &[1, 2]));
@@ -303,7 +268,7 @@ fn consumers_skip_a_dead_producer() {
 #[test]
 fn init_attach_handshake() {
     model(|| {
-        let mem = Arc::new(Memory::for_ring(2));
+        let mem = Arc::new(ring_memory(2));
         let config = RingConfig::new(2).with_type_id(9).with_creator_pid(1);
         let ring = MpmcRing::<u64>::init_begin(mem.region(), config).unwrap();
         let attacher = {
@@ -325,5 +290,67 @@ fn init_attach_handshake() {
         ring.init_publish(config);
         attacher.join().unwrap();
         assert_eq!(ring.pop_with_spin_limit(0), Ok(5));
+    });
+}
+
+/// Two producers send one element each while the consumer parks on an
+/// empty ring (at once: no spinning), also while a producer is between its
+/// claim and its publish (a stall: under loom waited for without a bound).
+/// It must be woken for both.
+#[test]
+fn blocking_two_producers_one_sleeping_consumer() {
+    model(|| {
+        let mem = Arc::new(ring_memory(2));
+        let wait = Arc::new(LoomWait::new());
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let wait = wait.clone();
+                thread::spawn(move || ring.send(p, &Blocking::parking(&*wait), None).unwrap())
+            })
+            .collect();
+        let b = Blocking::parking(&*wait);
+        let mut got = [ring.recv(&b, None).unwrap(), ring.recv(&b, None).unwrap()];
+        got.sort_unstable();
+        assert_eq!(got, [0, 1]);
+        for p in producers {
+            p.join().unwrap();
+        }
+        drop(mem);
+    });
+}
+
+/// One producer sends two elements while two consumers park on empty,
+/// sharing the not-empty word, and take one each: a notification must wake
+/// both sleepers (one wake would leave the second asleep for ever).
+#[test]
+fn blocking_one_producer_two_sleeping_consumers() {
+    model_bounded(1, || {
+        let mem = Arc::new(ring_memory(2));
+        let wait = Arc::new(LoomWait::new());
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
+        let consumers: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|n| {
+                let wait = wait.clone();
+                thread::spawn(move || {
+                    let b = Blocking::parking(&*wait);
+                    (0..n)
+                        .map(|_| ring.recv(&b, None).unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let b = Blocking::parking(&*wait);
+        for v in 0..3 {
+            ring.send(v, &b, None).unwrap();
+        }
+        let mut got: Vec<u64> = consumers
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, [0, 1, 2]);
+        drop(mem);
     });
 }

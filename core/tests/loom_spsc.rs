@@ -6,60 +6,25 @@
 #![cfg(loom)]
 
 use interlink_core::spsc::SpscRing;
-use interlink_core::{PopError, Region, RingConfig};
+use interlink_core::{PopError, RingConfig};
 use loom::thread;
 
-/// Heap memory aligned for the ring, freed when the model ends.
-struct Memory {
-    ptr: *mut u8,
-    layout: std::alloc::Layout,
-}
+mod common;
 
-impl Memory {
-    fn for_ring(capacity: u32) -> Self {
-        let len = SpscRing::<u64>::bytes_needed(capacity).unwrap();
-        let layout =
-            std::alloc::Layout::from_size_align(len, SpscRing::<u64>::region_align()).unwrap();
-        // SAFETY: the layout has a nonzero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        assert!(!ptr.is_null());
-        Self { ptr, layout }
-    }
+use common::{model, Memory};
 
-    fn region(&self) -> Region<'static> {
-        // SAFETY: the memory outlives every thread of the model (they are
-        // joined before `Memory` drops) and is reached only through rings.
-        unsafe { Region::from_raw(self.ptr, self.layout.size()) }.unwrap()
-    }
-}
-
-impl Drop for Memory {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `for_ring` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
-    }
-}
-
-// SAFETY: the pointer is only used to build regions; see `region`.
-unsafe impl Send for Memory {}
-// SAFETY: as above.
-unsafe impl Sync for Memory {}
-
-/// Explores interleavings with at most `LOOM_MAX_PREEMPTIONS` (default 3)
-/// preemptions: every bug found so far in such rings needs fewer, and the
-/// full space of spin loops is unbounded.
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
+/// Memory for an SPSC ring of `capacity` u64s.
+fn ring_memory(capacity: u32) -> Memory {
+    Memory::new(
+        SpscRing::<u64>::bytes_needed(capacity).unwrap(),
+        SpscRing::<u64>::region_align(),
+    )
 }
 
 #[test]
 fn push_pop_in_order_across_the_wrap() {
     model(|| {
-        let mem = Memory::for_ring(2);
+        let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
@@ -90,7 +55,7 @@ fn push_pop_in_order_across_the_wrap() {
 #[test]
 fn batches_in_order() {
     model(|| {
-        let mem = Memory::for_ring(2);
+        let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
@@ -117,7 +82,7 @@ fn batches_in_order() {
 #[test]
 fn chunks_commit_and_release() {
     model(|| {
-        let mem = Memory::for_ring(2);
+        let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
         let mut tx = ring.producer(1).unwrap();
         let mut rx = ring.consumer(2).unwrap();
@@ -154,7 +119,7 @@ fn chunks_commit_and_release() {
 #[test]
 fn init_attach_handshake() {
     model(|| {
-        let mem = std::sync::Arc::new(Memory::for_ring(4));
+        let mem = std::sync::Arc::new(ring_memory(4));
         let config = RingConfig::new(4).with_type_id(9).with_creator_pid(1);
         let ring = SpscRing::<u64>::init_begin(mem.region(), config).unwrap();
         let attacher = {

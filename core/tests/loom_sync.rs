@@ -22,53 +22,12 @@ use interlink_core::semaphore::Semaphore;
 use interlink_core::spsc::SpscRing;
 use interlink_core::sync::{AtomicU32, Ordering};
 use interlink_core::wait::LoomWait;
-use interlink_core::{Region, RingConfig};
+use interlink_core::RingConfig;
 use loom::thread;
 
-/// Heap memory with a given size and alignment, freed when the model ends.
-struct Memory {
-    ptr: *mut u8,
-    layout: std::alloc::Layout,
-}
+mod common;
 
-impl Memory {
-    fn new(len: usize, align: usize) -> Self {
-        let layout = std::alloc::Layout::from_size_align(len, align.max(128)).unwrap();
-        // SAFETY: the layout has a nonzero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        assert!(!ptr.is_null());
-        Self { ptr, layout }
-    }
-
-    fn region(&self) -> Region<'static> {
-        // SAFETY: the memory outlives every thread of the model (they are
-        // joined, and `Memory` is dropped last) and is reached only through
-        // the structures placed in it.
-        unsafe { Region::from_raw(self.ptr, self.layout.size()) }.unwrap()
-    }
-}
-
-impl Drop for Memory {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
-    }
-}
-
-// SAFETY: the pointer is only used to build regions; see `region`.
-unsafe impl Send for Memory {}
-// SAFETY: as above.
-unsafe impl Sync for Memory {}
-
-/// Explores interleavings with at most `LOOM_MAX_PREEMPTIONS` (default 3)
-/// preemptions, as in `loom_spsc.rs`.
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
-    }
-    builder.check(f);
-}
+use common::{model, Memory};
 
 /// Two threads and the main one increment a counter under the mutex. Loom
 /// checks every access to the data for races (mutual exclusion), and a

@@ -1,5 +1,8 @@
 //! The byte ring between two real processes sharing a mapping.
 
+mod common;
+
+use common::{fill, Rng};
 use interlink_core::bytes::{ByteRing, RecvError, SendError};
 use interlink_core::RingConfig;
 use interlink_linux::process::{self, fork, Exit};
@@ -15,18 +18,6 @@ const COUNT: u32 = if cfg!(debug_assertions) {
     1_000_000
 };
 
-/// xorshift64*: the same sequence in both processes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 /// Length of message `seq` from the shared sequence: 0 and the ring's
 /// largest now and then, one in 512 anywhere up to the largest, the rest
 /// up to 256 bytes.
@@ -37,16 +28,6 @@ fn length(rng: &mut Rng, max: usize) -> usize {
         1 => 0,
         2 => (r >> 16) as usize % (max + 1),
         _ => (r >> 16) as usize % 257,
-    }
-}
-
-/// Fills `out` with the content of message `seq`: a keyed sequence, so a
-/// byte from another message or position does not match.
-fn fill(seq: u32, out: &mut [u8]) {
-    let mut rng = Rng(u64::from(seq) << 1 | 1);
-    for chunk in out.chunks_mut(8) {
-        let word = rng.next().to_le_bytes();
-        chunk.copy_from_slice(&word[..chunk.len()]);
     }
 }
 

@@ -1,6 +1,10 @@
 //! The MPMC ring between real processes sharing a mapping.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+mod common;
+
+use std::sync::atomic::Ordering;
+
+use common::{ExactlyOnce, Words};
 
 use interlink_core::mpmc::{MpmcRing, PopError, PushError};
 use interlink_core::RingConfig;
@@ -10,22 +14,6 @@ use interlink_linux::shm::Mapping;
 const PRODUCERS: u64 = 4;
 const CONSUMERS: usize = 2;
 const PER_PRODUCER: u64 = 1_000_000;
-
-/// 32-bit words in a shared mapping, for the test's own bookkeeping.
-struct Words(Mapping);
-
-impl Words {
-    fn new(count: usize) -> Self {
-        Self(Mapping::anonymous(count * 4).unwrap())
-    }
-
-    fn get(&self, i: usize) -> &AtomicU32 {
-        assert!(i * 4 < self.0.len());
-        // SAFETY: in bounds (checked), 4-aligned (mappings are page-aligned),
-        // zero-initialised, and only ever accessed atomically.
-        unsafe { &*self.0.as_ptr().cast::<AtomicU32>().add(i) }
-    }
-}
 
 /// Four forked producers push a million tagged items each while two forked
 /// consumers pop them. Each consumer marks every item in a shared bitmap
@@ -37,15 +25,14 @@ fn four_producers_two_consumers_exactly_once() {
     const CAPACITY: u32 = 1024;
     let map = Mapping::anonymous(MpmcRing::<u64>::bytes_needed(CAPACITY).unwrap()).unwrap();
     let ring = MpmcRing::<u64>::init(map.region(), RingConfig::new(CAPACITY)).unwrap();
-    let total = (PRODUCERS * PER_PRODUCER) as usize;
-    let bitmap = Words::new(total.div_ceil(32));
+    let bitmap = ExactlyOnce::bitmap(PRODUCERS, PER_PRODUCER);
     // Word 0: producers finished (set by the parent once all have exited).
     let done = Words::new(1);
 
     let consumers: Vec<_> = (0..CONSUMERS)
         .map(|_| {
             fork(|| {
-                let mut last = [None::<u64>; PRODUCERS as usize];
+                let mut check = ExactlyOnce::new(&bitmap, PRODUCERS, PER_PRODUCER);
                 let mut out = [0u64; 32];
                 loop {
                     let n = match ring.pop_into(&mut out) {
@@ -62,20 +49,8 @@ fn four_producers_two_consumers_exactly_once() {
                         Err(PopError::Corrupt) => return 2,
                     };
                     for &v in &out[..n] {
-                        let (p, i) = (v >> 32, v & 0xffff_ffff);
-                        if p >= PRODUCERS || i >= PER_PRODUCER {
-                            return 3; // not an item anyone pushed
-                        }
-                        if last[p as usize] >= Some(i) {
-                            return 4; // a producer's order broken
-                        }
-                        last[p as usize] = Some(i);
-                        let bit = (p * PER_PRODUCER + i) as usize;
-                        let old = bitmap
-                            .get(bit / 32)
-                            .fetch_or(1 << (bit % 32), Ordering::Relaxed);
-                        if old & 1 << (bit % 32) != 0 {
-                            return 5; // delivered twice
+                        if let Err(code) = check.mark(v) {
+                            return code;
                         }
                     }
                 }
@@ -119,9 +94,7 @@ fn four_producers_two_consumers_exactly_once() {
     for c in consumers {
         assert_eq!(c.wait().unwrap(), Exit::Code(0), "a consumer failed");
     }
-    let missing = (0..total)
-        .filter(|&bit| bitmap.get(bit / 32).load(Ordering::Relaxed) & 1 << (bit % 32) == 0)
-        .count();
+    let missing = ExactlyOnce::missing(&bitmap, PRODUCERS, PER_PRODUCER);
     assert_eq!(missing, 0, "items never delivered");
     assert!(ring.is_empty());
 }

@@ -2,13 +2,17 @@
 //! robust mutex under contention and across a SIGKILL, and blocking SPSC
 //! send/recv with a parked consumer.
 
+mod common;
+
 use std::time::{Duration, Instant};
+
+use common::Counted;
 
 use interlink_core::blocking::Blocking;
 use interlink_core::mutex::{LockError, Mutex};
 use interlink_core::spsc::SpscRing;
 use interlink_core::sync::{AtomicU32, Ordering};
-use interlink_core::{Region, RingConfig, Wait, WaitOutcome};
+use interlink_core::{Region, RingConfig};
 use interlink_linux::futex::{Futex, Robust};
 use interlink_linux::process::{self, fork, Exit};
 use interlink_linux::shm::Mapping;
@@ -104,34 +108,6 @@ fn a_holder_killed_inside_the_critical_section_is_detected() {
     assert!(took < Duration::from_secs(2), "recovery took {took:?}");
     assert_eq!(holder.wait().unwrap(), Exit::Signal(libc::SIGKILL));
     assert_eq!(m.lock(&Futex, &Robust::new(), None).unwrap().get(), 0);
-}
-
-/// A `Wait` that counts its calls (each one a futex syscall) in shared
-/// memory, so both processes' counts are visible to the parent.
-struct Counted<'m> {
-    waits: &'m AtomicU32,
-    wakes: &'m AtomicU32,
-}
-
-impl Wait for Counted<'_> {
-    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
-        self.waits.fetch_add(1, Ordering::Relaxed);
-        Futex.wait(word, expected, timeout)
-    }
-    fn wake_one(&self, word: &AtomicU32) {
-        self.wakes.fetch_add(1, Ordering::Relaxed);
-        Futex.wake_one(word)
-    }
-    fn wake_all(&self, word: &AtomicU32) {
-        self.wakes.fetch_add(1, Ordering::Relaxed);
-        Futex.wake_all(word)
-    }
-    fn now_ns(&self) -> Option<u64> {
-        Futex.now_ns()
-    }
-    fn yield_now(&self) {
-        Futex.yield_now()
-    }
 }
 
 /// A ring and two counters in one mapping.

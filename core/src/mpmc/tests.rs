@@ -482,7 +482,7 @@ fn threads_deliver_each_element_exactly_once() {
 }
 
 mod blocking {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::test_util::TestWait;
@@ -499,11 +499,11 @@ mod blocking {
         assert_eq!(ring.send(3, &b, t), Err(BlockError::TimedOut));
         assert_eq!(ring.recv(&b, None), Ok(1));
         // A producer claimed position 2 and never published it: a blocking
-        // pop waits for it, up to its timeout, instead of failing.
+        // pop waits for it, up to its timeout, then says it is stalled.
         assert_eq!(ring.abandon_push(), Ok(2));
         assert_eq!(ring.recv(&b, None), Ok(2));
         assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 2 }));
-        assert_eq!(ring.recv(&b, t), Err(BlockError::TimedOut));
+        assert_eq!(ring.recv(&b, t), Err(BlockError::Stalled { position: 2 }));
         // Nobody parked since: waking costs no wake call.
         let calls = b.wait.calls();
         assert!(!ring.wake_producers(&b.wait));
@@ -556,6 +556,62 @@ mod blocking {
             .flat_map(|p| (0..per).map(move |i| p << 32 | i))
             .collect();
         assert_eq!(got, expected);
+        assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
+
+    /// A dead producer's position ends a blocking `recv` with `Stalled`
+    /// instead of sleeping for ever: within the timeout, or after
+    /// [`STALL_PATIENCE`] without one. Likewise a dead consumer's slot
+    /// for a blocking `send`.
+    #[test]
+    fn a_dead_claimant_ends_blocking_calls_with_stalled() {
+        let buf = ring_buf::<u64>(2);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(2)).unwrap();
+        let b = Blocking::new(TestWait::default());
+        let dead = ring.abandon_push().unwrap();
+        ring.try_push(7).unwrap();
+        let stalled = Err(BlockError::Stalled { position: dead });
+        assert_eq!(ring.recv(&b, Some(Duration::from_millis(5))), stalled);
+        let start = Instant::now();
+        assert_eq!(ring.recv(&b, None), stalled);
+        assert!(start.elapsed() >= STALL_PATIENCE);
+        assert_eq!(ring.skip_stalled(dead), Ok(None));
+        assert_eq!(ring.recv(&b, None), Ok(7));
+        // A consumer dies holding position 2's slot; producers come round
+        // to it a lap later (position 4) and stall there.
+        ring.send(8, &b, None).unwrap();
+        let dead = ring.abandon_pop().unwrap();
+        ring.send(9, &b, None).unwrap();
+        assert_eq!(ring.recv(&b, None), Ok(9));
+        let stalled = Err(BlockError::Stalled { position: dead });
+        assert_eq!(ring.send(10, &b, Some(Duration::from_millis(5))), stalled);
+        assert_eq!(ring.skip_stalled(dead), Ok(None));
+        ring.send(10, &b, None).unwrap();
+        ring.send(11, &b, None).unwrap();
+        assert_eq!(ring.recv(&b, None), Ok(10));
+        assert_eq!(ring.recv(&b, None), Ok(11));
+        assert_eq!(
+            BlockError::Stalled { position: 3 }.to_string(),
+            "ring stalled: position 3 was claimed and not finished"
+        );
+    }
+
+    /// A producer that is merely slow between claim and publish is waited
+    /// for, parked, and wakes the consumer when it publishes.
+    #[test]
+    fn a_slow_claimant_is_waited_for() {
+        let buf = ring_buf::<u64>(2);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(2)).unwrap();
+        let b = Blocking::parking(TestWait::default());
+        let (pos, _) = ring.claim(Side::Push, 1, 0).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                ring.write_and_publish(pos, 5);
+                b.notify(&ring.control().tail.wake);
+            });
+            assert_eq!(ring.recv(&b, Some(Duration::from_secs(10))), Ok(5));
+        });
         assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
     }
 }

@@ -1,0 +1,45 @@
+//! What the criterion benches share: aligned memory standing in for a
+//! mapping, and pinning a thread to a CPU. Included with `mod common;`.
+
+#![allow(dead_code)] // each bench uses its own subset
+
+use interlink_core::Region;
+
+#[repr(C, align(4096))]
+#[derive(Clone, Copy)]
+struct Page([u8; 4096]);
+
+/// Page-aligned, zeroed memory (so aligned for every ring): a ring's
+/// region, or a user's buffers at an offset into it.
+pub struct Memory(Vec<Page>);
+
+impl Memory {
+    /// At least `len` bytes.
+    pub fn new(len: usize) -> Self {
+        Memory(vec![Page([0; 4096]); len.div_ceil(4096).max(1)])
+    }
+
+    /// All of it, as bytes.
+    pub fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the vector's pages are contiguous initialised bytes,
+        // borrowed uniquely through `&mut self`.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.0.as_mut_ptr().cast::<u8>(), self.0.len() * 4096)
+        }
+    }
+
+    /// All of it, as a region for a ring.
+    pub fn region(&mut self) -> Region<'_> {
+        Region::new(self.bytes())
+    }
+}
+
+/// Pins the calling thread to `cpu` (best effort).
+pub fn pin(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET bounds-checks.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
