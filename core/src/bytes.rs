@@ -552,13 +552,12 @@ impl<'a> Producer<'a> {
     /// Re-reads the consumer's head; `Corrupt` if it is out of range.
     #[inline]
     fn refresh(&mut self) -> Result<u32, Corrupt> {
-        let head = self.ring.control().head.index.load(Ordering::Acquire);
-        let used = self.tail.wrapping_sub(head);
-        if used > self.ring.capacity {
-            return Err(Corrupt);
-        }
+        let (head, free) = self
+            .ring
+            .control()
+            .load_head(self.tail, self.ring.capacity)?;
         self.head_cache = head;
-        Ok(self.ring.capacity - used)
+        Ok(free)
     }
 
     /// Free bytes by the cached head; refreshes it when fewer than `want`.
@@ -854,11 +853,10 @@ impl<'a> Consumer<'a> {
         if ready != 0 && ready <= self.ring.capacity {
             return Ok(ready);
         }
-        let tail = self.ring.control().tail.index.load(Ordering::Acquire);
-        let ready = tail.wrapping_sub(self.head);
-        if ready > self.ring.capacity {
-            return Err(Corrupt);
-        }
+        let (tail, ready) = self
+            .ring
+            .control()
+            .load_tail(self.head, self.ring.capacity)?;
         self.tail_cache = tail;
         Ok(ready)
     }

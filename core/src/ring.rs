@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 
 use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
 use crate::region::{Region, RegionError};
-use crate::sync::{init_atomic, AtomicU32};
+use crate::sync::{init_atomic, AtomicU32, Ordering};
 
 /// The largest capacity a ring accepts: indices are 32-bit and wrap, so a
 /// ring may hold at most half their range.
@@ -392,6 +392,35 @@ impl Control {
     pub(crate) unsafe fn publish(c: *mut Self, fields: &HeaderFields) {
         // SAFETY: forwarded from the caller.
         unsafe { Header::publish(core::ptr::addr_of_mut!((*c).meta.0.header), fields) };
+    }
+
+    /// The consumer's head, as the producer at `tail` must see it: loaded
+    /// with `Acquire` (the consumer is done with what it released) and
+    /// checked, since a peer may write anything there. Returns the head and
+    /// the free room, or `Corrupt` if the head claims more than `capacity`
+    /// in use.
+    #[inline]
+    pub(crate) fn load_head(&self, tail: u32, capacity: u32) -> Result<(u32, u32), Corrupt> {
+        let head = self.head.index.load(Ordering::Acquire);
+        let used = tail.wrapping_sub(head);
+        if used > capacity {
+            return Err(Corrupt);
+        }
+        Ok((head, capacity - used))
+    }
+
+    /// The producer's tail, as the consumer at `head` must see it: loaded
+    /// with `Acquire` (what it published is written) and checked. Returns
+    /// the tail and how much is ready, or `Corrupt` if the tail claims more
+    /// than `capacity` ready.
+    #[inline]
+    pub(crate) fn load_tail(&self, head: u32, capacity: u32) -> Result<(u32, u32), Corrupt> {
+        let tail = self.tail.index.load(Ordering::Acquire);
+        let ready = tail.wrapping_sub(head);
+        if ready > capacity {
+            return Err(Corrupt);
+        }
+        Ok((tail, ready))
     }
 
     /// Validates the ring a creator published at the start of `region`:

@@ -52,8 +52,7 @@ use crate::layout::{AttachError, Fingerprint, HeaderFields, Kind};
 use crate::plain::Plain;
 use crate::region::Region;
 use crate::ring::{
-    capacity_is_valid, ring_bytes, ChunkError, Control, Corrupt, InitError, PopError, PushError,
-    RingConfig, RoleError,
+    ring_bytes, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig, RoleError,
 };
 use crate::role;
 use crate::sync::{Ordering, UnsafeCell};
@@ -392,13 +391,12 @@ impl<'a, T: Plain> Producer<'a, T> {
     /// Re-reads the consumer's head; `Corrupt` if it is out of range.
     #[inline]
     fn refresh(&mut self) -> Result<u32, Corrupt> {
-        let head = self.ring.control().head.index.load(Ordering::Acquire);
-        let used = self.tail.wrapping_sub(head);
-        if used > self.ring.capacity {
-            return Err(Corrupt);
-        }
+        let (head, free) = self
+            .ring
+            .control()
+            .load_head(self.tail, self.ring.capacity)?;
         self.head_cache = head;
-        Ok(self.ring.capacity - used)
+        Ok(free)
     }
 
     /// Free slots by the cached head; refreshes it when fewer than `want`.
@@ -657,11 +655,10 @@ impl<'a, T: Plain> Consumer<'a, T> {
     /// Re-reads the producer's tail; `Corrupt` if it is out of range.
     #[inline]
     fn refresh(&mut self) -> Result<u32, Corrupt> {
-        let tail = self.ring.control().tail.index.load(Ordering::Acquire);
-        let ready = tail.wrapping_sub(self.head);
-        if ready > self.ring.capacity {
-            return Err(Corrupt);
-        }
+        let (tail, ready) = self
+            .ring
+            .control()
+            .load_tail(self.head, self.ring.capacity)?;
         self.tail_cache = tail;
         Ok(ready)
     }
@@ -926,7 +923,7 @@ pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
     if size % align != 0 {
         return Err(corrupt("elem_size", size as u64));
     }
-    if !capacity_is_valid(header.capacity) {
+    if !crate::ring::capacity_is_valid(header.capacity) {
         return Err(corrupt("capacity", header.capacity as u64));
     }
     let slots = size_of::<Control>().next_multiple_of(align);
