@@ -20,11 +20,11 @@ use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
-use common::{pin, Memory};
+use common::{two_threads, Memory};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use interlink_core::bytes::ByteRing;
 use interlink_core::codec::{encode, Decoder};
@@ -36,22 +36,6 @@ const CAPACITY: u32 = 1 << 20;
 const BYTES_PER_RUN: usize = 16 << 20;
 /// Largest payload measured; the codec's buffer.
 const MAX: usize = 64 << 10;
-
-/// Runs `produce` on CPU 0 and `consume` on CPU 1, and returns the wall
-/// time of the whole transfer.
-fn two_threads(produce: impl FnOnce() + Send, consume: impl FnOnce() + Send) -> Duration {
-    std::thread::scope(|s| {
-        let consumer = s.spawn(move || {
-            pin(1);
-            consume()
-        });
-        pin(0);
-        let start = Instant::now();
-        produce();
-        consumer.join().unwrap();
-        start.elapsed()
-    })
-}
 
 /// The user's source and destination buffers for `len`-byte messages: at
 /// page offsets 0 and 0, or (odd) 1 and 3.

@@ -32,10 +32,18 @@ fn transfer(
 ) -> Duration {
     let share = ITEMS / threads;
     let (push, pop) = (&push, &pop);
+    // Every thread waits for `go`, so the time covers the transfer, not
+    // the spawning of up to eight threads on two cores.
+    let go = &std::sync::atomic::AtomicBool::new(false);
+    let wait_for_go = move || {
+        while !go.load(std::sync::atomic::Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+    };
     std::thread::scope(|s| {
-        let start = Instant::now();
         for p in 0..threads {
             s.spawn(move || {
+                wait_for_go();
                 for i in p * share..(p + 1) * share {
                     while !push(i) {
                         std::thread::yield_now();
@@ -46,6 +54,7 @@ fn transfer(
         let consumers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(move || {
+                    wait_for_go();
                     for _ in 0..share {
                         loop {
                             if let Some(v) = pop() {
@@ -58,6 +67,8 @@ fn transfer(
                 })
             })
             .collect();
+        let start = Instant::now();
+        go.store(true, std::sync::atomic::Ordering::Release);
         for c in consumers {
             c.join().unwrap();
         }

@@ -9,11 +9,11 @@
 
 use std::hint::spin_loop;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
-use common::{pin, Memory};
+use common::Memory;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use interlink_core::spsc::SpscRing;
 use interlink_core::RingConfig;
@@ -22,24 +22,13 @@ const CAPACITY: u32 = 4096;
 const ITEMS: u64 = 1 << 20;
 const CHUNK: usize = 64;
 
-/// Runs `produce` on CPU 0 and `consume` on CPU 1 (each told how many
-/// items), and returns the wall time of the whole transfer.
+/// [`common::two_threads`], each side told how many items to move.
 fn two_threads(
     items: u64,
     produce: impl FnOnce(u64) + Send,
     consume: impl FnOnce(u64) + Send,
 ) -> Duration {
-    std::thread::scope(|s| {
-        let consumer = s.spawn(move || {
-            pin(1);
-            consume(items)
-        });
-        pin(0);
-        let start = Instant::now();
-        produce(items);
-        consumer.join().unwrap();
-        start.elapsed()
-    })
+    common::two_threads(move || produce(items), move || consume(items))
 }
 
 fn interlink_ring(mem: &mut Memory) -> SpscRing<'_, u64> {

@@ -399,7 +399,7 @@ impl Control {
     /// checked, since a peer may write anything there. Returns the head and
     /// the free room, or `Corrupt` if the head claims more than `capacity`
     /// in use.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn load_head(&self, tail: u32, capacity: u32) -> Result<(u32, u32), Corrupt> {
         let head = self.head.index.load(Ordering::Acquire);
         let used = tail.wrapping_sub(head);
@@ -413,7 +413,7 @@ impl Control {
     /// with `Acquire` (what it published is written) and checked. Returns
     /// the tail and how much is ready, or `Corrupt` if the tail claims more
     /// than `capacity` ready.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn load_tail(&self, head: u32, capacity: u32) -> Result<(u32, u32), Corrupt> {
         let tail = self.tail.index.load(Ordering::Acquire);
         let ready = tail.wrapping_sub(head);

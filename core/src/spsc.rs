@@ -421,7 +421,7 @@ impl<'a, T: Plain> Producer<'a, T> {
     }
 
     /// Appends `value`, or fails with [`PushError::Full`] without blocking.
-    #[inline]
+    #[inline(always)]
     pub fn try_push(&mut self, value: T) -> Result<(), PushError> {
         if self.free(1)? == 0 {
             return Err(PushError::Full);
@@ -686,7 +686,7 @@ impl<'a, T: Plain> Consumer<'a, T> {
 
     /// Removes the oldest element, or fails with [`PopError::Empty`] without
     /// blocking.
-    #[inline]
+    #[inline(always)]
     pub fn try_pop(&mut self) -> Result<T, PopError> {
         if self.ready(1)? == 0 {
             return Err(PopError::Empty);

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each bench uses its own subset
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use interlink_core::Region;
 
 #[repr(C, align(4096))]
@@ -42,4 +45,28 @@ pub fn pin(cpu: usize) {
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
+}
+
+/// Runs `produce` on this thread pinned to CPU 0 and `consume` on a thread
+/// pinned to CPU 1, and returns the wall time from the moment both are
+/// pinned and running to the end of both. (Timing from the spawn instead
+/// would add the thread's start and migration: up to a scheduler tick,
+/// 4 ms here, which once swamped every measurement.)
+pub fn two_threads(produce: impl FnOnce(), consume: impl FnOnce() + Send) -> Duration {
+    let ready = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let consumer = s.spawn(|| {
+            pin(1);
+            ready.store(true, Ordering::Release);
+            consume()
+        });
+        pin(0);
+        while !ready.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        let start = Instant::now();
+        produce();
+        consumer.join().unwrap();
+        start.elapsed()
+    })
 }

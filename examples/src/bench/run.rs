@@ -103,12 +103,14 @@ pub fn round_trips(mech: &dyn Mechanism, size: usize, count: usize) -> io::Resul
 
 /// Streams `count` messages of `size` bytes one way; the receiver answers
 /// the last with one message. Returns the wall time from the first send to
-/// that answer.
+/// that answer. The receiver first sends one message to say it is running
+/// (pinned, mapped, faulted in), so the time holds no process start-up.
 pub fn stream(mech: &dyn Mechanism, size: usize, count: usize) -> io::Result<Duration> {
     across_processes(
         mech.pair(size)?,
         move |link| {
             let mut buf = vec![0u8; size];
+            link.send(&buf)?;
             for _ in 0..count {
                 link.recv(&mut buf)?;
             }
@@ -116,6 +118,7 @@ pub fn stream(mech: &dyn Mechanism, size: usize, count: usize) -> io::Result<Dur
         },
         move |link| {
             let mut buf = vec![0xa5u8; size];
+            link.recv(&mut buf)?;
             let start = Instant::now();
             for _ in 0..count {
                 link.send(&buf)?;
