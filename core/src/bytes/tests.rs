@@ -574,7 +574,11 @@ mod blocking {
                 }
             }
         });
-        assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        // Parking depends on the scheduler; Miri's may interleave the
+        // threads so that no side has to (see the SPSC test).
+        if !cfg!(miri) {
+            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        }
     }
 }
 

@@ -556,7 +556,11 @@ mod blocking {
             .flat_map(|p| (0..per).map(move |i| p << 32 | i))
             .collect();
         assert_eq!(got, expected);
-        assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        // Parking depends on the scheduler; Miri's may interleave the
+        // threads so that no side has to (see the SPSC test).
+        if !cfg!(miri) {
+            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        }
     }
 
     /// A dead producer's position ends a blocking `recv` with `Stalled`

@@ -612,6 +612,11 @@ mod blocking {
                 }
             }
         });
-        assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        // Whether a side parked depends on the scheduler: with real threads
+        // the 200 µs sleeps make both park; Miri's scheduler (40 items, one
+        // sleep) may interleave the threads so that neither has to.
+        if !cfg!(miri) {
+            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        }
     }
 }
