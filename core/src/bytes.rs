@@ -1110,10 +1110,9 @@ impl<'r> RecordRef<'r> {
 
     #[cfg(not(loom))]
     fn bytes(&self, offset: u32, len: u32) -> &'r [u8] {
-        // SAFETY: offset + len <= size <= capacity − pos (checked by
-        // locate); the bytes are published, and the producer does not
-        // write them until the consumer releases them, which the borrow
-        // 'r outlasts.
+        // SAFETY: offset + len <= size <= capacity − pos (locate checked);
+        // the bytes are published and the producer leaves them alone until
+        // the consumer releases them, which the borrow 'r outlasts.
         unsafe {
             core::slice::from_raw_parts(self.ring.byte_ptr(self.at.pos + offset), len as usize)
         }
