@@ -541,9 +541,12 @@ impl<T> Raw<T> {
     ) -> LockResult<'g, T, W, L> {
         let c = self.control();
         let r = Ordering::Relaxed;
-        c.owner_pid.store(me.pid, r);
-        c.owner_stamp_lo.store(me.stamp as u32, r);
-        c.owner_stamp_hi.store((me.stamp >> 32) as u32, r);
+        // The same process usually takes the lock again: rewrite the pid
+        // and start time only when they differ (loads of a line we own
+        // are cheaper than stores that dirty it).
+        store_if_changed(&c.owner_pid, me.pid);
+        store_if_changed(&c.owner_stamp_lo, me.stamp as u32);
+        store_if_changed(&c.owner_stamp_hi, (me.stamp >> 32) as u32);
         c.owner_tid.store(me.tid, Ordering::Release);
         let mut guard = MutexGuard {
             raw: self,
@@ -587,6 +590,15 @@ impl<T> Raw<T> {
         if current & WAITERS != 0 {
             wait.wake_one(&c.word);
         }
+    }
+}
+
+/// Stores `value` unless the word already holds it. Only the lock holder
+/// writes these words, so the check cannot race with another writer.
+#[inline(always)]
+fn store_if_changed(word: &AtomicU32, value: u32) {
+    if word.load(Ordering::Relaxed) != value {
+        word.store(value, Ordering::Relaxed);
     }
 }
 
