@@ -65,20 +65,36 @@ impl<R: Read, W: Write> Link for StreamLink<R, W> {
     }
 }
 
+/// Two one-way channels opened by `open` — down (parent → child) and up
+/// (child → parent) — wired into a pair whose ends each read one and write
+/// the other.
+fn crossed<R, W>(
+    mut open: impl FnMut(&str) -> io::Result<(R, W)>,
+    link: impl Fn(R, W) -> Box<dyn Link>,
+) -> io::Result<Pair> {
+    let (down_rx, down_tx) = open("down")?;
+    let (up_rx, up_tx) = open("up")?;
+    Ok(Pair {
+        parent: link(up_rx, down_tx),
+        child: link(down_rx, up_tx),
+    })
+}
+
+/// A byte-stream link over any reader and writer.
+fn stream_link<R: Read + 'static, W: Write + 'static>(rx: R, tx: W) -> Box<dyn Link> {
+    Box::new(StreamLink { rx, tx })
+}
+
+/// Both ends of a two-way byte stream (a socket pair), each as a reader
+/// and a writer.
 fn stream_pair<R, W>(parent: (R, W), child: (R, W)) -> Pair
 where
     R: Read + 'static,
     W: Write + 'static,
 {
     Pair {
-        parent: Box::new(StreamLink {
-            rx: parent.0,
-            tx: parent.1,
-        }),
-        child: Box::new(StreamLink {
-            rx: child.0,
-            tx: child.1,
-        }),
+        parent: stream_link(parent.0, parent.1),
+        child: stream_link(child.0, child.1),
     }
 }
 
@@ -90,9 +106,7 @@ impl Mechanism for Pipe {
         "pipe"
     }
     fn pair(&self, _size: usize) -> io::Result<Pair> {
-        let (down_rx, down_tx) = pipe::pipe(pipe::Blocking::Yes)?;
-        let (up_rx, up_tx) = pipe::pipe(pipe::Blocking::Yes)?;
-        Ok(stream_pair((up_rx, down_tx), (down_rx, up_tx)))
+        crossed(|_| Ok(pipe::pipe(pipe::Blocking::Yes)?), stream_link)
     }
 }
 
@@ -104,8 +118,9 @@ impl Mechanism for Fifo {
         "fifo"
     }
     fn pair(&self, _size: usize) -> io::Result<Pair> {
-        let open = |name: &str| -> io::Result<(pipe::Reader, pipe::Writer)> {
-            let fifo = pipe::Fifo::create(std::env::temp_dir().join(unique(name)), 0o600)?;
+        let open = |direction: &str| -> io::Result<(pipe::Reader, pipe::Writer)> {
+            let name = unique(&format!("interlink-bench-{direction}"));
+            let fifo = pipe::Fifo::create(std::env::temp_dir().join(name), 0o600)?;
             // Open the read end without waiting for a writer, then the write
             // end (which now finds a reader), then make reads blocking.
             let rx = fifo.reader(pipe::Blocking::No)?;
@@ -113,9 +128,7 @@ impl Mechanism for Fifo {
             pipe::set_blocking(rx.as_fd(), pipe::Blocking::Yes)?;
             Ok((rx, tx)) // dropping `fifo` removes the path; the ends stay open
         };
-        let (down_rx, down_tx) = open("interlink-bench-down")?;
-        let (up_rx, up_tx) = open("interlink-bench-up")?;
-        Ok(stream_pair((up_rx, down_tx), (down_rx, up_tx)))
+        crossed(open, stream_link)
     }
 }
 
@@ -228,18 +241,7 @@ impl Mechanism for MessageQueue {
             let tx = mq::MessageQueue::open(&name, mq::Access::Write).map_err(io::Error::other)?;
             Ok((rx, tx))
         };
-        let (down_rx, down_tx) = open()?;
-        let (up_rx, up_tx) = open()?;
-        Ok(Pair {
-            parent: Box::new(MqLink {
-                rx: up_rx,
-                tx: down_tx,
-            }),
-            child: Box::new(MqLink {
-                rx: down_rx,
-                tx: up_tx,
-            }),
-        })
+        crossed(|_| open(), |rx, tx| Box::new(MqLink { rx, tx }))
     }
 }
 
