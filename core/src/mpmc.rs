@@ -186,18 +186,12 @@ const _: () = {
 
 /// Where the slots start, for element type `T`.
 const fn slots_offset<T>() -> usize {
-    let align = align_of::<Slot<T>>();
-    (size_of::<Control>() + align - 1) & !(align - 1)
+    crate::ring::slots_offset(size_of::<Control>(), align_of::<Slot<T>>())
 }
 
 /// The alignment the region must have.
 const fn region_align<T>() -> usize {
-    let (c, s) = (align_of::<Control>(), align_of::<Slot<T>>());
-    if c > s {
-        c
-    } else {
-        s
-    }
+    crate::ring::region_align(align_of::<Control>(), align_of::<Slot<T>>())
 }
 
 /// Why a push did nothing.

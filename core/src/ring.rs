@@ -55,6 +55,22 @@ pub const fn capacity_is_valid(capacity: u32) -> bool {
     capacity.is_power_of_two() && capacity <= MAX_CAPACITY
 }
 
+/// Where a ring's slots start: the first multiple of `slot_align` at or
+/// after its control block of `control_size` bytes.
+pub(crate) const fn slots_offset(control_size: usize, slot_align: usize) -> usize {
+    (control_size + slot_align - 1) & !(slot_align - 1)
+}
+
+/// The alignment a ring's region needs: the larger of its control block's
+/// and its slots'.
+pub(crate) const fn region_align(control_align: usize, slot_align: usize) -> usize {
+    if control_align > slot_align {
+        control_align
+    } else {
+        slot_align
+    }
+}
+
 /// Bytes of a ring whose `capacity` slots of `slot_size` bytes start at
 /// `slots_offset`, or why there can be no such ring. `min_capacity` is the
 /// ring's own lower bound (a power of two).

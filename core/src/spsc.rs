@@ -62,18 +62,12 @@ type Slot<T> = UnsafeCell<T>;
 
 /// Where the slots start, for element type `T`.
 const fn slots_offset<T>() -> usize {
-    let align = align_of::<Slot<T>>();
-    (size_of::<Control>() + align - 1) & !(align - 1)
+    crate::ring::slots_offset(size_of::<Control>(), align_of::<Slot<T>>())
 }
 
 /// The alignment the region must have.
 const fn region_align<T>() -> usize {
-    let (c, s) = (align_of::<Control>(), align_of::<Slot<T>>());
-    if c > s {
-        c
-    } else {
-        s
-    }
+    crate::ring::region_align(align_of::<Control>(), align_of::<Slot<T>>())
 }
 
 /// A ring in caller memory: the handle from which the producer and the
@@ -926,7 +920,7 @@ pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
     if !crate::ring::capacity_is_valid(header.capacity) {
         return Err(corrupt("capacity", header.capacity as u64));
     }
-    let slots = size_of::<Control>().next_multiple_of(align);
+    let slots = crate::ring::slots_offset(size_of::<Control>(), align);
     let total = (header.capacity as usize)
         .checked_mul(size)
         .and_then(|n| n.checked_add(slots));
