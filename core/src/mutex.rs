@@ -17,8 +17,15 @@
 //!
 //! After taking the word, the owner records who it is — pid, tid and a
 //! *stamp* that tells a reused pid from the original (Linux: the process's
-//! start time) — and clears the record before it releases the word. A
-//! waiter wakes up every [`Liveness::poll_interval`] to ask the caller's
+//! start time). The record is rewritten only when it changed and is not
+//! cleared at unlock, so a thread that takes the lock again stores nothing
+//! (uncontended lock + unlock stay two atomics and a few loads). The
+//! price: until a new owner has rewritten it, the record names the
+//! previous owner, and if that one had the same tid (a tid reused after
+//! its thread ended, or another pid namespace) the record's pid and stamp
+//! are not the holder's. The tid in the word is always the holder's, so a
+//! [`Liveness`] must answer "alive" when a thread with `owner.tid` lives
+//! (see [`Liveness::is_alive`]). A waiter wakes up every [`Liveness::poll_interval`] to ask the caller's
 //! [`Liveness`] whether the recorded owner still lives. If not, it takes
 //! the lock over and is told so with [`LockError::OwnerDied`], which
 //! carries the guard: the data may be half-updated. It repairs the data and
@@ -50,7 +57,7 @@
 //! | 0 | 64 | [`Header`] (kind `Mutex`, element `T`, capacity 1) |
 //! | 64 | 4 | lock word: owner tid \| `WAITERS` (bit 31) |
 //! | 68 | 4 | health: 0 consistent, 1 owner died (being repaired), 2 not recoverable |
-//! | 72 | 4 | owner's tid (0 while unlocked) |
+//! | 72 | 4 | recorded owner's tid (the last owner's: kept at unlock) |
 //! | 76 | 4 | owner's pid |
 //! | 80 | 8 | owner's stamp (two 32-bit words, low first) |
 //! | 88 | 8 | reserved (zero) |
@@ -106,6 +113,11 @@ pub trait Liveness {
     fn me(&self) -> Owner;
     /// Whether `owner` still lives. A wrong `false` hands a live owner's
     /// lock to another thread; a wrong `true` only delays recovery.
+    ///
+    /// `owner.tid` is the holder's for certain; `owner.pid` and
+    /// `owner.stamp` may still describe an earlier holder that had the same
+    /// tid (the record is rewritten just after the lock word is taken).
+    /// Answer `true` whenever a thread with `owner.tid` lives.
     fn is_alive(&self, owner: &Owner) -> bool;
     /// How often a sleeping waiter checks the owner; `None`: never (owners
     /// never die, or the caller accepts waiting for ever).
@@ -386,7 +398,9 @@ impl<'a, T: Plain> Mutex<'a, T> {
 
 impl<T> Mutex<'_, T> {
     /// The owner as recorded now, `None` when unlocked (for inspectors:
-    /// by the time it returns it may have changed).
+    /// by the time it returns it may have changed). Its tid is the
+    /// holder's; its pid and stamp may, for a moment after the lock changes
+    /// hands, be those of a previous owner with the same tid.
     pub fn owner(&self) -> Option<Owner> {
         let c = self.raw.control();
         let word = c.word.load(Ordering::Acquire);
@@ -575,7 +589,7 @@ impl<T> Raw<T> {
     /// judged `id` dead).
     fn unlock(self, wait: &impl Wait, id: u32) {
         let c = self.control();
-        c.owner_tid.store(0, Ordering::Relaxed);
+        // The owner record stays: the next owner rewrites what differs.
         let mut current = id;
         loop {
             match c

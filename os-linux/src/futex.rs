@@ -118,14 +118,14 @@ futex_impl!(
 /// [`Robust::me`] is the calling thread (pid, tid, and the process's start
 /// time from `/proc/self/stat` as the stamp), computed once per thread and
 /// cached — a `fork` child recomputes its own (a `pthread_atfork` handler
-/// clears the cache). [`Robust::is_alive`] says an owner is dead when its
-/// process is gone or a zombie, when a process with its pid exists but
-/// started at another time (the pid was reused), or when its thread has
-/// exited. Waiters ask every `poll_interval` (10 ms by default).
+/// clears the cache). [`Robust::is_alive`] says an owner is dead when no
+/// thread with its tid exists or that thread is a zombie (a killed
+/// process's threads vanish; its main thread is a zombie until reaped).
+/// Waiters ask every `poll_interval` (10 ms by default).
 ///
-/// Limits: a tid reused *within* the owner's live process, or a pid reused
-/// by a process that started in the same clock tick, read as alive (the
-/// lock then waits for that thread, it is never stolen from a live one).
+/// Limits: a dead owner's tid reused by a new thread before a waiter looks
+/// reads as alive (the lock then waits for that thread; it is never stolen
+/// from a live one). Holders and waiters must share a pid namespace.
 #[derive(Clone, Copy, Debug)]
 pub struct Robust {
     /// How often a waiter re-checks the owner.
@@ -163,6 +163,26 @@ fn proc_stat(pid: u32) -> Option<(u8, u64)> {
     Some((state, start))
 }
 
+/// The calling thread's identity, read from the system once per thread
+/// (and again in a forked child) and cached in `ME`.
+#[cold]
+#[inline(never)]
+fn learn_me() -> Owner {
+    static ATFORK: Once = Once::new();
+    // SAFETY: registers a handler that only resets a thread-local Cell
+    // in the child; it allocates nothing and takes no lock.
+    ATFORK.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(forget_me_in_child));
+    });
+    let pid = std::process::id();
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as u32;
+    let stamp = proc_stat(pid).map_or(0, |(_, start)| start);
+    let me = Owner { pid, tid, stamp };
+    ME.with(|c| c.set(Some(me)));
+    me
+}
+
 impl Robust {
     /// Robust liveness with the default poll interval.
     pub fn new() -> Self {
@@ -171,41 +191,28 @@ impl Robust {
 }
 
 impl Liveness for Robust {
+    /// The cached identity: one thread-local read, inlined into the lock's
+    /// fast path (the first call of a thread finds it in `/proc`).
+    #[inline]
     fn me(&self) -> Owner {
-        if let Some(me) = ME.with(|me| me.get()) {
-            return me;
+        match ME.with(|me| me.get()) {
+            Some(me) => me,
+            None => learn_me(),
         }
-        static ATFORK: Once = Once::new();
-        // SAFETY: registers a handler that only resets a thread-local Cell
-        // in the child; it allocates nothing and takes no lock.
-        ATFORK.call_once(|| unsafe {
-            libc::pthread_atfork(None, None, Some(forget_me_in_child));
-        });
-        let pid = std::process::id();
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() } as u32;
-        let stamp = proc_stat(pid).map_or(0, |(_, start)| start);
-        let me = Owner { pid, tid, stamp };
-        ME.with(|c| c.set(Some(me)));
-        me
     }
 
+    /// Whether a thread with `owner.tid` lives (a zombie does not).
+    ///
+    /// The tid alone decides: the lock word names the holder by tid, while
+    /// the recorded pid and start time may still be an earlier holder's
+    /// that had the same tid (see [`Liveness::is_alive`]). So a holder that
+    /// died is found dead as soon as its thread is gone, and a live thread
+    /// with that tid is always taken for the holder. The one cost: if a
+    /// dead holder's tid is reused by a new thread before a waiter looks,
+    /// recovery waits until that thread ends (a wrong "alive", never a
+    /// stolen lock). Holders and waiters must share a pid namespace.
     fn is_alive(&self, owner: &Owner) -> bool {
-        if owner.pid == 0 {
-            // Only the tid is known: /proc/TID exists for any live thread.
-            return proc_stat(owner.tid).is_some_and(|(state, _)| !matches!(state, b'Z' | b'X'));
-        }
-        if !crate::process::is_alive(owner.pid) {
-            return false;
-        }
-        match proc_stat(owner.pid) {
-            None => return false,
-            Some((b'Z' | b'X', _)) => return false,
-            Some((_, start)) if owner.stamp != 0 && start != owner.stamp => return false,
-            Some(_) => {}
-        }
-        owner.tid == owner.pid
-            || std::path::Path::new(&format!("/proc/{}/task/{}", owner.pid, owner.tid)).exists()
+        proc_stat(owner.tid).is_some_and(|(state, _)| !matches!(state, b'Z' | b'X'))
     }
 
     fn poll_interval(&self) -> Option<Duration> {

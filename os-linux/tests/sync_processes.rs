@@ -218,3 +218,42 @@ fn blocking_stream_makes_few_syscalls() {
         "{calls} futex calls for {COUNT} elements"
     );
 }
+
+/// `Robust::is_alive` judges by the tid: a live thread counts as alive
+/// whatever pid and stamp the (possibly stale) record carries; an exited
+/// thread and a killed, unreaped process count as dead.
+#[test]
+fn robust_liveness_goes_by_the_tid() {
+    use interlink_core::mutex::{Liveness, Owner};
+    let robust = Robust::new();
+    let me = robust.me();
+    assert!(robust.is_alive(&me));
+    // A stale record: our tid with an earlier holder's pid and stamp.
+    let stale = Owner {
+        pid: u32::MAX - 1,
+        stamp: 12345,
+        ..me
+    };
+    assert!(robust.is_alive(&stale), "a live tid is the holder");
+
+    let ended = std::thread::spawn(|| Robust::new().me()).join().unwrap();
+    assert!(!robust.is_alive(&ended), "an exited thread is dead");
+
+    let child = fork(|| loop {
+        std::thread::sleep(Duration::from_secs(1));
+    })
+    .unwrap();
+    let owner = Owner {
+        pid: child.pid(),
+        tid: child.pid(),
+        stamp: 0,
+    };
+    assert!(robust.is_alive(&owner));
+    child.signal(libc::SIGKILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while robust.is_alive(&owner) {
+        assert!(Instant::now() < deadline, "a killed child stays alive");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = child.wait();
+}
