@@ -6,6 +6,15 @@
 //! shared futex, against a pair of pipes and a pair of eventfds in the
 //! same run.
 //!
+//! The wake-ups are measured in three placements, because where the
+//! scheduler runs the woken process decides most of the cost:
+//! - `unpinned`: the scheduler's choice. A pipe's wake-up is a *sync*
+//!   wake-up (the writer is about to sleep), which lets the scheduler run
+//!   the reader on the writer's CPU; a futex wake has no such hint.
+//! - `two_cpus`: parent on CPU 0, child on CPU 1: every wake-up crosses
+//!   CPUs (an inter-processor interrupt; on a VM, a halted vCPU woken).
+//! - `one_cpu`: both on CPU 0: every wake-up is a context switch.
+//!
 //! ```text
 //! cargo bench -p interlink-linux --bench futex
 //! # quick check:
@@ -64,6 +73,56 @@ fn uncontended(c: &mut Criterion) {
     g.finish();
 }
 
+/// Where the two processes of a wake-up benchmark run.
+#[derive(Clone, Copy)]
+enum Placement {
+    Unpinned,
+    TwoCpus,
+    OneCpu,
+}
+
+impl Placement {
+    const ALL: [Placement; 3] = [Placement::Unpinned, Placement::TwoCpus, Placement::OneCpu];
+
+    fn name(self) -> &'static str {
+        match self {
+            Placement::Unpinned => "unpinned",
+            Placement::TwoCpus => "two_cpus",
+            Placement::OneCpu => "one_cpu",
+        }
+    }
+
+    /// The CPUs of the parent and the child, if pinned.
+    fn cpus(self) -> Option<(usize, usize)> {
+        match self {
+            Placement::Unpinned => None,
+            Placement::TwoCpus => Some((0, 1)),
+            Placement::OneCpu => Some((0, 0)),
+        }
+    }
+
+    /// Pins the calling process's side (`child`: the forked peer's).
+    fn pin(self, child: bool) {
+        if let Some((parent_cpu, child_cpu)) = self.cpus() {
+            let cpu = if child { child_cpu } else { parent_cpu };
+            process::pin_to_cpu(cpu).unwrap();
+        }
+    }
+}
+
+/// Lets the calling thread run on every CPU again.
+fn unpin() {
+    // SAFETY: a cpu_set_t with every bit set allows all CPUs; the kernel
+    // keeps only those that exist.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..libc::CPU_SETSIZE as usize {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 /// A peer process that answers every ping with a pong until told to stop.
 struct Peer {
     child: Option<Child>,
@@ -96,12 +155,13 @@ const STOP: u64 = u64::MAX;
 
 /// Two 1-slot blocking rings on the shared futex. Both sides park at once
 /// (no spinning), so every message wakes a sleeper.
-fn futex_peer(map: &'static Mapping) -> Peer {
+fn futex_peer(map: &'static Mapping, placement: Placement) -> Peer {
     let len = SpscRing::<u64>::bytes_needed(1).unwrap();
     let mut region = map.region();
     let there = SpscRing::<u64>::init(region.take(len, 128).unwrap(), RingConfig::new(1)).unwrap();
     let back = SpscRing::<u64>::init(region.take(len, 128).unwrap(), RingConfig::new(1)).unwrap();
     let child = fork(move || {
+        placement.pin(true);
         let b = Blocking::parking(Futex);
         let mut rx = there.consumer(process::current_pid()).unwrap();
         let mut tx = back.producer(process::current_pid()).unwrap();
@@ -140,13 +200,16 @@ fn read_u64(fd: i32) -> u64 {
 
 /// A peer over a `(read_end, write_end)` pair per direction: two pipes,
 /// or two eventfds (`eventfd`: the same fd at both ends).
-fn fd_peer(there: (i32, i32), back: (i32, i32), eventfd: bool) -> Peer {
-    let child = fork(move || loop {
-        let v = read_u64(there.0);
-        if v == STOP || (eventfd && v > 1) {
-            return 0;
+fn fd_peer(there: (i32, i32), back: (i32, i32), eventfd: bool, placement: Placement) -> Peer {
+    let child = fork(move || {
+        placement.pin(true);
+        loop {
+            let v = read_u64(there.0);
+            if v == STOP || (eventfd && v > 1) {
+                return 0;
+            }
+            write_u64(back.1, 1);
         }
-        write_u64(back.1, 1);
     })
     .unwrap();
     Peer {
@@ -179,20 +242,27 @@ fn eventfd() -> (i32, i32) {
 }
 
 fn wakeup(c: &mut Criterion) {
-    let mut g = c.benchmark_group("wakeup_round_trip_between_processes");
-    let map: &'static Mapping = Box::leak(Box::new(Mapping::anonymous(4096).unwrap()));
-    let mut peer = futex_peer(map);
-    g.bench_function("interlink_futex", |b| {
-        b.iter_custom(|n| peer.round_trips(n))
-    });
-    drop(peer);
-    let mut peer = fd_peer(pipe_pair(), pipe_pair(), false);
-    g.bench_function("pipe", |b| b.iter_custom(|n| peer.round_trips(n)));
-    drop(peer);
-    let mut peer = fd_peer(eventfd(), eventfd(), true);
-    g.bench_function("eventfd", |b| b.iter_custom(|n| peer.round_trips(n)));
-    drop(peer);
-    g.finish();
+    for placement in Placement::ALL {
+        let mut g = c.benchmark_group(format!(
+            "wakeup_round_trip_between_processes/{}",
+            placement.name()
+        ));
+        placement.pin(false);
+        let map: &'static Mapping = Box::leak(Box::new(Mapping::anonymous(4096).unwrap()));
+        let mut peer = futex_peer(map, placement);
+        g.bench_function("interlink_futex", |b| {
+            b.iter_custom(|n| peer.round_trips(n))
+        });
+        drop(peer);
+        let mut peer = fd_peer(pipe_pair(), pipe_pair(), false, placement);
+        g.bench_function("pipe", |b| b.iter_custom(|n| peer.round_trips(n)));
+        drop(peer);
+        let mut peer = fd_peer(eventfd(), eventfd(), true, placement);
+        g.bench_function("eventfd", |b| b.iter_custom(|n| peer.round_trips(n)));
+        drop(peer);
+        g.finish();
+        unpin();
+    }
 }
 
 criterion_group!(benches, uncontended, wakeup);
