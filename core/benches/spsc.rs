@@ -14,7 +14,8 @@ use std::time::Duration;
 mod common;
 
 use common::Memory;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use interlink_core::ring::ChunkError;
 use interlink_core::spsc::SpscRing;
 use interlink_core::RingConfig;
 
@@ -31,146 +32,235 @@ fn two_threads(
     common::two_threads(move || produce(items), move || consume(items))
 }
 
+/// What a side does after finding the ring full (producer) or empty
+/// (consumer), before it tries again.
+#[derive(Clone, Copy)]
+enum Idle {
+    /// One `spin_loop` hint (about 23 ns here), then poll again.
+    BusyPoll,
+    /// [`SLIP`] hints (about 370 ns here) before polling again.
+    Slip,
+}
+
+/// Pause hints a slipping side waits after a failed poll: long enough for
+/// the other side to get a few cache lines ahead.
+const SLIP: u32 = 16;
+
+impl Idle {
+    fn name(self) -> &'static str {
+        match self {
+            Idle::BusyPoll => "busy_poll",
+            Idle::Slip => "slip",
+        }
+    }
+
+    fn wait(self) {
+        let hints = match self {
+            Idle::BusyPoll => 1,
+            Idle::Slip => SLIP,
+        };
+        for _ in 0..hints {
+            spin_loop();
+        }
+    }
+}
+
+/// Moves [`ITEMS`] one at a time through `push` (false: full) and `pop`
+/// (`None`: empty), each side idling per `idle` after a failed attempt.
+fn single_items(
+    idle: Idle,
+    mut push: impl FnMut(u64) -> bool + Send,
+    mut pop: impl FnMut() -> Option<u64> + Send,
+) -> Duration {
+    two_threads(
+        ITEMS,
+        move |n| {
+            for i in 0..n {
+                while !push(i) {
+                    idle.wait();
+                }
+            }
+        },
+        move |n| {
+            for _ in 0..n {
+                loop {
+                    if let Some(v) = pop() {
+                        std::hint::black_box(v);
+                        break;
+                    }
+                    idle.wait();
+                }
+            }
+        },
+    )
+}
+
 fn interlink_ring(mem: &mut Memory) -> SpscRing<'_, u64> {
     SpscRing::<u64>::init(mem.region(), RingConfig::new(CAPACITY)).unwrap()
 }
 
-fn throughput(c: &mut Criterion) {
-    let mut g = c.benchmark_group("spsc_throughput_u64");
+/// One `u64` at a time, every queue driven by the same loop; once with
+/// each [`Idle`] policy. Busy-polling an empty ring steals the line the
+/// producer writes its index to on every poll, which can lock the two
+/// sides into moving a cache line per element (see the README).
+fn single(c: &mut Criterion) {
+    for idle in [Idle::Slip, Idle::BusyPoll] {
+        let mut g = c.benchmark_group(format!("spsc_throughput_u64/single/{}", idle.name()));
+        g.throughput(Throughput::Elements(ITEMS));
+        g.sample_size(20);
+        g.measurement_time(Duration::from_secs(4));
+
+        g.bench_function("interlink", |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let mut mem = Memory::new(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap());
+                        let ring = interlink_ring(&mut mem);
+                        let (mut tx, mut rx) =
+                            (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
+                        single_items(
+                            idle,
+                            move |v| tx.try_push(v).is_ok(),
+                            move || rx.try_pop().ok(),
+                        )
+                    })
+                    .sum()
+            })
+        });
+
+        g.bench_function("rtrb", |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
+                        single_items(idle, move |v| tx.push(v).is_ok(), move || rx.pop().ok())
+                    })
+                    .sum()
+            })
+        });
+
+        g.bench_function("crossbeam_array_queue", |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
+                        let q = &q;
+                        single_items(idle, move |v| q.push(v).is_ok(), move || q.pop())
+                    })
+                    .sum()
+            })
+        });
+
+        g.bench_function("heapless_spsc", |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let mut q: Box<heapless::spsc::Queue<u64, { CAPACITY as usize }>> =
+                            Box::new(heapless::spsc::Queue::new());
+                        let (mut tx, mut rx) = q.split();
+                        single_items(idle, move |v| tx.enqueue(v).is_ok(), move || rx.dequeue())
+                    })
+                    .sum()
+            })
+        });
+        g.finish();
+    }
+}
+
+/// Moves [`ITEMS`] in batches of up to [`CHUNK`]: `write(first, max)`
+/// fills up to `max` slots in place with `first..` and publishes them,
+/// `read(max)` sums up to `max` elements in place and frees them; each
+/// returns how many it moved (0: none available, so idle per `idle`).
+fn batches(
+    idle: Idle,
+    mut write: impl FnMut(u64, usize) -> usize + Send,
+    mut read: impl FnMut(usize) -> usize + Send,
+) -> Duration {
+    two_threads(
+        ITEMS,
+        move |n| {
+            let mut sent = 0;
+            while sent < n {
+                match write(sent, (n - sent).min(CHUNK as u64) as usize) {
+                    0 => idle.wait(),
+                    k => sent += k as u64,
+                }
+            }
+        },
+        move |n| {
+            let mut got = 0;
+            while got < n {
+                match read((n - got).min(CHUNK as u64) as usize) {
+                    0 => idle.wait(),
+                    k => got += k as u64,
+                }
+            }
+        },
+    )
+}
+
+/// Fills `slices` with `first, first + 1, ...`.
+fn fill(slices: (&mut [u64], &mut [u64]), first: u64) {
+    for (slot, v) in slices.0.iter_mut().chain(slices.1.iter_mut()).zip(first..) {
+        *slot = v;
+    }
+}
+
+/// Batches of up to [`CHUNK`] through each ring's zero-copy chunk API:
+/// the producer writes every element in place, the consumer reads every
+/// element in place (sums them), with the [`Idle::Slip`] loop.
+fn batched(c: &mut Criterion) {
+    let mut g = c.benchmark_group("spsc_throughput_u64/chunk_64");
     g.throughput(Throughput::Elements(ITEMS));
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(4));
 
-    g.bench_function("interlink/single", |b| {
+    g.bench_function("interlink", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
                     let mut mem = Memory::new(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap());
                     let ring = interlink_ring(&mut mem);
                     let (mut tx, mut rx) = (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
-                    two_threads(
-                        ITEMS,
-                        move |n| {
-                            for i in 0..n {
-                                while tx.try_push(i).is_err() {
-                                    spin_loop();
+                    batches(
+                        Idle::Slip,
+                        move |first, max| {
+                            let n = match tx.write_chunk(max as u32) {
+                                Ok(mut chunk) => {
+                                    fill(chunk.as_mut_slices(), first);
+                                    chunk.commit_all();
+                                    return max;
                                 }
-                            }
-                        },
-                        move |n| {
-                            for _ in 0..n {
-                                loop {
-                                    if let Ok(v) = rx.try_pop() {
-                                        std::hint::black_box(v);
-                                        break;
-                                    }
-                                    spin_loop();
-                                }
-                            }
-                        },
-                    )
-                })
-                .sum()
-        })
-    });
-
-    g.bench_function(BenchmarkId::new("interlink/chunk", CHUNK), |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let mut mem = Memory::new(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap());
-                    let ring = interlink_ring(&mut mem);
-                    let (mut tx, mut rx) = (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
-                    two_threads(
-                        ITEMS,
-                        move |n| {
-                            let batch: Vec<u64> = (0..CHUNK as u64).collect();
-                            let mut sent = 0;
-                            while sent < n {
-                                let want = (n - sent).min(CHUNK as u64) as usize;
-                                sent += tx.push_slice(&batch[..want]).unwrap() as u64;
-                            }
-                        },
-                        move |n| {
-                            let mut out = [0u64; CHUNK];
-                            let mut got = 0;
-                            while got < n {
-                                got += rx.pop_into(&mut out).unwrap() as u64;
-                                std::hint::black_box(&out);
-                            }
-                        },
-                    )
-                })
-                .sum()
-        })
-    });
-
-    g.bench_function("rtrb/single", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
-                    two_threads(
-                        ITEMS,
-                        move |n| {
-                            for i in 0..n {
-                                while tx.push(i).is_err() {
-                                    spin_loop();
-                                }
-                            }
-                        },
-                        move |n| {
-                            for _ in 0..n {
-                                loop {
-                                    if let Ok(v) = rx.pop() {
-                                        std::hint::black_box(v);
-                                        break;
-                                    }
-                                    spin_loop();
-                                }
-                            }
-                        },
-                    )
-                })
-                .sum()
-        })
-    });
-
-    g.bench_function(BenchmarkId::new("rtrb/chunk", CHUNK), |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
-                    two_threads(
-                        ITEMS,
-                        move |n| {
-                            let mut sent = 0;
-                            while sent < n {
-                                let want = (n - sent).min(CHUNK as u64) as usize;
-                                let want = want.min(tx.slots());
-                                if want == 0 {
-                                    spin_loop();
-                                    continue;
-                                }
-                                let chunk = tx.write_chunk_uninit(want).unwrap();
-                                chunk.fill_from_iter(sent..);
-                                sent += want as u64;
-                            }
-                        },
-                        move |n| {
-                            let mut got = 0;
-                            while got < n {
-                                let want = rx.slots().min(CHUNK);
-                                if want == 0 {
-                                    spin_loop();
-                                    continue;
-                                }
-                                let chunk = rx.read_chunk(want).unwrap();
-                                let (a, b) = chunk.as_slices();
-                                std::hint::black_box((a, b));
+                                Err(ChunkError::TooFew { available }) => available,
+                                Err(ChunkError::Corrupt) => unreachable!(),
+                            };
+                            if n > 0 {
+                                let mut chunk = tx.write_chunk(n).unwrap();
+                                fill(chunk.as_mut_slices(), first);
                                 chunk.commit_all();
-                                got += want as u64;
                             }
+                            n as usize
+                        },
+                        move |max| {
+                            let sum = |chunk: &interlink_core::spsc::ReadChunk<'_, '_, u64>| {
+                                let (a, b) = chunk.as_slices();
+                                std::hint::black_box(a.iter().chain(b).sum::<u64>());
+                            };
+                            let n = match rx.read_chunk(max as u32) {
+                                Ok(chunk) => {
+                                    sum(&chunk);
+                                    chunk.release_all();
+                                    return max;
+                                }
+                                Err(ChunkError::TooFew { available }) => available,
+                                Err(ChunkError::Corrupt) => unreachable!(),
+                            };
+                            if n > 0 {
+                                let chunk = rx.read_chunk(n).unwrap();
+                                sum(&chunk);
+                                chunk.release_all();
+                            }
+                            n as usize
                         },
                     )
                 })
@@ -178,64 +268,32 @@ fn throughput(c: &mut Criterion) {
         })
     });
 
-    g.bench_function("crossbeam_array_queue", |b| {
+    g.bench_function("rtrb", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
-                    let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
-                    let q = &q;
-                    two_threads(
-                        ITEMS,
-                        move |n| {
-                            for i in 0..n {
-                                while q.push(i).is_err() {
-                                    spin_loop();
-                                }
+                    let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
+                    batches(
+                        Idle::Slip,
+                        move |first, max| {
+                            let n = max.min(tx.slots());
+                            if n == 0 {
+                                return 0;
                             }
+                            let chunk = tx.write_chunk_uninit(n).unwrap();
+                            chunk.fill_from_iter(first..);
+                            n
                         },
-                        move |n| {
-                            for _ in 0..n {
-                                loop {
-                                    if let Some(v) = q.pop() {
-                                        std::hint::black_box(v);
-                                        break;
-                                    }
-                                    spin_loop();
-                                }
+                        move |max| {
+                            let n = max.min(rx.slots());
+                            if n == 0 {
+                                return 0;
                             }
-                        },
-                    )
-                })
-                .sum()
-        })
-    });
-
-    g.bench_function("heapless_spsc", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let mut q: Box<heapless::spsc::Queue<u64, { CAPACITY as usize }>> =
-                        Box::new(heapless::spsc::Queue::new());
-                    let (mut tx, mut rx) = q.split();
-                    two_threads(
-                        ITEMS,
-                        move |n| {
-                            for i in 0..n {
-                                while tx.enqueue(i).is_err() {
-                                    spin_loop();
-                                }
-                            }
-                        },
-                        move |n| {
-                            for _ in 0..n {
-                                loop {
-                                    if let Some(v) = rx.dequeue() {
-                                        std::hint::black_box(v);
-                                        break;
-                                    }
-                                    spin_loop();
-                                }
-                            }
+                            let chunk = rx.read_chunk(n).unwrap();
+                            let (a, b) = chunk.as_slices();
+                            std::hint::black_box(a.iter().chain(b).sum::<u64>());
+                            chunk.commit_all();
+                            n
                         },
                     )
                 })
@@ -360,5 +418,5 @@ fn ping_pong(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, throughput, ping_pong);
+criterion_group!(benches, single, batched, ping_pong);
 criterion_main!(benches);
