@@ -344,6 +344,40 @@ fn ping_pong(c: &mut Criterion) {
         })
     });
 
+    // What any pair of queues must do at least: one line each way (A
+    // writes X and waits on Y, B waits on X and writes Y).
+    g.bench_function("floor/two_lines", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| {
+                    #[repr(align(128))]
+                    struct Padded(AtomicU64);
+                    let (x, y) = (Padded(AtomicU64::new(0)), Padded(AtomicU64::new(0)));
+                    let (x, y) = (&x.0, &y.0);
+                    two_threads(
+                        ROUNDS,
+                        move |n| {
+                            for i in 1..=n {
+                                x.store(i, Ordering::Release);
+                                while y.load(Ordering::Acquire) != i {
+                                    spin_loop();
+                                }
+                            }
+                        },
+                        move |n| {
+                            for i in 1..=n {
+                                while x.load(Ordering::Acquire) != i {
+                                    spin_loop();
+                                }
+                                y.store(i, Ordering::Release);
+                            }
+                        },
+                    )
+                })
+                .sum()
+        })
+    });
+
     g.bench_function("interlink", |b| {
         b.iter_custom(|iters| {
             (0..iters)
