@@ -303,75 +303,98 @@ fn batched(c: &mut Criterion) {
     g.finish();
 }
 
+/// [`ROUNDS`] round trips between this thread (A) and another (B): A
+/// sends `i` with `ping_send` and waits for the echo with `pong_recv`; B
+/// waits for it with `ping_recv` and echoes it with `pong_send`. Both
+/// poll at once after a failed receive.
+fn round_trips(
+    mut ping_send: impl FnMut(u64) + Send,
+    mut pong_recv: impl FnMut() -> Option<u64> + Send,
+    mut ping_recv: impl FnMut() -> Option<u64> + Send,
+    mut pong_send: impl FnMut(u64) + Send,
+) -> Duration {
+    fn wait(mut recv: impl FnMut() -> Option<u64>) -> u64 {
+        loop {
+            if let Some(v) = recv() {
+                return v;
+            }
+            spin_loop();
+        }
+    }
+    two_threads(
+        ROUNDS,
+        move |n| {
+            for i in 0..n {
+                ping_send(i);
+                std::hint::black_box(wait(&mut pong_recv));
+            }
+        },
+        move |n| {
+            for _ in 0..n {
+                pong_send(wait(&mut ping_recv));
+            }
+        },
+    )
+}
+
+/// Round trips per exchange.
+const ROUNDS: u64 = 10_000;
+
+/// A cache line of its own.
+#[repr(align(128))]
+struct Line(AtomicU64);
+
+/// A receive from `line`: `Some` once it holds `*next`, which then advances
+/// by `step`.
+fn line_recv(line: &AtomicU64, mut next: u64, step: u64) -> impl FnMut() -> Option<u64> + '_ {
+    move || {
+        let v = line.load(Ordering::Acquire);
+        (v == next).then(|| {
+            next += step;
+            v
+        })
+    }
+}
+
 /// Round trips of one `u64`: A sends, B echoes, A waits for the echo.
-/// Criterion reports the time per round trip; one-way latency is half.
+/// Criterion reports the time per [`ROUNDS`] round trips.
 fn ping_pong(c: &mut Criterion) {
-    const ROUNDS: u64 = 10_000;
     let mut g = c.benchmark_group("spsc_round_trip");
     g.throughput(Throughput::Elements(ROUNDS));
     g.sample_size(20);
     g.measurement_time(Duration::from_secs(4));
 
+    // The floor: one line passed back and forth (A writes odd values, B
+    // even ones).
     g.bench_function("floor/cache_line", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
-                    #[repr(align(128))]
-                    struct Padded(AtomicU64);
-                    let ball = Padded(AtomicU64::new(0));
+                    let ball = Line(AtomicU64::new(0));
                     let ball = &ball.0;
-                    two_threads(
-                        ROUNDS,
-                        move |n| {
-                            for i in 0..n {
-                                ball.store(2 * i + 1, Ordering::Release);
-                                while ball.load(Ordering::Acquire) != 2 * i + 2 {
-                                    spin_loop();
-                                }
-                            }
-                        },
-                        move |n| {
-                            for i in 0..n {
-                                while ball.load(Ordering::Acquire) != 2 * i + 1 {
-                                    spin_loop();
-                                }
-                                ball.store(2 * i + 2, Ordering::Release);
-                            }
-                        },
+                    round_trips(
+                        move |i| ball.store(2 * i + 1, Ordering::Release),
+                        line_recv(ball, 2, 2),
+                        line_recv(ball, 1, 2),
+                        move |v| ball.store(v + 1, Ordering::Release),
                     )
                 })
                 .sum()
         })
     });
 
-    // What any pair of queues must do at least: one line each way (A
-    // writes X and waits on Y, B waits on X and writes Y).
+    // What any pair of queues must do at least: one line each way.
     g.bench_function("floor/two_lines", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
-                    #[repr(align(128))]
-                    struct Padded(AtomicU64);
-                    let (x, y) = (Padded(AtomicU64::new(0)), Padded(AtomicU64::new(0)));
+                    let (x, y) = (Line(AtomicU64::new(0)), Line(AtomicU64::new(0)));
                     let (x, y) = (&x.0, &y.0);
-                    two_threads(
-                        ROUNDS,
-                        move |n| {
-                            for i in 1..=n {
-                                x.store(i, Ordering::Release);
-                                while y.load(Ordering::Acquire) != i {
-                                    spin_loop();
-                                }
-                            }
-                        },
-                        move |n| {
-                            for i in 1..=n {
-                                while x.load(Ordering::Acquire) != i {
-                                    spin_loop();
-                                }
-                                y.store(i, Ordering::Release);
-                            }
-                        },
+                    round_trips(
+                        move |i| x.store(i + 1, Ordering::Release),
+                        line_recv(y, 1, 1),
+                        line_recv(x, 1, 1),
+                        move |v| y.store(v, Ordering::Release),
                     )
                 })
                 .sum()
@@ -390,27 +413,11 @@ fn ping_pong(c: &mut Criterion) {
                         (ping.producer(1).unwrap(), ping.consumer(2).unwrap());
                     let (mut pong_tx, mut pong_rx) =
                         (pong.producer(2).unwrap(), pong.consumer(1).unwrap());
-                    two_threads(
-                        ROUNDS,
-                        move |n| {
-                            for i in 0..n {
-                                ping_tx.try_push(i).unwrap();
-                                while pong_rx.try_pop().is_err() {
-                                    spin_loop();
-                                }
-                            }
-                        },
-                        move |n| {
-                            for _ in 0..n {
-                                let v = loop {
-                                    if let Ok(v) = ping_rx.try_pop() {
-                                        break v;
-                                    }
-                                    spin_loop();
-                                };
-                                pong_tx.try_push(v).unwrap();
-                            }
-                        },
+                    round_trips(
+                        move |v| ping_tx.try_push(v).unwrap(),
+                        move || pong_rx.try_pop().ok(),
+                        move || ping_rx.try_pop().ok(),
+                        move |v| pong_tx.try_push(v).unwrap(),
                     )
                 })
                 .sum()
@@ -423,27 +430,11 @@ fn ping_pong(c: &mut Criterion) {
                 .map(|_| {
                     let (mut ping_tx, mut ping_rx) = rtrb::RingBuffer::<u64>::new(64);
                     let (mut pong_tx, mut pong_rx) = rtrb::RingBuffer::<u64>::new(64);
-                    two_threads(
-                        ROUNDS,
-                        move |n| {
-                            for i in 0..n {
-                                ping_tx.push(i).unwrap();
-                                while pong_rx.pop().is_err() {
-                                    spin_loop();
-                                }
-                            }
-                        },
-                        move |n| {
-                            for _ in 0..n {
-                                let v = loop {
-                                    if let Ok(v) = ping_rx.pop() {
-                                        break v;
-                                    }
-                                    spin_loop();
-                                };
-                                pong_tx.push(v).unwrap();
-                            }
-                        },
+                    round_trips(
+                        move |v| ping_tx.push(v).unwrap(),
+                        move || pong_rx.pop().ok(),
+                        move || ping_rx.pop().ok(),
+                        move |v| pong_tx.push(v).unwrap(),
                     )
                 })
                 .sum()
