@@ -15,9 +15,10 @@ mod common;
 
 use common::Memory;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use interlink_core::blocking::Blocking;
 use interlink_core::ring::ChunkError;
 use interlink_core::spsc::SpscRing;
-use interlink_core::RingConfig;
+use interlink_core::{RingConfig, Spin};
 
 const CAPACITY: u32 = 4096;
 const ITEMS: u64 = 1 << 20;
@@ -127,6 +128,31 @@ fn single(c: &mut Criterion) {
                     .sum()
             })
         });
+
+        if let Idle::Slip = idle {
+            // The blocking calls with a spinning strategy: they wait by
+            // themselves (so the idle policy does not apply) and pay one
+            // SeqCst fence per call to check for a parked peer.
+            g.bench_function("interlink_send_recv", |b| {
+                b.iter_custom(|iters| {
+                    (0..iters)
+                        .map(|_| {
+                            let mut mem =
+                                Memory::new(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap());
+                            let ring = interlink_ring(&mut mem);
+                            let (mut tx, mut rx) =
+                                (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
+                            let spin = Blocking::spinning(Spin::default());
+                            single_items(
+                                idle,
+                                move |v| tx.send(v, &spin, None).is_ok(),
+                                move || rx.recv(&spin, None).ok(),
+                            )
+                        })
+                        .sum()
+                })
+            });
+        }
 
         g.bench_function("rtrb", |b| {
             b.iter_custom(|iters| {
