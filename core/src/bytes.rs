@@ -6,7 +6,7 @@
 //!
 //! | offset | bytes | contents | written by |
 //! |---|---|---|---|
-//! | 0 | 64 | [`Header`] (kind `Bytes`, capacity in bytes) | creator |
+//! | 0 | 64 | [`Header`](crate::layout::Header) (kind `Bytes`, capacity in bytes) | creator |
 //! | 64 | 4 | producer holder id (0 = free) | claimers |
 //! | 68 | 4 | consumer holder id (0 = free) | claimers |
 //! | 128 | 4 | tail: bytes ever written (wrapping) | producer |

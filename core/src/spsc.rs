@@ -5,7 +5,7 @@
 //!
 //! | offset | bytes | contents | written by |
 //! |---|---|---|---|
-//! | 0 | 64 | [`Header`] | creator |
+//! | 0 | 64 | [`Header`](crate::layout::Header) | creator |
 //! | 64 | 4 | producer holder id (0 = free) | claimers |
 //! | 68 | 4 | consumer holder id (0 = free) | claimers |
 //! | 128 | 4 | tail: count of elements ever pushed (wrapping) | producer |
