@@ -14,10 +14,11 @@ use std::time::Duration;
 mod common;
 
 use common::Memory;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use interlink_core::blocking::Blocking;
 use interlink_core::ring::ChunkError;
-use interlink_core::spsc::SpscRing;
+use interlink_core::spsc::{Consumer, Producer, SpscRing};
 use interlink_core::{RingConfig, Spin};
 
 const CAPACITY: u32 = 4096;
@@ -96,8 +97,24 @@ fn single_items(
     )
 }
 
-fn interlink_ring(mem: &mut Memory) -> SpscRing<'_, u64> {
-    SpscRing::<u64>::init(mem.region(), RingConfig::new(CAPACITY)).unwrap()
+/// Memory for an interlink ring of [`CAPACITY`] `u64`s.
+fn ring_memory() -> Memory {
+    Memory::new(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap())
+}
+
+/// A fresh ring of [`CAPACITY`] in `mem`, with both ends claimed.
+fn interlink_ends(mem: &mut Memory) -> (Producer<'_, u64>, Consumer<'_, u64>) {
+    let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(CAPACITY)).unwrap();
+    (ring.producer(1).unwrap(), ring.consumer(2).unwrap())
+}
+
+/// A throughput group moving [`ITEMS`] per iteration, sized for this VM.
+fn group<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(ITEMS));
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(4));
+    g
 }
 
 /// One `u64` at a time, every queue driven by the same loop; once with
@@ -106,19 +123,14 @@ fn interlink_ring(mem: &mut Memory) -> SpscRing<'_, u64> {
 /// sides into moving a cache line per element (see the README).
 fn single(c: &mut Criterion) {
     for idle in [Idle::Slip, Idle::BusyPoll] {
-        let mut g = c.benchmark_group(format!("spsc_throughput_u64/single/{}", idle.name()));
-        g.throughput(Throughput::Elements(ITEMS));
-        g.sample_size(20);
-        g.measurement_time(Duration::from_secs(4));
+        let mut g = group(c, &format!("spsc_throughput_u64/single/{}", idle.name()));
 
         g.bench_function("interlink", |b| {
             b.iter_custom(|iters| {
                 (0..iters)
                     .map(|_| {
-                        let mut mem = Memory::new(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap());
-                        let ring = interlink_ring(&mut mem);
-                        let (mut tx, mut rx) =
-                            (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
+                        let mut mem = ring_memory();
+                        let (mut tx, mut rx) = interlink_ends(&mut mem);
                         single_items(
                             idle,
                             move |v| tx.try_push(v).is_ok(),
@@ -137,11 +149,8 @@ fn single(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     (0..iters)
                         .map(|_| {
-                            let mut mem =
-                                Memory::new(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap());
-                            let ring = interlink_ring(&mut mem);
-                            let (mut tx, mut rx) =
-                                (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
+                            let mut mem = ring_memory();
+                            let (mut tx, mut rx) = interlink_ends(&mut mem);
                             let spin = Blocking::spinning(Spin::default());
                             single_items(
                                 idle,
@@ -236,18 +245,14 @@ fn fill(slices: (&mut [u64], &mut [u64]), first: u64) {
 /// the producer writes every element in place, the consumer reads every
 /// element in place (sums them), with the [`Idle::Slip`] loop.
 fn batched(c: &mut Criterion) {
-    let mut g = c.benchmark_group("spsc_throughput_u64/chunk_64");
-    g.throughput(Throughput::Elements(ITEMS));
-    g.sample_size(20);
-    g.measurement_time(Duration::from_secs(4));
+    let mut g = group(c, "spsc_throughput_u64/chunk_64");
 
     g.bench_function("interlink", |b| {
         b.iter_custom(|iters| {
             (0..iters)
                 .map(|_| {
-                    let mut mem = Memory::new(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap());
-                    let ring = interlink_ring(&mut mem);
-                    let (mut tx, mut rx) = (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
+                    let mut mem = ring_memory();
+                    let (mut tx, mut rx) = interlink_ends(&mut mem);
                     batches(
                         Idle::Slip,
                         move |first, max| {
