@@ -25,7 +25,9 @@
 //! its thread ended, or another pid namespace) the record's pid and stamp
 //! are not the holder's. The tid in the word is always the holder's, so a
 //! [`Liveness`] must answer "alive" when a thread with `owner.tid` lives
-//! (see [`Liveness::is_alive`]). A waiter wakes up every [`Liveness::poll_interval`] to ask the caller's
+//! (see [`Liveness::is_alive`]).
+//!
+//! A waiter wakes up every [`Liveness::poll_interval`] to ask the caller's
 //! [`Liveness`] whether the recorded owner still lives. If not, it takes
 //! the lock over and is told so with [`LockError::OwnerDied`], which
 //! carries the guard: the data may be half-updated. It repairs the data and
