@@ -49,10 +49,7 @@ pub struct Futex;
 /// [`Wait::sleeper_fence`] a `SeqCst` fence plus a global expedited
 /// `membarrier`. Every process that sleeps on or notifies the same words
 /// must use it (a [`Futex`] sleeper is not covered by a
-/// `StreamingFutex` notifier). The hooks serve the rings' blocking
-/// operations and [`Event`](interlink_core::event::Event); the mutex,
-/// semaphore and condvar keep their own `SeqCst` fences and work with
-/// either futex.
+/// `StreamingFutex` notifier).
 ///
 /// Where the kernel or a seccomp filter refuses `membarrier`, a process
 /// falls back to full fences when notifying, and sleeps at most
