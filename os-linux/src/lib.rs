@@ -25,4 +25,4 @@ pub mod signal;
 pub mod socket;
 
 pub use error::OsError;
-pub use futex::{Futex, Robust, StreamingFutex};
+pub use futex::{Futex, Robust};
