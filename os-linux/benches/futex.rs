@@ -29,8 +29,7 @@ use interlink_core::blocking::Blocking;
 use interlink_core::mutex::Mutex;
 use interlink_core::spsc::SpscRing;
 use interlink_core::RingConfig;
-use interlink_core::Wait;
-use interlink_linux::futex::{Futex, Robust, StreamingFutex};
+use interlink_linux::futex::{Futex, Robust};
 use interlink_linux::process::{self, fork, Child};
 use interlink_linux::shm::Mapping;
 
@@ -156,18 +155,14 @@ const STOP: u64 = u64::MAX;
 
 /// Two 1-slot blocking rings on the shared futex. Both sides park at once
 /// (no spinning), so every message wakes a sleeper.
-fn futex_peer<W: Wait + Copy + Send + 'static>(
-    map: &'static Mapping,
-    wait: W,
-    placement: Placement,
-) -> Peer {
+fn futex_peer(map: &'static Mapping, placement: Placement) -> Peer {
     let len = SpscRing::<u64>::bytes_needed(1).unwrap();
     let mut region = map.region();
     let there = SpscRing::<u64>::init(region.take(len, 128).unwrap(), RingConfig::new(1)).unwrap();
     let back = SpscRing::<u64>::init(region.take(len, 128).unwrap(), RingConfig::new(1)).unwrap();
     let child = fork(move || {
         placement.pin(true);
-        let b = Blocking::parking(wait);
+        let b = Blocking::parking(Futex);
         let mut rx = there.consumer(process::current_pid()).unwrap();
         let mut tx = back.producer(process::current_pid()).unwrap();
         loop {
@@ -179,7 +174,7 @@ fn futex_peer<W: Wait + Copy + Send + 'static>(
         }
     })
     .unwrap();
-    let b = Blocking::parking(wait);
+    let b = Blocking::parking(Futex);
     let mut tx = there.producer(process::current_pid()).unwrap();
     let mut rx = back.consumer(process::current_pid()).unwrap();
     Peer {
@@ -254,14 +249,8 @@ fn wakeup(c: &mut Criterion) {
         ));
         placement.pin(false);
         let map: &'static Mapping = Box::leak(Box::new(Mapping::anonymous(4096).unwrap()));
-        let mut peer = futex_peer(map, Futex, placement);
+        let mut peer = futex_peer(map, placement);
         g.bench_function("interlink_futex", |b| {
-            b.iter_custom(|n| peer.round_trips(n))
-        });
-        drop(peer);
-        let map: &'static Mapping = Box::leak(Box::new(Mapping::anonymous(4096).unwrap()));
-        let mut peer = futex_peer(map, StreamingFutex, placement);
-        g.bench_function("interlink_streaming_futex", |b| {
             b.iter_custom(|n| peer.round_trips(n))
         });
         drop(peer);
@@ -276,90 +265,5 @@ fn wakeup(c: &mut Criterion) {
     }
 }
 
-/// Elements per measured stream.
-const STREAM: u64 = 100_000;
-
-/// A child process that receives with blocking `recv` on `there` and, after
-/// every [`STREAM`] elements, acknowledges on `back`; both sides spin (never
-/// park) with `W`, pinned to two CPUs.
-fn stream_peer<W: Wait + Copy + Send + 'static>(map: &'static Mapping, wait: W) -> StreamPeer<W> {
-    let len = SpscRing::<u64>::bytes_needed(4096).unwrap();
-    let mut region = map.region();
-    let there =
-        SpscRing::<u64>::init(region.take(len, 128).unwrap(), RingConfig::new(4096)).unwrap();
-    let back =
-        SpscRing::<u64>::init(region.take(len, 128).unwrap(), RingConfig::new(4096)).unwrap();
-    let child = fork(move || {
-        Placement::TwoCpus.pin(true);
-        let b = Blocking::spinning(wait);
-        let mut rx = there.consumer(process::current_pid()).unwrap();
-        let mut tx = back.producer(process::current_pid()).unwrap();
-        loop {
-            for _ in 0..STREAM {
-                if rx.recv(&b, None).unwrap() == STOP {
-                    return 0;
-                }
-            }
-            tx.send(0, &b, None).unwrap();
-        }
-    })
-    .unwrap();
-    StreamPeer {
-        child: Some(child),
-        tx: there.producer(process::current_pid()).unwrap(),
-        rx: back.consumer(process::current_pid()).unwrap(),
-        blocking: Blocking::spinning(wait),
-    }
-}
-
-struct StreamPeer<W: Wait> {
-    child: Option<Child>,
-    tx: interlink_core::spsc::Producer<'static, u64>,
-    rx: interlink_core::spsc::Consumer<'static, u64>,
-    blocking: Blocking<W>,
-}
-
-impl<W: Wait> StreamPeer<W> {
-    /// Times `iters` streams of [`STREAM`] elements, each acknowledged.
-    fn streams(&mut self, iters: u64) -> Duration {
-        let start = Instant::now();
-        for _ in 0..iters {
-            for i in 0..STREAM {
-                self.tx.send(i, &self.blocking, None).unwrap();
-            }
-            self.rx.recv(&self.blocking, None).unwrap();
-        }
-        start.elapsed()
-    }
-}
-
-impl<W: Wait> Drop for StreamPeer<W> {
-    fn drop(&mut self) {
-        self.tx.send(STOP, &self.blocking, None).unwrap();
-        if let Some(child) = self.child.take() {
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Streaming through blocking `send`/`recv` between two processes on two
-/// CPUs, both sides spinning: what the per-call fence costs ([`Futex`])
-/// and what moving it to the sleeper gains ([`StreamingFutex`]).
-fn blocking_stream(c: &mut Criterion) {
-    let mut g = c.benchmark_group("blocking_stream_u64_between_processes");
-    g.throughput(criterion::Throughput::Elements(STREAM));
-    Placement::TwoCpus.pin(false);
-    let map: &'static Mapping = Box::leak(Box::new(Mapping::anonymous(1 << 17).unwrap()));
-    let mut peer = stream_peer(map, Futex);
-    g.bench_function("futex", |b| b.iter_custom(|n| peer.streams(n)));
-    drop(peer);
-    let map: &'static Mapping = Box::leak(Box::new(Mapping::anonymous(1 << 17).unwrap()));
-    let mut peer = stream_peer(map, StreamingFutex);
-    g.bench_function("streaming_futex", |b| b.iter_custom(|n| peer.streams(n)));
-    drop(peer);
-    g.finish();
-    unpin();
-}
-
-criterion_group!(benches, uncontended, wakeup, blocking_stream);
+criterion_group!(benches, uncontended, wakeup);
 criterion_main!(benches);

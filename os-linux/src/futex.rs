@@ -12,19 +12,7 @@
 //! (inode and offset, or the shared anonymous object), so it wakes across
 //! processes, also when they map the object at different addresses. Across
 //! processes use [`Futex`]; `tests/futex.rs` shows both behaviours.
-//!
-//! # Streaming
-//!
-//! A blocking ring operation ends by checking whether its peer sleeps,
-//! behind a `SeqCst` fence ([`Wait::notifier_fence`]); on x86 that fence
-//! waits for the operation's stores to reach the other core, which caps a
-//! stream of blocking `send`/`recv` far below `try_*`. [`StreamingFutex`]
-//! moves that cost to the sleeper: notifying needs only a compiler fence,
-//! and a sleeper runs a `membarrier` (about a microsecond) before its last
-//! check. Use it when both sides stream and rarely sleep; every process on
-//! the ring must then use it.
 
-use std::sync::atomic::{compiler_fence, fence, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
@@ -33,7 +21,6 @@ use interlink_core::sync::AtomicU32;
 use interlink_core::{Wait, WaitOutcome};
 
 use crate::clock::monotonic_ns;
-use crate::membarrier;
 
 /// The shared futex (`FUTEX_WAIT`/`FUTEX_WAKE` without
 /// `FUTEX_PRIVATE_FLAG`): wakes waiters in every process that maps the
@@ -42,80 +29,6 @@ use crate::membarrier;
 /// [`WaitOutcome::Woken`], `ETIMEDOUT` as [`WaitOutcome::TimedOut`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Futex;
-
-/// [`Futex`] with the event-count handshake's cost moved to the sleeper
-/// (see [Streaming](self#streaming)): [`Wait::notifier_fence`] is a
-/// compiler fence once the process is registered for `membarrier`, and
-/// [`Wait::sleeper_fence`] a `SeqCst` fence plus a global expedited
-/// `membarrier`. Every process that sleeps on or notifies the same words
-/// must use it (a [`Futex`] sleeper is not covered by a
-/// `StreamingFutex` notifier).
-///
-/// Where the kernel or a seccomp filter refuses `membarrier`, a process
-/// falls back to full fences when notifying, and sleeps at most
-/// [`StreamingFutex::FALLBACK_SLICE`] at a time, so that a wake-up lost to
-/// a registered notifier elsewhere costs at most that.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StreamingFutex;
-
-impl StreamingFutex {
-    /// The longest sleep of a process that cannot run `membarrier`.
-    pub const FALLBACK_SLICE: Duration = Duration::from_millis(10);
-}
-
-impl Wait for StreamingFutex {
-    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
-        if membarrier::register() {
-            return Futex.wait(word, expected, timeout);
-        }
-        let slice = Self::FALLBACK_SLICE;
-        match timeout {
-            Some(t) if t <= slice => Futex.wait(word, expected, Some(t)),
-            // A shortened sleep that ran out is a spurious wake-up.
-            _ => {
-                Futex.wait(word, expected, Some(slice));
-                WaitOutcome::Woken
-            }
-        }
-    }
-
-    fn wake_one(&self, word: &AtomicU32) {
-        Futex.wake_one(word);
-    }
-
-    fn wake_all(&self, word: &AtomicU32) {
-        Futex.wake_all(word);
-    }
-
-    fn now_ns(&self) -> Option<u64> {
-        Futex.now_ns()
-    }
-
-    fn yield_now(&self) {
-        Futex.yield_now();
-    }
-
-    #[inline]
-    fn notifier_fence(&self) {
-        if membarrier::is_registered() {
-            // Sleepers' membarrier runs the barrier on this CPU for us.
-            compiler_fence(Ordering::SeqCst);
-        } else {
-            // Not registered yet (the first call, or after a fork), or
-            // unable to: a full fence now, registered light ones later.
-            fence(Ordering::SeqCst);
-            membarrier::register();
-        }
-    }
-
-    fn sleeper_fence(&self) {
-        fence(Ordering::SeqCst);
-        // Failure leaves only the fence above; `wait` then caps the sleep.
-        if membarrier::register() {
-            membarrier::barrier();
-        }
-    }
-}
 
 /// The private futex (`FUTEX_PRIVATE_FLAG`): a little cheaper in the
 /// kernel, but it only wakes threads of the calling process. Never use it
@@ -256,8 +169,11 @@ fn proc_stat(pid: u32) -> Option<(u8, u64)> {
 #[inline(never)]
 fn learn_me() -> Owner {
     static ATFORK: Once = Once::new();
-    // The handler only resets a thread-local Cell.
-    crate::process::at_fork_child(&ATFORK, forget_me_in_child);
+    // SAFETY: registers a handler that only resets a thread-local Cell
+    // in the child; it allocates nothing and takes no lock.
+    ATFORK.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(forget_me_in_child));
+    });
     let pid = std::process::id();
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() } as u32;

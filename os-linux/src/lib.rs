@@ -13,7 +13,6 @@ pub mod futex;
 pub mod inspect;
 pub mod lock;
 pub mod mapping;
-pub mod membarrier;
 pub mod memfd;
 pub mod mq;
 pub mod pipe;

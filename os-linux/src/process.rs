@@ -136,18 +136,6 @@ pub fn current_pid() -> u32 {
     std::process::id()
 }
 
-/// Registers `handler` to run in the child after every `fork` (once per
-/// `once`), for caches of per-process facts — the pid and tid, a kernel
-/// registration — that a child must learn again. The handler runs in a
-/// freshly forked child: it may only store to atomics and thread-locals.
-pub(crate) fn at_fork_child(once: &'static std::sync::Once, handler: extern "C" fn()) {
-    // SAFETY: pthread_atfork only records the function pointer; the
-    // handler's own restriction is the caller's promise above.
-    once.call_once(|| unsafe {
-        libc::pthread_atfork(None, None, Some(handler));
-    });
-}
-
 /// Pins the calling thread to `cpu`. Fails (with `EINVAL`) when the CPU
 /// does not exist or is not allowed.
 pub fn pin_to_cpu(cpu: usize) -> Result<(), OsError> {
