@@ -126,7 +126,7 @@ impl<W: Wait> Blocking<W> {
                 round = round.saturating_add(1);
             } else {
                 let left = deadline.remaining(&self.wait)?;
-                let key = event::prepare(word, &self.wait);
+                let key = event::prepare(word);
                 if let Some(r) = attempt()? {
                     return Ok(r);
                 }

@@ -7,23 +7,19 @@
 //! are an epoch that every waking notification advances.
 //!
 //! A sleeper *announces* itself before its last check of the condition
-//! ([`Event::prepare`]: set `WAITING`, then [`Wait::sleeper_fence`]), and
-//! then sleeps while the word still equals what the announcement returned.
-//! A notifier first makes the condition true, then (after
-//! [`Wait::notifier_fence`]) *loads* the word: if `WAITING` is clear it is
-//! done — one load, no read-modify-write, no syscall; otherwise it
-//! advances the epoch, clears `WAITING`, and wakes every sleeper.
+//! ([`Event::prepare`]: set `WAITING`, then a `SeqCst` fence), and then
+//! sleeps while the word still equals what the announcement returned. A
+//! notifier first makes the condition true, then (after a `SeqCst` fence)
+//! *loads* the word: if `WAITING` is clear it is done — one load, no
+//! read-modify-write, no syscall; otherwise it advances the epoch, clears
+//! `WAITING`, and wakes every sleeper.
 //!
 //! No lost wake-up: the two fences are ordered one way or the other. If the
 //! notifier's comes first, the sleeper's last check (after its fence) sees
 //! the condition true and does not sleep; if the sleeper's comes first, the
 //! notifier's load sees `WAITING` and wakes it — and if the wake lands
 //! before the sleeper is asleep, the word no longer equals its key, so the
-//! futex wait returns at once. By default both fences are `SeqCst`; a
-//! [`Wait`] may make the notifier's free and the sleeper's a barrier on
-//! every other thread instead (`interlink_linux::futex::StreamingFutex`,
-//! with `membarrier`), which moves the cost from every blocking operation
-//! to every sleep.
+//! futex wait returns at once.
 //!
 //! # Layout of [`Event`] (version [`crate::LAYOUT_VERSION`])
 //!
@@ -41,7 +37,7 @@ use crate::fixed::Words;
 use crate::layout::{AttachError, Kind};
 use crate::region::Region;
 use crate::ring::InitError;
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::{fence, AtomicU32, Ordering};
 use crate::wait::{Wait, WaitOutcome};
 
 /// Bit 0 of an event word: a sleeper may be waiting.
@@ -49,11 +45,11 @@ pub(crate) const WAITING: u32 = 1;
 
 /// Announces a sleeper on `word`; returns the value to sleep on.
 #[inline]
-pub(crate) fn prepare(word: &AtomicU32, wait: &(impl Wait + ?Sized)) -> u32 {
+pub(crate) fn prepare(word: &AtomicU32) -> u32 {
     // Acquire: if a notification already advanced the epoch, what it
     // published is visible to the re-check that follows.
     let key = word.fetch_or(WAITING, Ordering::Acquire) | WAITING;
-    wait.sleeper_fence();
+    fence(Ordering::SeqCst);
     key
 }
 
@@ -61,7 +57,7 @@ pub(crate) fn prepare(word: &AtomicU32, wait: &(impl Wait + ?Sized)) -> u32 {
 /// whether it had to (that is, whether it made a syscall).
 #[inline]
 pub(crate) fn notify(word: &AtomicU32, wait: &(impl Wait + ?Sized)) -> bool {
-    wait.notifier_fence();
+    fence(Ordering::SeqCst);
     let mut current = word.load(Ordering::Relaxed);
     loop {
         if current & WAITING == 0 {
@@ -126,10 +122,9 @@ impl<'a> Event<'a> {
     }
 
     /// Announces a sleeper. Check your condition *after* this, and sleep
-    /// with [`Event::wait`] (with the same `wait`) only if it is still
-    /// false.
-    pub fn prepare(&self, wait: &impl Wait) -> Key {
-        Key(prepare(self.word(), wait))
+    /// with [`Event::wait`] only if it is still false.
+    pub fn prepare(&self) -> Key {
+        Key(prepare(self.word()))
     }
 
     /// Sleeps until a notification after `key` was taken (or the timeout,
@@ -139,8 +134,7 @@ impl<'a> Event<'a> {
     }
 
     /// Wakes every sleeper, if any announced itself. Call it *after* making
-    /// the condition true. Costs [`Wait::notifier_fence`] and one load when
-    /// nobody sleeps;
+    /// the condition true. Costs one fence and one load when nobody sleeps;
     /// returns whether it woke anyone (made a syscall).
     pub fn notify(&self, wait: &impl Wait) -> bool {
         notify(self.word(), wait)

@@ -18,7 +18,7 @@
 
 use core::time::Duration;
 
-use crate::sync::{fence, spin_loop, AtomicU32, Ordering};
+use crate::sync::{spin_loop, AtomicU32, Ordering};
 
 /// What ended a [`Wait::wait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,30 +60,6 @@ pub trait Wait {
     fn yield_now(&self) {
         spin_loop();
     }
-
-    /// The notifier's half of the event-count handshake
-    /// ([`crate::event`]): runs after a notifier made its condition true
-    /// and before it loads the event word to see whether anyone sleeps.
-    ///
-    /// With [`Wait::sleeper_fence`] it must order those two accesses
-    /// against a sleeper's announcement and re-check, so that one of the
-    /// two sides sees the other's store. The defaults are a `SeqCst` fence
-    /// on both sides, which is correct whatever the other side does. An
-    /// implementation may weaken this one (it runs on every blocking
-    /// operation) only if its `sleeper_fence` is a barrier on *every*
-    /// thread that may notify — Linux's `membarrier` — and then every
-    /// thread that sleeps on the same words must use such an
-    /// implementation. A wrapper must forward both.
-    fn notifier_fence(&self) {
-        fence(Ordering::SeqCst);
-    }
-
-    /// The sleeper's half of the handshake: runs after a sleeper announced
-    /// itself on the event word and before it re-checks its condition.
-    /// See [`Wait::notifier_fence`]; the default is a `SeqCst` fence.
-    fn sleeper_fence(&self) {
-        fence(Ordering::SeqCst);
-    }
 }
 
 impl<W: Wait + ?Sized> Wait for &W {
@@ -101,12 +77,6 @@ impl<W: Wait + ?Sized> Wait for &W {
     }
     fn yield_now(&self) {
         (**self).yield_now()
-    }
-    fn notifier_fence(&self) {
-        (**self).notifier_fence()
-    }
-    fn sleeper_fence(&self) {
-        (**self).sleeper_fence()
     }
 }
 

@@ -13,7 +13,7 @@ fn notify_without_sleepers_is_free() {
     }
     assert_eq!(w.calls(), 0);
     // An announced sleeper makes the next notify wake, once.
-    let key = e.prepare(&w);
+    let key = e.prepare();
     assert!(e.notify(&w));
     assert!(!e.notify(&w));
     // The epoch moved, so a wait on the old key returns at once.

@@ -148,12 +148,6 @@ impl Wait for Counted<'_> {
     fn yield_now(&self) {
         Futex.yield_now()
     }
-    fn notifier_fence(&self) {
-        Futex.notifier_fence()
-    }
-    fn sleeper_fence(&self) {
-        Futex.sleeper_fence()
-    }
 }
 
 /// CPU time (user + system) this process has used, in microseconds.
