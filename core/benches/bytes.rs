@@ -204,9 +204,7 @@ fn bench(c: &mut Criterion) {
         g.sample_size(10);
         g.measurement_time(Duration::from_secs(3));
         let mut run = |name: &str, f: &dyn Fn() -> Duration| {
-            g.bench_function(BenchmarkId::new(name, len), |b| {
-                b.iter_custom(|iters| (0..iters).map(|_| f()).sum())
-            });
+            g.bench_function(BenchmarkId::new(name, len), |b| common::each_run(b, f));
         };
         run("floor", &|| floor(len, false));
         run("floor_odd", &|| floor(len, true));

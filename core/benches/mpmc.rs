@@ -85,41 +85,28 @@ fn throughput(c: &mut Criterion) {
     for threads in [1u64, 2, 4] {
         let config = format!("{threads}p{threads}c");
         g.bench_function(BenchmarkId::new("interlink", &config), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let mut mem = Memory::new(MpmcRing::<u64>::bytes_needed(CAPACITY).unwrap());
-                        let ring =
-                            MpmcRing::<u64>::init(mem.region(), RingConfig::new(CAPACITY)).unwrap();
-                        transfer(
-                            threads,
-                            |v| ring.try_push(v).is_ok(),
-                            || ring.try_pop().ok(),
-                        )
-                    })
-                    .sum()
+            common::each_run(b, || {
+                let mut mem = Memory::new(MpmcRing::<u64>::bytes_needed(CAPACITY).unwrap());
+                let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(CAPACITY)).unwrap();
+                transfer(
+                    threads,
+                    |v| ring.try_push(v).is_ok(),
+                    || ring.try_pop().ok(),
+                )
             })
         });
 
         g.bench_function(BenchmarkId::new("crossbeam_array_queue", &config), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
-                        transfer(threads, |v| q.push(v).is_ok(), || q.pop())
-                    })
-                    .sum()
+            common::each_run(b, || {
+                let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
+                transfer(threads, |v| q.push(v).is_ok(), || q.pop())
             })
         });
 
         g.bench_function(BenchmarkId::new("crossbeam_channel", &config), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let (tx, rx) = crossbeam_channel::bounded::<u64>(CAPACITY as usize);
-                        transfer(threads, |v| tx.try_send(v).is_ok(), || rx.try_recv().ok())
-                    })
-                    .sum()
+            common::each_run(b, || {
+                let (tx, rx) = crossbeam_channel::bounded::<u64>(CAPACITY as usize);
+                transfer(threads, |v| tx.try_send(v).is_ok(), || rx.try_recv().ok())
             })
         });
     }

@@ -126,18 +126,14 @@ fn single(c: &mut Criterion) {
         let mut g = group(c, &format!("spsc_throughput_u64/single/{}", idle.name()));
 
         g.bench_function("interlink", |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let mut mem = ring_memory();
-                        let (mut tx, mut rx) = interlink_ends(&mut mem);
-                        single_items(
-                            idle,
-                            move |v| tx.try_push(v).is_ok(),
-                            move || rx.try_pop().ok(),
-                        )
-                    })
-                    .sum()
+            common::each_run(b, || {
+                let mut mem = ring_memory();
+                let (mut tx, mut rx) = interlink_ends(&mut mem);
+                single_items(
+                    idle,
+                    move |v| tx.try_push(v).is_ok(),
+                    move || rx.try_pop().ok(),
+                )
             })
         });
 
@@ -146,56 +142,40 @@ fn single(c: &mut Criterion) {
             // themselves (so the idle policy does not apply) and pay one
             // SeqCst fence per call to check for a parked peer.
             g.bench_function("interlink_send_recv", |b| {
-                b.iter_custom(|iters| {
-                    (0..iters)
-                        .map(|_| {
-                            let mut mem = ring_memory();
-                            let (mut tx, mut rx) = interlink_ends(&mut mem);
-                            let spin = Blocking::spinning(Spin::default());
-                            single_items(
-                                idle,
-                                move |v| tx.send(v, &spin, None).is_ok(),
-                                move || rx.recv(&spin, None).ok(),
-                            )
-                        })
-                        .sum()
+                common::each_run(b, || {
+                    let mut mem = ring_memory();
+                    let (mut tx, mut rx) = interlink_ends(&mut mem);
+                    let spin = Blocking::spinning(Spin::default());
+                    single_items(
+                        idle,
+                        move |v| tx.send(v, &spin, None).is_ok(),
+                        move || rx.recv(&spin, None).ok(),
+                    )
                 })
             });
         }
 
         g.bench_function("rtrb", |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
-                        single_items(idle, move |v| tx.push(v).is_ok(), move || rx.pop().ok())
-                    })
-                    .sum()
+            common::each_run(b, || {
+                let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
+                single_items(idle, move |v| tx.push(v).is_ok(), move || rx.pop().ok())
             })
         });
 
         g.bench_function("crossbeam_array_queue", |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
-                        let q = &q;
-                        single_items(idle, move |v| q.push(v).is_ok(), move || q.pop())
-                    })
-                    .sum()
+            common::each_run(b, || {
+                let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
+                let q = &q;
+                single_items(idle, move |v| q.push(v).is_ok(), move || q.pop())
             })
         });
 
         g.bench_function("heapless_spsc", |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let mut q: Box<heapless::spsc::Queue<u64, { CAPACITY as usize }>> =
-                            Box::new(heapless::spsc::Queue::new());
-                        let (mut tx, mut rx) = q.split();
-                        single_items(idle, move |v| tx.enqueue(v).is_ok(), move || rx.dequeue())
-                    })
-                    .sum()
+            common::each_run(b, || {
+                let mut q: Box<heapless::spsc::Queue<u64, { CAPACITY as usize }>> =
+                    Box::new(heapless::spsc::Queue::new());
+                let (mut tx, mut rx) = q.split();
+                single_items(idle, move |v| tx.enqueue(v).is_ok(), move || rx.dequeue())
             })
         });
         g.finish();
@@ -248,87 +228,79 @@ fn batched(c: &mut Criterion) {
     let mut g = group(c, "spsc_throughput_u64/chunk_64");
 
     g.bench_function("interlink", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let mut mem = ring_memory();
-                    let (mut tx, mut rx) = interlink_ends(&mut mem);
-                    batches(
-                        Idle::Slip,
-                        move |first, max| {
-                            let n = match tx.write_chunk(max as u32) {
-                                Ok(mut chunk) => {
-                                    fill(chunk.as_mut_slices(), first);
-                                    chunk.commit_all();
-                                    return max;
-                                }
-                                Err(ChunkError::TooFew { available }) => available,
-                                Err(ChunkError::Corrupt) => unreachable!(),
-                            };
-                            if n > 0 {
-                                let mut chunk = tx.write_chunk(n).unwrap();
-                                fill(chunk.as_mut_slices(), first);
-                                chunk.commit_all();
-                            }
-                            n as usize
-                        },
-                        move |max| {
-                            let sum = |chunk: &interlink_core::spsc::ReadChunk<'_, '_, u64>| {
-                                let (a, b) = chunk.as_slices();
-                                std::hint::black_box(a.iter().chain(b).sum::<u64>());
-                            };
-                            let n = match rx.read_chunk(max as u32) {
-                                Ok(chunk) => {
-                                    sum(&chunk);
-                                    chunk.release_all();
-                                    return max;
-                                }
-                                Err(ChunkError::TooFew { available }) => available,
-                                Err(ChunkError::Corrupt) => unreachable!(),
-                            };
-                            if n > 0 {
-                                let chunk = rx.read_chunk(n).unwrap();
-                                sum(&chunk);
-                                chunk.release_all();
-                            }
-                            n as usize
-                        },
-                    )
-                })
-                .sum()
+        common::each_run(b, || {
+            let mut mem = ring_memory();
+            let (mut tx, mut rx) = interlink_ends(&mut mem);
+            batches(
+                Idle::Slip,
+                move |first, max| {
+                    let n = match tx.write_chunk(max as u32) {
+                        Ok(mut chunk) => {
+                            fill(chunk.as_mut_slices(), first);
+                            chunk.commit_all();
+                            return max;
+                        }
+                        Err(ChunkError::TooFew { available }) => available,
+                        Err(ChunkError::Corrupt) => unreachable!(),
+                    };
+                    if n > 0 {
+                        let mut chunk = tx.write_chunk(n).unwrap();
+                        fill(chunk.as_mut_slices(), first);
+                        chunk.commit_all();
+                    }
+                    n as usize
+                },
+                move |max| {
+                    let sum = |chunk: &interlink_core::spsc::ReadChunk<'_, '_, u64>| {
+                        let (a, b) = chunk.as_slices();
+                        std::hint::black_box(a.iter().chain(b).sum::<u64>());
+                    };
+                    let n = match rx.read_chunk(max as u32) {
+                        Ok(chunk) => {
+                            sum(&chunk);
+                            chunk.release_all();
+                            return max;
+                        }
+                        Err(ChunkError::TooFew { available }) => available,
+                        Err(ChunkError::Corrupt) => unreachable!(),
+                    };
+                    if n > 0 {
+                        let chunk = rx.read_chunk(n).unwrap();
+                        sum(&chunk);
+                        chunk.release_all();
+                    }
+                    n as usize
+                },
+            )
         })
     });
 
     g.bench_function("rtrb", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
-                    batches(
-                        Idle::Slip,
-                        move |first, max| {
-                            let n = max.min(tx.slots());
-                            if n == 0 {
-                                return 0;
-                            }
-                            let chunk = tx.write_chunk_uninit(n).unwrap();
-                            chunk.fill_from_iter(first..);
-                            n
-                        },
-                        move |max| {
-                            let n = max.min(rx.slots());
-                            if n == 0 {
-                                return 0;
-                            }
-                            let chunk = rx.read_chunk(n).unwrap();
-                            let (a, b) = chunk.as_slices();
-                            std::hint::black_box(a.iter().chain(b).sum::<u64>());
-                            chunk.commit_all();
-                            n
-                        },
-                    )
-                })
-                .sum()
+        common::each_run(b, || {
+            let (mut tx, mut rx) = rtrb::RingBuffer::<u64>::new(CAPACITY as usize);
+            batches(
+                Idle::Slip,
+                move |first, max| {
+                    let n = max.min(tx.slots());
+                    if n == 0 {
+                        return 0;
+                    }
+                    let chunk = tx.write_chunk_uninit(n).unwrap();
+                    chunk.fill_from_iter(first..);
+                    n
+                },
+                move |max| {
+                    let n = max.min(rx.slots());
+                    if n == 0 {
+                        return 0;
+                    }
+                    let chunk = rx.read_chunk(n).unwrap();
+                    let (a, b) = chunk.as_slices();
+                    std::hint::black_box(a.iter().chain(b).sum::<u64>());
+                    chunk.commit_all();
+                    n
+                },
+            )
         })
     });
     g.finish();
@@ -398,77 +370,59 @@ fn ping_pong(c: &mut Criterion) {
     // The floor: one line passed back and forth (A writes odd values, B
     // even ones).
     g.bench_function("floor/cache_line", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let ball = Line(AtomicU64::new(0));
-                    let ball = &ball.0;
-                    round_trips(
-                        move |i| ball.store(2 * i + 1, Ordering::Release),
-                        line_recv(ball, 2, 2),
-                        line_recv(ball, 1, 2),
-                        move |v| ball.store(v + 1, Ordering::Release),
-                    )
-                })
-                .sum()
+        common::each_run(b, || {
+            let ball = Line(AtomicU64::new(0));
+            let ball = &ball.0;
+            round_trips(
+                move |i| ball.store(2 * i + 1, Ordering::Release),
+                line_recv(ball, 2, 2),
+                line_recv(ball, 1, 2),
+                move |v| ball.store(v + 1, Ordering::Release),
+            )
         })
     });
 
     // What any pair of queues must do at least: one line each way.
     g.bench_function("floor/two_lines", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let (x, y) = (Line(AtomicU64::new(0)), Line(AtomicU64::new(0)));
-                    let (x, y) = (&x.0, &y.0);
-                    round_trips(
-                        move |i| x.store(i + 1, Ordering::Release),
-                        line_recv(y, 1, 1),
-                        line_recv(x, 1, 1),
-                        move |v| y.store(v, Ordering::Release),
-                    )
-                })
-                .sum()
+        common::each_run(b, || {
+            let (x, y) = (Line(AtomicU64::new(0)), Line(AtomicU64::new(0)));
+            let (x, y) = (&x.0, &y.0);
+            round_trips(
+                move |i| x.store(i + 1, Ordering::Release),
+                line_recv(y, 1, 1),
+                line_recv(x, 1, 1),
+                move |v| y.store(v, Ordering::Release),
+            )
         })
     });
 
     g.bench_function("interlink", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let bytes = SpscRing::<u64>::bytes_needed(64).unwrap();
-                    let (mut m1, mut m2) = (Memory::new(bytes), Memory::new(bytes));
-                    let ping = SpscRing::<u64>::init(m1.region(), RingConfig::new(64)).unwrap();
-                    let pong = SpscRing::<u64>::init(m2.region(), RingConfig::new(64)).unwrap();
-                    let (mut ping_tx, mut ping_rx) =
-                        (ping.producer(1).unwrap(), ping.consumer(2).unwrap());
-                    let (mut pong_tx, mut pong_rx) =
-                        (pong.producer(2).unwrap(), pong.consumer(1).unwrap());
-                    round_trips(
-                        move |v| ping_tx.try_push(v).unwrap(),
-                        move || pong_rx.try_pop().ok(),
-                        move || ping_rx.try_pop().ok(),
-                        move |v| pong_tx.try_push(v).unwrap(),
-                    )
-                })
-                .sum()
+        common::each_run(b, || {
+            let bytes = SpscRing::<u64>::bytes_needed(64).unwrap();
+            let (mut m1, mut m2) = (Memory::new(bytes), Memory::new(bytes));
+            let ping = SpscRing::<u64>::init(m1.region(), RingConfig::new(64)).unwrap();
+            let pong = SpscRing::<u64>::init(m2.region(), RingConfig::new(64)).unwrap();
+            let (mut ping_tx, mut ping_rx) = (ping.producer(1).unwrap(), ping.consumer(2).unwrap());
+            let (mut pong_tx, mut pong_rx) = (pong.producer(2).unwrap(), pong.consumer(1).unwrap());
+            round_trips(
+                move |v| ping_tx.try_push(v).unwrap(),
+                move || pong_rx.try_pop().ok(),
+                move || ping_rx.try_pop().ok(),
+                move |v| pong_tx.try_push(v).unwrap(),
+            )
         })
     });
 
     g.bench_function("rtrb", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let (mut ping_tx, mut ping_rx) = rtrb::RingBuffer::<u64>::new(64);
-                    let (mut pong_tx, mut pong_rx) = rtrb::RingBuffer::<u64>::new(64);
-                    round_trips(
-                        move |v| ping_tx.push(v).unwrap(),
-                        move || pong_rx.pop().ok(),
-                        move || ping_rx.pop().ok(),
-                        move |v| pong_tx.push(v).unwrap(),
-                    )
-                })
-                .sum()
+        common::each_run(b, || {
+            let (mut ping_tx, mut ping_rx) = rtrb::RingBuffer::<u64>::new(64);
+            let (mut pong_tx, mut pong_rx) = rtrb::RingBuffer::<u64>::new(64);
+            round_trips(
+                move |v| ping_tx.push(v).unwrap(),
+                move || pong_rx.pop().ok(),
+                move || ping_rx.pop().ok(),
+                move |v| pong_tx.push(v).unwrap(),
+            )
         })
     });
     g.finish();

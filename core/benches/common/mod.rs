@@ -37,6 +37,12 @@ impl Memory {
     }
 }
 
+/// Has criterion time `iters` runs of `run`, each of which builds its own
+/// fresh state and returns only the time of the part worth measuring.
+pub fn each_run(b: &mut criterion::Bencher<'_>, mut run: impl FnMut() -> Duration) {
+    b.iter_custom(|iters| (0..iters).map(|_| run()).sum());
+}
+
 /// Pins the calling thread to `cpu` (best effort).
 pub fn pin(cpu: usize) {
     // SAFETY: a zeroed cpu_set_t is empty; CPU_SET bounds-checks.
