@@ -19,7 +19,10 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"ILNK");
 /// The version of every shared layout in this crate. It changes whenever
 /// any structure's bytes change meaning, so builds that disagree refuse to
 /// attach instead of misreading each other.
-pub const LAYOUT_VERSION: u32 = 1;
+///
+/// Version 2: the MPMC ring's header line holds its users table (bytes
+/// 64..128, unused in version 1).
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Values of the header's init-state word.
 pub mod state {

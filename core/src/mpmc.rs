@@ -31,6 +31,8 @@
 //! | offset | bytes | contents | written by |
 //! |---|---|---|---|
 //! | 0 | 64 | [`Header`] | creator |
+//! | 64 | 4 × [`USER_WORDS`] (60) | users table: one holder id a word (0 = free) | joiners, leavers ([`MpmcRing::join`], [`MpmcRing::leave`]) |
+//! | 124 | 4 | users overflow: nonzero once a join found every word held by a live user (sticky) | joiners |
 //! | 128 | 4 | tail: the next position a push claims (wrapping) | producers |
 //! | 132 | 4 | not-empty event word: consumers park on it | consumers (announce), producers (notify) |
 //! | 256 | 4 | head: the next position a pop claims (wrapping) | consumers |
@@ -65,12 +67,44 @@
 //!
 //! # Handles
 //!
-//! There are no roles to claim and no holder ids: an [`MpmcRing`] (cheap to
-//! copy, `Send + Sync`) pushes and pops. Nothing in the ring belongs to one
-//! participant except, briefly, the slot it has claimed; a participant that
-//! dies leaves only that slot behind (see below), so there is nothing for a
-//! holder id to reclaim, and recording claimants would cost a shared store
-//! per operation.
+//! There are no roles to claim: an [`MpmcRing`] (cheap to copy, `Send +
+//! Sync`) pushes and pops. Nothing in the ring belongs to one participant
+//! except, briefly, the slot it has claimed; a participant that dies leaves
+//! only that slot behind (see below), so there is nothing for a holder id
+//! to reclaim, and recording claimants would cost a shared store per
+//! operation.
+//!
+//! # Users
+//!
+//! What the ring does record, off the fast path, is *who uses it*, so that
+//! an inspector can tell a ring in use from one every user has left (the
+//! header's creator pid alone cannot: the creator may exit while others go
+//! on). The users table is [`USER_WORDS`] words on the header's line, each
+//! holding a holder id (a pid on Linux) or 0, and a sticky overflow word.
+//! It is advisory: pushes and pops never look at it, and a participant that
+//! never joins works as well as one that does.
+//!
+//! - [`MpmcRing::join`] records a holder in the first word that is free or
+//!   whose holder the caller's `is_alive` judges dead (so a crashed user's
+//!   word is taken over by the next joiner), with a compare-exchange, so
+//!   two joiners never get the same word. When every word holds a live
+//!   user, it sets the overflow word and returns [`UserSlot::Overflow`]:
+//!   the caller still uses the ring, unrecorded, and the table no longer
+//!   tells the whole story (an inspector must then treat the ring as in
+//!   use for good).
+//! - [`MpmcRing::leave`] frees the word only if it still holds the holder,
+//!   so a user wrongly judged dead and replaced never frees its
+//!   successor's word.
+//! - [`MpmcRing::users`] (and [`status`], for an inspector that does not
+//!   know `T`) reads the table.
+//!
+//! A user that joins twice (two channels in one process) holds two words.
+//! Ids are judged by the caller, and pids are reused: a word whose dead
+//! holder's pid now names an unrelated live process reads as a live user,
+//! which keeps the ring "in use" (the safe direction). A dead holder's pid
+//! reused by a process that joins in the instant between another joiner's
+//! liveness check and its compare-exchange may lose its word to that
+//! joiner; that needs a pid recycled within microseconds.
 //!
 //! # Crashed and hostile peers
 //!
@@ -125,7 +159,7 @@ use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapsh
 use crate::plain::Plain;
 use crate::region::Region;
 use crate::ring::{
-    check_ring_header, ring_bytes, CacheLine, Corrupt, IndexLine, InitError, RingConfig,
+    check_ring_header, ring_bytes, CacheLine, Corrupt, IndexLine, InitError, RingConfig, RoleError,
 };
 use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
 use crate::wait::{Deadline, Expired, Wait};
@@ -149,10 +183,25 @@ pub const MAX_LOST_RACES: u32 = 1 << 16;
 /// microseconds unless it is descheduled; a dead one never does.
 pub const STALL_PATIENCE: Duration = Duration::from_secs(1);
 
+/// How many users the users table records (see [Users](self#users)): the
+/// words that fit beside the 64-byte header on its 128-byte line, less one
+/// for the overflow flag.
+pub const USER_WORDS: usize = 15;
+
+/// The header and the users table: read-mostly, written on join and leave.
+#[repr(C)]
+struct Meta {
+    header: Header,
+    /// Holder ids of the users (0 = free).
+    users: [AtomicU32; USER_WORDS],
+    /// Nonzero once a join found no word to take: the table is incomplete.
+    overflow: AtomicU32,
+}
+
 /// The fixed part of the ring; slots follow it.
 #[repr(C)]
 struct Control {
-    header: CacheLine<Header>,
+    meta: CacheLine<Meta>,
     /// The tail, and the event word consumers park on.
     tail: CacheLine<IndexLine>,
     /// The head, and the event word producers park on.
@@ -172,7 +221,11 @@ const _: () = {
     use static_assertions::const_assert_eq;
     const_assert_eq!(size_of::<Control>(), 384);
     const_assert_eq!(align_of::<Control>(), 128);
-    const_assert_eq!(offset_of!(Control, header), 0);
+    const_assert_eq!(offset_of!(Control, meta), 0);
+    const_assert_eq!(offset_of!(Meta, header), 0);
+    const_assert_eq!(offset_of!(Meta, users), 64);
+    const_assert_eq!(offset_of!(Meta, overflow), 124);
+    const_assert_eq!(size_of::<Meta>(), 128);
     const_assert_eq!(offset_of!(Control, tail), 128);
     const_assert_eq!(offset_of!(Control, head), 256);
     const_assert_eq!(offset_of!(Slot<u8>, seq), 0);
@@ -373,7 +426,8 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     }
 
     /// First half of [`MpmcRing::init`]: checks the region, marks the
-    /// header `INITIALISING`, zeroes the indices and gives slot `i` the
+    /// header `INITIALISING`, zeroes the users table and the indices and
+    /// gives slot `i` the
     /// sequence `i` (under loom: constructs every atomic and cell). For loom
     /// models of the init/attach handshake; use [`MpmcRing::init`].
     #[doc(hidden)]
@@ -389,7 +443,11 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // above); the creator owns it until publication.
         unsafe {
             use core::ptr::addr_of_mut;
-            Header::begin(addr_of_mut!((*c).header.0));
+            Header::begin(addr_of_mut!((*c).meta.0.header));
+            for i in 0..USER_WORDS {
+                init_atomic(addr_of_mut!((*c).meta.0.users[i]), 0);
+            }
+            init_atomic(addr_of_mut!((*c).meta.0.overflow), 0);
             init_atomic(addr_of_mut!((*c).tail.0.index), 0);
             init_atomic(addr_of_mut!((*c).tail.0.wake), 0);
             init_atomic(addr_of_mut!((*c).head.0.index), 0);
@@ -429,7 +487,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // SAFETY: init_begin ran on this memory.
         unsafe {
             Header::publish(
-                core::ptr::addr_of_mut!((*self.control.as_ptr()).header.0),
+                core::ptr::addr_of_mut!((*self.control.as_ptr()).meta.0.header),
                 &fields,
             )
         };
@@ -445,7 +503,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         let base = region.check(size_of::<Control>(), region_align::<T>())?;
         let control = base.cast::<Control>();
         // SAFETY: the region holds an aligned Control; all access is atomic.
-        let snap = unsafe { control.as_ref() }.header.snapshot();
+        let snap = unsafe { control.as_ref() }.meta.header.snapshot();
         let capacity = check_ring_header(
             &snap,
             Kind::Mpmc,
@@ -858,12 +916,60 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
 impl<T> MpmcRing<'_, T> {
     /// The header as it is now (for inspectors).
     pub fn header(&self) -> HeaderSnapshot {
-        self.control().header.snapshot()
+        self.control().meta.header.snapshot()
     }
 
     /// Number of slots.
     pub fn capacity(&self) -> u32 {
         self.capacity
+    }
+
+    /// Records `holder` (a nonzero id, a pid on Linux) as a user of the
+    /// ring, in the first word of the users table that is free or whose
+    /// holder `is_alive` says is dead (see [Users](self#users)); returns
+    /// where, for [`MpmcRing::leave`].
+    ///
+    /// When every word holds a live user (`is_alive` is asked once for each
+    /// word found occupied), it sets the sticky overflow flag and returns
+    /// [`UserSlot::Overflow`]: the caller may use the ring all the same,
+    /// but the table cannot record it, so inspectors treat the ring as in
+    /// use from then on. Fails only for holder 0 ([`RoleError::ZeroHolder`]).
+    /// Bounded: one pass over the [`USER_WORDS`] words.
+    pub fn join(&self, holder: u32, is_alive: impl Fn(u32) -> bool) -> Result<UserSlot, RoleError> {
+        if holder == 0 {
+            return Err(RoleError::ZeroHolder);
+        }
+        let meta = &self.control().meta;
+        for (index, word) in meta.users.iter().enumerate() {
+            // Free or dead: claimed with a compare-exchange, so a racing
+            // joiner that got the word first makes this one move on.
+            if crate::role::take_over(word, holder, &is_alive).is_ok() {
+                return Ok(UserSlot::Word(index));
+            }
+        }
+        meta.overflow.store(1, Ordering::Release);
+        Ok(UserSlot::Overflow)
+    }
+
+    /// Frees the users word `slot` if it still holds `holder`; returns
+    /// whether it did. A holder replaced meanwhile (judged dead by a
+    /// joiner) frees nothing, and [`UserSlot::Overflow`] (or a word index
+    /// out of range) has nothing to free: the overflow flag stays set.
+    pub fn leave(&self, slot: UserSlot, holder: u32) -> bool {
+        match slot {
+            UserSlot::Word(index) => self
+                .control()
+                .meta
+                .users
+                .get(index)
+                .is_some_and(|word| holder != 0 && crate::role::release(word, holder)),
+            UserSlot::Overflow => false,
+        }
+    }
+
+    /// The users table as it is now (see [Users](self#users)).
+    pub fn users(&self) -> Users {
+        Users::read(&self.control().meta)
     }
 
     /// Positions claimed by producers and not yet by consumers, at some
@@ -924,6 +1030,122 @@ impl<T> MpmcRing<'_, T> {
         unsafe { &*self.slots.as_ptr().add(i) }
     }
 }
+
+/// Where [`MpmcRing::join`] recorded a user; give it back to
+/// [`MpmcRing::leave`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserSlot {
+    /// Recorded in word `index` of the users table (below [`USER_WORDS`]).
+    Word(usize),
+    /// Every word held a live user: recorded only by the sticky overflow
+    /// flag, with nothing to free on leaving.
+    Overflow,
+}
+
+/// The users table of an MPMC ring, copied out at some moment (see
+/// [Users](self#users)). The ids are whatever the words held: untrusted,
+/// possibly garbage; judging them is the reader's business.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Users {
+    /// Each word's holder id, in table order (0: free).
+    pub words: [u32; USER_WORDS],
+    /// Whether a join ever found every word held by a live user (the
+    /// overflow word is nonzero): users beyond the table may exist.
+    pub overflow: bool,
+}
+
+impl Users {
+    /// Loads every word (`Acquire`).
+    fn read(meta: &Meta) -> Self {
+        Self {
+            words: core::array::from_fn(|i| meta.users[i].load(Ordering::Acquire)),
+            overflow: meta.overflow.load(Ordering::Acquire) != 0,
+        }
+    }
+
+    /// The recorded holders (nonzero words), in table order.
+    pub fn holders(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().copied().filter(|&h| h != 0)
+    }
+}
+
+/// What an inspector can read from an MPMC ring without knowing its
+/// element type: the header, the users table and the two indices, as they
+/// were at some moment during [`status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// The header, validated (magic, version, kind, state, capacity, length).
+    pub header: HeaderSnapshot,
+    /// The users table.
+    pub users: Users,
+    /// Positions ever claimed by producers (wrapping).
+    pub tail: u32,
+    /// Positions ever claimed by consumers (wrapping).
+    pub head: u32,
+}
+
+impl Status {
+    /// Positions claimed by producers and not yet by consumers, or `None`
+    /// if the indices say more than the capacity (corrupt).
+    pub fn fill(&self) -> Option<u32> {
+        let n = self.tail.wrapping_sub(self.head);
+        (n <= self.header.capacity).then_some(n)
+    }
+}
+
+/// Reads the status of the MPMC ring at the start of `region` with loads
+/// only (so the region may be a read-only mapping), validating the header
+/// without knowing the element type: the recorded element size and
+/// alignment must be plausible and agree with the capacity (at least 2)
+/// and the total length, and the region must hold the whole ring.
+#[cfg(not(loom))]
+pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
+    let base = region.check(size_of::<Control>(), align_of::<Control>())?;
+    // SAFETY: the region holds an aligned Control; every bit pattern is a
+    // valid AtomicU32 outside loom, and all access below is atomic loads.
+    let control = unsafe { base.cast::<Control>().as_ref() };
+    let header = control.meta.header.snapshot();
+    crate::ring::check_untyped_ring_header(
+        &header,
+        Kind::Mpmc,
+        2,
+        (size_of::<Control>(), align_of::<Control>()),
+        untyped_slot,
+        region,
+    )?;
+    Ok(Status {
+        header,
+        users: Users::read(&control.meta),
+        tail: control.tail.index.load(Ordering::Acquire),
+        head: control.head.index.load(Ordering::Acquire),
+    })
+}
+
+/// The size and alignment of `Slot<T>` for a `T` of `size` and `align` (a
+/// power of two, `size` a multiple of it): `repr(C)` puts the value after
+/// the `u32` sequence word at `max(4, align)` and pads the slot to that.
+#[cfg(not(loom))]
+const fn untyped_slot(size: usize, align: usize) -> (usize, usize) {
+    let slot_align = if align > 4 { align } else { 4 };
+    // `size` is at most u32::MAX: no overflow on a 64-bit usize, and on a
+    // 32-bit one a total that does not fit fails the length check anyway.
+    let end = slot_align.saturating_add(size);
+    (
+        end.saturating_add(slot_align - 1) & !(slot_align - 1),
+        slot_align,
+    )
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use static_assertions::const_assert_eq;
+    const_assert_eq!(untyped_slot(1, 1).0, size_of::<Slot<u8>>());
+    const_assert_eq!(untyped_slot(4, 4).0, size_of::<Slot<u32>>());
+    const_assert_eq!(untyped_slot(8, 8).0, size_of::<Slot<u64>>());
+    const_assert_eq!(untyped_slot(60, 1).0, size_of::<Slot<[u8; 60]>>());
+    const_assert_eq!(untyped_slot(16, 16).0, size_of::<Slot<u128>>());
+    const_assert_eq!(untyped_slot(16, 16).1, align_of::<Slot<u128>>());
+};
 
 #[cfg(all(test, not(loom)))]
 mod tests;

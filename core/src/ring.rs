@@ -127,6 +127,48 @@ pub(crate) fn check_ring_header(
     Ok(capacity)
 }
 
+/// The checks of [`check_ring_header`] for an inspector that does not know
+/// the element type: the header against `kind` (any element), the recorded
+/// element size and alignment for plausibility, the capacity against the
+/// ring's rules (at least `min_capacity`), the recorded length against what
+/// `slot` (element size and alignment to slot size and alignment) and a
+/// control block of `control_size` bytes make, and that `region` (aligned
+/// to the larger of `control_align` and the slot's) holds all of it.
+#[cfg(not(loom))]
+pub(crate) fn check_untyped_ring_header(
+    snap: &crate::layout::HeaderSnapshot,
+    kind: Kind,
+    min_capacity: u32,
+    (control_size, control_align): (usize, usize),
+    slot: impl FnOnce(usize, usize) -> (usize, usize),
+    region: &Region<'_>,
+) -> Result<(), AttachError> {
+    snap.validate(kind, snap.element)?;
+    let corrupt = |field, value: u64| AttachError::Corrupt { field, value };
+    let (size, align) = (snap.element.size as usize, snap.element.align as usize);
+    if !align.is_power_of_two() || align > 1 << 16 {
+        return Err(corrupt("elem_align", align as u64));
+    }
+    if size % align != 0 {
+        return Err(corrupt("elem_size", size as u64));
+    }
+    if !capacity_is_valid(snap.capacity) || snap.capacity < min_capacity {
+        return Err(corrupt("capacity", snap.capacity as u64));
+    }
+    let (slot_size, slot_align) = slot(size, align);
+    let total = (snap.capacity as usize)
+        .checked_mul(slot_size)
+        .and_then(|n| n.checked_add(slots_offset(control_size, slot_align)));
+    if total.map(|t| t as u64) != Some(snap.total_len) {
+        return Err(corrupt("total_len", snap.total_len));
+    }
+    region.check(
+        snap.total_len as usize,
+        region_align(control_align, slot_align),
+    )?;
+    Ok(())
+}
+
 /// Why a ring could not be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitError {

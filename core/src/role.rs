@@ -42,9 +42,11 @@ pub(crate) fn take_over(
 }
 
 /// Frees the role if `holder` still holds it (a holder that was wrongly
-/// declared dead and replaced must not free its successor's role).
-pub(crate) fn release(word: &AtomicU32, holder: u32) {
-    let _ = word.compare_exchange(holder, 0, Ordering::Release, Ordering::Relaxed);
+/// declared dead and replaced must not free its successor's role); returns
+/// whether it did.
+pub(crate) fn release(word: &AtomicU32, holder: u32) -> bool {
+    word.compare_exchange(holder, 0, Ordering::Release, Ordering::Relaxed)
+        .is_ok()
 }
 
 #[cfg(all(test, not(loom)))]

@@ -908,26 +908,14 @@ pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
     // valid AtomicU32 outside loom, and all access below is atomic loads.
     let control = unsafe { base.cast::<Control>().as_ref() };
     let header = control.meta.header.snapshot();
-    header.validate(Kind::Spsc, header.element)?;
-    let corrupt = |field, value: u64| AttachError::Corrupt { field, value };
-    let (size, align) = (header.element.size as usize, header.element.align as usize);
-    if !align.is_power_of_two() || align > 1 << 16 {
-        return Err(corrupt("elem_align", align as u64));
-    }
-    if size % align != 0 {
-        return Err(corrupt("elem_size", size as u64));
-    }
-    if !crate::ring::capacity_is_valid(header.capacity) {
-        return Err(corrupt("capacity", header.capacity as u64));
-    }
-    let slots = crate::ring::slots_offset(size_of::<Control>(), align);
-    let total = (header.capacity as usize)
-        .checked_mul(size)
-        .and_then(|n| n.checked_add(slots));
-    if total.map(|t| t as u64) != Some(header.total_len) {
-        return Err(corrupt("total_len", header.total_len));
-    }
-    region.check(header.total_len as usize, align_of::<Control>())?;
+    crate::ring::check_untyped_ring_header(
+        &header,
+        Kind::Spsc,
+        1,
+        (size_of::<Control>(), align_of::<Control>()),
+        |size, align| (size, align),
+        region,
+    )?;
     Ok(Status {
         header,
         producer: control.meta.producer.load(Ordering::Acquire),

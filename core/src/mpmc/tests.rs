@@ -619,3 +619,216 @@ mod blocking {
         assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
     }
 }
+
+mod users {
+    use super::*;
+
+    const ALIVE: fn(u32) -> bool = |_| true;
+
+    fn words(ring: &MpmcRing<'_, u64>) -> [u32; USER_WORDS] {
+        ring.users().words
+    }
+
+    #[test]
+    fn join_takes_free_words_and_leave_frees_only_its_own() {
+        let buf = ring_buf::<u64>(4);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let other = MpmcRing::<u64>::attach(buf.region(), 0).unwrap();
+        assert_eq!(
+            ring.users(),
+            Users {
+                words: [0; USER_WORDS],
+                overflow: false
+            }
+        );
+        assert_eq!(ring.join(0, ALIVE), Err(RoleError::ZeroHolder));
+        // Free words are taken without asking whether anyone lives.
+        let never = |_| -> bool { panic!("no occupied word before a free one") };
+        assert_eq!(ring.join(10, never), Ok(UserSlot::Word(0)));
+        assert_eq!(other.join(11, ALIVE), Ok(UserSlot::Word(1)));
+        // The same holder joining twice holds two words.
+        assert_eq!(ring.join(10, ALIVE), Ok(UserSlot::Word(2)));
+        assert_eq!(other.users().holders().collect::<Vec<_>>(), [10, 11, 10]);
+        // Leave frees a word only for its holder.
+        assert!(!ring.leave(UserSlot::Word(1), 12));
+        assert!(!ring.leave(UserSlot::Word(1), 0));
+        assert!(other.leave(UserSlot::Word(1), 11));
+        assert!(!other.leave(UserSlot::Word(1), 11)); // twice: nothing left
+        assert_eq!(words(&ring)[..3], [10, 0, 10]);
+        // A freed word is the first taken again.
+        assert_eq!(ring.join(13, ALIVE), Ok(UserSlot::Word(1)));
+        // Indices out of the table are refused, not used.
+        assert!(!ring.leave(UserSlot::Word(USER_WORDS), 10));
+        assert!(!ring.leave(UserSlot::Word(usize::MAX), 10));
+    }
+
+    #[test]
+    fn a_dead_users_word_is_taken_over_and_the_old_holder_cannot_free_it() {
+        let buf = ring_buf::<u64>(4);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        assert_eq!(ring.join(20, ALIVE), Ok(UserSlot::Word(0)));
+        assert_eq!(ring.join(21, ALIVE), Ok(UserSlot::Word(1)));
+        // 21 is judged dead: its word goes to the next joiner, ahead of the
+        // free words after it.
+        let asked = core::cell::Cell::new(Vec::new());
+        let slot = ring.join(22, |h| {
+            let mut a = asked.take();
+            a.push(h);
+            asked.set(a);
+            h != 21
+        });
+        assert_eq!(slot, Ok(UserSlot::Word(1)));
+        assert_eq!(asked.take(), [20, 21]);
+        // The replaced holder, alive after all, frees nothing.
+        assert!(!ring.leave(UserSlot::Word(1), 21));
+        assert_eq!(words(&ring)[..3], [20, 22, 0]);
+        assert!(ring.leave(UserSlot::Word(1), 22));
+    }
+
+    #[test]
+    fn a_full_table_overflows_stickily_and_the_joiner_still_works() {
+        let buf = ring_buf::<u64>(4);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        for i in 0..USER_WORDS {
+            assert_eq!(ring.join(100 + i as u32, ALIVE), Ok(UserSlot::Word(i)));
+        }
+        assert_eq!(ring.join(999, ALIVE), Ok(UserSlot::Overflow));
+        assert!(ring.users().overflow);
+        assert!(!ring.leave(UserSlot::Overflow, 999));
+        ring.try_push(5).unwrap();
+        assert_eq!(ring.try_pop(), Ok(5));
+        // A freed word is taken again, and the flag stays: the table no
+        // longer knows every user.
+        assert!(ring.leave(UserSlot::Word(7), 107));
+        assert_eq!(ring.join(998, ALIVE), Ok(UserSlot::Word(7)));
+        assert!(ring.users().overflow);
+        // Only a new ring clears it.
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        assert_eq!(
+            ring.users(),
+            Users {
+                words: [0; USER_WORDS],
+                overflow: false
+            }
+        );
+    }
+
+    #[test]
+    fn threads_joining_at_once_never_share_a_word() {
+        let buf = ring_buf::<u64>(4);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let rounds = if cfg!(miri) { 5 } else { 200 };
+        std::thread::scope(|s| {
+            for holder in 1..=4u32 {
+                s.spawn(move || {
+                    for _ in 0..rounds {
+                        let UserSlot::Word(i) = ring.join(holder, ALIVE).unwrap() else {
+                            panic!("4 users overflowed a table of {USER_WORDS}");
+                        };
+                        // Nobody else writes a word this holder holds.
+                        assert_eq!(ring.users().words[i], holder);
+                        assert!(ring.leave(UserSlot::Word(i), holder));
+                    }
+                });
+            }
+        });
+        assert_eq!(words(&ring), [0; USER_WORDS]);
+    }
+
+    #[test]
+    fn the_table_sits_at_its_documented_offsets_and_garbage_is_only_ids() {
+        let buf = ring_buf::<u64>(4);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let word = |offset: usize| {
+            // SAFETY: inside the buffer, aligned to 4.
+            unsafe { buf.ptr().add(offset).cast::<u32>().read() }
+        };
+        let poke = |offset: usize, value: u32| {
+            // SAFETY: inside the buffer, aligned to 4.
+            unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
+        };
+        ring.join(7, ALIVE).unwrap();
+        ring.join(8, ALIVE).unwrap();
+        assert_eq!((word(64), word(68)), (7, 8));
+        // A hostile peer fills the table with junk, overflow included.
+        for i in 0..USER_WORDS {
+            poke(64 + 4 * i, u32::MAX - i as u32);
+        }
+        poke(124, 0xdead_beef);
+        let users = ring.users();
+        assert!(users.overflow);
+        assert_eq!(users.words[0], u32::MAX);
+        // Junk ids are judged like any other: here, dead.
+        assert_eq!(ring.join(9, |h| h < 1000), Ok(UserSlot::Word(0)));
+        assert_eq!(word(64), 9);
+        // The ring itself is untouched by the table.
+        ring.try_push(1).unwrap();
+        assert_eq!(ring.try_pop(), Ok(1));
+    }
+}
+
+#[test]
+fn status_reads_any_element_type_and_its_users() {
+    fn check<T: Plain>(value: T) {
+        let buf = ring_buf::<T>(8);
+        let ring = MpmcRing::<T>::init(
+            buf.region(),
+            RingConfig::new(8).with_type_id(3).with_creator_pid(41),
+        )
+        .unwrap();
+        ring.join(42, |_| true).unwrap();
+        ring.push_slice(&[value; 3]).unwrap();
+        ring.try_pop().unwrap();
+        let s = status(&buf.region()).unwrap();
+        assert_eq!(s.header.element, Fingerprint::of::<T>(3));
+        assert_eq!(
+            (s.header.creator_pid, s.fill(), s.head, s.tail),
+            (41, Some(2), 1, 3)
+        );
+        assert_eq!(s.users.holders().collect::<Vec<_>>(), [42]);
+        assert!(!s.users.overflow);
+    }
+    check(1u8);
+    check(2u32);
+    check(3u64);
+    check(4u128);
+    check([5u8; 60]);
+    check([6u16; 3]);
+}
+
+#[test]
+fn status_rejects_what_no_creator_writes() {
+    let buf = ring_buf::<u64>(16);
+    MpmcRing::<u64>::init(buf.region(), RingConfig::new(16)).unwrap();
+    let poke = |offset: usize, value: u32| {
+        // SAFETY: inside the buffer, aligned to 4.
+        unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
+    };
+    // (offset, bad value, good value, the complaint)
+    let cases: [(usize, u32, u32, &str); 5] = [
+        (32, 1, 16, "capacity"), // below the MPMC minimum of 2
+        (32, 12, 16, "capacity"),
+        (32, 32, 16, "total_len"),
+        (20, 3, 8, "elem_align"),
+        (16, 12, 8, "elem_size"),
+    ];
+    for (offset, bad, good, field) in cases {
+        poke(offset, bad);
+        match status(&buf.region()) {
+            Err(AttachError::Corrupt { field: f, .. }) => assert_eq!(f, field),
+            other => panic!("{field}: {other:?}"),
+        }
+        poke(offset, good);
+        assert!(status(&buf.region()).is_ok());
+    }
+    // Another kind, and a region shorter than the ring.
+    poke(8, Kind::Spsc as u32);
+    assert!(matches!(
+        status(&buf.region()),
+        Err(AttachError::Kind { .. })
+    ));
+    poke(8, Kind::Mpmc as u32);
+    // SAFETY: a prefix of the buffer.
+    let short = unsafe { Region::from_raw(buf.ptr(), 384) }.unwrap();
+    assert!(matches!(status(&short), Err(AttachError::Region(_))));
+}
