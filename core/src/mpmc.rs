@@ -942,8 +942,14 @@ impl<T> MpmcRing<'_, T> {
         let meta = &self.control().meta;
         for (index, word) in meta.users.iter().enumerate() {
             // Free or dead: claimed with a compare-exchange, so a racing
-            // joiner that got the word first makes this one move on.
-            if crate::role::take_over(word, holder, &is_alive).is_ok() {
+            // joiner that got the word first makes this one move on. A
+            // word freed under the exchange (its holder left) gets one
+            // more try.
+            let taken = match crate::role::take_over(word, holder, &is_alive) {
+                Err(RoleError::Taken { holder: 0 }) => crate::role::claim(word, holder),
+                other => other,
+            };
+            if taken.is_ok() {
                 return Ok(UserSlot::Word(index));
             }
         }

@@ -3,12 +3,15 @@
 //! producer skipped by consumers, the init/attach handshake, and blocking
 //! send/recv with sleepers sharing an event word. Each checks that every
 //! element is received exactly once; the blocking ones, through
-//! [`LoomWait`]'s futex emulation, that no sleeper's wake-up is lost.
+//! [`LoomWait`]'s futex emulation, that no sleeper's wake-up is lost. The
+//! users table: two joiners never hold the same word (also when racing for
+//! a dead user's word or for the last free one), and a leave never frees a
+//! word its holder lost to a joiner that judged it dead.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p interlink-core --release --test loom_mpmc`
 #![cfg(loom)]
 
-use interlink_core::mpmc::{MpmcRing, PopError, PushError};
+use interlink_core::mpmc::{MpmcRing, PopError, PushError, UserSlot, USER_WORDS};
 use interlink_core::wait::LoomWait;
 use interlink_core::{Blocking, RingConfig};
 use loom::sync::Arc;
@@ -351,6 +354,81 @@ fn blocking_one_producer_two_sleeping_consumers() {
             .collect();
         got.sort_unstable();
         assert_eq!(got, [0, 1, 2]);
+        drop(mem);
+    });
+}
+
+/// Two users join at once, where word 0 holds a dead user (9) and the rest
+/// are free, then each checks its word and leaves. Neither may take the
+/// word the other holds (each would then read the other's id, or fail to
+/// leave), and the table ends empty.
+#[test]
+fn users_two_joiners_never_share_a_word() {
+    model(|| {
+        let mem = Arc::new(ring_memory(2));
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
+        assert_eq!(ring.join(9, |_| true), Ok(UserSlot::Word(0)));
+        let users: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|holder| {
+                thread::spawn(move || {
+                    let slot = ring.join(holder, |h| h != 9).unwrap();
+                    let UserSlot::Word(i) = slot else {
+                        panic!("overflow with {USER_WORDS} words")
+                    };
+                    assert!(i < 2, "a free or dead word comes first");
+                    assert_eq!(ring.users().words[i], holder);
+                    assert!(ring.leave(slot, holder));
+                })
+            })
+            .collect();
+        for u in users {
+            u.join().unwrap();
+        }
+        assert_eq!(ring.users().holders().count(), 0);
+        drop(mem);
+    });
+}
+
+/// User 1 leaves while user 2, judging it dead, takes its word over.
+/// Whichever goes first, the word ends held by 2: a leave frees only a word
+/// its caller still holds.
+#[test]
+fn users_leave_never_frees_a_successors_word() {
+    model(|| {
+        let mem = Arc::new(ring_memory(2));
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
+        let first = ring.join(1, |_| true).unwrap();
+        assert_eq!(first, UserSlot::Word(0));
+        let leaver = thread::spawn(move || ring.leave(first, 1));
+        let joiner = thread::spawn(move || ring.join(2, |h| h != 1).unwrap());
+        leaver.join().unwrap();
+        let slot = joiner.join().unwrap();
+        assert_eq!(slot, UserSlot::Word(0));
+        assert_eq!(ring.users().words[0], 2);
+        assert_eq!(ring.users().holders().count(), 1);
+        drop(mem);
+    });
+}
+
+/// Two users join a table with one free word left: one gets it, the other
+/// is told `Overflow` and the sticky flag is set.
+#[test]
+fn users_two_joiners_for_the_last_word_one_overflows() {
+    model_bounded(2, || {
+        let mem = Arc::new(ring_memory(2));
+        let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
+        for i in 0..USER_WORDS - 1 {
+            ring.join(100 + i as u32, |_| true).unwrap();
+        }
+        let joiners: Vec<_> = [1, 2]
+            .into_iter()
+            .map(|holder| thread::spawn(move || ring.join(holder, |_| true).unwrap()))
+            .collect();
+        let mut slots: Vec<_> = joiners.into_iter().map(|j| j.join().unwrap()).collect();
+        slots.sort_by_key(|s| *s == UserSlot::Overflow);
+        assert_eq!(slots, [UserSlot::Word(USER_WORDS - 1), UserSlot::Overflow]);
+        assert!(ring.users().overflow);
         drop(mem);
     });
 }
