@@ -76,6 +76,7 @@ use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use interlink_core::layout::Kind;
+use interlink_core::mpmc::UserSlot;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
 use interlink_core::{
     AttachError, Blocking, InitError, Plain, PopError, PushError, Region, RingConfig, RoleError,
@@ -94,9 +95,10 @@ use crate::process;
 use crate::shm::{self, MapOptions, Mapping, Shm, ShmError, ShmName, ShmOptions};
 
 /// A structure a named [`Channel`] can hold: its kind, its size for a
-/// configuration, how to initialise it and how to check one that another
-/// process initialised. Implemented by the marker types [`Spsc`] (and, as
-/// they land, the other rings).
+/// configuration, how to initialise it, how to check one that another
+/// process initialised and, for structures without roles, how a process
+/// records that it uses one. Implemented by the marker types [`Spsc`],
+/// [`Bytes`] and [`Mpmc`].
 pub trait Shape {
     /// The kind recorded in the header.
     const KIND: Kind;
@@ -106,6 +108,23 @@ pub trait Shape {
     fn init(region: Region<'_>, config: RingConfig) -> Result<(), InitError>;
     /// Validates the structure in `region`; returns its capacity.
     fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError>;
+
+    /// Records process `pid` as a user of the validated structure in
+    /// `region`, for as long as a [`Channel`] has it open, so that the
+    /// inspector sees it in use; returns what [`Shape::leave`] needs, or
+    /// `None` when nothing was recorded. Structures whose users hold roles
+    /// (SPSC, bytes) record them when a role is claimed instead: the
+    /// default records nothing.
+    fn join(region: Region<'_>, type_id: u64, pid: u32) -> Option<UserSlot> {
+        let _ = (region, type_id, pid);
+        None
+    }
+
+    /// Undoes [`Shape::join`] for `pid` at `slot` (frees nothing another
+    /// process took over meanwhile). The default does nothing.
+    fn leave(region: Region<'_>, type_id: u64, slot: UserSlot, pid: u32) {
+        let _ = (region, type_id, slot, pid);
+    }
 }
 
 /// Marker: a channel holding an [`SpscRing`] of `T`.
@@ -333,7 +352,8 @@ impl std::error::Error for ChannelError {}
 
 /// A named shared object holding one structure of shape `S`, mapped into
 /// this process. Handles borrow it; the creator's unlinks the name on drop
-/// (see the module docs for the lifecycle).
+/// (see the module docs for the lifecycle). For a shape without roles
+/// (MPMC), it is recorded as a user of the structure while it lives.
 #[derive(Debug)]
 pub struct Channel<S> {
     mapping: Mapping,
@@ -342,7 +362,39 @@ pub struct Channel<S> {
     capacity: u32,
     creator: bool,
     patience: Patience,
+    user: Option<User>,
     _shape: PhantomData<S>,
+}
+
+/// Where a [`Channel`] recorded its process as a user ([`Shape::join`]),
+/// and how to undo it on drop.
+#[derive(Debug)]
+struct User {
+    slot: UserSlot,
+    pid: u32,
+    leave: fn(Region<'_>, u64, UserSlot, u32),
+}
+
+impl User {
+    /// Records this process as a user of the structure in `region`.
+    fn join<S: Shape>(region: Region<'_>, type_id: u64) -> Option<Self> {
+        let pid = process::current_pid();
+        S::join(region, type_id, pid).map(|slot| Self {
+            slot,
+            pid,
+            leave: S::leave,
+        })
+    }
+}
+
+impl<S> Drop for Channel<S> {
+    fn drop(&mut self) {
+        // A forked child that inherited the channel is not the user
+        // recorded: leaving would free its parent's word.
+        if let Some(user) = self.user.take().filter(|u| u.pid == process::current_pid()) {
+            (user.leave)(self.mapping.region(), self.type_id, user.slot, user.pid);
+        }
+    }
 }
 
 impl<S: Shape> Channel<S> {
@@ -399,6 +451,7 @@ impl<S: Shape> Channel<S> {
         // structure takes the front.
         let mut region = mapping.region();
         S::init(region.take(len, 1).map_err(InitError::from)?, config)?;
+        let user = User::join::<S>(mapping.region(), config.type_id);
         Ok(Self {
             name: shm.name().clone(),
             mapping,
@@ -406,6 +459,7 @@ impl<S: Shape> Channel<S> {
             capacity: config.capacity,
             creator: true,
             patience: Patience::of(options),
+            user,
             _shape: PhantomData,
         })
     }
@@ -460,6 +514,7 @@ impl<S: Shape> Channel<S> {
         let mapping = shm.map(&options.map)?;
         match S::attach(mapping.region(), type_id) {
             Ok(capacity) => Ok(Ok(Self {
+                user: User::join::<S>(mapping.region(), type_id),
                 mapping,
                 name: name.clone(),
                 type_id,
@@ -489,6 +544,12 @@ impl<S: Shape> Channel<S> {
     /// Whether this process created the channel.
     pub fn is_creator(&self) -> bool {
         self.creator
+    }
+
+    /// Where this channel recorded its process as a user of the structure
+    /// (MPMC; see [`Shape::join`]), or `None` where nothing was recorded.
+    pub fn user_slot(&self) -> Option<UserSlot> {
+        self.user.as_ref().map(|u| u.slot)
     }
 
     /// Whether dropping this channel unlinks its name.

@@ -12,7 +12,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use interlink_core::layout::{state, Header, HeaderSnapshot, Kind, LAYOUT_VERSION, MAGIC};
-use interlink_core::{bytes, spsc, AttachError};
+use interlink_core::{bytes, mpmc, spsc, AttachError};
 
 use crate::process;
 use crate::shm::{self, Shm, ShmError, SHM_DIR};
@@ -58,7 +58,8 @@ impl fmt::Display for Pid {
 /// A role recorded in a structure and its holder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Role {
-    /// `"producer"`, `"consumer"`, ...
+    /// `"producer"`, `"consumer"`, or `"user"` (an MPMC ring's users
+    /// table: one entry per recorded user, free words left out).
     pub role: &'static str,
     /// The holder (pid 0: the role is free).
     pub holder: Pid,
@@ -76,6 +77,9 @@ pub struct Summary {
     /// The roles this build knows how to read for the kind (empty for
     /// kinds it cannot look inside).
     pub roles: Vec<Role>,
+    /// Whether the structure may have users it does not record (an MPMC
+    /// ring whose users table overflowed): it is then never stale.
+    pub unrecorded_users: bool,
     /// Elements (or bytes) in the structure now, where known.
     pub fill: Option<u32>,
     /// Inconsistencies found below the header (indices out of range).
@@ -129,6 +133,9 @@ impl fmt::Display for State {
                 for r in &s.roles {
                     write!(f, ", {} {}", r.role, r.holder)?;
                 }
+                if s.unrecorded_users {
+                    f.write_str(", more users than recorded")?;
+                }
                 Ok(())
             }
         }
@@ -155,14 +162,20 @@ impl Object {
     }
 
     /// Whether nobody can be using the object: a valid object whose
-    /// creator is recorded and dead and whose every role is free or held
-    /// by a dead process, or an incomplete one older than
-    /// [`INCOMPLETE_GRACE`]. Foreign, corrupt and other-version objects are
-    /// never stale: their pids cannot be trusted (remove them by name).
+    /// creator is recorded and dead and whose every role (for an MPMC ring:
+    /// every recorded user) is free or held by a dead process, or an
+    /// incomplete one older than [`INCOMPLETE_GRACE`]. Foreign, corrupt and
+    /// other-version objects are never stale: their pids cannot be trusted.
+    /// Nor is an MPMC ring whose users table overflowed
+    /// ([`Summary::unrecorded_users`]): users it could not record may live.
+    /// Remove those by name.
     pub fn is_stale(&self) -> bool {
         match &self.state {
             State::Valid(s) => {
-                s.creator.pid != 0 && !s.creator.alive && s.roles.iter().all(|r| !r.holder.alive)
+                s.creator.pid != 0
+                    && !s.creator.alive
+                    && !s.unrecorded_users
+                    && s.roles.iter().all(|r| !r.holder.alive)
             }
             State::Incomplete { .. } => self.age.is_some_and(|a| a >= INCOMPLETE_GRACE),
             _ => false,
@@ -248,16 +261,23 @@ fn judge(header: HeaderSnapshot, map: &crate::mapping::ReadOnlyMapping) -> State
                     holder: Pid::check(s.consumer),
                 },
             ];
-            (roles, s.fill())
+            (roles, false, s.fill())
+        }),
+        Kind::Mpmc => mpmc::status(&map.region_for_reading()).map(|s| {
+            let users = s.users.holders().map(|pid| Role {
+                role: "user",
+                holder: Pid::check(pid),
+            });
+            (users.collect(), s.users.overflow, s.fill())
         }),
         _ => header
             .validate(kind, header.element)
-            .map(|()| (Vec::new(), None)),
+            .map(|()| (Vec::new(), false, None)),
     };
     match checked {
-        Ok((roles, fill)) => {
+        Ok((roles, unrecorded_users, fill)) => {
             let mut problems = Vec::new();
-            if matches!(kind, Kind::Spsc | Kind::Bytes) && fill.is_none() {
+            if matches!(kind, Kind::Spsc | Kind::Bytes | Kind::Mpmc) && fill.is_none() {
                 problems.push("indices say more in the ring than its capacity".to_owned());
             }
             if header.total_len > map.len() as u64 {
@@ -272,6 +292,7 @@ fn judge(header: HeaderSnapshot, map: &crate::mapping::ReadOnlyMapping) -> State
                 kind,
                 creator: Pid::check(header.creator_pid),
                 roles,
+                unrecorded_users,
                 fill,
                 problems,
             })

@@ -69,11 +69,14 @@ fn row(o: &Object) -> String {
     let status = if o.is_stale() { "stale" } else { "live" };
     match &o.state {
         State::Valid(s) => {
-            let roles: Vec<String> = s
+            let mut roles: Vec<String> = s
                 .roles
                 .iter()
                 .map(|r| format!("{}={}", r.role, r.holder))
                 .collect();
+            if s.unrecorded_users {
+                roles.push("users=overflow".to_owned());
+            }
             let fill = s.fill.map_or("?".to_owned(), |f| f.to_string());
             let status = if s.problems.is_empty() {
                 status.to_owned()
@@ -137,6 +140,9 @@ fn inspect_one(name: &str) -> Result<ExitCode, String> {
         State::Valid(s) => {
             for r in &s.roles {
                 println!("{:<10} {}", format!("{}:", r.role), r.holder);
+            }
+            if s.unrecorded_users {
+                println!("users:     more than the table records (never stale; rm by name)");
             }
             if let Some(fill) = s.fill {
                 println!("fill:      {fill} of {}", s.header.capacity);

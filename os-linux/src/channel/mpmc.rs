@@ -8,19 +8,36 @@
 //! stalled position that blocked calls wait on; see
 //! [`MpmcRing::skip_stalled`] for the way out.
 //!
-//! Without roles the inspector knows only the creator's pid: an MPMC
-//! object whose creator has died reads as stale (so `gc`, and a `create`
-//! of the same name, remove it) even while others still use it. Keep the
-//! creator alive for the channel's lifetime.
+//! # Who uses it
+//!
+//! Without roles, the ring records its users instead: every [`Channel`]
+//! (created or opened) joins the ring's users table with this process's
+//! pid ([`MpmcRing::join`]) and leaves it when dropped
+//! ([`Channel::user_slot`] says where). A process that crashes leaves its
+//! pid behind; the next joiner takes a dead user's word over, and the
+//! inspector reads it as dead. So an MPMC object is stale (removed by
+//! `interlink-inspect gc`, or replaced by a [`Channel::create`] of the same
+//! name) only when its creator and every recorded user are dead: the
+//! creator may exit while others go on using the channel.
+//!
+//! The table has [`USER_WORDS`](interlink_core::mpmc::USER_WORDS) words.
+//! A process that finds them all held by live users still gets its
+//! channel, unrecorded, and sets the table's sticky overflow flag; from
+//! then on the object never counts as stale (the inspector cannot know
+//! who is left), so remove it by name (`interlink-inspect rm`, or
+//! [`remove`](super::remove)) once you know it is unused. Pids are reused:
+//! a dead user's pid that now names an unrelated live process keeps the
+//! object "in use", the safe direction.
 
 use std::time::Duration;
 
 use interlink_core::layout::Kind;
-use interlink_core::mpmc::{MpmcRing, PopError, PushError};
+use interlink_core::mpmc::{MpmcRing, PopError, PushError, UserSlot};
 use interlink_core::{AttachError, BlockError, InitError, Plain, Region, RingConfig};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
 use crate::futex::Futex;
+use crate::process;
 
 /// Marker: a channel holding an [`MpmcRing`] of `T`.
 #[derive(Debug)]
@@ -39,6 +56,21 @@ impl<T: Plain> Shape for Mpmc<T> {
 
     fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
         MpmcRing::<T>::attach(region, type_id).map(|r| r.capacity())
+    }
+
+    /// Joins the ring's users table ([`MpmcRing::join`]), taking over the
+    /// word of a user that died without leaving. `None` only if the ring
+    /// no longer validates (rewritten since it was attached).
+    fn join(region: Region<'_>, type_id: u64, pid: u32) -> Option<UserSlot> {
+        let ring = MpmcRing::<T>::attach(region, type_id).ok()?;
+        ring.join(pid, process::is_alive).ok()
+    }
+
+    /// Leaves the users table ([`MpmcRing::leave`]).
+    fn leave(region: Region<'_>, type_id: u64, slot: UserSlot, pid: u32) {
+        if let Ok(ring) = MpmcRing::<T>::attach(region, type_id) {
+            ring.leave(slot, pid);
+        }
     }
 }
 
