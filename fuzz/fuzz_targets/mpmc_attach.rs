@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use interlink_core::mpmc::{MpmcRing, PopError, PushError};
+use interlink_core::mpmc::{status, MpmcRing, PopError, PushError, UserSlot};
 use interlink_core::{Region, RingConfig};
 use libfuzzer_sys::fuzz_target;
 
@@ -106,15 +106,30 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
             }
-            4 => {
+            4 if arg & 1 == 0 => {
                 // Nothing is stalled in an honest single-threaded ring.
                 let r = ring.skip_stalled(arg);
                 if model.is_some() {
                     assert!(r.is_err());
                 }
             }
+            4 => {
+                // The users table: join (ids with bit 1 set judged dead),
+                // then leave, which an honest table always allows.
+                let holder = arg >> 2;
+                match ring.join(holder, |h| h & 2 == 0) {
+                    Ok(slot) => {
+                        let left = ring.leave(slot, holder);
+                        if model.is_some() {
+                            assert_eq!(left, matches!(slot, UserSlot::Word(_)));
+                        }
+                    }
+                    Err(_) => assert_eq!(holder, 0),
+                }
+            }
             // The hostile peer: overwrite a shared word (tail at 128, head
-            // at 256, a slot's sequence word, or anywhere in the ring).
+            // at 256, a slot's sequence word, or anywhere in the ring, the
+            // users table at 64..128 included).
             _ => {
                 let offset = [128, 256, 384 + (arg >> 8) % stride.max(1) / 8 * 8, (arg >> 8) % stride.max(4)]
                     [(arg & 3) as usize] as usize
@@ -130,6 +145,7 @@ fuzz_target!(|data: &[u8]| {
         if let Some(m) = &model {
             assert_eq!(ring.len() as usize, m.len());
         }
-        let _ = (ring.is_empty(), ring.is_full(), ring.header());
+        let _ = (ring.is_empty(), ring.is_full(), ring.header(), ring.users());
+        let _ = status(&region());
     }
 });
