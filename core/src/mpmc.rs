@@ -1094,8 +1094,7 @@ impl Status {
     /// Positions claimed by producers and not yet by consumers, or `None`
     /// if the indices say more than the capacity (corrupt).
     pub fn fill(&self) -> Option<u32> {
-        let n = self.tail.wrapping_sub(self.head);
-        (n <= self.header.capacity).then_some(n)
+        crate::ring::fill(self.tail, self.head, self.header.capacity)
     }
 }
 

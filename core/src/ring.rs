@@ -169,6 +169,14 @@ pub(crate) fn check_untyped_ring_header(
     Ok(())
 }
 
+/// Elements between `head` and `tail` (wrapping), or `None` if that is
+/// more than `capacity`: indices read by an inspector, which reports a
+/// corrupt count rather than clamping it.
+pub(crate) fn fill(tail: u32, head: u32, capacity: u32) -> Option<u32> {
+    let n = tail.wrapping_sub(head);
+    (n <= capacity).then_some(n)
+}
+
 /// Why a ring could not be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InitError {

@@ -891,8 +891,7 @@ impl Status {
     /// Elements in the ring, or `None` if the indices say more than the
     /// capacity (corrupt).
     pub fn fill(&self) -> Option<u32> {
-        let n = self.tail.wrapping_sub(self.head);
-        (n <= self.header.capacity).then_some(n)
+        crate::ring::fill(self.tail, self.head, self.header.capacity)
     }
 }
 

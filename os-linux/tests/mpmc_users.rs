@@ -30,34 +30,33 @@ fn users(object: &Object) -> (u32, Vec<(u32, bool)>) {
     (s.creator.pid, users.collect())
 }
 
-/// Forks a process that creates the channel `name`, opens `ready`, and
-/// then sleeps until it is killed.
-fn creator(name: &str, ready: &Gate) -> Child {
-    fork(|| {
-        let Ok(_ch) = MpmcChannel::<u64>::create(name, RingConfig::new(8), &options()) else {
-            return 2;
+/// Forks a process that creates (or opens) the channel `name` and then
+/// sleeps until it is killed; returns once the channel is there.
+fn holder(name: &str, create: bool) -> Child {
+    let mut ready = Gate::new();
+    let child = fork(|| {
+        let channel = if create {
+            MpmcChannel::<u64>::create(name, RingConfig::new(8), &options())
+        } else {
+            MpmcChannel::<u64>::open(name, 0, &options())
         };
+        let Ok(_channel) = channel else { return 2 };
         ready.open();
         loop {
             std::thread::sleep(Duration::from_secs(1));
         }
     })
-    .unwrap()
+    .unwrap();
+    assert!(ready.wait(), "the holder failed");
+    child
 }
 
-/// Forks a process that opens the channel `name`, opens `ready`, and then
-/// sleeps until it is killed.
-fn user(name: &str, ready: &Gate) -> Child {
-    fork(|| {
-        let Ok(_ch) = MpmcChannel::<u64>::open(name, 0, &options()) else {
-            return 2;
-        };
-        ready.open();
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    })
-    .unwrap()
+/// Runs `gc` on `name` alone and checks that it removed the object.
+fn gc_removes(name: &str) {
+    let collected = inspect::gc(|n| n == name).unwrap();
+    assert_eq!(collected.len(), 1);
+    assert!(collected[0].1.is_ok());
+    assert!(inspect::probe(name).unwrap_err().is(libc::ENOENT));
 }
 
 /// SIGKILLs `child` and reaps it (a zombie would still count as alive).
@@ -70,10 +69,7 @@ fn kill(child: Child) {
 #[cfg_attr(miri, ignore)] // fork and shm_open
 fn the_creator_dying_while_another_process_uses_the_channel_leaves_it_live() {
     let name = TempName::new("il-users").unwrap();
-    let only_ours = |n: &str| n == name.as_str();
-    let mut created = Gate::new();
-    let c = creator(&name, &created);
-    assert!(created.wait());
+    let c = holder(&name, true);
     // The user sends and receives once the parent says so, then exits
     // normally (its channel leaves the table on drop).
     let mut opened = Gate::new();
@@ -103,7 +99,7 @@ fn the_creator_dying_while_another_process_uses_the_channel_leaves_it_live() {
     let object = inspect::probe(&name).unwrap();
     assert_eq!(users(&object), (c_pid, vec![(c_pid, false), (u_pid, true)]));
     assert!(!object.is_stale(), "a live user keeps it: {}", object.state);
-    assert!(inspect::gc(only_ours).unwrap().is_empty());
+    assert!(inspect::gc(|n| n == name.as_str()).unwrap().is_empty());
     let again = MpmcChannel::<u64>::create(&name, RingConfig::new(8), &ChannelOptions::new());
     assert!(
         matches!(again, Err(ChannelError::Exists { .. })),
@@ -116,22 +112,15 @@ fn the_creator_dying_while_another_process_uses_the_channel_leaves_it_live() {
     let object = inspect::probe(&name).unwrap();
     assert_eq!(users(&object), (c_pid, vec![(c_pid, false)]));
     assert!(object.is_stale());
-    let collected = inspect::gc(only_ours).unwrap();
-    assert_eq!(collected.len(), 1);
-    assert!(collected[0].1.is_ok());
-    assert!(inspect::probe(&name).unwrap_err().is(libc::ENOENT));
+    gc_removes(&name);
 }
 
 #[test]
 #[cfg_attr(miri, ignore)] // fork and shm_open
 fn every_user_killed_leaves_a_stale_object_that_gc_removes() {
     let name = TempName::new("il-users").unwrap();
-    let mut ready = Gate::new();
-    let c = creator(&name, &ready);
-    assert!(ready.wait());
-    let mut ready = Gate::new();
-    let users_ = [user(&name, &ready), user(&name, &ready)];
-    assert!(ready.wait() && ready.wait());
+    let c = holder(&name, true);
+    let users_ = [holder(&name, false), holder(&name, false)];
     let c_pid = c.pid();
     let pids = [c_pid, users_[0].pid(), users_[1].pid()];
     let object = inspect::probe(&name).unwrap();
@@ -155,22 +144,15 @@ fn every_user_killed_leaves_a_stale_object_that_gc_removes() {
     assert_eq!(recorded.len(), 3);
     assert!(recorded.iter().all(|&(_, alive)| !alive), "{recorded:?}");
     assert!(object.is_stale());
-    let collected = inspect::gc(|n| n == name.as_str()).unwrap();
-    assert_eq!(collected.len(), 1);
-    assert!(collected[0].1.is_ok());
-    assert!(inspect::probe(&name).unwrap_err().is(libc::ENOENT));
+    gc_removes(&name);
 }
 
 #[test]
 #[cfg_attr(miri, ignore)] // fork and shm_open
 fn a_user_that_died_without_leaving_has_its_word_taken_over() {
     let name = TempName::new("il-users").unwrap();
-    let mut ready = Gate::new();
-    let c = creator(&name, &ready);
-    assert!(ready.wait());
-    let mut ready = Gate::new();
-    let u = user(&name, &ready);
-    assert!(ready.wait());
+    let c = holder(&name, true);
+    let u = holder(&name, false);
     let (c_pid, u_pid) = (c.pid(), u.pid());
     let object = inspect::probe(&name).unwrap();
     assert_eq!(users(&object).1, [(c_pid, true), (u_pid, true)]);
@@ -193,6 +175,7 @@ fn a_user_that_died_without_leaving_has_its_word_taken_over() {
     assert_eq!(users(&inspect::probe(&name).unwrap()).1, [(c_pid, true)]);
     kill(c);
     assert!(inspect::probe(&name).unwrap().is_stale());
+    gc_removes(&name);
 }
 
 #[test]
