@@ -1,5 +1,6 @@
-//! What the criterion benches share: aligned memory standing in for a
-//! mapping, and pinning a thread to a CPU. Included with `mod common;`.
+//! What the benches share: aligned memory standing in for a mapping,
+//! pinning a thread to a CPU, and the SPSC contenders with the loops that
+//! drive them ([`queues`]). Included with `mod common;`.
 
 #![allow(dead_code)] // each bench uses its own subset
 
@@ -7,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use interlink_core::Region;
+
+pub mod queues;
 
 #[repr(C, align(4096))]
 #[derive(Clone, Copy)]
