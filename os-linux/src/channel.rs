@@ -50,8 +50,9 @@
 //! - **Stale objects.** A creator killed before its `Drop` leaves the
 //!   object behind. It is stale when its creator and every role holder
 //!   (for an MPMC channel, which has no roles: every process recorded in
-//!   the ring's users table while it had the channel open) are dead (see [`crate::inspect::Object::is_stale`]); [`Channel::create`]
-//!   replaces a stale object of its name ([`ChannelOptions::replace_stale`],
+//!   the ring's users table while it had the channel open) are dead (see
+//!   [`crate::inspect::Object::is_stale`]); [`Channel::create`] replaces
+//!   a stale object of its name ([`ChannelOptions::replace_stale`],
 //!   default on) and the `interlink-inspect gc` tool removes them all. Pids
 //!   are reused, so a stale object whose pid now names another process
 //!   looks alive: the check errs on the side of keeping objects.
