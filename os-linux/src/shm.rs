@@ -15,6 +15,31 @@
 //! map.unlink_on_drop_of(&shm)?; // the name goes when the mapping does
 //! # Ok::<(), interlink_linux::shm::ShmError>(())
 //! ```
+//!
+//! # Hostile names
+//!
+//! Whatever sits at a name may be a FIFO, a directory, a symlink, a
+//! socket or a device, or an object that changes size while it is looked
+//! at. Every open of a name here is non-blocking and does not follow a
+//! symlink, and anything but a regular file is refused at once with
+//! [`ShmError::NotRegular`] naming the path and what was found there.
+//!
+//! # Truncation
+//!
+//! Any process of the same user that can open an object can resize it
+//! (`ftruncate`). Shrinking it under a mapping makes every access to a
+//! page past the new end raise `SIGBUS` in every process that has it
+//! mapped; that is the kernel's contract for shared files and no check
+//! made before mapping can prevent it afterwards. What this crate does:
+//! probing ([`crate::inspect::probe`], hence `ls`, `gc` and `create`'s
+//! stale check) maps nothing and reads with `pread`; opening a channel
+//! validates the header from a `pread` copy and the size with `fstat`
+//! before it maps exactly the structure's length, and touches nothing
+//! mapped before returning (except an MPMC channel's users table). Once a
+//! named object is mapped and used, a peer that truncates it can still
+//! kill the process with `SIGBUS`. To rule that out, use a sealed memfd
+//! ([`crate::memfd`], [`crate::channel::Channel::create_sealed`]), whose
+//! size no process can change.
 
 use std::ffi::CString;
 use std::fmt;
@@ -79,8 +104,68 @@ pub enum ShmError {
         /// The errno.
         errno: i32,
     },
+    /// Something other than a regular file sits at the name (a FIFO, a
+    /// directory, a symlink, a socket, a device): refused at once, before
+    /// anything could block on it or follow it. Every path that opens a
+    /// name opens it non-blocking and without following a symlink, and
+    /// checks the file type with `fstat` before using it.
+    NotRegular {
+        /// The path at the name (`/dev/shm/NAME`).
+        path: String,
+        /// What was found there.
+        found: FileKind,
+    },
     /// A system call failed; see [`OsError`] for what and on what.
     Os(OsError),
+}
+
+/// The type of a file that is not a regular file (`st_mode & S_IFMT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A named pipe (`S_IFIFO`).
+    Fifo,
+    /// A directory (`S_IFDIR`).
+    Directory,
+    /// A symbolic link (`S_IFLNK`).
+    Symlink,
+    /// A Unix socket (`S_IFSOCK`).
+    Socket,
+    /// A character device (`S_IFCHR`).
+    CharDevice,
+    /// A block device (`S_IFBLK`).
+    BlockDevice,
+    /// Any other `S_IFMT` value (the raw bits).
+    Other(u32),
+}
+
+impl FileKind {
+    /// The kind for a `st_mode`, or `None` for a regular file.
+    pub fn of_mode(mode: u32) -> Option<Self> {
+        Some(match mode & libc::S_IFMT {
+            libc::S_IFREG => return None,
+            libc::S_IFIFO => Self::Fifo,
+            libc::S_IFDIR => Self::Directory,
+            libc::S_IFLNK => Self::Symlink,
+            libc::S_IFSOCK => Self::Socket,
+            libc::S_IFCHR => Self::CharDevice,
+            libc::S_IFBLK => Self::BlockDevice,
+            other => Self::Other(other),
+        })
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fifo => f.write_str("a FIFO"),
+            Self::Directory => f.write_str("a directory"),
+            Self::Symlink => f.write_str("a symbolic link"),
+            Self::Socket => f.write_str("a socket"),
+            Self::CharDevice => f.write_str("a character device"),
+            Self::BlockDevice => f.write_str("a block device"),
+            Self::Other(bits) => write!(f, "a file of type {bits:#o}"),
+        }
+    }
 }
 
 impl ShmError {
@@ -134,6 +219,10 @@ impl fmt::Display for ShmError {
                 "explicit huge pages for {len} bytes: {} (are any reserved in \
                  /proc/sys/vm/nr_hugepages? HugePages::ExplicitOrTransparent falls back)",
                 std::io::Error::from_raw_os_error(*errno)
+            ),
+            Self::NotRegular { path, found } => write!(
+                f,
+                "{path} is {found}, not a regular file: refused (shared-memory objects are regular files)"
             ),
             Self::Os(e) => e.fmt(f),
         }
@@ -297,13 +386,36 @@ impl Shm {
         Self::open_raw(ShmName::new(name)?, libc::O_RDONLY | libc::O_CLOEXEC, 0)
     }
 
+    /// Every open of a name goes through here: non-blocking (a FIFO at
+    /// the name cannot hang the open), not following a symlink, and
+    /// refusing anything but a regular file ([`ShmError::NotRegular`]).
     fn open_raw(name: ShmName, flags: i32, mode: u32) -> Result<Self, ShmError> {
+        let flags = flags | libc::O_NONBLOCK | libc::O_NOFOLLOW;
         // SAFETY: the name is a valid C string; shm_open has no other
         // preconditions.
         let fd = unsafe { libc::shm_open(name.c_str().as_ptr(), flags, mode as libc::mode_t) };
-        let fd = check(fd, "shm_open").map_err(|e| e.on(&name))?;
+        let fd = match check(fd, "shm_open") {
+            Ok(fd) => fd,
+            // The open's errno for a non-regular file varies (ELOOP for a
+            // symlink, EINVAL for a directory opened for writing, ENXIO
+            // for a socket, EACCES for a device on a nodev mount): say
+            // what is there when it is not a regular file.
+            Err(e) => {
+                return Err(match not_regular_at(&name) {
+                    Some(found) => found,
+                    None => e.on(&name).into(),
+                })
+            }
+        };
         // SAFETY: shm_open returned a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let st = fd_stat(fd.as_fd())?;
+        if let Some(found) = FileKind::of_mode(st.st_mode) {
+            return Err(ShmError::NotRegular {
+                path: name.path().display().to_string(),
+                found,
+            });
+        }
         Ok(Self { fd, name })
     }
 
@@ -467,6 +579,23 @@ impl std::ops::Deref for TempName {
     fn deref(&self) -> &str {
         self.as_str()
     }
+}
+
+/// [`ShmError::NotRegular`] if something other than a regular file is at
+/// `name` now (`lstat`, not following a symlink); `None` otherwise.
+fn not_regular_at(name: &ShmName) -> Option<ShmError> {
+    let path = name.path();
+    let c_path = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a valid out-pointer.
+    if unsafe { libc::lstat(c_path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    FileKind::of_mode(st.st_mode).map(|found| ShmError::NotRegular {
+        path: path.display().to_string(),
+        found,
+    })
 }
 
 /// The (device, inode) the name refers to now.
