@@ -86,7 +86,7 @@
 //! next access past the new end. Against such a peer, use a sealed
 //! channel ([`Channel::create_sealed`], [`Channel::from_sealed_fd`]):
 //! its memory is a memfd sealed against resizing, handed over a Unix
-//! socket, and no process can truncate it.
+//! socket, and no process can truncate it (see [`sealed`]).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -103,7 +103,7 @@ pub use interlink_core::BlockError;
 
 mod bytes;
 mod mpmc;
-mod sealed;
+pub mod sealed;
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 

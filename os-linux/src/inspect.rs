@@ -3,10 +3,14 @@
 //! [`crate::channel::Channel::create`] use to tell a stale object from a
 //! live one.
 //!
-//! Objects are opened and mapped **read-only**, and nothing read from them
-//! is trusted: a header is copied out and validated, and whatever does not
-//! validate is reported as [`State::Corrupt`] or [`State::Foreign`], never
-//! used to address memory.
+//! Objects are opened **read-only** and never mapped: the header and
+//! control block are copied out with `pread`, so a peer that truncates or
+//! resizes an object while it is probed cannot raise `SIGBUS` here, and
+//! something other than a regular file at a name (a FIFO, a directory, a
+//! symlink) is refused at once ([`ShmError::NotRegular`]). Nothing read is
+//! trusted: the copy is validated, and whatever does not validate is
+//! reported as [`State::Corrupt`] or [`State::Foreign`], never used to
+//! address memory.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};

@@ -75,7 +75,7 @@ impl<S: Shape> Channel<S> {
     /// as the creator): sized and, if `options.shm.reserve`, reserved, then
     /// sealed with `F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`, so that no
     /// process can resize it. Pass [`Channel::sealed_fd`] to the peer over
-    /// a Unix socket; see the [module docs](self).
+    /// a Unix socket; see [`crate::channel::sealed`].
     ///
     /// `label` names the channel in errors and in `/proc/PID/fd` (as
     /// `memfd:LABEL`): 1 to 249 bytes, no `/`, no NUL. The channel's
