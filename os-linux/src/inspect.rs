@@ -352,7 +352,9 @@ fn judge(header: HeaderSnapshot, region: &Region<'_>, size: u64) -> State {
             if matches!(kind, Kind::Spsc | Kind::Bytes | Kind::Mpmc) && fill.is_none() {
                 problems.push("indices say more in the ring than its capacity".to_owned());
             }
-            if header.total_len > size {
+            // Shorter: truncated; longer: grown by a peer. Either way
+            // `Channel::open` refuses it.
+            if header.total_len != size {
                 problems.push(format!(
                     "records {} bytes, the object has {size}",
                     header.total_len,

@@ -242,7 +242,17 @@ fn an_object_grown_by_a_peer_is_refused_before_it_is_mapped() {
     // The inspector reads it without mapping it.
     let probed = inspect::probe(&name).unwrap();
     assert_eq!(probed.size, 1 << 30);
-    assert!(matches!(probed.state, State::Valid(_)), "{probed:?}");
+    let State::Valid(summary) = &probed.state else {
+        panic!("{probed:?}");
+    };
+    assert_eq!(
+        summary.problems,
+        [format!(
+            "records {} bytes, the object has {}",
+            bytes.len(),
+            1u64 << 30
+        )]
+    );
     // Back to its size, it opens.
     file.set_len(bytes.len() as u64).unwrap();
     SpscChannel::<u64>::open(&name, 0, &quick()).unwrap();
@@ -395,4 +405,22 @@ fn from_sealed_fd_refuses_unsealed_and_wrongly_sealed_descriptors() {
         ),
         "{e:?}"
     );
+}
+
+#[test]
+fn a_creator_whose_name_became_a_fifo_drops_promptly_and_spares_it() {
+    let name = TempName::new("il-hostile").unwrap();
+    let ch = SpscChannel::<u64>::create(&name, RingConfig::new(64), &quick()).unwrap();
+    assert!(ch.unlinks_on_drop());
+    // Someone replaces the name with a FIFO: the drop checks whether the
+    // name still denotes its object, and must neither block nor unlink.
+    let path = path_of(&name);
+    std::fs::remove_file(&path).unwrap();
+    let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let _guard = AtPath(path.clone());
+    promptly("dropping the creator", move || drop(ch));
+    let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
 }

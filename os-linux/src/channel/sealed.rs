@@ -129,7 +129,7 @@ impl<S: Shape> Channel<S> {
         let st = fd_stat(fd.as_fd()).map_err(ShmError::from)?;
         if let Some(found) = FileKind::of_mode(st.st_mode) {
             return Err(ShmError::NotRegular {
-                path: name.to_string(),
+                path: format!("fd {}", fd.as_raw_fd()),
                 found,
             }
             .into());
