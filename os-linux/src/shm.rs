@@ -35,9 +35,12 @@
 //! stale check) maps nothing and reads with `pread`; opening a channel
 //! validates the header from a `pread` copy and the size with `fstat`
 //! before it maps exactly the structure's length, and touches nothing
-//! mapped before returning (except an MPMC channel's users table). Once a
-//! named object is mapped and used, a peer that truncates it can still
-//! kill the process with `SIGBUS`. To rule that out, use a sealed memfd
+//! mapped before returning (except an MPMC channel's users table, which
+//! it writes). Everything after that touches the mapping: creating (which
+//! initialises the object it just sized), claiming a role, sending,
+//! receiving, releasing a role on drop. A peer that truncates a named
+//! object kills with `SIGBUS` every process that then touches a page past
+//! the new end, whatever the crate checks. To rule that out, use a sealed memfd
 //! ([`crate::memfd`], [`crate::channel::Channel::create_sealed`]), whose
 //! size no process can change.
 

@@ -424,3 +424,50 @@ fn a_creator_whose_name_became_a_fifo_drops_promptly_and_spares_it() {
     let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
 }
+
+/// What the sealed mode is for: a named channel's memory can be truncated
+/// under its users, and the next access past the new end is a `SIGBUS`
+/// (the documented limit of POSIX shm). Here a user that sends after a
+/// peer truncated the object dies of it, while the same truncation on a
+/// sealed channel is refused and the ring keeps working.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn truncation_faults_a_named_channel_but_not_a_sealed_one() {
+    let name = TempName::new("il-hostile").unwrap();
+    let n = name.as_str().to_owned();
+    let named = process::fork(move || {
+        let Ok(ch) = SpscChannel::<u64>::create(&n, RingConfig::new(64), &quick()) else {
+            return 2;
+        };
+        let Ok(mut tx) = ch.sender() else { return 3 };
+        let Ok(shm) = Shm::open(&n) else { return 4 };
+        // SAFETY: ftruncate on a descriptor this process owns.
+        if unsafe { libc::ftruncate(shm.as_fd().as_raw_fd(), 0) } != 0 {
+            return 5;
+        }
+        let _ = tx.try_send(1); // faults
+        0
+    })
+    .unwrap();
+    assert_eq!(named.wait().unwrap(), Exit::Signal(libc::SIGBUS));
+    let sealed = process::fork(|| {
+        let Ok(ch) = SpscChannel::<u64>::create_sealed("il-t", RingConfig::new(64), &quick())
+        else {
+            return 2;
+        };
+        let (Ok(mut tx), Ok(mut rx)) = (ch.sender(), ch.receiver()) else {
+            return 3;
+        };
+        let raw = ch.sealed_fd().unwrap().as_raw_fd();
+        // SAFETY: ftruncate on a descriptor this process owns.
+        if unsafe { libc::ftruncate(raw, 0) } != -1 {
+            return 5;
+        }
+        match (tx.try_send(1), rx.try_recv()) {
+            (Ok(()), Ok(1)) => 0,
+            _ => 6,
+        }
+    })
+    .unwrap();
+    assert_eq!(sealed.wait().unwrap(), Exit::Code(0));
+}
