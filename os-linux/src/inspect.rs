@@ -214,18 +214,18 @@ pub fn probe(name: &str) -> Result<Object, ShmError> {
         age: SystemTime::now().duration_since(modified).ok(),
         state,
     };
-    let (header, got) = read_header(fd)?;
+    let (header, got, first) = read_header(fd)?;
     if got == 0 {
         return Ok(object(State::Foreign { reason: "empty" }));
     }
     let Some(header) = header else {
         // Shorter than a header: interlink's only if its magic says so.
-        return Ok(object(match got >= 4 && header_magic(fd) == Some(MAGIC) {
-            true => State::Corrupt {
+        return Ok(object(match first {
+            Some(MAGIC) => State::Corrupt {
                 header: None,
                 problem: format!("truncated: {got} bytes, shorter than a {HEADER_LEN}-byte header"),
             },
-            false => State::Foreign {
+            _ => State::Foreign {
                 reason: "shorter than a header",
             },
         }));
@@ -257,29 +257,25 @@ pub fn probe(name: &str) -> Result<Object, ShmError> {
 }
 
 /// Reads the header with `pread`: the header (`None` if the object is
-/// shorter than one) and how many bytes of it there were.
+/// shorter than one), how many bytes of it there were, and the first word
+/// if there were four.
 fn read_header(
     fd: std::os::fd::BorrowedFd<'_>,
-) -> Result<(Option<HeaderSnapshot>, usize), ShmError> {
+) -> Result<(Option<HeaderSnapshot>, usize, Option<u32>), ShmError> {
     // Aligned for the header's words.
     let mut buf = [0u32; HEADER_LEN / 4];
     // SAFETY: the array's bytes, as u8s: every bit pattern is valid.
     let bytes =
         unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), HEADER_LEN) };
     let got = pread_full(fd, bytes, 0)?;
+    let first = bytes
+        .first_chunk::<4>()
+        .filter(|_| got >= 4)
+        .map(|w| u32::from_le_bytes(*w));
     if got < HEADER_LEN {
-        return Ok((None, got));
+        return Ok((None, got, first));
     }
-    Ok((Header::read(&Region::new(bytes)).ok(), got))
-}
-
-/// The first word, read with `pread`.
-fn header_magic(fd: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
-    let mut word = [0u8; 4];
-    match pread_full(fd, &mut word, 0) {
-        Ok(4) => Some(u32::from_le_bytes(word)),
-        _ => None,
-    }
+    Ok((Header::read(&Region::new(bytes)).ok(), got, first))
 }
 
 /// Reads the header of the object behind `fd` with `pread`, without
@@ -287,7 +283,7 @@ fn header_magic(fd: std::os::fd::BorrowedFd<'_>) -> Option<u32> {
 pub(crate) fn header_of(
     fd: std::os::fd::BorrowedFd<'_>,
 ) -> Result<Option<HeaderSnapshot>, ShmError> {
-    read_header(fd).map(|(header, _)| header)
+    read_header(fd).map(|(header, _, _)| header)
 }
 
 /// Judges a header (and, for kinds this build can read, what follows it).
