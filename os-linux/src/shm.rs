@@ -354,6 +354,9 @@ impl ShmOptions {
 pub struct Shm {
     fd: OwnedFd,
     name: ShmName,
+    /// The length this handle sized the object to, if it did: mapping it
+    /// then checks that nobody resized it since.
+    sized: Option<usize>,
 }
 
 impl Shm {
@@ -371,11 +374,12 @@ impl Shm {
         if options.exclusive {
             flags |= libc::O_EXCL;
         }
-        let shm = Self::open_raw(name, flags, options.mode)?;
+        let mut shm = Self::open_raw(name, flags, options.mode)?;
         let sized = shm.set_size(len, options.reserve);
         if sized.is_err() && options.exclusive {
             let _ = shm.unlink();
         }
+        shm.sized = Some(len);
         sized.map(|()| shm)
     }
 
@@ -419,7 +423,11 @@ impl Shm {
                 found,
             });
         }
-        Ok(Self { fd, name })
+        Ok(Self {
+            fd,
+            name,
+            sized: None,
+        })
     }
 
     /// Sets the length to `len` (`ftruncate`), after checking the free
@@ -459,7 +467,8 @@ impl Shm {
     }
 
     /// Maps the whole object, writable. An empty object is
-    /// [`ShmError::Size`].
+    /// [`ShmError::Size`], and so is one this handle created whose size
+    /// changed since (checked with `fstat` before mapping).
     pub fn map(&self, options: &MapOptions) -> Result<Mapping, ShmError> {
         let len = self.nonempty_len()?;
         Mapping::from_fd(self.fd.as_fd(), len, options).map_err(|e| self.name_error(e))
@@ -472,11 +481,19 @@ impl Shm {
         ReadOnlyMapping::from_fd(self.fd.as_fd(), len).map_err(|e| self.name_error(e))
     }
 
+    /// The length to map: the current one, which must not be 0 and, for
+    /// an object this handle sized, must still be the length it was sized
+    /// to (a peer that grew it would make the mapping allocate and
+    /// prefault whatever it chose; checked before mapping).
     fn nonempty_len(&self) -> Result<usize, ShmError> {
         match self.size()? {
             0 => Err(ShmError::Size {
                 len: 0,
                 problem: "the object is empty (its creator has not sized it yet?)",
+            }),
+            len if self.sized.is_some_and(|sized| sized != len) => Err(ShmError::Size {
+                len: len as u64,
+                problem: "not the size it was created with: resized by another process",
             }),
             len => Ok(len),
         }

@@ -471,3 +471,30 @@ fn truncation_faults_a_named_channel_but_not_a_sealed_one() {
     .unwrap();
     assert_eq!(sealed.wait().unwrap(), Exit::Code(0));
 }
+
+#[test]
+fn a_created_object_grown_by_a_peer_before_it_is_mapped_is_refused() {
+    let name = TempName::new("il-hostile").unwrap();
+    let shm = Shm::create(&name, 4096).unwrap();
+    // A peer grows it between the creator's sizing and its mapping.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path_of(&name))
+        .unwrap();
+    file.set_len(1 << 30).unwrap();
+    let e = shm.map(&Default::default()).unwrap_err();
+    assert!(
+        matches!(e, ShmError::Size { len, .. } if len == 1 << 30),
+        "{e:?}"
+    );
+    let e = shm.map_read_only().unwrap_err();
+    assert!(matches!(e, ShmError::Size { .. }), "{e:?}");
+    let allocated = std::os::unix::fs::MetadataExt::blocks(&file.metadata().unwrap()) * 512;
+    assert!(allocated < 1 << 20, "{allocated} bytes allocated");
+    // Opened by name (not sized by this handle), it maps what is there.
+    file.set_len(8192).unwrap();
+    assert_eq!(
+        Shm::open(&name).unwrap().map_read_only().unwrap().len(),
+        8192
+    );
+}
