@@ -232,8 +232,12 @@ pub fn probe(name: &str) -> Result<Object, ShmError> {
     };
     // A copy as long as the object and its header allow: the core's status
     // functions judge lengths on it just as on a mapping of the object.
-    let len = usize::try_from(size.min(header.total_len.max(PrivateCopy::PREFIX as u64)))
-        .unwrap_or(usize::MAX);
+    // Without interlink's magic only the header is looked at.
+    let claimed = match header.magic {
+        MAGIC => header.total_len.max(PrivateCopy::PREFIX as u64),
+        _ => PrivateCopy::PREFIX as u64,
+    };
+    let len = usize::try_from(size.min(claimed)).unwrap_or(usize::MAX);
     let copy = match PrivateCopy::read(fd, len) {
         Ok(copy) => copy,
         Err(e) => {
