@@ -72,6 +72,21 @@
 //! Timeouts bound the whole call. A blocked call waits in slices of at
 //! most [`ChannelOptions::peer_check`] (10 ms) and checks the peer's pid
 //! between them, so a sleeper notices a dead peer within about a slice.
+//!
+//! # Hostile names, truncation and sealed channels
+//!
+//! Opening a name is non-blocking and refuses anything but a regular file
+//! ([`ShmError::NotRegular`]). [`Channel::open`] validates the header and
+//! control block from a `pread` copy and the object's size with `fstat`
+//! ([`ChannelError::WrongSize`] for a resized object) before it maps
+//! exactly the structure's length, so a peer resizing the object during
+//! the open causes an error, never a `SIGBUS` in the open. Once mapped, a
+//! named channel's memory can still be truncated by any process of the
+//! same user, and every process using it then dies of `SIGBUS` on its
+//! next access past the new end. Against such a peer, use a sealed
+//! channel ([`Channel::create_sealed`], [`Channel::from_sealed_fd`]):
+//! its memory is a memfd sealed against resizing, handed over a Unix
+//! socket, and no process can truncate it (see [`sealed`]).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -88,11 +103,16 @@ pub use interlink_core::BlockError;
 
 mod bytes;
 mod mpmc;
+pub mod sealed;
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 
+use std::os::fd::{AsFd, BorrowedFd};
+
 use crate::futex::Futex;
 use crate::inspect;
+use crate::mapping::{fd_len, PrivateCopy};
+use crate::memfd::Seals;
 use crate::process;
 use crate::shm::{self, MapOptions, Mapping, Shm, ShmError, ShmName, ShmOptions};
 
@@ -309,6 +329,29 @@ pub enum ChannelError {
     },
     /// A role could not be claimed: another live process holds it.
     Role(RoleError),
+    /// Opening: the object's size is not the one its structure takes:
+    /// another process resized it (grew or shrank it). Refused before
+    /// anything was mapped.
+    WrongSize {
+        /// The object's name.
+        name: String,
+        /// Its size in bytes (by `fstat`).
+        size: u64,
+        /// The size its validated header says the structure takes.
+        needed: u64,
+    },
+    /// A descriptor handed to [`Channel::from_sealed_fd`] is not sealed as
+    /// a sealed channel must be: it lacks `F_SEAL_SHRINK | F_SEAL_GROW`
+    /// (a peer could truncate it under the mapping), or carries a write
+    /// seal (it cannot be mapped writable), or is not a sealable memfd.
+    Seals {
+        /// What the descriptor is (`/memfd:LABEL`).
+        name: String,
+        /// The seals found (`F_GET_SEALS`; empty if it cannot have any).
+        found: Seals,
+        /// What is wrong.
+        problem: &'static str,
+    },
 }
 
 impl From<ShmError> for ChannelError {
@@ -346,6 +389,21 @@ impl fmt::Display for ChannelError {
                 pending,
             } => write!(f, "{name}: not ready after {waited:?}: {pending}"),
             Self::Role(e) => e.fmt(f),
+            Self::WrongSize { name, size, needed } => write!(
+                f,
+                "{name}: {size} bytes, but its structure takes exactly {needed}: \
+                 resized by another process? (refused before mapping)"
+            ),
+            Self::Seals {
+                name,
+                found,
+                problem,
+            } => write!(
+                f,
+                "{name}: seals {:#x}: {problem} (a sealed channel needs \
+                 F_SEAL_SHRINK | F_SEAL_GROW and no write seal)",
+                found.0
+            ),
         }
     }
 }
@@ -503,33 +561,100 @@ impl<S: Shape> Channel<S> {
             Err(e) if e.is(libc::ENOENT) => return Ok(Err(Pending::Missing)),
             Err(e) => return Err(e.into()),
         };
-        match shm.size()? {
+        let (mapping, capacity) = match Self::map_checked(shm.as_fd(), name, type_id, options)? {
+            Ok(mapped) => mapped,
+            Err(pending) => return Ok(Err(pending)),
+        };
+        Ok(Ok(Self::opened(
+            mapping,
+            name.clone(),
+            type_id,
+            capacity,
+            options,
+        )))
+    }
+
+    /// Validates the structure behind `fd` and maps it: reads the header
+    /// and control block with `pread` into a private copy and validates
+    /// them there (kind, version, element, capacity, length), checks with
+    /// `fstat` that the object has exactly the length the structure takes,
+    /// and only then maps that length (and prefaults it if asked). Nothing
+    /// of the object is mapped before its size is validated, and nothing
+    /// mapped is touched here, so a peer resizing the object meanwhile
+    /// causes an error, not a `SIGBUS` in this call.
+    fn map_checked(
+        fd: BorrowedFd<'_>,
+        name: &ShmName,
+        type_id: u64,
+        options: &ChannelOptions,
+    ) -> Result<Result<(Mapping, u32), Pending>, ChannelError> {
+        let size = fd_len(fd)?;
+        let header = match size {
             0 => return Ok(Err(Pending::Empty)),
-            size if size < inspect::HEADER_LEN => {
-                return Err(ChannelError::Truncated {
+            size if size < inspect::HEADER_LEN => None,
+            _ => inspect::header_of(fd)?,
+        };
+        let Some(header) = header else {
+            return Err(ChannelError::Truncated {
+                name: name.to_string(),
+                size,
+            });
+        };
+        // A copy as long as the object, but no longer than the header's
+        // capacity says the structure is (or the control block, if the
+        // capacity is no capacity): attach judges it as it would the object.
+        let copy_len = match S::bytes_needed(header.capacity) {
+            Ok(needed) => needed.min(size),
+            Err(_) => size.min(PrivateCopy::PREFIX),
+        };
+        let copy = PrivateCopy::read(fd, copy_len)?;
+        let capacity = match S::attach(copy.region(), type_id) {
+            Ok(capacity) => capacity,
+            Err(AttachError::NotReady { state }) => return Ok(Err(Pending::NotReady { state })),
+            Err(error) => {
+                return Err(ChannelError::Attach {
                     name: name.to_string(),
-                    size,
+                    error,
                 })
             }
-            _ => {}
-        }
-        let mapping = shm.map(&options.map)?;
-        match S::attach(mapping.region(), type_id) {
-            Ok(capacity) => Ok(Ok(Self {
-                user: User::join::<S>(mapping.region(), type_id),
-                mapping,
-                name: name.clone(),
-                type_id,
-                capacity,
-                creator: false,
-                patience: Patience::of(options),
-                _shape: PhantomData,
-            })),
-            Err(AttachError::NotReady { state }) => Ok(Err(Pending::NotReady { state })),
-            Err(error) => Err(ChannelError::Attach {
+        };
+        // attach checked the recorded length against this capacity.
+        let needed = S::bytes_needed(capacity)?;
+        // Larger than the structure (a peer grew it), or resized since the
+        // first look: refused before mapping.
+        let now = fd_len(fd)?;
+        if size != needed || now != needed {
+            return Err(ChannelError::WrongSize {
                 name: name.to_string(),
-                error,
-            }),
+                size: if size != needed { size } else { now } as u64,
+                needed: needed as u64,
+            });
+        }
+        // Exactly the validated length, whatever the object's size now.
+        let mapping = Mapping::from_fd(fd, needed, &options.map).map_err(|e| match e {
+            ShmError::Os(os) => ShmError::Os(os.on(name)),
+            other => other,
+        })?;
+        Ok(Ok((mapping, capacity)))
+    }
+
+    /// A channel this process opened (not created) over `mapping`.
+    fn opened(
+        mapping: Mapping,
+        name: ShmName,
+        type_id: u64,
+        capacity: u32,
+        options: &ChannelOptions,
+    ) -> Self {
+        Self {
+            user: User::join::<S>(mapping.region(), type_id),
+            mapping,
+            name,
+            type_id,
+            capacity,
+            creator: false,
+            patience: Patience::of(options),
+            _shape: PhantomData,
         }
     }
 

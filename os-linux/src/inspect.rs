@@ -3,16 +3,22 @@
 //! [`crate::channel::Channel::create`] use to tell a stale object from a
 //! live one.
 //!
-//! Objects are opened and mapped **read-only**, and nothing read from them
-//! is trusted: a header is copied out and validated, and whatever does not
-//! validate is reported as [`State::Corrupt`] or [`State::Foreign`], never
-//! used to address memory.
+//! Objects are opened **read-only** and never mapped: the header and
+//! control block are copied out with `pread`, so a peer that truncates or
+//! resizes an object while it is probed cannot raise `SIGBUS` here, and
+//! something other than a regular file at a name (a FIFO, a directory, a
+//! symlink) is refused at once ([`ShmError::NotRegular`]). Nothing read is
+//! trusted: the copy is validated, and whatever does not validate is
+//! reported as [`State::Corrupt`] or [`State::Foreign`], never used to
+//! address memory.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use interlink_core::layout::{state, Header, HeaderSnapshot, Kind, LAYOUT_VERSION, MAGIC};
-use interlink_core::{bytes, mpmc, spsc, AttachError};
+use interlink_core::{bytes, mpmc, spsc, AttachError, Region};
+
+use crate::mapping::{pread_full, PrivateCopy};
 
 use crate::process;
 use crate::shm::{self, Shm, ShmError, SHM_DIR};
@@ -184,9 +190,18 @@ impl Object {
 }
 
 /// Opens `name` read-only and judges it.
+///
+/// Nothing of the object is mapped: the header and control block are
+/// copied out with `pread` (see [`HEADER_LEN`]), so a peer that truncates
+/// or resizes the object meanwhile, or flips its size between 0 and its
+/// length, makes the verdict an error or a non-stale state, never a
+/// `SIGBUS`. Something other than a regular file at the name (a FIFO, a
+/// directory, a symlink) is [`ShmError::NotRegular`] at once, without
+/// blocking.
 pub fn probe(name: &str) -> Result<Object, ShmError> {
     let shm = Shm::open_read_only(name)?;
-    let st = crate::mapping::fd_stat(std::os::fd::AsFd::as_fd(&shm))?;
+    let fd = std::os::fd::AsFd::as_fd(&shm);
+    let st = crate::mapping::fd_stat(fd)?;
     let size = st.st_size.max(0) as u64;
     let modified = SystemTime::UNIX_EPOCH
         + Duration::new(
@@ -199,29 +214,86 @@ pub fn probe(name: &str) -> Result<Object, ShmError> {
         age: SystemTime::now().duration_since(modified).ok(),
         state,
     };
-    if size == 0 {
+    let (header, got, first) = read_header(fd)?;
+    if got == 0 {
         return Ok(object(State::Foreign { reason: "empty" }));
     }
-    let map = shm.map_read_only()?;
-    let Ok(header) = map.header() else {
+    let Some(header) = header else {
         // Shorter than a header: interlink's only if its magic says so.
-        return Ok(object(match map.load_u32(0) {
+        return Ok(object(match first {
             Some(MAGIC) => State::Corrupt {
                 header: None,
-                problem: format!(
-                    "truncated: {size} bytes, shorter than a {HEADER_LEN}-byte header"
-                ),
+                problem: format!("truncated: {got} bytes, shorter than a {HEADER_LEN}-byte header"),
             },
             _ => State::Foreign {
                 reason: "shorter than a header",
             },
         }));
     };
-    Ok(object(judge(header, &map)))
+    // A copy as long as the object and its header allow: the core's status
+    // functions judge lengths on it just as on a mapping of the object.
+    // Without interlink's magic only the header is looked at.
+    let claimed = match header.magic {
+        MAGIC => header.total_len.max(PrivateCopy::PREFIX as u64),
+        _ => PrivateCopy::PREFIX as u64,
+    };
+    let len = usize::try_from(size.min(claimed)).unwrap_or(usize::MAX);
+    let copy = match PrivateCopy::read(fd, len) {
+        Ok(copy) => copy,
+        Err(e) => {
+            return Ok(object(State::Corrupt {
+                header: Some(header),
+                problem: format!("cannot be examined at {size} bytes: {e}"),
+            }))
+        }
+    };
+    if copy.copied() < len.min(PrivateCopy::PREFIX) {
+        // It shrank between fstat and pread: resized under us. Judged not
+        // stale, so gc and create leave it alone.
+        return Ok(object(State::Corrupt {
+            header: Some(header),
+            problem: format!(
+                "shrank from {size} bytes while being read (resized by another process)"
+            ),
+        }));
+    }
+    Ok(object(judge(header, &copy.region(), size)))
+}
+
+/// Reads the header with `pread`: the header (`None` if the object is
+/// shorter than one), how many bytes of it there were, and the first word
+/// if there were four.
+fn read_header(
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> Result<(Option<HeaderSnapshot>, usize, Option<u32>), ShmError> {
+    // Aligned for the header's words.
+    let mut buf = [0u32; HEADER_LEN / 4];
+    // SAFETY: the array's bytes, as u8s: every bit pattern is valid.
+    let bytes =
+        unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<u8>(), HEADER_LEN) };
+    let got = pread_full(fd, bytes, 0)?;
+    let first = bytes
+        .first_chunk::<4>()
+        .filter(|_| got >= 4)
+        .map(|w| u32::from_le_bytes(*w));
+    if got < HEADER_LEN {
+        return Ok((None, got, first));
+    }
+    Ok((Header::read(&Region::new(bytes)).ok(), got, first))
+}
+
+/// Reads the header of the object behind `fd` with `pread`, without
+/// mapping it: `None` if the object is shorter than a header.
+pub(crate) fn header_of(
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> Result<Option<HeaderSnapshot>, ShmError> {
+    read_header(fd).map(|(header, _, _)| header)
 }
 
 /// Judges a header (and, for kinds this build can read, what follows it).
-fn judge(header: HeaderSnapshot, map: &crate::mapping::ReadOnlyMapping) -> State {
+/// `region` is a private copy of the object's start, of its length or the
+/// header's, whichever is less (see [`probe`]); `size` the object's size.
+fn judge(header: HeaderSnapshot, region: &Region<'_>, size: u64) -> State {
     if header.magic != MAGIC {
         return if header.magic == 0 && header.state == state::INITIALISING {
             State::Incomplete {
@@ -247,8 +319,8 @@ fn judge(header: HeaderSnapshot, map: &crate::mapping::ReadOnlyMapping) -> State
     };
     let checked = match kind {
         Kind::Spsc | Kind::Bytes => match kind {
-            Kind::Spsc => spsc::status(&map.region_for_reading()),
-            _ => bytes::status(&map.region_for_reading()),
+            Kind::Spsc => spsc::status(region),
+            _ => bytes::status(region),
         }
         .map(|s| {
             let roles = vec![
@@ -263,7 +335,7 @@ fn judge(header: HeaderSnapshot, map: &crate::mapping::ReadOnlyMapping) -> State
             ];
             (roles, false, s.fill())
         }),
-        Kind::Mpmc => mpmc::status(&map.region_for_reading()).map(|s| {
+        Kind::Mpmc => mpmc::status(region).map(|s| {
             let users = s.users.holders().map(|pid| Role {
                 role: "user",
                 holder: Pid::check(pid),
@@ -280,11 +352,12 @@ fn judge(header: HeaderSnapshot, map: &crate::mapping::ReadOnlyMapping) -> State
             if matches!(kind, Kind::Spsc | Kind::Bytes | Kind::Mpmc) && fill.is_none() {
                 problems.push("indices say more in the ring than its capacity".to_owned());
             }
-            if header.total_len > map.len() as u64 {
+            // Shorter: truncated; longer: grown by a peer. Either way
+            // `Channel::open` refuses it.
+            if header.total_len != size {
                 problems.push(format!(
-                    "records {} bytes, the object has {}",
+                    "records {} bytes, the object has {size}",
                     header.total_len,
-                    map.len()
                 ));
             }
             State::Valid(Summary {

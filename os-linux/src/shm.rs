@@ -15,6 +15,34 @@
 //! map.unlink_on_drop_of(&shm)?; // the name goes when the mapping does
 //! # Ok::<(), interlink_linux::shm::ShmError>(())
 //! ```
+//!
+//! # Hostile names
+//!
+//! Whatever sits at a name may be a FIFO, a directory, a symlink, a
+//! socket or a device, or an object that changes size while it is looked
+//! at. Every open of a name here is non-blocking and does not follow a
+//! symlink, and anything but a regular file is refused at once with
+//! [`ShmError::NotRegular`] naming the path and what was found there.
+//!
+//! # Truncation
+//!
+//! Any process of the same user that can open an object can resize it
+//! (`ftruncate`). Shrinking it under a mapping makes every access to a
+//! page past the new end raise `SIGBUS` in every process that has it
+//! mapped; that is the kernel's contract for shared files and no check
+//! made before mapping can prevent it afterwards. What this crate does:
+//! probing ([`crate::inspect::probe`], hence `ls`, `gc` and `create`'s
+//! stale check) maps nothing and reads with `pread`; opening a channel
+//! validates the header from a `pread` copy and the size with `fstat`
+//! before it maps exactly the structure's length, and touches nothing
+//! mapped before returning (except an MPMC channel's users table, which
+//! it writes). Everything after that touches the mapping: creating (which
+//! initialises the object it just sized), claiming a role, sending,
+//! receiving, releasing a role on drop. A peer that truncates a named
+//! object kills with `SIGBUS` every process that then touches a page past
+//! the new end, whatever the crate checks. To rule that out, use a sealed memfd
+//! ([`crate::memfd`], [`crate::channel::Channel::create_sealed`]), whose
+//! size no process can change.
 
 use std::ffi::CString;
 use std::fmt;
@@ -79,8 +107,68 @@ pub enum ShmError {
         /// The errno.
         errno: i32,
     },
+    /// Something other than a regular file sits at the name (a FIFO, a
+    /// directory, a symlink, a socket, a device): refused at once, before
+    /// anything could block on it or follow it. Every path that opens a
+    /// name opens it non-blocking and without following a symlink, and
+    /// checks the file type with `fstat` before using it.
+    NotRegular {
+        /// The path at the name (`/dev/shm/NAME`).
+        path: String,
+        /// What was found there.
+        found: FileKind,
+    },
     /// A system call failed; see [`OsError`] for what and on what.
     Os(OsError),
+}
+
+/// The type of a file that is not a regular file (`st_mode & S_IFMT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A named pipe (`S_IFIFO`).
+    Fifo,
+    /// A directory (`S_IFDIR`).
+    Directory,
+    /// A symbolic link (`S_IFLNK`).
+    Symlink,
+    /// A Unix socket (`S_IFSOCK`).
+    Socket,
+    /// A character device (`S_IFCHR`).
+    CharDevice,
+    /// A block device (`S_IFBLK`).
+    BlockDevice,
+    /// Any other `S_IFMT` value (the raw bits).
+    Other(u32),
+}
+
+impl FileKind {
+    /// The kind for a `st_mode`, or `None` for a regular file.
+    pub fn of_mode(mode: u32) -> Option<Self> {
+        Some(match mode & libc::S_IFMT {
+            libc::S_IFREG => return None,
+            libc::S_IFIFO => Self::Fifo,
+            libc::S_IFDIR => Self::Directory,
+            libc::S_IFLNK => Self::Symlink,
+            libc::S_IFSOCK => Self::Socket,
+            libc::S_IFCHR => Self::CharDevice,
+            libc::S_IFBLK => Self::BlockDevice,
+            other => Self::Other(other),
+        })
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fifo => f.write_str("a FIFO"),
+            Self::Directory => f.write_str("a directory"),
+            Self::Symlink => f.write_str("a symbolic link"),
+            Self::Socket => f.write_str("a socket"),
+            Self::CharDevice => f.write_str("a character device"),
+            Self::BlockDevice => f.write_str("a block device"),
+            Self::Other(bits) => write!(f, "a file of type {bits:#o}"),
+        }
+    }
 }
 
 impl ShmError {
@@ -134,6 +222,10 @@ impl fmt::Display for ShmError {
                 "explicit huge pages for {len} bytes: {} (are any reserved in \
                  /proc/sys/vm/nr_hugepages? HugePages::ExplicitOrTransparent falls back)",
                 std::io::Error::from_raw_os_error(*errno)
+            ),
+            Self::NotRegular { path, found } => write!(
+                f,
+                "{path} is {found}, not a regular file: refused (shared-memory objects are regular files)"
             ),
             Self::Os(e) => e.fmt(f),
         }
@@ -262,6 +354,9 @@ impl ShmOptions {
 pub struct Shm {
     fd: OwnedFd,
     name: ShmName,
+    /// The length this handle sized the object to, if it did: mapping it
+    /// then checks that nobody resized it since.
+    sized: Option<usize>,
 }
 
 impl Shm {
@@ -279,11 +374,12 @@ impl Shm {
         if options.exclusive {
             flags |= libc::O_EXCL;
         }
-        let shm = Self::open_raw(name, flags, options.mode)?;
+        let mut shm = Self::open_raw(name, flags, options.mode)?;
         let sized = shm.set_size(len, options.reserve);
         if sized.is_err() && options.exclusive {
             let _ = shm.unlink();
         }
+        shm.sized = Some(len);
         sized.map(|()| shm)
     }
 
@@ -297,14 +393,41 @@ impl Shm {
         Self::open_raw(ShmName::new(name)?, libc::O_RDONLY | libc::O_CLOEXEC, 0)
     }
 
+    /// Every open of a name goes through here: non-blocking (a FIFO at
+    /// the name cannot hang the open), not following a symlink, and
+    /// refusing anything but a regular file ([`ShmError::NotRegular`]).
     fn open_raw(name: ShmName, flags: i32, mode: u32) -> Result<Self, ShmError> {
+        let flags = flags | libc::O_NONBLOCK | libc::O_NOFOLLOW;
         // SAFETY: the name is a valid C string; shm_open has no other
         // preconditions.
         let fd = unsafe { libc::shm_open(name.c_str().as_ptr(), flags, mode as libc::mode_t) };
-        let fd = check(fd, "shm_open").map_err(|e| e.on(&name))?;
+        let fd = match check(fd, "shm_open") {
+            Ok(fd) => fd,
+            // The open's errno for a non-regular file varies (ELOOP for a
+            // symlink, EINVAL for a directory opened for writing, ENXIO
+            // for a socket, EACCES for a device on a nodev mount): say
+            // what is there when it is not a regular file.
+            Err(e) => {
+                return Err(match not_regular_at(&name) {
+                    Some(found) => found,
+                    None => e.on(&name).into(),
+                })
+            }
+        };
         // SAFETY: shm_open returned a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Self { fd, name })
+        let st = fd_stat(fd.as_fd())?;
+        if let Some(found) = FileKind::of_mode(st.st_mode) {
+            return Err(ShmError::NotRegular {
+                path: name.path().display().to_string(),
+                found,
+            });
+        }
+        Ok(Self {
+            fd,
+            name,
+            sized: None,
+        })
     }
 
     /// Sets the length to `len` (`ftruncate`), after checking the free
@@ -344,7 +467,8 @@ impl Shm {
     }
 
     /// Maps the whole object, writable. An empty object is
-    /// [`ShmError::Size`].
+    /// [`ShmError::Size`], and so is one this handle created whose size
+    /// changed since (checked with `fstat` before mapping).
     pub fn map(&self, options: &MapOptions) -> Result<Mapping, ShmError> {
         let len = self.nonempty_len()?;
         Mapping::from_fd(self.fd.as_fd(), len, options).map_err(|e| self.name_error(e))
@@ -357,11 +481,19 @@ impl Shm {
         ReadOnlyMapping::from_fd(self.fd.as_fd(), len).map_err(|e| self.name_error(e))
     }
 
+    /// The length to map: the current one, which must not be 0 and, for
+    /// an object this handle sized, must still be the length it was sized
+    /// to (a peer that grew it would make the mapping allocate and
+    /// prefault whatever it chose; checked before mapping).
     fn nonempty_len(&self) -> Result<usize, ShmError> {
         match self.size()? {
             0 => Err(ShmError::Size {
                 len: 0,
                 problem: "the object is empty (its creator has not sized it yet?)",
+            }),
+            len if self.sized.is_some_and(|sized| sized != len) => Err(ShmError::Size {
+                len: len as u64,
+                problem: "not the size it was created with: resized by another process",
             }),
             len => Ok(len),
         }
@@ -467,6 +599,23 @@ impl std::ops::Deref for TempName {
     fn deref(&self) -> &str {
         self.as_str()
     }
+}
+
+/// [`ShmError::NotRegular`] if something other than a regular file is at
+/// `name` now (`lstat`, not following a symlink); `None` otherwise.
+fn not_regular_at(name: &ShmName) -> Option<ShmError> {
+    let path = name.path();
+    let c_path = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid C string and a valid out-pointer.
+    if unsafe { libc::lstat(c_path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    FileKind::of_mode(st.st_mode).map(|found| ShmError::NotRegular {
+        path: path.display().to_string(),
+        found,
+    })
 }
 
 /// The (device, inode) the name refers to now.
