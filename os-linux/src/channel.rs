@@ -452,8 +452,10 @@ impl<S: Shape> Channel<S> {
                 ino,
             });
         }
-        // `shm` closes here, releasing the claim the object was built
-        // under.
+        // Release the claim it was built under: the mapping keeps the open
+        // file description (and a lock on it) alive after `shm` closes.
+        // (On an error above, dropping the mapping releases it.)
+        shm::release_claim(std::os::fd::AsFd::as_fd(&shm));
         Ok(channel)
     }
 

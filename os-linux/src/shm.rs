@@ -526,6 +526,16 @@ pub(crate) fn try_claim(fd: BorrowedFd<'_>) -> Result<Option<crate::lock::OfdLoc
     crate::lock::OfdLock::try_lock(fd, crate::lock::LockKind::Exclusive, CLAIM)
 }
 
+/// Releases the claim lock this open file description holds on `fd`
+/// (`F_UNLCK`; nothing if it holds none). Needed where the guard was
+/// forgotten: a mapping keeps the open file description, and with it the
+/// lock, alive after the descriptor closes.
+pub(crate) fn release_claim(fd: BorrowedFd<'_>) {
+    if let Ok(Some(lock)) = try_claim(fd) {
+        drop(lock);
+    }
+}
+
 /// Whether another open file description holds the claim lock on `fd`.
 pub(crate) fn is_claimed(fd: BorrowedFd<'_>) -> Result<bool, OsError> {
     crate::lock::OfdLock::conflict(fd, crate::lock::LockKind::Exclusive, CLAIM).map(|c| c.is_some())
@@ -622,9 +632,10 @@ impl Building {
                     armed: true,
                 },
             };
-            // Claimed for as long as the descriptor is open: the guard is
-            // forgotten; the kernel releases the lock when the descriptor
-            // closes or the process dies.
+            // Claimed until the creator releases it (`release_claim`) or
+            // dies: the guard is forgotten. (Closing the descriptor would
+            // not release it while the object is mapped: the mapping keeps
+            // the open file description alive.)
             let claimed = try_claim(building.shm.fd.as_fd())?;
             let got = claimed.is_some();
             std::mem::forget(claimed);
@@ -650,8 +661,8 @@ impl Building {
     }
 
     /// Moves the object to its real name, atomically, if no object has
-    /// that name, and returns it under that name (still claimed until the
-    /// descriptor closes). If the name is taken: the error (`EEXIST`) and
+    /// that name, and returns it under that name, still claimed: call
+    /// [`release_claim`] when done with it. If the name is taken: the error (`EEXIST`) and
     /// the object, still private, to try again.
     pub(crate) fn publish(self) -> Result<Shm, (Self, ShmError)> {
         match self.rename() {
