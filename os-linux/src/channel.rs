@@ -503,18 +503,17 @@ impl<S: Shape> Channel<S> {
         loop {
             tries += 1;
             match building.publish() {
-                Ok(shm) => return Ok(shm),
-                Err((b, e)) if e.is(libc::EEXIST) && tries < Self::PUBLISH_TRIES => {
-                    building = b;
+                Ok(()) => return Ok(building.into_shm()),
+                Err(e) if e.is(libc::EEXIST) && tries < Self::PUBLISH_TRIES => {
                     Self::replace_if_stale(name, options)?;
                 }
-                Err((_, e)) if e.is(libc::EEXIST) => {
+                Err(e) if e.is(libc::EEXIST) => {
                     return Err(ChannelError::Exists {
                         name: name.to_string(),
                         why: format!("taken again each of the {tries} times it was freed"),
                     })
                 }
-                Err((_, e)) => return Err(e.into()),
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -580,3 +580,91 @@ pub(crate) fn reclaim(
         removed => Ok(Reclaimed::Unlinked(object, removed)),
     }
 }
+
+#[cfg(test)]
+mod unfinished_tests {
+    use super::*;
+
+    /// The private names building `target` now.
+    fn private_names(target: &str) -> Vec<String> {
+        std::fs::read_dir(SHM_DIR)
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(|f| format!("/{f}")))
+            .filter(|n| n.starts_with(target) && shm::building_pid(n).is_some())
+            .collect()
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn an_object_being_built_is_kept_while_its_creator_lives_and_collected_after() {
+        let target = ShmName::new(&format!("/il-unfinished-{}", process::current_pid())).unwrap();
+        let len = 1 << 16;
+        let child = process::fork(|| {
+            let Ok(building) = shm::Building::create(&target, len, &shm::ShmOptions::new()) else {
+                return 1;
+            };
+            let _keep = building;
+            loop {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+        .unwrap();
+        let only_ours = |n: &str| n.starts_with(target.as_str());
+        // Wait (bounded) until it exists and is claimed.
+        let start = Instant::now();
+        let name = loop {
+            let claimed = private_names(target.as_str()).into_iter().find(|n| {
+                matches!(
+                    probe(n).map(|o| o.state),
+                    Ok(State::Unfinished { claimed: true, .. })
+                )
+            });
+            if let Some(n) = claimed {
+                break n;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "never built");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(shm::building_pid(&name), Some(child.pid()));
+        let object = probe(&name).unwrap();
+        assert_eq!(object.size, len as u64);
+        assert!(!object.is_stale(), "{object:?}");
+        assert!(object.state.to_string().contains("being created by"));
+        assert!(gc(only_ours).unwrap().is_empty());
+
+        child.signal(libc::SIGKILL).unwrap();
+        child.wait().unwrap();
+        let object = probe(&name).unwrap();
+        assert!(
+            matches!(object.state, State::Unfinished { claimed: false, creator } if !creator.alive),
+            "{object:?}"
+        );
+        assert!(object.is_stale());
+        let collected = gc(only_ours).unwrap();
+        assert_eq!(collected.len(), 1, "{collected:?}");
+        assert_eq!(collected[0].0.name, name);
+        assert!(collected[0].1.is_ok());
+        assert!(private_names(target.as_str()).is_empty());
+    }
+
+    #[test]
+    fn building_names_are_parsed_strictly() {
+        assert_eq!(shm::building_pid("/a.interlink-new.12.3"), Some(12));
+        assert_eq!(
+            shm::building_pid("/a.interlink-new.interlink-new.12.3"),
+            Some(12)
+        );
+        for not in [
+            "/a",
+            "/a.interlink-new.12",
+            "/a.interlink-new.12.",
+            "/a.interlink-new..3",
+            "/a.interlink-new.x.3",
+            "/a.interlink-new.12.3.4",
+            "/a.interlink-new.99999999999.3",
+        ] {
+            assert_eq!(shm::building_pid(not), None, "{not}");
+        }
+    }
+}

@@ -661,23 +661,23 @@ impl Building {
     }
 
     /// Moves the object to its real name, atomically, if no object has
-    /// that name, and returns it under that name, still claimed: call
-    /// [`release_claim`] when done with it. If the name is taken: the error (`EEXIST`) and
-    /// the object, still private, to try again.
-    pub(crate) fn publish(self) -> Result<Shm, (Self, ShmError)> {
-        match self.rename() {
-            Ok(()) => {
-                let Self {
-                    mut shm,
-                    target,
-                    mut private,
-                } = self;
-                private.armed = false;
-                shm.name = target;
-                Ok(shm)
-            }
-            Err(e) => Err((self, e)),
+    /// that name (an error with `EEXIST` if one has: the object stays
+    /// private, to try again). Once published, [`Building::into_shm`]
+    /// gives it under its real name, still claimed: call
+    /// [`release_claim`] when done with it.
+    pub(crate) fn publish(&mut self) -> Result<(), ShmError> {
+        if self.private.armed {
+            self.rename()?;
+            self.private.armed = false;
+            self.shm.name = self.target.clone();
         }
+        Ok(())
+    }
+
+    /// The object: under its real name once published; unpublished, its
+    /// private name is unlinked now.
+    pub(crate) fn into_shm(self) -> Shm {
+        self.shm
     }
 
     fn rename(&self) -> Result<(), ShmError> {

@@ -214,7 +214,7 @@ fn six_creators_over_one_stale_name_make_exactly_one_owner() {
                         start.load(Ordering::SeqCst) >= round
                     }) {
                         SpscChannel::<u64>::create(
-                            &name,
+                            name,
                             RingConfig::new(64),
                             &ChannelOptions::new(),
                         )
@@ -374,4 +374,24 @@ fn a_name_with_the_building_marker_is_refused() {
         matches!(made, Err(ChannelError::Shm(shm::ShmError::Name { .. }))),
         "{made:?}"
     );
+}
+
+/// The longest names (and names of multi-byte characters) are built under
+/// a private name cut to fit, published whole, and leave nothing behind.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn the_longest_names_are_created_and_leave_nothing() {
+    let base = unique_name("create-long");
+    for fill in ["x", "é"] {
+        let mut name = base.clone();
+        while name.len() + fill.len() <= 1 + shm::NAME_MAX {
+            name.push_str(fill);
+        }
+        let _cleanup = Cleanup(base.clone());
+        let ch = SpscChannel::<u64>::create(&name, RingConfig::new(64), &ChannelOptions::new())
+            .unwrap_or_else(|e| panic!("{} bytes: {e}", name.len()));
+        assert_eq!(leftovers(&base), vec![name.clone()]);
+        drop(ch);
+        assert!(leftovers(&base).is_empty(), "{:?}", leftovers(&base));
+    }
 }
