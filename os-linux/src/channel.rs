@@ -21,14 +21,63 @@
 //!
 //! # Create and open
 //!
-//! The creator sizes the object (exclusive create, mode 0600, space
-//! reserved), maps it, initialises the ring with its pid recorded as the
-//! creator, and publishes it. An opener retries, until
-//! [`ChannelOptions::open_timeout`], while the name does not exist, the
-//! object is still empty (created but not sized), or the header is not yet
-//! published; then it validates the header: another kind, layout version,
-//! element type, or a corrupt capacity or length is a [`ChannelError`]
-//! naming the object.
+//! The creator builds the object where no one can see it, then publishes
+//! it in one atomic step, so that whatever it leaves when killed at any
+//! instruction is recognisable:
+//!
+//! 1. It creates a private object in the same directory,
+//!    `/NAME.interlink-new.PID.N` (NAME cut to fit `NAME_MAX`; see
+//!    [`shm::building_pid`]), exclusively, mode 0600, and takes its *claim
+//!    lock*: an OFD write lock on byte [`shm::CLAIM_BYTE`], which the
+//!    kernel drops when the creator dies, whatever its pid.
+//! 2. It sizes it (space reserved), maps it (prefaulted), initialises the
+//!    ring with its pid recorded as the creator, and publishes the header.
+//! 3. It moves the object to `NAME` with `renameat2(RENAME_NOREPLACE)`
+//!    (`link(2)` where that is unsupported), which fails if any object
+//!    has the name; then it releases the claim.
+//!
+//! So `NAME` only ever denotes a whole, published object. A creator killed
+//! before step 3 leaves a private object ([`inspect::State::Unfinished`])
+//! that is stale once nobody holds its claim and its creator's pid is dead
+//! (or [`inspect::INCOMPLETE_GRACE`] after it was last modified, for a
+//! reused pid): `interlink-inspect gc` removes it, and so does the next
+//! `create` of the same name. Channel names may not contain
+//! [`shm::BUILDING_MARKER`].
+//!
+//! An opener retries, until [`ChannelOptions::open_timeout`], while the
+//! name does not exist, the object is still empty, or the header is not
+//! yet published; then it validates the header: another kind, layout
+//! version, element type, or a corrupt capacity or length is a
+//! [`ChannelError`] naming the object.
+//!
+//! **Taking a name over.** When `NAME` is taken, `create` refuses at once
+//! if it holds a channel in use ([`ChannelError::Exists`], saying why);
+//! otherwise, after building, it replaces the object there if it is stale
+//! ([`ChannelOptions::replace_stale`]), by the protocol `gc` uses too
+//! (`inspect::reclaim`): open it (non-blocking, regular files only), take
+//! its claim (waiting at most 2 s), check that `NAME` still denotes the
+//! same device and inode, judge it, check again, unlink `NAME`, release;
+//! then publish with `RENAME_NOREPLACE`. Two creators that judged the same
+//! object stale take turns on its claim: the second finds `NAME` gone or
+//! denoting the first one's new object and unlinks nothing, and its
+//! publish either wins (the first one's then fails) or fails. **Of any
+//! number of creators racing for one name, exactly one gets the channel;
+//! the others get [`ChannelError::Exists`].** Only processes that claim
+//! before they unlink are ordered this way: a creator's `Drop`
+//! (identity-checked) and a hostile `shm_unlink` are not.
+//!
+//! **An object without a header at `NAME`** — empty, or its first 64
+//! bytes zero but for an `UNINIT`/`INITIALISING` state word — is what
+//! older versions of `create` left when killed while sizing, reserving or
+//! prefaulting (this version never leaves one at a name), or another
+//! program's. `create` replaces it once it has been unmodified for
+//! [`inspect::INCOMPLETE_GRACE`] (a creator of an older version at work
+//! writes it within that time) and refuses it before; `gc`, which
+//! sweeps every name, keeps it since nothing marks it as interlink's.
+//! Any object with other bytes is never replaced.
+//!
+//! With [`ShmOptions::exclusive`] off, `create` opens or creates the name
+//! and initialises the object in place, without any of the above.
 //!
 //! # Lifecycle
 //!
@@ -47,8 +96,8 @@
 //!   what was sent). A restarted process takes the dead holder's role over
 //!   ([`Channel::sender`] / [`Channel::receiver`] do it automatically) and
 //!   resumes at the shared indices.
-//! - **Stale objects.** A creator killed before its `Drop` leaves the
-//!   object behind. It is stale when its creator and every role holder
+//! - **Stale objects.** A creator killed after publishing, before its
+//!   `Drop`, leaves the object behind. It is stale when its creator and every role holder
 //!   (for an MPMC channel, which has no roles: every process recorded in
 //!   the ring's users table while it had the channel open) are dead (see
 //!   [`crate::inspect::Object::is_stale`]); [`Channel::create`] replaces
@@ -161,12 +210,17 @@ pub struct ChannelOptions {
     /// How to map (default: prefaulted).
     pub map: MapOptions,
     /// How to create the object (default: exclusive, 0600, reserved).
+    /// Exclusive creation builds under a private name and publishes
+    /// atomically (see the module docs); non-exclusive initialises
+    /// whatever object has the name in place, with none of those
+    /// guarantees.
     pub shm: ShmOptions,
     /// Whether the creator unlinks the name when its [`Channel`] drops
     /// (default true).
     pub unlink_on_drop: bool,
     /// Whether [`Channel::create`] replaces a stale object of the same name
-    /// (creator and every holder dead; default true).
+    /// (creator and every holder dead), or an abandoned one without a
+    /// header (see the module docs; default true).
     pub replace_stale: bool,
     /// How blocked sends and receives wait (default
     /// [`Waiting::SpinThenPark`]).

@@ -3,6 +3,12 @@
 //! [`crate::channel::Channel::create`] use to tell a stale object from a
 //! live one.
 //!
+//! Objects under a private name `NAME.interlink-new.PID.N` are ones a
+//! creator is building ([`State::Unfinished`]); their claim lock
+//! ([`shm::CLAIM_BYTE`]) says whether it still is. `gc` removes only after
+//! claiming an object and re-checking that its name still denotes it (see
+//! [`gc`]).
+//!
 //! Objects are opened and mapped **read-only**, and nothing read from them
 //! is trusted: a header is copied out and validated, and whatever does not
 //! validate is reported as [`State::Corrupt`] or [`State::Foreign`], never
@@ -378,7 +384,7 @@ pub type Collected = (Object, Result<(), ShmError>);
 /// `interlink-inspect rm --force` removes it.
 ///
 /// Each removal follows the protocol `create` uses to replace a stale
-/// object (see [`reclaim`]): the name is unlinked only while `gc` holds
+/// object (see the [`crate::channel`] module docs): the name is unlinked only while `gc` holds
 /// the object's claim lock and the name still denotes the object judged,
 /// so a `gc` racing creators never removes a newer object.
 pub fn gc(select: impl Fn(&str) -> bool) -> Result<Vec<Collected>, ShmError> {

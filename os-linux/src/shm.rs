@@ -475,8 +475,8 @@ pub(crate) fn identity(name: &ShmName) -> Result<(u64, u64), ShmError> {
 }
 
 /// What the name of an object still being built by a creator contains:
-/// `/STEM.interlink-new.PID.N` (see [`Building`]). Channel names may not
-/// contain it.
+/// `/STEM.interlink-new.PID.N` (see [`crate::channel`], "Create and
+/// open"). Channel names may not contain it.
 pub const BUILDING_MARKER: &str = ".interlink-new.";
 
 /// The byte of an object that interlink's creators, replacers and `gc`
@@ -492,7 +492,7 @@ const CLAIM: crate::lock::ByteRange = crate::lock::ByteRange {
     len: 1,
 };
 
-/// Whether `name` is the name of an object being built ([`Building`]),
+/// Whether `name` is the private name of an object a creator is building,
 /// and if so the pid of the process building it.
 pub fn building_pid(name: &str) -> Option<u32> {
     let at = name.rfind(BUILDING_MARKER)?;
