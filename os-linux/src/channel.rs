@@ -523,8 +523,8 @@ impl<S: Shape> Channel<S> {
     const PUBLISH_TRIES: u32 = 4;
 
     /// [`ChannelError::Exists`] when `name` holds a valid channel that is
-    /// not stale (or may not be replaced), or something that is not a
-    /// regular file.
+    /// not stale, any object while `replace_stale` is off, or something
+    /// that is not a regular file.
     fn refuse_if_in_use(name: &ShmName, options: &ChannelOptions) -> Result<(), ChannelError> {
         let exists = |why: String| ChannelError::Exists {
             name: name.to_string(),
@@ -537,9 +537,9 @@ impl<S: Shape> Channel<S> {
             Ok(Some(_)) => {}
         }
         match inspect::probe(name.as_str()) {
+            Ok(object) if !options.replace_stale => Err(exists(object.state.to_string())),
             Ok(object)
-                if matches!(object.state, inspect::State::Valid(_))
-                    && !(options.replace_stale && object.is_stale()) =>
+                if matches!(object.state, inspect::State::Valid(_)) && !object.is_stale() =>
             {
                 Err(exists(object.state.to_string()))
             }
