@@ -169,8 +169,9 @@ const NO_START: u32 = 4;
 
 /// Hole 7: several creators over one stale name all replaced it ("both
 /// succeed": `replace_if_stale` unlinked by name whatever the name then
-/// denoted). Now exactly one owns the name each round; the others get
-/// `ChannelError::Exists`.
+/// denoted). Now exactly one owns the name each round, the others get
+/// `ChannelError::Exists`, and a `gc` sweeping meanwhile never removes
+/// the owner's object.
 #[test]
 #[cfg_attr(miri, ignore)]
 fn six_creators_over_one_stale_name_make_exactly_one_owner() {
@@ -179,8 +180,9 @@ fn six_creators_over_one_stale_name_make_exactly_one_owner() {
     let name = unique_name("create-race");
     let _cleanup = Cleanup(name.clone());
     // Words: 0 start (round number), 1 done (round number), then per
-    // creator its outcome and its pid.
-    let words = Words::new(2 + 2 * CREATORS);
+    // creator its outcome and its pid, then when gc stops (round number).
+    let words = Words::new(3 + 2 * CREATORS);
+    let stop_sweeping = 2 + 2 * CREATORS;
     let outcome = |i: usize| words.get(2 + 2 * i);
     let pid_of = |i: usize| words.get(3 + 2 * i);
 
@@ -244,6 +246,25 @@ fn six_creators_over_one_stale_name_make_exactly_one_owner() {
                 .unwrap()
             })
             .collect();
+        // A gc sweeping the name all the while: it may remove the stale
+        // object first, never a creator's new one.
+        let sweeper = {
+            let (words, name) = (&words, name.as_str());
+            process::fork(move || {
+                let start = words.get(0);
+                wait_until(Duration::from_secs(20), || {
+                    start.load(Ordering::SeqCst) >= round
+                });
+                let stop = words.get(stop_sweeping);
+                while stop.load(Ordering::SeqCst) < round {
+                    if inspect::gc(|n| n.starts_with(name)).is_err() {
+                        return 1;
+                    }
+                }
+                0
+            })
+            .unwrap()
+        };
         words.get(0).store(round, Ordering::SeqCst);
         let all_tried = wait_until(Duration::from_secs(30), || {
             (0..CREATORS).all(|i| outcome(i).load(Ordering::SeqCst) != 0)
@@ -252,12 +273,15 @@ fn six_creators_over_one_stale_name_make_exactly_one_owner() {
             .map(|i| outcome(i).load(Ordering::SeqCst))
             .collect();
         let owners: Vec<usize> = (0..CREATORS).filter(|&i| outcomes[i] == OWNER).collect();
+        words.get(stop_sweeping).store(round, Ordering::SeqCst);
+        let swept = sweeper.wait().unwrap();
         // The object at the name is the owner's.
         let at_name = inspect::probe(&name).map(|o| o.state);
         words.get(1).store(round, Ordering::SeqCst);
         for child in children {
             assert!(child.wait().unwrap().success(), "round {round}");
         }
+        assert!(swept.success(), "round {round}: gc failed");
         assert!(all_tried, "round {round}: {outcomes:?}");
         if owners.len() != 1 || outcomes.iter().any(|&o| o != OWNER && o != EXISTS) {
             failures.push(format!("round {round}: {outcomes:?}"));
