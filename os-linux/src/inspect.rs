@@ -188,7 +188,9 @@ impl Object {
     /// Whether nobody can be using the object: a valid object whose
     /// creator is recorded and dead and whose every role (for an MPMC ring:
     /// every recorded user) is free or held by a dead process, or an
-    /// incomplete one older than [`INCOMPLETE_GRACE`]. Foreign, corrupt and
+    /// incomplete one older than [`INCOMPLETE_GRACE`], or an
+    /// [`State::Unfinished`] one that nobody claims and whose creator is
+    /// dead (or that is older than [`INCOMPLETE_GRACE`]). Foreign, corrupt and
     /// other-version objects are never stale: their pids cannot be trusted.
     /// Nor is an MPMC ring whose users table overflowed
     /// ([`Summary::unrecorded_users`]): users it could not record may live.
@@ -560,7 +562,7 @@ pub(crate) fn reclaim(
         }
         std::thread::sleep(Duration::from_millis(1));
     };
-    let denotes = || shm::identity(name).ok() == Some(ours);
+    let denotes = || shm::name_identity(name) == Some(ours);
     if !denotes() {
         return Ok(Reclaimed::Moved);
     }

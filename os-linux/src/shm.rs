@@ -520,6 +520,16 @@ fn building_name(target: &ShmName, pid: u32, n: u32) -> Result<ShmName, ShmError
     ShmName::new(&format!("/{stem}{suffix}"))
 }
 
+/// The (device, inode) of whatever `name` denotes now, by `lstat` of its
+/// path: no open, so a FIFO or a device at the name cannot block us;
+/// `None` if nothing is there (or it cannot be looked at).
+pub(crate) fn name_identity(name: &ShmName) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(name.path())
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
 /// Takes the claim lock ([`CLAIM_BYTE`]) on `fd` if nobody holds it;
 /// `Ok(None)` if another open file description does.
 pub(crate) fn try_claim(fd: BorrowedFd<'_>) -> Result<Option<crate::lock::OfdLock<'_>>, OsError> {
@@ -592,7 +602,7 @@ struct PrivateName {
 
 impl Drop for PrivateName {
     fn drop(&mut self) {
-        if self.armed && identity(&self.name).ok() == Some(self.identity) {
+        if self.armed && name_identity(&self.name) == Some(self.identity) {
             let _ = unlink(self.name.as_str());
         }
     }
@@ -642,7 +652,7 @@ impl Building {
             // A gc that judged it abandoned in the instant before we claimed
             // it (our pid looked dead from its pid namespace) may have
             // unlinked it: then start over.
-            if got && self::identity(&building.private.name).ok() == Some(identity) {
+            if got && name_identity(&building.private.name) == Some(identity) {
                 break building;
             }
             if tries >= TRIES {
