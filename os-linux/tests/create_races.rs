@@ -419,3 +419,43 @@ fn the_longest_names_are_created_and_leave_nothing() {
         assert!(leftovers(&base).is_empty(), "{:?}", leftovers(&base));
     }
 }
+
+/// A FIFO (or a directory) at the name: `create` refuses at once instead
+/// of blocking in an open, and leaves it alone. Run in a child so that a
+/// hang fails the test instead of stopping it.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_fifo_or_a_directory_at_the_name_is_refused_at_once() {
+    let name = unique_name("create-fifo");
+    let _cleanup = Cleanup(name.clone());
+    let path = shm::ShmName::new(&name).unwrap().path();
+    for make_fifo in [true, false] {
+        if make_fifo {
+            let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+            // SAFETY: a valid C string.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        } else {
+            std::fs::create_dir(&path).unwrap();
+        }
+        let mut child = process::fork(|| {
+            match SpscChannel::<u64>::create(&name, RingConfig::new(64), &ChannelOptions::new()) {
+                Err(ChannelError::Exists { why, .. }) if why.contains("not a regular file") => 0,
+                _ => 1,
+            }
+        })
+        .unwrap();
+        let mut exit = None;
+        wait_until(Duration::from_secs(20), || {
+            exit = child.try_wait().unwrap();
+            exit.is_some()
+        });
+        assert_eq!(exit, Some(Exit::Code(0)), "fifo {make_fifo}");
+        assert!(path.exists(), "left alone");
+        if make_fifo {
+            std::fs::remove_file(&path).unwrap();
+        } else {
+            std::fs::remove_dir(&path).unwrap();
+        }
+        assert!(leftovers(&name).is_empty(), "{:?}", leftovers(&name));
+    }
+}
