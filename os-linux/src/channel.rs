@@ -496,10 +496,11 @@ impl<S: Shape> Channel<S> {
         inspect::remove_unfinished_of(&shm_name);
         let building = shm::Building::create(&shm_name, len, &options.shm)?;
         let mut channel = Self::init_in(building.shm(), &shm_name, len, config, options)?;
-        // Dropping `building` on an error unlinks its private name.
+        let (dev, ino) = building.shm().identity()?;
+        // Dropping `building` on an error unlinks its private name; nothing
+        // after a successful publish can fail.
         let shm = Self::publish(building, &shm_name, options)?;
         if options.unlink_on_drop {
-            let (dev, ino) = shm.identity()?;
             channel.mapping.set_unlink(crate::mapping::UnlinkOnDrop {
                 name: shm_name,
                 dev,
@@ -508,7 +509,6 @@ impl<S: Shape> Channel<S> {
         }
         // Release the claim it was built under: the mapping keeps the open
         // file description (and a lock on it) alive after `shm` closes.
-        // (On an error above, dropping the mapping releases it.)
         shm::release_claim(std::os::fd::AsFd::as_fd(&shm));
         Ok(channel)
     }
