@@ -499,11 +499,12 @@ mod blocking {
         assert_eq!(ring.send(3, &b, t), Err(BlockError::TimedOut));
         assert_eq!(ring.recv(&b, None), Ok(1));
         // A producer claimed position 2 and never published it: a blocking
-        // pop waits for it, up to its timeout, then says it is stalled.
+        // pop waits for it; a timeout shorter than the stall patience ends
+        // as a timeout, not as a stall.
         assert_eq!(ring.abandon_push(), Ok(2));
         assert_eq!(ring.recv(&b, None), Ok(2));
         assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 2 }));
-        assert_eq!(ring.recv(&b, t), Err(BlockError::Stalled { position: 2 }));
+        assert_eq!(ring.recv(&b, t), Err(BlockError::TimedOut));
         // Nobody parked since: waking costs no wake call.
         let calls = b.wait.calls();
         assert!(!ring.wake_producers(&b.wait));
@@ -564,8 +565,8 @@ mod blocking {
     }
 
     /// A dead producer's position ends a blocking `recv` with `Stalled`
-    /// instead of sleeping for ever: within the timeout, or after
-    /// [`STALL_PATIENCE`] without one. Likewise a dead consumer's slot
+    /// instead of sleeping for ever, after [`STALL_PATIENCE`] (a shorter
+    /// timeout ends it with `TimedOut`). Likewise a dead consumer's slot
     /// for a blocking `send`.
     #[test]
     fn a_dead_claimant_ends_blocking_calls_with_stalled() {
@@ -575,7 +576,8 @@ mod blocking {
         let dead = ring.abandon_push().unwrap();
         ring.try_push(7).unwrap();
         let stalled = Err(BlockError::Stalled { position: dead });
-        assert_eq!(ring.recv(&b, Some(Duration::from_millis(5))), stalled);
+        let short = Some(Duration::from_millis(5));
+        assert_eq!(ring.recv(&b, short), Err(BlockError::TimedOut));
         let start = Instant::now();
         assert_eq!(ring.recv(&b, None), stalled);
         assert!(start.elapsed() >= STALL_PATIENCE);
@@ -588,7 +590,10 @@ mod blocking {
         ring.send(9, &b, None).unwrap();
         assert_eq!(ring.recv(&b, None), Ok(9));
         let stalled = Err(BlockError::Stalled { position: dead });
-        assert_eq!(ring.send(10, &b, Some(Duration::from_millis(5))), stalled);
+        assert_eq!(ring.send(10, &b, short), Err(BlockError::TimedOut));
+        let start = Instant::now();
+        assert_eq!(ring.send(10, &b, Some(Duration::from_secs(30))), stalled);
+        assert!(start.elapsed() >= STALL_PATIENCE);
         assert_eq!(ring.skip_stalled(dead), Ok(None));
         ring.send(10, &b, None).unwrap();
         ring.send(11, &b, None).unwrap();
@@ -617,6 +622,32 @@ mod blocking {
             assert_eq!(ring.recv(&b, Some(Duration::from_secs(10))), Ok(5));
         });
         assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
+
+    /// Issue 13, hole 8: a stall is reported only once the patience has
+    /// really passed. A caller that waits in slices shorter than the
+    /// patience (as the Linux channel once did, 10 ms at a time) gets
+    /// `TimedOut` from each slice, never `Stalled` for a claimant that was
+    /// only descheduled; one long timeout reports the stall no sooner than
+    /// [`STALL_PATIENCE`] (a lower bound, which any schedule satisfies).
+    #[test]
+    fn a_stall_is_reported_only_after_the_patience() {
+        let buf = ring_buf::<u64>(4);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let b = Blocking::new(TestWait::default());
+        // A live claimant that has not published yet (it is "descheduled").
+        let (pos, _) = ring.claim(Side::Push, 1, 0).unwrap();
+        let start = Instant::now();
+        for _ in 0..3 {
+            let slice = Some(Duration::from_millis(10));
+            assert_eq!(ring.recv(&b, slice), Err(BlockError::TimedOut));
+        }
+        let r = ring.recv(&b, Some(Duration::from_secs(5)));
+        assert_eq!(r, Err(BlockError::Stalled { position: pos }));
+        assert!(start.elapsed() >= STALL_PATIENCE);
+        // The claimant finishes after all: its element arrives.
+        ring.write_and_publish(pos, 6);
+        assert_eq!(ring.recv(&b, Some(Duration::from_secs(5))), Ok(6));
     }
 }
 
