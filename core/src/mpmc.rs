@@ -181,8 +181,9 @@ pub const DEFAULT_SPIN_LIMIT: u32 = 128;
 /// index under it (a lost compare-exchange, a stale index) before it gives
 /// up with `Stalled`. Each retry means someone else made progress, so an
 /// honest ring never gets near it; it bounds the loop against a peer that
-/// rewrites the indices forever.
-pub const MAX_LOST_RACES: u32 = 1 << 16;
+/// rewrites the indices forever. The crate's one retry budget,
+/// [`crate::wait::MAX_LOST_RACES`].
+pub const MAX_LOST_RACES: u32 = crate::wait::MAX_LOST_RACES;
 
 /// How long [`MpmcRing::send`] and [`MpmcRing::recv`] wait on one position
 /// that another participant claimed and has not finished before they

@@ -77,7 +77,7 @@ use crate::plain::Plain;
 use crate::region::Region;
 use crate::ring::InitError;
 use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
-use crate::wait::{Deadline, Wait, WaitOutcome};
+use crate::wait::{update, Deadline, Declined, Races, Wait, WaitOutcome, MAX_LOST_RACES};
 
 /// Bit 31 of the lock word: a waiter may be asleep.
 const WAITERS: u32 = 1 << 31;
@@ -168,6 +168,11 @@ pub enum LockError<G> {
         /// The id given.
         id: u32,
     },
+    /// The lock word changed under every one of
+    /// [`MAX_LOST_RACES`] compare-exchanges of this call: a peer keeps
+    /// rewriting it (an honest mutex never gets near that). The lock was
+    /// not taken.
+    Contended,
 }
 
 impl<G> LockError<G> {
@@ -189,6 +194,7 @@ impl<G> fmt::Debug for LockError<G> {
             Self::WouldBlock => f.write_str("WouldBlock"),
             Self::Deadlock => f.write_str("Deadlock"),
             Self::BadOwnerId { id } => write!(f, "BadOwnerId {{ id: {id} }}"),
+            Self::Contended => f.write_str("Contended"),
         }
     }
 }
@@ -206,6 +212,10 @@ impl<G> fmt::Display for LockError<G> {
             Self::BadOwnerId { id } => {
                 write!(f, "owner id {id} is not in 1..={MAX_OWNER_ID}")
             }
+            Self::Contended => write!(
+                f,
+                "lock word rewritten under {MAX_LOST_RACES} compare-exchanges in a row"
+            ),
         }
     }
 }
@@ -479,6 +489,11 @@ impl<T> Raw<T> {
         let poll = liveness.poll_interval();
         let mut deadline = Deadline::after(wait, timeout);
         let mut spins = SPINS;
+        // Every pass of this loop either counts against `races` (a lost
+        // exchange), against `spins`, or checks the deadline before it
+        // sleeps: bounded by the timeout and MAX_LOST_RACES.
+        let mut races = Races::default();
+        let contended = |_| LockError::Contended;
         loop {
             let current = word.load(Ordering::Relaxed);
             if current == 0 {
@@ -490,6 +505,7 @@ impl<T> Raw<T> {
                 {
                     return self.acquired(wait, liveness, me, false);
                 }
+                races.lose().map_err(contended)?;
                 continue;
             }
             if current & MAX_OWNER_ID == id {
@@ -506,6 +522,7 @@ impl<T> Raw<T> {
                     .compare_exchange(current, asleep, Ordering::Relaxed, Ordering::Relaxed)
                     .is_err()
             {
+                races.lose().map_err(contended)?;
                 continue;
             }
             let left = deadline.remaining(wait).map_err(|_| LockError::TimedOut)?;
@@ -589,22 +606,21 @@ impl<T> Raw<T> {
     /// Releases the lock held by `id`; wakes a sleeper if one announced
     /// itself. Does nothing if another thread took the lock over (it
     /// judged `id` dead).
+    ///
+    /// Bounded: honestly the word changes under the exchange at most once
+    /// (a waiter sets `WAITERS`). After [`MAX_LOST_RACES`] lost exchanges
+    /// (a peer keeps rewriting the word) it leaves the word as the peer
+    /// wrote it and wakes one sleeper, which re-checks; unlocking runs in
+    /// `Drop`, so there is nobody to return an error to.
     fn unlock(self, wait: &impl Wait, id: u32) {
         let c = self.control();
         // The owner record stays: the next owner rewrites what differs.
-        let mut current = id;
-        loop {
-            match c
-                .word
-                .compare_exchange(current, 0, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(now) if now & MAX_OWNER_ID == id => current = now,
-                Err(_) => return,
-            }
-        }
-        if current & WAITERS != 0 {
-            wait.wake_one(&c.word);
+        // The first guess, `id` alone, is right unless a waiter is asleep.
+        let mine = |now: u32| (now & MAX_OWNER_ID == id).then_some(0);
+        match update(&c.word, id, &mut Races::default(), Ordering::Release, mine) {
+            Ok(old) if old & WAITERS == 0 => {}
+            Ok(_) | Err(Declined::Contended) => wait.wake_one(&c.word),
+            Err(Declined::Refused(_)) => {} // taken over: not ours to free
         }
     }
 }

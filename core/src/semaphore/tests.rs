@@ -15,22 +15,23 @@ fn counts_bounds_and_attach() {
     let other = Semaphore::attach(b.region()).unwrap();
     assert_eq!(other.max(), 3);
     let w = TestWait::default();
-    assert!(s.try_acquire());
-    assert!(other.try_acquire());
-    assert!(!s.try_acquire());
+    assert_eq!(s.try_acquire(), Ok(()));
+    assert_eq!(other.try_acquire(), Ok(()));
+    assert_eq!(s.try_acquire(), Err(AcquireError::Empty));
     assert_eq!(s.count(), 0);
     for _ in 0..3 {
         s.post(&w).unwrap();
     }
-    assert_eq!(s.post(&w), Err(Overflow { max: 3 }));
+    assert_eq!(s.post(&w), Err(PostError::Overflow { max: 3 }));
     assert_eq!(s.count(), 3);
     // Nobody slept: no wait or wake calls.
     assert_eq!(w.calls(), 0);
     for _ in 0..3 {
         s.acquire(&w, Some(Duration::ZERO)).unwrap();
     }
-    assert_eq!(s.acquire(&w, Some(Duration::from_millis(5))), Err(Expired));
-    assert_eq!(s.acquire(&w, Some(Duration::ZERO)), Err(Expired));
+    let timed_out = Err(AcquireError::TimedOut);
+    assert_eq!(s.acquire(&w, Some(Duration::from_millis(5))), timed_out);
+    assert_eq!(s.acquire(&w, Some(Duration::ZERO)), timed_out);
     let c = AlignedBuf::new(crate::condvar::Condvar::BYTES);
     crate::condvar::Condvar::init(c.region()).unwrap();
     assert!(matches!(
