@@ -363,6 +363,56 @@ impl Wait for LoomWait {
     }
 }
 
+/// For tests: a hostile peer on a thread that rewrites a shared word for
+/// ever, and a watchdog that ends the test process if the operation under
+/// test never returns (a hang must fail, not wait for the harness).
+#[cfg(all(test, not(loom)))]
+pub(crate) mod hostile {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use super::{AtomicU32, Ordering};
+
+    /// How long an operation may take before the watchdog fails the test.
+    const LIMIT: Duration = Duration::from_secs(120);
+
+    /// Runs `op` on this thread while a peer thread stores `value(i)`
+    /// (i = 0, 1, 2, ...) into `word` as fast as it can; returns what `op`
+    /// returned. Aborts the process if `op` takes longer than two minutes.
+    pub(crate) fn while_rewritten<R>(
+        word: &AtomicU32,
+        value: impl Fn(u32) -> u32 + Sync,
+        op: impl FnOnce() -> R,
+    ) -> R {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    word.store(value(i), Ordering::Relaxed);
+                    i = i.wrapping_add(1);
+                }
+            });
+            let watchdog = s.spawn(|| {
+                let start = Instant::now();
+                while !stop.load(Ordering::Acquire) {
+                    match LIMIT.checked_sub(start.elapsed()) {
+                        Some(left) => std::thread::park_timeout(left),
+                        None => {
+                            eprintln!("an operation under a hostile peer did not return");
+                            std::process::abort();
+                        }
+                    }
+                }
+            });
+            let r = op();
+            stop.store(true, Ordering::Release);
+            watchdog.thread().unpark();
+            r
+        })
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
