@@ -21,6 +21,12 @@
 //! before the sleeper is asleep, the word no longer equals its key, so the
 //! futex wait returns at once.
 //!
+//! A peer that writes the word at will can only cause spurious or missed
+//! wake-ups: the word addresses nothing, and the notifier's
+//! compare-exchange loop gives up after
+//! [`MAX_LOST_RACES`](crate::wait::MAX_LOST_RACES) lost exchanges and
+//! wakes every sleeper instead.
+//!
 //! # Layout of [`Event`] (version [`crate::LAYOUT_VERSION`])
 //!
 //! | offset | bytes | contents |

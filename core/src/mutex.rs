@@ -42,6 +42,21 @@
 //! word and writing its record, the waiter knows only its tid and asks
 //! about that (with pid and stamp 0).
 //!
+//! # Hostile peers
+//!
+//! Nothing read from the shared words addresses memory: the data sits at
+//! a fixed offset checked at attach, the owner's id is masked to 30 bits,
+//! and a health word no owner writes reads as not recoverable. Every
+//! compare-exchange loop is bounded: a `lock` that loses
+//! [`MAX_LOST_RACES`] exchanges (the word changed between its load and
+//! its exchange, which among honest threads means someone else took or
+//! released the lock) fails with [`LockError::Contended`]; its sleeps are
+//! bounded by its timeout. The unlock in the guard's `Drop` gives up after
+//! as many lost exchanges, leaving the word as the peer wrote it and
+//! waking one sleeper. A peer that writes a live thread's id into the word
+//! holds the lock for as long as it likes: use a timeout against such
+//! peers.
+//!
 //! # Access to the data
 //!
 //! The guard copies `T` in and out ([`MutexGuard::get`], [`MutexGuard::set`],

@@ -3,13 +3,24 @@
 //! when someone sleeps.
 //!
 //! `acquire` takes a unit with a `compare_exchange` when the count is
-//! positive (retried at most [`MAX_LOST_RACES`] times when the count moves
-//! under it: see [`AcquireError::Contended`]). Otherwise it adds itself to the sleepers, issues a `SeqCst`
+//! positive. Otherwise it adds itself to the sleepers, issues a `SeqCst`
 //! fence and sleeps while the count is 0. `post` adds a unit, issues a
 //! `SeqCst` fence and wakes one sleeper only if the sleeper count is
 //! nonzero. The fences make the two sides' store-then-load pairs ordered:
 //! either the poster sees the sleeper (and wakes it), or the sleeper's
 //! futex check sees the new unit (and does not sleep).
+//!
+//! # Hostile peers
+//!
+//! The maximum is read once, at attach, and must be nonzero; the count and
+//! the sleeper count address nothing, and no arithmetic on them can
+//! overflow (a count above the maximum reads as full to `post`). Every
+//! compare-exchange loop is bounded: an operation that loses
+//! [`MAX_LOST_RACES`] exchanges on the count (it changed between the load
+//! and the exchange) fails with [`AcquireError::Contended`] or
+//! [`PostError::Contended`], changing nothing; `acquire`'s sleeps are
+//! bounded by its timeout. A peer that keeps the count at 0 keeps
+//! `acquire` waiting: use a timeout against such peers.
 //!
 //! # Layout (version [`crate::LAYOUT_VERSION`])
 //!

@@ -863,3 +863,102 @@ fn status_rejects_what_no_creator_writes() {
     let short = unsafe { Region::from_raw(buf.ptr(), 384) }.unwrap();
     assert!(matches!(status(&short), Err(AttachError::Region(_))));
 }
+
+/// Hole 1's class, audited for the MPMC ring: every value a peer can write
+/// — the header at attach and in `status`, the indices and sequences before
+/// a claim or a take-over (`skip_stalled`), the users table before a join —
+/// is checked or masked before it addresses memory or sizes a loop, and
+/// the ring caches nothing but the capacity checked at attach. Extreme
+/// values (0, `u32::MAX`, capacity ± 1, 2³¹, the current index ± k) give
+/// typed errors or bounded results; Miri checks that no access leaves the
+/// ring.
+#[test]
+fn extreme_values_in_every_word_give_typed_errors() {
+    const CAP: u32 = 8;
+    let buf = ring_buf::<u64>(CAP);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(CAP).with_type_id(3)).unwrap();
+    let poke = |offset: usize, value: u32| {
+        // SAFETY: inside the buffer, aligned to 4.
+        unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
+    };
+    let extremes = |around: u32| {
+        [
+            0,
+            1,
+            u32::MAX,
+            u32::MAX - 1,
+            CAP - 1,
+            CAP,
+            CAP + 1,
+            1 << 31,
+            (1 << 31) + 1,
+            around.wrapping_sub(CAP + 1),
+            around.wrapping_sub(1),
+            around.wrapping_add(1),
+            around.wrapping_add(CAP),
+            around.wrapping_add(CAP + 1),
+        ]
+    };
+    // At attach and in status: a capacity no creator writes for this length.
+    for bad in extremes(CAP) {
+        if bad == CAP {
+            continue;
+        }
+        poke(32, bad);
+        assert!(matches!(
+            MpmcRing::<u64>::attach(buf.region(), 3),
+            Err(AttachError::Corrupt {
+                field: "capacity" | "total_len",
+                ..
+            })
+        ));
+        assert!(matches!(
+            status(&buf.region()),
+            Err(AttachError::Corrupt {
+                field: "capacity" | "total_len",
+                ..
+            })
+        ));
+    }
+    poke(32, CAP);
+    let other = MpmcRing::<u64>::attach(buf.region(), 3).unwrap();
+    // Before claims and take-overs: extreme indices and sequences.
+    let mut rng = Rng::new(13);
+    for &tail in &extremes(5) {
+        for &head in &extremes(tail) {
+            poke(128, tail);
+            poke(256, head);
+            let slot = 384 + 16 * rng.below(CAP as u64) as usize;
+            poke(slot, extremes(tail)[rng.below(14) as usize]);
+            for r in [&ring, &other] {
+                assert!(r.len() <= CAP);
+                if let Ok(n) = r.push_slice(&[1; 20]) {
+                    assert!((1..=CAP as usize).contains(&n));
+                }
+                if let Ok(n) = r.pop_into(&mut [0; 20]) {
+                    assert!((1..=CAP as usize).contains(&n));
+                }
+                let _ = r.try_push(2);
+                let _ = r.try_pop();
+                let _ = r.skip_stalled(tail);
+                let _ = r.skip_stalled(head.wrapping_sub(1));
+                let s = status(&buf.region()).unwrap();
+                assert!(s.fill().is_none_or(|n| n <= CAP));
+            }
+        }
+    }
+    // Before a join: every users word and the overflow word at extremes.
+    for (i, v) in extremes(0).into_iter().cycle().take(USER_WORDS).enumerate() {
+        poke(64 + 4 * i, v);
+    }
+    poke(124, u32::MAX);
+    let users = ring.users();
+    assert!(users.overflow);
+    match ring.join(42, |h| h == 1) {
+        Ok(UserSlot::Word(i)) => assert!(i < USER_WORDS),
+        other => panic!("{other:?}"),
+    }
+    assert!(!ring.leave(UserSlot::Word(USER_WORDS + 3), 42));
+    assert!(!ring.leave(UserSlot::Word(usize::MAX), 42));
+    assert!(status(&buf.region()).unwrap().users.overflow);
+}
