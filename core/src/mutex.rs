@@ -183,8 +183,8 @@ pub enum LockError<G> {
         /// The id given.
         id: u32,
     },
-    /// The lock word changed under every one of
-    /// [`MAX_LOST_RACES`] compare-exchanges of this call: a peer keeps
+    /// The lock word changed under [`MAX_LOST_RACES`] of this call's
+    /// compare-exchanges (between the load and the exchange): a peer keeps
     /// rewriting it (an honest mutex never gets near that). The lock was
     /// not taken.
     Contended,
@@ -229,7 +229,7 @@ impl<G> fmt::Display for LockError<G> {
             }
             Self::Contended => write!(
                 f,
-                "lock word rewritten under {MAX_LOST_RACES} compare-exchanges in a row"
+                "lock word rewritten under {MAX_LOST_RACES} compare-exchanges of one call"
             ),
         }
     }

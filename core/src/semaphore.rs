@@ -54,9 +54,10 @@ pub enum AcquireError {
     Empty,
     /// `acquire` only: the timeout passed first.
     TimedOut,
-    /// The count changed under every one of
-    /// [`MAX_LOST_RACES`] compare-exchanges: a peer keeps rewriting it (an
-    /// honest semaphore never gets near that). Nothing was taken.
+    /// The count changed under [`MAX_LOST_RACES`] of this call's
+    /// compare-exchanges (between the load and the exchange): a peer keeps
+    /// rewriting it (an honest semaphore never gets near that). Nothing was
+    /// taken.
     Contended,
 }
 
@@ -102,7 +103,7 @@ impl fmt::Display for PostError {
 fn contended(f: &mut fmt::Formatter<'_>) -> fmt::Result {
     write!(
         f,
-        "semaphore count rewritten under {MAX_LOST_RACES} compare-exchanges in a row"
+        "semaphore count rewritten under {MAX_LOST_RACES} compare-exchanges of one call"
     )
 }
 

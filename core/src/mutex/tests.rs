@@ -239,7 +239,7 @@ fn lock_and_unlock_end_while_a_peer_rewrites_the_word() {
     crate::wait::hostile::while_rewritten(word, |i| 3 | (i & 1) << 31, || drop(g));
     assert_eq!(
         LockError::<()>::Contended.to_string(),
-        "lock word rewritten under 65536 compare-exchanges in a row"
+        "lock word rewritten under 65536 compare-exchanges of one call"
     );
 }
 

@@ -102,7 +102,7 @@ fn operations_end_while_a_peer_rewrites_the_count() {
     }
     assert_eq!(
         AcquireError::Contended.to_string(),
-        "semaphore count rewritten under 65536 compare-exchanges in a row"
+        "semaphore count rewritten under 65536 compare-exchanges of one call"
     );
 }
 
