@@ -30,8 +30,10 @@ pub const INCOMPLETE_GRACE: Duration = Duration::from_secs(10);
 pub struct Pid {
     /// The pid (0: none recorded).
     pub pid: u32,
-    /// Whether a process with this pid exists now (false for 0). Pids are
-    /// reused, so `true` may mean another process.
+    /// Whether a process with this pid lives now
+    /// ([`crate::liveness::process_alive`]: false for 0, for a pid no
+    /// process has, and for a zombie). Pids are reused, so `true` may mean
+    /// another process.
     pub alive: bool,
 }
 

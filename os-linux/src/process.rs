@@ -116,19 +116,12 @@ impl Drop for Child {
     }
 }
 
-/// Whether a process with this pid exists (`kill(pid, 0)`; `EPERM` means it
-/// exists but belongs to someone else). Pids are reused: a pid that is
-/// alive may belong to a newer process than the one that recorded it.
+/// Whether the process `pid` lives: [`crate::liveness::process_alive`],
+/// the one liveness check every path uses (a zombie — killed or exited but
+/// not yet reaped — is dead; see [`crate::liveness`] for the rule, its
+/// bound and its limits under pid reuse and pid namespaces).
 pub fn is_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks for existence and permission.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || OsError::last("kill").is(libc::EPERM)
+    crate::liveness::process_alive(pid)
 }
 
 /// This process's pid.

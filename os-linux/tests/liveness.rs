@@ -1,0 +1,300 @@
+//! A killed process that is not yet reaped (a zombie) is dead on every
+//! path (issue 13, hole 3): a parent blocked on its own killed child gets
+//! `PeerDied` (it cannot reap while blocked), a zombie's roles and users
+//! word are taken over, an object whose creator is a zombie is stale, and
+//! a zombie mutex owner is found dead. Every child here is killed and left
+//! unreaped (`waitid(WNOWAIT)` says it has exited) while the check runs.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::Gate;
+
+use interlink_core::mpmc::UserSlot;
+use interlink_core::mutex::{LockError, Mutex};
+use interlink_core::{BlockError, RingConfig};
+use interlink_linux::channel::{ByteChannel, ChannelOptions, MpmcChannel, SpscChannel};
+use interlink_linux::futex::{Futex, Robust};
+use interlink_linux::inspect::{self, State};
+use interlink_linux::liveness;
+use interlink_linux::process::{self, fork, Child, Exit};
+use interlink_linux::shm::{Mapping, TempName};
+use interlink_linux::signal;
+
+/// How long the killer thread leaves its victim a zombie if the parent
+/// stays blocked: long enough that a parent that noticed the death by
+/// itself cannot be confused with one the reaping unblocked.
+const REAP_AFTER: Duration = Duration::from_secs(20);
+
+fn options() -> ChannelOptions {
+    ChannelOptions::new().open_timeout(Duration::from_secs(20))
+}
+
+/// Forks a child that runs `claim` (taking a role, joining a table,
+/// creating an object, locking) and keeps what it returns until it is
+/// killed; returns once `claim` has succeeded.
+fn holder<H>(claim: impl FnOnce() -> Option<H>) -> Child {
+    let mut ready = Gate::new();
+    let child = fork(|| {
+        let Some(_held) = claim() else { return 2 };
+        ready.open();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    })
+    .unwrap();
+    assert!(ready.wait(), "the holder failed to claim");
+    child
+}
+
+/// Whether our child `pid` has exited, waiting for it if `block`, without
+/// reaping it (`WNOWAIT`: it stays a zombie).
+fn exited(pid: u32, block: bool) -> bool {
+    loop {
+        // SAFETY: a zeroed siginfo_t is a valid out-buffer for waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT | if block { 0 } else { libc::WNOHANG };
+        // SAFETY: waits for our own child; `info` is a valid out-pointer.
+        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+        if r == 0 {
+            // SAFETY: waitid filled `info` (si_pid is 0 under WNOHANG when
+            // the child has not exited).
+            return unsafe { info.si_pid() } != 0;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::EINTR),
+            "waitid"
+        );
+    }
+}
+
+/// SIGKILLs `child` and returns once it is a zombie: exited, not reaped
+/// (so `kill(pid, 0)` still finds it).
+fn make_zombie(child: &Child) {
+    child.signal(libc::SIGKILL).unwrap();
+    assert!(exited(child.pid(), true));
+    assert!(signal::kill(child.pid(), 0).is_ok(), "not reaped");
+    assert!(!liveness::process_alive(child.pid()));
+}
+
+/// Runs `block` (a call that blocks on `child`), killing `child` from
+/// another thread after a while and reaping it only once `block` has
+/// returned; returns what `block` returned. Fails if `block` returned only
+/// because the zombie was reaped at last (after [`REAP_AFTER`]).
+fn while_blocked<R>(child: Child, block: impl FnOnce() -> R) -> R {
+    let pid = child.pid();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let killer = std::thread::spawn(move || {
+        // The caller is blocked by now (if the machine is so busy that it
+        // is not, it blocks on a zombie just after: the same case).
+        std::thread::sleep(Duration::from_millis(200));
+        child.signal(libc::SIGKILL).unwrap();
+        let killed = Instant::now();
+        // A parent that stays blocked on the zombie gets it reaped after
+        // REAP_AFTER, so that the test fails instead of hanging.
+        let stayed_blocked = done_rx.recv_timeout(REAP_AFTER).is_err();
+        let still_zombie = exited(pid, false);
+        (stayed_blocked, still_zombie, killed, child.wait().unwrap())
+    });
+    let r = block();
+    let returned = Instant::now();
+    let _ = done_tx.send(());
+    let (stayed_blocked, still_zombie, killed, exit) = killer.join().unwrap();
+    assert_eq!(exit, Exit::Signal(libc::SIGKILL));
+    assert!(
+        !stayed_blocked,
+        "blocked on a killed, unreaped child for {:?}",
+        returned - killed
+    );
+    assert!(still_zombie, "the child was reaped while the parent waited");
+    r
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn recv_on_a_killed_unreaped_child_returns_peer_died() {
+    let name = TempName::new("il-live").unwrap();
+    let channel = SpscChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
+    let mut rx = channel.receiver().unwrap();
+    let child = holder(|| channel.sender().ok());
+    let pid = child.pid();
+    let got = while_blocked(child, || rx.recv());
+    assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn recv_timeout_on_a_killed_unreaped_child_returns_peer_died() {
+    let name = TempName::new("il-live").unwrap();
+    let channel = SpscChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
+    let mut rx = channel.receiver().unwrap();
+    let child = holder(|| channel.sender().ok());
+    let pid = child.pid();
+    let got = while_blocked(child, || rx.recv_timeout(Duration::from_secs(120)));
+    assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn send_to_a_killed_unreaped_child_returns_peer_died() {
+    let name = TempName::new("il-live").unwrap();
+    let channel = SpscChannel::<u64>::create(&name, RingConfig::new(4), &options()).unwrap();
+    let mut tx = channel.sender().unwrap();
+    while tx.try_send(7).is_ok() {}
+    let child = holder(|| channel.receiver().ok());
+    let pid = child.pid();
+    let got = while_blocked(child, || tx.send(8));
+    assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn bytes_recv_on_a_killed_unreaped_child_returns_peer_died() {
+    let name = TempName::new("il-live").unwrap();
+    let channel = ByteChannel::create(&name, RingConfig::new(256), &options()).unwrap();
+    let mut rx = channel.receiver().unwrap();
+    let child = holder(|| channel.sender().ok());
+    let pid = child.pid();
+    let mut buf = [0u8; 64];
+    let got = while_blocked(child, || rx.recv(&mut buf));
+    assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn a_zombies_spsc_roles_are_taken_over() {
+    let name = TempName::new("il-live").unwrap();
+    let channel = SpscChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
+    let child = holder(|| Some((channel.sender().ok()?, channel.receiver().ok()?)));
+    make_zombie(&child);
+    let mut tx = channel.sender().expect("the zombie's producer role");
+    let mut rx = channel.receiver().expect("the zombie's consumer role");
+    tx.try_send(5).unwrap();
+    assert_eq!(rx.try_recv(), Ok(5));
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn a_zombies_bytes_roles_are_taken_over() {
+    let name = TempName::new("il-live").unwrap();
+    let channel = ByteChannel::create(&name, RingConfig::new(256), &options()).unwrap();
+    let child = holder(|| Some((channel.sender().ok()?, channel.receiver().ok()?)));
+    make_zombie(&child);
+    let mut tx = channel.sender().expect("the zombie's producer role");
+    let mut rx = channel.receiver().expect("the zombie's consumer role");
+    tx.try_send(3, b"hi").unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(rx.try_recv(&mut buf), Ok((3, 2)));
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn a_zombies_users_word_is_taken_over() {
+    let name = TempName::new("il-live").unwrap();
+    let channel = MpmcChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
+    assert_eq!(channel.user_slot(), Some(UserSlot::Word(0)));
+    let child = holder(|| {
+        let opened = MpmcChannel::<u64>::open(&name, 0, &options()).ok()?;
+        (opened.user_slot() == Some(UserSlot::Word(1))).then_some(opened)
+    });
+    make_zombie(&child);
+    let State::Valid(s) = inspect::probe(&name).unwrap().state else {
+        panic!("not valid")
+    };
+    let users: Vec<_> = s
+        .roles
+        .iter()
+        .map(|r| (r.holder.pid, r.holder.alive))
+        .collect();
+    assert_eq!(
+        users,
+        [(process::current_pid(), true), (child.pid(), false)]
+    );
+    let again = MpmcChannel::<u64>::open(&name, 0, &options()).unwrap();
+    assert_eq!(
+        again.user_slot(),
+        Some(UserSlot::Word(1)),
+        "the zombie's word"
+    );
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+}
+
+/// A zombie that created `name` (with `create`) and holds what `claim`
+/// took in it.
+fn zombie_creator<H>(create: impl FnOnce() -> Option<H>) -> Child {
+    let child = holder(create);
+    make_zombie(&child);
+    child
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn an_object_whose_creator_and_holders_are_zombies_is_stale() {
+    let spsc = TempName::new("il-live").unwrap();
+    let child = zombie_creator(|| {
+        let mut ch = SpscChannel::<u64>::create(&spsc, RingConfig::new(8), &options()).ok()?;
+        ch.keep_name();
+        // Leaked so that the roles borrow it for the child's life.
+        let ch = Box::leak(Box::new(ch));
+        Some((ch.sender().ok()?, ch.receiver().ok()?))
+    });
+    let object = inspect::probe(&spsc).unwrap();
+    let State::Valid(s) = &object.state else {
+        panic!("{:?}", object.state)
+    };
+    assert_eq!(s.creator.pid, child.pid());
+    assert!(!s.creator.alive, "a zombie creator is dead");
+    assert!(s
+        .roles
+        .iter()
+        .all(|r| r.holder.pid == child.pid() && !r.holder.alive));
+    assert!(object.is_stale(), "{}", object.state);
+    let collected = inspect::gc(|n| n == spsc.as_str()).unwrap();
+    assert_eq!(collected.len(), 1, "gc removes it");
+    assert!(collected[0].1.is_ok());
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+
+    let mpmc = TempName::new("il-live").unwrap();
+    let child = zombie_creator(|| {
+        let mut ch = MpmcChannel::<u64>::create(&mpmc, RingConfig::new(8), &options()).ok()?;
+        ch.keep_name();
+        Some(ch)
+    });
+    let object = inspect::probe(&mpmc).unwrap();
+    assert!(object.is_stale(), "{}", object.state);
+    // `create` replaces a stale object of its name.
+    let mine = MpmcChannel::<u64>::create(&mpmc, RingConfig::new(8), &options())
+        .expect("the zombie's object is replaced");
+    assert!(mine.is_creator());
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+}
+
+#[test]
+#[cfg_attr(miri, ignore)] // fork
+fn a_zombie_mutex_owner_is_dead() {
+    let map = Mapping::anonymous(4096).unwrap();
+    let m = Mutex::init(map.region(), 9, 0u64).unwrap();
+    let (wait, me) = (Futex, Robust::new());
+    let child = holder(|| {
+        let mut g = m.lock(&wait, &me, None).ok()?;
+        g.set(1);
+        Some(g)
+    });
+    make_zombie(&child);
+    match m.lock(&Futex, &Robust::new(), Some(Duration::from_secs(20))) {
+        Err(LockError::OwnerDied(mut g)) => {
+            assert_eq!(g.get(), 1);
+            g.mark_consistent();
+        }
+        Ok(_) => panic!("the zombie's lock was free"),
+        Err(LockError::TimedOut) => panic!("a zombie owner counted as alive"),
+        Err(_) => panic!("not recoverable"),
+    }
+    assert!(signal::kill(child.pid(), 0).is_ok(), "still a zombie");
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+}
