@@ -53,9 +53,13 @@
 //!   the ring's users table while it had the channel open) are dead (see
 //!   [`crate::inspect::Object::is_stale`]); [`Channel::create`] replaces
 //!   a stale object of its name ([`ChannelOptions::replace_stale`],
-//!   default on) and the `interlink-inspect gc` tool removes them all. Pids
-//!   are reused, so a stale object whose pid now names another process
-//!   looks alive: the check errs on the side of keeping objects.
+//!   default on) and the `interlink-inspect gc` tool removes them all.
+//! - **Who is alive.** Each [`Channel`] holds a presence lock in its
+//!   object while it lives, released by the kernel when its process dies;
+//!   a recorded holder is judged by it first, then by its pid (a zombie is
+//!   dead; a pid reused by a process that does not map the object does
+//!   not keep a dead holder alive). See [`crate::liveness`] for the rule,
+//!   its bound and its limits.
 //!
 //! # Waiting
 //!
@@ -75,6 +79,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use interlink_core::layout::Kind;
@@ -93,6 +98,7 @@ pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 
 use crate::futex::Futex;
 use crate::inspect;
+use crate::liveness;
 use crate::process;
 use crate::shm::{self, MapOptions, Mapping, Shm, ShmError, ShmName, ShmOptions};
 
@@ -365,6 +371,10 @@ pub struct Channel<S> {
     creator: bool,
     patience: Patience,
     user: Option<User>,
+    /// This process's presence lock in the object (see
+    /// [`crate::liveness::Presence`]); `None` if `/proc` could not reopen
+    /// it (holders are then judged by the process rule alone).
+    presence: Option<liveness::Presence>,
     _shape: PhantomData<S>,
 }
 
@@ -378,10 +388,16 @@ struct User {
 }
 
 impl User {
-    /// Records this process as a user of the structure in `region`.
-    fn join<S: Shape>(region: Region<'_>, type_id: u64) -> Option<Self> {
+    /// Records this process as a user of the structure in `region`; the
+    /// words of users that died are judged by `presence`'s object.
+    fn join<S: Shape>(
+        region: Region<'_>,
+        type_id: u64,
+        presence: Option<&liveness::Presence>,
+    ) -> Option<Self> {
         let pid = process::current_pid();
-        S::join(region, type_id, pid).map(|slot| Self {
+        let judge = presence.map(liveness::Presence::judge);
+        liveness::judging(judge, || S::join(region, type_id, pid)).map(|slot| Self {
             slot,
             pid,
             leave: S::leave,
@@ -445,6 +461,7 @@ impl<S: Shape> Channel<S> {
         options: &ChannelOptions,
     ) -> Result<Self, ChannelError> {
         let mut mapping = shm.map(&options.map)?;
+        let presence = liveness::Presence::take(shm.as_fd()).ok();
         if options.unlink_on_drop {
             mapping.unlink_on_drop_of(shm)?;
         }
@@ -453,15 +470,16 @@ impl<S: Shape> Channel<S> {
         // structure takes the front.
         let mut region = mapping.region();
         S::init(region.take(len, 1).map_err(InitError::from)?, config)?;
-        let user = User::join::<S>(mapping.region(), config.type_id);
+        let user = User::join::<S>(mapping.region(), config.type_id, presence.as_ref());
         Ok(Self {
             name: shm.name().clone(),
             mapping,
             type_id: config.type_id,
             capacity: config.capacity,
             creator: true,
-            patience: Patience::of(options),
+            patience: Patience::of(options, presence.as_ref()),
             user,
+            presence,
             _shape: PhantomData,
         })
     }
@@ -515,16 +533,20 @@ impl<S: Shape> Channel<S> {
         }
         let mapping = shm.map(&options.map)?;
         match S::attach(mapping.region(), type_id) {
-            Ok(capacity) => Ok(Ok(Self {
-                user: User::join::<S>(mapping.region(), type_id),
-                mapping,
-                name: name.clone(),
-                type_id,
-                capacity,
-                creator: false,
-                patience: Patience::of(options),
-                _shape: PhantomData,
-            })),
+            Ok(capacity) => {
+                let presence = liveness::Presence::take(shm.as_fd()).ok();
+                Ok(Ok(Self {
+                    user: User::join::<S>(mapping.region(), type_id, presence.as_ref()),
+                    mapping,
+                    name: name.clone(),
+                    type_id,
+                    capacity,
+                    creator: false,
+                    patience: Patience::of(options, presence.as_ref()),
+                    presence,
+                    _shape: PhantomData,
+                }))
+            }
             Err(AttachError::NotReady { state }) => Ok(Err(Pending::NotReady { state })),
             Err(error) => Err(ChannelError::Attach {
                 name: name.to_string(),
@@ -569,6 +591,17 @@ impl<S: Shape> Channel<S> {
     pub fn mapping(&self) -> &Mapping {
         &self.mapping
     }
+
+    /// Whether the holder recorded as `pid` in this object (creator, role,
+    /// users word) lives: by its presence lock in the object, else by the
+    /// process rule (see [`crate::liveness`]). What take-over, blocked
+    /// calls and the users table ask.
+    pub fn holder_alive(&self, pid: u32) -> bool {
+        match &self.presence {
+            Some(presence) => presence.holder_alive(pid),
+            None => liveness::process_alive(pid),
+        }
+    }
 }
 
 /// Removes the channel object `name` (`shm_unlink`); processes that have it
@@ -600,7 +633,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn sender(&self) -> Result<Sender<'_, T>, ChannelError> {
         let tx = self
             .ring()?
-            .take_over_producer(process::current_pid(), process::is_alive)?;
+            .take_over_producer(process::current_pid(), |pid| self.holder_alive(pid))?;
         Ok(Sender {
             tx,
             patience: self.patience,
@@ -612,7 +645,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn receiver(&self) -> Result<Receiver<'_, T>, ChannelError> {
         let rx = self
             .ring()?
-            .take_over_consumer(process::current_pid(), process::is_alive)?;
+            .take_over_consumer(process::current_pid(), |pid| self.holder_alive(pid))?;
         Ok(Receiver {
             rx,
             patience: self.patience,
@@ -667,13 +700,26 @@ impl Waiting {
 pub(crate) struct Patience {
     blocking: Blocking<Futex>,
     peer_check: Duration,
+    /// Judges the peer by the object's presence locks; valid while the
+    /// [`Channel`] (which owns the descriptor) lives, and every end that
+    /// holds a `Patience` borrows the channel.
+    judge: Option<liveness::Judge>,
 }
 
 impl Patience {
-    fn of(options: &ChannelOptions) -> Self {
+    fn of(options: &ChannelOptions, presence: Option<&liveness::Presence>) -> Self {
         Self {
             blocking: options.waiting.blocking(),
             peer_check: options.peer_check,
+            judge: presence.map(liveness::Presence::judge),
+        }
+    }
+
+    /// Whether the peer recorded as `holder` lives.
+    fn peer_alive(&self, holder: u32) -> bool {
+        match self.judge {
+            Some(judge) => judge.alive(holder),
+            None => liveness::process_alive(holder),
         }
     }
 
@@ -695,7 +741,7 @@ impl Patience {
                 done => return done,
             }
             let holder = peer();
-            if holder != 0 && !process::is_alive(holder) {
+            if holder != 0 && !self.peer_alive(holder) {
                 return match op(&self.blocking, Some(Duration::ZERO)) {
                     Err(BlockError::TimedOut) => Err(BlockError::PeerDied { holder }),
                     done => done,

@@ -121,8 +121,8 @@ futex_impl!(
 /// clears the cache). [`Robust::is_alive`] says an owner is dead when no
 /// thread with its tid exists or that thread is a zombie (a killed
 /// process's threads vanish; its main thread is a zombie until reaped):
-/// [`crate::liveness::thread_alive`], the same check (one parser of
-/// `/proc/ID/stat`) that judges channel roles, users and creators.
+/// [`crate::liveness::thread_alive`], the process rule (one parser of
+/// `/proc/ID/stat`) under every liveness judgement of the crate.
 /// Waiters ask every `poll_interval` (10 ms by default).
 ///
 /// Limits: a dead owner's tid reused by a new thread before a waiter looks

@@ -38,7 +38,8 @@ pub struct Pid {
 }
 
 impl Pid {
-    /// Looks `pid` up.
+    /// Looks `pid` up ([`process::is_alive`]: while [`probe`] judges an
+    /// object, by its presence locks first).
     pub fn check(pid: u32) -> Self {
         Self {
             pid,
@@ -219,7 +220,11 @@ pub fn probe(name: &str) -> Result<Object, ShmError> {
             },
         }));
     };
-    Ok(object(judge(header, &map)))
+    // Holders are judged by the object's presence locks first.
+    let holders = crate::liveness::Judge::of(std::os::fd::AsFd::as_fd(&shm)).ok();
+    Ok(object(crate::liveness::judging(holders, || {
+        judge(header, &map)
+    })))
 }
 
 /// Judges a header (and, for kinds this build can read, what follows it).

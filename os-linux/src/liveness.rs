@@ -2,57 +2,92 @@
 //! as a holder — of an SPSC or byte ring's role, of an MPMC ring's users
 //! word, of an object's creator record, of a robust mutex — still lives.
 //!
-//! This module is the one place that decides (DESIGN rule 8): the channel
-//! roles' take-over ([`crate::channel::Channel::sender`] and
-//! [`receiver`](crate::channel::Channel::receiver)), a blocked send or
+//! This module is the one place that decides (DESIGN rule 8). Every path
+//! asks it: a channel's role take-over ([`crate::channel::Channel::sender`]
+//! and [`receiver`](crate::channel::Channel::receiver)), a blocked send or
 //! receive's peer check, the MPMC users table, the inspector's staleness
-//! judgement (and so `gc` and `create`'s replacement of a stale name) and
-//! [`crate::futex::Robust`] all ask [`process_alive`] or [`thread_alive`],
-//! which read the task's state from one parser of `/proc/ID/stat`.
+//! judgement (and so `gc` and `create`'s replacement of a stale name),
+//! [`crate::process::is_alive`] and [`crate::futex::Robust`]. There are
+//! two layers: presence locks for holders recorded in a named object, and
+//! the process rule below them (and alone everywhere else).
 //!
-//! # The rule
+//! # The process rule
 //!
-//! A task is **dead** when `/proc/ID/stat` is gone (reaped, or never
-//! existed) or says it has exited: state `Z` (a zombie, killed or exited
-//! but not yet reaped by its parent) or `X`. For a *process* (a pid, the
-//! thread-group leader), a leader in state `Z` whose group still counts
-//! other threads is a process whose main thread ended while the others run:
-//! it is alive until they end too.
+//! [`process_alive`] and [`thread_alive`] read the task's state with one
+//! parser of `/proc/ID/stat`. A task is **dead** when that file is gone
+//! (reaped, or never existed) or says it has exited: state `Z` (a zombie,
+//! killed or exited but not yet reaped by its parent) or `X`. For a
+//! *process* (a pid, the thread-group leader), a leader in state `Z` whose
+//! group still counts other threads is a process whose main thread ended
+//! while the others run: it is alive until they end too. Only when the file
+//! cannot be read for another reason than the task being gone — `/proc`
+//! not mounted, or mounted with `hidepid` and the task another user's —
+//! does `kill(ID, 0)` decide (there a zombie reads as alive until reaped).
 //!
-//! **Bound:** a holder is dead for every path as soon as it has exited,
-//! zombie or reaped, with no grace period: a take-over, a users-table join,
-//! a probe or a robust-mutex waiter that looks after that moment sees it
-//! dead, and a blocked send or receive notices within one
-//! [`peer_check`](crate::channel::ChannelOptions::peer_check) slice. (A
-//! process killed by a signal is in state `Z` once all its threads have
-//! left the kernel: a few microseconds to milliseconds after the signal.)
+//! # Named objects: presence locks
 //!
-//! Only when `/proc/ID/stat` cannot be read for another reason than the
-//! task being gone — `/proc` not mounted, or mounted with `hidepid` and the
-//! task another user's — does the answer fall back to `kill(ID, 0)` (the
-//! task exists, or exists but is another user's): there a zombie still
-//! reads as alive until it is reaped.
+//! A process that creates or opens a named object through a
+//! [`Channel`](crate::channel::Channel) takes its [`Presence`] there: a
+//! shared OFD lock on byte [`PRESENCE_BASE`]` + pid` of the object's file
+//! (far beyond its end), through a file description opened afresh for it.
+//! The kernel drops the lock when that description closes — when the
+//! channel drops, or when the process dies, whatever its pid and its pid
+//! namespace. A holder recorded in the object as `pid` is then judged:
+//!
+//! 1. its presence byte is locked (`F_OFD_GETLK`) → **alive**;
+//! 2. else the process rule says `pid` is dead → **dead**;
+//! 3. else `pid` names a live process that has no presence there: a holder
+//!    recorded without one (by code that takes none, or with `/proc`
+//!    unavailable, or a forked child using a channel it inherited) maps
+//!    the object, a newcomer that was given a dead holder's pid does not,
+//!    so it is **alive** iff that process maps the object
+//!    (`/proc/PID/maps`; unreadable, as for another user's process →
+//!    alive).
+//!
+//! # Bound
+//!
+//! A holder is dead for every path as soon as it has exited, zombie or
+//! reaped, with no grace period: its presence lock goes and its memory is
+//! unmapped while it exits (before it becomes a zombie), and `/proc` says
+//! `Z` from then on. A take-over, a users-table join, a probe (and `gc`) or
+//! a robust-mutex waiter that looks after that moment sees it dead; a
+//! blocked send or receive notices within one
+//! [`peer_check`](crate::channel::ChannelOptions::peer_check) slice.
 //!
 //! # Limits
 //!
-//! - **Pid reuse.** A holder is recorded by its pid (tid for the mutex).
-//!   Once a dead holder is reaped, its pid may be given to a new, unrelated
-//!   process; while that process lives, the dead holder reads as alive (its
-//!   role cannot be taken over, its object is not stale, a peer blocked on
-//!   it waits). This is the safe direction — a live holder is never judged
-//!   dead — and it ends when the new process ends.
-//! - **Pid namespaces.** A pid is only meaningful in the namespace of the
-//!   process that recorded it. A holder in another pid namespace (a
-//!   container sharing `/dev/shm` with the host, say) records a number that
-//!   names, in the reader's namespace, either no process — the holder then
-//!   reads as **dead** while it lives, and its role can be taken over from
-//!   under it — or an unrelated process, which keeps it "alive". Share
-//!   named channels only between processes of one pid namespace (and with
-//!   `/proc` mounted for that namespace).
-//! - The robust mutex names its holder by tid; the same two limits apply
-//!   to tids.
+//! - **Pid reuse.** In a named object, a dead holder whose pid a newcomer
+//!   was given is dead (the newcomer holds no presence there and does not
+//!   map the object) — unless the newcomer uses that very object too, when
+//!   the old records read as alive while it does. Outside named objects (a
+//!   structure in an anonymous mapping; the robust mutex, which records a
+//!   tid), the process rule alone decides: the dead holder reads as alive
+//!   while the newcomer lives. Both are the safe direction: a live holder
+//!   is never judged dead.
+//! - **Pid namespaces.** In a named object, a holder in another pid
+//!   namespace (a container sharing `/dev/shm`) is judged by its presence
+//!   lock: alive while it lives, dead once it dies, whatever its recorded
+//!   number names here. Two users of one object whose pids are the same
+//!   number in different namespaces cannot be told apart (each one's
+//!   presence keeps records of that number alive). Outside named objects a
+//!   pid from another namespace means nothing here: the process rule then
+//!   may find it dead while it lives — share anonymous structures and
+//!   robust mutexes only within one pid namespace, with `/proc` mounted
+//!   for it.
+//! - **Fork.** A child forked while a channel lives inherits its presence
+//!   description: the parent's records stay alive while the child lives,
+//!   even after the parent died. (A child that takes a role through an
+//!   inherited channel is judged by rule 3: it maps the object.)
+//! - Without `/proc` no presence can be taken (the object is reopened
+//!   through `/proc/self/fd`): holders are judged by `kill(pid, 0)`.
 
+use std::cell::Cell;
 use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::error::OsError;
+use crate::lock::{ByteRange, LockKind, OfdLock};
 
 /// What `/proc/ID/stat` says about a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,6 +219,271 @@ pub fn start_time(pid: u32) -> Option<u64> {
     read_stat(pid).map(|s| s.start)
 }
 
+// ---------------------------------------------------------------------
+// Presence locks: liveness that survives pid reuse and pid namespaces.
+// ---------------------------------------------------------------------
+
+/// Where the presence byte of the holder recorded as `pid` lies in a named
+/// object's file: `PRESENCE_BASE + pid`, far beyond the end of any object
+/// (a lock beyond the end of a file is allowed, takes no space and does
+/// not change the file).
+pub const PRESENCE_BASE: u64 = 1 << 62;
+
+/// The presence byte of holder `pid`.
+pub fn presence_range(pid: u32) -> ByteRange {
+    ByteRange {
+        start: PRESENCE_BASE + u64::from(pid),
+        len: 1,
+    }
+}
+
+/// This process's presence in a named object: a shared OFD lock on the
+/// object's byte [`presence_range`]`(pid)`, taken through a file
+/// description opened afresh for it (`/proc/self/fd/N`), so that it
+/// belongs to no other handle. The kernel drops the lock when that
+/// description closes: when the `Presence` drops, or when the process
+/// dies, whatever its pid and pid namespace. A
+/// [`Channel`](crate::channel::Channel) takes one when it creates or opens
+/// an object and holds it while it lives; its holders — creator, roles,
+/// users word — are recorded with the same pid.
+///
+/// A child forked while the `Presence` lives inherits the description and
+/// so keeps the parent's presence until it exits or closes it (a dead
+/// parent then reads as alive while the child lives: the safe direction).
+#[derive(Debug)]
+pub struct Presence {
+    file: OwnedFd,
+    judge: Judge,
+    pid: u32,
+}
+
+impl Presence {
+    /// Opens the object behind `object` afresh and takes this process's
+    /// presence lock in it. Fails when `/proc` cannot reopen it, or the
+    /// lock cannot be taken (only if some process holds an exclusive lock
+    /// there, which interlink never takes).
+    pub fn take(object: BorrowedFd<'_>) -> Result<Self, OsError> {
+        let judge = Judge::of(object)?;
+        let file = reopen(object)?;
+        let again = Judge::of(file.as_fd())?;
+        if (again.dev, again.ino) != (judge.dev, judge.ino) {
+            return Err(OsError::new("reopen", libc::ESTALE).on("/proc/self/fd"));
+        }
+        let pid = crate::process::current_pid();
+        match OfdLock::try_lock(file.as_fd(), LockKind::Shared, presence_range(pid))? {
+            // The lock lasts as long as the description: `file` closes it.
+            Some(guard) => std::mem::forget(guard),
+            None => {
+                return Err(OsError::new("F_OFD_SETLK", libc::EAGAIN)
+                    .on(format_args!("presence byte of pid {pid}")))
+            }
+        }
+        Ok(Self {
+            judge: Judge {
+                fd: file.as_raw_fd(),
+                ..judge
+            },
+            file,
+            pid,
+        })
+    }
+
+    /// The pid this presence stands for (the process that took it).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether the holder recorded as `pid` in this object lives (see
+    /// the [module docs](self): lock, process rule, maps).
+    pub fn holder_alive(&self, pid: u32) -> bool {
+        self.judge.alive(pid)
+    }
+
+    /// The judge of this object's holders, asking through this presence's
+    /// own description (its own lock does not count as a conflict, so
+    /// this process's pid is judged by the fallback: it lives).
+    pub(crate) fn judge(&self) -> Judge {
+        self.judge
+    }
+}
+
+impl AsFd for Presence {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// `open("/proc/self/fd/N")`: a new description of the same file,
+/// read-only (a shared lock needs no more).
+fn reopen(object: BorrowedFd<'_>) -> Result<OwnedFd, OsError> {
+    let path = format!("/proc/self/fd/{}", object.as_raw_fd());
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&path)
+        .map(OwnedFd::from)
+        .map_err(|e| OsError::new("open", e.raw_os_error().unwrap_or(0)).on(path))
+}
+
+/// Judges the holders recorded in one named object: by their presence
+/// locks first, then by the process rule. Copy, holding the raw
+/// descriptor it asks through: whoever makes one keeps that descriptor
+/// open while the judge is used (a closed or reused one only makes
+/// answers wrong, never unsafe).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Judge {
+    fd: RawFd,
+    dev: u64,
+    ino: u64,
+}
+
+impl Judge {
+    /// The judge of the object behind `file` (a regular file: a POSIX shm
+    /// object or a memfd).
+    pub(crate) fn of(file: BorrowedFd<'_>) -> Result<Self, OsError> {
+        let st = crate::mapping::fd_stat(file)?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return Err(OsError::new("fstat", libc::EINVAL).on("not a regular file"));
+        }
+        Ok(Self {
+            fd: file.as_raw_fd(),
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+
+    /// Whether the holder recorded as `pid` in this object lives:
+    ///
+    /// 1. its presence byte is locked by some other description → alive
+    ///    (whatever `pid` names here: a holder in another pid namespace,
+    ///    or one whose pid a reaped process freed and another took);
+    /// 2. else [`process_alive`]`(pid)` false → dead;
+    /// 3. else the process `pid` names is alive but holds no presence: a
+    ///    holder recorded without one (older code, `/proc` unavailable
+    ///    when it took the role, or a forked child using an inherited
+    ///    channel) is alive if that process maps this object
+    ///    (`/proc/PID/maps`); a process that does not map it is a
+    ///    newcomer with a reused pid, and the holder is dead. Unreadable
+    ///    maps (another user's process) → alive.
+    pub(crate) fn alive(&self, pid: u32) -> bool {
+        if task_id(pid).is_none() {
+            return false;
+        }
+        if self.locked(pid) {
+            return true;
+        }
+        process_alive(pid) && maps_object(pid, self.dev, self.ino).unwrap_or(true)
+    }
+
+    /// Whether another description holds a lock on `pid`'s presence byte.
+    fn locked(&self, pid: u32) -> bool {
+        // SAFETY: the judge's maker keeps `fd` open while it is used (a
+        // closed one makes fcntl fail with EBADF, which reads as "no
+        // lock"; nothing is read through it).
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        matches!(
+            OfdLock::conflict(fd, LockKind::Exclusive, presence_range(pid)),
+            Ok(Some(_))
+        )
+    }
+}
+
+/// Whether the process `pid` maps the file `(dev, ino)`, from
+/// `/proc/PID/maps`; `None` if that cannot be read. Reads in fixed chunks:
+/// allocates nothing.
+fn maps_object(pid: u32, dev: u64, ino: u64) -> Option<bool> {
+    let mut path = [0u8; 32];
+    let len = {
+        use std::io::Write;
+        let mut cursor = std::io::Cursor::new(&mut path[..]);
+        write!(cursor, "/proc/{pid}/maps").ok()?;
+        cursor.position() as usize
+    };
+    let mut file = std::fs::File::open(std::str::from_utf8(&path[..len]).ok()?).ok()?;
+    let (major, minor) = (libc::major(dev) as u64, libc::minor(dev) as u64);
+    let matches = |line: &[u8]| {
+        // "start-end perms offset MAJ:MIN inode path": fields 4 and 5.
+        let mut fields = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|f| !f.is_empty());
+        let (Some(d), Some(i)) = (fields.nth(3), fields.next()) else {
+            return false;
+        };
+        let number =
+            |f: &[u8], radix| u64::from_str_radix(std::str::from_utf8(f).ok()?, radix).ok();
+        let mut dm = d.splitn(2, |&b| b == b':');
+        let (Some(ma), Some(mi)) = (dm.next(), dm.next()) else {
+            return false;
+        };
+        number(ma, 16) == Some(major) && number(mi, 16) == Some(minor) && number(i, 10) == Some(ino)
+    };
+    let mut buf = [0u8; 4096];
+    let mut held = 0; // bytes of an unfinished line at the front of buf
+    let mut skipping = false; // in the tail of a line longer than buf
+    loop {
+        let n = match file.read(&mut buf[held..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        if n == 0 {
+            return Some(!skipping && held > 0 && matches(&buf[..held]));
+        }
+        let end = held + n;
+        let mut start = 0;
+        while let Some(nl) = buf[start..end].iter().position(|&b| b == b'\n') {
+            if !skipping && matches(&buf[start..start + nl]) {
+                return Some(true);
+            }
+            skipping = false;
+            start += nl + 1;
+        }
+        if start == 0 && end == buf.len() {
+            // One line fills the buffer: its fields come first, judge by
+            // them and skip the rest of it (a long path).
+            if !skipping && matches(&buf[..end]) {
+                return Some(true);
+            }
+            skipping = true;
+            held = 0;
+        } else {
+            buf.copy_within(start..end, 0);
+            held = end - start;
+        }
+    }
+}
+
+thread_local! {
+    /// The object whose holders are being judged on this thread, if any.
+    static JUDGING: Cell<Option<Judge>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with `judge` as the object whose holders
+/// [`crate::process::is_alive`] judges on this thread (restored after,
+/// also on panic): how a [`Channel`](crate::channel::Channel) joining an
+/// MPMC users table and the inspector judging an object's pids use the
+/// object's presence locks through the one `is_alive` the core calls.
+pub(crate) fn judging<R>(judge: Option<Judge>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Judge>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            JUDGING.with(|j| j.set(self.0));
+        }
+    }
+    let _restore = Restore(JUDGING.with(|j| j.replace(judge)));
+    f()
+}
+
+/// Whether the holder recorded as `pid` lives: judged by the object's
+/// presence locks ([`Judge::alive`]) inside [`judging`], else by
+/// [`process_alive`].
+pub(crate) fn holder_alive(pid: u32) -> bool {
+    match JUDGING.with(|j| j.get()) {
+        Some(judge) => judge.alive(pid),
+        None => process_alive(pid),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +584,37 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn maps_tell_which_files_a_process_maps() {
+        let name = crate::shm::TempName::new("il-maps").unwrap();
+        let shm = crate::shm::Shm::create(&name, 4096).unwrap();
+        let st = crate::mapping::fd_stat(shm.as_fd()).unwrap();
+        let me = current_pid();
+        assert_eq!(maps_object(me, st.st_dev, st.st_ino), Some(false));
+        let map = shm.map(&crate::shm::MapOptions::new()).unwrap();
+        assert_eq!(maps_object(me, st.st_dev, st.st_ino), Some(true));
+        assert_eq!(maps_object(me, st.st_dev, st.st_ino + 1), Some(false));
+        assert_eq!(maps_object(NO_PID, st.st_dev, st.st_ino), None);
+        // Our presence is ours: judged through its own description, this
+        // process is found alive by the maps fallback; a pid that names
+        // nothing is dead, a live process that maps nothing of ours too.
+        let presence = Presence::take(shm.as_fd()).unwrap();
+        assert_eq!(presence.pid(), me);
+        assert!(presence.holder_alive(me));
+        assert!(!presence.holder_alive(NO_PID));
+        assert!(!presence.holder_alive(0));
+        let other = Presence::take(shm.as_fd()).unwrap();
+        assert!(other.judge().locked(me), "another description's lock");
+        assert!(!presence.judge().locked(NO_PID));
+        drop(map);
+        drop(other);
+        // Neither mapped nor locked elsewhere: not a holder any more.
+        assert!(!presence.holder_alive(me));
+    }
+
+    /// Beyond the largest `pid_max`.
+    const NO_PID: u32 = 5_000_000;
 
     #[test]
     fn a_zombie_is_dead_and_a_reaped_process_too() {

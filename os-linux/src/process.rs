@@ -116,12 +116,20 @@ impl Drop for Child {
     }
 }
 
-/// Whether the process `pid` lives: [`crate::liveness::process_alive`],
-/// the one liveness check every path uses (a zombie — killed or exited but
-/// not yet reaped — is dead; see [`crate::liveness`] for the rule, its
-/// bound and its limits under pid reuse and pid namespaces).
+/// Whether the holder recorded as `pid` lives: the one liveness check
+/// every path uses (see [`crate::liveness`] for the rule, its bound and
+/// its limits).
+///
+/// Called by a [`Channel`](crate::channel::Channel) or the inspector while
+/// they judge the holders of a named object (an MPMC users table, a
+/// probe), it goes by the object's presence locks first, which survive pid
+/// reuse and pid namespaces; everywhere else — a structure in an anonymous
+/// mapping, or when you call it yourself — it is
+/// [`crate::liveness::process_alive`]: a zombie (killed or exited, not yet
+/// reaped) is dead, and a dead process's pid that a new process took reads
+/// as alive while that process lives.
 pub fn is_alive(pid: u32) -> bool {
-    crate::liveness::process_alive(pid)
+    crate::liveness::holder_alive(pid)
 }
 
 /// This process's pid.

@@ -96,20 +96,23 @@ fn while_blocked<R>(child: Child, block: impl FnOnce() -> R) -> R {
         // A parent that stays blocked on the zombie gets it reaped after
         // REAP_AFTER, so that the test fails instead of hanging.
         let stayed_blocked = done_rx.recv_timeout(REAP_AFTER).is_err();
-        let still_zombie = exited(pid, false);
-        (stayed_blocked, still_zombie, killed, child.wait().unwrap())
+        // Only this thread reaps: the child is (or is about to be) a
+        // zombie. (The parent may see it dead a little before: once its
+        // files and memory are gone on the way out.)
+        let unreaped = exited(pid, true);
+        (stayed_blocked, unreaped, killed, child.wait().unwrap())
     });
     let r = block();
     let returned = Instant::now();
     let _ = done_tx.send(());
-    let (stayed_blocked, still_zombie, killed, exit) = killer.join().unwrap();
+    let (stayed_blocked, unreaped, killed, exit) = killer.join().unwrap();
     assert_eq!(exit, Exit::Signal(libc::SIGKILL));
     assert!(
         !stayed_blocked,
         "blocked on a killed, unreaped child for {:?}",
         returned - killed
     );
-    assert!(still_zombie, "the child was reaped while the parent waited");
+    assert!(unreaped, "the child was reaped while the parent waited");
     r
 }
 
@@ -121,6 +124,10 @@ fn recv_on_a_killed_unreaped_child_returns_peer_died() {
     let mut rx = channel.receiver().unwrap();
     let child = holder(|| channel.sender().ok());
     let pid = child.pid();
+    // The child uses the channel it inherited, so it holds no presence
+    // lock of its own: it is judged alive because it maps the object.
+    assert!(channel.holder_alive(pid));
+    assert!(channel.sender().is_err(), "a live holder keeps its role");
     let got = while_blocked(child, || rx.recv());
     assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
 }
@@ -297,4 +304,168 @@ fn a_zombie_mutex_owner_is_dead() {
     }
     assert!(signal::kill(child.pid(), 0).is_ok(), "still a zombie");
     assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+}
+
+// ---------------------------------------------------------------------
+// Presence locks: pid reuse and pid namespaces.
+// ---------------------------------------------------------------------
+
+/// A pid that names no process: beyond the largest `pid_max` (2^22).
+const NO_SUCH_PID: u32 = 5_000_000;
+
+/// A live process that does not map any of our objects (an exec'd
+/// `sleep`): what a dead holder's pid names once a newcomer took it.
+struct Newcomer(std::process::Child);
+
+impl Newcomer {
+    fn spawn() -> Self {
+        let child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Newcomer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Writes `value` into the 32-bit word at `offset` of `channel`'s mapping,
+/// as a peer would.
+fn poke<S: interlink_linux::channel::Shape>(
+    channel: &interlink_linux::channel::Channel<S>,
+    offset: usize,
+    value: u32,
+) {
+    assert!(offset.is_multiple_of(4) && offset + 4 <= channel.mapping().len());
+    // SAFETY: in bounds (checked) and 4-aligned in a live, writable,
+    // page-aligned mapping; reached atomically.
+    let word = unsafe {
+        &*channel
+            .mapping()
+            .as_ptr()
+            .add(offset)
+            .cast::<std::sync::atomic::AtomicU32>()
+    };
+    word.store(value, std::sync::atomic::Ordering::Release);
+}
+
+/// The header's creator pid and the SPSC/bytes role words.
+const CREATOR: usize = 36;
+const PRODUCER: usize = 64;
+const CONSUMER: usize = 68;
+
+#[test]
+#[cfg_attr(miri, ignore)] // exec and shm_open
+fn a_reused_pid_does_not_keep_a_dead_holder_alive() {
+    let newcomer = Newcomer::spawn();
+    let pid = newcomer.pid();
+    assert!(liveness::process_alive(pid));
+
+    // Roles: recorded holders whose pid now names the newcomer.
+    let name = TempName::new("il-live").unwrap();
+    let channel = SpscChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
+    poke(&channel, PRODUCER, pid);
+    poke(&channel, CONSUMER, pid);
+    assert!(!channel.holder_alive(pid), "the newcomer holds no presence");
+    let mut tx = channel.sender().expect("the dead producer's role");
+    let mut rx = channel.receiver().expect("the dead consumer's role");
+    tx.try_send(1).unwrap();
+    assert_eq!(rx.try_recv(), Ok(1));
+
+    // Users table.
+    let mpmc = TempName::new("il-live").unwrap();
+    let users = MpmcChannel::<u64>::create(&mpmc, RingConfig::new(8), &options()).unwrap();
+    let ring = users.handle().unwrap().ring();
+    assert_eq!(ring.join(pid, |_| true), Ok(UserSlot::Word(1)));
+    let again = MpmcChannel::<u64>::open(&mpmc, 0, &options()).unwrap();
+    assert_eq!(
+        again.user_slot(),
+        Some(UserSlot::Word(1)),
+        "the dead user's word"
+    );
+
+    // Staleness: creator and roles all name the newcomer.
+    let gone = TempName::new("il-live").unwrap();
+    let opts = options().unlink_on_drop(false);
+    let left = SpscChannel::<u64>::create(&gone, RingConfig::new(8), &opts).unwrap();
+    poke(&left, CREATOR, pid);
+    poke(&left, PRODUCER, pid);
+    drop(left);
+    let object = inspect::probe(&gone).unwrap();
+    let State::Valid(s) = &object.state else {
+        panic!("{:?}", object.state)
+    };
+    assert_eq!(s.creator.pid, pid);
+    assert!(!s.creator.alive, "{}", object.state);
+    assert!(object.is_stale(), "{}", object.state);
+    assert!(liveness::process_alive(pid), "the newcomer still runs");
+}
+
+/// A holder in another pid namespace records a pid that means nothing (or
+/// something else) here; its presence lock says it lives. Simulated with
+/// a child that records [`NO_SUCH_PID`] and holds that pid's presence
+/// byte, as such a holder's own channel would.
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn a_holder_known_only_by_its_presence_lock_lives_until_it_dies() {
+    use interlink_core::spsc::SpscRing;
+    use interlink_linux::lock::{LockKind, OfdLock};
+    use interlink_linux::shm::Shm;
+
+    let name = TempName::new("il-live").unwrap();
+    let channel = SpscChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
+    let mut rx = channel.receiver().unwrap();
+    let child = holder(|| {
+        let shm = Shm::open(&name).ok()?;
+        let lock = OfdLock::try_lock(
+            std::os::fd::AsFd::as_fd(&shm),
+            LockKind::Shared,
+            liveness::presence_range(NO_SUCH_PID),
+        )
+        .ok()??;
+        std::mem::forget(lock);
+        let ring = SpscRing::<u64>::attach(channel.mapping().region(), 0).ok()?;
+        let tx = ring.take_over_producer(NO_SUCH_PID, |_| false).ok()?;
+        std::mem::forget(tx);
+        Some(shm)
+    });
+    assert!(!liveness::process_alive(NO_SUCH_PID));
+    assert!(channel.holder_alive(NO_SUCH_PID));
+    assert!(matches!(
+        channel.sender(),
+        Err(interlink_linux::channel::ChannelError::Role(
+            interlink_core::RoleError::Taken {
+                holder: NO_SUCH_PID
+            }
+        ))
+    ));
+    let State::Valid(s) = inspect::probe(&name).unwrap().state else {
+        panic!("not valid")
+    };
+    assert_eq!(s.roles[0].holder.pid, NO_SUCH_PID);
+    assert!(s.roles[0].holder.alive, "the inspector sees the lock");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(100)),
+        Err(BlockError::TimedOut),
+        "a live peer, not PeerDied"
+    );
+    // Killed: the kernel drops its lock at exit, zombie or not.
+    let got = while_blocked(child, || rx.recv());
+    assert_eq!(
+        got,
+        Err(BlockError::PeerDied {
+            holder: NO_SUCH_PID
+        })
+    );
+    assert!(!channel.holder_alive(NO_SUCH_PID));
+    channel.sender().expect("the dead holder's role");
 }
