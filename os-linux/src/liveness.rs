@@ -74,10 +74,12 @@
 //!   may find it dead while it lives — share anonymous structures and
 //!   robust mutexes only within one pid namespace, with `/proc` mounted
 //!   for it.
-//! - **Fork.** A child forked while a channel lives inherits its presence
-//!   description: the parent's records stay alive while the child lives,
-//!   even after the parent died. (A child that takes a role through an
-//!   inherited channel is judged by rule 3: it maps the object.)
+//! - **Fork.** A child forked while a channel lives does not keep the
+//!   parent's presence (a fork handler drops its copy; see [`Presence`]),
+//!   except beyond [`FORK_SAFE_PRESENCES`] presences at once or for a child
+//!   made without `fork`'s handlers (a raw `clone`): that child keeps the
+//!   parent's records alive while it lives. A child that takes a role
+//!   through an inherited channel is judged by rule 3: it maps the object.
 //! - Without `/proc` no presence can be taken (the object is reopened
 //!   through `/proc/self/fd`): holders are judged by `kill(pid, 0)`.
 
@@ -85,6 +87,8 @@ use std::cell::Cell;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Once;
 
 use crate::error::OsError;
 use crate::lock::{ByteRange, LockKind, OfdLock};
@@ -247,9 +251,14 @@ pub fn presence_range(pid: u32) -> ByteRange {
 /// an object and holds it while it lives; its holders — creator, roles,
 /// users word — are recorded with the same pid.
 ///
-/// A child forked while the `Presence` lives inherits the description and
-/// so keeps the parent's presence until it exits or closes it (a dead
-/// parent then reads as alive while the child lives: the safe direction).
+/// A child forked (`fork`, which runs `pthread_atfork` handlers) while the
+/// `Presence` lives does not keep it: a fork handler points the child's
+/// copy of the descriptor at `/` instead, so the parent's presence ends
+/// with the parent. (Up to [`FORK_SAFE_PRESENCES`] presences at once are
+/// covered; beyond that, a child keeps the parent's presence until it
+/// exits: a dead parent then reads as alive meanwhile, the safe
+/// direction.) The child's copy of a channel then judges holders by the
+/// process rule and the maps (see the [module docs](self)).
 #[derive(Debug)]
 pub struct Presence {
     file: OwnedFd,
@@ -278,6 +287,7 @@ impl Presence {
                     .on(format_args!("presence byte of pid {pid}")))
             }
         }
+        forget_in_fork_children(file.as_raw_fd());
         Ok(Self {
             judge: Judge {
                 fd: file.as_raw_fd(),
@@ -305,6 +315,75 @@ impl Presence {
     pub(crate) fn judge(&self) -> Judge {
         self.judge
     }
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        // Before the descriptor closes (and its number can be reused).
+        remember_in_fork_children(self.file.as_raw_fd());
+    }
+}
+
+/// How many presences at once a forked child is kept from inheriting.
+pub const FORK_SAFE_PRESENCES: usize = 128;
+
+/// The descriptors of this process's presences (-1: a free slot), for the
+/// fork handler.
+static PRESENCE_FDS: [AtomicI32; FORK_SAFE_PRESENCES] =
+    [const { AtomicI32::new(-1) }; FORK_SAFE_PRESENCES];
+
+/// Registers presence descriptor `fd` for [`drop_presences_in_child`]
+/// (installing that handler first); if every slot is taken, a child
+/// inherits this one.
+fn forget_in_fork_children(fd: RawFd) {
+    static HANDLER: Once = Once::new();
+    // SAFETY: registers a child handler that only makes async-signal-safe
+    // calls (open, dup3, close) and atomic operations.
+    HANDLER.call_once(|| unsafe {
+        libc::pthread_atfork(None, None, Some(drop_presences_in_child));
+    });
+    for slot in &PRESENCE_FDS {
+        if slot
+            .compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+/// Unregisters presence descriptor `fd`.
+fn remember_in_fork_children(fd: RawFd) {
+    for slot in &PRESENCE_FDS {
+        if slot
+            .compare_exchange(fd, -1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return;
+        }
+    }
+}
+
+/// In a forked child: points every inherited presence descriptor at `/`
+/// (`dup3` closes the child's reference to the parent's description, whose
+/// lock then lives only as long as the parent; the descriptor number stays
+/// valid for the `Presence` the child inherited, which closes it on drop).
+extern "C" fn drop_presences_in_child() {
+    // SAFETY: open with a NUL-terminated path; async-signal-safe.
+    let root = unsafe { libc::open(c"/".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if root < 0 {
+        return;
+    }
+    for slot in &PRESENCE_FDS {
+        let fd = slot.swap(-1, Ordering::AcqRel);
+        if fd >= 0 {
+            // SAFETY: dup3 onto a descriptor this process owns (the
+            // inherited presence's); it only replaces what it refers to.
+            unsafe { libc::dup3(root, fd, libc::O_CLOEXEC) };
+        }
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(root) };
 }
 
 impl AsFd for Presence {

@@ -469,3 +469,61 @@ fn a_holder_known_only_by_its_presence_lock_lives_until_it_dies() {
     assert!(!channel.holder_alive(NO_SUCH_PID));
     channel.sender().expect("the dead holder's role");
 }
+
+/// A process that created a channel, holds its producer role and forked a
+/// worker (which inherited the channel) dies: the worker, still running,
+/// does not keep the dead process's presence, so a restarted process takes
+/// the role over and the object's creator reads as dead.
+#[test]
+#[cfg_attr(miri, ignore)] // fork and shm_open
+fn a_forked_child_does_not_keep_its_dead_parents_presence() {
+    let name = TempName::new("il-live").unwrap();
+    let worker_pid = common::Words::new(1);
+    let opts = options().unlink_on_drop(false);
+    let parent = holder(|| {
+        let channel = SpscChannel::<u64>::create(&name, RingConfig::new(8), &opts).ok()?;
+        let channel = Box::leak(Box::new(channel));
+        let tx = channel.sender().ok()?;
+        // It ends by itself in a minute, should the test fail to kill it
+        // (it holds the test's output pipes open while it runs).
+        let worker = fork(|| {
+            std::thread::sleep(Duration::from_secs(60));
+            0
+        })
+        .ok()?;
+        worker_pid
+            .get(0)
+            .store(worker.pid(), std::sync::atomic::Ordering::Release);
+        // Never waited for: it outlives this process.
+        std::mem::forget(worker);
+        Some(tx)
+    });
+    let worker = worker_pid.get(0).load(std::sync::atomic::Ordering::Acquire);
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = signal::kill(self.0, libc::SIGKILL);
+        }
+    }
+    let _worker = KillOnDrop(worker);
+    assert!(liveness::process_alive(worker));
+    let pid = parent.pid();
+    make_zombie(&parent);
+    let opened = SpscChannel::<u64>::open(&name, 0, &options()).unwrap();
+    assert!(
+        !opened.holder_alive(pid),
+        "the worker keeps no presence of its parent"
+    );
+    let object = inspect::probe(&name).unwrap();
+    let State::Valid(s) = &object.state else {
+        panic!("{:?}", object.state)
+    };
+    assert!(
+        !s.creator.alive && !s.roles[0].holder.alive,
+        "{}",
+        object.state
+    );
+    opened.sender().expect("the dead parent's role");
+    assert!(liveness::process_alive(worker), "the worker still runs");
+    assert_eq!(parent.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+}
