@@ -167,11 +167,17 @@ impl Object {
     /// Whether nobody can be using the object: a valid object whose
     /// creator is recorded and dead and whose every role (for an MPMC ring:
     /// every recorded user) is free or held by a dead process, or an
-    /// incomplete one older than [`INCOMPLETE_GRACE`]. Foreign, corrupt and
-    /// other-version objects are never stale: their pids cannot be trusted.
-    /// Nor is an MPMC ring whose users table overflowed
-    /// ([`Summary::unrecorded_users`]): users it could not record may live.
-    /// Remove those by name.
+    /// incomplete one older than [`INCOMPLETE_GRACE`]. "Dead" as
+    /// [`probe`] judges it ([`crate::liveness`]): a zombie is dead, and so
+    /// is a recorded process that neither holds a presence lock in the
+    /// object nor maps it — a newcomer given a dead holder's pid, or a
+    /// creator that dropped its channel after [`keep_name`] (it no longer
+    /// uses the object). Foreign, corrupt and other-version objects are
+    /// never stale: their pids cannot be trusted. Nor is an MPMC ring whose
+    /// users table overflowed ([`Summary::unrecorded_users`]): users it
+    /// could not record may live. Remove those by name.
+    ///
+    /// [`keep_name`]: crate::channel::Channel::keep_name
     pub fn is_stale(&self) -> bool {
         match &self.state {
             State::Valid(s) => {
@@ -221,7 +227,7 @@ pub fn probe(name: &str) -> Result<Object, ShmError> {
         }));
     };
     // Holders are judged by the object's presence locks first.
-    let holders = crate::liveness::Judge::of(std::os::fd::AsFd::as_fd(&shm)).ok();
+    let holders = crate::liveness::Judge::onlooker(std::os::fd::AsFd::as_fd(&shm)).ok();
     Ok(object(crate::liveness::judging(holders, || {
         judge(header, &map)
     })))

@@ -414,6 +414,9 @@ pub(crate) struct Judge {
     fd: RawFd,
     dev: u64,
     ino: u64,
+    /// The judging process maps the object only to look at it (a probe):
+    /// its own mappings then say nothing about its own records.
+    onlooker: bool,
 }
 
 impl Judge {
@@ -428,6 +431,17 @@ impl Judge {
             fd: file.as_raw_fd(),
             dev: st.st_dev,
             ino: st.st_ino,
+            onlooker: false,
+        })
+    }
+
+    /// The judge for a process that maps the object only to look at it
+    /// (the inspector): its own pid is alive in the object only by a
+    /// presence lock (a channel of its own), not by its mappings.
+    pub(crate) fn onlooker(file: BorrowedFd<'_>) -> Result<Self, OsError> {
+        Self::of(file).map(|j| Self {
+            onlooker: true,
+            ..j
         })
     }
 
@@ -443,13 +457,17 @@ impl Judge {
     ///    channel) is alive if that process maps this object
     ///    (`/proc/PID/maps`); a process that does not map it is a
     ///    newcomer with a reused pid, and the holder is dead. Unreadable
-    ///    maps (another user's process) → alive.
+    ///    maps (another user's process) → alive. An
+    ///    [onlooker](Judge::onlooker)'s own pid skips this step.
     pub(crate) fn alive(&self, pid: u32) -> bool {
         if task_id(pid).is_none() {
             return false;
         }
         if self.locked(pid) {
             return true;
+        }
+        if self.onlooker && pid == crate::process::current_pid() {
+            return false;
         }
         process_alive(pid) && maps_object(pid, self.dev, self.ino).unwrap_or(true)
     }

@@ -527,3 +527,19 @@ fn a_forked_child_does_not_keep_its_dead_parents_presence() {
     assert!(liveness::process_alive(worker), "the worker still runs");
     assert_eq!(parent.wait().unwrap(), Exit::Signal(libc::SIGKILL));
 }
+
+/// A creator that kept the name and dropped its channel no longer uses
+/// the object: with no other holder, it is stale while the creator runs.
+/// While the channel lives, it is not.
+#[test]
+#[cfg_attr(miri, ignore)] // shm_open
+fn a_creator_that_left_its_object_no_longer_keeps_it() {
+    let name = TempName::new("il-live").unwrap();
+    let mut channel = SpscChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
+    channel.keep_name();
+    let object = inspect::probe(&name).unwrap();
+    assert!(!object.is_stale(), "{}", object.state);
+    drop(channel);
+    let object = inspect::probe(&name).unwrap();
+    assert!(object.is_stale(), "{}", object.state);
+}
