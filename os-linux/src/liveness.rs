@@ -58,8 +58,10 @@
 //!
 //! - **Pid reuse.** In a named object, a dead holder whose pid a newcomer
 //!   was given is dead (the newcomer holds no presence there and does not
-//!   map the object) — unless the newcomer uses that very object too, when
-//!   the old records read as alive while it does. Outside named objects (a
+//!   map the object) — unless the newcomer uses that very object too, or
+//!   its maps cannot be read (another user's process, or one that is not
+//!   dumpable, as a container's init often is): then the old records read
+//!   as alive while it lives. Outside named objects (a
 //!   structure in an anonymous mapping; the robust mutex, which records a
 //!   tid), the process rule alone decides: the dead holder reads as alive
 //!   while the newcomer lives. Both are the safe direction: a live holder

@@ -543,3 +543,113 @@ fn a_creator_that_left_its_object_no_longer_keeps_it() {
     let object = inspect::probe(&name).unwrap();
     assert!(object.is_stale(), "{}", object.state);
 }
+
+/// A real holder in another pid namespace (`unshare(CLONE_NEWPID)`, which
+/// needs privileges: skipped without them). It records its own pid there
+/// (2: the namespace's init comes first), which here names another
+/// process (`kthreadd` on most systems, alive but not a user of the
+/// object) or none: only its presence lock says it holds the role, and
+/// its death ends it.
+#[test]
+#[cfg_attr(miri, ignore)] // fork, unshare and shm_open
+fn a_holder_in_another_pid_namespace_is_judged_by_its_presence() {
+    use std::sync::atomic::Ordering;
+    let name = TempName::new("il-live").unwrap();
+    let channel = SpscChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
+    let mut rx = channel.receiver().unwrap();
+    // [0]: the inner holder's pid here; [1]: the pid it recorded.
+    let words = common::Words::new(2);
+    let mut ready = Gate::new();
+    let middle = fork(|| {
+        // SAFETY: unshare has no memory-safety preconditions; it puts this
+        // process's future children in a new pid namespace.
+        if unsafe { libc::unshare(libc::CLONE_NEWPID) } != 0 {
+            return 77;
+        }
+        // Both die with this process (so a failing test leaves nothing
+        // behind: the namespace ends with its init).
+        let die_with_parent = || {
+            // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a signal number.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        };
+        // The namespace's init (pid 1 there); the holder comes second.
+        let Ok(init) = fork(|| {
+            die_with_parent();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }) else {
+            return 6;
+        };
+        let Ok(inner) = fork(|| {
+            die_with_parent();
+            let Ok(ch) = SpscChannel::<u64>::open(&name, 0, &options()) else {
+                return 2;
+            };
+            let Ok(_tx) = ch.sender() else { return 3 };
+            words
+                .get(1)
+                .store(process::current_pid(), Ordering::Release);
+            ready.open();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }) else {
+            return 4;
+        };
+        words.get(0).store(inner.pid(), Ordering::Release);
+        let exit = inner.wait();
+        drop(init); // kills and reaps it
+        match exit {
+            Ok(Exit::Signal(libc::SIGKILL)) => 0,
+            _ => 5,
+        }
+    })
+    .unwrap();
+    if !ready.wait() {
+        let exit = middle.wait().unwrap();
+        assert_eq!(exit, Exit::Code(77), "the namespaced holder failed");
+        eprintln!("skipped: unshare(CLONE_NEWPID) not permitted");
+        return;
+    }
+    let (outer, recorded) = loop {
+        let outer = words.get(0).load(Ordering::Acquire);
+        if outer != 0 {
+            break (outer, words.get(1).load(Ordering::Acquire));
+        }
+        std::thread::yield_now();
+    };
+    assert_ne!(
+        outer, recorded,
+        "the holder's pid here is not the one it recorded"
+    );
+    assert_eq!(recorded, 2, "the second process of a new pid namespace");
+    assert!(channel.holder_alive(recorded));
+    assert!(matches!(
+        channel.sender(),
+        Err(interlink_linux::channel::ChannelError::Role(
+            interlink_core::RoleError::Taken { holder: 2 }
+        ))
+    ));
+    let State::Valid(s) = inspect::probe(&name).unwrap().state else {
+        panic!("not valid")
+    };
+    assert_eq!((s.roles[0].holder.pid, s.roles[0].holder.alive), (2, true));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(100)),
+        Err(BlockError::TimedOut),
+        "a live peer, not PeerDied"
+    );
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        signal::kill(outer, libc::SIGKILL).unwrap();
+    });
+    assert_eq!(
+        rx.recv_timeout(REAP_AFTER),
+        Err(BlockError::PeerDied { holder: 2 })
+    );
+    killer.join().unwrap();
+    assert_eq!(middle.wait().unwrap(), Exit::Code(0));
+    assert!(!channel.holder_alive(2));
+    channel.sender().expect("the dead holder's role");
+}
