@@ -735,6 +735,34 @@ mod tests {
     }
 
     #[test]
+    fn a_killed_multi_threaded_process_is_dead_as_a_zombie() {
+        let child = fork(|| {
+            for _ in 0..3 {
+                std::thread::spawn(|| loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                });
+            }
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        })
+        .unwrap();
+        let pid = child.pid();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while read_stat(pid).map(|s| s.threads) != Some(4) {
+            assert!(std::time::Instant::now() < deadline, "{:?}", read_stat(pid));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(process_alive(pid));
+        child.signal(libc::SIGKILL).unwrap();
+        until_zombie(pid);
+        let stat = read_stat(pid).unwrap();
+        assert_eq!(stat.state, b'Z');
+        assert!(!process_alive(pid), "{stat:?}");
+        child.wait().unwrap();
+    }
+
+    #[test]
     fn a_process_whose_main_thread_ended_lives() {
         let mut ready = [0 as libc::c_int; 2];
         // SAFETY: pipe writes two fds into the array.
