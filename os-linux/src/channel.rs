@@ -102,9 +102,13 @@
 //!   the ring's users table while it had the channel open) are dead (see
 //!   [`crate::inspect::Object::is_stale`]); [`Channel::create`] replaces
 //!   a stale object of its name ([`ChannelOptions::replace_stale`],
-//!   default on) and the `interlink-inspect gc` tool removes them all. Pids
-//!   are reused, so a stale object whose pid now names another process
-//!   looks alive: the check errs on the side of keeping objects.
+//!   default on) and the `interlink-inspect gc` tool removes them all.
+//! - **Who is alive.** Each [`Channel`] holds a presence lock in its
+//!   object while it lives, released by the kernel when its process dies;
+//!   a recorded holder is judged by it first, then by its pid (a zombie is
+//!   dead; a pid reused by a process that does not map the object does
+//!   not keep a dead holder alive). See [`crate::liveness`] for the rule,
+//!   its bound and its limits.
 //!
 //! # Waiting
 //!
@@ -160,6 +164,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::futex::Futex;
 use crate::inspect;
+use crate::liveness;
 use crate::mapping::{fd_len, PrivateCopy};
 use crate::memfd::Seals;
 use crate::process;
@@ -477,6 +482,10 @@ pub struct Channel<S> {
     creator: bool,
     patience: Patience,
     user: Option<User>,
+    /// This process's presence lock in the object (see
+    /// [`crate::liveness::Presence`]); `None` if `/proc` could not reopen
+    /// it (holders are then judged by the process rule alone).
+    presence: Option<liveness::Presence>,
     _shape: PhantomData<S>,
 }
 
@@ -490,10 +499,16 @@ struct User {
 }
 
 impl User {
-    /// Records this process as a user of the structure in `region`.
-    fn join<S: Shape>(region: Region<'_>, type_id: u64) -> Option<Self> {
+    /// Records this process as a user of the structure in `region`; the
+    /// words of users that died are judged by `presence`'s object.
+    fn join<S: Shape>(
+        region: Region<'_>,
+        type_id: u64,
+        presence: Option<&liveness::Presence>,
+    ) -> Option<Self> {
         let pid = process::current_pid();
-        S::join(region, type_id, pid).map(|slot| Self {
+        let judge = presence.map(liveness::Presence::judge);
+        liveness::judging(judge, || S::join(region, type_id, pid)).map(|slot| Self {
             slot,
             pid,
             leave: S::leave,
@@ -681,20 +696,22 @@ impl<S: Shape> Channel<S> {
         options: &ChannelOptions,
     ) -> Result<Self, ChannelError> {
         let mapping = shm.map(&options.map)?;
+        let presence = liveness::Presence::take(shm.as_fd()).ok();
         let config = config.with_creator_pid(process::current_pid());
         // The object may be longer than asked (explicit huge pages); the
         // structure takes the front.
         let mut region = mapping.region();
         S::init(region.take(len, 1).map_err(InitError::from)?, config)?;
-        let user = User::join::<S>(mapping.region(), config.type_id);
+        let user = User::join::<S>(mapping.region(), config.type_id, presence.as_ref());
         Ok(Self {
             name: name.clone(),
             mapping,
             type_id: config.type_id,
             capacity: config.capacity,
             creator: true,
-            patience: Patience::of(options),
+            patience: Patience::of(options, presence.as_ref()),
             user,
+            presence,
             _shape: PhantomData,
         })
     }
@@ -742,6 +759,7 @@ impl<S: Shape> Channel<S> {
         };
         Ok(Ok(Self::opened(
             mapping,
+            shm.as_fd(),
             name.clone(),
             type_id,
             capacity,
@@ -813,22 +831,26 @@ impl<S: Shape> Channel<S> {
         Ok(Ok((mapping, capacity)))
     }
 
-    /// A channel this process opened (not created) over `mapping`.
+    /// A channel this process opened (not created) over `mapping` of the
+    /// object behind `fd` (on which it takes its presence lock).
     fn opened(
         mapping: Mapping,
+        fd: BorrowedFd<'_>,
         name: ShmName,
         type_id: u64,
         capacity: u32,
         options: &ChannelOptions,
     ) -> Self {
+        let presence = liveness::Presence::take(fd).ok();
         Self {
-            user: User::join::<S>(mapping.region(), type_id),
+            user: User::join::<S>(mapping.region(), type_id, presence.as_ref()),
             mapping,
             name,
             type_id,
             capacity,
             creator: false,
-            patience: Patience::of(options),
+            patience: Patience::of(options, presence.as_ref()),
+            presence,
             _shape: PhantomData,
         }
     }
@@ -869,6 +891,17 @@ impl<S: Shape> Channel<S> {
     pub fn mapping(&self) -> &Mapping {
         &self.mapping
     }
+
+    /// Whether the holder recorded as `pid` in this object (creator, role,
+    /// users word) lives: by its presence lock in the object, else by the
+    /// process rule (see [`crate::liveness`]). What take-over, blocked
+    /// calls and the users table ask.
+    pub fn holder_alive(&self, pid: u32) -> bool {
+        match &self.presence {
+            Some(presence) => presence.holder_alive(pid),
+            None => liveness::process_alive(pid),
+        }
+    }
 }
 
 /// Removes the channel object `name` (`shm_unlink`); processes that have it
@@ -900,7 +933,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn sender(&self) -> Result<Sender<'_, T>, ChannelError> {
         let tx = self
             .ring()?
-            .take_over_producer(process::current_pid(), process::is_alive)?;
+            .take_over_producer(process::current_pid(), |pid| self.holder_alive(pid))?;
         Ok(Sender {
             tx,
             patience: self.patience,
@@ -912,7 +945,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn receiver(&self) -> Result<Receiver<'_, T>, ChannelError> {
         let rx = self
             .ring()?
-            .take_over_consumer(process::current_pid(), process::is_alive)?;
+            .take_over_consumer(process::current_pid(), |pid| self.holder_alive(pid))?;
         Ok(Receiver {
             rx,
             patience: self.patience,
@@ -967,13 +1000,26 @@ impl Waiting {
 pub(crate) struct Patience {
     blocking: Blocking<Futex>,
     peer_check: Duration,
+    /// Judges the peer by the object's presence locks; valid while the
+    /// [`Channel`] (which owns the descriptor) lives, and every end that
+    /// holds a `Patience` borrows the channel.
+    judge: Option<liveness::Judge>,
 }
 
 impl Patience {
-    fn of(options: &ChannelOptions) -> Self {
+    fn of(options: &ChannelOptions, presence: Option<&liveness::Presence>) -> Self {
         Self {
             blocking: options.waiting.blocking(),
             peer_check: options.peer_check,
+            judge: presence.map(liveness::Presence::judge),
+        }
+    }
+
+    /// Whether the peer recorded as `holder` lives.
+    fn peer_alive(&self, holder: u32) -> bool {
+        match self.judge {
+            Some(judge) => judge.alive(holder),
+            None => liveness::process_alive(holder),
         }
     }
 
@@ -995,7 +1041,7 @@ impl Patience {
                 done => return done,
             }
             let holder = peer();
-            if holder != 0 && !process::is_alive(holder) {
+            if holder != 0 && !self.peer_alive(holder) {
                 return match op(&self.blocking, Some(Duration::ZERO)) {
                     Err(BlockError::TimedOut) => Err(BlockError::PeerDied { holder }),
                     done => done,

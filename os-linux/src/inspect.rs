@@ -43,13 +43,16 @@ pub const INCOMPLETE_GRACE: Duration = Duration::from_secs(10);
 pub struct Pid {
     /// The pid (0: none recorded).
     pub pid: u32,
-    /// Whether a process with this pid exists now (false for 0). Pids are
-    /// reused, so `true` may mean another process.
+    /// Whether a process with this pid lives now
+    /// ([`crate::liveness::process_alive`]: false for 0, for a pid no
+    /// process has, and for a zombie). Pids are reused, so `true` may mean
+    /// another process.
     pub alive: bool,
 }
 
 impl Pid {
-    /// Looks `pid` up.
+    /// Looks `pid` up ([`process::is_alive`]: while [`probe`] judges an
+    /// object, by its presence locks first).
     pub fn check(pid: u32) -> Self {
         Self {
             pid,
@@ -196,11 +199,17 @@ impl Object {
     /// every recorded user) is free or held by a dead process, or an
     /// incomplete one older than [`INCOMPLETE_GRACE`], or an
     /// [`State::Unfinished`] one that nobody claims and whose creator is
-    /// dead (or that is older than [`INCOMPLETE_GRACE`]). Foreign, corrupt and
-    /// other-version objects are never stale: their pids cannot be trusted.
-    /// Nor is an MPMC ring whose users table overflowed
-    /// ([`Summary::unrecorded_users`]): users it could not record may live.
-    /// Remove those by name.
+    /// dead (or that is older than [`INCOMPLETE_GRACE`]). "Dead" as
+    /// [`probe`] judges it ([`crate::liveness`]): a zombie is dead, and so
+    /// is a recorded process that neither holds a presence lock in the
+    /// object nor maps it — a newcomer given a dead holder's pid, or a
+    /// creator that dropped its channel after [`keep_name`] (it no longer
+    /// uses the object). Foreign, corrupt and other-version objects are
+    /// never stale: their pids cannot be trusted. Nor is an MPMC ring whose
+    /// users table overflowed ([`Summary::unrecorded_users`]): users it
+    /// could not record may live. Remove those by name.
+    ///
+    /// [`keep_name`]: crate::channel::Channel::keep_name
     pub fn is_stale(&self) -> bool {
         match &self.state {
             State::Valid(s) => {
@@ -289,7 +298,11 @@ pub fn probe(name: &str) -> Result<Object, ShmError> {
             ),
         }));
     }
-    Ok(object(judge(header, &copy.region(), size)))
+    // Holders are judged by the object's presence locks first.
+    let holders = crate::liveness::Judge::onlooker(fd).ok();
+    Ok(object(crate::liveness::judging(holders, || {
+        judge(header, &copy.region(), size)
+    })))
 }
 
 /// Reads the header with `pread`: the header (`None` if the object is

@@ -98,7 +98,8 @@ impl<S: Shape> Channel<S> {
         let config = config.with_creator_pid(process::current_pid());
         let mut region = mapping.region();
         S::init(region.take(len, 1).map_err(InitError::from)?, config)?;
-        let user = User::join::<S>(mapping.region(), config.type_id);
+        let presence = crate::liveness::Presence::take(memfd.as_fd()).ok();
+        let user = User::join::<S>(mapping.region(), config.type_id, presence.as_ref());
         mapping.hold_fd(memfd.into_fd());
         Ok(Self {
             name,
@@ -106,8 +107,9 @@ impl<S: Shape> Channel<S> {
             type_id: config.type_id,
             capacity: config.capacity,
             creator: true,
-            patience: Patience::of(options),
+            patience: Patience::of(options, presence.as_ref()),
             user,
+            presence,
             _shape: PhantomData,
         })
     }
@@ -160,8 +162,7 @@ impl<S: Shape> Channel<S> {
             ));
         }
         let fd = memfd.into_fd();
-        let (mut mapping, capacity) = match Self::map_checked(fd.as_fd(), &name, type_id, options)?
-        {
+        let (mapping, capacity) = match Self::map_checked(fd.as_fd(), &name, type_id, options)? {
             Ok(mapped) => mapped,
             // Its size is fixed and its creator published it before
             // handing it out: nothing to wait for.
@@ -178,8 +179,9 @@ impl<S: Shape> Channel<S> {
                 })
             }
         };
-        mapping.hold_fd(fd);
-        Ok(Self::opened(mapping, name, type_id, capacity, options))
+        let mut channel = Self::opened(mapping, fd.as_fd(), name, type_id, capacity, options);
+        channel.mapping.hold_fd(fd);
+        Ok(channel)
     }
 
     /// The sealed memfd this channel lives in (to send to a peer with
