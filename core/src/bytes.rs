@@ -84,7 +84,7 @@ use crate::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
 use crate::layout::{AttachError, Fingerprint, HeaderFields, HeaderSnapshot, Kind};
 use crate::region::{Region, RegionError};
 use crate::ring::{
-    capacity_is_valid, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
+    capacity_is_valid, span, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
 };
 use crate::role;
 use crate::sync::{Ordering, UnsafeCell};
@@ -340,41 +340,50 @@ impl<'a> ByteRing<'a> {
     }
 
     /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    ///
+    /// The new producer starts from the shared indices, checked like every
+    /// later load (and its own, the tail, for record alignment): if they
+    /// are out of range the role is freed again and the claim fails with
+    /// [`RoleError::Corrupt`].
     pub fn producer(&self, holder: u32) -> Result<Producer<'a>, RoleError> {
         role::claim(&self.control().meta.producer, holder)?;
-        Ok(Producer::new(*self, holder))
+        Producer::new(*self, holder)
     }
 
     /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    /// Fails with [`RoleError::Corrupt`] (leaving the role free) if the
+    /// shared indices are out of range or the head is not record-aligned.
     pub fn consumer(&self, holder: u32) -> Result<Consumer<'a>, RoleError> {
         role::claim(&self.control().meta.consumer, holder)?;
-        Ok(Consumer::new(*self, holder))
+        Consumer::new(*self, holder)
     }
 
     /// Claims the producer role, taking it from its holder if `is_alive`
     /// returns false for that holder's id. The new producer resumes at the
     /// shared tail: a record the dead producer reserved but did not commit
-    /// is lost; one it committed stays.
+    /// is lost; one it committed stays. Out-of-range shared indices fail
+    /// with [`RoleError::Corrupt`], as for [`ByteRing::producer`].
     pub fn take_over_producer(
         &self,
         holder: u32,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Producer<'a>, RoleError> {
         role::take_over(&self.control().meta.producer, holder, is_alive)?;
-        Ok(Producer::new(*self, holder))
+        Producer::new(*self, holder)
     }
 
     /// Claims the consumer role, taking it from its holder if `is_alive`
     /// returns false for that holder's id. The new consumer resumes at the
     /// shared head: a record the dead consumer peeked but did not release
-    /// is delivered again.
+    /// is delivered again. Out-of-range shared indices fail with
+    /// [`RoleError::Corrupt`], as for [`ByteRing::consumer`].
     pub fn take_over_consumer(
         &self,
         holder: u32,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Consumer<'a>, RoleError> {
         role::take_over(&self.control().meta.consumer, holder, is_alive)?;
-        Ok(Consumer::new(*self, holder))
+        Consumer::new(*self, holder)
     }
 }
 
@@ -406,12 +415,13 @@ impl ByteRing<'_> {
     }
 
     /// Bytes in use (records, headers and padding) at some moment during
-    /// the call, clamped to the capacity (a corrupt index reads as full).
+    /// the call. The indices pass the rings' one range check; a pair out of
+    /// range (corrupt, or never read consistently while both sides raced)
+    /// reads as full, so the result is never above the capacity. [`status`]
+    /// tells corrupt apart (its `fill` is `None`).
     pub fn used(&self) -> u32 {
-        let c = self.control();
-        let head = c.head.index.load(Ordering::Acquire);
-        let tail = c.tail.index.load(Ordering::Acquire);
-        tail.wrapping_sub(head).min(self.capacity)
+        let (tail, head) = self.control().indices();
+        span(tail, head, self.capacity).unwrap_or(self.capacity)
     }
 
     /// Whether no record is in the ring.
@@ -534,18 +544,24 @@ impl fmt::Debug for Producer<'_> {
 }
 
 impl<'a> Producer<'a> {
-    fn new(ring: ByteRing<'a>, holder: u32) -> Self {
-        let c = ring.control();
-        // Acquire on both: a producer that takes over (or claims the role
-        // after another producer) must see its predecessor's records and
-        // the consumer's progress.
-        let tail = c.tail.index.load(Ordering::Acquire);
-        let head_cache = c.head.index.load(Ordering::Acquire);
-        Self {
-            ring,
-            tail,
-            head_cache,
-            holder,
+    /// The producer for `holder`, who has just won the role word. Its
+    /// indices are loaded with `Acquire` (a producer that takes over, or
+    /// claims the role after another producer, must see its predecessor's
+    /// records and the consumer's progress) and checked: the pair by the
+    /// rings' range check, the tail (which it will write at) for record
+    /// alignment. If either fails, the role is freed and the claim fails.
+    fn new(ring: ByteRing<'a>, holder: u32) -> Result<Self, RoleError> {
+        match ring.control().claim_producer(ring.capacity) {
+            Ok((tail, head_cache)) if (tail as usize).is_multiple_of(RECORD_ALIGN) => Ok(Self {
+                ring,
+                tail,
+                head_cache,
+                holder,
+            }),
+            _ => {
+                role::release(&ring.control().meta.producer, holder);
+                Err(RoleError::Corrupt)
+            }
         }
     }
 
@@ -835,13 +851,21 @@ impl fmt::Debug for Consumer<'_> {
 }
 
 impl<'a> Consumer<'a> {
-    fn new(ring: ByteRing<'a>, holder: u32) -> Self {
-        let head = ring.control().head.index.load(Ordering::Acquire);
-        Self {
-            ring,
-            head,
-            tail_cache: head,
-            holder,
+    /// The consumer for `holder`, who has just won the role word; its
+    /// indices are loaded and checked as for [`Producer`]'s (its own, the
+    /// head, for record alignment).
+    fn new(ring: ByteRing<'a>, holder: u32) -> Result<Self, RoleError> {
+        match ring.control().claim_consumer(ring.capacity) {
+            Ok((head, tail_cache)) if (head as usize).is_multiple_of(RECORD_ALIGN) => Ok(Self {
+                ring,
+                head,
+                tail_cache,
+                holder,
+            }),
+            _ => {
+                role::release(&ring.control().meta.consumer, holder);
+                Err(RoleError::Corrupt)
+            }
         }
     }
 
@@ -1084,14 +1108,19 @@ impl<'r> RecordRef<'r> {
     }
 
     /// Copies payload bytes from `offset` into `dst`, as many as both hold;
-    /// returns how many.
+    /// returns how many. An `offset` at or past the end of the payload
+    /// copies nothing and returns 0 (it clamps, like the length).
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> usize {
         let n = self.len().saturating_sub(offset).min(dst.len());
+        if n == 0 {
+            // Also the case of every offset past the payload, which must
+            // not reach the address arithmetic below.
+            return 0;
+        }
+        // n > 0, so offset < len <= capacity − 16: the sum fits in u32.
+        let at = self.at.pos + (HEADER_LEN + offset) as u32;
         // SAFETY: offset + n <= len, inside the checked, published record.
-        unsafe {
-            self.ring
-                .read(self.at.pos + (HEADER_LEN + offset) as u32, &mut dst[..n])
-        };
+        unsafe { self.ring.read(at, &mut dst[..n]) };
         n
     }
 
@@ -1189,12 +1218,13 @@ pub fn status(region: &Region<'_>) -> Result<crate::spsc::Status, AttachError> {
         region,
         ByteRing::region_align(),
     )?;
+    let (tail, head) = control.indices();
     Ok(crate::spsc::Status {
         header,
         producer: control.meta.producer.load(Ordering::Acquire),
         consumer: control.meta.consumer.load(Ordering::Acquire),
-        tail: control.tail.index.load(Ordering::Acquire),
-        head: control.head.index.load(Ordering::Acquire),
+        tail,
+        head,
     })
 }
 

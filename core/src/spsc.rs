@@ -52,7 +52,8 @@ use crate::layout::{AttachError, Fingerprint, HeaderFields, Kind};
 use crate::plain::Plain;
 use crate::region::Region;
 use crate::ring::{
-    ring_bytes, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig, RoleError,
+    ring_bytes, span, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig,
+    RoleError,
 };
 use crate::role;
 use crate::sync::{Ordering, UnsafeCell};
@@ -203,15 +204,21 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     }
 
     /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    ///
+    /// The new producer starts from the shared indices, checked like every
+    /// later load: if they are out of range the role is freed again and
+    /// the claim fails with [`RoleError::Corrupt`].
     pub fn producer(&self, holder: u32) -> Result<Producer<'a, T>, RoleError> {
         role::claim(&self.control().meta.producer, holder)?;
-        Ok(Producer::new(*self, holder))
+        Producer::new(*self, holder)
     }
 
     /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    /// Fails with [`RoleError::Corrupt`] (leaving the role free) if the
+    /// shared indices are out of range.
     pub fn consumer(&self, holder: u32) -> Result<Consumer<'a, T>, RoleError> {
         role::claim(&self.control().meta.consumer, holder)?;
-        Ok(Consumer::new(*self, holder))
+        Consumer::new(*self, holder)
     }
 
     /// Claims the producer role, taking it from its holder if `is_alive`
@@ -221,27 +228,29 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     ///
     /// `is_alive` must be right: a living producer that is replaced keeps
     /// writing, and two producers corrupt the ring's contents (never its
-    /// bounds).
+    /// bounds). Out-of-range shared indices fail with
+    /// [`RoleError::Corrupt`], as for [`SpscRing::producer`].
     pub fn take_over_producer(
         &self,
         holder: u32,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Producer<'a, T>, RoleError> {
         role::take_over(&self.control().meta.producer, holder, is_alive)?;
-        Ok(Producer::new(*self, holder))
+        Producer::new(*self, holder)
     }
 
     /// Claims the consumer role, taking it from its holder if `is_alive`
     /// returns false for that holder's id. The new consumer resumes at the
     /// shared head: an element the dead consumer read but did not release
-    /// is delivered again.
+    /// is delivered again. Out-of-range shared indices fail with
+    /// [`RoleError::Corrupt`], as for [`SpscRing::consumer`].
     pub fn take_over_consumer(
         &self,
         holder: u32,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Consumer<'a, T>, RoleError> {
         role::take_over(&self.control().meta.consumer, holder, is_alive)?;
-        Ok(Consumer::new(*self, holder))
+        Consumer::new(*self, holder)
     }
 }
 
@@ -266,13 +275,14 @@ impl<T> SpscRing<'_, T> {
         self.capacity
     }
 
-    /// Elements in the ring at some moment during the call, clamped to the
-    /// capacity (a corrupt index reads as full).
+    /// Elements in the ring at some moment during the call. The indices
+    /// pass the ring's one range check; a pair out of range (corrupt, or
+    /// never read consistently while both sides raced) reads as full, so
+    /// the result is never above the capacity. [`status`] tells corrupt
+    /// apart ([`Status::fill`] is `None`).
     pub fn len(&self) -> u32 {
-        let c = self.control();
-        let head = c.head.index.load(Ordering::Acquire);
-        let tail = c.tail.index.load(Ordering::Acquire);
-        tail.wrapping_sub(head).min(self.capacity)
+        let (tail, head) = self.control().indices();
+        span(tail, head, self.capacity).unwrap_or(self.capacity)
     }
 
     /// Whether [`SpscRing::len`] is 0.
@@ -368,18 +378,22 @@ impl<T> core::fmt::Debug for Producer<'_, T> {
 }
 
 impl<'a, T: Plain> Producer<'a, T> {
-    fn new(ring: SpscRing<'a, T>, holder: u32) -> Self {
-        let c = ring.control();
-        // Acquire on both: a producer that takes over must see the slots
-        // its predecessor published and the consumer's progress.
-        let tail = c.tail.index.load(Ordering::Acquire);
-        let head_cache = c.head.index.load(Ordering::Acquire);
-        Self {
+    /// The producer for `holder`, who has just won the role word. Its
+    /// indices are loaded (with `Acquire`: a producer that takes over must
+    /// see the slots its predecessor published and the consumer's
+    /// progress) and checked; if they are out of range, the role is freed
+    /// and the claim fails.
+    fn new(ring: SpscRing<'a, T>, holder: u32) -> Result<Self, RoleError> {
+        let Ok((tail, head_cache)) = ring.control().claim_producer(ring.capacity) else {
+            role::release(&ring.control().meta.producer, holder);
+            return Err(RoleError::Corrupt);
+        };
+        Ok(Self {
             ring,
             tail,
             head_cache,
             holder,
-        }
+        })
     }
 
     /// Re-reads the consumer's head; `Corrupt` if it is out of range.
@@ -394,8 +408,14 @@ impl<'a, T: Plain> Producer<'a, T> {
     }
 
     /// Free slots by the cached head; refreshes it when fewer than `want`.
+    ///
+    /// The cached head passed [`span`] against the tail when it was loaded
+    /// (at the claim or a refresh), and the tail has since moved by at most
+    /// the free slots that load showed, so `tail − head_cache <= capacity`
+    /// still holds and the subtraction cannot wrap.
     #[inline(always)]
     fn free(&mut self, want: u32) -> Result<u32, Corrupt> {
+        debug_assert!(self.tail.wrapping_sub(self.head_cache) <= self.ring.capacity);
         let free = self.ring.capacity - self.tail.wrapping_sub(self.head_cache);
         if free >= want {
             Ok(free)
@@ -512,9 +532,15 @@ impl<'a, T: Plain> Producer<'a, T> {
     }
 
     /// Elements in the ring (producer's view: exact about its own pushes,
-    /// possibly stale about pops).
+    /// possibly stale about pops). The consumer's head is loaded and
+    /// checked against this producer's tail; out of range, the ring reads
+    /// as full (the next push fails with `Corrupt`).
     pub fn len(&self) -> u32 {
-        self.ring.len()
+        let capacity = self.ring.capacity;
+        self.ring
+            .control()
+            .load_head(self.tail, capacity)
+            .map_or(capacity, |(_, free)| capacity - free)
     }
 
     /// Whether the ring looks empty.
@@ -636,14 +662,19 @@ impl<T> core::fmt::Debug for Consumer<'_, T> {
 }
 
 impl<'a, T: Plain> Consumer<'a, T> {
-    fn new(ring: SpscRing<'a, T>, holder: u32) -> Self {
-        let head = ring.control().head.index.load(Ordering::Acquire);
-        Self {
+    /// The consumer for `holder`, who has just won the role word; its
+    /// indices are loaded and checked as for [`Producer`]'s.
+    fn new(ring: SpscRing<'a, T>, holder: u32) -> Result<Self, RoleError> {
+        let Ok((head, tail_cache)) = ring.control().claim_consumer(ring.capacity) else {
+            role::release(&ring.control().meta.consumer, holder);
+            return Err(RoleError::Corrupt);
+        };
+        Ok(Self {
             ring,
             head,
-            tail_cache: head,
+            tail_cache,
             holder,
-        }
+        })
     }
 
     /// Re-reads the producer's tail; `Corrupt` if it is out of range.
@@ -657,7 +688,10 @@ impl<'a, T: Plain> Consumer<'a, T> {
         Ok(ready)
     }
 
-    /// Ready elements by the cached tail; refreshes it when fewer than `want`.
+    /// Ready elements by the cached tail; refreshes it when fewer than
+    /// `want`. The cached tail passed [`span`] when loaded, and the head
+    /// has since moved by at most the ready count that load showed, so the
+    /// cached count is at most the capacity.
     #[inline(always)]
     fn ready(&mut self, want: u32) -> Result<u32, Corrupt> {
         let ready = self.tail_cache.wrapping_sub(self.head);
@@ -774,9 +808,15 @@ impl<'a, T: Plain> Consumer<'a, T> {
     }
 
     /// Elements in the ring (consumer's view: exact about its own pops,
-    /// possibly stale about pushes).
+    /// possibly stale about pushes). The producer's tail is loaded and
+    /// checked against this consumer's head; out of range, the ring reads
+    /// as full (the next pop fails with `Corrupt`).
     pub fn len(&self) -> u32 {
-        self.ring.len()
+        let capacity = self.ring.capacity;
+        self.ring
+            .control()
+            .load_tail(self.head, capacity)
+            .map_or(capacity, |(_, ready)| ready)
     }
 
     /// Whether the ring looks empty.
@@ -889,7 +929,9 @@ pub struct Status {
 
 impl Status {
     /// Elements in the ring, or `None` if the indices say more than the
-    /// capacity (corrupt).
+    /// capacity (corrupt): the rings' one range check, applied to the
+    /// recorded indices. `tail` and `head` themselves are reported as
+    /// read, unchecked: use them only through this.
     pub fn fill(&self) -> Option<u32> {
         crate::ring::fill(self.tail, self.head, self.header.capacity)
     }
@@ -915,12 +957,13 @@ pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
         |size, align| (size, align),
         region,
     )?;
+    let (tail, head) = control.indices();
     Ok(Status {
         header,
         producer: control.meta.producer.load(Ordering::Acquire),
         consumer: control.meta.consumer.load(Ordering::Acquire),
-        tail: control.tail.index.load(Ordering::Acquire),
-        head: control.head.index.load(Ordering::Acquire),
+        tail,
+        head,
     })
 }
 
