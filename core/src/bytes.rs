@@ -56,10 +56,34 @@
 //! Every header is read once into a local copy and checked: its check word
 //! and flags ([`FrameHeader::decode`]), its length against the bytes
 //! published and the bytes left before the end of the buffer. A record that
-//! fails is [`Corrupt`] and nothing is read or released. Offsets into the
-//! buffer are masked with `capacity − 1`, so a hostile peer can make
-//! operations fail or deliver junk *bytes*, but never make a handle touch
-//! memory outside the region.
+//! fails is [`Corrupt`] and nothing is read or released. The indices pass
+//! the rings' one range check on every load — when a role is claimed or
+//! taken over (failing with [`RoleError::Corrupt`], and also for an own
+//! index that is not a multiple of [`RECORD_ALIGN`]), on every refresh, for
+//! [`ByteRing::used`] and [`status`] — and the cached copies only move by
+//! what a check allowed. Offsets into the buffer are masked with
+//! `capacity − 1`, so a hostile peer can make operations fail or deliver
+//! junk *bytes*, but never make a handle touch memory outside the region.
+//!
+//! ## Copies and views
+//!
+//! The **copying** calls — [`Producer::send`], [`Reservation::write`],
+//! [`Consumer::recv`], [`RecordRef::read`] (and the header each side writes
+//! or reads) — move bytes with relaxed atomic loads and stores, a word at a
+//! time where aligned, so they are sound even while a hostile peer writes
+//! the same bytes: it can garble the message, nothing more. Use them when
+//! the peer is not trusted. (They cost vectorisation: long payloads copy at
+//! roughly half to two-thirds of `memcpy`'s rate.)
+//!
+//! The **views** — [`RecordRef::as_slice`], [`RecordRef::frame`],
+//! [`Record::as_slice`] and [`Reservation::as_mut_slice`] — are references
+//! into the ring. They are sound against a *cooperating* peer, which does
+//! not touch a record between its publication and its release. A hostile
+//! peer can write those bytes while the reference is held: a data race,
+//! undefined behaviour in this process (the compiler may assume that the
+//! bytes behind a `&[u8]` do not change, e.g. check a length in them and
+//! then read a different one). Their bounds stay safe; against a peer you
+//! do not trust, copy instead.
 //!
 //! # Several producers
 //!
@@ -87,11 +111,10 @@ use crate::ring::{
     capacity_is_valid, span, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
 };
 use crate::role;
+#[cfg(not(loom))]
+use crate::shared_copy;
 use crate::sync::{Ordering, UnsafeCell};
 use crate::wait::Wait;
-
-#[cfg(not(loom))]
-mod copy;
 
 /// The smallest capacity in bytes: room for a header and 16 payload bytes.
 pub const MIN_CAPACITY: u32 = 32;
@@ -446,9 +469,10 @@ impl ByteRing<'_> {
         debug_assert!(pos as usize + src.len() <= self.capacity as usize);
         #[cfg(not(loom))]
         // SAFETY: inside the buffer (caller), and `src` is caller memory
-        // borrowed shared, so it cannot overlap bytes we own exclusively.
+        // borrowed shared, so it cannot overlap the ring; a hostile
+        // consumer's accesses meet atomic stores.
         unsafe {
-            copy::copy(src.as_ptr(), self.byte_ptr(pos), src.len())
+            shared_copy::copy_bytes_to_shared(src.as_ptr(), self.byte_ptr(pos), src.len())
         };
         #[cfg(loom)]
         self.for_cells(pos, src.len(), |cell, at, range| {
@@ -472,9 +496,10 @@ impl ByteRing<'_> {
         debug_assert!(pos as usize + dst.len() <= self.capacity as usize);
         #[cfg(not(loom))]
         // SAFETY: inside the buffer (caller); `dst` is a unique borrow of
-        // caller memory, so it cannot overlap the ring.
+        // caller memory, so it cannot overlap the ring; a hostile
+        // producer's writes meet atomic loads.
         unsafe {
-            copy::copy(self.byte_ptr(pos), dst.as_mut_ptr(), dst.len())
+            shared_copy::copy_bytes_from_shared(self.byte_ptr(pos), dst.as_mut_ptr(), dst.len())
         };
         #[cfg(loom)]
         self.for_cells(pos, dst.len(), |cell, at, range| {
@@ -767,6 +792,11 @@ impl Reservation<'_, '_> {
 
     /// The payload bytes, in place in the ring (8-byte aligned). Their
     /// contents are whatever the buffer held: overwrite what you commit.
+    ///
+    /// A view into shared memory: sound only while the consumer cooperates.
+    /// A hostile consumer writing these bytes while the slice is held
+    /// causes a data race; with an untrusted peer use
+    /// [`Reservation::write`] (see the module docs, "Copies and views").
     #[cfg(not(loom))]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         let ring = self.producer.ring;
@@ -781,7 +811,8 @@ impl Reservation<'_, '_> {
         }
     }
 
-    /// Copies `bytes` into the payload at `offset`.
+    /// Copies `bytes` into the payload at `offset`, with atomic stores
+    /// (sound even if a hostile consumer accesses them).
     ///
     /// # Panics
     ///
@@ -1109,7 +1140,9 @@ impl<'r> RecordRef<'r> {
 
     /// Copies payload bytes from `offset` into `dst`, as many as both hold;
     /// returns how many. An `offset` at or past the end of the payload
-    /// copies nothing and returns 0 (it clamps, like the length).
+    /// copies nothing and returns 0 (it clamps, like the length). The copy
+    /// uses atomic loads: sound even if a hostile producer writes the
+    /// bytes meanwhile (they are then junk).
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> usize {
         let n = self.len().saturating_sub(offset).min(dst.len());
         if n == 0 {
@@ -1125,6 +1158,13 @@ impl<'r> RecordRef<'r> {
     }
 
     /// The payload, in place in the ring (8-byte aligned).
+    ///
+    /// A view into shared memory: sound only while the producer cooperates
+    /// (it does not write a record before its release). A hostile producer
+    /// writing these bytes while the slice is held causes a data race —
+    /// undefined behaviour, not just junk bytes; with an untrusted peer use
+    /// [`RecordRef::read`] or [`Consumer::recv`] (see the module docs,
+    /// "Copies and views").
     #[cfg(not(loom))]
     pub fn as_slice(&self) -> &'r [u8] {
         self.bytes(HEADER_LEN as u32, self.at.len)
@@ -1132,6 +1172,9 @@ impl<'r> RecordRef<'r> {
 
     /// Header and payload as they lie in the ring: exactly one
     /// [`crate::codec`] stream frame, to write to a pipe or socket as is.
+    ///
+    /// A view into shared memory, with the guarantee of
+    /// [`RecordRef::as_slice`]: sound against a cooperating producer only.
     #[cfg(not(loom))]
     pub fn frame(&self) -> &'r [u8] {
         self.bytes(0, HEADER_LEN as u32 + self.at.len)
@@ -1183,7 +1226,8 @@ impl Record<'_, '_> {
         self.at.len == 0
     }
 
-    /// The payload, in place in the ring (8-byte aligned).
+    /// The payload, in place in the ring (8-byte aligned); a view, with the
+    /// guarantee of [`RecordRef::as_slice`] (cooperating producer only).
     #[cfg(not(loom))]
     pub fn as_slice(&self) -> &[u8] {
         self.view().as_slice()

@@ -35,13 +35,38 @@
 //!
 //! # Untrusted peers
 //!
-//! A handle never reads its *own* index back from shared memory after
-//! attaching, and every index it uses to address a slot is masked with
-//! `capacity - 1`. The peer's index is checked when loaded: if it claims
-//! more than `capacity` elements in flight, the operation fails with
-//! [`Corrupt`] and does nothing. A hostile peer can therefore make the ring
-//! report errors or deliver junk *values* (every bit pattern is a valid
-//! `T: Plain`), but never make a handle touch memory outside the region.
+//! A handle reads its *own* index from shared memory once, when its role is
+//! claimed (or taken over), and never again; every index it uses to address
+//! a slot is masked with `capacity - 1`. Every load of an index — at the
+//! claim, on each refresh, for [`SpscRing::len`], the handles' `len` and
+//! [`status`] — passes the same check against the other index: if the pair
+//! claims more than `capacity` elements in flight, a claim fails with
+//! [`RoleError::Corrupt`] (the role stays free), an operation fails with
+//! [`Corrupt`] and does nothing, and a length reads as full. The values a
+//! handle caches were checked when loaded and only move by what that check
+//! allowed. A hostile peer can therefore make the ring report errors or
+//! deliver junk *values* (every bit pattern is a valid `T: Plain`), but
+//! never make a handle touch memory outside the region.
+//!
+//! ## Copies and views
+//!
+//! The **copying** calls — [`Producer::try_push`], [`Producer::send`],
+//! [`Producer::push_slice`], [`WriteChunk::set`], [`Consumer::try_pop`],
+//! [`Consumer::recv`], [`Consumer::pop_into`], [`ReadChunk::get`] — touch
+//! the slots only with relaxed atomic loads and stores (of the widest width
+//! `T`'s alignment allows: one `mov` for a `u64`), so they are sound even
+//! while a hostile peer writes the same slots: it can garble the values,
+//! nothing more. Use them when the peer is not trusted.
+//!
+//! The **views** — [`ReadChunk::as_slices`] and
+//! [`WriteChunk::as_mut_slices`] — hand out `&[T]` / `&mut [T]` over the
+//! slots themselves. They are sound against a *cooperating* peer, which by
+//! the protocol does not touch those slots until they are released or
+//! committed. A hostile peer can write them while the reference is held:
+//! that is a data race, undefined behaviour in this process (the compiler
+//! may assume the bytes behind a `&[T]` do not change, and read them twice
+//! with different results). Their bounds stay safe (a view never reaches
+//! outside the region), but against a peer you do not trust, copy instead.
 
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
@@ -56,6 +81,7 @@ use crate::ring::{
     RoleError,
 };
 use crate::role;
+use crate::shared_copy;
 use crate::sync::{Ordering, UnsafeCell};
 use crate::wait::Wait;
 
@@ -317,9 +343,14 @@ impl<T> SpscRing<'_, T> {
     /// The caller is the producer and the slot is free (released by the
     /// consumer, as an `Acquire` load of the head showed).
     #[inline(always)]
-    unsafe fn write_slot(&self, index: u32, value: T) {
-        // SAFETY: forwarded from the caller: nobody else touches the slot.
-        self.slot(index).with_mut(|p| unsafe { p.write(value) })
+    unsafe fn write_slot(&self, index: u32, value: T)
+    where
+        T: Plain,
+    {
+        // SAFETY: forwarded from the caller: an honest consumer does not
+        // touch the slot; the store is atomic against a hostile one.
+        self.slot(index)
+            .with_mut(|p| unsafe { shared_copy::store(p, value) })
     }
 
     /// Copies the value out of the slot for `index`.
@@ -329,9 +360,13 @@ impl<T> SpscRing<'_, T> {
     /// The caller is the consumer and the slot is published (an `Acquire`
     /// load of the tail showed it) and not yet released.
     #[inline(always)]
-    unsafe fn read_slot(&self, index: u32) -> T {
-        // SAFETY: forwarded from the caller: the producer does not write it.
-        self.slot(index).with(|p| unsafe { p.read() })
+    unsafe fn read_slot(&self, index: u32) -> T
+    where
+        T: Plain,
+    {
+        // SAFETY: forwarded from the caller: an honest producer does not
+        // write the slot; the load is atomic against a hostile one.
+        self.slot(index).with(|p| unsafe { shared_copy::load(p) })
     }
 
     /// Raw pointer to slot `index & mask`, for slices over the slots.
@@ -484,16 +519,17 @@ impl<'a, T: Plain> Producer<'a, T> {
         let n = self.free(want)?.min(want);
         let (first, second) = self.ring.split(self.tail, n);
         #[cfg(not(loom))]
-        // SAFETY: the `n` slots from `tail` are free and ours to write, both
-        // runs lie inside the slot array (split stops at its end), and `items`
-        // (a `&` held while the slots are ours alone) cannot overlap them.
+        // SAFETY: the `n` slots from `tail` are free and ours to write (a
+        // hostile consumer's accesses meet atomic stores), both runs lie
+        // inside the slot array (split stops at its end), and `items` is
+        // caller memory, which cannot overlap them.
         unsafe {
-            core::ptr::copy_nonoverlapping(
+            shared_copy::copy_to_shared(
                 items.as_ptr(),
                 self.ring.slot_ptr(self.tail),
                 first as usize,
             );
-            core::ptr::copy_nonoverlapping(
+            shared_copy::copy_to_shared(
                 items.as_ptr().add(first as usize),
                 self.ring.slot_ptr(0),
                 second as usize,
@@ -589,7 +625,8 @@ impl<T: Plain> WriteChunk<'_, '_, T> {
         self.len == 0
     }
 
-    /// Writes slot `i` of the chunk.
+    /// Writes slot `i` of the chunk, with atomic stores (sound even if a
+    /// hostile consumer accesses the slot).
     ///
     /// # Panics
     ///
@@ -608,6 +645,12 @@ impl<T: Plain> WriteChunk<'_, '_, T> {
     /// The chunk as two slices (the second non-empty only when the chunk
     /// wraps past the end of the buffer). Their contents are whatever the
     /// slots held before: overwrite what you commit.
+    ///
+    /// A view into shared memory: sound only while the consumer cooperates
+    /// (it does not read or write unpublished slots). A hostile consumer
+    /// that writes them while the slice is held causes a data race; with an
+    /// untrusted peer use [`WriteChunk::set`] or [`Producer::push_slice`]
+    /// (see the module docs, "Copies and views").
     #[cfg(not(loom))]
     pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
         let ring = self.producer.ring;
@@ -764,15 +807,16 @@ impl<'a, T: Plain> Consumer<'a, T> {
         let (first, second) = self.ring.split(self.head, n);
         #[cfg(not(loom))]
         // SAFETY: the `n` slots from `head` are published and ours until
-        // released; both runs lie inside the buffer; `out` is a unique
-        // borrow of caller memory, so it cannot overlap them.
+        // released (a hostile producer's writes meet atomic loads); both
+        // runs lie inside the buffer; `out` is a unique borrow of caller
+        // memory, so it cannot overlap them.
         unsafe {
-            core::ptr::copy_nonoverlapping(
+            shared_copy::copy_from_shared(
                 self.ring.slot_ptr(self.head),
                 out.as_mut_ptr(),
                 first as usize,
             );
-            core::ptr::copy_nonoverlapping(
+            shared_copy::copy_from_shared(
                 self.ring.slot_ptr(0),
                 out.as_mut_ptr().add(first as usize),
                 second as usize,
@@ -864,7 +908,8 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
         self.len == 0
     }
 
-    /// Copies element `i` of the chunk.
+    /// Copies element `i` of the chunk, with atomic loads (sound even if a
+    /// hostile producer writes the slot: the value is then junk).
     ///
     /// # Panics
     ///
@@ -882,6 +927,13 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
 
     /// The chunk as two slices (the second non-empty only when the chunk
     /// wraps past the end of the buffer).
+    ///
+    /// A view into shared memory: sound only while the producer cooperates
+    /// (it does not write published, unreleased slots). A hostile producer
+    /// that writes them while the slice is held causes a data race —
+    /// undefined behaviour, not just junk values; with an untrusted peer
+    /// use [`ReadChunk::get`] or [`Consumer::pop_into`] (see the module
+    /// docs, "Copies and views").
     #[cfg(not(loom))]
     pub fn as_slices(&self) -> (&[T], &[T]) {
         let ring = self.consumer.ring;

@@ -779,3 +779,58 @@ fn record_read_past_the_payload_clamps_to_nothing() {
     assert_eq!(v.read(2, &mut []), 0);
     rec.release();
 }
+
+/// Hole 10 of issue 13, for the byte ring: a hostile peer writes the
+/// records' bytes while this side sends and receives them. The copies
+/// (headers and payloads, both ways) are atomic, so this is no data race
+/// (Miri checks; before the fix it reported one). The peer's writes are
+/// modelled as atomic stores, as another process's writes appear to this
+/// one; payloads are whole words so both sides access them at one width.
+#[test]
+fn copying_calls_are_sound_while_a_peer_writes_the_records() {
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    const CAP: u32 = 256;
+    let buf = ring_buf(CAP);
+    let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    // SAFETY: the records' words, aligned, inside the buffer, alive for
+    // the test.
+    let words: &[AtomicU64] =
+        unsafe { std::slice::from_raw_parts(buf.ptr().add(DATA_OFFSET).cast(), CAP as usize / 8) };
+    let stop = AtomicBool::new(false);
+    let rounds = if cfg!(miri) { 40 } else { 20_000 };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = Rng::new(6);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let i = rng.below(CAP as u64 / 8) as usize;
+                words[i].store(rng.next(), std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let mut out = [0u8; 64];
+        for round in 0..rounds {
+            let len = 8 * (round % 6);
+            let _ = tx.send(round as u32, &[round as u8; 40][..len]);
+            if let Ok(mut r) = tx.reserve(16) {
+                r.write(0, &[1; 16]);
+                r.commit(7, 16);
+            }
+            let _ = rx.recv(&mut out);
+            if let Ok(rec) = rx.peek() {
+                let v = rec.view();
+                std::hint::black_box(v.read(0, &mut out[..v.len().min(64) & !7]));
+                rec.release();
+            }
+            let _ = rx.drain(2, |_| ());
+            // Whatever the peer did to the records, start clean again.
+            if rx.ready_bytes().is_err() || rx.head != tx.tail {
+                index_word(&buf, 128).store(tx.tail, Ordering::Release);
+                rx.head = tx.tail;
+                rx.tail_cache = tx.tail;
+                index_word(&buf, 256).store(tx.tail, Ordering::Release);
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

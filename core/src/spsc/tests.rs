@@ -824,3 +824,48 @@ fn hostile_indices_between_operations_stay_in_bounds() {
         }
     }
 }
+
+/// Hole 10 of issue 13: a hostile peer writes the slots while this side
+/// copies in and out of them. The copying calls use atomic accesses, so
+/// this is no data race (Miri checks; before the fix, plain reads and
+/// writes of the slots made it report one). The peer's writes are modelled
+/// as atomic stores, as another process's writes appear to this one.
+#[test]
+fn copying_calls_are_sound_while_a_peer_writes_the_slots() {
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    const CAP: u32 = 8;
+    let buf = ring_buf::<u64>(CAP);
+    let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    // SAFETY: the slots, aligned, inside the buffer, alive for the test.
+    let slots: &[AtomicU64] =
+        unsafe { std::slice::from_raw_parts(buf.ptr().add(384).cast(), CAP as usize) };
+    let stop = AtomicBool::new(false);
+    let rounds = if cfg!(miri) { 60 } else { 20_000 };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = Rng::new(5);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let i = rng.below(CAP as u64) as usize;
+                slots[i].store(rng.next(), std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        for round in 0..rounds {
+            tx.try_push(round).unwrap();
+            let _ = tx.push_slice(&[round; 3]);
+            if let Ok(mut chunk) = tx.write_chunk(1) {
+                chunk.set(0, round);
+                chunk.commit_all();
+            }
+            let _ = rx.try_pop().unwrap();
+            let _ = rx.pop_into(&mut [0; 2]).unwrap();
+            if let Ok(chunk) = rx.read_chunk(1) {
+                std::hint::black_box(chunk.get(0));
+                chunk.release_all();
+            }
+            let _ = rx.pop_into(&mut [0; 8]).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}
