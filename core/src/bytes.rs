@@ -458,21 +458,26 @@ impl ByteRing<'_> {
         unsafe { self.control.as_ref() }
     }
 
-    /// Copies `src` into the buffer at byte `pos`.
+    /// Copies `src` into the buffer at byte `pos`, in whole aligned words
+    /// (the buffer is only ever accessed so, outside loom): a word covered
+    /// in part is read, merged and written back.
     ///
     /// # Safety
     ///
-    /// `pos + src.len() <= capacity`, and the bytes are the producer's own
-    /// (not published, or released by the consumer).
+    /// `pos + src.len() <= capacity`, and the 8-byte cells those bytes
+    /// touch are the producer's own (not published, or released by the
+    /// consumer). Records are 8-aligned and padded to 8, so the cells of a
+    /// record's bytes belong to that record.
     #[inline(always)]
     unsafe fn write(&self, pos: u32, src: &[u8]) {
         debug_assert!(pos as usize + src.len() <= self.capacity as usize);
         #[cfg(not(loom))]
-        // SAFETY: inside the buffer (caller), and `src` is caller memory
-        // borrowed shared, so it cannot overlap the ring; a hostile
-        // consumer's accesses meet atomic stores.
+        // SAFETY: the cells touched are inside the buffer (8-aligned, a
+        // multiple of 8 long) and the producer's (caller); `src` is caller
+        // memory borrowed shared, so it cannot overlap the ring; a hostile
+        // consumer's accesses meet atomic loads and stores.
         unsafe {
-            shared_copy::copy_bytes_to_shared(src.as_ptr(), self.byte_ptr(pos), src.len())
+            shared_copy::write_words(src.as_ptr(), self.byte_ptr(pos), src.len())
         };
         #[cfg(loom)]
         self.for_cells(pos, src.len(), |cell, at, range| {
@@ -485,21 +490,23 @@ impl ByteRing<'_> {
         });
     }
 
-    /// Copies bytes from the buffer at `pos` into `dst`.
+    /// Copies bytes from the buffer at `pos` into `dst`, reading whole
+    /// aligned words.
     ///
     /// # Safety
     ///
-    /// `pos + dst.len() <= capacity`, and the bytes are published and not
-    /// yet released.
+    /// `pos + dst.len() <= capacity`, and the 8-byte cells those bytes
+    /// touch are published and not yet released (true of every cell of a
+    /// checked record).
     #[inline(always)]
     unsafe fn read(&self, pos: u32, dst: &mut [u8]) {
         debug_assert!(pos as usize + dst.len() <= self.capacity as usize);
         #[cfg(not(loom))]
-        // SAFETY: inside the buffer (caller); `dst` is a unique borrow of
-        // caller memory, so it cannot overlap the ring; a hostile
-        // producer's writes meet atomic loads.
+        // SAFETY: the cells touched are inside the buffer and published
+        // (caller); `dst` is a unique borrow of caller memory, so it cannot
+        // overlap the ring; a hostile producer's writes meet atomic loads.
         unsafe {
-            shared_copy::copy_bytes_from_shared(self.byte_ptr(pos), dst.as_mut_ptr(), dst.len())
+            shared_copy::read_words(self.byte_ptr(pos), dst.as_mut_ptr(), dst.len())
         };
         #[cfg(loom)]
         self.for_cells(pos, dst.len(), |cell, at, range| {

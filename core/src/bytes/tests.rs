@@ -785,27 +785,27 @@ fn record_read_past_the_payload_clamps_to_nothing() {
 /// (headers and payloads, both ways) are atomic, so this is no data race
 /// (Miri checks; before the fix it reported one). The peer's writes are
 /// modelled as atomic stores, as another process's writes appear to this
-/// one; payloads are whole words so both sides access them at one width.
+/// one, of single bytes: the width at which the ring accesses its buffer
+/// under Miri (which reports atomic accesses of two widths that race).
 #[test]
 fn copying_calls_are_sound_while_a_peer_writes_the_records() {
-    use std::sync::atomic::{AtomicBool, AtomicU64};
+    use std::sync::atomic::{AtomicBool, AtomicU8};
     const CAP: u32 = 256;
     let buf = ring_buf(CAP);
     let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
-    // SAFETY: the records' words, aligned, inside the buffer, alive for
-    // the test.
-    let words: &[AtomicU64] =
-        unsafe { std::slice::from_raw_parts(buf.ptr().add(DATA_OFFSET).cast(), CAP as usize / 8) };
+    // SAFETY: the records' bytes, inside the buffer, alive for the test.
+    let bytes: &[AtomicU8] =
+        unsafe { std::slice::from_raw_parts(buf.ptr().add(DATA_OFFSET).cast(), CAP as usize) };
     let stop = AtomicBool::new(false);
     let rounds = if cfg!(miri) { 40 } else { 20_000 };
     std::thread::scope(|s| {
         s.spawn(|| {
             let mut rng = Rng::new(6);
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let i = rng.below(CAP as u64 / 8) as usize;
-                words[i].store(rng.next(), std::sync::atomic::Ordering::Relaxed);
+                let i = rng.below(CAP as u64) as usize;
+                bytes[i].store(rng.next() as u8, std::sync::atomic::Ordering::Relaxed);
             }
         });
         let mut out = [0u8; 64];
