@@ -913,7 +913,8 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // SAFETY: claim() gave us `pos`, whose slot was free (its previous
         // consumer released it before the seq we acquired); no one else
         // touches the value until our Release store below.
-        slot.value.with_mut(|p| unsafe { p.write(value) });
+        slot.value
+            .with_mut(|p| unsafe { crate::shared_copy::store(p, value) });
         slot.seq.store(pos.wrapping_add(1), Ordering::Release);
     }
 
@@ -925,7 +926,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // SAFETY: claim() gave us `pos`, whose slot was published (its
         // producer wrote the value before the seq we acquired); no producer
         // writes it until our Release store below.
-        let value = slot.value.with(|p| unsafe { p.read() });
+        let value = slot.value.with(|p| unsafe { crate::shared_copy::load(p) });
         slot.seq
             .store(pos.wrapping_add(self.capacity), Ordering::Release);
         value
