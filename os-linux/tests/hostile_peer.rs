@@ -33,12 +33,22 @@
 //! # longer, or again with a seed a failure printed:
 //! INTERLINK_HOSTILE_SECS=30 INTERLINK_HOSTILE_SEED=0x1234abcd \
 //!     cargo test -p interlink-linux --test hostile_peer -- --nocapture
-//! # under AddressSanitizer (nightly + rust-src; see .ci/asan-hostile-peer):
-//! ASAN_OPTIONS=detect_leaks=0 RUSTFLAGS="-Zsanitizer=address" \
+//! # under AddressSanitizer (what .ci/asan-hostile-peer runs; needs nightly
+//! # and `rustup component add --toolchain nightly rust-src`; cold, about
+//! # 150 s of CPU — 8.5 min on a shared 2-core machine — then about 30 s):
+//! ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 RUSTFLAGS="-Zsanitizer=address" \
 //!     RUSTDOCFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \
 //!     cargo +nightly test -Zbuild-std --target x86_64-unknown-linux-gnu \
 //!     -p interlink-linux --test hostile_peer
 //! ```
+//!
+//! AddressSanitizer watches the heap, the stack and std: a copy out of the
+//! ring past a caller's buffer, say. It does not watch the shared mapping
+//! itself, so the worker also checks after every operation that the rest
+//! of the structure's last page is still zero (a write past the structure
+//! that stays inside that page faults nowhere), and that no count it gets
+//! back exceeds the capacity. No leak checking: the forked children end
+//! with `_exit`.
 //!
 //! The seed fixes both processes' choices (operations, words, values,
 //! phases), not how the two interleave: a failure seen once may need a
@@ -219,9 +229,37 @@ struct Worker<'s> {
     rng: Rng,
     base: Instant,
     end: Instant,
+    /// The structure's end in the worker's mapping: the rest of that page
+    /// must stay zero (nobody may write past the structure).
+    tail: Option<(*const u8, usize)>,
 }
 
 impl Worker<'_> {
+    /// Checks after every operation that the bytes from `len` to the end
+    /// of the page at `base` (the structure's mapping) stay zero: a write
+    /// past the structure that stays inside its last page faults nowhere,
+    /// and the mapping is not the sanitizer's to watch.
+    fn watch_tail(&mut self, base: *const u8, len: usize) {
+        self.tail = Some((base, len));
+    }
+
+    /// The first nonzero word past the structure (its byte offset), if
+    /// any. Eight bytes at a time: this runs after every operation.
+    fn tail_written(&self) -> Option<usize> {
+        let (base, len) = self.tail?;
+        let (mut at, end) = (len.next_multiple_of(8), len.next_multiple_of(PAGE));
+        while at < end {
+            // SAFETY: inside the mapping's last page, which the kernel maps
+            // whole, 8-aligned (the page is); read volatile, as another
+            // process may write it.
+            if unsafe { base.add(at).cast::<u64>().read_volatile() } != 0 {
+                return Some(at);
+            }
+            at += 8;
+        }
+        None
+    }
+
     fn running(&self) -> bool {
         Instant::now() < self.end
     }
@@ -257,9 +295,14 @@ impl Worker<'_> {
         t
     }
 
-    fn done(&self) {
+    /// Ends an operation; the exit code if it wrote past the structure.
+    fn done(&self) -> Option<i32> {
         self.shared.word(DEADLINE).store(0, Relaxed);
         self.shared.word(ITERATIONS).fetch_add(1, Relaxed);
+        let at = self.tail_written()?;
+        Some(self.broken(format!(
+            "a byte past the structure, at offset {at}, was written"
+        )))
     }
 
     fn tally<T, E>(&self, r: &Result<T, E>) {
@@ -480,6 +523,7 @@ fn run(
             rng: Rng(seed | 1),
             base,
             end: Instant::now() + config.duration,
+            tail: None,
         };
         w.arm(Duration::ZERO); // a stuck start is a hang too
         worker(&mut w)
@@ -524,7 +568,10 @@ fn run(
             "the worker died of signal {s} ({}) — {context}",
             signal_name(s)
         ),
-        Verdict::Exited(Exit::Code(c)) => panic!("the worker exited with {c} — {context}"),
+        Verdict::Exited(Exit::Code(c)) => panic!(
+            "the worker exited with {c} (1: an AddressSanitizer report, without \
+             abort_on_error; see stderr) — {context}"
+        ),
         Verdict::Hung { past } => panic!(
             "hang: the call was still running {past:?} past its timeout (killed) — {context}"
         ),
@@ -672,6 +719,8 @@ fn spsc_channel_survives_a_hostile_peer() {
 fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
     let cap = ch.capacity();
     let big = 3 * cap as usize;
+    let len = SpscRing::<u64>::bytes_needed(cap).unwrap_or(0);
+    w.watch_tail(ch.mapping().as_ptr(), len);
     let mut tx: Option<Sender<'_, u64>> = None;
     let mut rx: Option<Receiver<'_, u64>> = None;
     let mut next = 0u64;
@@ -959,7 +1008,9 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
             }
             op => return w.broken(format!("unknown operation {op}")),
         }
-        w.done();
+        if let Some(code) = w.done() {
+            return code;
+        }
     }
     0
 }
@@ -1028,6 +1079,8 @@ fn payload_len(w: &mut Worker<'_>, max: usize) -> usize {
 fn bytes_worker(ch: &ByteChannel, name: &str, w: &mut Worker<'_>) -> i32 {
     let cap = BYTES_CAPACITY;
     let max = ch.max_payload() as usize;
+    let len = ByteRing::bytes_needed(cap).unwrap_or(0);
+    w.watch_tail(ch.mapping().as_ptr(), len);
     let mut tx: Option<ByteSender<'_>> = None;
     let mut rx: Option<ByteReceiver<'_>> = None;
     let payload: Vec<u8> = (0..=max + 8).map(|i| i as u8).collect();
@@ -1140,11 +1193,16 @@ fn bytes_worker(ch: &ByteChannel, name: &str, w: &mut Worker<'_>) -> i32 {
                                 view.as_slice().len(),
                                 view.frame().len()
                             );
-                            // Offsets within the payload only: past it is
-                            // issue 13's hole 2, an argument bug.
-                            let offset = (pick % (len as u64 + 1)) as usize;
+                            // Offsets past the payload too, half the
+                            // time: they read nothing (issue 13's hole 2).
+                            let span = if pick & 1 == 0 { 1 } else { 2 * u64::from(cap) };
+                            let offset = ((pick >> 1) % (len as u64 + span)) as usize;
                             let n = view.read(offset, &mut buf);
-                            ensure!(w, n == len - offset, "read at {offset} of {len} gave {n}");
+                            ensure!(
+                                w,
+                                n == len.saturating_sub(offset),
+                                "read at {offset} of {len} gave {n}"
+                            );
                             let _ = (record.tag(), record.is_empty(), record.as_slice().len());
                             if release {
                                 record.release();
@@ -1243,7 +1301,9 @@ fn bytes_worker(ch: &ByteChannel, name: &str, w: &mut Worker<'_>) -> i32 {
             }
             op => return w.broken(format!("unknown operation {op}")),
         }
-        w.done();
+        if let Some(code) = w.done() {
+            return code;
+        }
     }
     0
 }
@@ -1309,6 +1369,8 @@ fn stalled(e: &BlockError) -> Option<u32> {
 fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
     let cap = MPMC_CAPACITY;
     let big = 3 * cap as usize;
+    let len = MpmcRing::<u64>::bytes_needed(cap).unwrap_or(0);
+    w.watch_tail(ch.mapping().as_ptr(), len);
     let items: Vec<u64> = (0..big as u64).collect();
     let mut out = vec![0u64; big];
     let mut h: Option<MpmcHandle<'_, u64>> = ch.handle().ok();
@@ -1320,11 +1382,15 @@ fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
             let r = ch.handle();
             w.tally(&r);
             h = r.ok();
-            w.done();
+            if let Some(code) = w.done() {
+                return code;
+            }
             continue;
         }
         let Some(h) = h.as_mut() else {
-            w.done();
+            if let Some(code) = w.done() {
+                return code;
+            }
             continue;
         };
         let ring = h.ring();
@@ -1462,7 +1528,9 @@ fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
             }
             op => return w.broken(format!("unknown operation {op}")),
         }
-        w.done();
+        if let Some(code) = w.done() {
+            return code;
+        }
     }
     0
 }
@@ -1531,6 +1599,7 @@ fn sync_worker(
     event: Event<'_>,
     w: &mut Worker<'_>,
 ) -> i32 {
+    w.watch_tail(map.as_ptr(), 4 * BLOCK);
     let robust = Robust::new();
     let wait = Futex;
     while w.running() {
@@ -1638,7 +1707,9 @@ fn sync_worker(
             }
             op => return w.broken(format!("unknown operation {op}")),
         }
-        w.done();
+        if let Some(code) = w.done() {
+            return code;
+        }
     }
     0
 }
@@ -1674,4 +1745,39 @@ fn the_watchdog_reports_a_hang() {
         .cloned()
         .unwrap_or_default();
     assert!(text.contains("hang") && text.contains("`sleep`"), "{text}");
+}
+
+/// The tail check works: a byte written past the structure (inside its
+/// last page, where nothing faults) fails the run, naming the offset.
+#[test]
+fn the_tail_check_reports_a_write_past_the_structure() {
+    let map = Mapping::anonymous(PAGE).unwrap();
+    let target = Target {
+        words: 16,
+        hot: vec![1],
+        body: Vec::new(),
+        capacity: 1,
+    };
+    let result = std::panic::catch_unwind(|| {
+        run(
+            "tail",
+            &["write past"],
+            Memory::Inherited(map.as_ptr()),
+            &target,
+            |w| {
+                w.watch_tail(map.as_ptr(), 64);
+                let _ = w.pick();
+                // SAFETY: byte 100 of the page, past the 64-byte structure;
+                // nothing else reads it as anything but bytes.
+                unsafe { map.as_ptr().add(100).write_volatile(1) };
+                w.done().unwrap_or(0)
+            },
+        )
+    });
+    let message = result.expect_err("a write past the structure must fail the run");
+    let text = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(text.contains("past the structure, at offset 96"), "{text}");
 }
