@@ -478,7 +478,7 @@ fn hostile(memory: Memory<'_>, target: &Target, shared: &Shared, seed: u64) -> i
         }
         // Mostly a corrupt header lasts one phase, so that attaching,
         // claiming and opening get past validation often.
-        if rng.next() % 10 != 0 {
+        if !rng.next().is_multiple_of(10) {
             for (i, &v) in header.iter().enumerate() {
                 word(i).store(v, Relaxed);
             }
