@@ -505,7 +505,7 @@ fn two_threads_stream_in_order() {
 }
 
 mod blocking {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::test_util::TestWait;
@@ -540,9 +540,21 @@ mod blocking {
             .contains("49"));
     }
 
+    /// Waits until `wait` has counted more than `before` futex waits: the
+    /// side blocked on the ring has parked. Bounded, so a side that never
+    /// parks fails the test instead of hanging it.
+    fn until_parked(wait: &TestWait, before: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while wait.waits.load(std::sync::atomic::Ordering::Relaxed) <= before {
+            assert!(Instant::now() < deadline, "the blocked side never parked");
+            std::thread::yield_now();
+        }
+    }
+
     /// A small ring, sizes that force padding at the end, and few spins:
-    /// both sides park, and a padding run must wake the consumer (the
-    /// producer waits for it to be skipped) or the two deadlock.
+    /// both sides park (made certain first; how often in the stream
+    /// depends on the schedule), and a padding run must wake the consumer
+    /// (the producer waits for it to be skipped) or the two deadlock.
     #[test]
     fn threads_block_both_ways_across_padding() {
         let count: u32 = if cfg!(miri) { 30 } else { 5_000 };
@@ -557,6 +569,29 @@ mod blocking {
         };
         // A lost wake-up fails the test (timed out) instead of hanging it.
         let patience = Some(Duration::from_secs(10));
+        // The consumer parks on the empty ring; a send wakes it.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut one = [0u8; 8];
+                assert_eq!(rx.recv_blocking(&mut one, &b, patience), Ok((7, 3)));
+            });
+            until_parked(&b.wait, 0);
+            tx.send_blocking(7, &[1, 2, 3], &b, None).unwrap();
+        });
+        // The producer parks on the full ring; receives wake it.
+        while tx.send(8, &[0; 8]).is_ok() {}
+        let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send_blocking(9, &[0; 8], &b, patience).unwrap());
+            until_parked(&b.wait, parked);
+            let (mut one, deadline) = ([0u8; 8], Instant::now() + Duration::from_secs(20));
+            while rx.recv_blocking(&mut one, &b, Some(Duration::from_millis(1))) != Ok((9, 8)) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the parked producer was never woken"
+                );
+            }
+        });
         std::thread::scope(|s| {
             let b = &b;
             s.spawn(move || {
@@ -580,11 +615,6 @@ mod blocking {
                 }
             }
         });
-        // Parking depends on the scheduler; Miri's may interleave the
-        // threads so that no side has to (see the SPSC test).
-        if !cfg!(miri) {
-            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
-        }
     }
 }
 

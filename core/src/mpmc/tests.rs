@@ -513,6 +513,20 @@ mod blocking {
 
     /// Two producers and two consumers on a 4-slot ring with few spins:
     /// everyone parks now and then, and nothing is lost or duplicated.
+    /// Waits until `wait` has counted more than `before` futex waits: the
+    /// side blocked on the ring has parked. Bounded, so a side that never
+    /// parks fails the test instead of hanging it.
+    fn until_parked(wait: &TestWait, before: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while wait.waits.load(std::sync::atomic::Ordering::Relaxed) <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the blocked side never parked"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     #[test]
     fn threads_block_both_ways_and_lose_nothing() {
         let per: u64 = if cfg!(miri) { 30 } else { 5_000 };
@@ -525,6 +539,27 @@ mod blocking {
         };
         // A lost wake-up fails the test (timed out) instead of hanging it.
         let patience = Some(Duration::from_secs(10));
+        // Parking made certain first (in the stream below how often a side
+        // parks depends on the schedule): a consumer parks on the empty
+        // ring and a send wakes it; a producer parks on the full ring and
+        // a receive wakes it.
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(ring.recv(&b, patience), Ok(7)));
+            until_parked(&b.wait, 0);
+            ring.send(7, &b, None).unwrap();
+        });
+        for i in 0..4 {
+            ring.try_push(i).unwrap();
+        }
+        let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::scope(|s| {
+            s.spawn(|| ring.send(4, &b, patience).unwrap());
+            until_parked(&b.wait, parked);
+            assert_eq!(ring.recv(&b, None), Ok(0));
+        });
+        for i in 1..5 {
+            assert_eq!(ring.try_pop(), Ok(i));
+        }
         let got = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|s| {
             for p in 0..2u64 {
@@ -557,11 +592,6 @@ mod blocking {
             .flat_map(|p| (0..per).map(move |i| p << 32 | i))
             .collect();
         assert_eq!(got, expected);
-        // Parking depends on the scheduler; Miri's may interleave the
-        // threads so that no side has to (see the SPSC test).
-        if !cfg!(miri) {
-            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
-        }
     }
 
     /// A dead producer's position ends a blocking `recv` with `Stalled`

@@ -581,8 +581,23 @@ mod blocking {
         assert_eq!(BlockError::Corrupt.to_string(), Corrupt.to_string());
     }
 
+    /// Waits until `wait` has counted more than `before` futex waits: the
+    /// side blocked on the ring has parked. Bounded, so a side that never
+    /// parks fails the test instead of hanging it.
+    fn until_parked(wait: &TestWait, before: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while wait.waits.load(std::sync::atomic::Ordering::Relaxed) <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the blocked side never parked"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     /// Both sides block: a 4-slot ring, a slow consumer and a slow producer
-    /// in turn, so each side parks.
+    /// in turn. That each side parks and is woken is made certain first
+    /// (how often they park in the stream depends on the schedule).
     #[test]
     fn threads_block_both_ways_and_lose_nothing() {
         let count = if cfg!(miri) { 40 } else { 20_000 };
@@ -595,6 +610,26 @@ mod blocking {
             spins: 4,
             yields: 1,
         };
+        let patience = Some(Duration::from_secs(10));
+        // The consumer parks on the empty ring; the first send wakes it.
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(rx.recv(&b, patience), Ok(7)));
+            until_parked(&b.wait, 0);
+            tx.send(7, &b, None).unwrap();
+        });
+        // The producer parks on the full ring; a receive wakes it.
+        for i in 0..4 {
+            tx.try_push(i).unwrap();
+        }
+        let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send(4, &b, patience).unwrap());
+            until_parked(&b.wait, parked);
+            assert_eq!(rx.recv(&b, None), Ok(0));
+        });
+        for i in 1..5 {
+            assert_eq!(rx.try_pop(), Ok(i));
+        }
         std::thread::scope(|s| {
             let b = &b;
             s.spawn(move || {
@@ -612,12 +647,6 @@ mod blocking {
                 }
             }
         });
-        // Whether a side parked depends on the scheduler: with real threads
-        // the 200 µs sleeps make both park; Miri's scheduler (40 items, one
-        // sleep) may interleave the threads so that neither has to.
-        if !cfg!(miri) {
-            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
-        }
     }
 }
 
