@@ -174,14 +174,18 @@ fn leave_channel(name: &str) -> Vec<u8> {
 #[cfg_attr(miri, ignore)]
 fn probing_and_opening_survive_a_peer_that_flips_the_size() {
     let name = TempName::new("il-hostile").unwrap();
-    let bytes = leave_channel(&name);
+    // The creator keeps its channel (and so its object in use) throughout:
+    // the prober's create must find it live, never replace it.
+    let mut creator = SpscChannel::<u64>::create(&name, RingConfig::new(64), &quick()).unwrap();
+    creator.keep_name();
+    let bytes = std::fs::read(path_of(&name)).unwrap();
     let run = Duration::from_millis(1500);
     // The hostile peer: size 0, size back, contents back, as fast as it can.
-    let path = path_of(&name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path_of(&name))
+        .unwrap();
     let flipper = process::fork(|| {
-        let Ok(file) = std::fs::OpenOptions::new().write(true).open(&path) else {
-            return 2;
-        };
         let start = Instant::now();
         while start.elapsed() < run {
             let _ = file.set_len(0);
@@ -209,8 +213,11 @@ fn probing_and_opening_survive_a_peer_that_flips_the_size() {
     })
     .unwrap();
     let probed = prober.wait().unwrap();
-    assert!(flipper.wait().unwrap().success());
+    let flipped = flipper.wait().unwrap();
+    assert!(flipped.success(), "the flipper: {flipped:?}");
     assert_eq!(probed, Exit::Code(0), "the prober died (SIGBUS is 7)");
+    // Dropping touches nothing mapped, so the creator survives the flips too.
+    drop(creator);
 }
 
 #[test]

@@ -1647,10 +1647,7 @@ fn sync_worker(
                 }
                 w.tally(&r);
             }
-            "try_acquire" => {
-                let got = sem.try_acquire();
-                w.tally(&if got { Ok(()) } else { Err(()) });
-            }
+            "try_acquire" => w.tally(&sem.try_acquire()),
             "acquire" => {
                 let t = w.timeout();
                 w.tally(&sem.acquire(&wait, Some(t)));
