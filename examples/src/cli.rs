@@ -42,6 +42,29 @@ pub fn describe(e: &dyn Error) -> String {
     text
 }
 
+/// How a child process ended, for people: `exited with status 1`,
+/// `was killed by signal 9 (SIGKILL)`.
+pub fn exit_text(exit: interlink_linux::process::Exit) -> String {
+    use interlink_linux::process::Exit;
+    match exit {
+        Exit::Code(code) => format!("exited with status {code}"),
+        Exit::Signal(signal) => {
+            let name = match signal {
+                libc::SIGKILL => " (SIGKILL)",
+                libc::SIGTERM => " (SIGTERM)",
+                libc::SIGINT => " (SIGINT)",
+                libc::SIGSEGV => " (SIGSEGV)",
+                libc::SIGABRT => " (SIGABRT)",
+                libc::SIGALRM => " (SIGALRM)",
+                libc::SIGBUS => " (SIGBUS)",
+                libc::SIGPIPE => " (SIGPIPE)",
+                _ => "",
+            };
+            format!("was killed by signal {signal}{name}")
+        }
+    }
+}
+
 /// Says on stderr, in one line, what the program now waits for and for how
 /// long at most: `PROGRAM: waiting for WHAT (up to 10 s)`.
 pub fn waiting(program: &str, what: &str, limit: Option<Duration>) {
@@ -58,6 +81,15 @@ pub fn seconds(d: Duration) -> String {
         format!("{s:.0} s")
     } else {
         format!("{} s", format!("{s:.3}").trim_end_matches('0'))
+    }
+}
+
+/// Parses a whole number of at least 1, for clap's `value_parser`.
+pub fn positive(text: &str) -> std::result::Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 is not allowed: give at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a whole number: {e}")),
     }
 }
 
@@ -84,6 +116,13 @@ mod tests {
         assert_eq!(seconds(Duration::from_secs(10)), "10 s");
         assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
         assert_eq!(seconds(Duration::from_millis(250)), "0.25 s");
+    }
+
+    #[test]
+    fn positive_refuses_zero_and_words() {
+        assert_eq!(positive("7"), Ok(7));
+        assert!(positive("0").unwrap_err().contains("at least 1"));
+        assert!(positive("-1").is_err() && positive("x").is_err());
     }
 
     #[test]

@@ -44,7 +44,7 @@ struct Args {
     on: Transport,
     /// Exit after serving this many clients (default: serve forever).
     /// Connections that send nothing are not counted.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = cli::positive)]
     clients: Option<u64>,
 }
 
