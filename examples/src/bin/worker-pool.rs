@@ -125,6 +125,9 @@ fn run(producers: u64, workers: u64, jobs: u64, idle_ms: u64) -> cli::Result {
         .map(|id| fork(move || worker(pool, id)))
         .collect::<Result<Vec<_>, _>>()?;
     // The workers are parked on `items` now; let them sleep a while.
+    if idle_ms > 0 {
+        eprintln!("{PROGRAM}: {workers} workers wait for jobs; producers start in {idle_ms} ms");
+    }
     std::thread::sleep(Duration::from_millis(idle_ms));
     let producer_children = (1..=producers)
         .map(|p| {
