@@ -4,5 +4,7 @@
 #![doc = include_str!("../../README.md")]
 
 pub mod bench;
+pub mod cli;
+pub mod fifo_demo;
 pub mod shm_demo;
 pub mod watchdog;
