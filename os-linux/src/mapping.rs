@@ -356,7 +356,7 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         if let Some(u) = self.unlink.take() {
             // Only if the name still refers to the object we mapped.
-            if crate::shm::identity(&u.name).ok() == Some((u.dev, u.ino)) {
+            if crate::shm::name_identity(&u.name) == Some((u.dev, u.ino)) {
                 let _ = crate::shm::unlink(u.name.as_str());
             }
         }
