@@ -195,3 +195,28 @@ impl Building {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn building_names_are_parsed_strictly() {
+        assert_eq!(building_pid("/a.interlink-new.12.3"), Some(12));
+        assert_eq!(
+            building_pid("/a.interlink-new.interlink-new.12.3"),
+            Some(12)
+        );
+        for not in [
+            "/a",
+            "/a.interlink-new.12",
+            "/a.interlink-new.12.",
+            "/a.interlink-new..3",
+            "/a.interlink-new.x.3",
+            "/a.interlink-new.12.3.4",
+            "/a.interlink-new.99999999999.3",
+        ] {
+            assert_eq!(building_pid(not), None, "{not}");
+        }
+    }
+}
