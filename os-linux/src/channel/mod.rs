@@ -176,5 +176,4 @@ pub use spsc::{Receiver, Sender, Spsc, SpscChannel};
 pub use waiting::Waiting;
 
 pub(crate) use object::User;
-pub(crate) use options::at_least_1ms;
-pub(crate) use waiting::{patience_setters, Patience};
+pub(crate) use waiting::{at_least_1ms, patience_setters, Patience};

@@ -148,7 +148,7 @@ impl<S: Shape> Channel<S> {
             type_id,
             capacity,
             creator: false,
-            patience: Patience::of(options, presence.as_ref()),
+            patience: Patience::of(options.waiting, options.peer_check, presence.as_ref()),
             presence,
             _shape: PhantomData,
         }

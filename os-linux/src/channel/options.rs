@@ -2,15 +2,13 @@
 
 use std::time::Duration;
 
-#[allow(unused_imports)] // doc links
-use super::Channel;
-use super::Waiting;
+use super::{at_least_1ms, Waiting};
 use crate::shm::{MapOptions, ShmOptions};
 
 /// How to create or open a channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChannelOptions {
-    /// How long [`Channel::open`] waits for the object to appear and be
+    /// How long [`Channel::open`](super::Channel::open) waits for the object to appear and be
     /// published (default 5 s).
     pub open_timeout: Duration,
     /// How to map (default: prefaulted).
@@ -21,10 +19,10 @@ pub struct ChannelOptions {
     /// whatever object has the name in place, with none of those
     /// guarantees.
     pub shm: ShmOptions,
-    /// Whether the creator unlinks the name when its [`Channel`] drops
+    /// Whether the creator unlinks the name when its [`Channel`](super::Channel) drops
     /// (default true).
     pub unlink_on_drop: bool,
-    /// Whether [`Channel::create`] replaces a stale object of the same name
+    /// Whether [`Channel::create`](super::Channel::create) replaces a stale object of the same name
     /// (creator and every holder dead), or an abandoned one without a
     /// header (see the module docs; default true).
     pub replace_stale: bool,
@@ -90,14 +88,5 @@ impl ChannelOptions {
     pub const fn peer_check(mut self, every: Duration) -> Self {
         self.peer_check = at_least_1ms(every);
         self
-    }
-}
-
-/// Liveness checks are syscalls: not more often than every millisecond.
-pub(crate) const fn at_least_1ms(every: Duration) -> Duration {
-    if every.as_millis() < 1 {
-        Duration::from_millis(1)
-    } else {
-        every
     }
 }

@@ -1,17 +1,14 @@
-//! What a named [`Channel`] can hold: the [`Shape`] of its structure.
+//! What a named [`Channel`](super::Channel) can hold: the [`Shape`] of its structure.
 
 use interlink_core::layout::Kind;
 use interlink_core::mpmc::UserSlot;
 use interlink_core::{AttachError, InitError, Region, RingConfig};
 
-#[allow(unused_imports)] // doc links
-use super::{Bytes, Channel, Mpmc, Spsc};
-
-/// A structure a named [`Channel`] can hold: its kind, its size for a
+/// A structure a named [`Channel`](super::Channel) can hold: its kind, its size for a
 /// configuration, how to initialise it, how to check one that another
 /// process initialised and, for structures without roles, how a process
-/// records that it uses one. Implemented by the marker types [`Spsc`],
-/// [`Bytes`] and [`Mpmc`].
+/// records that it uses one. Implemented by the marker types [`Spsc`](super::Spsc),
+/// [`Bytes`](super::Bytes) and [`Mpmc`](super::Mpmc).
 pub trait Shape {
     /// The kind recorded in the header.
     const KIND: Kind;
@@ -23,7 +20,7 @@ pub trait Shape {
     fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError>;
 
     /// Records process `pid` as a user of the validated structure in
-    /// `region`, for as long as a [`Channel`] has it open, so that the
+    /// `region`, for as long as a [`Channel`](super::Channel) has it open, so that the
     /// inspector sees it in use; returns what [`Shape::leave`] needs, or
     /// `None` when nothing was recorded. Structures whose users hold roles
     /// (SPSC, bytes) record them when a role is claimed instead: the

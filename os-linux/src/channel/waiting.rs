@@ -5,13 +5,10 @@ use std::time::Duration;
 
 use interlink_core::{BlockError, Blocking};
 
-use super::ChannelOptions;
-#[allow(unused_imports)] // doc links
-use super::{Channel, Receiver, Sender};
 use crate::futex::Futex;
 use crate::liveness;
 
-/// How a blocked [`Sender`] or [`Receiver`] waits: one of the core's
+/// How a blocked [`Sender`](super::Sender) or [`Receiver`](super::Receiver) waits: one of the core's
 /// [`Blocking`] strategies on the shared [`Futex`]. The two ends of a
 /// channel may choose differently; a side that never parks costs its peer
 /// no syscall.
@@ -43,22 +40,37 @@ impl Waiting {
     }
 }
 
+/// Liveness checks are syscalls: not more often than every millisecond.
+pub(crate) const fn at_least_1ms(every: Duration) -> Duration {
+    if every.as_millis() < 1 {
+        Duration::from_millis(1)
+    } else {
+        every
+    }
+}
+
 /// How an end waits, and how often it checks that its peer lives.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Patience {
     pub(super) blocking: Blocking<Futex>,
     pub(super) peer_check: Duration,
     /// Judges the peer by the object's presence locks; valid while the
-    /// [`Channel`] (which owns the descriptor) lives, and every end that
+    /// [`Channel`](super::Channel) (which owns the descriptor) lives, and every end that
     /// holds a `Patience` borrows the channel.
     pub(super) judge: Option<liveness::Judge>,
 }
 
 impl Patience {
-    pub(super) fn of(options: &ChannelOptions, presence: Option<&liveness::Presence>) -> Self {
+    /// Waiting with `waiting`, checking every `peer_check` that the peer
+    /// lives, by `presence`'s object if there is one.
+    pub(super) fn of(
+        waiting: Waiting,
+        peer_check: Duration,
+        presence: Option<&liveness::Presence>,
+    ) -> Self {
         Self {
-            blocking: options.waiting.blocking(),
-            peer_check: options.peer_check,
+            blocking: waiting.blocking(),
+            peer_check,
             judge: presence.map(liveness::Presence::judge),
         }
     }

@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 
 use super::probe::probe_unfinished;
 use super::{probe, Object};
-#[allow(unused_imports)] // doc links
-use super::{State, INCOMPLETE_GRACE};
 use crate::shm::{self, Shm, ShmError, ShmName, SHM_DIR};
 
 /// A name under `/dev/shm` and how probing it went.
@@ -53,13 +51,13 @@ pub type Collected = (Object, Result<(), ShmError>);
 ///
 /// Stale objects include what a creator killed inside
 /// [`crate::channel::Channel::create`] left: the object it was building
-/// under its private name ([`State::Unfinished`]), once no process holds
+/// under its private name ([`State::Unfinished`](super::State::Unfinished)), once no process holds
 /// its claim lock and its creator is dead (or it was last modified
-/// [`INCOMPLETE_GRACE`] ago). An object *at a name* that has no header at
+/// [`INCOMPLETE_GRACE`](super::INCOMPLETE_GRACE) ago). An object *at a name* that has no header at
 /// all (empty, or all zero) is not recognisably interlink's — this
 /// version's creators never leave one there, but other programs (and
 /// older versions) may — so `gc` keeps it: `create` of that name replaces
-/// it once it has been left unmodified for [`INCOMPLETE_GRACE`], and
+/// it once it has been left unmodified for [`INCOMPLETE_GRACE`](super::INCOMPLETE_GRACE), and
 /// `interlink-inspect rm --force` removes it.
 ///
 /// Each removal follows the protocol `create` uses to replace a stale
@@ -193,6 +191,7 @@ pub(crate) fn reclaim(
 
 #[cfg(test)]
 mod unfinished_tests {
+    use super::super::State;
     use super::*;
     use crate::process;
 

@@ -1,4 +1,5 @@
-//! Judging the holders recorded in one named object: presence lock first,
+//! Judging the holders recorded in one named object: where each holder's
+//! presence byte lies and whether it is locked first,
 //! then the process rule, then whether the process maps the object; and
 //! the thread's current judge that [`is_alive`] asks.
 
@@ -6,9 +7,24 @@ use std::cell::Cell;
 use std::io::Read;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
-use super::{presence_range, process_alive, task_id};
+use super::{process_alive, task_id};
 use crate::error::OsError;
-use crate::lock::{LockKind, OfdLock};
+use crate::lock::{ByteRange, LockKind, OfdLock};
+
+/// Where the presence byte of the holder recorded as `pid` lies in a named
+/// object's file: `PRESENCE_BASE + pid`, far beyond the end of any object
+/// (a lock beyond the end of a file is allowed, takes no space and does
+/// not change the file), and just past the creators' claim byte
+/// ([`crate::shm::CLAIM_BYTE`]), so the two kinds of lock never overlap.
+pub const PRESENCE_BASE: u64 = crate::shm::CLAIM_BYTE + 1;
+
+/// The presence byte of holder `pid`.
+pub fn presence_range(pid: u32) -> ByteRange {
+    ByteRange {
+        start: PRESENCE_BASE + u64::from(pid),
+        len: 1,
+    }
+}
 
 /// Judges the holders recorded in one named object: by their presence
 /// locks first, then by the process rule. Copy, holding the raw

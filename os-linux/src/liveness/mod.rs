@@ -89,8 +89,8 @@ mod judge;
 mod presence;
 mod task;
 
-pub use judge::is_alive;
-pub use presence::{presence_range, Presence, FORK_SAFE_PRESENCES, PRESENCE_BASE};
+pub use judge::{is_alive, presence_range, PRESENCE_BASE};
+pub use presence::{Presence, FORK_SAFE_PRESENCES};
 pub use task::{process_alive, start_time, thread_alive};
 
 pub(crate) use judge::{holder_alive, judging, Judge};

@@ -7,24 +7,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Once;
 
-use super::Judge;
+use super::{presence_range, Judge};
 use crate::error::OsError;
-use crate::lock::{ByteRange, LockKind, OfdLock};
-
-/// Where the presence byte of the holder recorded as `pid` lies in a named
-/// object's file: `PRESENCE_BASE + pid`, far beyond the end of any object
-/// (a lock beyond the end of a file is allowed, takes no space and does
-/// not change the file), and just past the creators' claim byte
-/// ([`crate::shm::CLAIM_BYTE`]), so the two kinds of lock never overlap.
-pub const PRESENCE_BASE: u64 = crate::shm::CLAIM_BYTE + 1;
-
-/// The presence byte of holder `pid`.
-pub fn presence_range(pid: u32) -> ByteRange {
-    ByteRange {
-        start: PRESENCE_BASE + u64::from(pid),
-        len: 1,
-    }
-}
+use crate::lock::{LockKind, OfdLock};
 
 /// This process's presence in a named object: a shared OFD lock on the
 /// object's byte [`presence_range`]`(pid)`, taken through a file

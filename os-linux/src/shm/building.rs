@@ -7,8 +7,6 @@ use std::os::fd::AsFd;
 use super::claim::try_claim;
 use super::name::name_identity;
 use super::{check_len, unlink, Shm, ShmError, ShmName, ShmOptions, NAME_MAX};
-#[allow(unused_imports)] // doc links
-use super::{release_claim, CLAIM_BYTE};
 use crate::error::{check, OsError};
 
 /// What the name of an object still being built by a creator contains:
@@ -45,7 +43,7 @@ fn building_name(target: &ShmName, pid: u32, n: u32) -> Result<ShmName, ShmError
 }
 
 /// An object being created under a private name in the same directory
-/// (`/STEM.interlink-new.PID.N`), claimed ([`CLAIM_BYTE`]) by its creator
+/// (`/STEM.interlink-new.PID.N`), claimed ([`CLAIM_BYTE`](super::CLAIM_BYTE)) by its creator
 /// from the moment it exists, until [`Building::publish`] moves it to its
 /// real name with `renameat2(RENAME_NOREPLACE)` — atomically, and only if
 /// no object has that name. A creator that dies at any instruction leaves
@@ -144,7 +142,7 @@ impl Building {
     /// that name (an error with `EEXIST` if one has: the object stays
     /// private, to try again). Once published, [`Building::into_shm`]
     /// gives it under its real name, still claimed: call
-    /// [`release_claim`] when done with it.
+    /// [`release_claim`](super::release_claim) when done with it.
     pub(crate) fn publish(&mut self) -> Result<(), ShmError> {
         if self.private.armed {
             self.rename()?;

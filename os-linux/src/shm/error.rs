@@ -4,8 +4,6 @@
 use std::fmt;
 
 use crate::error::OsError;
-#[allow(unused_imports)] // doc links
-use crate::mapping::HugePages;
 
 /// Why a shared-memory or mapping step failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +45,7 @@ pub enum ShmError {
     },
     /// Explicit huge pages (`MAP_HUGETLB`) could not be had: none are
     /// reserved (`ENOMEM`) or the mapping is file-backed (`EINVAL`). Use
-    /// [`HugePages::ExplicitOrTransparent`] to fall back instead.
+    /// [`HugePages::ExplicitOrTransparent`](crate::mapping::HugePages::ExplicitOrTransparent) to fall back instead.
     HugePages {
         /// Bytes asked for.
         len: usize,
