@@ -1,6 +1,6 @@
 //! Owned shared mappings and the options latency users ask for: prefault,
 //! `mlock`, huge pages. Where the bytes come from (a POSIX shm object, a
-//! memfd, a file, nothing at all) is the business of `shm.rs`, `memfd.rs`
+//! memfd, a file, nothing at all) is the business of `shm/`, `memfd.rs`
 //! and the caller; this file only maps, unmaps and, when asked, unlinks.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};

@@ -87,10 +87,12 @@ pub enum ChannelError {
         /// The size its validated header says the structure takes.
         needed: u64,
     },
-    /// A descriptor handed to [`Channel::from_sealed_fd`](super::Channel::from_sealed_fd) is not sealed as
-    /// a sealed channel must be: it lacks `F_SEAL_SHRINK | F_SEAL_GROW`
-    /// (a peer could truncate it under the mapping), or carries a write
-    /// seal (it cannot be mapped writable), or is not a sealable memfd.
+    /// A descriptor handed to
+    /// [`Channel::from_sealed_fd`](super::Channel::from_sealed_fd) is not
+    /// sealed as a sealed channel must be: it lacks `F_SEAL_SHRINK |
+    /// F_SEAL_GROW` (a peer could truncate it under the mapping), or
+    /// carries a write seal (it cannot be mapped writable), or is not a
+    /// sealable memfd.
     Seals {
         /// What the descriptor is (`/memfd:LABEL`).
         name: String,

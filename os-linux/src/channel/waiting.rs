@@ -8,10 +8,10 @@ use interlink_core::{BlockError, Blocking};
 use crate::futex::Futex;
 use crate::liveness;
 
-/// How a blocked [`Sender`](super::Sender) or [`Receiver`](super::Receiver) waits: one of the core's
-/// [`Blocking`] strategies on the shared [`Futex`]. The two ends of a
-/// channel may choose differently; a side that never parks costs its peer
-/// no syscall.
+/// How a blocked [`Sender`](super::Sender) or
+/// [`Receiver`](super::Receiver) waits: one of the core's [`Blocking`]
+/// strategies on the shared [`Futex`]. The two ends of a channel may
+/// choose differently; a side that never parks costs its peer no syscall.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Waiting {
     /// Never sleep in the kernel ([`Blocking::spinning`]): spin, then

@@ -45,7 +45,8 @@ pub enum ShmError {
     },
     /// Explicit huge pages (`MAP_HUGETLB`) could not be had: none are
     /// reserved (`ENOMEM`) or the mapping is file-backed (`EINVAL`). Use
-    /// [`HugePages::ExplicitOrTransparent`](crate::mapping::HugePages::ExplicitOrTransparent) to fall back instead.
+    /// [`HugePages::ExplicitOrTransparent`](crate::mapping::HugePages::ExplicitOrTransparent)
+    /// to fall back instead.
     HugePages {
         /// Bytes asked for.
         len: usize,
