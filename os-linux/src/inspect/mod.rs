@@ -20,13 +20,14 @@
 //!
 //! [`shm::CLAIM_BYTE`]: crate::shm::CLAIM_BYTE
 //! [`ShmError::NotRegular`]: crate::shm::ShmError::NotRegular
-mod gc;
+
+mod collect;
 mod object;
-mod probe;
+mod probing;
 
-pub use gc::{gc, list, Collected, Listed};
+pub use collect::{gc, list, Collected, Listed};
 pub use object::{Object, Pid, Role, State, Summary, HEADER_LEN, INCOMPLETE_GRACE};
-pub use probe::probe;
+pub use probing::probe;
 
-pub(crate) use gc::{reclaim, remove_unfinished_of, Reclaimed};
-pub(crate) use probe::{header_of, is_blank};
+pub(crate) use collect::{reclaim, remove_unfinished_of, Reclaimed};
+pub(crate) use probing::{header_of, is_blank};

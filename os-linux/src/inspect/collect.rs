@@ -5,7 +5,7 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use super::probe::probe_unfinished;
+use super::probing::probe_unfinished;
 use super::{probe, Object};
 use crate::shm::{self, Shm, ShmError, ShmName, SHM_DIR};
 
@@ -88,9 +88,9 @@ pub fn gc(select: impl Fn(&str) -> bool) -> Result<Vec<Collected>, ShmError> {
 
 /// Removes the abandoned objects that creators of `name` (or of names
 /// `name` begins with: long names are cut in private names) were
-/// building when they died; errors are ignored. [`Channel::create`]
-/// (crate::channel::Channel::create) calls it so that a creator that is
-/// killed and restarted in a loop does not fill `/dev/shm`.
+/// building when they died; errors are ignored.
+/// [`Channel::create`](crate::channel::Channel::create) calls it so that a
+/// creator that is killed and restarted in a loop does not fill `/dev/shm`.
 pub(crate) fn remove_unfinished_of(name: &ShmName) {
     let Ok(dir) = std::fs::read_dir(SHM_DIR) else {
         return;
