@@ -73,6 +73,19 @@ pub(crate) fn check<T: PartialEq + From<i8>>(ret: T, op: &'static str) -> Result
     }
 }
 
+/// Makes a `-1`-on-error call, retrying while it fails with `EINTR`.
+pub(crate) fn check_retry<T: PartialEq + From<i8>>(
+    op: &'static str,
+    mut call: impl FnMut() -> T,
+) -> Result<T, OsError> {
+    loop {
+        match check(call(), op) {
+            Err(e) if e.is(libc::EINTR) => continue,
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

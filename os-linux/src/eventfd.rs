@@ -4,8 +4,7 @@
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::error::{check, OsError};
-use crate::posix::check_retry;
+use crate::error::{check, check_retry, OsError};
 
 /// How reads drain the counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

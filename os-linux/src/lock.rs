@@ -12,8 +12,7 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::error::OsError;
-use crate::posix::check_retry;
+use crate::error::{check_retry, OsError};
 
 /// Shared (read) or exclusive (write) lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

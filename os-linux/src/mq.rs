@@ -12,8 +12,8 @@ use std::ffi::CString;
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::{check, OsError};
-use crate::posix::{check_retry, object_name, realtime_deadline};
+use crate::error::{check, check_retry, OsError};
+use crate::posix::{object_name, realtime_deadline};
 
 /// Priorities run from 0 (lowest) to `PRIORITY_MAX` (Linux's
 /// `MQ_PRIO_MAX - 1`).

@@ -13,8 +13,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-use crate::error::{check, OsError};
-use crate::posix::{c_path, check_retry, set_nonblocking};
+use crate::error::{check, check_retry, OsError};
+use crate::posix::{c_path, set_nonblocking};
 
 /// Whether an operation may put the caller to sleep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

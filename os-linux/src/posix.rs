@@ -1,5 +1,6 @@
 //! What the POSIX IPC families share: object names (`/name`), paths as C
-//! strings, and absolute `CLOCK_REALTIME` deadlines for the timed calls.
+//! strings, absolute `CLOCK_REALTIME` deadlines for the timed calls, and
+//! switching a descriptor's `O_NONBLOCK`.
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
@@ -43,19 +44,6 @@ pub(crate) fn realtime_deadline(timeout: Duration) -> libc::timespec {
     libc::timespec {
         tv_sec: libc::time_t::try_from(at.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_nsec: at.subsec_nanos().into(),
-    }
-}
-
-/// Makes a `-1`-on-error call, retrying while it fails with `EINTR`.
-pub(crate) fn check_retry<T: PartialEq + From<i8>>(
-    op: &'static str,
-    mut call: impl FnMut() -> T,
-) -> Result<T, OsError> {
-    loop {
-        match check(call(), op) {
-            Err(e) if e.is(libc::EINTR) => continue,
-            other => return other,
-        }
     }
 }
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use interlink_core::Region;
 
-use crate::error::{check, OsError};
-use crate::posix::{check_retry, object_name, realtime_deadline};
+use crate::error::{check, check_retry, OsError};
+use crate::posix::{object_name, realtime_deadline};
 
 /// The largest value a semaphore may hold (`SEM_VALUE_MAX` on Linux).
 pub const VALUE_MAX: u32 = i32::MAX as u32;

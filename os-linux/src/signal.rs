@@ -14,8 +14,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::error::{check, OsError};
-use crate::posix::check_retry;
+use crate::error::{check, check_retry, OsError};
 
 /// A set of signal numbers (`sigset_t`).
 #[derive(Clone, Copy)]

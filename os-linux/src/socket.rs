@@ -17,8 +17,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::path::{Path, PathBuf};
 
-use crate::error::{check, OsError};
-use crate::posix::{check_retry, set_nonblocking};
+use crate::error::{check, check_retry, OsError};
+use crate::posix::set_nonblocking;
 
 /// The most descriptors one message may carry (the kernel's `SCM_MAX_FD`).
 pub const MAX_FDS: usize = 253;

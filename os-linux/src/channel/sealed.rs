@@ -107,7 +107,7 @@ impl<S: Shape> Channel<S> {
             type_id: config.type_id,
             capacity: config.capacity,
             creator: true,
-            patience: Patience::of(options, presence.as_ref()),
+            patience: Patience::of(options.waiting, options.peer_check, presence.as_ref()),
             user,
             presence,
             _shape: PhantomData,

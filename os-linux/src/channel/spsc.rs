@@ -1,0 +1,222 @@
+//! The SPSC channel: [`SpscChannel`], its [`Sender`] and its [`Receiver`].
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use interlink_core::layout::Kind;
+use interlink_core::spsc::{Consumer, Producer, SpscRing};
+use interlink_core::{
+    AttachError, BlockError, InitError, Plain, PopError, PushError, Region, RingConfig,
+};
+
+use super::{patience_setters, Channel, ChannelError, Patience, Shape};
+use crate::futex::Futex;
+use crate::process;
+
+/// Marker: a channel holding an [`SpscRing`] of `T`.
+#[derive(Debug)]
+pub struct Spsc<T>(PhantomData<T>);
+
+impl<T: Plain> Shape for Spsc<T> {
+    const KIND: Kind = Kind::Spsc;
+
+    fn bytes_needed(capacity: u32) -> Result<usize, InitError> {
+        SpscRing::<T>::bytes_needed(capacity)
+    }
+
+    fn init(region: Region<'_>, config: RingConfig) -> Result<(), InitError> {
+        SpscRing::<T>::init(region, config).map(drop)
+    }
+
+    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
+        SpscRing::<T>::attach(region, type_id).map(|r| r.capacity())
+    }
+}
+
+/// A named single-producer single-consumer channel of `T`.
+pub type SpscChannel<T> = Channel<Spsc<T>>;
+
+impl<T: Plain> Channel<Spsc<T>> {
+    fn ring(&self) -> Result<SpscRing<'_, T>, ChannelError> {
+        self.attached(SpscRing::attach)
+    }
+
+    /// Claims the producer role for this process, taking it over if its
+    /// holder is dead.
+    pub fn sender(&self) -> Result<Sender<'_, T>, ChannelError> {
+        let tx = self
+            .ring()?
+            .take_over_producer(process::current_pid(), |pid| self.holder_alive(pid))?;
+        Ok(Sender {
+            tx,
+            patience: self.patience,
+        })
+    }
+
+    /// Claims the consumer role for this process, taking it over if its
+    /// holder is dead.
+    pub fn receiver(&self) -> Result<Receiver<'_, T>, ChannelError> {
+        let rx = self
+            .ring()?
+            .take_over_consumer(process::current_pid(), |pid| self.holder_alive(pid))?;
+        Ok(Receiver {
+            rx,
+            patience: self.patience,
+        })
+    }
+
+    /// Elements in the ring now.
+    pub fn len(&self) -> u32 {
+        self.ring().map_or(0, |r| r.len())
+    }
+
+    /// Whether the ring is empty now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+patience_setters!([T] Sender<'_, T>, [T] Receiver<'_, T>);
+
+/// The sending end of an [`SpscChannel`], holding the producer role.
+#[derive(Debug)]
+pub struct Sender<'c, T> {
+    tx: Producer<'c, T>,
+    patience: Patience,
+}
+
+impl<'c, T: Plain> Sender<'c, T> {
+    /// Sends `value` if there is room, without blocking; wakes a parked
+    /// receiver.
+    #[inline]
+    pub fn try_send(&mut self, value: T) -> Result<(), PushError> {
+        self.tx.try_push(value)?;
+        self.tx.wake_consumer(&Futex);
+        Ok(())
+    }
+
+    /// Sends `value`, waiting for room as long as the receiver lives.
+    pub fn send(&mut self, value: T) -> Result<(), BlockError> {
+        self.send_inner(value, &mut None)
+    }
+
+    /// Sends `value`, waiting for room at most `timeout`.
+    pub fn send_timeout(&mut self, value: T, timeout: Duration) -> Result<(), BlockError> {
+        self.send_inner(value, &mut Some(timeout))
+    }
+
+    #[inline]
+    fn send_inner(&mut self, value: T, left: &mut Option<Duration>) -> Result<(), BlockError> {
+        let ring = self.tx.ring();
+        let tx = &mut self.tx;
+        self.patience
+            .wait(left, || ring.consumer_holder(), |b, t| tx.send(value, b, t))
+    }
+
+    /// Sends all of `items` in order, in batches, waiting for room as
+    /// needed (at most `timeout` in all). On error, the first `n` were sent
+    /// where `n` is in the `Err`.
+    pub fn send_all(
+        &mut self,
+        mut items: &[T],
+        timeout: Option<Duration>,
+    ) -> Result<(), (usize, BlockError)> {
+        let total = items.len();
+        let mut left = timeout;
+        while let Some((&first, rest)) = items.split_first() {
+            let sent = |items: &[T]| total - items.len();
+            let n = self
+                .tx
+                .push_slice(items)
+                .map_err(|e| (sent(items), e.into()))?;
+            if n > 0 {
+                self.tx.wake_consumer(&Futex);
+                items = &items[n..];
+            } else {
+                // Full: wait for room by sending one, which wakes the
+                // receiver if it sleeps.
+                self.send_inner(first, &mut left)
+                    .map_err(|e| (sent(items), e))?;
+                items = rest;
+            }
+        }
+        Ok(())
+    }
+
+    /// The underlying producer, for chunks and batches. What it publishes
+    /// does not wake a parked receiver by itself: call
+    /// [`Producer::wake_consumer`] with [`Futex`] afterwards.
+    pub fn producer(&mut self) -> &mut Producer<'c, T> {
+        &mut self.tx
+    }
+}
+
+/// The receiving end of an [`SpscChannel`], holding the consumer role.
+#[derive(Debug)]
+pub struct Receiver<'c, T> {
+    rx: Consumer<'c, T>,
+    patience: Patience,
+}
+
+impl<'c, T: Plain> Receiver<'c, T> {
+    /// Receives the oldest value if there is one, without blocking; wakes
+    /// a parked sender.
+    #[inline]
+    pub fn try_recv(&mut self) -> Result<T, PopError> {
+        let value = self.rx.try_pop()?;
+        self.rx.wake_producer(&Futex);
+        Ok(value)
+    }
+
+    /// Receives a value, waiting as long as the sender lives. Values sent
+    /// before the sender died are delivered first.
+    pub fn recv(&mut self) -> Result<T, BlockError> {
+        self.recv_inner(&mut None)
+    }
+
+    /// Receives a value, waiting at most `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, BlockError> {
+        self.recv_inner(&mut Some(timeout))
+    }
+
+    #[inline]
+    fn recv_inner(&mut self, left: &mut Option<Duration>) -> Result<T, BlockError> {
+        let ring = self.rx.ring();
+        let rx = &mut self.rx;
+        self.patience
+            .wait(left, || ring.producer_holder(), |b, t| rx.recv(b, t))
+    }
+
+    /// Receives into `out`, waiting until at least one value is there (at
+    /// most `timeout`); returns how many.
+    pub fn recv_into(
+        &mut self,
+        out: &mut [T],
+        timeout: Option<Duration>,
+    ) -> Result<usize, BlockError> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        let n = self.rx.pop_into(out)?;
+        if n > 0 {
+            self.rx.wake_producer(&Futex);
+            return Ok(n);
+        }
+        // Empty: wait for one value (which wakes a parked sender), then
+        // take what else has come.
+        let mut left = timeout;
+        out[0] = self.recv_inner(&mut left)?;
+        let more = self.rx.pop_into(&mut out[1..])?;
+        if more > 0 {
+            self.rx.wake_producer(&Futex);
+        }
+        Ok(1 + more)
+    }
+
+    /// The underlying consumer, for chunks and batches. What it releases
+    /// does not wake a parked sender by itself: call
+    /// [`Consumer::wake_producer`] with [`Futex`] afterwards.
+    pub fn consumer(&mut self) -> &mut Consumer<'c, T> {
+        &mut self.rx
+    }
+}
