@@ -28,7 +28,10 @@ use libfuzzer_sys::fuzz_target;
 enum Rec {
     /// Padding (or a tail too short for a header) of this many bytes.
     Pad(u32),
-    Msg { tag: u32, data: Vec<u8> },
+    Msg {
+        tag: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl Rec {
@@ -61,7 +64,11 @@ impl Model {
         let to_end = self.cap - pos;
         let free = self.cap - self.ltail.wrapping_sub(self.head);
         if size <= to_end {
-            return if free >= size { Ok(pos) } else { Err(SendError::Full) };
+            return if free >= size {
+                Ok(pos)
+            } else {
+                Err(SendError::Full)
+            };
         }
         if free < to_end {
             return Err(SendError::Full);
@@ -87,7 +94,8 @@ impl Model {
     fn restart_producer(&mut self) {
         let published = self.tail.wrapping_sub(self.head);
         let head = self.head;
-        self.recs.retain(|(start, _)| start.wrapping_sub(head) < published);
+        self.recs
+            .retain(|(start, _)| start.wrapping_sub(head) < published);
         self.ltail = self.tail;
     }
 
@@ -206,7 +214,24 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
     let max = st.ring.max_payload() as usize;
     // The shared words, and the header of the record at the head.
     let at = 384 + (st.model.head & (cap - 1)) as usize;
-    let named = [0, 12, 32, 40, 64, 68, 128, 132, 256, 260, 128, 256, at, at + 4, at + 8, at + 12];
+    let named = [
+        0,
+        12,
+        32,
+        40,
+        64,
+        68,
+        128,
+        132,
+        256,
+        260,
+        128,
+        256,
+        at,
+        at + 4,
+        at + 8,
+        at + 12,
+    ];
     let op = input.byte() % 24;
     match op {
         0..=3 => {
@@ -285,16 +310,23 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let tag = st.seq;
             st.seq += 1;
             let data = payload(tag, len);
-            let Some((p, _)) = st.prod.as_mut() else { return };
+            let Some((p, _)) = st.prod.as_mut() else {
+                return;
+            };
             let r = p.send(tag, &data);
             if let Err(SendError::TooLarge { len: l, max: m }) = r {
                 assert_eq!((l, m as usize), (len, max));
             }
             if t {
                 let expect = if len > max {
-                    Err(SendError::TooLarge { len, max: max as u32 })
+                    Err(SendError::TooLarge {
+                        len,
+                        max: max as u32,
+                    })
                 } else {
-                    st.model.place(record_len(len as u32).expect("small")).map(drop)
+                    st.model
+                        .place(record_len(len as u32).expect("small"))
+                        .map(drop)
                 };
                 assert_eq!(r, expect);
                 if r.is_ok() {
@@ -309,7 +341,9 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let tag = st.seq;
             st.seq += 1;
             let data = payload(tag, len);
-            let Some((p, _)) = st.prod.as_mut() else { return };
+            let Some((p, _)) = st.prod.as_mut() else {
+                return;
+            };
             match p.reserve(len) {
                 Ok(mut r) => {
                     assert_eq!(r.len(), len);
@@ -341,9 +375,14 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 Err(e) => {
                     if t {
                         let expect = if len > max {
-                            Err(SendError::TooLarge { len, max: max as u32 })
+                            Err(SendError::TooLarge {
+                                len,
+                                max: max as u32,
+                            })
                         } else {
-                            st.model.place(record_len(len as u32).expect("small")).map(drop)
+                            st.model
+                                .place(record_len(len as u32).expect("small"))
+                                .map(drop)
                         };
                         assert_eq!(Err(e), expect);
                     }
@@ -353,7 +392,9 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
         10 => {
             let n = input.below(cap as usize + 9);
             let mut buf = vec![0u8; n];
-            let Some((c, _)) = st.cons.as_mut() else { return };
+            let Some((c, _)) = st.cons.as_mut() else {
+                return;
+            };
             let r = c.recv(&mut buf);
             if let Ok((_, len)) = r {
                 assert!(len <= n && len <= max);
@@ -375,14 +416,19 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
         11 => {
             let how = input.byte();
             let off_kind = input.byte();
-            let Some((c, _)) = st.cons.as_mut() else { return };
+            let Some((c, _)) = st.cons.as_mut() else {
+                return;
+            };
             let expect = if t { Some(st.model.locate()) } else { None };
             match c.peek() {
                 Ok(rec) => {
                     let view = rec.view();
                     let len = rec.len();
                     assert!(len <= max);
-                    assert_eq!((view.len(), view.tag(), view.is_empty()), (len, rec.tag(), rec.is_empty()));
+                    assert_eq!(
+                        (view.len(), view.tag(), view.is_empty()),
+                        (len, rec.tag(), rec.is_empty())
+                    );
                     let s = rec.as_slice();
                     let f = view.frame();
                     assert_eq!((s.len(), f.len()), (len, len + 16));
@@ -425,7 +471,9 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
         12 => {
             let max_n = input.below(6);
             let off = input.below(64);
-            let Some((c, _)) = st.cons.as_mut() else { return };
+            let Some((c, _)) = st.cons.as_mut() else {
+                return;
+            };
             let mut got = Vec::new();
             let r = c.drain(max_n, |r| {
                 let mut dst = [0u8; 32];
@@ -459,11 +507,16 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let tag = st.seq;
             st.seq += 1;
             let data = payload(tag, len);
-            let Some((p, _)) = st.prod.as_mut() else { return };
+            let Some((p, _)) = st.prod.as_mut() else {
+                return;
+            };
             let r = p.send_blocking(tag, &data, &b, Some(timeout));
             if t && !hostile.wrote() {
                 let expect = if len > max {
-                    Err(BlockError::TooLarge { len, max: max as u32 })
+                    Err(BlockError::TooLarge {
+                        len,
+                        max: max as u32,
+                    })
                 } else {
                     // A first attempt that pads and fails publishes the
                     // padding; the retries then see the ring as it is.
@@ -487,7 +540,9 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let b = blocking(input, hostile);
             let timeout = Hostile::timeout(input);
             let mut buf = vec![0u8; n];
-            let Some((c, _)) = st.cons.as_mut() else { return };
+            let Some((c, _)) = st.cons.as_mut() else {
+                return;
+            };
             let r = c.recv_blocking(&mut buf, &b, Some(timeout));
             if let Ok((_, len)) = r {
                 assert!(len <= n);

@@ -72,7 +72,9 @@ fn run(data: &[u8]) {
             }
             1 => {
                 let cap = 32u32 << (exp % 8);
-                (ByteRing::bytes_needed(cap).unwrap_or(0), |r, c| ByteRing::init(r, c).is_ok())
+                (ByteRing::bytes_needed(cap).unwrap_or(0), |r, c| {
+                    ByteRing::init(r, c).is_ok()
+                })
             }
             _ => {
                 let cap = 2u32 << (exp % 8);
@@ -94,7 +96,9 @@ fn run(data: &[u8]) {
         let hostile = interlink_fuzz::Hostile::new(&m);
         let patches = input.byte() % 8;
         for _ in 0..patches {
-            let named = [0, 4, 8, 12, 16, 20, 24, 32, 36, 40, 44, 64, 68, 124, 128, 256];
+            let named = [
+                0, 4, 8, 12, 16, 20, 24, 32, 36, 40, 44, 64, 68, 124, 128, 256,
+            ];
             hostile.write_from(&mut input, &named, cap);
         }
         // SAFETY: `m` holds `len` initialised bytes; no handle is alive.
@@ -143,7 +147,11 @@ fn run(data: &[u8]) {
     if let Ok(o) = &object {
         let _ = (o.is_interlink(), o.is_stale(), format!("{o:?} {}", o.state));
     }
-    let map = if prefault { MapOptions::new() } else { MapOptions::new().prefault(false) };
+    let map = if prefault {
+        MapOptions::new()
+    } else {
+        MapOptions::new().prefault(false)
+    };
     let options = ChannelOptions::new().open_timeout(timeout).map(map);
     let ops = input.below(64);
     match shape {

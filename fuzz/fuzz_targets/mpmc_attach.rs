@@ -379,7 +379,12 @@ fn run(data: &[u8]) {
                 }
             }
             12 => {
-                let _ = (ring.is_empty(), ring.is_full(), ring.header(), format!("{ring:?}"));
+                let _ = (
+                    ring.is_empty(),
+                    ring.is_full(),
+                    ring.header(),
+                    format!("{ring:?}"),
+                );
                 ring.wake_consumers(&hostile);
                 ring.wake_producers(&hostile);
             }
@@ -411,10 +416,9 @@ fn run(data: &[u8]) {
                         let r = ring.pop_with_spin_limit(0);
                         if t {
                             match model.pop_claim() {
-                                Ok(_) => assert_eq!(
-                                    r.map(Entry::Value),
-                                    Ok(model.pop().expect("entry"))
-                                ),
+                                Ok(_) => {
+                                    assert_eq!(r.map(Entry::Value), Ok(model.pop().expect("entry")))
+                                }
                                 Err(e) => assert_eq!(r, Err(e)),
                             }
                         }

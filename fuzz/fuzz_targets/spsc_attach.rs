@@ -75,8 +75,11 @@ fn run(data: &[u8]) {
             Err(_) => return,
         }
     } else {
-        SpscRing::<u32>::init(mapping.region(), interlink_core::RingConfig::new(capacity_hint))
-            .expect("init")
+        SpscRing::<u32>::init(
+            mapping.region(),
+            interlink_core::RingConfig::new(capacity_hint),
+        )
+        .expect("init")
     };
     let mut st = State {
         ring,
@@ -257,7 +260,10 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let Some(p) = st.prod.as_mut() else { return };
             let r = p.push_slice(&items);
             if let Ok(k) = r {
-                assert!(k <= n && k <= cap as usize, "push_slice({n}) = {k}, capacity {cap}");
+                assert!(
+                    k <= n && k <= cap as usize,
+                    "push_slice({n}) = {k}, capacity {cap}"
+                );
             }
             if t {
                 let k = n.min(cap as usize - st.model.len());
@@ -272,7 +278,10 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let Some(c) = st.cons.as_mut() else { return };
             let r = c.pop_into(&mut out);
             if let Ok(k) = r {
-                assert!(k <= n && k <= cap as usize, "pop_into({n}) = {k}, capacity {cap}");
+                assert!(
+                    k <= n && k <= cap as usize,
+                    "pop_into({n}) = {k}, capacity {cap}"
+                );
             }
             if t {
                 let k = n.min(st.model.len());
@@ -321,7 +330,13 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let len = st.model.len() as u32;
             if let Some(p) = st.prod.as_mut() {
                 let free = p.slots();
-                let _ = (p.len(), p.is_empty(), p.is_full(), p.capacity(), format!("{p:?}"));
+                let _ = (
+                    p.len(),
+                    p.is_empty(),
+                    p.is_full(),
+                    p.capacity(),
+                    format!("{p:?}"),
+                );
                 if let Ok(f) = free {
                     assert!(f <= cap);
                 }
@@ -331,7 +346,13 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             }
             if let Some(c) = st.cons.as_mut() {
                 let ready = c.slots();
-                let _ = (c.len(), c.is_empty(), c.is_full(), c.capacity(), format!("{c:?}"));
+                let _ = (
+                    c.len(),
+                    c.is_empty(),
+                    c.is_full(),
+                    c.capacity(),
+                    format!("{c:?}"),
+                );
                 if let Ok(r) = ready {
                     assert!(r <= cap);
                 }
@@ -478,7 +499,10 @@ fn read_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
         Ok(chunk) => {
             // Read first: a chunk past the region shows as an ASan report.
             let (a, b) = chunk.as_slices();
-            let sum = a.iter().chain(b.iter()).fold(0u32, |s, x| s.wrapping_add(*x));
+            let sum = a
+                .iter()
+                .chain(b.iter())
+                .fold(0u32, |s, x| s.wrapping_add(*x));
             std::hint::black_box(sum);
             assert_eq!((chunk.len(), a.len() + b.len()), (n, n as usize));
             assert!(n <= cap, "read_chunk({n}) granted on capacity {cap}");

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use interlink_core::condvar::Condvar;
 use interlink_core::event::Event;
-use interlink_core::mutex::{LockError, Liveness, Mutex, MutexGuard, Owner, MAX_OWNER_ID};
+use interlink_core::mutex::{Liveness, LockError, Mutex, MutexGuard, Owner, MAX_OWNER_ID};
 use interlink_core::semaphore::{Overflow, Semaphore};
 use interlink_core::wait::WaitOutcome;
 use interlink_core::{Expired, Region};
@@ -38,8 +38,25 @@ const LEN: usize = 512;
 /// word, health, owner record; the semaphore's count and sleepers; the
 /// condvar's sequence and sleepers; the event word.
 const NAMED: &[usize] = &[
-    12, 64, 68, 72, 76, 80, 64, 68, 96, SEM + 12, SEM + 32, SEM + 64, SEM + 68, SEM + 64,
-    CONDVAR + 64, CONDVAR + 68, EVENT + 64, EVENT + 64, EVENT + 12,
+    12,
+    64,
+    68,
+    72,
+    76,
+    80,
+    64,
+    68,
+    96,
+    SEM + 12,
+    SEM + 32,
+    SEM + 64,
+    SEM + 68,
+    SEM + 64,
+    CONDVAR + 64,
+    CONDVAR + 68,
+    EVENT + 64,
+    EVENT + 64,
+    EVENT + 12,
 ];
 
 /// One identity: `me()` is its tid; `is_alive` reads a mask the input
@@ -111,7 +128,9 @@ fn run(data: &[u8]) {
         let initial = u32::from(input.byte()) % (max + 1);
         (
             Some(Mutex::<u64>::init(take(&mapping, MUTEX, mutex_len), 0, 7).expect("mutex")),
-            Some(Semaphore::init(take(&mapping, SEM, Semaphore::BYTES), initial, max).expect("sem")),
+            Some(
+                Semaphore::init(take(&mapping, SEM, Semaphore::BYTES), initial, max).expect("sem"),
+            ),
             Some(Condvar::init(take(&mapping, CONDVAR, Condvar::BYTES)).expect("condvar")),
             Some(Event::init(take(&mapping, EVENT, Event::BYTES)).expect("event")),
         )
@@ -267,11 +286,15 @@ fn run(data: &[u8]) {
             7 => {
                 // Condvar wait: unlock, wait (a peer write lands here),
                 // relock without timeout (liveness polls, so it ends).
-                let (Some(c), Some(_)) = (cv.as_ref(), mutex.as_ref()) else { continue };
+                let (Some(c), Some(_)) = (cv.as_ref(), mutex.as_ref()) else {
+                    continue;
+                };
                 if i >= 3 {
                     continue;
                 }
-                let Some((g, repairing)) = guards[i].take() else { continue };
+                let Some((g, repairing)) = guards[i].take() else {
+                    continue;
+                };
                 poll.set(Some(Duration::from_millis(1)));
                 alive.set(0);
                 let timeout = Hostile::timeout(&mut input);
@@ -437,13 +460,7 @@ fn describe<G>(r: &Result<G, LockError<G>>) -> &'static str {
 /// Drops a guard of `tid`, updating the model: a repairing guard makes
 /// the mutex not recoverable; the lock is freed if `tid` still holds it
 /// (`stale`: the guard was replaced, so it no longer does).
-fn drop_guard(
-    g: Held<'_>,
-    holder: &mut Option<u32>,
-    health: &mut Health,
-    tid: u32,
-    stale: bool,
-) {
+fn drop_guard(g: Held<'_>, holder: &mut Option<u32>, health: &mut Health, tid: u32, stale: bool) {
     if let Some((g, repairing)) = g {
         drop(g);
         if repairing {

@@ -230,7 +230,9 @@ impl Hostile {
         }
         // SAFETY: inside the mapping and 4-aligned; the words are atomics
         // in interlink's eyes, and a racing peer reads them the same way.
-        unsafe { (*self.base.add(offset).cast::<AtomicU32>()).load(std::sync::atomic::Ordering::Relaxed) }
+        unsafe {
+            (*self.base.add(offset).cast::<AtomicU32>()).load(std::sync::atomic::Ordering::Relaxed)
+        }
     }
 
     /// Writes `value` over the word at `offset` now (ignored outside the
@@ -241,7 +243,10 @@ impl Hostile {
         }
         let v = value.resolve(self.read(offset));
         // SAFETY: as in `read`.
-        unsafe { (*self.base.add(offset).cast::<AtomicU32>()).store(v, std::sync::atomic::Ordering::Relaxed) };
+        unsafe {
+            (*self.base.add(offset).cast::<AtomicU32>())
+                .store(v, std::sync::atomic::Ordering::Relaxed)
+        };
         self.writes.set(self.writes.get() + 1);
     }
 
@@ -317,7 +322,10 @@ impl Wait for Hostile {
 /// never-parking [`Blocking::spinning`] phase lengths, cut short), a few
 /// yields or endless yields, then park (which, with [`Hostile`], returns at
 /// once).
-pub fn blocking<'h>(input: &mut Input<'_>, hostile: &'h Hostile) -> interlink_core::Blocking<&'h Hostile> {
+pub fn blocking<'h>(
+    input: &mut Input<'_>,
+    hostile: &'h Hostile,
+) -> interlink_core::Blocking<&'h Hostile> {
     let b = input.byte();
     if b >> 5 == 7 {
         return interlink_core::Blocking::spinning(hostile);
