@@ -147,7 +147,7 @@ fuzz_target!(|data: &[u8]| run(data));
 fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let setup = input.byte();
-    let raw = setup % 16 == 0;
+    let raw = setup.is_multiple_of(16);
     let cap = 32u32 << ((setup >> 4) % 6);
     let mapping = if raw {
         let len = 384 + input.below(1024) * 8;
@@ -236,7 +236,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
     match op {
         0..=3 => {
             let h = u32::from(input.byte() % 4);
-            let producer = op % 2 == 0;
+            let producer = op.is_multiple_of(2);
             let alive = (op >= 2).then(|| input.byte() & 1 == 1);
             let word = if producer { st.prod_word } else { st.cons_word };
             let expect = role_expect(word, h, alive);
@@ -366,7 +366,8 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                             st.model.commit(tag, data[..used.min(len)].to_vec());
                         }
                     } else {
-                        drop(r);
+                        // Not committed: nothing is sent.
+                        let _ = r;
                         if t {
                             // Padding placed for it stays owed.
                             let _ = st.model.place(record_len(len as u32).expect("small"));

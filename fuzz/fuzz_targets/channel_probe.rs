@@ -137,7 +137,7 @@ fn run(data: &[u8]) {
         std::thread::spawn(move || {
             let mut n = 0u32;
             while !stop.load(Ordering::Relaxed) && n < 100_000 {
-                let _ = file.set_len(if n % 2 == 0 { 0 } else { size });
+                let _ = file.set_len(if n.is_multiple_of(2) { 0 } else { size });
                 n += 1;
             }
         })

@@ -92,7 +92,7 @@ fuzz_target!(|data: &[u8]| run(data));
 fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let setup = input.byte();
-    let raw = setup % 16 == 0;
+    let raw = setup.is_multiple_of(16);
     let mapping = if raw {
         let len = 384 + input.below(1024) * 8;
         let n = (input.byte() as usize * 8).min(len);
@@ -412,7 +412,7 @@ fn run(data: &[u8]) {
                             model.push(Entry::Value(v));
                         }
                     }
-                    if v % 3 == 0 {
+                    if v.is_multiple_of(3) {
                         let r = ring.pop_with_spin_limit(0);
                         if t {
                             match model.pop_claim() {

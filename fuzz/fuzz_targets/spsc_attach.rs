@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| run(data));
 fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let setup = input.byte();
-    let raw = setup % 16 == 0;
+    let raw = setup.is_multiple_of(16);
     let (mapping, capacity_hint) = if raw {
         // The bytes as they are: a header that may be anything at all,
         // in a mapping of a chosen length.
@@ -470,7 +470,8 @@ fn write_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
                     n
                 }
                 _ => {
-                    drop(chunk);
+                    // Not committed/released: nothing happens.
+                    let _ = chunk;
                     0
                 }
             };
@@ -530,7 +531,8 @@ fn read_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
                     n
                 }
                 _ => {
-                    drop(chunk);
+                    // Not committed/released: nothing happens.
+                    let _ = chunk;
                     0
                 }
             };

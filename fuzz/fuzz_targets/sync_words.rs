@@ -111,7 +111,7 @@ fn take<'a>(mapping: &Mapping, at: usize, len: usize) -> Region<'a> {
 fn run(data: &[u8]) {
     let mut input = Input::new(data);
     let setup = input.byte();
-    let raw = setup % 16 == 0;
+    let raw = setup.is_multiple_of(16);
     let mapping = Mapping::new(LEN, 128);
     let max = 1 + u32::from(setup >> 4);
     let mutex_len = Mutex::<u64>::bytes_needed();

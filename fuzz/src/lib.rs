@@ -225,7 +225,7 @@ impl Hostile {
 
     /// The word at `offset` now (0 outside the mapping).
     pub fn read(&self, offset: usize) -> u32 {
-        if offset % 4 != 0 || offset + 4 > self.len {
+        if !offset.is_multiple_of(4) || offset + 4 > self.len {
             return 0;
         }
         // SAFETY: inside the mapping and 4-aligned; the words are atomics
@@ -238,7 +238,7 @@ impl Hostile {
     /// Writes `value` over the word at `offset` now (ignored outside the
     /// mapping).
     pub fn write(&self, offset: usize, value: Value) {
-        if offset % 4 != 0 || offset + 4 > self.len {
+        if !offset.is_multiple_of(4) || offset + 4 > self.len {
             return;
         }
         let v = value.resolve(self.read(offset));
