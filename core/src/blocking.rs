@@ -153,7 +153,8 @@ pub enum BlockError {
     /// The timeout passed first.
     TimedOut,
     /// The MPMC ring only: the next position stayed claimed by another
-    /// participant that did not finish with it (see
+    /// participant that did not finish with it for a whole
+    /// [`crate::mpmc::STALL_PATIENCE`] (see
     /// [`crate::mpmc::PopError::Stalled`]); waiting longer would not help
     /// if that participant died.
     Stalled {

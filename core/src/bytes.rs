@@ -56,10 +56,34 @@
 //! Every header is read once into a local copy and checked: its check word
 //! and flags ([`FrameHeader::decode`]), its length against the bytes
 //! published and the bytes left before the end of the buffer. A record that
-//! fails is [`Corrupt`] and nothing is read or released. Offsets into the
-//! buffer are masked with `capacity − 1`, so a hostile peer can make
-//! operations fail or deliver junk *bytes*, but never make a handle touch
-//! memory outside the region.
+//! fails is [`Corrupt`] and nothing is read or released. The indices pass
+//! the rings' one range check on every load — when a role is claimed or
+//! taken over (failing with [`RoleError::Corrupt`], and also for an own
+//! index that is not a multiple of [`RECORD_ALIGN`]), on every refresh, for
+//! [`ByteRing::used`] and [`status`] — and the cached copies only move by
+//! what a check allowed. Offsets into the buffer are masked with
+//! `capacity − 1`, so a hostile peer can make operations fail or deliver
+//! junk *bytes*, but never make a handle touch memory outside the region.
+//!
+//! ## Copies and views
+//!
+//! The **copying** calls — [`Producer::send`], [`Reservation::write`],
+//! [`Consumer::recv`], [`RecordRef::read`] (and the header each side writes
+//! or reads) — move bytes with relaxed atomic loads and stores, a word at a
+//! time where aligned, so they are sound even while a hostile peer writes
+//! the same bytes: it can garble the message, nothing more. Use them when
+//! the peer is not trusted. (They cost vectorisation: long payloads copy at
+//! roughly half to two-thirds of `memcpy`'s rate.)
+//!
+//! The **views** — [`RecordRef::as_slice`], [`RecordRef::frame`],
+//! [`Record::as_slice`] and [`Reservation::as_mut_slice`] — are references
+//! into the ring. They are sound against a *cooperating* peer, which does
+//! not touch a record between its publication and its release. A hostile
+//! peer can write those bytes while the reference is held: a data race,
+//! undefined behaviour in this process (the compiler may assume that the
+//! bytes behind a `&[u8]` do not change, e.g. check a length in them and
+//! then read a different one). Their bounds stay safe; against a peer you
+//! do not trust, copy instead.
 //!
 //! # Several producers
 //!
@@ -84,14 +108,13 @@ use crate::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
 use crate::layout::{AttachError, Fingerprint, HeaderFields, HeaderSnapshot, Kind};
 use crate::region::{Region, RegionError};
 use crate::ring::{
-    capacity_is_valid, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
+    capacity_is_valid, span, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
 };
 use crate::role;
+#[cfg(not(loom))]
+use crate::shared_copy;
 use crate::sync::{Ordering, UnsafeCell};
 use crate::wait::Wait;
-
-#[cfg(not(loom))]
-mod copy;
 
 /// The smallest capacity in bytes: room for a header and 16 payload bytes.
 pub const MIN_CAPACITY: u32 = 32;
@@ -340,41 +363,50 @@ impl<'a> ByteRing<'a> {
     }
 
     /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    ///
+    /// The new producer starts from the shared indices, checked like every
+    /// later load (and its own, the tail, for record alignment): if they
+    /// are out of range the role is freed again and the claim fails with
+    /// [`RoleError::Corrupt`].
     pub fn producer(&self, holder: u32) -> Result<Producer<'a>, RoleError> {
         role::claim(&self.control().meta.producer, holder)?;
-        Ok(Producer::new(*self, holder))
+        Producer::new(*self, holder)
     }
 
     /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    /// Fails with [`RoleError::Corrupt`] (leaving the role free) if the
+    /// shared indices are out of range or the head is not record-aligned.
     pub fn consumer(&self, holder: u32) -> Result<Consumer<'a>, RoleError> {
         role::claim(&self.control().meta.consumer, holder)?;
-        Ok(Consumer::new(*self, holder))
+        Consumer::new(*self, holder)
     }
 
     /// Claims the producer role, taking it from its holder if `is_alive`
     /// returns false for that holder's id. The new producer resumes at the
     /// shared tail: a record the dead producer reserved but did not commit
-    /// is lost; one it committed stays.
+    /// is lost; one it committed stays. Out-of-range shared indices fail
+    /// with [`RoleError::Corrupt`], as for [`ByteRing::producer`].
     pub fn take_over_producer(
         &self,
         holder: u32,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Producer<'a>, RoleError> {
         role::take_over(&self.control().meta.producer, holder, is_alive)?;
-        Ok(Producer::new(*self, holder))
+        Producer::new(*self, holder)
     }
 
     /// Claims the consumer role, taking it from its holder if `is_alive`
     /// returns false for that holder's id. The new consumer resumes at the
     /// shared head: a record the dead consumer peeked but did not release
-    /// is delivered again.
+    /// is delivered again. Out-of-range shared indices fail with
+    /// [`RoleError::Corrupt`], as for [`ByteRing::consumer`].
     pub fn take_over_consumer(
         &self,
         holder: u32,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Consumer<'a>, RoleError> {
         role::take_over(&self.control().meta.consumer, holder, is_alive)?;
-        Ok(Consumer::new(*self, holder))
+        Consumer::new(*self, holder)
     }
 }
 
@@ -406,12 +438,13 @@ impl ByteRing<'_> {
     }
 
     /// Bytes in use (records, headers and padding) at some moment during
-    /// the call, clamped to the capacity (a corrupt index reads as full).
+    /// the call. The indices pass the rings' one range check; a pair out of
+    /// range (corrupt, or never read consistently while both sides raced)
+    /// reads as full, so the result is never above the capacity. [`status`]
+    /// tells corrupt apart (its `fill` is `None`).
     pub fn used(&self) -> u32 {
-        let c = self.control();
-        let head = c.head.index.load(Ordering::Acquire);
-        let tail = c.tail.index.load(Ordering::Acquire);
-        tail.wrapping_sub(head).min(self.capacity)
+        let (tail, head) = self.control().indices();
+        span(tail, head, self.capacity).unwrap_or(self.capacity)
     }
 
     /// Whether no record is in the ring.
@@ -425,20 +458,26 @@ impl ByteRing<'_> {
         unsafe { self.control.as_ref() }
     }
 
-    /// Copies `src` into the buffer at byte `pos`.
+    /// Copies `src` into the buffer at byte `pos`, in whole aligned words
+    /// (the buffer is only ever accessed so, outside loom): a word covered
+    /// in part is read, merged and written back.
     ///
     /// # Safety
     ///
-    /// `pos + src.len() <= capacity`, and the bytes are the producer's own
-    /// (not published, or released by the consumer).
+    /// `pos + src.len() <= capacity`, and the 8-byte cells those bytes
+    /// touch are the producer's own (not published, or released by the
+    /// consumer). Records are 8-aligned and padded to 8, so the cells of a
+    /// record's bytes belong to that record.
     #[inline(always)]
     unsafe fn write(&self, pos: u32, src: &[u8]) {
         debug_assert!(pos as usize + src.len() <= self.capacity as usize);
         #[cfg(not(loom))]
-        // SAFETY: inside the buffer (caller), and `src` is caller memory
-        // borrowed shared, so it cannot overlap bytes we own exclusively.
+        // SAFETY: the cells touched are inside the buffer (8-aligned, a
+        // multiple of 8 long) and the producer's (caller); `src` is caller
+        // memory borrowed shared, so it cannot overlap the ring; a hostile
+        // consumer's accesses meet atomic loads and stores.
         unsafe {
-            copy::copy(src.as_ptr(), self.byte_ptr(pos), src.len())
+            shared_copy::write_words(src.as_ptr(), self.byte_ptr(pos), src.len())
         };
         #[cfg(loom)]
         self.for_cells(pos, src.len(), |cell, at, range| {
@@ -451,20 +490,23 @@ impl ByteRing<'_> {
         });
     }
 
-    /// Copies bytes from the buffer at `pos` into `dst`.
+    /// Copies bytes from the buffer at `pos` into `dst`, reading whole
+    /// aligned words.
     ///
     /// # Safety
     ///
-    /// `pos + dst.len() <= capacity`, and the bytes are published and not
-    /// yet released.
+    /// `pos + dst.len() <= capacity`, and the 8-byte cells those bytes
+    /// touch are published and not yet released (true of every cell of a
+    /// checked record).
     #[inline(always)]
     unsafe fn read(&self, pos: u32, dst: &mut [u8]) {
         debug_assert!(pos as usize + dst.len() <= self.capacity as usize);
         #[cfg(not(loom))]
-        // SAFETY: inside the buffer (caller); `dst` is a unique borrow of
-        // caller memory, so it cannot overlap the ring.
+        // SAFETY: the cells touched are inside the buffer and published
+        // (caller); `dst` is a unique borrow of caller memory, so it cannot
+        // overlap the ring; a hostile producer's writes meet atomic loads.
         unsafe {
-            copy::copy(self.byte_ptr(pos), dst.as_mut_ptr(), dst.len())
+            shared_copy::read_words(self.byte_ptr(pos), dst.as_mut_ptr(), dst.len())
         };
         #[cfg(loom)]
         self.for_cells(pos, dst.len(), |cell, at, range| {
@@ -534,18 +576,24 @@ impl fmt::Debug for Producer<'_> {
 }
 
 impl<'a> Producer<'a> {
-    fn new(ring: ByteRing<'a>, holder: u32) -> Self {
-        let c = ring.control();
-        // Acquire on both: a producer that takes over (or claims the role
-        // after another producer) must see its predecessor's records and
-        // the consumer's progress.
-        let tail = c.tail.index.load(Ordering::Acquire);
-        let head_cache = c.head.index.load(Ordering::Acquire);
-        Self {
-            ring,
-            tail,
-            head_cache,
-            holder,
+    /// The producer for `holder`, who has just won the role word. Its
+    /// indices are loaded with `Acquire` (a producer that takes over, or
+    /// claims the role after another producer, must see its predecessor's
+    /// records and the consumer's progress) and checked: the pair by the
+    /// rings' range check, the tail (which it will write at) for record
+    /// alignment. If either fails, the role is freed and the claim fails.
+    fn new(ring: ByteRing<'a>, holder: u32) -> Result<Self, RoleError> {
+        match ring.control().claim_producer(ring.capacity) {
+            Ok((tail, head_cache)) if (tail as usize).is_multiple_of(RECORD_ALIGN) => Ok(Self {
+                ring,
+                tail,
+                head_cache,
+                holder,
+            }),
+            _ => {
+                role::release(&ring.control().meta.producer, holder);
+                Err(RoleError::Corrupt)
+            }
         }
     }
 
@@ -751,6 +799,11 @@ impl Reservation<'_, '_> {
 
     /// The payload bytes, in place in the ring (8-byte aligned). Their
     /// contents are whatever the buffer held: overwrite what you commit.
+    ///
+    /// A view into shared memory: sound only while the consumer cooperates.
+    /// A hostile consumer writing these bytes while the slice is held
+    /// causes a data race; with an untrusted peer use
+    /// [`Reservation::write`] (see the module docs, "Copies and views").
     #[cfg(not(loom))]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         let ring = self.producer.ring;
@@ -765,7 +818,8 @@ impl Reservation<'_, '_> {
         }
     }
 
-    /// Copies `bytes` into the payload at `offset`.
+    /// Copies `bytes` into the payload at `offset`, with atomic stores
+    /// (sound even if a hostile consumer accesses them).
     ///
     /// # Panics
     ///
@@ -835,13 +889,21 @@ impl fmt::Debug for Consumer<'_> {
 }
 
 impl<'a> Consumer<'a> {
-    fn new(ring: ByteRing<'a>, holder: u32) -> Self {
-        let head = ring.control().head.index.load(Ordering::Acquire);
-        Self {
-            ring,
-            head,
-            tail_cache: head,
-            holder,
+    /// The consumer for `holder`, who has just won the role word; its
+    /// indices are loaded and checked as for [`Producer`]'s (its own, the
+    /// head, for record alignment).
+    fn new(ring: ByteRing<'a>, holder: u32) -> Result<Self, RoleError> {
+        match ring.control().claim_consumer(ring.capacity) {
+            Ok((head, tail_cache)) if (head as usize).is_multiple_of(RECORD_ALIGN) => Ok(Self {
+                ring,
+                head,
+                tail_cache,
+                holder,
+            }),
+            _ => {
+                role::release(&ring.control().meta.consumer, holder);
+                Err(RoleError::Corrupt)
+            }
         }
     }
 
@@ -1084,18 +1146,32 @@ impl<'r> RecordRef<'r> {
     }
 
     /// Copies payload bytes from `offset` into `dst`, as many as both hold;
-    /// returns how many.
+    /// returns how many. An `offset` at or past the end of the payload
+    /// copies nothing and returns 0 (it clamps, like the length). The copy
+    /// uses atomic loads: sound even if a hostile producer writes the
+    /// bytes meanwhile (they are then junk).
     pub fn read(&self, offset: usize, dst: &mut [u8]) -> usize {
         let n = self.len().saturating_sub(offset).min(dst.len());
+        if n == 0 {
+            // Also the case of every offset past the payload, which must
+            // not reach the address arithmetic below.
+            return 0;
+        }
+        // n > 0, so offset < len <= capacity − 16: the sum fits in u32.
+        let at = self.at.pos + (HEADER_LEN + offset) as u32;
         // SAFETY: offset + n <= len, inside the checked, published record.
-        unsafe {
-            self.ring
-                .read(self.at.pos + (HEADER_LEN + offset) as u32, &mut dst[..n])
-        };
+        unsafe { self.ring.read(at, &mut dst[..n]) };
         n
     }
 
     /// The payload, in place in the ring (8-byte aligned).
+    ///
+    /// A view into shared memory: sound only while the producer cooperates
+    /// (it does not write a record before its release). A hostile producer
+    /// writing these bytes while the slice is held causes a data race —
+    /// undefined behaviour, not just junk bytes; with an untrusted peer use
+    /// [`RecordRef::read`] or [`Consumer::recv`] (see the module docs,
+    /// "Copies and views").
     #[cfg(not(loom))]
     pub fn as_slice(&self) -> &'r [u8] {
         self.bytes(HEADER_LEN as u32, self.at.len)
@@ -1103,6 +1179,9 @@ impl<'r> RecordRef<'r> {
 
     /// Header and payload as they lie in the ring: exactly one
     /// [`crate::codec`] stream frame, to write to a pipe or socket as is.
+    ///
+    /// A view into shared memory, with the guarantee of
+    /// [`RecordRef::as_slice`]: sound against a cooperating producer only.
     #[cfg(not(loom))]
     pub fn frame(&self) -> &'r [u8] {
         self.bytes(0, HEADER_LEN as u32 + self.at.len)
@@ -1154,7 +1233,8 @@ impl Record<'_, '_> {
         self.at.len == 0
     }
 
-    /// The payload, in place in the ring (8-byte aligned).
+    /// The payload, in place in the ring (8-byte aligned); a view, with the
+    /// guarantee of [`RecordRef::as_slice`] (cooperating producer only).
     #[cfg(not(loom))]
     pub fn as_slice(&self) -> &[u8] {
         self.view().as_slice()
@@ -1189,12 +1269,13 @@ pub fn status(region: &Region<'_>) -> Result<crate::spsc::Status, AttachError> {
         region,
         ByteRing::region_align(),
     )?;
+    let (tail, head) = control.indices();
     Ok(crate::spsc::Status {
         header,
         producer: control.meta.producer.load(Ordering::Acquire),
         consumer: control.meta.consumer.load(Ordering::Acquire),
-        tail: control.tail.index.load(Ordering::Acquire),
-        head: control.head.index.load(Ordering::Acquire),
+        tail,
+        head,
     })
 }
 

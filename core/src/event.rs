@@ -21,6 +21,12 @@
 //! before the sleeper is asleep, the word no longer equals its key, so the
 //! futex wait returns at once.
 //!
+//! A peer that writes the word at will can only cause spurious or missed
+//! wake-ups: the word addresses nothing, and the notifier's
+//! compare-exchange loop gives up after
+//! [`MAX_LOST_RACES`](crate::wait::MAX_LOST_RACES) lost exchanges and
+//! wakes every sleeper instead.
+//!
 //! # Layout of [`Event`] (version [`crate::LAYOUT_VERSION`])
 //!
 //! | offset | bytes | contents |
@@ -38,7 +44,7 @@ use crate::layout::{AttachError, Kind};
 use crate::region::Region;
 use crate::ring::InitError;
 use crate::sync::{fence, AtomicU32, Ordering};
-use crate::wait::{Wait, WaitOutcome};
+use crate::wait::{update, Declined, Races, Wait, WaitOutcome};
 
 /// Bit 0 of an event word: a sleeper may be waiting.
 pub(crate) const WAITING: u32 = 1;
@@ -55,21 +61,28 @@ pub(crate) fn prepare(word: &AtomicU32) -> u32 {
 
 /// Wakes every sleeper on `word` if one has announced itself; returns
 /// whether it had to (that is, whether it made a syscall).
+///
+/// Bounded: after [`MAX_LOST_RACES`](crate::wait::MAX_LOST_RACES) lost
+/// compare-exchanges (a peer keeps rewriting the word) it wakes every
+/// sleeper without advancing the epoch and returns `true`. A wake is always allowed (sleepers re-check), so the
+/// caller's notification still reaches whoever sleeps now; only the
+/// "no lost wake-up" promise for a sleeper still announcing itself is
+/// void, as it is anyway once a peer writes the word at will.
 #[inline]
 pub(crate) fn notify(word: &AtomicU32, wait: &(impl Wait + ?Sized)) -> bool {
     fence(Ordering::SeqCst);
-    let mut current = word.load(Ordering::Relaxed);
-    loop {
-        if current & WAITING == 0 {
-            return false;
-        }
-        let next = (current & !WAITING).wrapping_add(2);
-        match word.compare_exchange_weak(current, next, Ordering::Release, Ordering::Relaxed) {
-            Ok(_) => {
-                wait.wake_all(word);
-                return true;
-            }
-            Err(now) => current = now,
+    let first = word.load(Ordering::Relaxed);
+    if first & WAITING == 0 {
+        return false; // the fast path: one fence and one load
+    }
+    let mut races = Races::default();
+    let advance =
+        |current: u32| (current & WAITING != 0).then(|| (current & !WAITING).wrapping_add(2));
+    match update(word, first, &mut races, Ordering::Release, advance) {
+        Err(Declined::Refused(_)) => false,
+        Ok(_) | Err(Declined::Contended) => {
+            wait.wake_all(word);
+            true
         }
     }
 }
@@ -135,7 +148,11 @@ impl<'a> Event<'a> {
 
     /// Wakes every sleeper, if any announced itself. Call it *after* making
     /// the condition true. Costs one fence and one load when nobody sleeps;
-    /// returns whether it woke anyone (made a syscall).
+    /// returns whether it woke anyone (made a syscall). Bounded even when a
+    /// peer keeps rewriting the word: after
+    /// [`MAX_LOST_RACES`](crate::wait::MAX_LOST_RACES) lost
+    /// compare-exchanges it wakes every sleeper regardless (returns
+    /// `true`); a wake is always allowed, so there is no error to report.
     pub fn notify(&self, wait: &impl Wait) -> bool {
         notify(self.word(), wait)
     }

@@ -46,6 +46,7 @@ pub mod region;
 pub mod ring;
 mod role;
 pub mod semaphore;
+mod shared_copy;
 pub mod spsc;
 pub mod sync;
 pub mod wait;

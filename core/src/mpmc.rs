@@ -53,10 +53,17 @@
 //! notification wakes them all; they re-check). A position that another
 //! participant claimed and has not finished (`Stalled`) counts as "not
 //! now": the call waits for that participant to finish (it notifies when
-//! it does), but only for [`STALL_PATIENCE`] or the rest of its timeout,
-//! whichever is shorter; then it reports [`BlockError::Stalled`] with the
-//! position, as `try_*` would, so that a dead claimant never keeps a
-//! blocking caller asleep for ever. After pushes or pops made with the
+//! it does). Once one position has stayed unfinished for a whole
+//! [`STALL_PATIENCE`] (measured from the moment the call first found it
+//! so), the call reports [`BlockError::Stalled`] with the position, so
+//! that a dead claimant never keeps a blocking caller asleep for ever. A
+//! timeout that ends sooner ends the call with [`BlockError::TimedOut`],
+//! stall or not: `Stalled` from a blocking call always means "no progress
+//! there for `STALL_PATIENCE`", never a claimant that was merely
+//! descheduled for a few milliseconds. (A caller that waits in short
+//! slices learns of a stall from `try_*`, which reports it after its spin
+//! limit, or by passing a timeout of at least `STALL_PATIENCE`.) After
+//! pushes or pops made with the
 //! non-blocking calls, wake sleepers with [`MpmcRing::wake_consumers`] /
 //! [`MpmcRing::wake_producers`].
 //!
@@ -174,12 +181,14 @@ pub const DEFAULT_SPIN_LIMIT: u32 = 128;
 /// index under it (a lost compare-exchange, a stale index) before it gives
 /// up with `Stalled`. Each retry means someone else made progress, so an
 /// honest ring never gets near it; it bounds the loop against a peer that
-/// rewrites the indices forever.
-pub const MAX_LOST_RACES: u32 = 1 << 16;
+/// rewrites the indices forever. The crate's one retry budget,
+/// [`crate::wait::MAX_LOST_RACES`].
+pub const MAX_LOST_RACES: u32 = crate::wait::MAX_LOST_RACES;
 
 /// How long [`MpmcRing::send`] and [`MpmcRing::recv`] wait on one position
 /// that another participant claimed and has not finished before they
-/// report [`BlockError::Stalled`]. A live claimant finishes within
+/// report [`BlockError::Stalled`]; a call whose timeout ends sooner reports
+/// [`BlockError::TimedOut`] instead. A live claimant finishes within
 /// microseconds unless it is descheduled; a dead one never does.
 pub const STALL_PATIENCE: Duration = Duration::from_secs(1);
 
@@ -593,7 +602,8 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     /// limit); wakes parked consumers. Fails with [`BlockError::Stalled`]
     /// when the next slot stays claimed by an unfinished consumer for
     /// [`STALL_PATIENCE`] (see [Blocking](self#blocking)), with
-    /// [`BlockError::TimedOut`] and [`BlockError::Corrupt`].
+    /// [`BlockError::TimedOut`] when the timeout ends first (stall or not),
+    /// and with [`BlockError::Corrupt`].
     pub fn send<W: Wait>(
         &self,
         value: T,
@@ -617,8 +627,8 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     /// (`None`: no limit); wakes parked producers. Fails with
     /// [`BlockError::Stalled`] when the next position stays claimed by an
     /// unfinished producer for [`STALL_PATIENCE`] (see
-    /// [Blocking](self#blocking)), with [`BlockError::TimedOut`] and
-    /// [`BlockError::Corrupt`].
+    /// [Blocking](self#blocking)), with [`BlockError::TimedOut`] when the
+    /// timeout ends first (stall or not), and with [`BlockError::Corrupt`].
     pub fn recv<W: Wait>(
         &self,
         blocking: &Blocking<W>,
@@ -635,7 +645,9 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
 
     /// Runs `attempt` with `blocking` until it succeeds, parking on `word`
     /// while it finds the ring idle (full or empty), and for at most
-    /// [`STALL_PATIENCE`] at a time while it finds one position stalled.
+    /// [`STALL_PATIENCE`] at a time while it finds one position stalled:
+    /// `Stalled` only when a run waited out that whole patience, `TimedOut`
+    /// when the caller's deadline ends a run first.
     ///
     /// Each change between idle and stalled (or from one stalled position
     /// to another) starts a new [`Blocking::run`] with the bound that suits
@@ -662,6 +674,10 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         let mut limit = timeout;
         // The stalled position this run waits on; `None`: waiting while idle.
         let mut stalled: Option<u32> = None;
+        // Whether this run's limit is the stall patience (rather than the
+        // caller's deadline): only a run that waited out the whole
+        // patience on one position may report it `Stalled`.
+        let mut patience_bound = false;
         loop {
             let ended = blocking.run(word, limit, || match attempt() {
                 Ok(r) => Ok(Some(r)),
@@ -669,28 +685,31 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
                 Err(Blocked::Stalled(p)) if stalled == Some(p) => Ok(None),
                 Err(other) => Err(Ended::Changed(other)),
             });
-            // Giving up reports what the last attempt saw.
-            let gave_up = |stalled: Option<u32>| match stalled {
-                Some(position) => BlockError::Stalled { position },
-                None => BlockError::TimedOut,
-            };
             stalled = match ended {
                 Ok(r) => return Ok(r),
-                Err(Ended::Expired) => return Err(gave_up(stalled)),
+                Err(Ended::Expired) => {
+                    return Err(match stalled {
+                        // The same position, unfinished, for the patience.
+                        Some(position) if patience_bound => BlockError::Stalled { position },
+                        // The caller's timeout ran out first.
+                        _ => BlockError::TimedOut,
+                    });
+                }
                 Err(Ended::Changed(Blocked::Corrupt)) => return Err(BlockError::Corrupt),
                 Err(Ended::Changed(Blocked::Idle)) => None,
                 Err(Ended::Changed(Blocked::Stalled(p))) => Some(p),
             };
-            let left = deadline
-                .remaining(&blocking.wait)
-                .map_err(|_| gave_up(stalled))?;
-            limit = match stalled {
+            let left = deadline.remaining(&blocking.wait)?;
+            (limit, patience_bound) = match (stalled, left) {
                 // Loom has no clock, and its timed waits never sleep: there
                 // a stall is waited for like an idle ring, so the models
                 // check that the claimant's notification wakes the waiter.
-                Some(_) if cfg!(loom) => left,
-                Some(_) => Some(left.map_or(STALL_PATIENCE, |l| l.min(STALL_PATIENCE))),
-                None => left,
+                (Some(_), _) if cfg!(loom) => (left, false),
+                // Less time left than the patience: the stall cannot be
+                // judged within this call; its end is a plain timeout.
+                (Some(_), Some(l)) if l < STALL_PATIENCE => (left, false),
+                (Some(_), _) => (Some(STALL_PATIENCE), true),
+                (None, _) => (left, false),
             };
         }
     }
@@ -894,7 +913,8 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // SAFETY: claim() gave us `pos`, whose slot was free (its previous
         // consumer released it before the seq we acquired); no one else
         // touches the value until our Release store below.
-        slot.value.with_mut(|p| unsafe { p.write(value) });
+        slot.value
+            .with_mut(|p| unsafe { crate::shared_copy::store(p, value) });
         slot.seq.store(pos.wrapping_add(1), Ordering::Release);
     }
 
@@ -906,7 +926,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // SAFETY: claim() gave us `pos`, whose slot was published (its
         // producer wrote the value before the seq we acquired); no producer
         // writes it until our Release store below.
-        let value = slot.value.with(|p| unsafe { p.read() });
+        let value = slot.value.with(|p| unsafe { crate::shared_copy::load(p) });
         slot.seq
             .store(pos.wrapping_add(self.capacity), Ordering::Release);
         value

@@ -42,6 +42,21 @@
 //! word and writing its record, the waiter knows only its tid and asks
 //! about that (with pid and stamp 0).
 //!
+//! # Hostile peers
+//!
+//! Nothing read from the shared words addresses memory: the data sits at
+//! a fixed offset checked at attach, the owner's id is masked to 30 bits,
+//! and a health word no owner writes reads as not recoverable. Every
+//! compare-exchange loop is bounded: a `lock` that loses
+//! [`MAX_LOST_RACES`] exchanges (the word changed between its load and
+//! its exchange, which among honest threads means someone else took or
+//! released the lock) fails with [`LockError::Contended`]; its sleeps are
+//! bounded by its timeout. The unlock in the guard's `Drop` gives up after
+//! as many lost exchanges, leaving the word as the peer wrote it and
+//! waking one sleeper. A peer that writes a live thread's id into the word
+//! holds the lock for as long as it likes: use a timeout against such
+//! peers.
+//!
 //! # Access to the data
 //!
 //! The guard copies `T` in and out ([`MutexGuard::get`], [`MutexGuard::set`],
@@ -77,7 +92,7 @@ use crate::plain::Plain;
 use crate::region::Region;
 use crate::ring::InitError;
 use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
-use crate::wait::{Deadline, Wait, WaitOutcome};
+use crate::wait::{update, Deadline, Declined, Races, Wait, WaitOutcome, MAX_LOST_RACES};
 
 /// Bit 31 of the lock word: a waiter may be asleep.
 const WAITERS: u32 = 1 << 31;
@@ -168,6 +183,11 @@ pub enum LockError<G> {
         /// The id given.
         id: u32,
     },
+    /// The lock word changed under [`MAX_LOST_RACES`] of this call's
+    /// compare-exchanges (between the load and the exchange): a peer keeps
+    /// rewriting it (an honest mutex never gets near that). The lock was
+    /// not taken.
+    Contended,
 }
 
 impl<G> LockError<G> {
@@ -189,6 +209,7 @@ impl<G> fmt::Debug for LockError<G> {
             Self::WouldBlock => f.write_str("WouldBlock"),
             Self::Deadlock => f.write_str("Deadlock"),
             Self::BadOwnerId { id } => write!(f, "BadOwnerId {{ id: {id} }}"),
+            Self::Contended => f.write_str("Contended"),
         }
     }
 }
@@ -206,6 +227,10 @@ impl<G> fmt::Display for LockError<G> {
             Self::BadOwnerId { id } => {
                 write!(f, "owner id {id} is not in 1..={MAX_OWNER_ID}")
             }
+            Self::Contended => write!(
+                f,
+                "lock word rewritten under {MAX_LOST_RACES} compare-exchanges of one call"
+            ),
         }
     }
 }
@@ -479,6 +504,11 @@ impl<T> Raw<T> {
         let poll = liveness.poll_interval();
         let mut deadline = Deadline::after(wait, timeout);
         let mut spins = SPINS;
+        // Every pass of this loop either counts against `races` (a lost
+        // exchange), against `spins`, or checks the deadline before it
+        // sleeps: bounded by the timeout and MAX_LOST_RACES.
+        let mut races = Races::default();
+        let contended = |_| LockError::Contended;
         loop {
             let current = word.load(Ordering::Relaxed);
             if current == 0 {
@@ -490,6 +520,7 @@ impl<T> Raw<T> {
                 {
                     return self.acquired(wait, liveness, me, false);
                 }
+                races.lose().map_err(contended)?;
                 continue;
             }
             if current & MAX_OWNER_ID == id {
@@ -506,6 +537,7 @@ impl<T> Raw<T> {
                     .compare_exchange(current, asleep, Ordering::Relaxed, Ordering::Relaxed)
                     .is_err()
             {
+                races.lose().map_err(contended)?;
                 continue;
             }
             let left = deadline.remaining(wait).map_err(|_| LockError::TimedOut)?;
@@ -589,22 +621,21 @@ impl<T> Raw<T> {
     /// Releases the lock held by `id`; wakes a sleeper if one announced
     /// itself. Does nothing if another thread took the lock over (it
     /// judged `id` dead).
+    ///
+    /// Bounded: honestly the word changes under the exchange at most once
+    /// (a waiter sets `WAITERS`). After [`MAX_LOST_RACES`] lost exchanges
+    /// (a peer keeps rewriting the word) it leaves the word as the peer
+    /// wrote it and wakes one sleeper, which re-checks; unlocking runs in
+    /// `Drop`, so there is nobody to return an error to.
     fn unlock(self, wait: &impl Wait, id: u32) {
         let c = self.control();
         // The owner record stays: the next owner rewrites what differs.
-        let mut current = id;
-        loop {
-            match c
-                .word
-                .compare_exchange(current, 0, Ordering::Release, Ordering::Relaxed)
-            {
-                Ok(_) => break,
-                Err(now) if now & MAX_OWNER_ID == id => current = now,
-                Err(_) => return,
-            }
-        }
-        if current & WAITERS != 0 {
-            wait.wake_one(&c.word);
+        // The first guess, `id` alone, is right unless a waiter is asleep.
+        let mine = |now: u32| (now & MAX_OWNER_ID == id).then_some(0);
+        match update(&c.word, id, &mut Races::default(), Ordering::Release, mine) {
+            Ok(old) if old & WAITERS == 0 => {}
+            Ok(_) | Err(Declined::Contended) => wait.wake_one(&c.word),
+            Err(Declined::Refused(_)) => {} // taken over: not ours to free
         }
     }
 }

@@ -169,12 +169,25 @@ pub(crate) fn check_untyped_ring_header(
     Ok(())
 }
 
+/// The one range check for a ring's two indices: elements (or bytes)
+/// between `head` and `tail`, wrapping, or `Corrupt` if that is more than
+/// `capacity`. Every index loaded from shared memory — at a claim, a
+/// take-over, a refresh, for a length or a status report — is checked here
+/// against the other before it is used or cached.
+#[inline(always)]
+pub(crate) fn span(tail: u32, head: u32, capacity: u32) -> Result<u32, Corrupt> {
+    let n = tail.wrapping_sub(head);
+    if n > capacity {
+        return Err(Corrupt);
+    }
+    Ok(n)
+}
+
 /// Elements between `head` and `tail` (wrapping), or `None` if that is
 /// more than `capacity`: indices read by an inspector, which reports a
-/// corrupt count rather than clamping it.
+/// corrupt count rather than clamping it. The check is [`span`]'s.
 pub(crate) fn fill(tail: u32, head: u32, capacity: u32) -> Option<u32> {
-    let n = tail.wrapping_sub(head);
-    (n <= capacity).then_some(n)
+    span(tail, head, capacity).ok()
 }
 
 /// Why a ring could not be created.
@@ -314,6 +327,12 @@ pub enum RoleError {
         /// The current holder's id.
         holder: u32,
     },
+    /// The role was free (or taken from a dead holder), but the ring's
+    /// indices, as loaded right after claiming it, are out of range: the
+    /// peer (or whoever wrote the memory) is buggy or hostile. No handle
+    /// was made and the role word was freed again; claiming succeeds once
+    /// the indices are sane (e.g. after the ring is re-initialised).
+    Corrupt,
 }
 
 impl fmt::Display for RoleError {
@@ -321,6 +340,9 @@ impl fmt::Display for RoleError {
         match self {
             Self::ZeroHolder => f.write_str("holder id 0 is reserved for a free role"),
             Self::Taken { holder } => write!(f, "role already held by {holder}"),
+            Self::Corrupt => f.write_str(
+                "ring corrupt: its indices are out of range, so the role was not claimed",
+            ),
         }
     }
 }
@@ -462,31 +484,70 @@ impl Control {
 
     /// The consumer's head, as the producer at `tail` must see it: loaded
     /// with `Acquire` (the consumer is done with what it released) and
-    /// checked, since a peer may write anything there. Returns the head and
-    /// the free room, or `Corrupt` if the head claims more than `capacity`
-    /// in use.
+    /// checked by [`span`], since a peer may write anything there. Returns
+    /// the head and the free room, or `Corrupt` if the head claims more
+    /// than `capacity` in use.
     #[inline(always)]
     pub(crate) fn load_head(&self, tail: u32, capacity: u32) -> Result<(u32, u32), Corrupt> {
         let head = self.head.index.load(Ordering::Acquire);
-        let used = tail.wrapping_sub(head);
-        if used > capacity {
-            return Err(Corrupt);
-        }
+        let used = span(tail, head, capacity)?;
         Ok((head, capacity - used))
     }
 
     /// The producer's tail, as the consumer at `head` must see it: loaded
-    /// with `Acquire` (what it published is written) and checked. Returns
-    /// the tail and how much is ready, or `Corrupt` if the tail claims more
-    /// than `capacity` ready.
+    /// with `Acquire` (what it published is written) and checked by
+    /// [`span`]. Returns the tail and how much is ready, or `Corrupt` if
+    /// the tail claims more than `capacity` ready.
     #[inline(always)]
     pub(crate) fn load_tail(&self, head: u32, capacity: u32) -> Result<(u32, u32), Corrupt> {
         let tail = self.tail.index.load(Ordering::Acquire);
-        let ready = tail.wrapping_sub(head);
-        if ready > capacity {
-            return Err(Corrupt);
-        }
+        let ready = span(tail, head, capacity)?;
         Ok((tail, ready))
+    }
+
+    /// The indices a new producer starts from, at a claim or take-over
+    /// (after the role word was won with `Acquire`): the shared tail, which
+    /// becomes its own, and the head, loaded after it and checked against
+    /// it by [`Control::load_head`] exactly as on every refresh. Returns
+    /// `(tail, head)`. An honest consumer never makes this fail: its head
+    /// never passes the tail, and the tail cannot move while we hold the
+    /// role.
+    pub(crate) fn claim_producer(&self, capacity: u32) -> Result<(u32, u32), Corrupt> {
+        let tail = self.tail.index.load(Ordering::Acquire);
+        let (head, _) = self.load_head(tail, capacity)?;
+        Ok((tail, head))
+    }
+
+    /// The indices a new consumer starts from: the shared head, which
+    /// becomes its own, and the tail, loaded after it and checked by
+    /// [`Control::load_tail`]. Returns `(head, tail)`. An honest producer
+    /// never makes this fail: its tail is never more than `capacity` past
+    /// a head it saw, which is at most ours.
+    pub(crate) fn claim_consumer(&self, capacity: u32) -> Result<(u32, u32), Corrupt> {
+        let head = self.head.index.load(Ordering::Acquire);
+        let (tail, _) = self.load_tail(head, capacity)?;
+        Ok((head, tail))
+    }
+
+    /// The two indices as an observer that owns neither can read them:
+    /// `(tail, head)`, taken when a head read before and after the tail
+    /// agree, so that a ring in use is not mistaken for a corrupt one (a
+    /// head read long before the tail can be a lap behind it). Tries a few
+    /// times; a head that moves every time gives the last tail with the
+    /// head read just before it, whose check may then fail. The caller
+    /// checks the pair with [`span`].
+    pub(crate) fn indices(&self) -> (u32, u32) {
+        let mut head = self.head.index.load(Ordering::Acquire);
+        let mut tail = self.tail.index.load(Ordering::Acquire);
+        for _ in 0..8 {
+            let again = self.head.index.load(Ordering::Acquire);
+            if again == head {
+                break;
+            }
+            head = again;
+            tail = self.tail.index.load(Ordering::Acquire);
+        }
+        (tail, head)
     }
 
     /// Validates the ring a creator published at the start of `region`:

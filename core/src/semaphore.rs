@@ -10,6 +10,18 @@
 //! either the poster sees the sleeper (and wakes it), or the sleeper's
 //! futex check sees the new unit (and does not sleep).
 //!
+//! # Hostile peers
+//!
+//! The maximum is read once, at attach, and must be nonzero; the count and
+//! the sleeper count address nothing, and no arithmetic on them can
+//! overflow (a count above the maximum reads as full to `post`). Every
+//! compare-exchange loop is bounded: an operation that loses
+//! [`MAX_LOST_RACES`] exchanges on the count (it changed between the load
+//! and the exchange) fails with [`AcquireError::Contended`] or
+//! [`PostError::Contended`], changing nothing; `acquire`'s sleeps are
+//! bounded by its timeout. A peer that keeps the count at 0 keeps
+//! `acquire` waiting: use a timeout against such peers.
+//!
 //! # Layout (version [`crate::LAYOUT_VERSION`])
 //!
 //! | offset | bytes | contents |
@@ -29,26 +41,74 @@ use crate::layout::{AttachError, Kind};
 use crate::region::Region;
 use crate::ring::InitError;
 use crate::sync::{fence, AtomicU32, Ordering};
-use crate::wait::{Deadline, Expired, Wait};
+use crate::wait::{update, Deadline, Declined, Expired, Races, Wait, MAX_LOST_RACES};
 
 /// Word indices in [`Words`].
 const COUNT: usize = 0;
 const SLEEPERS: usize = 1;
 
-/// `post` would raise the count above the semaphore's maximum.
+/// Why [`Semaphore::try_acquire`] or [`Semaphore::acquire`] took no unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Overflow {
-    /// The maximum.
-    pub max: u32,
+pub enum AcquireError {
+    /// `try_acquire` only: no unit is available.
+    Empty,
+    /// `acquire` only: the timeout passed first.
+    TimedOut,
+    /// The count changed under [`MAX_LOST_RACES`] of this call's
+    /// compare-exchanges (between the load and the exchange): a peer keeps
+    /// rewriting it (an honest semaphore never gets near that). Nothing was
+    /// taken.
+    Contended,
 }
 
-impl fmt::Display for Overflow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "semaphore already at its maximum count {}", self.max)
+/// Why [`Semaphore::post`] added no unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostError {
+    /// The count is already at the semaphore's maximum.
+    Overflow {
+        /// The maximum.
+        max: u32,
+    },
+    /// As [`AcquireError::Contended`]. Nothing was added.
+    Contended,
+}
+
+impl From<Expired> for AcquireError {
+    fn from(_: Expired) -> Self {
+        Self::TimedOut
     }
 }
 
-impl core::error::Error for Overflow {}
+impl fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("no semaphore unit available"),
+            Self::TimedOut => f.write_str("timed out waiting for a semaphore unit"),
+            Self::Contended => contended(f),
+        }
+    }
+}
+
+impl fmt::Display for PostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Overflow { max } => {
+                write!(f, "semaphore already at its maximum count {max}")
+            }
+            Self::Contended => contended(f),
+        }
+    }
+}
+
+fn contended(f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(
+        f,
+        "semaphore count rewritten under {MAX_LOST_RACES} compare-exchanges of one call"
+    )
+}
+
+impl core::error::Error for AcquireError {}
+impl core::error::Error for PostError {}
 
 /// A counting semaphore in caller memory (see the [module docs](self)).
 /// Cheap to copy; it owns nothing.
@@ -105,7 +165,8 @@ impl<'a> Semaphore<'a> {
         unsafe { &self.control.as_ref().words[i] }
     }
 
-    /// The count now (units available).
+    /// The count now (units available), as the word reads: a peer that
+    /// writes the word can make it read anything, even above [`max`](Self::max).
     pub fn count(&self) -> u32 {
         self.word(COUNT).load(Ordering::Relaxed)
     }
@@ -115,33 +176,38 @@ impl<'a> Semaphore<'a> {
         self.max
     }
 
-    /// Takes a unit if one is available, without waiting.
-    pub fn try_acquire(&self) -> bool {
+    /// Takes a unit if one is available, without waiting:
+    /// [`AcquireError::Empty`] if none is, [`AcquireError::Contended`] if
+    /// the count changed under [`MAX_LOST_RACES`] tries in a row.
+    pub fn try_acquire(&self) -> Result<(), AcquireError> {
+        self.take(&mut Races::default())
+    }
+
+    /// `try_acquire` spending the budget `races` (shared by every try of
+    /// one `acquire`).
+    fn take(&self, races: &mut Races) -> Result<(), AcquireError> {
         let count = self.word(COUNT);
-        let mut current = count.load(Ordering::Relaxed);
-        while current > 0 {
-            // Acquire: what the poster did before posting is visible.
-            match count.compare_exchange_weak(
-                current,
-                current - 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => current = now,
-            }
+        let first = count.load(Ordering::Relaxed);
+        // Acquire: what the poster did before posting is visible.
+        match update(count, first, races, Ordering::Acquire, |c| c.checked_sub(1)) {
+            Ok(_) => Ok(()),
+            Err(Declined::Refused(_)) => Err(AcquireError::Empty),
+            Err(Declined::Contended) => Err(AcquireError::Contended),
         }
-        false
     }
 
     /// Takes a unit, sleeping while none is available, for at most
-    /// `timeout` (`None`: no limit).
-    pub fn acquire(&self, wait: &impl Wait, timeout: Option<Duration>) -> Result<(), Expired> {
+    /// `timeout` (`None`: no limit): [`AcquireError::TimedOut`], or
+    /// [`AcquireError::Contended`] once the tries of this call lost
+    /// [`MAX_LOST_RACES`] compare-exchanges in all.
+    pub fn acquire(&self, wait: &impl Wait, timeout: Option<Duration>) -> Result<(), AcquireError> {
         let mut deadline = Deadline::after(wait, timeout);
         let (count, sleepers) = (self.word(COUNT), self.word(SLEEPERS));
+        let mut races = Races::default();
         loop {
-            if self.try_acquire() {
-                return Ok(());
+            match self.take(&mut races) {
+                Err(AcquireError::Empty) => {}
+                done => return done,
             }
             let left = deadline.remaining(wait)?;
             sleepers.fetch_add(1, Ordering::Relaxed);
@@ -152,23 +218,24 @@ impl<'a> Semaphore<'a> {
     }
 
     /// Adds a unit and wakes one sleeper, if any; fails (changing nothing)
-    /// when the count is at its maximum.
-    pub fn post(&self, wait: &impl Wait) -> Result<(), Overflow> {
+    /// with [`PostError::Overflow`] when the count is at its maximum, and
+    /// with [`PostError::Contended`] when the count changed under
+    /// [`MAX_LOST_RACES`] tries in a row.
+    pub fn post(&self, wait: &impl Wait) -> Result<(), PostError> {
         let (count, sleepers) = (self.word(COUNT), self.word(SLEEPERS));
-        let mut current = count.load(Ordering::Relaxed);
-        loop {
-            if current >= self.max {
-                return Err(Overflow { max: self.max });
-            }
-            match count.compare_exchange_weak(
-                current,
-                current + 1,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => current = now,
-            }
+        let max = self.max;
+        let first = count.load(Ordering::Relaxed);
+        let raise = |c: u32| (c < max).then(|| c + 1);
+        match update(
+            count,
+            first,
+            &mut Races::default(),
+            Ordering::Release,
+            raise,
+        ) {
+            Ok(_) => {}
+            Err(Declined::Refused(_)) => return Err(PostError::Overflow { max }),
+            Err(Declined::Contended) => return Err(PostError::Contended),
         }
         fence(Ordering::SeqCst);
         if sleepers.load(Ordering::Relaxed) != 0 {

@@ -35,13 +35,38 @@
 //!
 //! # Untrusted peers
 //!
-//! A handle never reads its *own* index back from shared memory after
-//! attaching, and every index it uses to address a slot is masked with
-//! `capacity - 1`. The peer's index is checked when loaded: if it claims
-//! more than `capacity` elements in flight, the operation fails with
-//! [`Corrupt`] and does nothing. A hostile peer can therefore make the ring
-//! report errors or deliver junk *values* (every bit pattern is a valid
-//! `T: Plain`), but never make a handle touch memory outside the region.
+//! A handle reads its *own* index from shared memory once, when its role is
+//! claimed (or taken over), and never again; every index it uses to address
+//! a slot is masked with `capacity - 1`. Every load of an index — at the
+//! claim, on each refresh, for [`SpscRing::len`], the handles' `len` and
+//! [`status`] — passes the same check against the other index: if the pair
+//! claims more than `capacity` elements in flight, a claim fails with
+//! [`RoleError::Corrupt`] (the role stays free), an operation fails with
+//! [`Corrupt`] and does nothing, and a length reads as full. The values a
+//! handle caches were checked when loaded and only move by what that check
+//! allowed. A hostile peer can therefore make the ring report errors or
+//! deliver junk *values* (every bit pattern is a valid `T: Plain`), but
+//! never make a handle touch memory outside the region.
+//!
+//! ## Copies and views
+//!
+//! The **copying** calls — [`Producer::try_push`], [`Producer::send`],
+//! [`Producer::push_slice`], [`WriteChunk::set`], [`Consumer::try_pop`],
+//! [`Consumer::recv`], [`Consumer::pop_into`], [`ReadChunk::get`] — touch
+//! the slots only with relaxed atomic loads and stores (of the widest width
+//! `T`'s alignment allows: one `mov` for a `u64`), so they are sound even
+//! while a hostile peer writes the same slots: it can garble the values,
+//! nothing more. Use them when the peer is not trusted.
+//!
+//! The **views** — [`ReadChunk::as_slices`] and
+//! [`WriteChunk::as_mut_slices`] — hand out `&[T]` / `&mut [T]` over the
+//! slots themselves. They are sound against a *cooperating* peer, which by
+//! the protocol does not touch those slots until they are released or
+//! committed. A hostile peer can write them while the reference is held:
+//! that is a data race, undefined behaviour in this process (the compiler
+//! may assume the bytes behind a `&[T]` do not change, and read them twice
+//! with different results). Their bounds stay safe (a view never reaches
+//! outside the region), but against a peer you do not trust, copy instead.
 
 use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
@@ -52,9 +77,11 @@ use crate::layout::{AttachError, Fingerprint, HeaderFields, Kind};
 use crate::plain::Plain;
 use crate::region::Region;
 use crate::ring::{
-    ring_bytes, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig, RoleError,
+    ring_bytes, span, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig,
+    RoleError,
 };
 use crate::role;
+use crate::shared_copy;
 use crate::sync::{Ordering, UnsafeCell};
 use crate::wait::Wait;
 
@@ -203,15 +230,21 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     }
 
     /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    ///
+    /// The new producer starts from the shared indices, checked like every
+    /// later load: if they are out of range the role is freed again and
+    /// the claim fails with [`RoleError::Corrupt`].
     pub fn producer(&self, holder: u32) -> Result<Producer<'a, T>, RoleError> {
         role::claim(&self.control().meta.producer, holder)?;
-        Ok(Producer::new(*self, holder))
+        Producer::new(*self, holder)
     }
 
     /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    /// Fails with [`RoleError::Corrupt`] (leaving the role free) if the
+    /// shared indices are out of range.
     pub fn consumer(&self, holder: u32) -> Result<Consumer<'a, T>, RoleError> {
         role::claim(&self.control().meta.consumer, holder)?;
-        Ok(Consumer::new(*self, holder))
+        Consumer::new(*self, holder)
     }
 
     /// Claims the producer role, taking it from its holder if `is_alive`
@@ -221,27 +254,29 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     ///
     /// `is_alive` must be right: a living producer that is replaced keeps
     /// writing, and two producers corrupt the ring's contents (never its
-    /// bounds).
+    /// bounds). Out-of-range shared indices fail with
+    /// [`RoleError::Corrupt`], as for [`SpscRing::producer`].
     pub fn take_over_producer(
         &self,
         holder: u32,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Producer<'a, T>, RoleError> {
         role::take_over(&self.control().meta.producer, holder, is_alive)?;
-        Ok(Producer::new(*self, holder))
+        Producer::new(*self, holder)
     }
 
     /// Claims the consumer role, taking it from its holder if `is_alive`
     /// returns false for that holder's id. The new consumer resumes at the
     /// shared head: an element the dead consumer read but did not release
-    /// is delivered again.
+    /// is delivered again. Out-of-range shared indices fail with
+    /// [`RoleError::Corrupt`], as for [`SpscRing::consumer`].
     pub fn take_over_consumer(
         &self,
         holder: u32,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Consumer<'a, T>, RoleError> {
         role::take_over(&self.control().meta.consumer, holder, is_alive)?;
-        Ok(Consumer::new(*self, holder))
+        Consumer::new(*self, holder)
     }
 }
 
@@ -266,13 +301,14 @@ impl<T> SpscRing<'_, T> {
         self.capacity
     }
 
-    /// Elements in the ring at some moment during the call, clamped to the
-    /// capacity (a corrupt index reads as full).
+    /// Elements in the ring at some moment during the call. The indices
+    /// pass the ring's one range check; a pair out of range (corrupt, or
+    /// never read consistently while both sides raced) reads as full, so
+    /// the result is never above the capacity. [`status`] tells corrupt
+    /// apart ([`Status::fill`] is `None`).
     pub fn len(&self) -> u32 {
-        let c = self.control();
-        let head = c.head.index.load(Ordering::Acquire);
-        let tail = c.tail.index.load(Ordering::Acquire);
-        tail.wrapping_sub(head).min(self.capacity)
+        let (tail, head) = self.control().indices();
+        span(tail, head, self.capacity).unwrap_or(self.capacity)
     }
 
     /// Whether [`SpscRing::len`] is 0.
@@ -307,9 +343,14 @@ impl<T> SpscRing<'_, T> {
     /// The caller is the producer and the slot is free (released by the
     /// consumer, as an `Acquire` load of the head showed).
     #[inline(always)]
-    unsafe fn write_slot(&self, index: u32, value: T) {
-        // SAFETY: forwarded from the caller: nobody else touches the slot.
-        self.slot(index).with_mut(|p| unsafe { p.write(value) })
+    unsafe fn write_slot(&self, index: u32, value: T)
+    where
+        T: Plain,
+    {
+        // SAFETY: forwarded from the caller: an honest consumer does not
+        // touch the slot; the store is atomic against a hostile one.
+        self.slot(index)
+            .with_mut(|p| unsafe { shared_copy::store(p, value) })
     }
 
     /// Copies the value out of the slot for `index`.
@@ -319,9 +360,13 @@ impl<T> SpscRing<'_, T> {
     /// The caller is the consumer and the slot is published (an `Acquire`
     /// load of the tail showed it) and not yet released.
     #[inline(always)]
-    unsafe fn read_slot(&self, index: u32) -> T {
-        // SAFETY: forwarded from the caller: the producer does not write it.
-        self.slot(index).with(|p| unsafe { p.read() })
+    unsafe fn read_slot(&self, index: u32) -> T
+    where
+        T: Plain,
+    {
+        // SAFETY: forwarded from the caller: an honest producer does not
+        // write the slot; the load is atomic against a hostile one.
+        self.slot(index).with(|p| unsafe { shared_copy::load(p) })
     }
 
     /// Raw pointer to slot `index & mask`, for slices over the slots.
@@ -368,18 +413,22 @@ impl<T> core::fmt::Debug for Producer<'_, T> {
 }
 
 impl<'a, T: Plain> Producer<'a, T> {
-    fn new(ring: SpscRing<'a, T>, holder: u32) -> Self {
-        let c = ring.control();
-        // Acquire on both: a producer that takes over must see the slots
-        // its predecessor published and the consumer's progress.
-        let tail = c.tail.index.load(Ordering::Acquire);
-        let head_cache = c.head.index.load(Ordering::Acquire);
-        Self {
+    /// The producer for `holder`, who has just won the role word. Its
+    /// indices are loaded (with `Acquire`: a producer that takes over must
+    /// see the slots its predecessor published and the consumer's
+    /// progress) and checked; if they are out of range, the role is freed
+    /// and the claim fails.
+    fn new(ring: SpscRing<'a, T>, holder: u32) -> Result<Self, RoleError> {
+        let Ok((tail, head_cache)) = ring.control().claim_producer(ring.capacity) else {
+            role::release(&ring.control().meta.producer, holder);
+            return Err(RoleError::Corrupt);
+        };
+        Ok(Self {
             ring,
             tail,
             head_cache,
             holder,
-        }
+        })
     }
 
     /// Re-reads the consumer's head; `Corrupt` if it is out of range.
@@ -394,8 +443,14 @@ impl<'a, T: Plain> Producer<'a, T> {
     }
 
     /// Free slots by the cached head; refreshes it when fewer than `want`.
+    ///
+    /// The cached head passed [`span`] against the tail when it was loaded
+    /// (at the claim or a refresh), and the tail has since moved by at most
+    /// the free slots that load showed, so `tail − head_cache <= capacity`
+    /// still holds and the subtraction cannot wrap.
     #[inline(always)]
     fn free(&mut self, want: u32) -> Result<u32, Corrupt> {
+        debug_assert!(self.tail.wrapping_sub(self.head_cache) <= self.ring.capacity);
         let free = self.ring.capacity - self.tail.wrapping_sub(self.head_cache);
         if free >= want {
             Ok(free)
@@ -464,16 +519,17 @@ impl<'a, T: Plain> Producer<'a, T> {
         let n = self.free(want)?.min(want);
         let (first, second) = self.ring.split(self.tail, n);
         #[cfg(not(loom))]
-        // SAFETY: the `n` slots from `tail` are free and ours to write, both
-        // runs lie inside the slot array (split stops at its end), and `items`
-        // (a `&` held while the slots are ours alone) cannot overlap them.
+        // SAFETY: the `n` slots from `tail` are free and ours to write (a
+        // hostile consumer's accesses meet atomic stores), both runs lie
+        // inside the slot array (split stops at its end), and `items` is
+        // caller memory, which cannot overlap them.
         unsafe {
-            core::ptr::copy_nonoverlapping(
+            shared_copy::copy_to_shared(
                 items.as_ptr(),
                 self.ring.slot_ptr(self.tail),
                 first as usize,
             );
-            core::ptr::copy_nonoverlapping(
+            shared_copy::copy_to_shared(
                 items.as_ptr().add(first as usize),
                 self.ring.slot_ptr(0),
                 second as usize,
@@ -512,9 +568,15 @@ impl<'a, T: Plain> Producer<'a, T> {
     }
 
     /// Elements in the ring (producer's view: exact about its own pushes,
-    /// possibly stale about pops).
+    /// possibly stale about pops). The consumer's head is loaded and
+    /// checked against this producer's tail; out of range, the ring reads
+    /// as full (the next push fails with `Corrupt`).
     pub fn len(&self) -> u32 {
-        self.ring.len()
+        let capacity = self.ring.capacity;
+        self.ring
+            .control()
+            .load_head(self.tail, capacity)
+            .map_or(capacity, |(_, free)| capacity - free)
     }
 
     /// Whether the ring looks empty.
@@ -563,7 +625,8 @@ impl<T: Plain> WriteChunk<'_, '_, T> {
         self.len == 0
     }
 
-    /// Writes slot `i` of the chunk.
+    /// Writes slot `i` of the chunk, with atomic stores (sound even if a
+    /// hostile consumer accesses the slot).
     ///
     /// # Panics
     ///
@@ -582,6 +645,12 @@ impl<T: Plain> WriteChunk<'_, '_, T> {
     /// The chunk as two slices (the second non-empty only when the chunk
     /// wraps past the end of the buffer). Their contents are whatever the
     /// slots held before: overwrite what you commit.
+    ///
+    /// A view into shared memory: sound only while the consumer cooperates
+    /// (it does not read or write unpublished slots). A hostile consumer
+    /// that writes them while the slice is held causes a data race; with an
+    /// untrusted peer use [`WriteChunk::set`] or [`Producer::push_slice`]
+    /// (see the module docs, "Copies and views").
     #[cfg(not(loom))]
     pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
         let ring = self.producer.ring;
@@ -636,14 +705,19 @@ impl<T> core::fmt::Debug for Consumer<'_, T> {
 }
 
 impl<'a, T: Plain> Consumer<'a, T> {
-    fn new(ring: SpscRing<'a, T>, holder: u32) -> Self {
-        let head = ring.control().head.index.load(Ordering::Acquire);
-        Self {
+    /// The consumer for `holder`, who has just won the role word; its
+    /// indices are loaded and checked as for [`Producer`]'s.
+    fn new(ring: SpscRing<'a, T>, holder: u32) -> Result<Self, RoleError> {
+        let Ok((head, tail_cache)) = ring.control().claim_consumer(ring.capacity) else {
+            role::release(&ring.control().meta.consumer, holder);
+            return Err(RoleError::Corrupt);
+        };
+        Ok(Self {
             ring,
             head,
-            tail_cache: head,
+            tail_cache,
             holder,
-        }
+        })
     }
 
     /// Re-reads the producer's tail; `Corrupt` if it is out of range.
@@ -657,7 +731,10 @@ impl<'a, T: Plain> Consumer<'a, T> {
         Ok(ready)
     }
 
-    /// Ready elements by the cached tail; refreshes it when fewer than `want`.
+    /// Ready elements by the cached tail; refreshes it when fewer than
+    /// `want`. The cached tail passed [`span`] when loaded, and the head
+    /// has since moved by at most the ready count that load showed, so the
+    /// cached count is at most the capacity.
     #[inline(always)]
     fn ready(&mut self, want: u32) -> Result<u32, Corrupt> {
         let ready = self.tail_cache.wrapping_sub(self.head);
@@ -730,15 +807,16 @@ impl<'a, T: Plain> Consumer<'a, T> {
         let (first, second) = self.ring.split(self.head, n);
         #[cfg(not(loom))]
         // SAFETY: the `n` slots from `head` are published and ours until
-        // released; both runs lie inside the buffer; `out` is a unique
-        // borrow of caller memory, so it cannot overlap them.
+        // released (a hostile producer's writes meet atomic loads); both
+        // runs lie inside the buffer; `out` is a unique borrow of caller
+        // memory, so it cannot overlap them.
         unsafe {
-            core::ptr::copy_nonoverlapping(
+            shared_copy::copy_from_shared(
                 self.ring.slot_ptr(self.head),
                 out.as_mut_ptr(),
                 first as usize,
             );
-            core::ptr::copy_nonoverlapping(
+            shared_copy::copy_from_shared(
                 self.ring.slot_ptr(0),
                 out.as_mut_ptr().add(first as usize),
                 second as usize,
@@ -774,9 +852,15 @@ impl<'a, T: Plain> Consumer<'a, T> {
     }
 
     /// Elements in the ring (consumer's view: exact about its own pops,
-    /// possibly stale about pushes).
+    /// possibly stale about pushes). The producer's tail is loaded and
+    /// checked against this consumer's head; out of range, the ring reads
+    /// as full (the next pop fails with `Corrupt`).
     pub fn len(&self) -> u32 {
-        self.ring.len()
+        let capacity = self.ring.capacity;
+        self.ring
+            .control()
+            .load_tail(self.head, capacity)
+            .map_or(capacity, |(_, ready)| ready)
     }
 
     /// Whether the ring looks empty.
@@ -824,7 +908,8 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
         self.len == 0
     }
 
-    /// Copies element `i` of the chunk.
+    /// Copies element `i` of the chunk, with atomic loads (sound even if a
+    /// hostile producer writes the slot: the value is then junk).
     ///
     /// # Panics
     ///
@@ -842,6 +927,13 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
 
     /// The chunk as two slices (the second non-empty only when the chunk
     /// wraps past the end of the buffer).
+    ///
+    /// A view into shared memory: sound only while the producer cooperates
+    /// (it does not write published, unreleased slots). A hostile producer
+    /// that writes them while the slice is held causes a data race —
+    /// undefined behaviour, not just junk values; with an untrusted peer
+    /// use [`ReadChunk::get`] or [`Consumer::pop_into`] (see the module
+    /// docs, "Copies and views").
     #[cfg(not(loom))]
     pub fn as_slices(&self) -> (&[T], &[T]) {
         let ring = self.consumer.ring;
@@ -889,7 +981,9 @@ pub struct Status {
 
 impl Status {
     /// Elements in the ring, or `None` if the indices say more than the
-    /// capacity (corrupt).
+    /// capacity (corrupt): the rings' one range check, applied to the
+    /// recorded indices. `tail` and `head` themselves are reported as
+    /// read, unchecked: use them only through this.
     pub fn fill(&self) -> Option<u32> {
         crate::ring::fill(self.tail, self.head, self.header.capacity)
     }
@@ -915,12 +1009,13 @@ pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
         |size, align| (size, align),
         region,
     )?;
+    let (tail, head) = control.indices();
     Ok(Status {
         header,
         producer: control.meta.producer.load(Ordering::Acquire),
         consumer: control.meta.consumer.load(Ordering::Acquire),
-        tail: control.tail.index.load(Ordering::Acquire),
-        head: control.head.index.load(Ordering::Acquire),
+        tail,
+        head,
     })
 }
 

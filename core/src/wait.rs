@@ -136,6 +136,91 @@ impl Deadline {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expired;
 
+/// How many compare-exchanges on a shared word one operation may lose
+/// (each loss: the word changed between the load and the exchange, or the
+/// weak exchange failed spuriously) before it gives up with its module's
+/// `Contended` error ([`crate::mutex::LockError::Contended`],
+/// [`crate::semaphore::AcquireError::Contended`],
+/// [`crate::semaphore::PostError::Contended`]; the MPMC ring reports
+/// `Stalled`, and a notification wakes every sleeper instead, see
+/// [`crate::event`]).
+///
+/// Every loss means that someone else changed the word, which among honest
+/// participants is progress by another operation: an operation on an
+/// honest structure loses a few races at most. The budget bounds the loop
+/// against a peer that rewrites the word for ever. Loops that *sleep*
+/// between their tries are bounded by the caller's timeout instead (`None`
+/// consents to waiting as long as a peer keeps the lock or the count,
+/// which a hostile peer can always do).
+pub const MAX_LOST_RACES: u32 = 1 << 16;
+
+/// The compare-exchanges one operation has lost so far (see
+/// [`MAX_LOST_RACES`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Races {
+    lost: u32,
+}
+
+impl Races {
+    /// Records a lost compare-exchange; `Err` once more than
+    /// [`MAX_LOST_RACES`] were lost.
+    #[inline]
+    pub(crate) fn lose(&mut self) -> Result<(), Contended> {
+        self.lost += 1;
+        if self.lost > MAX_LOST_RACES {
+            Err(Contended)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// An operation lost [`MAX_LOST_RACES`] compare-exchanges on one shared
+/// word: a peer keeps rewriting it. Internal; each module reports it with
+/// its own error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Contended;
+
+/// Why [`update`] changed nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Declined {
+    /// `next` returned `None` for this value of the word.
+    Refused(u32),
+    /// The budget of `races` ran out (see [`MAX_LOST_RACES`]).
+    Contended,
+}
+
+/// The one compare-exchange loop over a shared word: replaces the word's
+/// value `v` with `next(v)` until an exchange succeeds (returns the value
+/// replaced), `next` refuses the value it sees, or `races` has lost more
+/// than [`MAX_LOST_RACES`] exchanges. `first` is the value expected at
+/// first (a fresh load, or a guess that saves one). The successful
+/// exchange uses `success`; failed ones load `Relaxed`.
+///
+/// `next` is called once per try with the value that try saw.
+#[inline]
+pub(crate) fn update(
+    word: &AtomicU32,
+    first: u32,
+    races: &mut Races,
+    success: Ordering,
+    mut next: impl FnMut(u32) -> Option<u32>,
+) -> Result<u32, Declined> {
+    let mut current = first;
+    loop {
+        let Some(new) = next(current) else {
+            return Err(Declined::Refused(current));
+        };
+        match word.compare_exchange_weak(current, new, success, Ordering::Relaxed) {
+            Ok(old) => return Ok(old),
+            Err(now) => {
+                races.lose().map_err(|_| Declined::Contended)?;
+                current = now;
+            }
+        }
+    }
+}
+
 /// Busy-waits: polls the word up to `spins` times with a CPU pause hint.
 ///
 /// Needs no OS, costs no syscall, and burns a core while it waits; wakes are
@@ -278,6 +363,56 @@ impl Wait for LoomWait {
     }
 }
 
+/// For tests: a hostile peer on a thread that rewrites a shared word for
+/// ever, and a watchdog that ends the test process if the operation under
+/// test never returns (a hang must fail, not wait for the harness).
+#[cfg(all(test, not(loom)))]
+pub(crate) mod hostile {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    use super::{AtomicU32, Ordering};
+
+    /// How long an operation may take before the watchdog fails the test.
+    const LIMIT: Duration = Duration::from_secs(120);
+
+    /// Runs `op` on this thread while a peer thread stores `value(i)`
+    /// (i = 0, 1, 2, ...) into `word` as fast as it can; returns what `op`
+    /// returned. Aborts the process if `op` takes longer than two minutes.
+    pub(crate) fn while_rewritten<R>(
+        word: &AtomicU32,
+        value: impl Fn(u32) -> u32 + Sync,
+        op: impl FnOnce() -> R,
+    ) -> R {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut i = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    word.store(value(i), Ordering::Relaxed);
+                    i = i.wrapping_add(1);
+                }
+            });
+            let watchdog = s.spawn(|| {
+                let start = Instant::now();
+                while !stop.load(Ordering::Acquire) {
+                    match LIMIT.checked_sub(start.elapsed()) {
+                        Some(left) => std::thread::park_timeout(left),
+                        None => {
+                            eprintln!("an operation under a hostile peer did not return");
+                            std::process::abort();
+                        }
+                    }
+                }
+            });
+            let r = op();
+            stop.store(true, Ordering::Release);
+            watchdog.thread().unpark();
+            r
+        })
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
@@ -318,6 +453,33 @@ mod tests {
             self.0.set(t + 1_000_000);
             Some(t)
         }
+    }
+
+    /// A peer that rewrites the word between every load and exchange (here
+    /// `next` itself, which runs in exactly that gap) ends the loop after
+    /// the budget, with the word left as the peer wrote it.
+    #[test]
+    fn update_gives_up_after_the_budget() {
+        let word = AtomicU32::new(0);
+        let mut races = Races::default();
+        let mut calls = 0u32;
+        let r = update(&word, 0, &mut races, Ordering::Relaxed, |v| {
+            calls += 1;
+            word.store(v.wrapping_add(7), Ordering::Relaxed); // the peer
+            Some(v.wrapping_add(1))
+        });
+        assert_eq!(r, Err(Declined::Contended));
+        assert_eq!(calls, MAX_LOST_RACES + 1);
+        // The budget is per operation: it stays spent.
+        assert_eq!(races.lose(), Err(Contended));
+        // Honest use: a wrong guess costs one race; a refusal ends at once.
+        let word = AtomicU32::new(10);
+        let mut races = Races::default();
+        let r = update(&word, 3, &mut races, Ordering::Relaxed, |v| Some(v + 1));
+        assert_eq!(r, Ok(10));
+        assert_eq!(word.load(Ordering::Relaxed), 11);
+        let r = update(&word, 11, &mut races, Ordering::Relaxed, |_| None);
+        assert_eq!(r, Err(Declined::Refused(11)));
     }
 
     #[test]

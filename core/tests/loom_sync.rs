@@ -18,7 +18,7 @@ use interlink_core::condvar::Condvar;
 use interlink_core::event::Event;
 use interlink_core::mpmc::MpmcRing;
 use interlink_core::mutex::{Immortal, Mutex};
-use interlink_core::semaphore::Semaphore;
+use interlink_core::semaphore::{AcquireError, Semaphore};
 use interlink_core::spsc::SpscRing;
 use interlink_core::sync::{AtomicU32, Ordering};
 use interlink_core::wait::LoomWait;
@@ -81,7 +81,7 @@ fn semaphore_counts_and_wakes() {
             t.join().unwrap();
         }
         assert_eq!(s.count(), 0);
-        assert!(!s.try_acquire());
+        assert_eq!(s.try_acquire(), Err(AcquireError::Empty));
         let _keep = mem;
     });
 }

@@ -4,5 +4,12 @@
 #![doc = include_str!("../../README.md")]
 
 pub mod bench;
+pub mod cli;
+pub mod fifo_demo;
 pub mod shm_demo;
 pub mod watchdog;
+
+// The rest of the README's API tour, included for the same reason: its
+// code blocks are doc-tests.
+#[doc = include_str!("../../docs/tour.md")]
+pub mod tour {}

@@ -21,14 +21,63 @@
 //!
 //! # Create and open
 //!
-//! The creator sizes the object (exclusive create, mode 0600, space
-//! reserved), maps it, initialises the ring with its pid recorded as the
-//! creator, and publishes it. An opener retries, until
-//! [`ChannelOptions::open_timeout`], while the name does not exist, the
-//! object is still empty (created but not sized), or the header is not yet
-//! published; then it validates the header: another kind, layout version,
-//! element type, or a corrupt capacity or length is a [`ChannelError`]
-//! naming the object.
+//! The creator builds the object where no one can see it, then publishes
+//! it in one atomic step, so that whatever it leaves when killed at any
+//! instruction is recognisable:
+//!
+//! 1. It creates a private object in the same directory,
+//!    `/NAME.interlink-new.PID.N` (NAME cut to fit `NAME_MAX`; see
+//!    [`shm::building_pid`]), exclusively, mode 0600, and takes its *claim
+//!    lock*: an OFD write lock on byte [`shm::CLAIM_BYTE`], which the
+//!    kernel drops when the creator dies, whatever its pid.
+//! 2. It sizes it (space reserved), maps it (prefaulted), initialises the
+//!    ring with its pid recorded as the creator, and publishes the header.
+//! 3. It moves the object to `NAME` with `renameat2(RENAME_NOREPLACE)`
+//!    (`link(2)` where that is unsupported), which fails if any object
+//!    has the name; then it releases the claim.
+//!
+//! So `NAME` only ever denotes a whole, published object. A creator killed
+//! before step 3 leaves a private object ([`inspect::State::Unfinished`])
+//! that is stale once nobody holds its claim and its creator's pid is dead
+//! (or [`inspect::INCOMPLETE_GRACE`] after it was last modified, for a
+//! reused pid): `interlink-inspect gc` removes it, and so does the next
+//! `create` of the same name. Channel names may not contain
+//! [`shm::BUILDING_MARKER`].
+//!
+//! An opener retries, until [`ChannelOptions::open_timeout`], while the
+//! name does not exist, the object is still empty, or the header is not
+//! yet published; then it validates the header: another kind, layout
+//! version, element type, or a corrupt capacity or length is a
+//! [`ChannelError`] naming the object.
+//!
+//! **Taking a name over.** When `NAME` is taken, `create` refuses at once
+//! if it holds a channel in use ([`ChannelError::Exists`], saying why);
+//! otherwise, after building, it replaces the object there if it is stale
+//! ([`ChannelOptions::replace_stale`]), by the protocol `gc` uses too
+//! (`inspect::reclaim`): open it (non-blocking, regular files only), take
+//! its claim (waiting at most 2 s), check that `NAME` still denotes the
+//! same device and inode, judge it, check again, unlink `NAME`, release;
+//! then publish with `RENAME_NOREPLACE`. Two creators that judged the same
+//! object stale take turns on its claim: the second finds `NAME` gone or
+//! denoting the first one's new object and unlinks nothing, and its
+//! publish either wins (the first one's then fails) or fails. **Of any
+//! number of creators racing for one name, exactly one gets the channel;
+//! the others get [`ChannelError::Exists`].** Only processes that claim
+//! before they unlink are ordered this way: a creator's `Drop`
+//! (identity-checked) and a hostile `shm_unlink` are not.
+//!
+//! **An object without a header at `NAME`** — empty, or its first 64
+//! bytes zero but for an `UNINIT`/`INITIALISING` state word — is what
+//! older versions of `create` left when killed while sizing, reserving or
+//! prefaulting (this version never leaves one at a name), or another
+//! program's. `create` replaces it once it has been unmodified for
+//! [`inspect::INCOMPLETE_GRACE`] (a creator of an older version at work
+//! writes it within that time) and refuses it before; `gc`, which
+//! sweeps every name, keeps it since nothing marks it as interlink's.
+//! Any object with other bytes is never replaced.
+//!
+//! With [`ShmOptions::exclusive`] off, `create` opens or creates the name
+//! and initialises the object in place, without any of the above.
 //!
 //! # Lifecycle
 //!
@@ -47,15 +96,19 @@
 //!   what was sent). A restarted process takes the dead holder's role over
 //!   ([`Channel::sender`] / [`Channel::receiver`] do it automatically) and
 //!   resumes at the shared indices.
-//! - **Stale objects.** A creator killed before its `Drop` leaves the
-//!   object behind. It is stale when its creator and every role holder
+//! - **Stale objects.** A creator killed after publishing, before its
+//!   `Drop`, leaves the object behind. It is stale when its creator and every role holder
 //!   (for an MPMC channel, which has no roles: every process recorded in
 //!   the ring's users table while it had the channel open) are dead (see
 //!   [`crate::inspect::Object::is_stale`]); [`Channel::create`] replaces
 //!   a stale object of its name ([`ChannelOptions::replace_stale`],
-//!   default on) and the `interlink-inspect gc` tool removes them all. Pids
-//!   are reused, so a stale object whose pid now names another process
-//!   looks alive: the check errs on the side of keeping objects.
+//!   default on) and the `interlink-inspect gc` tool removes them all.
+//! - **Who is alive.** Each [`Channel`] holds a presence lock in its
+//!   object while it lives, released by the kernel when its process dies;
+//!   a recorded holder is judged by it first, then by its pid (a zombie is
+//!   dead; a pid reused by a process that does not map the object does
+//!   not keep a dead holder alive). See [`crate::liveness`] for the rule,
+//!   its bound and its limits.
 //!
 //! # Waiting
 //!
@@ -72,6 +125,21 @@
 //! Timeouts bound the whole call. A blocked call waits in slices of at
 //! most [`ChannelOptions::peer_check`] (10 ms) and checks the peer's pid
 //! between them, so a sleeper notices a dead peer within about a slice.
+//!
+//! # Hostile names, truncation and sealed channels
+//!
+//! Opening a name is non-blocking and refuses anything but a regular file
+//! ([`ShmError::NotRegular`]). [`Channel::open`] validates the header and
+//! control block from a `pread` copy and the object's size with `fstat`
+//! ([`ChannelError::WrongSize`] for a resized object) before it maps
+//! exactly the structure's length, so a peer resizing the object during
+//! the open causes an error, never a `SIGBUS` in the open. Once mapped, a
+//! named channel's memory can still be truncated by any process of the
+//! same user, and every process using it then dies of `SIGBUS` on its
+//! next access past the new end. Against such a peer, use a sealed
+//! channel ([`Channel::create_sealed`], [`Channel::from_sealed_fd`]):
+//! its memory is a memfd sealed against resizing, handed over a Unix
+//! socket, and no process can truncate it (see [`sealed`]).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -88,11 +156,17 @@ pub use interlink_core::BlockError;
 
 mod bytes;
 mod mpmc;
+pub mod sealed;
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 
+use std::os::fd::{AsFd, BorrowedFd};
+
 use crate::futex::Futex;
 use crate::inspect;
+use crate::liveness;
+use crate::mapping::{fd_len, PrivateCopy};
+use crate::memfd::Seals;
 use crate::process;
 use crate::shm::{self, MapOptions, Mapping, Shm, ShmError, ShmName, ShmOptions};
 
@@ -161,12 +235,17 @@ pub struct ChannelOptions {
     /// How to map (default: prefaulted).
     pub map: MapOptions,
     /// How to create the object (default: exclusive, 0600, reserved).
+    /// Exclusive creation builds under a private name and publishes
+    /// atomically (see the module docs); non-exclusive initialises
+    /// whatever object has the name in place, with none of those
+    /// guarantees.
     pub shm: ShmOptions,
     /// Whether the creator unlinks the name when its [`Channel`] drops
     /// (default true).
     pub unlink_on_drop: bool,
     /// Whether [`Channel::create`] replaces a stale object of the same name
-    /// (creator and every holder dead; default true).
+    /// (creator and every holder dead), or an abandoned one without a
+    /// header (see the module docs; default true).
     pub replace_stale: bool,
     /// How blocked sends and receives wait (default
     /// [`Waiting::SpinThenPark`]).
@@ -309,6 +388,29 @@ pub enum ChannelError {
     },
     /// A role could not be claimed: another live process holds it.
     Role(RoleError),
+    /// Opening: the object's size is not the one its structure takes:
+    /// another process resized it (grew or shrank it). Refused before
+    /// anything was mapped.
+    WrongSize {
+        /// The object's name.
+        name: String,
+        /// Its size in bytes (by `fstat`).
+        size: u64,
+        /// The size its validated header says the structure takes.
+        needed: u64,
+    },
+    /// A descriptor handed to [`Channel::from_sealed_fd`] is not sealed as
+    /// a sealed channel must be: it lacks `F_SEAL_SHRINK | F_SEAL_GROW`
+    /// (a peer could truncate it under the mapping), or carries a write
+    /// seal (it cannot be mapped writable), or is not a sealable memfd.
+    Seals {
+        /// What the descriptor is (`/memfd:LABEL`).
+        name: String,
+        /// The seals found (`F_GET_SEALS`; empty if it cannot have any).
+        found: Seals,
+        /// What is wrong.
+        problem: &'static str,
+    },
 }
 
 impl From<ShmError> for ChannelError {
@@ -346,6 +448,21 @@ impl fmt::Display for ChannelError {
                 pending,
             } => write!(f, "{name}: not ready after {waited:?}: {pending}"),
             Self::Role(e) => e.fmt(f),
+            Self::WrongSize { name, size, needed } => write!(
+                f,
+                "{name}: {size} bytes, but its structure takes exactly {needed}: \
+                 resized by another process? (refused before mapping)"
+            ),
+            Self::Seals {
+                name,
+                found,
+                problem,
+            } => write!(
+                f,
+                "{name}: seals {:#x}: {problem} (a sealed channel needs \
+                 F_SEAL_SHRINK | F_SEAL_GROW and no write seal)",
+                found.0
+            ),
         }
     }
 }
@@ -365,6 +482,10 @@ pub struct Channel<S> {
     creator: bool,
     patience: Patience,
     user: Option<User>,
+    /// This process's presence lock in the object (see
+    /// [`crate::liveness::Presence`]); `None` if `/proc` could not reopen
+    /// it (holders are then judged by the process rule alone).
+    presence: Option<liveness::Presence>,
     _shape: PhantomData<S>,
 }
 
@@ -378,10 +499,16 @@ struct User {
 }
 
 impl User {
-    /// Records this process as a user of the structure in `region`.
-    fn join<S: Shape>(region: Region<'_>, type_id: u64) -> Option<Self> {
+    /// Records this process as a user of the structure in `region`; the
+    /// words of users that died are judged by `presence`'s object.
+    fn join<S: Shape>(
+        region: Region<'_>,
+        type_id: u64,
+        presence: Option<&liveness::Presence>,
+    ) -> Option<Self> {
         let pid = process::current_pid();
-        S::join(region, type_id, pid).map(|slot| Self {
+        let judge = presence.map(liveness::Presence::judge);
+        liveness::judging(judge, || S::join(region, type_id, pid)).map(|slot| Self {
             slot,
             pid,
             leave: S::leave,
@@ -402,66 +529,189 @@ impl<S> Drop for Channel<S> {
 impl<S: Shape> Channel<S> {
     /// Creates the object `name` holding a new, published structure with
     /// `config` (this process's pid is recorded as the creator).
+    ///
+    /// The object is built under a private name and published at `name`
+    /// in one atomic step (see the module docs, "Create and open"), so a
+    /// creator killed at any point leaves no half-made object at `name`.
+    /// If `name` is taken by a stale object (and
+    /// [`ChannelOptions::replace_stale`]), it is replaced; of several
+    /// processes creating one name at once, exactly one succeeds and the
+    /// others get [`ChannelError::Exists`]. Names containing
+    /// [`shm::BUILDING_MARKER`] are refused.
     pub fn create(
         name: &str,
         config: RingConfig,
         options: &ChannelOptions,
     ) -> Result<Self, ChannelError> {
         let shm_name = ShmName::new(name)?;
-        let len = S::bytes_needed(config.capacity)?;
-        let shm = match Shm::create_with(name, len, &options.shm) {
-            Err(e) if e.is(libc::EEXIST) && options.shm.exclusive => {
-                Self::replace_if_stale(&shm_name, options)?;
-                Shm::create_with(name, len, &options.shm)?
+        if name.contains(shm::BUILDING_MARKER) {
+            return Err(ShmError::Name {
+                name: name.to_owned(),
+                problem: "contains \".interlink-new.\", which marks objects being created",
             }
-            other => other?,
-        };
-        let made = Self::init_in(&shm, len, config, options);
-        if made.is_err() && options.shm.exclusive {
-            let _ = shm.unlink();
+            .into());
         }
-        made
+        let len = S::bytes_needed(config.capacity)?;
+        if !options.shm.exclusive {
+            // In place: open or create the name, resize and initialise it.
+            // No atomic publication: see ShmOptions::exclusive.
+            let shm = Shm::create_with(name, len, &options.shm)?;
+            let mut channel = Self::init_in(&shm, &shm_name, len, config, options)?;
+            if options.unlink_on_drop {
+                channel.mapping.unlink_on_drop_of(&shm)?;
+            }
+            return Ok(channel);
+        }
+        // Refuse at once, before building a ring, when a live channel has
+        // the name (the common case); everything else is decided when
+        // publishing.
+        Self::refuse_if_in_use(&shm_name, options)?;
+        inspect::remove_unfinished_of(&shm_name);
+        let building = shm::Building::create(&shm_name, len, &options.shm)?;
+        let mut channel = Self::init_in(building.shm(), &shm_name, len, config, options)?;
+        let (dev, ino) = building.shm().identity()?;
+        // Dropping `building` on an error unlinks its private name; nothing
+        // after a successful publish can fail.
+        let shm = Self::publish(building, &shm_name, options)?;
+        if options.unlink_on_drop {
+            channel.mapping.set_unlink(crate::mapping::UnlinkOnDrop {
+                name: shm_name,
+                dev,
+                ino,
+            });
+        }
+        // Release the claim it was built under: the mapping keeps the open
+        // file description (and a lock on it) alive after `shm` closes.
+        shm::release_claim(std::os::fd::AsFd::as_fd(&shm));
+        Ok(channel)
     }
 
+    /// How long a creator waits for another process's claim on the object
+    /// at its name (a creator finishing, a replacer or `gc` removing it):
+    /// each holds it for microseconds to milliseconds.
+    const CLAIM_WAIT: Duration = Duration::from_secs(2);
+
+    /// How many times a creator frees a name and finds it taken again
+    /// before it gives up.
+    const PUBLISH_TRIES: u32 = 4;
+
+    /// [`ChannelError::Exists`] when `name` holds a valid channel that is
+    /// not stale or any object while `replace_stale` is off;
+    /// [`ShmError::NotRegular`] for something that is not a regular file.
+    fn refuse_if_in_use(name: &ShmName, options: &ChannelOptions) -> Result<(), ChannelError> {
+        let exists = |why: String| ChannelError::Exists {
+            name: name.to_string(),
+            why,
+        };
+        // Something other than a regular file is refused with the error
+        // that names it ([`ShmError::NotRegular`]).
+        match Shm::open_read_only(name.as_str()) {
+            Err(e) if e.is(libc::ENOENT) => return Ok(()),
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        match inspect::probe(name.as_str()) {
+            Ok(object) if !options.replace_stale => Err(exists(object.state.to_string())),
+            Ok(object)
+                if matches!(object.state, inspect::State::Valid(_)) && !object.is_stale() =>
+            {
+                Err(exists(object.state.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Publishes `building` at `name`, replacing a stale object there.
+    fn publish(
+        mut building: shm::Building,
+        name: &ShmName,
+        options: &ChannelOptions,
+    ) -> Result<Shm, ChannelError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match building.publish() {
+                Ok(()) => return Ok(building.into_shm()),
+                Err(e) if e.is(libc::EEXIST) && tries < Self::PUBLISH_TRIES => {
+                    Self::replace_if_stale(name, options)?;
+                }
+                Err(e) if e.is(libc::EEXIST) => {
+                    return Err(ChannelError::Exists {
+                        name: name.to_string(),
+                        why: format!("taken again each of the {tries} times it was freed"),
+                    })
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Removes the object at `name` if it is stale, or abandoned before
+    /// its header was written (empty or all zero, unmodified for
+    /// [`inspect::INCOMPLETE_GRACE`]), with the claim-and-recheck protocol
+    /// of [`inspect::reclaim`]: `Ok` when the name was freed (by us or by
+    /// another process), [`ChannelError::Exists`] when the object there
+    /// stays.
     fn replace_if_stale(name: &ShmName, options: &ChannelOptions) -> Result<(), ChannelError> {
         let exists = |why: String| ChannelError::Exists {
             name: name.to_string(),
             why,
         };
-        let object = inspect::probe(name.as_str())?;
-        if !options.replace_stale || !object.is_stale() {
-            return Err(exists(object.state.to_string()));
+        if !options.replace_stale {
+            let why = inspect::probe(name.as_str())
+                .map_or_else(|e| e.to_string(), |o| o.state.to_string());
+            return Err(exists(why));
         }
-        match shm::unlink(name.as_str()) {
-            Err(e) if !e.is(libc::ENOENT) => Err(e.into()),
-            _ => Ok(()),
+        let abandoned = |object: &inspect::Object, shm: &Shm| {
+            object.is_stale()
+                || (object.age.is_some_and(|a| a >= inspect::INCOMPLETE_GRACE)
+                    && !matches!(object.state, inspect::State::Valid(_))
+                    && inspect::is_blank(shm).unwrap_or(false))
+        };
+        match inspect::reclaim(name, Self::CLAIM_WAIT, abandoned)? {
+            inspect::Reclaimed::Unlinked(_, removed) => removed.map_err(ChannelError::from),
+            inspect::Reclaimed::Moved => Ok(()),
+            inspect::Reclaimed::Kept(object) => Err(exists(match object.state {
+                inspect::State::Foreign { .. } => format!(
+                    "{}; an object without a header is replaced only once unmodified for {:?}",
+                    object.state,
+                    inspect::INCOMPLETE_GRACE
+                ),
+                state => state.to_string(),
+            })),
+            inspect::Reclaimed::NotRegular => Err(exists("not a regular file".to_owned())),
+            inspect::Reclaimed::Claimed => Err(exists(
+                "another process is creating, replacing or removing it".to_owned(),
+            )),
         }
     }
 
+    /// Maps `shm` (which will be published as `name`) and initialises the
+    /// structure in it, recording this process as its creator.
     fn init_in(
         shm: &Shm,
+        name: &ShmName,
         len: usize,
         config: RingConfig,
         options: &ChannelOptions,
     ) -> Result<Self, ChannelError> {
-        let mut mapping = shm.map(&options.map)?;
-        if options.unlink_on_drop {
-            mapping.unlink_on_drop_of(shm)?;
-        }
+        let mapping = shm.map(&options.map)?;
+        let presence = liveness::Presence::take(shm.as_fd()).ok();
         let config = config.with_creator_pid(process::current_pid());
         // The object may be longer than asked (explicit huge pages); the
         // structure takes the front.
         let mut region = mapping.region();
         S::init(region.take(len, 1).map_err(InitError::from)?, config)?;
-        let user = User::join::<S>(mapping.region(), config.type_id);
+        let user = User::join::<S>(mapping.region(), config.type_id, presence.as_ref());
         Ok(Self {
-            name: shm.name().clone(),
+            name: name.clone(),
             mapping,
             type_id: config.type_id,
             capacity: config.capacity,
             creator: true,
-            patience: Patience::of(options),
+            patience: Patience::of(options, presence.as_ref()),
             user,
+            presence,
             _shape: PhantomData,
         })
     }
@@ -503,33 +753,105 @@ impl<S: Shape> Channel<S> {
             Err(e) if e.is(libc::ENOENT) => return Ok(Err(Pending::Missing)),
             Err(e) => return Err(e.into()),
         };
-        match shm.size()? {
+        let (mapping, capacity) = match Self::map_checked(shm.as_fd(), name, type_id, options)? {
+            Ok(mapped) => mapped,
+            Err(pending) => return Ok(Err(pending)),
+        };
+        Ok(Ok(Self::opened(
+            mapping,
+            shm.as_fd(),
+            name.clone(),
+            type_id,
+            capacity,
+            options,
+        )))
+    }
+
+    /// Validates the structure behind `fd` and maps it: reads the header
+    /// and control block with `pread` into a private copy and validates
+    /// them there (kind, version, element, capacity, length), checks with
+    /// `fstat` that the object has exactly the length the structure takes,
+    /// and only then maps that length (and prefaults it if asked). Nothing
+    /// of the object is mapped before its size is validated, and nothing
+    /// mapped is touched here, so a peer resizing the object meanwhile
+    /// causes an error, not a `SIGBUS` in this call.
+    fn map_checked(
+        fd: BorrowedFd<'_>,
+        name: &ShmName,
+        type_id: u64,
+        options: &ChannelOptions,
+    ) -> Result<Result<(Mapping, u32), Pending>, ChannelError> {
+        let size = fd_len(fd)?;
+        let header = match size {
             0 => return Ok(Err(Pending::Empty)),
-            size if size < inspect::HEADER_LEN => {
-                return Err(ChannelError::Truncated {
+            size if size < inspect::HEADER_LEN => None,
+            _ => inspect::header_of(fd)?,
+        };
+        let Some(header) = header else {
+            return Err(ChannelError::Truncated {
+                name: name.to_string(),
+                size,
+            });
+        };
+        // A copy as long as the object, but no longer than the header's
+        // capacity says the structure is (or the control block, if the
+        // capacity is no capacity): attach judges it as it would the object.
+        let copy_len = match S::bytes_needed(header.capacity) {
+            Ok(needed) => needed.min(size),
+            Err(_) => size.min(PrivateCopy::PREFIX),
+        };
+        let copy = PrivateCopy::read(fd, copy_len)?;
+        let capacity = match S::attach(copy.region(), type_id) {
+            Ok(capacity) => capacity,
+            Err(AttachError::NotReady { state }) => return Ok(Err(Pending::NotReady { state })),
+            Err(error) => {
+                return Err(ChannelError::Attach {
                     name: name.to_string(),
-                    size,
+                    error,
                 })
             }
-            _ => {}
-        }
-        let mapping = shm.map(&options.map)?;
-        match S::attach(mapping.region(), type_id) {
-            Ok(capacity) => Ok(Ok(Self {
-                user: User::join::<S>(mapping.region(), type_id),
-                mapping,
-                name: name.clone(),
-                type_id,
-                capacity,
-                creator: false,
-                patience: Patience::of(options),
-                _shape: PhantomData,
-            })),
-            Err(AttachError::NotReady { state }) => Ok(Err(Pending::NotReady { state })),
-            Err(error) => Err(ChannelError::Attach {
+        };
+        // attach checked the recorded length against this capacity.
+        let needed = S::bytes_needed(capacity)?;
+        // Larger than the structure (a peer grew it), or resized since the
+        // first look: refused before mapping.
+        let now = fd_len(fd)?;
+        if size != needed || now != needed {
+            return Err(ChannelError::WrongSize {
                 name: name.to_string(),
-                error,
-            }),
+                size: if size != needed { size } else { now } as u64,
+                needed: needed as u64,
+            });
+        }
+        // Exactly the validated length, whatever the object's size now.
+        let mapping = Mapping::from_fd(fd, needed, &options.map).map_err(|e| match e {
+            ShmError::Os(os) => ShmError::Os(os.on(name)),
+            other => other,
+        })?;
+        Ok(Ok((mapping, capacity)))
+    }
+
+    /// A channel this process opened (not created) over `mapping` of the
+    /// object behind `fd` (on which it takes its presence lock).
+    fn opened(
+        mapping: Mapping,
+        fd: BorrowedFd<'_>,
+        name: ShmName,
+        type_id: u64,
+        capacity: u32,
+        options: &ChannelOptions,
+    ) -> Self {
+        let presence = liveness::Presence::take(fd).ok();
+        Self {
+            user: User::join::<S>(mapping.region(), type_id, presence.as_ref()),
+            mapping,
+            name,
+            type_id,
+            capacity,
+            creator: false,
+            patience: Patience::of(options, presence.as_ref()),
+            presence,
+            _shape: PhantomData,
         }
     }
 
@@ -569,6 +891,17 @@ impl<S: Shape> Channel<S> {
     pub fn mapping(&self) -> &Mapping {
         &self.mapping
     }
+
+    /// Whether the holder recorded as `pid` in this object (creator, role,
+    /// users word) lives: by its presence lock in the object, else by the
+    /// process rule (see [`crate::liveness`]). What take-over, blocked
+    /// calls and the users table ask.
+    pub fn holder_alive(&self, pid: u32) -> bool {
+        match &self.presence {
+            Some(presence) => presence.holder_alive(pid),
+            None => liveness::process_alive(pid),
+        }
+    }
 }
 
 /// Removes the channel object `name` (`shm_unlink`); processes that have it
@@ -600,7 +933,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn sender(&self) -> Result<Sender<'_, T>, ChannelError> {
         let tx = self
             .ring()?
-            .take_over_producer(process::current_pid(), process::is_alive)?;
+            .take_over_producer(process::current_pid(), |pid| self.holder_alive(pid))?;
         Ok(Sender {
             tx,
             patience: self.patience,
@@ -612,7 +945,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn receiver(&self) -> Result<Receiver<'_, T>, ChannelError> {
         let rx = self
             .ring()?
-            .take_over_consumer(process::current_pid(), process::is_alive)?;
+            .take_over_consumer(process::current_pid(), |pid| self.holder_alive(pid))?;
         Ok(Receiver {
             rx,
             patience: self.patience,
@@ -667,13 +1000,26 @@ impl Waiting {
 pub(crate) struct Patience {
     blocking: Blocking<Futex>,
     peer_check: Duration,
+    /// Judges the peer by the object's presence locks; valid while the
+    /// [`Channel`] (which owns the descriptor) lives, and every end that
+    /// holds a `Patience` borrows the channel.
+    judge: Option<liveness::Judge>,
 }
 
 impl Patience {
-    fn of(options: &ChannelOptions) -> Self {
+    fn of(options: &ChannelOptions, presence: Option<&liveness::Presence>) -> Self {
         Self {
             blocking: options.waiting.blocking(),
             peer_check: options.peer_check,
+            judge: presence.map(liveness::Presence::judge),
+        }
+    }
+
+    /// Whether the peer recorded as `holder` lives.
+    fn peer_alive(&self, holder: u32) -> bool {
+        match self.judge {
+            Some(judge) => judge.alive(holder),
+            None => liveness::process_alive(holder),
         }
     }
 
@@ -695,7 +1041,7 @@ impl Patience {
                 done => return done,
             }
             let holder = peer();
-            if holder != 0 && !process::is_alive(holder) {
+            if holder != 0 && !self.peer_alive(holder) {
                 return match op(&self.blocking, Some(Duration::ZERO)) {
                     Err(BlockError::TimedOut) => Err(BlockError::PeerDied { holder }),
                     done => done,

@@ -120,7 +120,9 @@ futex_impl!(
 /// cached — a `fork` child recomputes its own (a `pthread_atfork` handler
 /// clears the cache). [`Robust::is_alive`] says an owner is dead when no
 /// thread with its tid exists or that thread is a zombie (a killed
-/// process's threads vanish; its main thread is a zombie until reaped).
+/// process's threads vanish; its main thread is a zombie until reaped):
+/// [`crate::liveness::thread_alive`], the process rule (one parser of
+/// `/proc/ID/stat`) under every liveness judgement of the crate.
 /// Waiters ask every `poll_interval` (10 ms by default).
 ///
 /// Limits: a dead owner's tid reused by a new thread before a waiter looks
@@ -148,21 +150,6 @@ extern "C" fn forget_me_in_child() {
     ME.with(|me| me.set(None));
 }
 
-/// What `/proc/PID/stat` says: the state letter and the start time.
-fn proc_stat(pid: u32) -> Option<(u8, u64)> {
-    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold anything:
-    // fields are counted from the last ')'.
-    let rest = &text[text.iter().rposition(|&b| b == b')')? + 1..];
-    let mut fields = rest
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|f| !f.is_empty());
-    let state = *fields.next()?.first()?;
-    // `state` is field 3; starttime is field 22.
-    let start = std::str::from_utf8(fields.nth(18)?).ok()?.parse().ok()?;
-    Some((state, start))
-}
-
 /// The calling thread's identity, read from the system once per thread
 /// (and again in a forked child) and cached in `ME`.
 #[cold]
@@ -177,7 +164,7 @@ fn learn_me() -> Owner {
     let pid = std::process::id();
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() } as u32;
-    let stamp = proc_stat(pid).map_or(0, |(_, start)| start);
+    let stamp = crate::liveness::start_time(pid).unwrap_or(0);
     let me = Owner { pid, tid, stamp };
     ME.with(|c| c.set(Some(me)));
     me
@@ -212,7 +199,7 @@ impl Liveness for Robust {
     /// recovery waits until that thread ends (a wrong "alive", never a
     /// stolen lock). Holders and waiters must share a pid namespace.
     fn is_alive(&self, owner: &Owner) -> bool {
-        proc_stat(owner.tid).is_some_and(|(state, _)| !matches!(state, b'Z' | b'X'))
+        crate::liveness::thread_alive(owner.tid)
     }
 
     fn poll_interval(&self) -> Option<Duration> {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod eventfd;
 pub mod futex;
 pub mod inspect;
+pub mod liveness;
 pub mod lock;
 pub mod mapping;
 pub mod memfd;

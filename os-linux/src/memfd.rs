@@ -131,6 +131,21 @@ impl Memfd {
         ReadOnlyMapping::from_fd(self.fd.as_fd(), self.size()?)
     }
 
+    /// Allocates every page now (`posix_fallocate`), so that a shortage of
+    /// memory is an error here rather than at first touch.
+    pub fn reserve(&self) -> Result<(), ShmError> {
+        let len = self.size()?;
+        // SAFETY: posix_fallocate on our own descriptor; it returns the
+        // errno itself. fd_len: len fits off_t.
+        let r = unsafe { libc::posix_fallocate(self.fd.as_raw_fd(), 0, len as libc::off_t) };
+        if r != 0 {
+            return Err(OsError::new("posix_fallocate", r)
+                .on(format_args!("memfd ({len} bytes)"))
+                .into());
+        }
+        Ok(())
+    }
+
     /// Changes the length (`ftruncate`); `EPERM` once the size is sealed.
     pub fn set_size(&self, len: usize) -> Result<(), ShmError> {
         check_len(len)?;

@@ -116,19 +116,20 @@ impl Drop for Child {
     }
 }
 
-/// Whether a process with this pid exists (`kill(pid, 0)`; `EPERM` means it
-/// exists but belongs to someone else). Pids are reused: a pid that is
-/// alive may belong to a newer process than the one that recorded it.
+/// Whether the holder recorded as `pid` lives: the one liveness check
+/// every path uses (see [`crate::liveness`] for the rule, its bound and
+/// its limits).
+///
+/// Called by a [`Channel`](crate::channel::Channel) or the inspector while
+/// they judge the holders of a named object (an MPMC users table, a
+/// probe), it goes by the object's presence locks first, which survive pid
+/// reuse and pid namespaces; everywhere else — a structure in an anonymous
+/// mapping, or when you call it yourself — it is
+/// [`crate::liveness::process_alive`]: a zombie (killed or exited, not yet
+/// reaped) is dead, and a dead process's pid that a new process took reads
+/// as alive while that process lives.
 pub fn is_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks for existence and permission.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || OsError::last("kill").is(libc::EPERM)
+    crate::liveness::holder_alive(pid)
 }
 
 /// This process's pid.

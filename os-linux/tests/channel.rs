@@ -136,7 +136,12 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
             let ch = SpscChannel::<u64>::open(name, 0, &opts)?;
             let mut tx = ch.sender()?;
             for i in 0..count {
+                // Each message only into an empty ring (the receiver took
+                // the last): only this send's wake-up can deliver it.
                 std::thread::sleep(Duration::from_millis(6));
+                while !ch.is_empty() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 let now = monotonic_ns();
                 match i % 3 {
                     0 => tx.try_send(now)?,
@@ -400,12 +405,15 @@ fn a_parked_receiver_sleeps_is_woken_by_every_send_path_and_sees_its_peer_die() 
     run_peer_if_asked();
     const COUNT: u64 = 46;
     let name = TempName::new("il-chan").unwrap();
-    // A long liveness slice: a wake-up that a send path forgot costs its
-    // message the gap until the next send (6 ms), or up to the slice (2 s),
-    // instead of microseconds.
+    // A liveness slice longer than the receive timeout, and a peer that
+    // sends each message only once the ring is empty: a wake-up that a
+    // send path forgot is never made up for by a later send, only by the
+    // end of the 20 s wait, so a message later than 10 s is a lost
+    // wake-up. (Typical latency is printed, not asserted: on a busy
+    // machine it is the scheduler's.)
     let opts = ChannelOptions::new()
         .waiting(Waiting::Park)
-        .peer_check(Duration::from_secs(2));
+        .peer_check(Duration::from_secs(60));
     let ch = SpscChannel::<u64>::create(&name, RingConfig::new(64), &opts).unwrap();
     let mut rx = ch.receiver().unwrap();
     let peer = Peer::spawn(
@@ -423,8 +431,18 @@ fn a_parked_receiver_sleeps_is_woken_by_every_send_path_and_sees_its_peer_die() 
     // Per send path (message i went through path i % 3).
     let mut latencies = [vec![], vec![], vec![]];
     for i in 1..COUNT {
-        let sent = rx.recv_timeout(Duration::from_secs(20)).unwrap();
-        latencies[i as usize % 3].push(Duration::from_nanos(monotonic_ns() - sent));
+        let path = ["try_send", "send", "send_all"][i as usize % 3];
+        let sent = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("message {i} ({path}): {e}"));
+        let latency = Duration::from_nanos(monotonic_ns() - sent);
+        // A forgotten wake-up is made up only by the 20 s slice's end.
+        assert!(
+            latency < Duration::from_secs(10),
+            "message {i} ({path}) arrived {latency:?} after it was sent: \
+             the send did not wake the parked receiver"
+        );
+        latencies[i as usize % 3].push(latency);
         assert!(sent > last, "out of order");
         last = sent;
     }
@@ -441,20 +459,12 @@ fn a_parked_receiver_sleeps_is_woken_by_every_send_path_and_sees_its_peer_die() 
         COUNT - 1,
         switches_after - switches_before,
     );
+    // A receiver that parks at once spends its CPU only on the messages;
+    // a busy machine lengthens the wall time, never that.
     assert!(
         cpu * 4 < wall,
         "the receiver used {cpu:?} of CPU in {wall:?}"
     );
-    assert!(
-        switches_after - switches_before >= (COUNT / 2) as i64,
-        "the receiver hardly slept"
-    );
-    for (path, median) in ["try_send", "send", "send_all"].iter().zip(medians) {
-        assert!(
-            median < Duration::from_millis(3),
-            "{path} did not wake the parked receiver: median latency {median:?}"
-        );
-    }
 
     // Parked with nothing coming, the receiver learns within about one
     // liveness slice that the producer was killed.
@@ -467,14 +477,14 @@ fn a_parked_receiver_sleeps_is_woken_by_every_send_path_and_sees_its_peer_die() 
     });
     let (cpu_before, _) = thread_usage();
     assert_eq!(
-        rx.recv_timeout(Duration::from_secs(5)),
+        rx.recv_timeout(Duration::from_secs(20)),
         Err(BlockError::PeerDied { holder: pid })
     );
     let noticed = Instant::now();
     let killed = killer.join().unwrap();
     let (cpu_after, _) = thread_usage();
     assert!(
-        noticed - killed < Duration::from_secs(1),
+        noticed.saturating_duration_since(killed) < Duration::from_secs(5),
         "noticed {:?} after the kill",
         noticed - killed
     );
@@ -485,10 +495,12 @@ fn a_parked_receiver_sleeps_is_woken_by_every_send_path_and_sees_its_peer_die() 
 fn a_parked_sender_is_woken_by_every_receive_path() {
     run_peer_if_asked();
     let name = TempName::new("il-chan").unwrap();
-    // A missed wake-up would cost the sender the whole 5 s slice.
+    // A missed wake-up would cost the sender its whole 20 s timeout (the
+    // liveness slice is longer); a woken one returns at once, and 10 s
+    // leaves a busy machine room.
     let opts = ChannelOptions::new()
         .waiting(Waiting::Park)
-        .peer_check(Duration::from_secs(5));
+        .peer_check(Duration::from_secs(60));
     let ch = SpscChannel::<u64>::create(&name, RingConfig::new(4), &opts).unwrap();
     let (mut tx, mut rx) = (ch.sender().unwrap(), ch.receiver().unwrap());
     tx.send_all(&[0, 1, 2, 3], None).unwrap();
@@ -515,7 +527,7 @@ fn a_parked_sender_is_woken_by_every_receive_path() {
         });
         let delay = woken.saturating_duration_since(freed);
         assert!(
-            delay < Duration::from_secs(1),
+            delay < Duration::from_secs(10),
             "{path}: the sender woke {delay:?} later"
         );
     }
@@ -537,7 +549,7 @@ fn blocking_calls_time_out_in_every_waiting_mode() {
             assert_eq!(f(), Err(BlockError::TimedOut), "{waiting:?}");
             let took = start.elapsed();
             assert!(
-                took >= t && took < t + Duration::from_secs(2),
+                took >= t && took < t + Duration::from_secs(10),
                 "{waiting:?}: {took:?} for {t:?}"
             );
         };

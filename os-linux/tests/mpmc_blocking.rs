@@ -31,6 +31,25 @@ const fn consumer_word(c: usize) -> usize {
     3 * c
 }
 const PRODUCER_COUNTS: usize = consumer_word(CONSUMERS);
+/// Items received by all consumers.
+const RECEIVED: usize = PRODUCER_COUNTS + 2;
+/// Consumer `c`'s futex waits when it took its last item.
+const fn last_parks(c: usize) -> usize {
+    RECEIVED + 1 + c
+}
+
+/// Waits (polling, at most `TIMEOUT`) until `count` exceeds `before`;
+/// whether it did.
+fn until_above(count: impl Fn() -> u32, before: u32) -> bool {
+    let end = Instant::now() + TIMEOUT.unwrap();
+    while count() <= before {
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
 
 /// Retries a blocking operation that reports a (transient) stall: a
 /// descheduled claimant can hold a position for longer than the patience
@@ -47,15 +66,21 @@ fn retry<R>(mut op: impl FnMut() -> Result<R, BlockError>) -> Result<R, BlockErr
 /// Three forked producers send bursts of tagged items and pause; two
 /// forked consumers take them with blocking `recv`, each marking every item
 /// in a shared bitmap (a bit already set: a duplicate) and checking each
-/// producer's items arrive in order, and pausing now and then, so that
-/// producers park on a full ring too. The parent then finds every bit set,
-/// and the consumers' futex waits and CPU time show they spent the pauses
-/// parked rather than spinning.
+/// producer's items arrive in order, and pausing now and then. The parent
+/// then finds every bit set.
+///
+/// Both park paths are made certain rather than left to the schedule (on
+/// a busy machine a waiter may yield instead of parking, so park counts
+/// and CPU time are printed, never asserted): the consumers start taking
+/// items only once a producer has parked on the full ring, and the parent
+/// sends the final stop items only once every consumer, out of items, has
+/// parked. Parked sides must then be woken: a lost wake-up would run into
+/// the 20 s timeout.
 #[test]
 fn producers_and_consumers_park_and_deliver_exactly_once() {
     let map = Mapping::anonymous(MpmcRing::<u64>::bytes_needed(CAPACITY).unwrap()).unwrap();
     let ring = MpmcRing::<u64>::init(map.region(), RingConfig::new(CAPACITY)).unwrap();
-    let words = Words::new(PRODUCER_COUNTS + 2);
+    let words = Words::new(last_parks(CONSUMERS));
     let bitmap = ExactlyOnce::bitmap(PRODUCERS, PER_PRODUCER);
     let started = Instant::now();
 
@@ -65,6 +90,10 @@ fn producers_and_consumers_park_and_deliver_exactly_once() {
             fork(move || {
                 let b = Blocking::new(words.counted(consumer_word(c)));
                 let mut check = ExactlyOnce::new(bitmap, PRODUCERS, PER_PRODUCER);
+                // Nothing taken yet: the producers fill the ring and park.
+                if !until_above(|| words.counted(PRODUCER_COUNTS).counts().0, 0) {
+                    return 6;
+                }
                 for received in 1.. {
                     // Now and then a slow consumer: producers park on full.
                     if received % 400 == 0 {
@@ -78,6 +107,10 @@ fn producers_and_consumers_park_and_deliver_exactly_once() {
                     if let Err(code) = check.mark(v) {
                         return code;
                     }
+                    // For the parent: parks so far, then one more taken.
+                    let parks = words.counted(consumer_word(c)).counts().0;
+                    words.get(last_parks(c)).store(parks, Ordering::Relaxed);
+                    words.get(RECEIVED).fetch_add(1, Ordering::Release);
                 }
                 words
                     .get(consumer_word(c) + 2)
@@ -110,22 +143,41 @@ fn producers_and_consumers_park_and_deliver_exactly_once() {
     for p in producers {
         assert_eq!(p.wait().unwrap(), Exit::Code(0), "a producer failed");
     }
+    // Every item taken, then every consumer parked since its last one.
+    let total = PRODUCERS * PER_PRODUCER;
+    assert!(
+        until_above(
+            || words.get(RECEIVED).load(Ordering::Acquire),
+            total as u32 - 1
+        ),
+        "the consumers did not take every item"
+    );
+    for c in 0..CONSUMERS {
+        let parks = words.get(last_parks(c)).load(Ordering::Relaxed);
+        assert!(
+            until_above(|| words.counted(consumer_word(c)).counts().0, parks),
+            "consumer {c} never parked on an empty ring"
+        );
+    }
     let b = Blocking::new(interlink_linux::Futex);
     for _ in 0..CONSUMERS {
         retry(|| ring.send(STOP, &b, TIMEOUT)).unwrap();
     }
     for c in consumers {
-        assert_eq!(c.wait().unwrap(), Exit::Code(0), "a consumer failed");
+        assert_eq!(
+            c.wait().unwrap(),
+            Exit::Code(0),
+            "a consumer failed (2: receive error or timeout, 3-5: see ExactlyOnce::mark, \
+             6: no producer parked on the full ring)"
+        );
     }
     let wall = started.elapsed();
 
-    let total = PRODUCERS * PER_PRODUCER;
     let missing = ExactlyOnce::missing(&bitmap, PRODUCERS, PER_PRODUCER);
     assert_eq!(missing, 0, "items never received");
     assert!(ring.is_empty());
     let (pwaits, pwakes) = words.counted(PRODUCER_COUNTS).counts();
     eprintln!("{total} items in {wall:?}; producers: {pwaits} futex waits, {pwakes} wakes");
-    assert!(pwaits > 0, "no producer ever parked on a full ring");
     for c in 0..CONSUMERS {
         let (waits, wakes) = words.counted(consumer_word(c)).counts();
         let cpu = Duration::from_micros(
@@ -135,17 +187,5 @@ fn producers_and_consumers_park_and_deliver_exactly_once() {
                 .into(),
         );
         eprintln!("consumer {c}: {waits} futex waits, {wakes} wakes, {cpu:?} CPU");
-        // Each pause of the producers leaves the consumers nothing to do:
-        // they must have parked through many of them, and spent most of the
-        // time parked rather than spinning.
-        let pauses = (PER_PRODUCER / BURST) as u32;
-        assert!(
-            waits >= pauses / 4,
-            "consumer {c} parked only {waits} times"
-        );
-        assert!(
-            cpu < wall / 2,
-            "consumer {c} used {cpu:?} of CPU in {wall:?}"
-        );
     }
 }

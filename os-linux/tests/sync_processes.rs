@@ -104,8 +104,9 @@ fn a_holder_killed_inside_the_critical_section_is_detected() {
     holder.signal(libc::SIGKILL).unwrap();
     // The holder stays a zombie until reaped: the waiter must not need that.
     assert_eq!(waiter.wait().unwrap(), Exit::Code(0));
+    // Bounded (the waiter polls every 10 ms), with room for a busy machine.
     let took = killed.elapsed();
-    assert!(took < Duration::from_secs(2), "recovery took {took:?}");
+    assert!(took < Duration::from_secs(10), "recovery took {took:?}");
     assert_eq!(holder.wait().unwrap(), Exit::Signal(libc::SIGKILL));
     assert_eq!(m.lock(&Futex, &Robust::new(), None).unwrap().get(), 0);
 }
@@ -136,6 +137,16 @@ impl Setup {
         SpscRing::attach(Self::ring_region(&self.map, capacity), 0).unwrap()
     }
 
+    /// Word `i` of the bookkeeping before the ring (0, 1: the counted
+    /// futex; 2: elements the consumer took; 3: its waits when it took the
+    /// last).
+    fn word(&self, i: usize) -> &AtomicU32 {
+        assert!(i < 64);
+        // SAFETY: inside the 256 bytes before the ring, aligned, reached
+        // only atomically.
+        unsafe { &*self.map.as_ptr().cast::<AtomicU32>().add(i) }
+    }
+
     fn counted(&self) -> Counted<'_> {
         // SAFETY: the first 8 bytes of the mapping, aligned, reached only
         // atomically; the ring starts 256 bytes further.
@@ -160,15 +171,32 @@ fn spawn_consumer(setup: &Setup, ring: SpscRing<'_, u64>, count: u64) -> process
                 Ok(_) => return 3,
                 Err(_) => return 4,
             }
+            let parks = setup.counted().waits.load(Ordering::Relaxed);
+            setup.word(3).store(parks, Ordering::Relaxed);
+            setup.word(2).store(expected as u32 + 1, Ordering::Release);
         }
         0
     })
     .unwrap()
 }
 
-/// The producer sends one element per millisecond; the consumer blocks in
-/// `recv` and so spends most of the time parked in the kernel — it must
-/// wake for every element, in order, and park for most of them.
+/// Waits (polling, at most 20 s) until `count` exceeds `before`.
+fn until_above(count: impl Fn() -> u32, before: u32) -> bool {
+    let end = Instant::now() + Duration::from_secs(20);
+    while count() <= before {
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// The producer sends each element only once the consumer, blocked in
+/// `recv` on the empty ring, has parked in the kernel (its futex count
+/// says so: waited for, not counted after the fact, since on a busy
+/// machine a waiter may yield instead of parking for a while); every send
+/// must wake it, in order, within the 20 s timeout.
 #[test]
 fn blocking_recv_parks_between_sparse_sends() {
     const COUNT: u64 = 200;
@@ -178,31 +206,53 @@ fn blocking_recv_parks_between_sparse_sends() {
     let mut tx = ring.producer(process::current_pid()).unwrap();
     let b = Blocking::new(setup.counted());
     for i in 0..COUNT {
+        assert!(
+            i == 0 || until_above(|| setup.word(2).load(Ordering::Acquire), i as u32 - 1),
+            "the consumer did not take element {}",
+            i - 1
+        );
+        let parks = setup.word(3).load(Ordering::Relaxed);
+        assert!(
+            until_above(|| setup.counted().waits.load(Ordering::Relaxed), parks),
+            "the consumer never parked before element {i}"
+        );
         tx.send(i, &b, None).unwrap();
-        std::thread::sleep(Duration::from_millis(1));
     }
     assert_eq!(consumer.wait().unwrap(), Exit::Code(0));
-    let c = setup.counted();
-    let (waits, wakes) = (
-        c.waits.load(Ordering::Relaxed),
-        c.wakes.load(Ordering::Relaxed),
-    );
+    let (waits, wakes) = setup.counted().counts();
     eprintln!("{COUNT} sparse sends: {waits} futex waits, {wakes} futex wakes");
-    assert!(
-        waits as u64 >= COUNT / 2,
-        "the consumer parked only {waits} times"
-    );
 }
 
-/// A stream with both sides blocking on a small ring: nothing lost or
-/// reordered, and the futex calls (syscalls) stay a small fraction of the
-/// elements, because a side only pays one when its peer is asleep.
+/// Blocking calls make no futex call while the peer is awake: one thread
+/// alternating `send` and `recv` never finds the other side asleep, so not
+/// one syscall. Then a stream with both sides blocking on a small ring
+/// between processes: nothing lost or reordered (how many futex calls it
+/// takes depends on the schedule: printed, not asserted).
 #[test]
 fn blocking_stream_makes_few_syscalls() {
     const COUNT: u64 = 500_000;
     const CAPACITY: u32 = 256;
     let setup = Setup::new(CAPACITY);
     let ring = setup.ring(CAPACITY);
+    {
+        let mut tx = ring.producer(1).unwrap();
+        let mut rx = ring.consumer(2).unwrap();
+        let b = Blocking::new(setup.counted());
+        for i in 0..10_000u64 {
+            tx.send(i, &b, Some(Duration::from_secs(20))).unwrap();
+            if i % 3 == 2 {
+                for j in i - 2..=i {
+                    assert_eq!(rx.recv(&b, Some(Duration::from_secs(20))), Ok(j));
+                }
+            }
+        }
+        assert_eq!(rx.try_pop(), Ok(9_999));
+        assert_eq!(
+            setup.counted().counts(),
+            (0, 0),
+            "a syscall with the peer awake"
+        );
+    }
     let consumer = spawn_consumer(&setup, ring, COUNT);
     let mut tx = ring.producer(process::current_pid()).unwrap();
     let b = Blocking::new(setup.counted());
@@ -210,13 +260,8 @@ fn blocking_stream_makes_few_syscalls() {
         tx.send(i, &b, Some(Duration::from_secs(20))).unwrap();
     }
     assert_eq!(consumer.wait().unwrap(), Exit::Code(0));
-    let c = setup.counted();
-    let calls = (c.waits.load(Ordering::Relaxed) + c.wakes.load(Ordering::Relaxed)) as u64;
-    eprintln!("{COUNT} elements streamed: {calls} futex calls");
-    assert!(
-        calls <= COUNT / 4,
-        "{calls} futex calls for {COUNT} elements"
-    );
+    let (waits, wakes) = setup.counted().counts();
+    eprintln!("{COUNT} elements streamed: {waits} futex waits, {wakes} futex wakes");
 }
 
 /// `Robust::is_alive` judges by the tid: a live thread counts as alive

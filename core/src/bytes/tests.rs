@@ -323,11 +323,17 @@ fn hostile_headers_and_indices_are_corrupt_never_out_of_bounds() {
     let head = unsafe { &*buf.ptr().add(256).cast::<AtomicU32>() };
     head.store(0x8000_0000, Ordering::Release);
     assert_eq!(tx.send(1, &[0; 100]), Err(SendError::Corrupt));
-    // A misaligned head taken over by a new consumer.
+    // A misaligned head: refused when a new consumer claims the role,
+    // and by a live consumer's next peek.
     head.store(3, Ordering::Release);
     tail.store(24, Ordering::Release);
     drop(rx);
+    assert_eq!(ring.consumer(2).unwrap_err(), RoleError::Corrupt);
+    assert_eq!(ring.consumer_holder(), 0);
+    head.store(0, Ordering::Release);
     let mut rx = ring.consumer(2).unwrap();
+    head.store(3, Ordering::Release);
+    rx.head = 3;
     assert_eq!(rx.peek().unwrap_err(), PopError::Corrupt);
 }
 
@@ -499,7 +505,7 @@ fn two_threads_stream_in_order() {
 }
 
 mod blocking {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use super::*;
     use crate::test_util::TestWait;
@@ -534,9 +540,21 @@ mod blocking {
             .contains("49"));
     }
 
+    /// Waits until `wait` has counted more than `before` futex waits: the
+    /// side blocked on the ring has parked. Bounded, so a side that never
+    /// parks fails the test instead of hanging it.
+    fn until_parked(wait: &TestWait, before: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while wait.waits.load(std::sync::atomic::Ordering::Relaxed) <= before {
+            assert!(Instant::now() < deadline, "the blocked side never parked");
+            std::thread::yield_now();
+        }
+    }
+
     /// A small ring, sizes that force padding at the end, and few spins:
-    /// both sides park, and a padding run must wake the consumer (the
-    /// producer waits for it to be skipped) or the two deadlock.
+    /// both sides park (made certain first; how often in the stream
+    /// depends on the schedule), and a padding run must wake the consumer
+    /// (the producer waits for it to be skipped) or the two deadlock.
     #[test]
     fn threads_block_both_ways_across_padding() {
         let count: u32 = if cfg!(miri) { 30 } else { 5_000 };
@@ -551,6 +569,29 @@ mod blocking {
         };
         // A lost wake-up fails the test (timed out) instead of hanging it.
         let patience = Some(Duration::from_secs(10));
+        // The consumer parks on the empty ring; a send wakes it.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut one = [0u8; 8];
+                assert_eq!(rx.recv_blocking(&mut one, &b, patience), Ok((7, 3)));
+            });
+            until_parked(&b.wait, 0);
+            tx.send_blocking(7, &[1, 2, 3], &b, None).unwrap();
+        });
+        // The producer parks on the full ring; receives wake it.
+        while tx.send(8, &[0; 8]).is_ok() {}
+        let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send_blocking(9, &[0; 8], &b, patience).unwrap());
+            until_parked(&b.wait, parked);
+            let (mut one, deadline) = ([0u8; 8], Instant::now() + Duration::from_secs(20));
+            while rx.recv_blocking(&mut one, &b, Some(Duration::from_millis(1))) != Ok((9, 8)) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the parked producer was never woken"
+                );
+            }
+        });
         std::thread::scope(|s| {
             let b = &b;
             s.spawn(move || {
@@ -574,11 +615,6 @@ mod blocking {
                 }
             }
         });
-        // Parking depends on the scheduler; Miri's may interleave the
-        // threads so that no side has to (see the SPSC test).
-        if !cfg!(miri) {
-            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
-        }
     }
 }
 
@@ -600,4 +636,231 @@ fn status_reads_roles_and_fill_without_the_type_id() {
         status(&other.region()),
         Err(AttachError::Kind { .. })
     ));
+}
+
+/// The index word at `offset` (128: tail, 256: head), as a peer sees it.
+fn index_word(buf: &AlignedBuf, offset: usize) -> &AtomicU32 {
+    assert!(offset == 128 || offset == 256);
+    // SAFETY: a live, aligned AtomicU32 inside the buffer (layout table).
+    unsafe { &*buf.ptr().add(offset).cast::<AtomicU32>() }
+}
+
+/// Runs every producer operation; nothing may report more than the
+/// capacity or reach outside the region (Miri checks the latter).
+fn exercise_producer(tx: &mut Producer<'_>, capacity: u32) {
+    let _ = tx.send(1, &[7; 40]);
+    let _ = tx.send(2, b"x");
+    if let Ok(mut r) = tx.reserve(20) {
+        r.as_mut_slice().fill(9);
+        r.write(19, &[1]);
+        r.commit(3, 20);
+    }
+    if let Ok(n) = tx.free_bytes() {
+        assert!(n <= capacity);
+    }
+}
+
+/// Runs every consumer operation, with the same promise.
+fn exercise_consumer(rx: &mut Consumer<'_>, capacity: u32) {
+    let mut out = [0u8; 256];
+    if let Ok((_, n)) = rx.recv(&mut out) {
+        assert!(n <= capacity as usize);
+    }
+    if let Ok(rec) = rx.peek() {
+        let v = rec.view();
+        std::hint::black_box((v.as_slice(), v.frame()));
+        assert_eq!(v.read(v.len() + 5, &mut out), 0);
+        rec.release();
+    }
+    let _ = rx.drain(3, |r| {
+        std::hint::black_box(r.read(0, &mut [0; 8]));
+    });
+    if let Ok(n) = rx.ready_bytes() {
+        assert!(n <= capacity);
+    }
+}
+
+/// Hole 1 of issue 13, for the byte ring: a peer writes an index word
+/// before a role is claimed or taken over. The claim checks the pair as
+/// every later load does (and the claimer's own index for alignment): out
+/// of range, `RoleError::Corrupt` and the role stays free.
+#[test]
+fn hostile_index_before_a_claim_is_refused_at_the_claim() {
+    const CAP: u32 = 128;
+    let mut values = vec![
+        0,
+        8,
+        u32::MAX,
+        CAP - 8,
+        CAP,
+        CAP + 8,
+        1 << 31,
+        0x4000_0000,
+        3,
+    ];
+    for k in [1u32, 8, CAP - 8, CAP, CAP + 8, 400] {
+        values.extend([k, k.wrapping_neg()]);
+    }
+    for offset in [128usize, 256] {
+        for &value in &values {
+            let buf = ring_buf(CAP);
+            let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
+            index_word(&buf, offset).store(value, Ordering::Release);
+            let tail = index_word(&buf, 128).load(Ordering::Relaxed);
+            let head = index_word(&buf, 256).load(Ordering::Relaxed);
+            let in_range = tail.wrapping_sub(head) <= CAP;
+            let what = format!("offset {offset} = {value:#x}");
+            let claims = [
+                (
+                    ring.producer(1)
+                        .map(|mut tx| exercise_producer(&mut tx, CAP)),
+                    tail,
+                ),
+                (
+                    ring.consumer(2)
+                        .map(|mut rx| exercise_consumer(&mut rx, CAP)),
+                    head,
+                ),
+            ];
+            for (claimed, own) in claims {
+                let sane = in_range && own.is_multiple_of(8);
+                assert_eq!(claimed.is_ok(), sane, "{what}");
+                if !sane {
+                    assert_eq!(claimed, Err(RoleError::Corrupt), "{what}");
+                }
+                index_word(&buf, 128).store(tail, Ordering::Release);
+                index_word(&buf, 256).store(head, Ordering::Release);
+            }
+            assert_eq!((ring.producer_holder(), ring.consumer_holder()), (0, 0));
+            // Take-over of dead holders: the same check.
+            index_word(&buf, 128).store(0, Ordering::Release);
+            index_word(&buf, 256).store(0, Ordering::Release);
+            core::mem::forget(ring.producer(5).unwrap());
+            core::mem::forget(ring.consumer(6).unwrap());
+            index_word(&buf, 128).store(tail, Ordering::Release);
+            index_word(&buf, 256).store(head, Ordering::Release);
+            let tx = ring.take_over_producer(7, |_| false);
+            assert_eq!(tx.is_ok(), in_range && tail.is_multiple_of(8), "{what}");
+            drop(tx);
+            index_word(&buf, 128).store(tail, Ordering::Release);
+            let rx = ring.take_over_consumer(8, |_| false);
+            assert_eq!(rx.is_ok(), in_range && head.is_multiple_of(8), "{what}");
+            drop(rx);
+            assert!(ring.used() <= CAP);
+            let s = status(&buf.region()).unwrap();
+            assert_eq!(s.fill().is_some(), in_range, "{what}");
+        }
+    }
+}
+
+/// Hostile index values between operations of live handles: every
+/// operation fails or stays in bounds.
+#[test]
+fn hostile_indices_between_operations_stay_in_bounds() {
+    const CAP: u32 = 128;
+    let buf = ring_buf(CAP);
+    let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    for round in 0..4u32 {
+        for offset in [128usize, 256] {
+            let other = index_word(&buf, 384 - offset).load(Ordering::Relaxed);
+            for k in [0u32, 1, 8, 16, CAP - 8, CAP, CAP + 8, 1 << 31, 0x4000_0000] {
+                for value in [k, other.wrapping_add(k), other.wrapping_sub(k)] {
+                    index_word(&buf, offset).store(value, Ordering::Release);
+                    if round % 2 == 0 {
+                        exercise_producer(&mut tx, CAP);
+                        exercise_consumer(&mut rx, CAP);
+                    } else {
+                        exercise_consumer(&mut rx, CAP);
+                        exercise_producer(&mut tx, CAP);
+                    }
+                    assert!(ring.used() <= CAP);
+                }
+            }
+            index_word(&buf, 128).store(tx.tail, Ordering::Release);
+            index_word(&buf, 256).store(rx.head, Ordering::Release);
+        }
+    }
+}
+
+/// Hole 2 of issue 13: `RecordRef::read` with an offset at or past the
+/// payload's end copies nothing and returns 0 (before the fix: a debug
+/// assertion, and in release an address computed past the record).
+#[test]
+fn record_read_past_the_payload_clamps_to_nothing() {
+    let buf = ring_buf(64);
+    let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    tx.send(4, b"abcdef").unwrap();
+    let rec = rx.peek().unwrap();
+    let v = rec.view();
+    let mut out = [0u8; 8];
+    assert_eq!(v.read(0, &mut out), 6);
+    assert_eq!(&out[..6], b"abcdef");
+    assert_eq!(v.read(4, &mut out), 2);
+    assert_eq!(&out[..2], b"ef");
+    for offset in [6, 7, 64, 1000, u32::MAX as usize, usize::MAX] {
+        out = [0xaa; 8];
+        assert_eq!(v.read(offset, &mut out), 0, "offset {offset}");
+        assert_eq!(out, [0xaa; 8]);
+    }
+    assert_eq!(v.read(2, &mut []), 0);
+    rec.release();
+}
+
+/// Hole 10 of issue 13, for the byte ring: a hostile peer writes the
+/// records' bytes while this side sends and receives them. The copies
+/// (headers and payloads, both ways) are atomic, so this is no data race
+/// (Miri checks; before the fix it reported one). The peer's writes are
+/// modelled as atomic stores, as another process's writes appear to this
+/// one, of single bytes: the width at which the ring accesses its buffer
+/// under Miri (which reports atomic accesses of two widths that race).
+#[test]
+fn copying_calls_are_sound_while_a_peer_writes_the_records() {
+    use std::sync::atomic::{AtomicBool, AtomicU8};
+    const CAP: u32 = 256;
+    let buf = ring_buf(CAP);
+    let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    // SAFETY: the records' bytes, inside the buffer, alive for the test.
+    let bytes: &[AtomicU8] =
+        unsafe { std::slice::from_raw_parts(buf.ptr().add(DATA_OFFSET).cast(), CAP as usize) };
+    let stop = AtomicBool::new(false);
+    let rounds = if cfg!(miri) { 40 } else { 20_000 };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = Rng::new(6);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let i = rng.below(CAP as u64) as usize;
+                bytes[i].store(rng.next() as u8, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        let mut out = [0u8; 64];
+        for round in 0..rounds {
+            let len = 8 * (round % 6);
+            let _ = tx.send(round as u32, &[round as u8; 40][..len]);
+            if let Ok(mut r) = tx.reserve(16) {
+                r.write(0, &[1; 16]);
+                r.commit(7, 16);
+            }
+            let _ = rx.recv(&mut out);
+            if let Ok(rec) = rx.peek() {
+                let v = rec.view();
+                std::hint::black_box(v.read(0, &mut out[..v.len().min(64) & !7]));
+                rec.release();
+            }
+            let _ = rx.drain(2, |_| ());
+            // Whatever the peer did to the records, start clean again.
+            if rx.ready_bytes().is_err() || rx.head != tx.tail {
+                index_word(&buf, 128).store(tx.tail, Ordering::Release);
+                rx.head = tx.tail;
+                rx.tail_cache = tx.tail;
+                index_word(&buf, 256).store(tx.tail, Ordering::Release);
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
 }

@@ -53,3 +53,39 @@ fn turns_alternate_between_threads() {
     });
     assert_eq!(m.lock(&w, &Immortal(9), None).unwrap().get(), 2 * rounds);
 }
+
+/// Issue 13, holes 1 and 9: the condvar's words are a sequence and a
+/// sleeper count, bumped with single atomic adds (no retry loop) and never
+/// used to address memory. A peer rewriting the sequence for ever, or
+/// junk in either word, only makes waits end early or notifies wake.
+#[test]
+fn hostile_words_only_wake() {
+    let mb = AlignedBuf::new(Mutex::<u32>::bytes_needed());
+    let m = Mutex::init(mb.region(), 0, 0u32).unwrap();
+    let b = AlignedBuf::new(Condvar::BYTES);
+    let cv = Condvar::init(b.region()).unwrap();
+    let w = TestWait::default();
+    let me = Immortal(1);
+    let rounds = if cfg!(miri) { 5 } else { 1_000 };
+    crate::wait::hostile::while_rewritten(
+        cv.word(SEQ),
+        |i| i,
+        || {
+            for _ in 0..rounds {
+                let g = m.lock(&w, &me, None).unwrap();
+                let (g, _) = cv.wait(g, Some(Duration::from_micros(100))).unwrap();
+                drop(g);
+                cv.notify_all(&w);
+            }
+        },
+    );
+    for v in [u32::MAX, 1 << 31, 0] {
+        cv.word(SLEEPERS).store(v, crate::sync::Ordering::Relaxed);
+        cv.word(SEQ).store(v, crate::sync::Ordering::Relaxed);
+        cv.notify_one(&w);
+        let g = m.lock(&w, &me, None).unwrap();
+        let (g, outcome) = cv.wait(g, Some(Duration::from_millis(1))).unwrap();
+        assert_eq!(outcome, WaitOutcome::TimedOut);
+        drop(g);
+    }
+}

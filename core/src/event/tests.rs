@@ -44,3 +44,42 @@ fn wait_until_times_out_and_wakes() {
         assert_eq!(sleeper.join().unwrap(), Ok(7));
     });
 }
+
+/// Issue 13, hole 9: a peer that rewrites the event word for ever (a new
+/// epoch with `WAITING` set each time, or `WAITING` toggled) cannot keep
+/// `notify` in its compare-exchange loop: every call returns.
+#[test]
+fn notify_returns_while_a_peer_rewrites_the_word() {
+    let b = AlignedBuf::new(Event::BYTES);
+    let e = Event::init(b.region()).unwrap();
+    let w = TestWait::default();
+    let rounds = if cfg!(miri) { 20 } else { 20_000 };
+    let patterns: [fn(u32) -> u32; 3] = [|i| i << 1 | WAITING, |i| i & WAITING, |i| !i];
+    for pattern in patterns {
+        crate::wait::hostile::while_rewritten(e.word(), pattern, || {
+            for _ in 0..rounds {
+                e.notify(&w);
+                let key = e.prepare();
+                let _ = e.wait(key, &w, Some(Duration::from_micros(1)));
+            }
+        });
+    }
+}
+
+/// Hole 1's class: nothing in the event word addresses memory; any value
+/// a peer writes only changes who is woken.
+#[test]
+fn any_word_value_is_only_an_epoch() {
+    let b = AlignedBuf::new(Event::BYTES);
+    let e = Event::init(b.region()).unwrap();
+    let w = TestWait::default();
+    for v in [0, 1, u32::MAX, u32::MAX - 1, 1 << 31, (1 << 31) + 1] {
+        e.word().store(v, crate::sync::Ordering::Relaxed);
+        assert_eq!(e.notify(&w), v & WAITING != 0);
+        let key = e.prepare();
+        assert_eq!(
+            e.wait(key, &w, Some(Duration::from_micros(1))),
+            WaitOutcome::TimedOut
+        );
+    }
+}

@@ -499,11 +499,12 @@ mod blocking {
         assert_eq!(ring.send(3, &b, t), Err(BlockError::TimedOut));
         assert_eq!(ring.recv(&b, None), Ok(1));
         // A producer claimed position 2 and never published it: a blocking
-        // pop waits for it, up to its timeout, then says it is stalled.
+        // pop waits for it; a timeout shorter than the stall patience ends
+        // as a timeout, not as a stall.
         assert_eq!(ring.abandon_push(), Ok(2));
         assert_eq!(ring.recv(&b, None), Ok(2));
         assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 2 }));
-        assert_eq!(ring.recv(&b, t), Err(BlockError::Stalled { position: 2 }));
+        assert_eq!(ring.recv(&b, t), Err(BlockError::TimedOut));
         // Nobody parked since: waking costs no wake call.
         let calls = b.wait.calls();
         assert!(!ring.wake_producers(&b.wait));
@@ -512,6 +513,20 @@ mod blocking {
 
     /// Two producers and two consumers on a 4-slot ring with few spins:
     /// everyone parks now and then, and nothing is lost or duplicated.
+    /// Waits until `wait` has counted more than `before` futex waits: the
+    /// side blocked on the ring has parked. Bounded, so a side that never
+    /// parks fails the test instead of hanging it.
+    fn until_parked(wait: &TestWait, before: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while wait.waits.load(std::sync::atomic::Ordering::Relaxed) <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the blocked side never parked"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     #[test]
     fn threads_block_both_ways_and_lose_nothing() {
         let per: u64 = if cfg!(miri) { 30 } else { 5_000 };
@@ -524,6 +539,27 @@ mod blocking {
         };
         // A lost wake-up fails the test (timed out) instead of hanging it.
         let patience = Some(Duration::from_secs(10));
+        // Parking made certain first (in the stream below how often a side
+        // parks depends on the schedule): a consumer parks on the empty
+        // ring and a send wakes it; a producer parks on the full ring and
+        // a receive wakes it.
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(ring.recv(&b, patience), Ok(7)));
+            until_parked(&b.wait, 0);
+            ring.send(7, &b, None).unwrap();
+        });
+        for i in 0..4 {
+            ring.try_push(i).unwrap();
+        }
+        let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::scope(|s| {
+            s.spawn(|| ring.send(4, &b, patience).unwrap());
+            until_parked(&b.wait, parked);
+            assert_eq!(ring.recv(&b, None), Ok(0));
+        });
+        for i in 1..5 {
+            assert_eq!(ring.try_pop(), Ok(i));
+        }
         let got = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|s| {
             for p in 0..2u64 {
@@ -556,16 +592,11 @@ mod blocking {
             .flat_map(|p| (0..per).map(move |i| p << 32 | i))
             .collect();
         assert_eq!(got, expected);
-        // Parking depends on the scheduler; Miri's may interleave the
-        // threads so that no side has to (see the SPSC test).
-        if !cfg!(miri) {
-            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
-        }
     }
 
     /// A dead producer's position ends a blocking `recv` with `Stalled`
-    /// instead of sleeping for ever: within the timeout, or after
-    /// [`STALL_PATIENCE`] without one. Likewise a dead consumer's slot
+    /// instead of sleeping for ever, after [`STALL_PATIENCE`] (a shorter
+    /// timeout ends it with `TimedOut`). Likewise a dead consumer's slot
     /// for a blocking `send`.
     #[test]
     fn a_dead_claimant_ends_blocking_calls_with_stalled() {
@@ -575,7 +606,8 @@ mod blocking {
         let dead = ring.abandon_push().unwrap();
         ring.try_push(7).unwrap();
         let stalled = Err(BlockError::Stalled { position: dead });
-        assert_eq!(ring.recv(&b, Some(Duration::from_millis(5))), stalled);
+        let short = Some(Duration::from_millis(5));
+        assert_eq!(ring.recv(&b, short), Err(BlockError::TimedOut));
         let start = Instant::now();
         assert_eq!(ring.recv(&b, None), stalled);
         assert!(start.elapsed() >= STALL_PATIENCE);
@@ -588,7 +620,10 @@ mod blocking {
         ring.send(9, &b, None).unwrap();
         assert_eq!(ring.recv(&b, None), Ok(9));
         let stalled = Err(BlockError::Stalled { position: dead });
-        assert_eq!(ring.send(10, &b, Some(Duration::from_millis(5))), stalled);
+        assert_eq!(ring.send(10, &b, short), Err(BlockError::TimedOut));
+        let start = Instant::now();
+        assert_eq!(ring.send(10, &b, Some(Duration::from_secs(30))), stalled);
+        assert!(start.elapsed() >= STALL_PATIENCE);
         assert_eq!(ring.skip_stalled(dead), Ok(None));
         ring.send(10, &b, None).unwrap();
         ring.send(11, &b, None).unwrap();
@@ -617,6 +652,32 @@ mod blocking {
             assert_eq!(ring.recv(&b, Some(Duration::from_secs(10))), Ok(5));
         });
         assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
+
+    /// Issue 13, hole 8: a stall is reported only once the patience has
+    /// really passed. A caller that waits in slices shorter than the
+    /// patience (as the Linux channel once did, 10 ms at a time) gets
+    /// `TimedOut` from each slice, never `Stalled` for a claimant that was
+    /// only descheduled; one long timeout reports the stall no sooner than
+    /// [`STALL_PATIENCE`] (a lower bound, which any schedule satisfies).
+    #[test]
+    fn a_stall_is_reported_only_after_the_patience() {
+        let buf = ring_buf::<u64>(4);
+        let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+        let b = Blocking::new(TestWait::default());
+        // A live claimant that has not published yet (it is "descheduled").
+        let (pos, _) = ring.claim(Side::Push, 1, 0).unwrap();
+        let start = Instant::now();
+        for _ in 0..3 {
+            let slice = Some(Duration::from_millis(10));
+            assert_eq!(ring.recv(&b, slice), Err(BlockError::TimedOut));
+        }
+        let r = ring.recv(&b, Some(Duration::from_secs(5)));
+        assert_eq!(r, Err(BlockError::Stalled { position: pos }));
+        assert!(start.elapsed() >= STALL_PATIENCE);
+        // The claimant finishes after all: its element arrives.
+        ring.write_and_publish(pos, 6);
+        assert_eq!(ring.recv(&b, Some(Duration::from_secs(5))), Ok(6));
     }
 }
 
@@ -831,4 +892,103 @@ fn status_rejects_what_no_creator_writes() {
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(buf.ptr(), 384) }.unwrap();
     assert!(matches!(status(&short), Err(AttachError::Region(_))));
+}
+
+/// Hole 1's class, audited for the MPMC ring: every value a peer can write
+/// — the header at attach and in `status`, the indices and sequences before
+/// a claim or a take-over (`skip_stalled`), the users table before a join —
+/// is checked or masked before it addresses memory or sizes a loop, and
+/// the ring caches nothing but the capacity checked at attach. Extreme
+/// values (0, `u32::MAX`, capacity ± 1, 2³¹, the current index ± k) give
+/// typed errors or bounded results; Miri checks that no access leaves the
+/// ring.
+#[test]
+fn extreme_values_in_every_word_give_typed_errors() {
+    const CAP: u32 = 8;
+    let buf = ring_buf::<u64>(CAP);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(CAP).with_type_id(3)).unwrap();
+    let poke = |offset: usize, value: u32| {
+        // SAFETY: inside the buffer, aligned to 4.
+        unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
+    };
+    let extremes = |around: u32| {
+        [
+            0,
+            1,
+            u32::MAX,
+            u32::MAX - 1,
+            CAP - 1,
+            CAP,
+            CAP + 1,
+            1 << 31,
+            (1 << 31) + 1,
+            around.wrapping_sub(CAP + 1),
+            around.wrapping_sub(1),
+            around.wrapping_add(1),
+            around.wrapping_add(CAP),
+            around.wrapping_add(CAP + 1),
+        ]
+    };
+    // At attach and in status: a capacity no creator writes for this length.
+    for bad in extremes(CAP) {
+        if bad == CAP {
+            continue;
+        }
+        poke(32, bad);
+        assert!(matches!(
+            MpmcRing::<u64>::attach(buf.region(), 3),
+            Err(AttachError::Corrupt {
+                field: "capacity" | "total_len",
+                ..
+            })
+        ));
+        assert!(matches!(
+            status(&buf.region()),
+            Err(AttachError::Corrupt {
+                field: "capacity" | "total_len",
+                ..
+            })
+        ));
+    }
+    poke(32, CAP);
+    let other = MpmcRing::<u64>::attach(buf.region(), 3).unwrap();
+    // Before claims and take-overs: extreme indices and sequences.
+    let mut rng = Rng::new(13);
+    for &tail in &extremes(5) {
+        for &head in &extremes(tail) {
+            poke(128, tail);
+            poke(256, head);
+            let slot = 384 + 16 * rng.below(CAP as u64) as usize;
+            poke(slot, extremes(tail)[rng.below(14) as usize]);
+            for r in [&ring, &other] {
+                assert!(r.len() <= CAP);
+                if let Ok(n) = r.push_slice(&[1; 20]) {
+                    assert!((1..=CAP as usize).contains(&n));
+                }
+                if let Ok(n) = r.pop_into(&mut [0; 20]) {
+                    assert!((1..=CAP as usize).contains(&n));
+                }
+                let _ = r.try_push(2);
+                let _ = r.try_pop();
+                let _ = r.skip_stalled(tail);
+                let _ = r.skip_stalled(head.wrapping_sub(1));
+                let s = status(&buf.region()).unwrap();
+                assert!(s.fill().is_none_or(|n| n <= CAP));
+            }
+        }
+    }
+    // Before a join: every users word and the overflow word at extremes.
+    for (i, v) in extremes(0).into_iter().cycle().take(USER_WORDS).enumerate() {
+        poke(64 + 4 * i, v);
+    }
+    poke(124, u32::MAX);
+    let users = ring.users();
+    assert!(users.overflow);
+    match ring.join(42, |h| h == 1) {
+        Ok(UserSlot::Word(i)) => assert!(i < USER_WORDS),
+        other => panic!("{other:?}"),
+    }
+    assert!(!ring.leave(UserSlot::Word(USER_WORDS + 3), 42));
+    assert!(!ring.leave(UserSlot::Word(usize::MAX), 42));
+    assert!(status(&buf.region()).unwrap().users.overflow);
 }

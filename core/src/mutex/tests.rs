@@ -203,3 +203,135 @@ fn threads_increment_under_the_lock() {
     let g = m.lock(&w, &Immortal(99), None).unwrap();
     assert_eq!(g.get(), [threads as u64 * rounds; 2]);
 }
+
+/// Issue 13, hole 9: a peer that rewrites the lock word for ever (junk,
+/// free and held in turn, our own id with `WAITERS` flipping) cannot keep
+/// `lock` or the unlock in a compare-exchange loop: every call returns,
+/// with the lock or a typed error.
+#[test]
+fn lock_and_unlock_end_while_a_peer_rewrites_the_word() {
+    let b = buf::<u64>();
+    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let w = TestWait::default();
+    let me = Morgue::new(1, &[7]);
+    let word = &m.raw.control().word;
+    let rounds = if cfg!(miri) { 5 } else { 2_000 };
+    let t = Some(Duration::from_micros(200));
+    let patterns: [fn(u32) -> u32; 4] = [
+        |i| i.wrapping_mul(0x9e37_79b9),
+        |i| if i & 1 == 0 { 0 } else { 7 | WAITERS },
+        |i| if i & 1 == 0 { 0 } else { 2 },
+        |i| 1 | (i & 1) << 31,
+    ];
+    for pattern in patterns {
+        crate::wait::hostile::while_rewritten(word, pattern, || {
+            for _ in 0..rounds {
+                // Dropping the guard (or the error's) unlocks: bounded too.
+                drop(m.lock(&w, &me, t));
+                drop(m.try_lock(&w, &me));
+            }
+        });
+    }
+    // The unlock alone, under a peer flipping WAITERS on the holder's id.
+    word.store(0, Ordering::Relaxed);
+    health_reset(&m);
+    let g = m.lock(&w, &Immortal(3), None).unwrap();
+    crate::wait::hostile::while_rewritten(word, |i| 3 | (i & 1) << 31, || drop(g));
+    assert_eq!(
+        LockError::<()>::Contended.to_string(),
+        "lock word rewritten under 65536 compare-exchanges of one call"
+    );
+}
+
+fn health_reset<T>(m: &Mutex<'_, T>) {
+    m.raw
+        .control()
+        .health
+        .store(health::CONSISTENT, Ordering::Relaxed);
+}
+
+/// Hole 1's class: every word of the mutex a peer can write — header,
+/// lock word, health, owner record — gives a typed result when it holds
+/// junk. Nothing read there addresses memory (the data sits at a fixed
+/// offset checked at attach); the owner's id is masked to 30 bits.
+#[test]
+fn hostile_words_give_typed_results() {
+    let b = buf::<u64>();
+    let m = Mutex::init(b.region(), 4, 9u64).unwrap();
+    let w = TestWait::default();
+    let poke = |offset: usize, value: u32| {
+        // SAFETY: inside the buffer, aligned to 4.
+        unsafe { b.ptr().add(offset).cast::<u32>().write(value) }
+    };
+    // Header: a capacity other than 1, a length other than the mutex's.
+    poke(32, 2);
+    assert!(matches!(
+        Mutex::<u64>::attach(b.region(), 4),
+        Err(AttachError::Corrupt {
+            field: "capacity",
+            ..
+        })
+    ));
+    poke(32, 1);
+    poke(40, 1 << 20);
+    assert!(matches!(
+        Mutex::<u64>::attach(b.region(), 4),
+        Err(AttachError::Corrupt {
+            field: "total_len",
+            ..
+        })
+    ));
+    poke(40, Mutex::<u64>::bytes_needed() as u32);
+    assert!(Mutex::<u64>::attach(b.region(), 4).is_ok());
+    let t = Some(Duration::from_millis(3));
+    // A lock word no owner writes: WAITERS with no id, the reserved bit,
+    // every bit. Held by somebody else, or (id 1 once masked) by us.
+    for (v, tid) in [(WAITERS, 0), (1 << 30 | 5, 5), (u32::MAX, MAX_OWNER_ID)] {
+        poke(64, v);
+        assert_eq!(m.owner().map(|o| o.tid), Some(tid));
+        assert!(matches!(
+            m.try_lock(&w, &Immortal(1)),
+            Err(LockError::WouldBlock)
+        ));
+        assert!(matches!(
+            m.lock(&w, &Immortal(1), t),
+            Err(LockError::TimedOut)
+        ));
+        assert!(matches!(
+            m.lock(&w, &Immortal(tid.max(1)), t),
+            Err(LockError::Deadlock | LockError::TimedOut)
+        ));
+    }
+    // A junk owner record is not the holder's: only the id in the word is.
+    poke(64, 6);
+    poke(72, u32::MAX);
+    poke(76, u32::MAX);
+    assert_eq!(
+        m.owner(),
+        Some(Owner {
+            pid: 0,
+            tid: 6,
+            stamp: 0
+        })
+    );
+    // An owner with no id in the word (WAITERS alone) judged dead is
+    // taken over, and the heir is told.
+    poke(64, WAITERS);
+    let heir = Morgue::new(2, &[0]);
+    let g = m.lock(&w, &heir, Some(Duration::from_secs(10)));
+    assert!(matches!(g, Err(LockError::OwnerDied(_))));
+    drop(g); // not repaired: not recoverable
+    health_reset(&m);
+    // A health word no owner writes reads as not recoverable, and the
+    // failed lock leaves the mutex unlocked.
+    for junk in [3, u32::MAX] {
+        poke(68, junk);
+        assert!(matches!(
+            m.lock(&w, &Immortal(1), None),
+            Err(LockError::NotRecoverable)
+        ));
+        assert!(m.owner().is_none());
+    }
+    poke(68, 0);
+    assert_eq!(m.lock(&w, &Immortal(1), None).unwrap().get(), 9);
+}

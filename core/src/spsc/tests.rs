@@ -581,8 +581,23 @@ mod blocking {
         assert_eq!(BlockError::Corrupt.to_string(), Corrupt.to_string());
     }
 
+    /// Waits until `wait` has counted more than `before` futex waits: the
+    /// side blocked on the ring has parked. Bounded, so a side that never
+    /// parks fails the test instead of hanging it.
+    fn until_parked(wait: &TestWait, before: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while wait.waits.load(std::sync::atomic::Ordering::Relaxed) <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the blocked side never parked"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     /// Both sides block: a 4-slot ring, a slow consumer and a slow producer
-    /// in turn, so each side parks.
+    /// in turn. That each side parks and is woken is made certain first
+    /// (how often they park in the stream depends on the schedule).
     #[test]
     fn threads_block_both_ways_and_lose_nothing() {
         let count = if cfg!(miri) { 40 } else { 20_000 };
@@ -595,6 +610,26 @@ mod blocking {
             spins: 4,
             yields: 1,
         };
+        let patience = Some(Duration::from_secs(10));
+        // The consumer parks on the empty ring; the first send wakes it.
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(rx.recv(&b, patience), Ok(7)));
+            until_parked(&b.wait, 0);
+            tx.send(7, &b, None).unwrap();
+        });
+        // The producer parks on the full ring; a receive wakes it.
+        for i in 0..4 {
+            tx.try_push(i).unwrap();
+        }
+        let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send(4, &b, patience).unwrap());
+            until_parked(&b.wait, parked);
+            assert_eq!(rx.recv(&b, None), Ok(0));
+        });
+        for i in 1..5 {
+            assert_eq!(rx.try_pop(), Ok(i));
+        }
         std::thread::scope(|s| {
             let b = &b;
             s.spawn(move || {
@@ -612,11 +647,254 @@ mod blocking {
                 }
             }
         });
-        // Whether a side parked depends on the scheduler: with real threads
-        // the 200 µs sleeps make both park; Miri's scheduler (40 items, one
-        // sleep) may interleave the threads so that neither has to.
-        if !cfg!(miri) {
-            assert!(b.wait.waits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    }
+}
+
+/// Values a hostile peer writes into an index word (issue 13): extremes,
+/// the capacity and its neighbours, 2³¹, and `other` (the index of the
+/// other side) ± k.
+fn hostile_values(other: u32, capacity: u32) -> Vec<u32> {
+    let mut v = vec![
+        0,
+        1,
+        u32::MAX,
+        capacity - 1,
+        capacity,
+        capacity + 1,
+        1 << 31,
+        (1 << 31) + 1,
+        0x4000_0000,
+        0xdead_beef,
+    ];
+    for k in [1, 2, capacity - 1, capacity, capacity + 1, 50] {
+        v.push(other.wrapping_add(k));
+        v.push(other.wrapping_sub(k));
+    }
+    v
+}
+
+/// The index word at `offset` (128: tail, 256: head), as a peer sees it.
+fn index_word(buf: &AlignedBuf, offset: usize) -> &crate::sync::AtomicU32 {
+    assert!(offset == 128 || offset == 256);
+    // SAFETY: a live, aligned AtomicU32 inside the buffer (layout table).
+    unsafe { &*buf.ptr().add(offset).cast::<crate::sync::AtomicU32>() }
+}
+
+/// Runs every producer operation; whatever the indices say, nothing may
+/// report or hand out more than the capacity (Miri checks the bounds).
+fn exercise_producer(tx: &mut Producer<'_, u64>, capacity: u32) {
+    let _ = tx.try_push(1);
+    if let Ok(n) = tx.push_slice(&[7; 50]) {
+        assert!(n <= capacity as usize, "push_slice reported {n}");
+    }
+    for want in [40, 3, 1] {
+        if let Ok(mut chunk) = tx.write_chunk(want) {
+            assert!(chunk.len() <= capacity);
+            let (a, b) = chunk.as_mut_slices();
+            assert!(a.len() + b.len() <= capacity as usize);
+            a.fill(3);
+            b.fill(4);
+            chunk.set(chunk.len() - 1, 5);
+            chunk.commit_all();
         }
     }
+    if let Ok(n) = tx.slots() {
+        assert!(n <= capacity);
+    }
+    assert!(tx.len() <= capacity);
+}
+
+/// Runs every consumer operation, with the same promise.
+fn exercise_consumer(rx: &mut Consumer<'_, u64>, capacity: u32) {
+    let _ = rx.try_pop();
+    let mut out = [0u64; 50];
+    if let Ok(n) = rx.pop_into(&mut out) {
+        assert!(n <= capacity as usize, "pop_into reported {n}");
+    }
+    for want in [40, 3, 1] {
+        if let Ok(chunk) = rx.read_chunk(want) {
+            assert!(chunk.len() <= capacity);
+            let (a, b) = chunk.as_slices();
+            assert!(a.len() + b.len() <= capacity as usize);
+            std::hint::black_box((a.iter().sum::<u64>(), b.iter().sum::<u64>()));
+            std::hint::black_box(chunk.get(chunk.len() - 1));
+            chunk.release_all();
+        }
+    }
+    if let Ok(n) = rx.slots() {
+        assert!(n <= capacity);
+    }
+    assert!(rx.len() <= capacity);
+}
+
+/// Hole 1 of issue 13: a peer writes an index word before a role is
+/// claimed (or taken over). The claim loads both indices and checks them
+/// like every later load: out of range, the claim fails with
+/// `RoleError::Corrupt` and leaves the role free. (Before the fix the
+/// producer cached the head unchecked and `push_slice` of 50 into 8 slots
+/// returned `Ok(50)`, writing past the region.)
+#[test]
+fn hostile_index_before_a_claim_is_refused_at_the_claim() {
+    const CAP: u32 = 8;
+    for (offset, other) in [(256usize, 0u32), (128, 0)] {
+        for value in hostile_values(other, CAP) {
+            let buf = ring_buf::<u64>(CAP);
+            let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
+            index_word(&buf, offset).store(value, Ordering::Release);
+            let tail = index_word(&buf, 128).load(Ordering::Relaxed);
+            let head = index_word(&buf, 256).load(Ordering::Relaxed);
+            let sane = tail.wrapping_sub(head) <= CAP;
+            let what = format!("offset {offset} = {value:#x}");
+            match ring.producer(1) {
+                Ok(mut tx) => {
+                    assert!(sane, "{what}: producer claimed over corrupt indices");
+                    exercise_producer(&mut tx, CAP);
+                }
+                Err(e) => {
+                    assert!(!sane, "{what}: {e}");
+                    assert_eq!(e, RoleError::Corrupt, "{what}");
+                    assert_eq!(ring.producer_holder(), 0, "{what}: role left taken");
+                }
+            }
+            // Fresh values again (the producer may have moved the tail).
+            index_word(&buf, 128).store(tail, Ordering::Release);
+            index_word(&buf, 256).store(head, Ordering::Release);
+            match ring.consumer(2) {
+                Ok(mut rx) => {
+                    assert!(sane, "{what}: consumer claimed over corrupt indices");
+                    exercise_consumer(&mut rx, CAP);
+                }
+                Err(e) => {
+                    assert!(!sane, "{what}: {e}");
+                    assert_eq!(e, RoleError::Corrupt, "{what}");
+                    assert_eq!(ring.consumer_holder(), 0, "{what}: role left taken");
+                }
+            }
+            // Take-over of dead holders: the same check.
+            index_word(&buf, 128).store(0, Ordering::Release);
+            index_word(&buf, 256).store(0, Ordering::Release);
+            core::mem::forget(ring.producer(5).unwrap());
+            core::mem::forget(ring.consumer(6).unwrap());
+            index_word(&buf, 128).store(tail, Ordering::Release);
+            index_word(&buf, 256).store(head, Ordering::Release);
+            let tx = ring.take_over_producer(7, |_| false);
+            let rx = ring.take_over_consumer(8, |_| false);
+            if sane {
+                exercise_producer(&mut tx.unwrap(), CAP);
+                exercise_consumer(&mut rx.unwrap(), CAP);
+            } else {
+                assert_eq!(tx.unwrap_err(), RoleError::Corrupt, "{what}");
+                assert_eq!(rx.unwrap_err(), RoleError::Corrupt, "{what}");
+                assert_eq!((ring.producer_holder(), ring.consumer_holder()), (0, 0));
+            }
+            // Observers: the length is clamped, the status says corrupt.
+            assert!(ring.len() <= CAP);
+            let s = status(&buf.region()).unwrap();
+            assert_eq!(s.fill().is_some(), sane, "{what}");
+        }
+    }
+}
+
+/// The exact case of the issue: head = 0x4000_0000 before the producer
+/// claims; `push_slice` of 50 and `write_chunk(40)` into 8 slots.
+#[test]
+fn head_written_before_the_producer_claims_cannot_overflow() {
+    let buf = ring_buf::<u64>(8);
+    let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(8)).unwrap();
+    index_word(&buf, 256).store(0x4000_0000, Ordering::Release);
+    let claimed = ring.producer(1);
+    if let Ok(mut tx) = claimed {
+        // Before the fix: Ok(50), and the slots after the 8th are outside.
+        assert_eq!(tx.push_slice(&[1; 50]), Err(Corrupt));
+        assert_eq!(tx.write_chunk(40).err(), Some(ChunkError::Corrupt));
+        panic!("the claim should have failed");
+    }
+    assert_eq!(claimed.unwrap_err(), RoleError::Corrupt);
+    // Sane again: the role can be claimed and used.
+    index_word(&buf, 256).store(0, Ordering::Release);
+    let mut tx = ring.producer(1).unwrap();
+    assert_eq!(tx.push_slice(&[1; 50]), Ok(8));
+}
+
+/// Hostile values written between operations of live handles, on both
+/// index words: every operation fails or stays in bounds, and once the
+/// peer's index is sane again the handles work.
+#[test]
+fn hostile_indices_between_operations_stay_in_bounds() {
+    const CAP: u32 = 8;
+    let buf = ring_buf::<u64>(CAP);
+    let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    tx.push_slice(&[1, 2, 3]).unwrap();
+    for round in 0..3u32 {
+        for offset in [128usize, 256] {
+            let other = index_word(&buf, 384 - offset).load(Ordering::Relaxed);
+            for value in hostile_values(other, CAP) {
+                index_word(&buf, offset).store(value, Ordering::Release);
+                if round % 2 == 0 {
+                    exercise_producer(&mut tx, CAP);
+                    exercise_consumer(&mut rx, CAP);
+                } else {
+                    exercise_consumer(&mut rx, CAP);
+                    exercise_producer(&mut tx, CAP);
+                }
+                assert!(ring.len() <= CAP);
+                let _ = status(&buf.region()).unwrap().fill();
+            }
+            // Repair: both words back to the handles' own indices.
+            index_word(&buf, 128).store(tx.tail, Ordering::Release);
+            index_word(&buf, 256).store(rx.head, Ordering::Release);
+            if tx.tail.wrapping_sub(rx.head) <= CAP {
+                let n = rx.pop_into(&mut [0; 8]).unwrap();
+                assert!(n <= CAP as usize);
+                tx.try_push(9).unwrap();
+            }
+        }
+    }
+}
+
+/// Hole 10 of issue 13: a hostile peer writes the slots while this side
+/// copies in and out of them. The copying calls use atomic accesses, so
+/// this is no data race (Miri checks; before the fix, plain reads and
+/// writes of the slots made it report one). The peer's writes are modelled
+/// as atomic stores, as another process's writes appear to this one.
+#[test]
+fn copying_calls_are_sound_while_a_peer_writes_the_slots() {
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    const CAP: u32 = 8;
+    let buf = ring_buf::<u64>(CAP);
+    let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
+    let mut tx = ring.producer(1).unwrap();
+    let mut rx = ring.consumer(2).unwrap();
+    // SAFETY: the slots, aligned, inside the buffer, alive for the test.
+    let slots: &[AtomicU64] =
+        unsafe { std::slice::from_raw_parts(buf.ptr().add(384).cast(), CAP as usize) };
+    let stop = AtomicBool::new(false);
+    let rounds = if cfg!(miri) { 60 } else { 20_000 };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut rng = Rng::new(5);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let i = rng.below(CAP as u64) as usize;
+                slots[i].store(rng.next(), std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        for round in 0..rounds {
+            tx.try_push(round).unwrap();
+            let _ = tx.push_slice(&[round; 3]);
+            if let Ok(mut chunk) = tx.write_chunk(1) {
+                chunk.set(0, round);
+                chunk.commit_all();
+            }
+            let _ = rx.try_pop().unwrap();
+            let _ = rx.pop_into(&mut [0; 2]).unwrap();
+            if let Ok(chunk) = rx.read_chunk(1) {
+                std::hint::black_box(chunk.get(0));
+                chunk.release_all();
+            }
+            let _ = rx.pop_into(&mut [0; 8]).unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
 }

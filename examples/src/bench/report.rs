@@ -37,11 +37,12 @@ pub struct Report {
 }
 
 /// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Aligned columns for a terminal.
     Table,
     /// A GitHub-flavoured Markdown table.
+    #[value(alias = "md")]
     Markdown,
     /// Comma-separated values, raw numbers.
     Csv,

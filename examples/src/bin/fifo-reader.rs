@@ -9,38 +9,92 @@
 //! Whoever comes first creates the FIFO and removes it when done (see
 //! `fifo-writer`). Opening for reading blocks until a writer opens the
 //! other end; after that, `read` returning 0 means every writer has closed
-//! it. A watchdog ends the program if no writer comes within 10 s.
+//! it. A watchdog ends the program (exit 3) if no writer comes within
+//! `--wait` seconds (10); once the writer is there, the stream takes as
+//! long as it takes.
+//!
+//! End of file alone does not mean the stream is complete: a writer that
+//! was killed halfway closes the FIFO too. So the reader exits 0 only if
+//! the writer's end line came, naming as many lines as arrived; otherwise
+//! it reports the stream cut short and exits 1.
 
 use std::io::{BufRead, BufReader};
+use std::process::ExitCode;
 use std::time::Duration;
 
-use interlink_examples::watchdog;
-use interlink_linux::pipe::{self, Blocking, Fifo};
+use clap::Parser;
+use interlink_examples::cli::{self, parse_seconds};
+use interlink_examples::fifo_demo;
+use interlink_examples::watchdog::Watchdog;
+use interlink_linux::pipe::{self, Blocking};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: fifo-reader PATH")?;
+const PROGRAM: &str = "fifo-reader";
 
-    let created = match Fifo::create(&path, 0o600) {
-        Ok(fifo) => Some(fifo),
-        Err(e) if e.is(libc::EEXIST) => None,
-        Err(e) => return Err(e.into()),
-    };
+/// Reads fifo-writer's lines from a FIFO and checks that the stream is
+/// complete.
+#[derive(Parser)]
+#[command(name = PROGRAM)]
+struct Args {
+    /// The FIFO's path; created if it does not exist (and then removed at
+    /// the end).
+    path: String,
+    /// Give up (exit 3) if no writer opens the FIFO within this many
+    /// seconds. Covers the wait for the writer only, not the stream.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = parse_seconds)]
+    wait: Duration,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::run(PROGRAM, || read(&args))
+}
+
+fn read(args: &Args) -> cli::Result {
+    let path = args.path.as_str();
+    let created = fifo_demo::create_or_find(path)?;
     // If no writer comes, the blocking open below would wait forever.
-    let (cleanup, made) = (path.clone(), created.is_some());
-    watchdog::exit_after(Duration::from_secs(10), "fifo-reader", move || {
+    let (cleanup, made) = (path.to_owned(), created.is_some());
+    let watchdog = Watchdog::arm(args.wait, PROGRAM, "writer", move || {
         if made {
             let _ = pipe::unlink(&cleanup);
         }
     });
+    cli::waiting(
+        PROGRAM,
+        &format!("a writer to open {path}"),
+        Some(args.wait),
+    );
 
     // Blocks until a writer has the FIFO open.
-    let input = pipe::open_fifo_reader(&path, Blocking::Yes)?;
-    let mut count = 0;
+    let input = pipe::open_fifo_reader(path, Blocking::Yes)?;
+    watchdog.disarm();
+    let mut count = 0u64;
+    let mut announced = None;
     for line in BufReader::new(input).lines() {
-        println!("reader: {}", line?);
+        let line = line.map_err(|e| format!("reading {path}: {e}"))?;
+        if let Some(end) = fifo_demo::parse_end_line(&line) {
+            announced = Some(end.ok_or_else(|| format!("a garbled end line: {line:?}"))?);
+            continue;
+        }
+        if announced.is_some() {
+            return Err(format!("a line after the end line: {line:?}").into());
+        }
+        println!("reader: {line}");
         count += 1;
     }
-    println!("reader: end of file after {count} lines");
     drop(created); // removes the path if we made it
-    Ok(())
+    match announced {
+        Some(sent) if sent == count => {
+            println!("reader: end of file after {count} lines");
+            Ok(())
+        }
+        Some(sent) => {
+            Err(format!("the writer says it sent {sent} lines, but {count} arrived").into())
+        }
+        None => Err(format!(
+            "end of file after {count} lines without the writer's end line: \
+             the stream was cut short (the writer died or was killed?)"
+        )
+        .into()),
+    }
 }

@@ -1,36 +1,81 @@
 //! `ipcs`/`ipcrm` for interlink objects under /dev/shm.
 //!
 //! ```text
-//! interlink-inspect ls [--all]       list interlink objects (--all: foreign ones too)
-//! interlink-inspect inspect NAME     one header in detail; exit 1 if corrupt
-//! interlink-inspect rm [--force] NAME  remove an object (--force: even a foreign one)
-//! interlink-inspect gc [PREFIX]      remove objects whose creator and holders are dead
-//!                                    (only names starting with PREFIX, if given)
+//! interlink-inspect ls [--all]         list interlink objects (--all: foreign ones too)
+//! interlink-inspect inspect NAME       one header in detail, kinds and states by name;
+//!                                      exit 1 if corrupt
+//! interlink-inspect rm [--force] NAME  remove an object nobody uses (--force: even one in
+//!                                      use, foreign, or of another layout version)
+//! interlink-inspect gc [PREFIX]        remove objects whose creator and holders are dead
+//!                                      (only names starting with PREFIX, if given)
 //! ```
 //!
 //! Objects are mapped read-only and their headers validated, never trusted;
-//! the logic lives in `interlink_linux::inspect`.
+//! the logic lives in `interlink_linux::inspect`. Exit status: 0 done, 1
+//! corruption found (`inspect`) or a removal failed (`gc`), 2 the request
+//! could not be carried out (no such object, refused, a bad command line).
 
 use std::process::ExitCode;
 
-use interlink_linux::inspect::{self, Object, State};
+use clap::{Parser, Subcommand};
+use interlink_core::layout::{state, Kind, LAYOUT_VERSION, MAGIC};
+use interlink_linux::inspect::{self, Object, Pid, State};
 use interlink_linux::shm;
 
-const USAGE: &str =
-    "usage: interlink-inspect ls [--all] | inspect NAME | rm [--force] NAME | gc [PREFIX]";
+/// Lists, inspects and removes interlink objects under /dev/shm. Without a
+/// command, lists them (ls).
+#[derive(Parser)]
+#[command(
+    name = "interlink-inspect",
+    after_help = "Exit status: 0 done; 1 corruption found (inspect) or a removal failed (gc); \
+                  2 the request could not be carried out."
+)]
+struct Args {
+    /// What to do (default: ls).
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List interlink objects: kind, element, capacity, fill, creator,
+    /// roles, and whether they are live or stale.
+    Ls {
+        /// Also list objects that are not interlink's.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one object's header in detail; exit 1 if it is corrupt.
+    Inspect {
+        /// The object's name (`/NAME` or `NAME`).
+        name: String,
+    },
+    /// Remove an object. Refuses one that is in use (a live creator or
+    /// role holder), one that is not interlink's, and one this build cannot
+    /// read, unless --force.
+    Rm {
+        /// Remove it even if it is in use, foreign, or of another layout
+        /// version. Processes that have it mapped keep using it.
+        #[arg(long)]
+        force: bool,
+        /// The object's name (`/NAME` or `NAME`).
+        name: String,
+    },
+    /// Remove every stale object: creator and every holder dead, or
+    /// abandoned while being created. Says what it removed.
+    Gc {
+        /// Only names starting with this (`/PREFIX` or `PREFIX`).
+        prefix: Option<String>,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match args.as_slice() {
-        [] | ["ls"] => ls(false),
-        ["ls", "--all"] => ls(true),
-        ["inspect", name] => inspect_one(name),
-        ["rm", name] => rm(name, false),
-        ["rm", "--force", name] => rm(name, true),
-        ["gc"] => gc("/"),
-        ["gc", prefix] => gc(&shm_name(prefix)),
-        _ => Err(USAGE.to_owned()),
+    let args = Args::parse();
+    let result = match args.command.unwrap_or(Command::Ls { all: false }) {
+        Command::Ls { all } => ls(all),
+        Command::Inspect { name } => inspect_one(&name),
+        Command::Rm { force, name } => rm(&name, force),
+        Command::Gc { prefix } => gc(prefix.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -55,12 +100,21 @@ fn ls(all: bool) -> Result<ExitCode, String> {
         "{:<32} {:<6} {:>9} {:>10} {:>10} {:<9} {:<28} STATUS",
         "NAME", "KIND", "ELEM", "CAPACITY", "FILL", "CREATOR", "ROLES"
     );
+    let mut shown = 0;
     for (name, probed) in inspect::list().map_err(|e| e.to_string())? {
         match probed {
             Ok(object) if all || object.is_interlink() => println!("{}", row(&object)),
-            Ok(_) => {}
+            Ok(_) => continue,
             Err(e) => println!("{name:<32} {e}"),
         }
+        shown += 1;
+    }
+    if shown == 0 {
+        eprintln!(
+            "interlink-inspect: no {}objects under {}",
+            if all { "" } else { "interlink " },
+            shm::SHM_DIR
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -123,23 +177,29 @@ fn inspect_one(name: &str) -> Result<ExitCode, String> {
         _ => None,
     };
     if let Some(h) = header {
-        println!("magic:     {:#010x}", h.magic);
-        println!("version:   {}", h.version);
-        println!("kind:      {}", h.kind);
-        println!("state:     {}", h.state);
+        let magic = if h.magic == MAGIC { " (interlink)" } else { "" };
+        println!("magic:     {:#010x}{magic}", h.magic);
+        let version = if h.version == LAYOUT_VERSION {
+            "this build's".to_owned()
+        } else {
+            format!("this build reads {LAYOUT_VERSION}")
+        };
+        println!("version:   {} ({version})", h.version);
+        println!("kind:      {}", kind_text(h.kind));
+        println!("state:     {}", state_text(h.state));
         println!(
-            "element:   size {} align {} type id {:#x}",
+            "element:   {} bytes, align {}, type id {:#x}",
             h.element.size, h.element.align, h.element.type_id
         );
         println!("capacity:  {}", h.capacity);
-        println!("total len: {}", h.total_len);
-        println!("creator:   {}", inspect::Pid::check(h.creator_pid));
+        println!("total len: {} bytes", h.total_len);
+        println!("creator:   {}", pid_text(Pid::check(h.creator_pid)));
     }
     let mut corrupt = false;
     match &o.state {
         State::Valid(s) => {
             for r in &s.roles {
-                println!("{:<10} {}", format!("{}:", r.role), r.holder);
+                println!("{:<10} {}", format!("{}:", r.role), pid_text(r.holder));
             }
             if s.unrecorded_users {
                 println!("users:     more than the table records (never stale; rm by name)");
@@ -159,7 +219,11 @@ fn inspect_one(name: &str) -> Result<ExitCode, String> {
         }
         other => println!("verdict:   {other}"),
     }
-    println!("stale:     {}", if o.is_stale() { "yes" } else { "no" });
+    match (o.is_stale(), in_use(&o)) {
+        (true, _) => println!("stale:     yes (gc removes it)"),
+        (false, Some(why)) => println!("stale:     no ({why})"),
+        (false, None) => println!("stale:     no"),
+    }
     Ok(if corrupt {
         ExitCode::from(1)
     } else {
@@ -170,20 +234,111 @@ fn inspect_one(name: &str) -> Result<ExitCode, String> {
 fn rm(name: &str, force: bool) -> Result<ExitCode, String> {
     let name = shm_name(name);
     let o = inspect::probe(&name).map_err(|e| e.to_string())?;
-    if !o.is_interlink() && !force {
-        return Err(format!(
-            "{name} is {}; use rm --force to remove it anyway",
-            o.state
-        ));
+    if !force {
+        if !o.is_interlink() {
+            return Err(format!(
+                "{name} is {}; use rm --force to remove it anyway",
+                o.state
+            ));
+        }
+        if let State::OtherVersion { version } = o.state {
+            return Err(format!(
+                "{name} has layout version {version} (this build reads {LAYOUT_VERSION}) and \
+                 cannot tell whether it is in use; use rm --force to remove it anyway"
+            ));
+        }
+        if let Some(why) = in_use(&o) {
+            return Err(format!(
+                "{name} is in use ({why}); stop its users first, or use rm --force to remove \
+                 the name anyway (processes that have it mapped keep using it)"
+            ));
+        }
     }
     shm::unlink(&name).map_err(|e| e.to_string())?;
     println!("removed {name}");
     Ok(ExitCode::SUCCESS)
 }
 
-fn gc(prefix: &str) -> Result<ExitCode, String> {
+/// Why `o` counts as in use, if it does: a live creator or role holder
+/// (pids are reused, so a live pid may be another process; `--force`
+/// overrides), users the object could not record, or a creation still in
+/// progress.
+fn in_use(o: &Object) -> Option<String> {
+    let live = |role: &str, pid: Pid| {
+        pid.alive
+            .then(|| format!("{role} pid {} is alive", pid.pid))
+    };
+    match &o.state {
+        State::Valid(s) => {
+            let mut why: Vec<String> = std::iter::once(live("creator", s.creator))
+                .chain(s.roles.iter().map(|r| live(r.role, r.holder)))
+                .flatten()
+                .collect();
+            if s.unrecorded_users {
+                why.push("it has more users than it can record".to_owned());
+            }
+            (!why.is_empty()).then(|| why.join(", "))
+        }
+        State::Corrupt {
+            header: Some(h), ..
+        } => live("recorded creator", Pid::check(h.creator_pid)),
+        State::Incomplete { .. } | State::Unfinished { .. } if !o.is_stale() => {
+            Some("a creator may still be initialising it".to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// A pid and whether it is alive, for people.
+fn pid_text(pid: Pid) -> String {
+    match (pid.pid, pid.alive) {
+        (0, _) => "- (none)".to_owned(),
+        (p, true) => format!("{p} (alive)"),
+        (p, false) => format!("{p} (dead)"),
+    }
+}
+
+/// A raw kind word, named.
+fn kind_text(word: u32) -> String {
+    match Kind::from_u32(word) {
+        Some(kind) => {
+            let what = match kind {
+                Kind::Spsc => "single-producer single-consumer ring",
+                Kind::Mpmc => "multi-producer multi-consumer ring",
+                Kind::Bytes => "framed byte ring",
+                Kind::Mutex => "mutex",
+                Kind::Semaphore => "semaphore",
+                Kind::Condvar => "condition variable",
+                Kind::Event => "event",
+            };
+            format!("{} ({what}, kind word {word})", kind.name())
+        }
+        None => format!("unknown (kind word {word})"),
+    }
+}
+
+/// A raw initialisation-state word, named.
+fn state_text(word: u32) -> String {
+    let name = match word {
+        state::UNINIT => "uninitialised (fresh memory, nobody started, ",
+        state::INITIALISING => "initialising (a creator is writing it, ",
+        state::READY => "ready (initialised and published, ",
+        _ => "unknown (",
+    };
+    format!("{name}state word {word})")
+}
+
+fn gc(prefix: Option<&str>) -> Result<ExitCode, String> {
+    let prefix = prefix.map(shm_name);
+    let selected = prefix.as_deref().unwrap_or("/");
     let mut failed = false;
-    let collected = inspect::gc(|name| name.starts_with(prefix)).map_err(|e| e.to_string())?;
+    let collected = inspect::gc(|name| name.starts_with(selected)).map_err(|e| e.to_string())?;
+    if collected.is_empty() {
+        match &prefix {
+            Some(p) => println!("nothing to remove: no stale object whose name starts with {p}"),
+            None => println!("nothing to remove: no stale object"),
+        }
+    }
     for (object, removed) in collected {
         match removed {
             Ok(()) => println!("removed {} ({})", object.name, object.state),

@@ -4,7 +4,7 @@
 //! socket; the payload's bytes are never copied through the kernel.
 //!
 //! ```text
-//! cargo run --release -p interlink-examples --bin memfd-handoff -- [MEBIBYTES]
+//! cargo run --release -p interlink-examples --bin memfd-handoff -- [MEBIBYTES]   # 1..=65536, default 64
 //! ```
 //!
 //! The producer fills a memfd through a writable mapping, unmaps it and
@@ -18,8 +18,11 @@
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use interlink_examples::cli;
 use interlink_linux::memfd::{Memfd, Seals};
 use interlink_linux::process::fork;
 use interlink_linux::shm::MapOptions;
@@ -28,12 +31,25 @@ use interlink_linux::socket;
 /// The seals a consumer insists on: contents and size frozen for good.
 const FROZEN: Seals = Seals(Seals::WRITE.0 | Seals::SIZE.0 | Seals::SEAL.0);
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mib: usize = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(|e| format!("MEBIBYTES {arg:?}: {e}"))?,
-        None => 64,
-    };
-    let len = mib.max(1) << 20;
+const PROGRAM: &str = "memfd-handoff";
+
+/// Hands a payload to a forked consumer in a sealed memfd whose descriptor
+/// crosses a Unix socket; the consumer checksums it in place.
+#[derive(Parser)]
+#[command(name = PROGRAM)]
+struct Args {
+    /// The payload's size in MiB (1 to 65536).
+    #[arg(default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    mebibytes: u32,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::run(PROGRAM, || handoff(args.mebibytes as usize))
+}
+
+fn handoff(mib: usize) -> cli::Result {
+    let len = mib << 20;
     let (ours, theirs) = UnixStream::pair()?;
     // No wait below lasts forever: a silent peer is an error after 10 s.
     for s in [&ours, &theirs] {
@@ -42,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let consumer = fork(|| match consume(&theirs) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("consumer: {e}");
+            eprintln!("{PROGRAM}: consumer: {}", cli::describe(e.as_ref()));
             1
         }
     })?;
@@ -68,7 +84,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(memfd);
 
     let mut ack = [0u8; 8];
-    (&ours).read_exact(&mut ack)?;
+    (&ours)
+        .read_exact(&mut ack)
+        .map_err(|e| format!("waiting for the consumer's checksum: {e}"))?;
     let acked = u64::from_le_bytes(ack);
     let exit = consumer.wait()?;
     println!(
@@ -81,14 +99,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         start.elapsed()
     );
     if acked != checksum || !exit.success() {
-        return Err(format!("handoff failed (consumer {exit:?})").into());
+        return Err(format!("handoff failed (consumer {})", cli::exit_text(exit)).into());
     }
     Ok(())
 }
 
 /// Receives the memfd, checks its seals, maps it read-only, checksums it
 /// in place and sends the checksum back.
-fn consume(socket: &UnixStream) -> Result<(), Box<dyn std::error::Error>> {
+fn consume(socket: &UnixStream) -> cli::Result {
     let mut header = [0u8; 8];
     let (n, mut fds) = socket::recv_with_fds(socket.as_fd(), &mut header, 1)?;
     let (Some(fd), 8) = (fds.pop(), n) else {

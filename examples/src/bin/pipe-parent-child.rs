@@ -11,15 +11,32 @@
 //! side drops the end it does not use at once.
 
 use std::io::{BufRead, BufReader, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use interlink_examples::cli;
 
 use interlink_linux::pipe::{self, Blocking};
 use interlink_linux::process::fork;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let lines: u32 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(|e| format!("LINES {arg:?}: {e}"))?,
-        None => 5,
-    };
+const PROGRAM: &str = "pipe-parent-child";
+
+/// A parent sends LINES lines to its forked child through an anonymous
+/// pipe; the child reads until end of file and checks the count.
+#[derive(Parser)]
+#[command(name = PROGRAM)]
+struct Args {
+    /// How many lines to send.
+    #[arg(default_value_t = 5)]
+    lines: u32,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::run(PROGRAM, || run(args.lines))
+}
+
+fn run(lines: u32) -> cli::Result {
     let (reader, writer) = pipe::pipe(Blocking::Yes)?;
     // In `Option`s so that each process can drop its own copy: after the
     // fork, `take()` in the child empties the child's memory only.
@@ -41,7 +58,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `lines()` ended: read returned 0, the write end is closed everywhere.
         println!("child: end of file after {received} lines");
         // The child leaves with `_exit`, which flushes nothing: flush now.
-        i32::from(std::io::stdout().flush().is_err())
+        if std::io::stdout().flush().is_err() {
+            return 1;
+        }
+        // End of file also comes if the parent dies halfway: count.
+        if received != lines {
+            eprintln!("{PROGRAM}: child: expected {lines} lines, got {received}");
+            return 3;
+        }
+        0
     })?;
     // The parent's copy of the read end is not needed.
     drop(reader.take());
@@ -58,7 +83,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let exit = child.wait()?;
     println!("parent: child exited with {exit:?}");
     if !exit.success() {
-        return Err("the child failed".into());
+        return Err(format!("the child {}", cli::exit_text(exit)).into());
     }
     Ok(())
 }

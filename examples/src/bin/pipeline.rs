@@ -15,6 +15,10 @@
 
 use std::ffi::CString;
 use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+
+use clap::Parser;
+use interlink_examples::cli;
 
 use interlink_linux::pipe::{self, Blocking};
 use interlink_linux::process::{fork, Exit};
@@ -37,11 +41,30 @@ fn dup_and_exec(fd: i32, target: i32, argv: &[CString]) -> i32 {
     127
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| ".".into());
+const PROGRAM: &str = "pipeline";
+
+/// Runs `ls DIR | wc -l` the way a shell does: a pipe, two forks, dup2 and
+/// exec.
+#[derive(Parser)]
+#[command(name = PROGRAM)]
+struct Args {
+    /// The directory to list.
+    #[arg(default_value = ".")]
+    dir: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::run(PROGRAM, || run(args.dir))
+}
+
+fn run(dir: String) -> cli::Result {
     // Build the argument strings before forking: the children only call
     // dup2 and exec.
-    let ls = [CString::new("ls")?, CString::new(dir)?];
+    let ls = [
+        CString::new("ls")?,
+        CString::new(dir).map_err(|_| "DIR contains a NUL byte")?,
+    ];
     let wc = [CString::new("wc")?, CString::new("-l")?];
 
     let (reader, writer) = pipe::pipe(Blocking::Yes)?;
@@ -53,9 +76,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop((reader, writer));
 
     let (ls_exit, wc_exit) = (ls_child.wait()?, wc_child.wait()?);
-    eprintln!("pipeline: ls {ls_exit:?}, wc {wc_exit:?}");
     match (ls_exit, wc_exit) {
         (Exit::Code(0), Exit::Code(0)) => Ok(()),
-        _ => Err("a command of the pipeline failed".into()),
+        _ => Err(format!(
+            "a command of the pipeline failed: ls {}, wc {} (126: dup2 failed, 127: not found)",
+            cli::exit_text(ls_exit),
+            cli::exit_text(wc_exit)
+        )
+        .into()),
     }
 }

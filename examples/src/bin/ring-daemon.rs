@@ -12,7 +12,8 @@
 //!
 //! `serve` creates the channel (an SPSC ring of `u64` in the POSIX shm
 //! object `/NAME`) and sums what arrives; `feed` opens it by name and sends
-//! `1..=COUNT`. Why a `signalfd`: a handler runs in the middle of whatever
+//! `1..=COUNT`, streaming them in batches of 4096 (memory stays constant
+//! whatever COUNT is). Why a `signalfd`: a handler runs in the middle of whatever
 //! the loop was doing, and may do almost nothing safely; a blocked signal
 //! instead waits in the kernel until the loop reads it, at a point of the
 //! loop's choosing. The loop cannot sleep on the ring's futex and the
@@ -20,25 +21,58 @@
 //! most 100 ms at a time and reads the descriptor in between — a send
 //! wakes it at once, a signal is handled within 100 ms.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{Parser, Subcommand};
 use interlink_core::{BlockError, RingConfig};
-use interlink_linux::channel::{ChannelOptions, SpscChannel};
+use interlink_examples::cli;
+use interlink_linux::channel::{ChannelError, ChannelOptions, SpscChannel};
 use interlink_linux::signal::{SignalFd, SignalInfo, SignalSet};
 
 /// The longest the loop sleeps on the ring before it looks for signals.
 const TICK: Duration = Duration::from_millis(100);
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [cmd, name, config] if cmd == "serve" => serve(name, config),
-        [cmd, name, count] if cmd == "feed" => feed(name, count.parse()?),
-        _ => Err("usage: ring-daemon serve /NAME CONFIG | ring-daemon feed /NAME COUNT".into()),
-    }
+const PROGRAM: &str = "ring-daemon";
+
+/// A daemon draining a named ring (serve), and a feeder for it (feed).
+#[derive(Parser)]
+#[command(name = PROGRAM)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn serve(name: &str, config_path: &str) -> Result<(), Box<dyn std::error::Error>> {
+#[derive(Subcommand)]
+enum Command {
+    /// Create the ring /NAME and sum what arrives; SIGHUP re-reads CONFIG,
+    /// SIGTERM or SIGINT drains the ring, prints the totals and exits 0.
+    Serve {
+        /// The ring's shm name (`/NAME`).
+        name: String,
+        /// A config file; its first line is printed, and re-read on SIGHUP.
+        config: String,
+    },
+    /// Open the ring /NAME (waiting up to 5 s for the daemon to create
+    /// it) and send 1..=COUNT into it.
+    Feed {
+        /// The ring's shm name (`/NAME`).
+        name: String,
+        /// How many values to send (at least 1).
+        #[arg(value_parser = cli::positive)]
+        count: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::run(PROGRAM, || match &args.command {
+        Command::Serve { name, config } => serve(name, config),
+        Command::Feed { name, count } => feed(name, *count),
+    })
+}
+
+fn serve(name: &str, config_path: &str) -> cli::Result {
     // Block the signals first, before any thread exists: threads inherit
     // the mask, and a thread that did not block them would let their
     // default action (for all three: the process dies) run. From now on
@@ -101,19 +135,53 @@ fn serve(name: &str, config_path: &str) -> Result<(), Box<dyn std::error::Error>
 }
 
 /// The config file's first line, trimmed.
-fn read_config(path: &str) -> Result<String, Box<dyn std::error::Error>> {
+fn read_config(path: &str) -> cli::Result<String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     Ok(text.lines().next().unwrap_or("").trim().to_owned())
 }
 
-fn feed(name: &str, count: u64) -> Result<(), Box<dyn std::error::Error>> {
-    // Waits (up to 5 s) for the daemon to create and publish the channel.
-    let channel = SpscChannel::<u64>::open(name, 0, &ChannelOptions::new())?;
+/// Values sent per batch: the feeder streams `1..=COUNT` through this
+/// buffer instead of building all of them first (2×10⁸ values would be
+/// 1.6 GB).
+const BATCH: u64 = 4096;
+
+/// The longest a batch may wait for room before the feeder gives up.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn feed(name: &str, count: u64) -> cli::Result {
+    let options = ChannelOptions::new();
+    // Look once; if the daemon has not published the ring yet, say what we
+    // wait for, then wait (up to `open_timeout`).
+    let channel = match SpscChannel::<u64>::open(name, 0, &options.open_timeout(Duration::ZERO)) {
+        Ok(channel) => channel,
+        Err(ChannelError::Timeout { .. }) => {
+            cli::waiting(
+                PROGRAM,
+                &format!("`ring-daemon serve {name}` to create {name}"),
+                Some(options.open_timeout),
+            );
+            SpscChannel::<u64>::open(name, 0, &options)?
+        }
+        Err(e) => return Err(e.into()),
+    };
     // Takes the producer role over from an earlier feeder that has exited.
     let mut tx = channel.sender()?;
-    let values: Vec<u64> = (1..=count).collect();
-    tx.send_all(&values, Some(Duration::from_secs(10)))
-        .map_err(|(sent, e)| format!("sent {sent} of {count}: {e}"))?;
+    let mut batch = [0u64; BATCH as usize];
+    let mut next = 1u64;
+    while next <= count {
+        let n = (count - next + 1).min(BATCH) as usize;
+        for (i, slot) in batch[..n].iter_mut().enumerate() {
+            *slot = next + i as u64;
+        }
+        tx.send_all(&batch[..n], Some(PATIENCE))
+            .map_err(|(sent, e)| {
+                format!(
+                    "sent {} of {count} values to {name}, then: {e}",
+                    next - 1 + sent as u64
+                )
+            })?;
+        next += n as u64;
+    }
     println!("fed {count} items");
     Ok(())
 }

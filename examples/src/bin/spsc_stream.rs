@@ -7,7 +7,11 @@
 //!
 //! The child checks every number: none lost, duplicated or reordered.
 
+use std::process::ExitCode;
 use std::time::Instant;
+
+use clap::Parser;
+use interlink_examples::cli;
 
 use interlink_core::spsc::SpscRing;
 use interlink_core::RingConfig;
@@ -17,11 +21,34 @@ use interlink_linux::shm::Mapping;
 const CAPACITY: u32 = 4096;
 const BATCH: usize = 64;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let count: u64 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse().map_err(|e| format!("COUNT {arg:?}: {e}"))?,
-        None => 10_000_000,
-    };
+const PROGRAM: &str = "spsc_stream";
+
+/// Streams 0..COUNT from a parent to a forked child through an SPSC ring in
+/// shared memory; the child checks every value; the rate is printed.
+#[derive(Parser)]
+#[command(name = PROGRAM)]
+struct Args {
+    /// How many u64 values to stream (at least 1).
+    #[arg(default_value_t = 10_000_000, value_parser = cli::positive)]
+    count: u64,
+}
+
+/// The child's exit statuses and what they mean.
+const CHILD_FAILURES: [(i32, &str); 3] = [
+    (2, "could not attach as the consumer"),
+    (
+        3,
+        "a value arrived out of order (lost, duplicated or reordered)",
+    ),
+    (4, "the ring refused a pop"),
+];
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::run(PROGRAM, || stream(args.count))
+}
+
+fn stream(count: u64) -> cli::Result {
     let map = Mapping::anonymous(SpscRing::<u64>::bytes_needed(CAPACITY)?)?;
     let config = RingConfig::new(CAPACITY).with_creator_pid(process::current_pid());
     let ring = SpscRing::<u64>::init(map.region(), config)?;
@@ -79,7 +106,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let elapsed = start.elapsed();
     match exit {
         Exit::Code(0) => {}
-        other => return Err(format!("consumer failed: {other:?}").into()),
+        Exit::Code(code) => {
+            let why = CHILD_FAILURES
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map_or("", |(_, why)| why);
+            return Err(format!("the consumer {}: {why}", cli::exit_text(exit)).into());
+        }
+        other => return Err(format!("the consumer {}", cli::exit_text(other)).into()),
     }
     let rate = count as f64 / elapsed.as_secs_f64();
     println!(

@@ -19,7 +19,11 @@
 //! is done. Each worker reports its count, sum and CPU time, and the parent
 //! checks that every job was done exactly once (count and sum).
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
+
+use clap::Parser;
+use interlink_examples::cli;
 
 use interlink_core::mpmc::MpmcRing;
 use interlink_core::{BlockError, Blocking, Region, RingConfig};
@@ -46,7 +50,7 @@ struct Pool<'m> {
 impl<'m> Pool<'m> {
     /// Bytes for a pool whose report ring holds `workers` reports; the
     /// report ring's capacity.
-    fn size(workers: u32) -> Result<(usize, u32), Box<dyn std::error::Error>> {
+    fn size(workers: u32) -> cli::Result<(usize, u32)> {
         let report_capacity = workers.next_power_of_two().max(2);
         let bytes = MpmcRing::<u64>::bytes_needed(CAPACITY)?
             + MpmcRing::<Report>::bytes_needed(report_capacity)?
@@ -55,10 +59,7 @@ impl<'m> Pool<'m> {
     }
 
     /// Carves the two rings out of `region`, one after the other.
-    fn init(
-        mut region: Region<'m>,
-        report_capacity: u32,
-    ) -> Result<Self, Box<dyn std::error::Error>> {
+    fn init(mut region: Region<'m>, report_capacity: u32) -> cli::Result<Self> {
         let jobs_region = region.take(
             MpmcRing::<u64>::bytes_needed(CAPACITY)?,
             MpmcRing::<u64>::region_align(),
@@ -85,28 +86,36 @@ impl<'m> Pool<'m> {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("usage: worker-pool [PRODUCERS WORKERS JOBS [IDLE_MS]]: {e}"))?;
-    let (producers, workers, jobs, idle_ms) = match args.as_slice() {
-        [] => (4, 3, 5000, 100),
-        [p, w, j] => (*p, *w, *j, 100),
-        [p, w, j, i] => (*p, *w, *j, *i),
-        _ => return Err("usage: worker-pool [PRODUCERS WORKERS JOBS [IDLE_MS]]".into()),
-    };
-    if !(1..=64).contains(&producers)
-        || !(1..=64).contains(&workers)
-        || !(1..1 << 32).contains(&jobs)
-        || idle_ms > 5000
-    {
-        return Err(
-            "1 to 64 producers and workers, 1 to 2^32 - 1 jobs each, idle up to 5000 ms".into(),
-        );
-    }
+const PROGRAM: &str = "worker-pool";
 
+/// Producer processes feed worker processes through one MPMC ring in
+/// shared memory; the parent checks that every job was done exactly once.
+#[derive(Parser)]
+#[command(name = PROGRAM)]
+struct Args {
+    /// Producer processes (1 to 64).
+    #[arg(default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    producers: u64,
+    /// Worker processes (1 to 64).
+    #[arg(default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=64))]
+    workers: u64,
+    /// Jobs per producer (1 to 4294967295).
+    #[arg(default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..1 << 32))]
+    jobs: u64,
+    /// Milliseconds the workers sit parked before the producers start (0
+    /// to 5000).
+    #[arg(default_value_t = 100, value_parser = clap::value_parser!(u64).range(0..=5000))]
+    idle_ms: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    cli::run(PROGRAM, || {
+        run(args.producers, args.workers, args.jobs, args.idle_ms)
+    })
+}
+
+fn run(producers: u64, workers: u64, jobs: u64, idle_ms: u64) -> cli::Result {
     let (bytes, report_capacity) = Pool::size(workers as u32)?;
     let map = Mapping::anonymous(bytes)?;
     let pool = Pool::init(map.region(), report_capacity)?;
@@ -116,6 +125,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|id| fork(move || worker(pool, id)))
         .collect::<Result<Vec<_>, _>>()?;
     // The workers are parked on `items` now; let them sleep a while.
+    if idle_ms > 0 {
+        eprintln!("{PROGRAM}: {workers} workers wait for jobs; producers start in {idle_ms} ms");
+    }
     std::thread::sleep(Duration::from_millis(idle_ms));
     let producer_children = (1..=producers)
         .map(|p| {
@@ -186,7 +198,7 @@ fn wait_all(children: Vec<Child>, what: &str) -> Result<(), String> {
     for child in children {
         let (pid, exit) = (child.pid(), child.wait().map_err(|e| e.to_string())?);
         if !exit.success() {
-            return Err(format!("{what} {pid} failed: {exit:?}"));
+            return Err(format!("{what} {pid} {}", cli::exit_text(exit)));
         }
     }
     Ok(())

@@ -4,9 +4,12 @@
 //!
 //! The ring has no roles, so there is no peer to watch: a blocked call
 //! ends when an element (or room) comes, or at its timeout, never with
-//! [`BlockError::PeerDied`]. A participant killed mid-operation leaves a
-//! stalled position that blocked calls wait on; see
-//! [`MpmcRing::skip_stalled`] for the way out.
+//! [`BlockError::PeerDied`], and it waits in one piece (no peer-check
+//! slices; [`MpmcHandle::set_peer_check`] changes nothing). A participant
+//! killed mid-operation leaves a stalled position that blocked calls wait
+//! on for [`STALL_PATIENCE`](interlink_core::mpmc::STALL_PATIENCE) before
+//! they report [`BlockError::Stalled`]; see [`MpmcRing::skip_stalled`]
+//! for the way out.
 //!
 //! # Who uses it
 //!
@@ -114,9 +117,17 @@ impl<'c, T: Plain> MpmcHandle<'c, T> {
     }
 
     /// Sends `value`, waiting for room at most `timeout` (`None`: no limit).
+    /// Fails with [`BlockError::Stalled`] only when the next slot stayed
+    /// claimed by an unfinished receiver for
+    /// [`STALL_PATIENCE`](interlink_core::mpmc::STALL_PATIENCE) (see
+    /// [`MpmcRing::send`]); a shorter timeout ends with
+    /// [`BlockError::TimedOut`].
     pub fn send(&self, value: T, timeout: Option<Duration>) -> Result<(), BlockError> {
-        self.patience
-            .wait(&mut { timeout }, || 0, |b, t| self.ring.send(value, b, t))
+        // One core call for the whole timeout, not peer-check slices: there
+        // is no peer to check, and the stall patience must run across the
+        // whole wait (a slice shorter than it would end every wait on a
+        // merely descheduled claimant).
+        self.ring.send(value, &self.patience.blocking, timeout)
     }
 
     /// Receives the oldest value if there is one, without blocking; wakes
@@ -129,9 +140,14 @@ impl<'c, T: Plain> MpmcHandle<'c, T> {
     }
 
     /// Receives a value, waiting at most `timeout` (`None`: no limit).
+    /// Fails with [`BlockError::Stalled`] only when the next position
+    /// stayed claimed by an unfinished sender for
+    /// [`STALL_PATIENCE`](interlink_core::mpmc::STALL_PATIENCE) (see
+    /// [`MpmcRing::recv`]); a shorter timeout ends with
+    /// [`BlockError::TimedOut`].
     pub fn recv(&self, timeout: Option<Duration>) -> Result<T, BlockError> {
-        self.patience
-            .wait(&mut { timeout }, || 0, |b, t| self.ring.recv(b, t))
+        // As in `send`: the whole timeout in one core call.
+        self.ring.recv(&self.patience.blocking, timeout)
     }
 
     /// The underlying ring, for batches and stall recovery. What its
@@ -143,3 +159,51 @@ impl<'c, T: Plain> MpmcHandle<'c, T> {
 }
 
 patience_setters!([T] MpmcHandle<'_, T>);
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use interlink_core::mpmc::STALL_PATIENCE;
+
+    use super::*;
+    use crate::channel::ChannelOptions;
+    use crate::shm::TempName;
+
+    /// Issue 13, hole 8: a live but descheduled sender (here: a position
+    /// claimed and not yet published) must not end a 5 s `recv` with
+    /// `Stalled` before the stall patience has passed; the channel once
+    /// reported it after its 10 ms peer-check slice. Only a lower bound on
+    /// the elapsed time is asserted, which any schedule satisfies.
+    #[test]
+    fn a_stall_is_reported_only_after_the_patience() {
+        let name = TempName::new("il-mpmc-stall").unwrap();
+        let ch =
+            MpmcChannel::<u64>::create(&name, RingConfig::new(4), &ChannelOptions::new()).unwrap();
+        let h = ch.handle().unwrap();
+        let pos = h.ring().abandon_push().unwrap();
+        let start = Instant::now();
+        let r = h.recv(Some(Duration::from_secs(5)));
+        let waited = start.elapsed();
+        assert!(waited >= STALL_PATIENCE, "{r:?} after only {waited:?}");
+        assert_eq!(r, Err(BlockError::Stalled { position: pos }));
+        // Shorter than the patience: a plain timeout.
+        assert_eq!(
+            h.recv(Some(Duration::from_millis(30))),
+            Err(BlockError::TimedOut)
+        );
+        // Likewise a send facing a receiver that claimed a slot a lap ago.
+        h.ring().skip_stalled(pos).unwrap();
+        let taken = h.ring().abandon_pop();
+        assert!(taken.is_err(), "nothing to pop yet");
+        for v in 0..4 {
+            h.try_send(v).unwrap();
+        }
+        let pos = h.ring().abandon_pop().unwrap();
+        let start = Instant::now();
+        let r = h.send(9, Some(Duration::from_secs(5)));
+        let waited = start.elapsed();
+        assert!(waited >= STALL_PATIENCE, "{r:?} after only {waited:?}");
+        assert_eq!(r, Err(BlockError::Stalled { position: pos }));
+    }
+}
