@@ -21,9 +21,9 @@ use std::time::Duration;
 use interlink_core::condvar::Condvar;
 use interlink_core::event::Event;
 use interlink_core::mutex::{Liveness, LockError, Mutex, MutexGuard, Owner, MAX_OWNER_ID};
-use interlink_core::semaphore::{Overflow, Semaphore};
+use interlink_core::semaphore::{AcquireError, PostError, Semaphore};
 use interlink_core::wait::WaitOutcome;
-use interlink_core::{Expired, Region};
+use interlink_core::Region;
 use interlink_fuzz::{Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
 
@@ -341,8 +341,13 @@ fn run(data: &[u8]) {
                 if let Some(s) = sem.as_ref() {
                     let r = s.try_acquire();
                     if t {
-                        assert_eq!(r, count > 0);
-                        count -= u32::from(r);
+                        let expect = if count > 0 {
+                            Ok(())
+                        } else {
+                            Err(AcquireError::Empty)
+                        };
+                        assert_eq!(r, expect);
+                        count -= u32::from(r.is_ok());
                     }
                 }
             }
@@ -351,7 +356,14 @@ fn run(data: &[u8]) {
                     let timeout = Hostile::timeout(&mut input);
                     let r = s.acquire(&hostile, Some(timeout));
                     if t && !hostile.wrote() {
-                        assert_eq!(r, if count > 0 { Ok(()) } else { Err(Expired) });
+                        assert_eq!(
+                            r,
+                            if count > 0 {
+                                Ok(())
+                            } else {
+                                Err(AcquireError::TimedOut)
+                            }
+                        );
                         count -= u32::from(r.is_ok());
                         assert_eq!(hostile.read(SEM + 68), 0, "no sleeper is left counted");
                     }
@@ -365,10 +377,10 @@ fn run(data: &[u8]) {
                             assert_eq!(r, Ok(()));
                             count += 1;
                         } else {
-                            assert_eq!(r, Err(Overflow { max }));
+                            assert_eq!(r, Err(PostError::Overflow { max }));
                         }
                     }
-                    if let Err(Overflow { max: m }) = r {
+                    if let Err(PostError::Overflow { max: m }) = r {
                         assert_eq!(m, s.max());
                     }
                 }
@@ -454,6 +466,7 @@ fn describe<G>(r: &Result<G, LockError<G>>) -> &'static str {
         Err(LockError::WouldBlock) => "would-block",
         Err(LockError::Deadlock) => "deadlock",
         Err(LockError::BadOwnerId { .. }) => "bad-id",
+        Err(LockError::Contended) => "contended",
     }
 }
 
