@@ -1,151 +1,434 @@
-//! Attach an MPMC ring to arbitrary bytes and run arbitrary operations on
-//! it, with a hostile "peer" rewriting the shared words in between. It must
-//! never crash, read out of bounds, or hang. On a ring it initialised
-//! itself, until the peer's first write, it also checks every operation
-//! against a `VecDeque`.
+//! The MPMC ring, structure-aware: a ring made by `init` (or, for one
+//! input in 16, raw bytes attached), then every public operation —
+//! pushes and pops single, batched and blocking (zero or tiny timeouts),
+//! claims abandoned as a killed participant would leave them, stall
+//! recovery with `skip_stalled`, the users table (`join` with a liveness
+//! check in which queued peer writes land, `leave`, `users`), `status` —
+//! interleaved with a hostile peer's writes to any shared word. Until the
+//! peer's first write everything is checked against a model: a `VecDeque`
+//! of positions from head to tail (an element, or a hole a producer
+//! claimed and never published), the positions consumers claimed and
+//! never released, and the users table. After it, only that nothing
+//! crashes and counts stay in range.
+//!
+//! Input: byte 0 is the setup (`% 16 == 0`: attach raw bytes; else
+//! capacity `2 << (b >> 4) % 6`), then ops, one byte each (`% 18`) with
+//! their arguments.
 #![no_main]
 
 use std::collections::VecDeque;
 
-use interlink_core::mpmc::{status, MpmcRing, PopError, PushError, UserSlot};
-use interlink_core::{Region, RingConfig};
+use interlink_core::mpmc::{self, MpmcRing, PopError, PushError, UserSlot, USER_WORDS};
+use interlink_core::{BlockError, RingConfig, RoleError};
+use interlink_fuzz::{blocking, Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
 
-/// Memory for the "mapping", aligned as a mapping would be.
-#[repr(C, align(128))]
-struct Mapping([u8; 16384]);
+/// Shared words: header, users table and overflow word, tail and its
+/// event word, head and its event word, the first slots' sequence words.
+const NAMED: &[usize] = &[
+    0, 12, 32, 40, 64, 68, 120, 124, 128, 132, 256, 260, 128, 256, 384, 392, 400,
+];
 
-fuzz_target!(|data: &[u8]| {
-    let [mode, image_len, rest @ ..] = data else {
-        return;
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Entry {
+    Value(u32),
+    /// Claimed by a producer that never published.
+    Hole,
+}
+
+struct Model {
+    head: u32,
+    tail: u32,
+    /// Positions head..tail.
+    entries: VecDeque<Entry>,
+    /// Positions claimed by consumers that never released their slot.
+    held: Vec<u32>,
+    users: [u32; USER_WORDS],
+    overflow: bool,
+}
+
+impl Model {
+    /// Whether the slot of position `p` is free for its producer.
+    fn free_for(&self, p: u32, cap: u32) -> bool {
+        p.wrapping_sub(self.head) < cap && !self.held.contains(&p.wrapping_sub(cap))
+    }
+
+    /// What a one-element push claim gives: the position, or the error.
+    fn push_claim(&self, cap: u32) -> Result<u32, PushError> {
+        if self.tail.wrapping_sub(self.head) >= cap {
+            return Err(PushError::Full);
+        }
+        let stalled = self.tail.wrapping_sub(cap);
+        if self.held.contains(&stalled) {
+            return Err(PushError::Stalled { position: stalled });
+        }
+        Ok(self.tail)
+    }
+
+    /// What a one-element pop claim gives.
+    fn pop_claim(&self) -> Result<u32, PopError> {
+        match self.entries.front() {
+            None => Err(PopError::Empty),
+            Some(Entry::Hole) => Err(PopError::Stalled {
+                position: self.head,
+            }),
+            Some(Entry::Value(_)) => Ok(self.head),
+        }
+    }
+
+    fn push(&mut self, e: Entry) {
+        self.entries.push_back(e);
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    fn pop(&mut self) -> Option<Entry> {
+        self.head = self.head.wrapping_add(1);
+        self.entries.pop_front()
+    }
+}
+
+fuzz_target!(|data: &[u8]| run(data));
+
+fn run(data: &[u8]) {
+    let mut input = Input::new(data);
+    let setup = input.byte();
+    let raw = setup.is_multiple_of(16);
+    let mapping = if raw {
+        let len = 384 + input.below(1024) * 8;
+        let n = (input.byte() as usize * 8).min(len);
+        let m = Mapping::new(len, 128);
+        m.fill(input.bytes(n));
+        m
+    } else {
+        let cap = 2u32 << ((setup >> 4) % 6);
+        Mapping::new(MpmcRing::<u32>::bytes_needed(cap).expect("capacity"), 128)
     };
-    let mode = *mode;
-    let mut mapping = Box::new(Mapping([0; 16384]));
-    // Attaching needs an image of the ring; a ring we initialise does not.
-    let image_len = if mode & 2 == 0 { *image_len as usize * 8 } else { 0 };
-    let (image, ops) = rest.split_at(rest.len().min(image_len));
-    mapping.0[..image.len()].copy_from_slice(image);
-    let base = mapping.0.as_mut_ptr();
-    // Length of the region: when attaching, sometimes shorter than the
-    // ring needs.
-    let len = if mode & 3 == 1 { image.len() } else { 16384 };
-    // SAFETY: the box outlives every use of the region below.
-    let region = || unsafe { Region::from_raw(base, len) }.unwrap();
-
-    let (ring, mut model) = if mode & 2 == 0 {
-        // The bytes as they are: a header that may be anything at all.
-        match MpmcRing::<u32>::attach(region(), u64::from(mode >> 2)) {
-            Ok(ring) => (ring, None),
+    let hostile = Hostile::new(&mapping);
+    let ring = if raw {
+        match MpmcRing::<u32>::attach(mapping.region(), u64::from(input.byte() % 2)) {
+            Ok(r) => r,
             Err(_) => return,
         }
     } else {
-        // A well-formed ring, checked against a model until the peer writes.
-        let capacity = 2u32 << (mode >> 4).min(10);
-        let Ok(ring) = MpmcRing::<u32>::init(region(), RingConfig::new(capacity)) else {
-            return;
-        };
-        (ring, Some(VecDeque::new()))
+        let cap = 2u32 << ((setup >> 4) % 6);
+        MpmcRing::<u32>::init(mapping.region(), RingConfig::new(cap)).expect("init")
     };
-    let stride = MpmcRing::<u32>::bytes_needed(ring.capacity()).unwrap_or(0) as u32;
-    let mut out = [0u32; 64];
-    let mut items = [0u32; 64];
-    for op in ops.chunks(5) {
-        let arg = u32::from_le_bytes([
-            op[0],
-            *op.get(1).unwrap_or(&0),
-            *op.get(2).unwrap_or(&0),
-            *op.get(3).unwrap_or(&0),
-        ]);
-        let spins = arg >> 28; // small: a stalled slot must not slow the run
-        match op.get(4).copied().unwrap_or(0) % 8 {
+    let mut ring = ring;
+    let mut model = Model {
+        head: 0,
+        tail: 0,
+        entries: VecDeque::new(),
+        held: Vec::new(),
+        users: [0; USER_WORDS],
+        overflow: false,
+    };
+    let exact = !raw;
+    let mut next = 1u32;
+    let mut joined: Vec<(UserSlot, u32)> = Vec::new();
+    while !input.is_done() {
+        let t = exact && !hostile.wrote();
+        let cap = ring.capacity();
+        match input.byte() % 18 {
             0 => {
-                let r = ring.push_with_spin_limit(arg, spins);
-                if let Some(m) = &mut model {
-                    match r {
-                        Ok(()) => m.push_back(arg),
-                        Err(e) => assert_eq!((e, m.len()), (PushError::Full, ring.capacity() as usize)),
+                let v = next;
+                next += 1;
+                let spins = input.byte() % 4;
+                let r = if spins == 3 {
+                    ring.try_push(v)
+                } else {
+                    ring.push_with_spin_limit(v, u32::from(spins))
+                };
+                if t {
+                    assert_eq!(r, model.push_claim(cap).map(drop));
+                    if r.is_ok() {
+                        model.push(Entry::Value(v));
                     }
                 }
             }
             1 => {
-                let r = ring.pop_with_spin_limit(spins);
-                if let Some(m) = &mut model {
-                    match r {
-                        Ok(v) => assert_eq!(Some(v), m.pop_front()),
-                        Err(e) => assert_eq!((e, m.len()), (PopError::Empty, 0)),
+                let spins = input.byte() % 4;
+                let r = if spins == 3 {
+                    ring.try_pop()
+                } else {
+                    ring.pop_with_spin_limit(u32::from(spins))
+                };
+                if t {
+                    match model.pop_claim() {
+                        Ok(_) => assert_eq!(r.map(Entry::Value), Ok(model.pop().expect("entry"))),
+                        Err(e) => assert_eq!(r, Err(e)),
                     }
                 }
             }
             2 => {
-                let n = arg as usize % 64;
-                items[..n].iter_mut().enumerate().for_each(|(i, x)| *x = arg.wrapping_add(i as u32));
-                let r = ring.push_slice(&items[..n]);
-                if let Some(m) = &mut model {
-                    let room = ring.capacity() as usize - m.len();
-                    match r {
-                        Ok(k) => {
-                            assert_eq!(k, n.min(room));
-                            m.extend(&items[..k]);
+                let n = input.below(41);
+                let items: Vec<u32> = (0..n as u32).map(|i| next + i).collect();
+                next += n as u32;
+                let r = ring.push_slice(&items);
+                if let Ok(k) = r {
+                    assert!(k <= n && k <= cap as usize && (k > 0 || n == 0));
+                }
+                if t {
+                    if n == 0 {
+                        assert_eq!(r, Ok(0));
+                    } else {
+                        match model.push_claim(cap) {
+                            Err(e) => assert_eq!(r, Err(e)),
+                            Ok(_) => {
+                                let mut k = 0;
+                                while k < n.min(cap as usize)
+                                    && model.free_for(model.tail.wrapping_add(k as u32), cap)
+                                {
+                                    k += 1;
+                                }
+                                // free_for counts from the tail as it is.
+                                assert_eq!(r, Ok(k));
+                                for item in &items[..k] {
+                                    model.push(Entry::Value(*item));
+                                }
+                            }
                         }
-                        Err(e) => assert_eq!((e, room), (PushError::Full, 0)),
                     }
                 }
             }
             3 => {
-                let n = arg as usize % 64;
-                let r = ring.pop_into(&mut out[..n]);
-                if let Some(m) = &mut model {
-                    match r {
-                        Ok(k) => {
-                            assert_eq!(k, n.min(m.len()));
-                            for v in &out[..k] {
-                                assert_eq!(Some(*v), m.pop_front());
+                let n = input.below(41);
+                let mut out = vec![0u32; n];
+                let r = ring.pop_into(&mut out);
+                if let Ok(k) = r {
+                    assert!(k <= n && k <= cap as usize && (k > 0 || n == 0));
+                }
+                if t {
+                    if n == 0 {
+                        assert_eq!(r, Ok(0));
+                    } else {
+                        match model.pop_claim() {
+                            Err(e) => assert_eq!(r, Err(e)),
+                            Ok(_) => {
+                                let k = model
+                                    .entries
+                                    .iter()
+                                    .take(n)
+                                    .take_while(|e| matches!(e, Entry::Value(_)))
+                                    .count();
+                                assert_eq!(r, Ok(k));
+                                for v in &out[..k] {
+                                    assert_eq!(model.pop(), Some(Entry::Value(*v)));
+                                }
                             }
                         }
-                        Err(e) => assert_eq!((e, m.len()), (PopError::Empty, 0)),
                     }
-                }
-            }
-            4 if arg & 1 == 0 => {
-                // Nothing is stalled in an honest single-threaded ring.
-                let r = ring.skip_stalled(arg);
-                if model.is_some() {
-                    assert!(r.is_err());
                 }
             }
             4 => {
-                // The users table: join (ids with bit 1 set judged dead),
-                // then leave, which an honest table always allows.
-                let holder = arg >> 2;
-                match ring.join(holder, |h| h & 2 == 0) {
-                    Ok(slot) => {
-                        let left = ring.leave(slot, holder);
-                        if model.is_some() {
-                            assert_eq!(left, matches!(slot, UserSlot::Word(_)));
+                let v = next;
+                next += 1;
+                let b = blocking(&mut input, &hostile);
+                let timeout = Hostile::timeout(&mut input);
+                let r = ring.send(v, &b, Some(timeout));
+                if t && !hostile.wrote() {
+                    match model.push_claim(cap) {
+                        Ok(_) => {
+                            assert_eq!(r, Ok(()));
+                            model.push(Entry::Value(v));
+                        }
+                        Err(PushError::Full) => assert_eq!(r, Err(BlockError::TimedOut)),
+                        // Stalled, or (waiting for the stall's patience)
+                        // timed out: the API says which as it settles.
+                        Err(PushError::Stalled { position }) => assert!(
+                            r == Err(BlockError::Stalled { position })
+                                || r == Err(BlockError::TimedOut),
+                            "{r:?}"
+                        ),
+                        Err(PushError::Corrupt) => unreachable!(),
+                    }
+                }
+            }
+            5 => {
+                let b = blocking(&mut input, &hostile);
+                let timeout = Hostile::timeout(&mut input);
+                let r = ring.recv(&b, Some(timeout));
+                if t && !hostile.wrote() {
+                    match model.pop_claim() {
+                        Ok(_) => {
+                            assert_eq!(r.map(Entry::Value), Ok(model.pop().expect("entry")))
+                        }
+                        Err(PopError::Empty) => assert_eq!(r, Err(BlockError::TimedOut)),
+                        Err(PopError::Stalled { position }) => assert!(
+                            r == Err(BlockError::Stalled { position })
+                                || r == Err(BlockError::TimedOut),
+                            "{r:?}"
+                        ),
+                        Err(PopError::Corrupt) => unreachable!(),
+                    }
+                }
+            }
+            6 => {
+                // Stall recovery at a position chosen among the likely
+                // ones, or anywhere.
+                let position = match input.byte() % 6 {
+                    0 => model.head,
+                    1 => model.tail,
+                    2 => model.held.first().copied().unwrap_or(1),
+                    3 => model.head.wrapping_sub(1),
+                    4 => model.tail.wrapping_sub(cap),
+                    _ => input.u32(),
+                };
+                let r = ring.skip_stalled(position);
+                if t {
+                    if position == model.head && model.entries.front() == Some(&Entry::Hole) {
+                        assert_eq!(r, Ok(None));
+                        model.pop();
+                    } else if let Some(i) = model.held.iter().position(|&p| p == position) {
+                        assert_eq!(r, Ok(None));
+                        model.held.swap_remove(i);
+                    } else {
+                        assert_eq!(r, Err(mpmc::NotStalled { position }));
+                    }
+                }
+            }
+            7 => {
+                // A producer killed between claim and publish.
+                let r = ring.abandon_push();
+                if t {
+                    assert_eq!(r, model.push_claim(cap));
+                    if r.is_ok() {
+                        model.push(Entry::Hole);
+                    }
+                }
+            }
+            8 => {
+                // A consumer killed between claim and release.
+                let r = ring.abandon_pop();
+                if t {
+                    assert_eq!(r, model.pop_claim());
+                    if let Ok(p) = r {
+                        model.pop();
+                        model.held.push(p);
+                    }
+                }
+            }
+            9 => {
+                let h = u32::from(input.byte() % 8);
+                let alive_mask = input.byte();
+                let is_alive = |x: u32| {
+                    hostile.during();
+                    alive_mask >> (x % 8) & 1 == 1
+                };
+                let r = ring.join(h, is_alive);
+                if t && !hostile.wrote() {
+                    let expect = if h == 0 {
+                        Err(RoleError::ZeroHolder)
+                    } else {
+                        let i = model
+                            .users
+                            .iter()
+                            .position(|&w| w == 0 || alive_mask >> (w % 8) & 1 == 0);
+                        match i {
+                            Some(i) => {
+                                model.users[i] = h;
+                                Ok(UserSlot::Word(i))
+                            }
+                            None => {
+                                model.overflow = true;
+                                Ok(UserSlot::Overflow)
+                            }
+                        }
+                    };
+                    assert_eq!(r, expect);
+                }
+                if let Ok(slot) = r {
+                    joined.push((slot, h));
+                }
+            }
+            10 => {
+                let (slot, h) = match input.byte() % 4 {
+                    0 | 1 if !joined.is_empty() => {
+                        let i = input.below(joined.len());
+                        joined.swap_remove(i)
+                    }
+                    2 => (UserSlot::Overflow, u32::from(input.byte() % 8)),
+                    _ => (UserSlot::Word(input.below(20)), u32::from(input.byte() % 8)),
+                };
+                let r = ring.leave(slot, h);
+                if t {
+                    let expect = match slot {
+                        UserSlot::Word(i) if i < USER_WORDS && h != 0 && model.users[i] == h => {
+                            model.users[i] = 0;
+                            true
+                        }
+                        _ => false,
+                    };
+                    assert_eq!(r, expect);
+                }
+            }
+            11 => {
+                let users = ring.users();
+                let s = mpmc::status(&mapping.region());
+                if t {
+                    assert_eq!(users.words, model.users);
+                    assert_eq!(users.overflow, model.overflow);
+                    let s = s.expect("status of an honest ring");
+                    assert_eq!(s.users, users);
+                    assert_eq!(s.fill(), Some(model.entries.len() as u32));
+                    assert_eq!((s.head, s.tail), (model.head, model.tail));
+                } else if let Ok(s) = s {
+                    if let Some(f) = s.fill() {
+                        assert!(f <= s.header.capacity);
+                    }
+                    let _ = s.users.holders().count();
+                }
+            }
+            12 => {
+                let _ = (
+                    ring.is_empty(),
+                    ring.is_full(),
+                    ring.header(),
+                    format!("{ring:?}"),
+                );
+                ring.wake_consumers(&hostile);
+                ring.wake_producers(&hostile);
+            }
+            13 | 14 => hostile.write_from(&mut input, NAMED, cap),
+            15 => hostile.queue_from(&mut input, NAMED, cap),
+            16 => match MpmcRing::<u32>::attach(mapping.region(), 0) {
+                Ok(r) => {
+                    if t {
+                        assert_eq!(r.capacity(), cap);
+                    }
+                    ring = r;
+                }
+                Err(e) => assert!(!t, "attach to an honest ring: {e}"),
+            },
+            _ => {
+                // Many in a row: laps, wrap-around, a full ring.
+                let n = input.below(3 * cap as usize + 1);
+                for _ in 0..n {
+                    let v = next;
+                    next += 1;
+                    let r = ring.push_with_spin_limit(v, 0);
+                    if t {
+                        assert_eq!(r, model.push_claim(cap).map(drop));
+                        if r.is_ok() {
+                            model.push(Entry::Value(v));
                         }
                     }
-                    Err(_) => assert_eq!(holder, 0),
-                }
-            }
-            // The hostile peer: overwrite a shared word (tail at 128, head
-            // at 256, a slot's sequence word, or anywhere in the ring, the
-            // users table at 64..128 included).
-            _ => {
-                let offset = [128, 256, 384 + (arg >> 8) % stride.max(1) / 8 * 8, (arg >> 8) % stride.max(4)]
-                    [(arg & 3) as usize] as usize
-                    & !3;
-                if offset + 4 <= len.min(16384) {
-                    // SAFETY: inside the mapping and 4-aligned; a racing
-                    // peer would write these words the same way.
-                    unsafe { base.add(offset).cast::<u32>().write_volatile(arg) };
-                    model = None;
+                    if v.is_multiple_of(3) {
+                        let r = ring.pop_with_spin_limit(0);
+                        if t {
+                            match model.pop_claim() {
+                                Ok(_) => {
+                                    assert_eq!(r.map(Entry::Value), Ok(model.pop().expect("entry")))
+                                }
+                                Err(e) => assert_eq!(r, Err(e)),
+                            }
+                        }
+                    }
                 }
             }
         }
-        if let Some(m) = &model {
-            assert_eq!(ring.len() as usize, m.len());
+        assert!(ring.len() <= ring.capacity());
+        if exact && !hostile.wrote() {
+            assert_eq!(ring.len() as usize, model.entries.len());
         }
-        let _ = (ring.is_empty(), ring.is_full(), ring.header(), ring.users());
-        let _ = status(&region());
     }
-});
+}
