@@ -1,14 +1,27 @@
-//! What every ring shares: its configuration, its capacity rules, its
-//! errors, and the cache-line padding that keeps producer- and
-//! consumer-owned words apart.
+//! Layer 3, the rings: [`spsc`] (one producer, one consumer), [`mpmc`]
+//! (many of each) and [`bytes`] (variable-length records). Rings never
+//! block by themselves; their blocking forms wrap the `try_*` operations
+//! in a [`Blocking`](crate::wait::blocking::Blocking) strategy.
+//!
+//! This module holds what every ring shares: its configuration, its
+//! capacity rules, its errors, and the cache-line padding that keeps
+//! producer- and consumer-owned words apart. The ring modules are also
+//! re-exported at the crate root (`interlink_core::spsc`, …), their paths
+//! before the layers had folders.
 
 use core::fmt;
 use core::ops::Deref;
 use core::ptr::NonNull;
 
-use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
-use crate::region::{Region, RegionError};
-use crate::sync::{init_atomic, AtomicU32, Ordering};
+pub mod bytes;
+pub mod mpmc;
+mod role;
+mod shared_copy;
+pub mod spsc;
+
+use crate::foundation::atomics::{init_atomic, AtomicU32, Ordering};
+use crate::foundation::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
+use crate::foundation::region::{Region, RegionError};
 
 /// The largest capacity a ring accepts: indices are 32-bit and wrap, so a
 /// ring may hold at most half their range.
@@ -104,9 +117,9 @@ pub(crate) const fn ring_bytes(
 /// recorded length against the capacity, and the region against the length.
 /// Returns the capacity.
 pub(crate) fn check_ring_header(
-    snap: &crate::layout::HeaderSnapshot,
-    kind: crate::layout::Kind,
-    element: crate::layout::Fingerprint,
+    snap: &crate::foundation::layout::HeaderSnapshot,
+    kind: crate::foundation::layout::Kind,
+    element: crate::foundation::layout::Fingerprint,
     bytes_needed: impl FnOnce(u32) -> Result<usize, InitError>,
     region: &crate::Region<'_>,
     align: usize,
@@ -136,7 +149,7 @@ pub(crate) fn check_ring_header(
 /// to the larger of `control_align` and the slot's) holds all of it.
 #[cfg(not(loom))]
 pub(crate) fn check_untyped_ring_header(
-    snap: &crate::layout::HeaderSnapshot,
+    snap: &crate::foundation::layout::HeaderSnapshot,
     kind: Kind,
     min_capacity: u32,
     (control_size, control_align): (usize, usize),

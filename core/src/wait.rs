@@ -1,4 +1,7 @@
-//! How a thread waits for a 32-bit word in shared memory to change.
+//! Layer 1, waiting: how a thread waits for a 32-bit word in shared memory
+//! to change, and ([`blocking`]) how a non-blocking operation becomes a
+//! blocking one. Built on the foundation only; the sync types and the rings
+//! build on it.
 //!
 //! Rings never block by themselves; blocking is a [`Wait`] strategy around
 //! them. The core ships [`Spin`], which needs nothing from an OS,
@@ -18,7 +21,9 @@
 
 use core::time::Duration;
 
-use crate::sync::{spin_loop, AtomicU32, Ordering};
+use crate::foundation::atomics::{spin_loop, AtomicU32, Ordering};
+
+pub mod blocking;
 
 /// What ended a [`Wait::wait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -86,12 +86,12 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::fixed;
-use crate::layout::{AttachError, Fingerprint, Header, Kind};
-use crate::plain::Plain;
-use crate::region::Region;
+use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::foundation::layout::{AttachError, Fingerprint, Header, Kind};
+use crate::foundation::plain::Plain;
+use crate::foundation::region::Region;
 use crate::ring::InitError;
-use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::sync::fixed;
 use crate::wait::{update, Deadline, Declined, Races, Wait, WaitOutcome, MAX_LOST_RACES};
 
 /// Bit 31 of the lock word: a waiter may be asleep.

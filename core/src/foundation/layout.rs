@@ -9,8 +9,8 @@
 
 use core::fmt;
 
-use crate::region::RegionError;
-use crate::sync::{AtomicU32, Ordering};
+use crate::foundation::atomics::{AtomicU32, Ordering};
+use crate::foundation::region::RegionError;
 
 /// `b"ILNK"` read as a little-endian `u32`: the first word of every
 /// interlink structure.
@@ -315,7 +315,10 @@ impl Header {
         // SAFETY: forwarded from the caller; the field pointers stay in `*this`.
         unsafe {
             use core::ptr::addr_of_mut;
-            crate::sync::init_atomic(addr_of_mut!((*this).state), state::INITIALISING);
+            crate::foundation::atomics::init_atomic(
+                addr_of_mut!((*this).state),
+                state::INITIALISING,
+            );
             for word in [
                 addr_of_mut!((*this).magic),
                 addr_of_mut!((*this).version),
@@ -329,10 +332,10 @@ impl Header {
                 addr_of_mut!((*this).total_len_lo),
                 addr_of_mut!((*this).total_len_hi),
             ] {
-                crate::sync::init_atomic(word, 0);
+                crate::foundation::atomics::init_atomic(word, 0);
             }
             for i in 0..4 {
-                crate::sync::init_atomic(addr_of_mut!((*this).reserved[i]), 0);
+                crate::foundation::atomics::init_atomic(addr_of_mut!((*this).reserved[i]), 0);
             }
         }
     }

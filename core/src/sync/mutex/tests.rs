@@ -3,7 +3,7 @@ use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use super::*;
-use crate::semaphore::Semaphore;
+use crate::sync::semaphore::Semaphore;
 use crate::test_util::{AlignedBuf, TestWait};
 
 fn buf<T: Plain>() -> AlignedBuf {

@@ -5,8 +5,8 @@
 //! The core cannot tell whether a process is alive; the caller passes that
 //! judgement in (`interlink-linux` asks the kernel).
 
+use crate::foundation::atomics::{AtomicU32, Ordering};
 use crate::ring::RoleError;
-use crate::sync::{AtomicU32, Ordering};
 
 /// Claims a free role word for `holder`.
 pub(crate) fn claim(word: &AtomicU32, holder: u32) -> Result<(), RoleError> {

@@ -32,8 +32,8 @@ fn counts_bounds_and_attach() {
     let timed_out = Err(AcquireError::TimedOut);
     assert_eq!(s.acquire(&w, Some(Duration::from_millis(5))), timed_out);
     assert_eq!(s.acquire(&w, Some(Duration::ZERO)), timed_out);
-    let c = AlignedBuf::new(crate::condvar::Condvar::BYTES);
-    crate::condvar::Condvar::init(c.region()).unwrap();
+    let c = AlignedBuf::new(crate::sync::condvar::Condvar::BYTES);
+    crate::sync::condvar::Condvar::init(c.region()).unwrap();
     assert!(matches!(
         Semaphore::attach(c.region()),
         Err(AttachError::Kind { .. })

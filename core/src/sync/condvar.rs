@@ -28,12 +28,12 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::fixed::Words;
-use crate::layout::{AttachError, Kind};
-use crate::mutex::{Liveness, LockError, MutexGuard};
-use crate::region::Region;
+use crate::foundation::atomics::{fence, AtomicU32, Ordering};
+use crate::foundation::layout::{AttachError, Kind};
+use crate::foundation::region::Region;
 use crate::ring::InitError;
-use crate::sync::{fence, AtomicU32, Ordering};
+use crate::sync::fixed::Words;
+use crate::sync::mutex::{Liveness, LockError, MutexGuard};
 use crate::wait::{Wait, WaitOutcome};
 
 /// Word indices in [`Words`].

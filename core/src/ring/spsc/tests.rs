@@ -1,8 +1,8 @@
 use std::collections::VecDeque;
 
 use super::*;
-use crate::layout::{Header, HeaderSnapshot, MAGIC};
-use crate::region::RegionError;
+use crate::foundation::layout::{Header, HeaderSnapshot, MAGIC};
+use crate::foundation::region::RegionError;
 use crate::test_util::{AlignedBuf, Rng};
 
 fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {
@@ -518,8 +518,8 @@ mod blocking {
     use std::time::Duration;
 
     use super::*;
-    use crate::blocking::{BlockError, Blocking};
     use crate::test_util::TestWait;
+    use crate::wait::blocking::{BlockError, Blocking};
 
     #[test]
     fn send_and_recv_time_out_and_cost_nothing_when_nobody_sleeps() {
@@ -674,10 +674,15 @@ fn hostile_values(other: u32, capacity: u32) -> Vec<u32> {
 }
 
 /// The index word at `offset` (128: tail, 256: head), as a peer sees it.
-fn index_word(buf: &AlignedBuf, offset: usize) -> &crate::sync::AtomicU32 {
+fn index_word(buf: &AlignedBuf, offset: usize) -> &crate::foundation::atomics::AtomicU32 {
     assert!(offset == 128 || offset == 256);
     // SAFETY: a live, aligned AtomicU32 inside the buffer (layout table).
-    unsafe { &*buf.ptr().add(offset).cast::<crate::sync::AtomicU32>() }
+    unsafe {
+        &*buf
+            .ptr()
+            .add(offset)
+            .cast::<crate::foundation::atomics::AtomicU32>()
+    }
 }
 
 /// Runs every producer operation; whatever the indices say, nothing may

@@ -2,7 +2,7 @@ use std::collections::VecDeque;
 
 use super::*;
 use crate::codec;
-use crate::sync::AtomicU32;
+use crate::foundation::atomics::AtomicU32;
 use crate::test_util::{AlignedBuf, Rng};
 
 fn ring_buf(capacity: u32) -> AlignedBuf {
@@ -266,8 +266,8 @@ fn attach_validates_the_header() {
         Err(AttachError::Element { .. })
     ));
     // An SPSC ring is not a byte ring.
-    let spsc_buf = AlignedBuf::new(crate::spsc::SpscRing::<u64>::bytes_needed(64).unwrap());
-    crate::spsc::SpscRing::<u64>::init(spsc_buf.region(), RingConfig::new(64)).unwrap();
+    let spsc_buf = AlignedBuf::new(crate::ring::spsc::SpscRing::<u64>::bytes_needed(64).unwrap());
+    crate::ring::spsc::SpscRing::<u64>::init(spsc_buf.region(), RingConfig::new(64)).unwrap();
     assert!(matches!(
         ByteRing::attach(spsc_buf.region(), 0),
         Err(AttachError::Kind { found: 1, .. })
@@ -631,7 +631,7 @@ fn status_reads_roles_and_fill_without_the_type_id() {
     assert_eq!(s.header.capacity, 64);
     // Another kind is refused.
     let other = ring_buf(64);
-    crate::spsc::SpscRing::<u64>::init(other.region(), RingConfig::new(4)).unwrap();
+    crate::ring::spsc::SpscRing::<u64>::init(other.region(), RingConfig::new(4)).unwrap();
     assert!(matches!(
         status(&other.region()),
         Err(AttachError::Kind { .. })

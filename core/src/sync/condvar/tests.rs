@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::mutex::{Immortal, Mutex};
+use crate::sync::mutex::{Immortal, Mutex};
 use crate::test_util::{AlignedBuf, TestWait};
 
 #[test]
@@ -80,8 +80,10 @@ fn hostile_words_only_wake() {
         },
     );
     for v in [u32::MAX, 1 << 31, 0] {
-        cv.word(SLEEPERS).store(v, crate::sync::Ordering::Relaxed);
-        cv.word(SEQ).store(v, crate::sync::Ordering::Relaxed);
+        cv.word(SLEEPERS)
+            .store(v, crate::foundation::atomics::Ordering::Relaxed);
+        cv.word(SEQ)
+            .store(v, crate::foundation::atomics::Ordering::Relaxed);
         cv.notify_one(&w);
         let g = m.lock(&w, &me, None).unwrap();
         let (g, outcome) = cv.wait(g, Some(Duration::from_millis(1))).unwrap();

@@ -23,9 +23,9 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::event;
+use crate::foundation::atomics::{spin_loop, AtomicU32};
 use crate::ring::Corrupt;
-use crate::sync::{spin_loop, AtomicU32};
+use crate::sync::event;
 use crate::wait::{Deadline, Expired, Wait};
 
 /// A phase length for [`Blocking::spins`] or [`Blocking::yields`] that
@@ -209,13 +209,13 @@ impl fmt::Display for BlockError {
             ),
             Self::Corrupt => Corrupt.fmt(f),
             Self::PeerDied { holder } => write!(f, "the peer (holder {holder}) died"),
-            Self::TooLarge { len, max } => crate::bytes::SendError::TooLarge {
+            Self::TooLarge { len, max } => crate::ring::bytes::SendError::TooLarge {
                 len: *len,
                 max: *max,
             }
             .fmt(f),
             Self::BufferTooSmall { needed } => {
-                crate::bytes::RecvError::BufferTooSmall { needed: *needed }.fmt(f)
+                crate::ring::bytes::RecvError::BufferTooSmall { needed: *needed }.fmt(f)
             }
         }
     }
@@ -282,7 +282,7 @@ mod tests {
         assert_eq!(r, Err(BlockError::TimedOut));
         assert_eq!(b.wait.parks.get(), 0);
         assert_eq!(
-            word.load(crate::sync::Ordering::Relaxed),
+            word.load(crate::foundation::atomics::Ordering::Relaxed),
             0,
             "announced itself"
         );

@@ -74,7 +74,8 @@ fn any_word_value_is_only_an_epoch() {
     let e = Event::init(b.region()).unwrap();
     let w = TestWait::default();
     for v in [0, 1, u32::MAX, u32::MAX - 1, 1 << 31, (1 << 31) + 1] {
-        e.word().store(v, crate::sync::Ordering::Relaxed);
+        e.word()
+            .store(v, crate::foundation::atomics::Ordering::Relaxed);
         assert_eq!(e.notify(&w), v & WAITING != 0);
         let key = e.prepare();
         assert_eq!(

@@ -103,17 +103,17 @@ use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
-use crate::blocking::{BlockError, Blocking};
-use crate::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
-use crate::layout::{AttachError, Fingerprint, HeaderFields, HeaderSnapshot, Kind};
-use crate::region::{Region, RegionError};
+use crate::foundation::atomics::{Ordering, UnsafeCell};
+use crate::foundation::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
+use crate::foundation::layout::{AttachError, Fingerprint, HeaderFields, HeaderSnapshot, Kind};
+use crate::foundation::region::{Region, RegionError};
+use crate::ring::role;
+#[cfg(not(loom))]
+use crate::ring::shared_copy;
 use crate::ring::{
     capacity_is_valid, span, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
 };
-use crate::role;
-#[cfg(not(loom))]
-use crate::shared_copy;
-use crate::sync::{Ordering, UnsafeCell};
+use crate::wait::blocking::{BlockError, Blocking};
 use crate::wait::Wait;
 
 /// The smallest capacity in bytes: room for a header and 16 payload bytes.
@@ -739,7 +739,7 @@ impl<'a> Producer<'a> {
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
-        crate::event::notify(&self.ring.control().tail.wake, wait)
+        crate::sync::event::notify(&self.ring.control().tail.wake, wait)
     }
 
     /// Free bytes now (re-reads the consumer's head). A message of `len`
@@ -1059,7 +1059,7 @@ impl<'a> Consumer<'a> {
     /// nobody sleeps.
     #[inline]
     pub fn wake_producer(&self, wait: &impl Wait) -> bool {
-        crate::event::notify(&self.ring.control().head.wake, wait)
+        crate::sync::event::notify(&self.ring.control().head.wake, wait)
     }
 
     /// Hands up to `max` ready messages to `f`, in order, in place, then
@@ -1255,7 +1255,7 @@ impl Record<'_, '_> {
 /// [`Status`](crate::spsc::Status) (whose `fill` here counts bytes in use,
 /// padding included).
 #[cfg(not(loom))]
-pub fn status(region: &Region<'_>) -> Result<crate::spsc::Status, AttachError> {
+pub fn status(region: &Region<'_>) -> Result<crate::ring::spsc::Status, AttachError> {
     let base = region.check(size_of::<Control>(), ByteRing::region_align())?;
     // SAFETY: the region holds an aligned Control; every bit pattern is a
     // valid AtomicU32 outside loom, and all access below is atomic loads.
@@ -1270,7 +1270,7 @@ pub fn status(region: &Region<'_>) -> Result<crate::spsc::Status, AttachError> {
         ByteRing::region_align(),
     )?;
     let (tail, head) = control.indices();
-    Ok(crate::spsc::Status {
+    Ok(crate::ring::spsc::Status {
         header,
         producer: control.meta.producer.load(Ordering::Acquire),
         consumer: control.meta.consumer.load(Ordering::Acquire),

@@ -72,17 +72,17 @@ use core::marker::PhantomData;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
-use crate::blocking::{BlockError, Blocking};
-use crate::layout::{AttachError, Fingerprint, HeaderFields, Kind};
-use crate::plain::Plain;
-use crate::region::Region;
+use crate::foundation::atomics::{Ordering, UnsafeCell};
+use crate::foundation::layout::{AttachError, Fingerprint, HeaderFields, Kind};
+use crate::foundation::plain::Plain;
+use crate::foundation::region::Region;
+use crate::ring::role;
+use crate::ring::shared_copy;
 use crate::ring::{
     ring_bytes, span, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig,
     RoleError,
 };
-use crate::role;
-use crate::shared_copy;
-use crate::sync::{Ordering, UnsafeCell};
+use crate::wait::blocking::{BlockError, Blocking};
 use crate::wait::Wait;
 
 type Slot<T> = UnsafeCell<T>;
@@ -292,7 +292,7 @@ impl<T> SpscRing<'_, T> {
     }
 
     /// The header as it is now (for inspectors).
-    pub fn header(&self) -> crate::layout::HeaderSnapshot {
+    pub fn header(&self) -> crate::foundation::layout::HeaderSnapshot {
         self.control().meta.header.snapshot()
     }
 
@@ -509,7 +509,7 @@ impl<'a, T: Plain> Producer<'a, T> {
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
-        crate::event::notify(&self.ring.control().tail.wake, wait)
+        crate::sync::event::notify(&self.ring.control().tail.wake, wait)
     }
 
     /// Appends as many of `items` as fit, in order, with one publication;
@@ -796,7 +796,7 @@ impl<'a, T: Plain> Consumer<'a, T> {
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_producer(&self, wait: &impl Wait) -> bool {
-        crate::event::notify(&self.ring.control().head.wake, wait)
+        crate::sync::event::notify(&self.ring.control().head.wake, wait)
     }
 
     /// Copies up to `out.len()` elements into `out`, in order, with one
@@ -968,7 +968,7 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Status {
     /// The header, validated (magic, version, kind, state, capacity, length).
-    pub header: crate::layout::HeaderSnapshot,
+    pub header: crate::foundation::layout::HeaderSnapshot,
     /// The producer's holder id (0: none).
     pub producer: u32,
     /// The consumer's holder id (0: none).

@@ -161,14 +161,16 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::blocking::{BlockError, Blocking};
-use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind};
-use crate::plain::Plain;
-use crate::region::Region;
+use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::foundation::layout::{
+    AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
+};
+use crate::foundation::plain::Plain;
+use crate::foundation::region::Region;
 use crate::ring::{
     check_ring_header, ring_bytes, CacheLine, Corrupt, IndexLine, InitError, RingConfig, RoleError,
 };
-use crate::sync::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::wait::blocking::{BlockError, Blocking};
 use crate::wait::{Deadline, Expired, Wait};
 
 /// How many times [`MpmcRing::try_push`] and [`MpmcRing::try_pop`] re-check
@@ -914,7 +916,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // consumer released it before the seq we acquired); no one else
         // touches the value until our Release store below.
         slot.value
-            .with_mut(|p| unsafe { crate::shared_copy::store(p, value) });
+            .with_mut(|p| unsafe { crate::ring::shared_copy::store(p, value) });
         slot.seq.store(pos.wrapping_add(1), Ordering::Release);
     }
 
@@ -926,7 +928,9 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // SAFETY: claim() gave us `pos`, whose slot was published (its
         // producer wrote the value before the seq we acquired); no producer
         // writes it until our Release store below.
-        let value = slot.value.with(|p| unsafe { crate::shared_copy::load(p) });
+        let value = slot
+            .value
+            .with(|p| unsafe { crate::ring::shared_copy::load(p) });
         slot.seq
             .store(pos.wrapping_add(self.capacity), Ordering::Release);
         value
@@ -965,8 +969,8 @@ impl<T> MpmcRing<'_, T> {
             // joiner that got the word first makes this one move on. A
             // word freed under the exchange (its holder left) gets one
             // more try.
-            let taken = match crate::role::take_over(word, holder, &is_alive) {
-                Err(RoleError::Taken { holder: 0 }) => crate::role::claim(word, holder),
+            let taken = match crate::ring::role::take_over(word, holder, &is_alive) {
+                Err(RoleError::Taken { holder: 0 }) => crate::ring::role::claim(word, holder),
                 other => other,
             };
             if taken.is_ok() {
@@ -988,7 +992,7 @@ impl<T> MpmcRing<'_, T> {
                 .meta
                 .users
                 .get(index)
-                .is_some_and(|word| holder != 0 && crate::role::release(word, holder)),
+                .is_some_and(|word| holder != 0 && crate::ring::role::release(word, holder)),
             UserSlot::Overflow => false,
         }
     }
@@ -1018,7 +1022,7 @@ impl<T> MpmcRing<'_, T> {
     /// `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumers(&self, wait: &impl Wait) -> bool {
-        crate::event::notify(&self.control().tail.wake, wait)
+        crate::sync::event::notify(&self.control().tail.wake, wait)
     }
 
     /// Wakes the producers parked in [`MpmcRing::send`], if any; returns
@@ -1027,7 +1031,7 @@ impl<T> MpmcRing<'_, T> {
     /// [`MpmcRing::pop_into`] when producers may block.
     #[inline]
     pub fn wake_producers(&self, wait: &impl Wait) -> bool {
-        crate::event::notify(&self.control().head.wake, wait)
+        crate::sync::event::notify(&self.control().head.wake, wait)
     }
 
     /// Whether [`MpmcRing::len`] is 0.

@@ -36,11 +36,11 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::fixed::Words;
-use crate::layout::{AttachError, Kind};
-use crate::region::Region;
+use crate::foundation::atomics::{fence, AtomicU32, Ordering};
+use crate::foundation::layout::{AttachError, Kind};
+use crate::foundation::region::Region;
 use crate::ring::InitError;
-use crate::sync::{fence, AtomicU32, Ordering};
+use crate::sync::fixed::Words;
 use crate::wait::{update, Deadline, Declined, Expired, Races, Wait, MAX_LOST_RACES};
 
 /// Word indices in [`Words`].

@@ -44,7 +44,7 @@ use core::mem::{align_of, size_of, MaybeUninit};
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicU16, AtomicU32, AtomicU8, Ordering::Relaxed};
 
-use crate::plain::Plain;
+use crate::foundation::plain::Plain;
 
 /// The widest lock-free atomic: the unit of long copies.
 #[cfg(all(not(loom), target_has_atomic = "64"))]

@@ -39,11 +39,11 @@ use core::marker::PhantomData;
 use core::ptr::NonNull;
 use core::time::Duration;
 
-use crate::fixed::Words;
-use crate::layout::{AttachError, Kind};
-use crate::region::Region;
+use crate::foundation::atomics::{fence, AtomicU32, Ordering};
+use crate::foundation::layout::{AttachError, Kind};
+use crate::foundation::region::Region;
 use crate::ring::InitError;
-use crate::sync::{fence, AtomicU32, Ordering};
+use crate::sync::fixed::Words;
 use crate::wait::{update, Declined, Races, Wait, WaitOutcome};
 
 /// Bit 0 of an event word: a sleeper may be waiting.
@@ -166,7 +166,7 @@ impl<'a> Event<'a> {
         timeout: Option<Duration>,
         mut check: impl FnMut() -> Option<R>,
     ) -> Result<R, crate::wait::Expired> {
-        crate::blocking::Blocking::parking(wait).run(self.word(), timeout, || Ok(check()))
+        crate::wait::blocking::Blocking::parking(wait).run(self.word(), timeout, || Ok(check()))
     }
 }
 

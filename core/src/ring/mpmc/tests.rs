@@ -1,7 +1,7 @@
 use std::collections::VecDeque;
 
 use super::*;
-use crate::region::RegionError;
+use crate::foundation::region::RegionError;
 use crate::test_util::{AlignedBuf, Rng};
 
 fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {
@@ -131,7 +131,7 @@ fn attach_validates_every_field() {
         Err(AttachError::Element { .. })
     ));
     assert!(matches!(
-        crate::spsc::SpscRing::<u64>::attach(buf.region(), 5),
+        crate::ring::spsc::SpscRing::<u64>::attach(buf.region(), 5),
         Err(AttachError::Kind {
             expected: Kind::Spsc,
             found: 2

@@ -4,10 +4,12 @@
 
 use core::ptr::NonNull;
 
-use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind};
-use crate::region::{Region, RegionError};
+use crate::foundation::atomics::{init_atomic, AtomicU32};
+use crate::foundation::layout::{
+    AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
+};
+use crate::foundation::region::{Region, RegionError};
 use crate::ring::InitError;
-use crate::sync::{init_atomic, AtomicU32};
 
 /// Checks that `region` holds `total` bytes aligned to `align`, and marks
 /// the header at its start `INITIALISING` (under loom: creates its atomics).
