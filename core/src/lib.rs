@@ -32,7 +32,7 @@
 extern crate std;
 
 // The layers, bottom up; each module imports only from layers below it
-// (checked by `.ci/module-cycles`):
+// (checked by `tests/module_layers.rs`):
 //   0 foundation: atomics (the loom switch), `Plain`, regions, header, frame
 //   1 wait:       `Wait`, deadlines, `Blocking`
 //   2 sync:       futex-word sync types (mutex, semaphore, condvar, event)
@@ -49,18 +49,26 @@ pub mod wait;
 pub use foundation::{frame, layout, plain, region};
 pub use ring::{bytes, mpmc, spsc};
 pub use sync::{condvar, event, mutex, semaphore};
-pub use wait::blocking;
+
+/// Blocking around non-blocking operations: the path of
+/// [`wait::blocking`] before the layers had folders, plus the rings'
+/// [`BlockError`] that it used to hold.
+pub mod blocking {
+    pub use crate::ring::BlockError;
+    pub use crate::wait::blocking::*;
+}
 
 #[cfg(test)]
 mod test_util;
 
-pub use blocking::{BlockError, Blocking};
 pub use layout::{AttachError, Kind, LAYOUT_VERSION};
 pub use plain::Plain;
 pub use region::{Region, RegionError};
+pub use ring::BlockError;
 pub use ring::{
     ChunkError, Corrupt, InitError, PopError, PushError, RingConfig, RingError, RoleError,
 };
+pub use wait::blocking::Blocking;
 pub use wait::{Deadline, Expired, Spin, Wait, WaitOutcome};
 
 macro_rules! impl_error {

@@ -19,11 +19,13 @@
 //! sleeps and wakes. A `Wait` without a clock ([`Spin`]) makes a timed
 //! operation give up after its first wait round instead.
 
+use core::fmt;
 use core::time::Duration;
 
 use crate::foundation::atomics::{spin_loop, AtomicU32, Ordering};
 
 pub mod blocking;
+pub(crate) mod event_word;
 
 /// What ended a [`Wait::wait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +142,12 @@ impl Deadline {
 /// A [`Deadline`] has passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expired;
+
+impl fmt::Display for Expired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
 
 /// How many compare-exchanges on a shared word one operation may lose
 /// (each loss: the word changed between the load and the exchange, or the

@@ -206,6 +206,50 @@ pub struct HeaderSnapshot {
     pub total_len: u64,
 }
 
+/// The largest capacity a ring (or any structure with a capacity) accepts: indices are 32-bit and wrap, so a
+/// ring may hold at most half their range.
+pub const MAX_CAPACITY: u32 = 1 << 31;
+
+/// Why a structure (a ring, a sync type) could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitError {
+    /// The capacity is zero, not a power of two, or above [`MAX_CAPACITY`].
+    Capacity {
+        /// The capacity asked for.
+        capacity: u32,
+    },
+    /// The memory cannot hold the ring.
+    Region(RegionError),
+    /// The capacity is below the structure's minimum.
+    CapacityBelow {
+        /// The capacity asked for.
+        capacity: u32,
+        /// The smallest capacity accepted.
+        min: u32,
+    },
+}
+
+impl From<RegionError> for InitError {
+    fn from(e: RegionError) -> Self {
+        Self::Region(e)
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Capacity { capacity } => write!(
+                f,
+                "capacity {capacity} is not a power of two between 1 and {MAX_CAPACITY}"
+            ),
+            Self::Region(e) => write!(f, "{e}"),
+            Self::CapacityBelow { capacity, min } => {
+                write!(f, "capacity {capacity} is below the minimum of {min}")
+            }
+        }
+    }
+}
+
 /// Why attaching to a structure failed. Each mismatch has its own variant,
 /// carrying what was expected and what was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -110,10 +110,11 @@ use crate::foundation::region::{Region, RegionError};
 use crate::ring::role;
 #[cfg(not(loom))]
 use crate::ring::shared_copy;
+use crate::ring::BlockError;
 use crate::ring::{
     capacity_is_valid, span, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
 };
-use crate::wait::blocking::{BlockError, Blocking};
+use crate::wait::blocking::Blocking;
 use crate::wait::Wait;
 
 /// The smallest capacity in bytes: room for a header and 16 payload bytes.
@@ -739,7 +740,7 @@ impl<'a> Producer<'a> {
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
-        crate::sync::event::notify(&self.ring.control().tail.wake, wait)
+        crate::wait::event_word::notify(&self.ring.control().tail.wake, wait)
     }
 
     /// Free bytes now (re-reads the consumer's head). A message of `len`
@@ -1059,7 +1060,7 @@ impl<'a> Consumer<'a> {
     /// nobody sleeps.
     #[inline]
     pub fn wake_producer(&self, wait: &impl Wait) -> bool {
-        crate::sync::event::notify(&self.ring.control().head.wake, wait)
+        crate::wait::event_word::notify(&self.ring.control().head.wake, wait)
     }
 
     /// Hands up to `max` ready messages to `f`, in order, in place, then
@@ -1255,7 +1256,7 @@ impl Record<'_, '_> {
 /// [`Status`](crate::spsc::Status) (whose `fill` here counts bytes in use,
 /// padding included).
 #[cfg(not(loom))]
-pub fn status(region: &Region<'_>) -> Result<crate::ring::spsc::Status, AttachError> {
+pub fn status(region: &Region<'_>) -> Result<crate::ring::Status, AttachError> {
     let base = region.check(size_of::<Control>(), ByteRing::region_align())?;
     // SAFETY: the region holds an aligned Control; every bit pattern is a
     // valid AtomicU32 outside loom, and all access below is atomic loads.
@@ -1270,7 +1271,7 @@ pub fn status(region: &Region<'_>) -> Result<crate::ring::spsc::Status, AttachEr
         ByteRing::region_align(),
     )?;
     let (tail, head) = control.indices();
-    Ok(crate::ring::spsc::Status {
+    Ok(crate::ring::Status {
         header,
         producer: control.meta.producer.load(Ordering::Acquire),
         consumer: control.meta.consumer.load(Ordering::Acquire),

@@ -167,10 +167,11 @@ use crate::foundation::layout::{
 };
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
+use crate::ring::BlockError;
 use crate::ring::{
     check_ring_header, ring_bytes, CacheLine, Corrupt, IndexLine, InitError, RingConfig, RoleError,
 };
-use crate::wait::blocking::{BlockError, Blocking};
+use crate::wait::blocking::Blocking;
 use crate::wait::{Deadline, Expired, Wait};
 
 /// How many times [`MpmcRing::try_push`] and [`MpmcRing::try_pop`] re-check
@@ -1022,7 +1023,7 @@ impl<T> MpmcRing<'_, T> {
     /// `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumers(&self, wait: &impl Wait) -> bool {
-        crate::sync::event::notify(&self.control().tail.wake, wait)
+        crate::wait::event_word::notify(&self.control().tail.wake, wait)
     }
 
     /// Wakes the producers parked in [`MpmcRing::send`], if any; returns
@@ -1031,7 +1032,7 @@ impl<T> MpmcRing<'_, T> {
     /// [`MpmcRing::pop_into`] when producers may block.
     #[inline]
     pub fn wake_producers(&self, wait: &impl Wait) -> bool {
-        crate::sync::event::notify(&self.control().head.wake, wait)
+        crate::wait::event_word::notify(&self.control().head.wake, wait)
     }
 
     /// Whether [`MpmcRing::len`] is 0.

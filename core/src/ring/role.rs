@@ -5,8 +5,39 @@
 //! The core cannot tell whether a process is alive; the caller passes that
 //! judgement in (`interlink-linux` asks the kernel).
 
+use core::fmt;
+
 use crate::foundation::atomics::{AtomicU32, Ordering};
-use crate::ring::RoleError;
+
+/// Why a role (producer or consumer) could not be claimed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleError {
+    /// Holder id 0 means "free" and cannot be claimed with.
+    ZeroHolder,
+    /// The role is held by `holder`, which is alive (or was not checked).
+    Taken {
+        /// The current holder's id.
+        holder: u32,
+    },
+    /// The role was free (or taken from a dead holder), but the ring's
+    /// indices, as loaded right after claiming it, are out of range: the
+    /// peer (or whoever wrote the memory) is buggy or hostile. No handle
+    /// was made and the role word was freed again; claiming succeeds once
+    /// the indices are sane (e.g. after the ring is re-initialised).
+    Corrupt,
+}
+
+impl fmt::Display for RoleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ZeroHolder => f.write_str("holder id 0 is reserved for a free role"),
+            Self::Taken { holder } => write!(f, "role already held by {holder}"),
+            Self::Corrupt => f.write_str(
+                "ring corrupt: its indices are out of range, so the role was not claimed",
+            ),
+        }
+    }
+}
 
 /// Claims a free role word for `holder`.
 pub(crate) fn claim(word: &AtomicU32, holder: u32) -> Result<(), RoleError> {

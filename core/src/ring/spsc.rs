@@ -78,11 +78,13 @@ use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
 use crate::ring::role;
 use crate::ring::shared_copy;
+use crate::ring::BlockError;
+pub use crate::ring::Status;
 use crate::ring::{
     ring_bytes, span, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig,
     RoleError,
 };
-use crate::wait::blocking::{BlockError, Blocking};
+use crate::wait::blocking::Blocking;
 use crate::wait::Wait;
 
 type Slot<T> = UnsafeCell<T>;
@@ -509,7 +511,7 @@ impl<'a, T: Plain> Producer<'a, T> {
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
-        crate::sync::event::notify(&self.ring.control().tail.wake, wait)
+        crate::wait::event_word::notify(&self.ring.control().tail.wake, wait)
     }
 
     /// Appends as many of `items` as fit, in order, with one publication;
@@ -796,7 +798,7 @@ impl<'a, T: Plain> Consumer<'a, T> {
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_producer(&self, wait: &impl Wait) -> bool {
-        crate::sync::event::notify(&self.ring.control().head.wake, wait)
+        crate::wait::event_word::notify(&self.ring.control().head.wake, wait)
     }
 
     /// Copies up to `out.len()` elements into `out`, in order, with one
@@ -959,33 +961,6 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
     pub fn release_all(self) {
         let n = self.len;
         self.consumer.release_slots(n);
-    }
-}
-
-/// What an inspector can read from an SPSC ring without knowing its element
-/// type: the header, the role holders and the two indices, as they were at
-/// some moment during [`status`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status {
-    /// The header, validated (magic, version, kind, state, capacity, length).
-    pub header: crate::foundation::layout::HeaderSnapshot,
-    /// The producer's holder id (0: none).
-    pub producer: u32,
-    /// The consumer's holder id (0: none).
-    pub consumer: u32,
-    /// Elements ever pushed (wrapping).
-    pub tail: u32,
-    /// Elements ever popped (wrapping).
-    pub head: u32,
-}
-
-impl Status {
-    /// Elements in the ring, or `None` if the indices say more than the
-    /// capacity (corrupt): the rings' one range check, applied to the
-    /// recorded indices. `tail` and `head` themselves are reported as
-    /// read, unchecked: use them only through this.
-    pub fn fill(&self) -> Option<u32> {
-        crate::ring::fill(self.tail, self.head, self.header.capacity)
     }
 }
 

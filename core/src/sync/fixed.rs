@@ -5,11 +5,11 @@
 use core::ptr::NonNull;
 
 use crate::foundation::atomics::{init_atomic, AtomicU32};
+use crate::foundation::layout::InitError;
 use crate::foundation::layout::{
     AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
 };
 use crate::foundation::region::{Region, RegionError};
-use crate::ring::InitError;
 
 /// Checks that `region` holds `total` bytes aligned to `align`, and marks
 /// the header at its start `INITIALISING` (under loom: creates its atomics).

@@ -87,10 +87,10 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::foundation::layout::InitError;
 use crate::foundation::layout::{AttachError, Fingerprint, Header, Kind};
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
-use crate::ring::InitError;
 use crate::sync::fixed;
 use crate::wait::{update, Deadline, Declined, Races, Wait, WaitOutcome, MAX_LOST_RACES};
 

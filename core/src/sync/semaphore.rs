@@ -37,9 +37,9 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::foundation::atomics::{fence, AtomicU32, Ordering};
+use crate::foundation::layout::InitError;
 use crate::foundation::layout::{AttachError, Kind};
 use crate::foundation::region::Region;
-use crate::ring::InitError;
 use crate::sync::fixed::Words;
 use crate::wait::{update, Deadline, Declined, Expired, Races, Wait, MAX_LOST_RACES};
 

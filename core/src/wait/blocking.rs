@@ -5,8 +5,9 @@
 //! (full / empty). [`Blocking::run`] turns such an attempt into a blocking
 //! one with a timeout, and [`Blocking::notify`] is what the other side
 //! calls after each success so that a parked peer wakes up. The event word
-//! follows [`crate::event`]'s protocol, so the side that succeeds pays one
-//! fence and one load — no read-modify-write, no syscall — unless its peer
+//! follows the event-word protocol (`wait::event_word`, which
+//! [`Event`](crate::sync::event::Event) uses too), so the side that
+//! succeeds pays one fence and one load — no read-modify-write, no syscall — unless its peer
 //! is actually asleep.
 //!
 //! A new structure gets blocking operations by giving each waiting side an
@@ -20,12 +21,10 @@
 //! }
 //! ```
 
-use core::fmt;
 use core::time::Duration;
 
 use crate::foundation::atomics::{spin_loop, AtomicU32};
-use crate::ring::Corrupt;
-use crate::sync::event;
+use crate::wait::event_word;
 use crate::wait::{Deadline, Expired, Wait};
 
 /// A phase length for [`Blocking::spins`] or [`Blocking::yields`] that
@@ -126,7 +125,7 @@ impl<W: Wait> Blocking<W> {
                 round = round.saturating_add(1);
             } else {
                 let left = deadline.remaining(&self.wait)?;
-                let key = event::prepare(word);
+                let key = event_word::prepare(word);
                 if let Some(r) = attempt()? {
                     return Ok(r);
                 }
@@ -143,87 +142,7 @@ impl<W: Wait> Blocking<W> {
     /// operation that they wait for has taken effect.
     #[inline]
     pub fn notify(&self, word: &AtomicU32) -> bool {
-        event::notify(word, &self.wait)
-    }
-}
-
-/// Why a blocking ring operation did nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BlockError {
-    /// The timeout passed first.
-    TimedOut,
-    /// The MPMC ring only: the next position stayed claimed by another
-    /// participant that did not finish with it for a whole
-    /// [`crate::mpmc::STALL_PATIENCE`] (see
-    /// [`crate::mpmc::PopError::Stalled`]); waiting longer would not help
-    /// if that participant died.
-    Stalled {
-        /// The stalled position.
-        position: u32,
-    },
-    /// See [`Corrupt`].
-    Corrupt,
-    /// The peer's role is held by `holder` (a pid, for processes), which
-    /// has died. The core's own operations never return this: it is for
-    /// callers that check the peer's liveness between timed waits, as the
-    /// Linux shim's named channels do.
-    PeerDied {
-        /// The dead holder's id.
-        holder: u32,
-    },
-    /// See [`SendError::TooLarge`](crate::bytes::SendError::TooLarge): the
-    /// message can never fit, so waiting is pointless.
-    TooLarge {
-        /// Payload bytes asked for.
-        len: usize,
-        /// The ring's largest payload.
-        max: u32,
-    },
-    /// See [`RecvError::BufferTooSmall`](crate::bytes::RecvError::BufferTooSmall):
-    /// the next message stays in the ring.
-    BufferTooSmall {
-        /// The message's payload length.
-        needed: usize,
-    },
-}
-
-impl From<Expired> for BlockError {
-    fn from(_: Expired) -> Self {
-        Self::TimedOut
-    }
-}
-
-impl From<Corrupt> for BlockError {
-    fn from(_: Corrupt) -> Self {
-        Self::Corrupt
-    }
-}
-
-impl fmt::Display for BlockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TimedOut => f.write_str("timed out"),
-            Self::Stalled { position } => write!(
-                f,
-                "ring stalled: position {position} was claimed and not finished"
-            ),
-            Self::Corrupt => Corrupt.fmt(f),
-            Self::PeerDied { holder } => write!(f, "the peer (holder {holder}) died"),
-            Self::TooLarge { len, max } => crate::ring::bytes::SendError::TooLarge {
-                len: *len,
-                max: *max,
-            }
-            .fmt(f),
-            Self::BufferTooSmall { needed } => {
-                crate::ring::bytes::RecvError::BufferTooSmall { needed: *needed }.fmt(f)
-            }
-        }
-    }
-}
-
-impl fmt::Display for Expired {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("timed out")
+        event_word::notify(word, &self.wait)
     }
 }
 
@@ -232,6 +151,7 @@ mod tests {
     use core::cell::Cell;
 
     use super::*;
+    use crate::ring::BlockError;
     use crate::test_util::TestWait;
     use crate::wait::{Spin, WaitOutcome};
 
@@ -318,14 +238,5 @@ mod tests {
         });
         assert_eq!(r, Ok(1));
         assert_eq!(b.wait.calls(), 0);
-    }
-
-    #[test]
-    fn errors_say_what_happened() {
-        assert_eq!(BlockError::TimedOut.to_string(), "timed out");
-        assert_eq!(
-            BlockError::PeerDied { holder: 42 }.to_string(),
-            "the peer (holder 42) died"
-        );
     }
 }

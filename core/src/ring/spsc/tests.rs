@@ -518,8 +518,9 @@ mod blocking {
     use std::time::Duration;
 
     use super::*;
+    use crate::ring::BlockError;
     use crate::test_util::TestWait;
-    use crate::wait::blocking::{BlockError, Blocking};
+    use crate::wait::blocking::Blocking;
 
     #[test]
     fn send_and_recv_time_out_and_cost_nothing_when_nobody_sleeps() {

@@ -1,3 +1,4 @@
+use crate::wait::event_word::WAITING;
 use std::time::Duration;
 
 use super::*;
