@@ -286,17 +286,30 @@ impl<'a> ByteRing<'a> {
     /// before (attachers see `NotReady` and retry), and re-initialising a
     /// ring that others use is a protocol error (they will see junk).
     pub fn init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
-        let ring = Self::init_begin(region, config)?;
-        ring.init_publish(config);
+        let ring = Self::begin_init(region, config)?;
+        ring.publish_init(config);
         Ok(ring)
+    }
+
+    /// [`ByteRing::init`]'s first half, for loom models of the init/attach
+    /// handshake (which attach between the halves); not in the API outside
+    /// `cfg(loom)`.
+    #[cfg(loom)]
+    pub fn init_begin(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+        Self::begin_init(region, config)
+    }
+
+    /// [`ByteRing::init`]'s second half, for loom models (see
+    /// [`ByteRing::init_begin`]); not in the API outside `cfg(loom)`.
+    #[cfg(loom)]
+    pub fn init_publish(&self, config: RingConfig) {
+        self.publish_init(config)
     }
 
     /// First half of [`ByteRing::init`]: checks the region, marks the
     /// header `INITIALISING` and zeroes the indices and role words (under
-    /// loom: constructs every atomic and cell). For loom models of the
-    /// init/attach handshake; use [`ByteRing::init`].
-    #[doc(hidden)]
-    pub fn init_begin(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+    /// loom: constructs every atomic and cell).
+    fn begin_init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
         let total = Self::bytes_needed(config.capacity)?;
         let base = region.check(total, Self::region_align())?;
         let control = base.cast::<Control>();
@@ -325,8 +338,7 @@ impl<'a> ByteRing<'a> {
 
     /// Second half of [`ByteRing::init`]: records the configuration and
     /// publishes the ring as ready (`Release`).
-    #[doc(hidden)]
-    pub fn init_publish(&self, config: RingConfig) {
+    fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Bytes,
             element: element(config.type_id),
@@ -334,7 +346,7 @@ impl<'a> ByteRing<'a> {
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
         };
-        // SAFETY: init_begin ran on this memory.
+        // SAFETY: begin_init ran on this memory.
         unsafe { Control::publish(self.control.as_ptr(), &fields) };
     }
 

@@ -432,18 +432,31 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     /// before (attachers see `NotReady` and retry), and re-initialising a
     /// ring that others use is a protocol error (they will see junk).
     pub fn init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
-        let ring = Self::init_begin(region, config)?;
-        ring.init_publish(config);
+        let ring = Self::begin_init(region, config)?;
+        ring.publish_init(config);
         Ok(ring)
+    }
+
+    /// [`MpmcRing::init`]'s first half, for loom models of the init/attach
+    /// handshake (which attach between the halves); not in the API outside
+    /// `cfg(loom)`.
+    #[cfg(loom)]
+    pub fn init_begin(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+        Self::begin_init(region, config)
+    }
+
+    /// [`MpmcRing::init`]'s second half, for loom models (see
+    /// [`MpmcRing::init_begin`]); not in the API outside `cfg(loom)`.
+    #[cfg(loom)]
+    pub fn init_publish(&self, config: RingConfig) {
+        self.publish_init(config)
     }
 
     /// First half of [`MpmcRing::init`]: checks the region, marks the
     /// header `INITIALISING`, zeroes the users table and the indices and
     /// gives slot `i` the
-    /// sequence `i` (under loom: constructs every atomic and cell). For loom
-    /// models of the init/attach handshake; use [`MpmcRing::init`].
-    #[doc(hidden)]
-    pub fn init_begin(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+    /// sequence `i` (under loom: constructs every atomic and cell).
+    fn begin_init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
         let total = Self::bytes_needed(config.capacity)?;
         let base = region.check(total, region_align::<T>())?;
         let control = base.cast::<Control>();
@@ -487,8 +500,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
 
     /// Second half of [`MpmcRing::init`]: records the configuration and
     /// publishes the ring as ready (`Release`).
-    #[doc(hidden)]
-    pub fn init_publish(&self, config: RingConfig) {
+    fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Mpmc,
             element: Fingerprint::of::<T>(config.type_id),
@@ -496,7 +508,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
         };
-        // SAFETY: init_begin ran on this memory.
+        // SAFETY: begin_init ran on this memory.
         unsafe {
             Header::publish(
                 core::ptr::addr_of_mut!((*self.control.as_ptr()).meta.0.header),

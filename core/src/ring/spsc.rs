@@ -151,17 +151,30 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     /// before (attachers see `NotReady` and retry), and re-initialising a
     /// ring that others use is a protocol error (they will see junk).
     pub fn init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
-        let ring = Self::init_begin(region, config)?;
-        ring.init_publish(config);
+        let ring = Self::begin_init(region, config)?;
+        ring.publish_init(config);
         Ok(ring)
+    }
+
+    /// [`SpscRing::init`]'s first half, for loom models of the init/attach
+    /// handshake (which attach between the halves); not in the API outside
+    /// `cfg(loom)`.
+    #[cfg(loom)]
+    pub fn init_begin(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+        Self::begin_init(region, config)
+    }
+
+    /// [`SpscRing::init`]'s second half, for loom models (see
+    /// [`SpscRing::init_begin`]); not in the API outside `cfg(loom)`.
+    #[cfg(loom)]
+    pub fn init_publish(&self, config: RingConfig) {
+        self.publish_init(config)
     }
 
     /// First half of [`SpscRing::init`]: checks the region, marks the
     /// header `INITIALISING` and zeroes the indices and role words (under
-    /// loom: constructs every atomic and slot). For loom models of the
-    /// init/attach handshake; use [`SpscRing::init`].
-    #[doc(hidden)]
-    pub fn init_begin(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+    /// loom: constructs every atomic and slot).
+    fn begin_init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
         let total = Self::bytes_needed(config.capacity)?;
         let base = region.check(total, region_align::<T>())?;
         let control = base.cast::<Control>();
@@ -193,8 +206,7 @@ impl<'a, T: Plain> SpscRing<'a, T> {
 
     /// Second half of [`SpscRing::init`]: records the configuration and
     /// publishes the ring as ready (`Release`).
-    #[doc(hidden)]
-    pub fn init_publish(&self, config: RingConfig) {
+    fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Spsc,
             element: Fingerprint::of::<T>(config.type_id),
@@ -202,7 +214,7 @@ impl<'a, T: Plain> SpscRing<'a, T> {
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
         };
-        // SAFETY: init_begin ran on this memory.
+        // SAFETY: begin_init ran on this memory.
         unsafe { Control::publish(self.control.as_ptr(), &fields) };
     }
 
