@@ -25,6 +25,23 @@
 //! assert_eq!(rx.try_pop()?, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Layers
+//!
+//! The modules form layers, each built only on the ones before it (a test,
+//! `tests/module_layers.rs`, checks that imports point one way and never
+//! round a loop):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | foundation | [`plain`], [`region`], [`layout`], [`frame`] | element types, caller memory, the common header, the frame format |
+//! | waiting | [`wait`] ([`blocking`]) | how a thread waits for a shared word; blocking around `try_*` |
+//! | sync types | [`sync`]: [`mutex`], [`semaphore`], [`condvar`], [`event`] | futex-word synchronisation in fixed layouts |
+//! | rings | [`ring`]: [`spsc`], [`mpmc`], [`bytes`] | the rings and what they share (configuration, errors) |
+//! | codec | [`codec`] | frames on byte streams |
+//!
+//! Every module is also named at the crate root (`interlink_core::spsc`,
+//! …), where it was before the layers had folders.
 #![cfg_attr(not(test), no_std)]
 
 // The `atomic-wait` feature's waiter needs std's clock and sleeps.
