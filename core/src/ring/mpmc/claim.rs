@@ -2,6 +2,7 @@
 //! operations that never wait, built on it.
 
 use super::*;
+use crate::ring::shared_copy;
 
 impl<'a, T: Plain> MpmcRing<'a, T> {
     /// Appends `value`, or fails without blocking: [`PushError::Full`], or
@@ -199,7 +200,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // consumer released it before the seq we acquired); no one else
         // touches the value until our Release store below.
         slot.value
-            .with_mut(|p| unsafe { crate::ring::shared_copy::store(p, value) });
+            .with_mut(|p| unsafe { shared_copy::store(p, value) });
         slot.seq.store(pos.wrapping_add(1), Ordering::Release);
     }
 
@@ -211,9 +212,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         // SAFETY: claim() gave us `pos`, whose slot was published (its
         // producer wrote the value before the seq we acquired); no producer
         // writes it until our Release store below.
-        let value = slot
-            .value
-            .with(|p| unsafe { crate::ring::shared_copy::load(p) });
+        let value = slot.value.with(|p| unsafe { shared_copy::load(p) });
         slot.seq
             .store(pos.wrapping_add(self.capacity), Ordering::Release);
         value
