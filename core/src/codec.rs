@@ -45,7 +45,7 @@
 
 use core::fmt;
 
-use crate::frame::{FrameHeader, HeaderError, HEADER_LEN};
+use crate::foundation::frame::{FrameHeader, HeaderError, HEADER_LEN};
 
 /// Why a frame could not be encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -355,7 +355,7 @@ fn take<'i>(input: &mut &'i [u8], n: usize) -> &'i [u8] {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::frame::FLAG_PAD;
+    use crate::foundation::frame::FLAG_PAD;
     use crate::test_util::Rng;
 
     fn stream(frames: &[(u32, Vec<u8>)]) -> Vec<u8> {

@@ -25,42 +25,67 @@
 //! assert_eq!(rx.try_pop()?, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Layers
+//!
+//! The modules form layers, each built only on the ones before it (a test,
+//! `tests/module_layers.rs`, checks that imports point one way and never
+//! round a loop):
+//!
+//! | layer | modules | what |
+//! |---|---|---|
+//! | foundation | [`plain`], [`region`], [`layout`], [`frame`] | element types, caller memory, the common header, the frame format |
+//! | waiting | [`wait`] ([`blocking`]) | how a thread waits for a shared word; blocking around `try_*` |
+//! | sync types | [`sync`]: [`mutex`], [`semaphore`], [`condvar`], [`event`] | futex-word synchronisation in fixed layouts |
+//! | rings | [`ring`]: [`spsc`], [`mpmc`], [`bytes`] | the rings and what they share (configuration, errors) |
+//! | codec | [`codec`] | frames on byte streams |
+//!
+//! Every module is also named at the crate root (`interlink_core::spsc`,
+//! …), where it was before the layers had folders.
 #![cfg_attr(not(test), no_std)]
 
 // The `atomic-wait` feature's waiter needs std's clock and sleeps.
 #[cfg(all(feature = "atomic-wait", not(test)))]
 extern crate std;
 
-pub mod blocking;
-pub mod bytes;
+// The layers, bottom up; each module imports only from layers below it
+// (checked by `tests/module_layers.rs`):
+//   0 foundation: atomics (the loom switch), `Plain`, regions, header, frame
+//   1 wait:       `Wait`, deadlines, `Blocking`
+//   2 sync:       futex-word sync types (mutex, semaphore, condvar, event)
+//   3 ring:       the SPSC, MPMC and byte rings and what they share
+//   4 codec:      the stream codec (frames on byte streams)
 pub mod codec;
-pub mod condvar;
-pub mod event;
-mod fixed;
-pub mod frame;
-pub mod layout;
-pub mod mpmc;
-pub mod mutex;
-pub mod plain;
-pub mod region;
+mod foundation;
 pub mod ring;
-mod role;
-pub mod semaphore;
-mod shared_copy;
-pub mod spsc;
 pub mod sync;
 pub mod wait;
+
+// Module paths kept from the flat layout: every module that was at the
+// crate root is still named there, as a re-export of its place in a layer.
+pub use foundation::{frame, layout, plain, region};
+pub use ring::{bytes, mpmc, spsc};
+pub use sync::{condvar, event, mutex, semaphore};
+
+/// Blocking around non-blocking operations: the path of
+/// [`wait::blocking`] before the layers had folders, plus the rings'
+/// [`BlockError`] that it used to hold.
+pub mod blocking {
+    pub use crate::ring::BlockError;
+    pub use crate::wait::blocking::*;
+}
 
 #[cfg(test)]
 mod test_util;
 
-pub use blocking::{BlockError, Blocking};
 pub use layout::{AttachError, Kind, LAYOUT_VERSION};
 pub use plain::Plain;
 pub use region::{Region, RegionError};
+pub use ring::BlockError;
 pub use ring::{
     ChunkError, Corrupt, InitError, PopError, PushError, RingConfig, RingError, RoleError,
 };
+pub use wait::blocking::Blocking;
 pub use wait::{Deadline, Expired, Spin, Wait, WaitOutcome};
 
 macro_rules! impl_error {

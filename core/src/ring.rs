@@ -1,18 +1,33 @@
-//! What every ring shares: its configuration, its capacity rules, its
-//! errors, and the cache-line padding that keeps producer- and
-//! consumer-owned words apart.
+//! Layer 3, the rings: [`spsc`] (one producer, one consumer), [`mpmc`]
+//! (many of each) and [`bytes`] (variable-length records). Rings never
+//! block by themselves; their blocking forms wrap the `try_*` operations
+//! in a [`Blocking`](crate::wait::blocking::Blocking) strategy.
+//!
+//! This module holds what every ring shares: its configuration, its
+//! capacity rules, its errors, and the cache-line padding that keeps
+//! producer- and consumer-owned words apart. The ring modules are also
+//! re-exported at the crate root (`interlink_core::spsc`, …), their paths
+//! before the layers had folders.
 
-use core::fmt;
 use core::ops::Deref;
 use core::ptr::NonNull;
 
-use crate::layout::{AttachError, Fingerprint, Header, HeaderFields, Kind};
-use crate::region::{Region, RegionError};
-use crate::sync::{init_atomic, AtomicU32, Ordering};
+pub mod bytes;
+mod error;
+pub mod mpmc;
+mod role;
+mod shared_copy;
+pub mod spsc;
 
-/// The largest capacity a ring accepts: indices are 32-bit and wrap, so a
-/// ring may hold at most half their range.
-pub const MAX_CAPACITY: u32 = 1 << 31;
+pub use crate::foundation::layout::{InitError, MAX_CAPACITY};
+pub use error::{BlockError, ChunkError, Corrupt, PopError, PushError, RingError};
+pub use role::RoleError;
+
+use crate::foundation::atomics::{init_atomic, AtomicU32, Ordering};
+use crate::foundation::layout::{
+    AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
+};
+use crate::foundation::region::{Region, RegionError};
 
 /// How to create a ring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,9 +119,9 @@ pub(crate) const fn ring_bytes(
 /// recorded length against the capacity, and the region against the length.
 /// Returns the capacity.
 pub(crate) fn check_ring_header(
-    snap: &crate::layout::HeaderSnapshot,
-    kind: crate::layout::Kind,
-    element: crate::layout::Fingerprint,
+    snap: &crate::foundation::layout::HeaderSnapshot,
+    kind: crate::foundation::layout::Kind,
+    element: crate::foundation::layout::Fingerprint,
     bytes_needed: impl FnOnce(u32) -> Result<usize, InitError>,
     region: &crate::Region<'_>,
     align: usize,
@@ -136,7 +151,7 @@ pub(crate) fn check_ring_header(
 /// to the larger of `control_align` and the slot's) holds all of it.
 #[cfg(not(loom))]
 pub(crate) fn check_untyped_ring_header(
-    snap: &crate::layout::HeaderSnapshot,
+    snap: &crate::foundation::layout::HeaderSnapshot,
     kind: Kind,
     min_capacity: u32,
     (control_size, control_align): (usize, usize),
@@ -190,199 +205,31 @@ pub(crate) fn fill(tail: u32, head: u32, capacity: u32) -> Option<u32> {
     span(tail, head, capacity).ok()
 }
 
-/// Why a ring could not be created.
+/// What an inspector can read from a single-producer ring (an SPSC or a
+/// byte ring) without knowing its element type: the header, the role
+/// holders and the two indices, as they were at some moment during
+/// [`spsc::status`] or [`bytes::status`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InitError {
-    /// The capacity is zero, not a power of two, or above [`MAX_CAPACITY`].
-    Capacity {
-        /// The capacity asked for.
-        capacity: u32,
-    },
-    /// The memory cannot hold the ring.
-    Region(RegionError),
-    /// The capacity is below the structure's minimum.
-    CapacityBelow {
-        /// The capacity asked for.
-        capacity: u32,
-        /// The smallest capacity accepted.
-        min: u32,
-    },
+pub struct Status {
+    /// The header, validated (magic, version, kind, state, capacity, length).
+    pub header: HeaderSnapshot,
+    /// The producer's holder id (0: none).
+    pub producer: u32,
+    /// The consumer's holder id (0: none).
+    pub consumer: u32,
+    /// Elements ever pushed (wrapping).
+    pub tail: u32,
+    /// Elements ever popped (wrapping).
+    pub head: u32,
 }
 
-impl From<RegionError> for InitError {
-    fn from(e: RegionError) -> Self {
-        Self::Region(e)
-    }
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Capacity { capacity } => write!(
-                f,
-                "capacity {capacity} is not a power of two between 1 and {MAX_CAPACITY}"
-            ),
-            Self::Region(e) => write!(f, "{e}"),
-            Self::CapacityBelow { capacity, min } => {
-                write!(f, "capacity {capacity} is below the minimum of {min}")
-            }
-        }
-    }
-}
-
-/// A shared index written by the peer is out of range: the peer is buggy,
-/// hostile, or the memory was overwritten. The operation did nothing; the
-/// ring stays unusable until the peer's index is sane again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Corrupt;
-
-impl fmt::Display for Corrupt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ring corrupt: the peer's index is out of range")
-    }
-}
-
-/// Why a push did nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PushError {
-    /// No free slot: the consumer has not caught up.
-    Full,
-    /// See [`Corrupt`].
-    Corrupt,
-}
-
-/// Why a pop returned nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PopError {
-    /// No element is ready.
-    Empty,
-    /// See [`Corrupt`].
-    Corrupt,
-}
-
-/// Why a chunk could not be had.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChunkError {
-    /// Fewer than the requested slots (or elements) are available now.
-    TooFew {
-        /// How many are available.
-        available: u32,
-    },
-    /// See [`Corrupt`].
-    Corrupt,
-}
-
-impl From<Corrupt> for PushError {
-    fn from(_: Corrupt) -> Self {
-        Self::Corrupt
-    }
-}
-
-impl From<Corrupt> for PopError {
-    fn from(_: Corrupt) -> Self {
-        Self::Corrupt
-    }
-}
-
-impl From<Corrupt> for ChunkError {
-    fn from(_: Corrupt) -> Self {
-        Self::Corrupt
-    }
-}
-
-impl fmt::Display for PushError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Full => f.write_str("ring full"),
-            Self::Corrupt => Corrupt.fmt(f),
-        }
-    }
-}
-
-impl fmt::Display for PopError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => f.write_str("ring empty"),
-            Self::Corrupt => Corrupt.fmt(f),
-        }
-    }
-}
-
-impl fmt::Display for ChunkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TooFew { available } => write!(f, "only {available} available"),
-            Self::Corrupt => Corrupt.fmt(f),
-        }
-    }
-}
-
-/// Why a role (producer or consumer) could not be claimed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RoleError {
-    /// Holder id 0 means "free" and cannot be claimed with.
-    ZeroHolder,
-    /// The role is held by `holder`, which is alive (or was not checked).
-    Taken {
-        /// The current holder's id.
-        holder: u32,
-    },
-    /// The role was free (or taken from a dead holder), but the ring's
-    /// indices, as loaded right after claiming it, are out of range: the
-    /// peer (or whoever wrote the memory) is buggy or hostile. No handle
-    /// was made and the role word was freed again; claiming succeeds once
-    /// the indices are sane (e.g. after the ring is re-initialised).
-    Corrupt,
-}
-
-impl fmt::Display for RoleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ZeroHolder => f.write_str("holder id 0 is reserved for a free role"),
-            Self::Taken { holder } => write!(f, "role already held by {holder}"),
-            Self::Corrupt => f.write_str(
-                "ring corrupt: its indices are out of range, so the role was not claimed",
-            ),
-        }
-    }
-}
-
-/// Any error of creating, attaching or claiming; convenient for `?`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RingError {
-    /// See [`InitError`].
-    Init(InitError),
-    /// See [`AttachError`].
-    Attach(AttachError),
-    /// See [`RoleError`].
-    Role(RoleError),
-}
-
-impl From<InitError> for RingError {
-    fn from(e: InitError) -> Self {
-        Self::Init(e)
-    }
-}
-
-impl From<AttachError> for RingError {
-    fn from(e: AttachError) -> Self {
-        Self::Attach(e)
-    }
-}
-
-impl From<RoleError> for RingError {
-    fn from(e: RoleError) -> Self {
-        Self::Role(e)
-    }
-}
-
-impl fmt::Display for RingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Init(e) => e.fmt(f),
-            Self::Attach(e) => e.fmt(f),
-            Self::Role(e) => e.fmt(f),
-        }
+impl Status {
+    /// Elements in the ring, or `None` if the indices say more than the
+    /// capacity (corrupt): the rings' one range check, applied to the
+    /// recorded indices. `tail` and `head` themselves are reported as
+    /// read, unchecked: use them only through this.
+    pub fn fill(&self) -> Option<u32> {
+        fill(self.tail, self.head, self.header.capacity)
     }
 }
 

@@ -88,14 +88,14 @@ impl TestWait {
 impl crate::Wait for TestWait {
     fn wait(
         &self,
-        word: &crate::sync::AtomicU32,
+        word: &crate::foundation::atomics::AtomicU32,
         expected: u32,
         timeout: Option<std::time::Duration>,
     ) -> crate::WaitOutcome {
         self.waits
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let guard = self.lock.lock().unwrap();
-        if word.load(crate::sync::Ordering::SeqCst) != expected {
+        if word.load(crate::foundation::atomics::Ordering::SeqCst) != expected {
             return crate::WaitOutcome::Woken;
         }
         match timeout {
@@ -110,11 +110,11 @@ impl crate::Wait for TestWait {
         crate::WaitOutcome::Woken
     }
 
-    fn wake_one(&self, word: &crate::sync::AtomicU32) {
+    fn wake_one(&self, word: &crate::foundation::atomics::AtomicU32) {
         self.wake_all(word);
     }
 
-    fn wake_all(&self, _word: &crate::sync::AtomicU32) {
+    fn wake_all(&self, _word: &crate::foundation::atomics::AtomicU32) {
         self.wakes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _guard = self.lock.lock().unwrap();

@@ -1,4 +1,7 @@
-//! How a thread waits for a 32-bit word in shared memory to change.
+//! Layer 1, waiting: how a thread waits for a 32-bit word in shared memory
+//! to change, and ([`blocking`]) how a non-blocking operation becomes a
+//! blocking one. Built on the foundation only; the sync types and the rings
+//! build on it.
 //!
 //! Rings never block by themselves; blocking is a [`Wait`] strategy around
 //! them. The core ships [`Spin`], which needs nothing from an OS,
@@ -16,9 +19,13 @@
 //! sleeps and wakes. A `Wait` without a clock ([`Spin`]) makes a timed
 //! operation give up after its first wait round instead.
 
+use core::fmt;
 use core::time::Duration;
 
-use crate::sync::{spin_loop, AtomicU32, Ordering};
+use crate::foundation::atomics::{spin_loop, AtomicU32, Ordering};
+
+pub mod blocking;
+pub(crate) mod event_word;
 
 /// What ended a [`Wait::wait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +142,12 @@ impl Deadline {
 /// A [`Deadline`] has passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expired;
+
+impl fmt::Display for Expired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
 
 /// How many compare-exchanges on a shared word one operation may lose
 /// (each loss: the word changed between the load and the exchange, or the

@@ -1,0 +1,570 @@
+//! The header that begins every interlink structure in shared memory, and
+//! its validation on attach.
+//!
+//! A creator fills the header and publishes [`state::READY`] with `Release`;
+//! an attacher loads the state with `Acquire` and only then reads and checks
+//! every other field. All fields are 32-bit atomics, so a peer rewriting the
+//! header at any moment is a data race on nothing: the worst it can cause is
+//! a typed error.
+
+use core::fmt;
+
+use crate::foundation::atomics::{AtomicU32, Ordering};
+use crate::foundation::region::RegionError;
+
+/// `b"ILNK"` read as a little-endian `u32`: the first word of every
+/// interlink structure.
+pub const MAGIC: u32 = u32::from_le_bytes(*b"ILNK");
+
+/// The version of every shared layout in this crate. It changes whenever
+/// any structure's bytes change meaning, so builds that disagree refuse to
+/// attach instead of misreading each other.
+///
+/// Version 2: the MPMC ring's header line holds its users table (bytes
+/// 64..128, unused in version 1).
+pub const LAYOUT_VERSION: u32 = 2;
+
+/// Values of the header's init-state word.
+pub mod state {
+    /// Fresh memory: nobody has started initialising (zero-filled mappings
+    /// start here).
+    pub const UNINIT: u32 = 0;
+    /// A creator is writing the structure.
+    pub const INITIALISING: u32 = 1;
+    /// Initialised and published; attachers may validate and use it.
+    pub const READY: u32 = 2;
+}
+
+/// Which structure a header describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum Kind {
+    /// [`crate::spsc`] ring.
+    Spsc = 1,
+    /// Multi-producer multi-consumer ring.
+    Mpmc = 2,
+    /// Framed byte ring.
+    Bytes = 3,
+    /// Futex-word mutex.
+    Mutex = 4,
+    /// Counting semaphore.
+    Semaphore = 5,
+    /// Condition variable.
+    Condvar = 6,
+    /// Event / event count.
+    Event = 7,
+}
+
+impl Kind {
+    /// Decodes a kind word read from shared memory.
+    pub fn from_u32(word: u32) -> Option<Self> {
+        Some(match word {
+            1 => Self::Spsc,
+            2 => Self::Mpmc,
+            3 => Self::Bytes,
+            4 => Self::Mutex,
+            5 => Self::Semaphore,
+            6 => Self::Condvar,
+            7 => Self::Event,
+            _ => return None,
+        })
+    }
+
+    /// A short lowercase name (`"spsc"`, `"mpmc"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Spsc => "spsc",
+            Self::Mpmc => "mpmc",
+            Self::Bytes => "bytes",
+            Self::Mutex => "mutex",
+            Self::Semaphore => "semaphore",
+            Self::Condvar => "condvar",
+            Self::Event => "event",
+        }
+    }
+}
+
+/// What an element is: its size, its alignment and a caller-chosen id, so
+/// that two programs which agree on size but not on meaning still refuse to
+/// talk. Use [`type_id_of_name`] to derive the id from a stable name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fingerprint {
+    /// `size_of` the element, in bytes.
+    pub size: u32,
+    /// `align_of` the element, in bytes.
+    pub align: u32,
+    /// The caller's id for the element type.
+    pub type_id: u64,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `T` under the caller's `type_id`.
+    pub const fn of<T>(type_id: u64) -> Self {
+        Self {
+            size: core::mem::size_of::<T>() as u32,
+            align: core::mem::align_of::<T>() as u32,
+            type_id,
+        }
+    }
+}
+
+/// A stable 64-bit id for a type name (FNV-1a), for [`Fingerprint`]s.
+///
+/// ```
+/// use interlink_core::layout::type_id_of_name;
+/// const QUOTE: u64 = type_id_of_name("my-app::Quote/v1");
+/// assert_ne!(QUOTE, type_id_of_name("my-app::Quote/v2"));
+/// ```
+pub const fn type_id_of_name(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// The fixed 64-byte header at offset 0 of every interlink structure.
+///
+/// Every field is an `AtomicU32` (64-bit values are split into halves) so
+/// that the layout is the same for 32- and 64-bit processes and a racing
+/// peer can never make a read undefined.
+#[repr(C)]
+pub struct Header {
+    magic: AtomicU32,
+    version: AtomicU32,
+    kind: AtomicU32,
+    state: AtomicU32,
+    elem_size: AtomicU32,
+    elem_align: AtomicU32,
+    type_id_lo: AtomicU32,
+    type_id_hi: AtomicU32,
+    capacity: AtomicU32,
+    creator_pid: AtomicU32,
+    total_len_lo: AtomicU32,
+    total_len_hi: AtomicU32,
+    reserved: [AtomicU32; 4],
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use static_assertions::const_assert_eq;
+    const_assert_eq!(core::mem::size_of::<Header>(), 64);
+    const_assert_eq!(core::mem::align_of::<Header>(), 4);
+    const_assert_eq!(core::mem::offset_of!(Header, magic), 0);
+    const_assert_eq!(core::mem::offset_of!(Header, version), 4);
+    const_assert_eq!(core::mem::offset_of!(Header, kind), 8);
+    const_assert_eq!(core::mem::offset_of!(Header, state), 12);
+    const_assert_eq!(core::mem::offset_of!(Header, elem_size), 16);
+    const_assert_eq!(core::mem::offset_of!(Header, elem_align), 20);
+    const_assert_eq!(core::mem::offset_of!(Header, type_id_lo), 24);
+    const_assert_eq!(core::mem::offset_of!(Header, type_id_hi), 28);
+    const_assert_eq!(core::mem::offset_of!(Header, capacity), 32);
+    const_assert_eq!(core::mem::offset_of!(Header, creator_pid), 36);
+    const_assert_eq!(core::mem::offset_of!(Header, total_len_lo), 40);
+    const_assert_eq!(core::mem::offset_of!(Header, total_len_hi), 44);
+};
+
+/// What a creator writes into a header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderFields {
+    /// The structure.
+    pub kind: Kind,
+    /// The element type (all zero for structures without elements).
+    pub element: Fingerprint,
+    /// Number of elements (or bytes, for byte rings; 0 where meaningless).
+    pub capacity: u32,
+    /// The creating process's id, or 0 where there is none (bare metal).
+    pub creator_pid: u32,
+    /// Total bytes of the structure, header included.
+    pub total_len: u64,
+}
+
+/// A copy of every header word, taken without trusting any of them.
+/// [`Header::snapshot`] produces it; inspectors print it; attach checks it
+/// with [`HeaderSnapshot::validate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeaderSnapshot {
+    /// Should be [`MAGIC`].
+    pub magic: u32,
+    /// Should be [`LAYOUT_VERSION`].
+    pub version: u32,
+    /// Raw kind word; see [`Kind::from_u32`].
+    pub kind: u32,
+    /// Raw init state; see [`state`].
+    pub state: u32,
+    /// The element fingerprint as recorded.
+    pub element: Fingerprint,
+    /// Capacity as recorded.
+    pub capacity: u32,
+    /// Creator's pid as recorded.
+    pub creator_pid: u32,
+    /// Total length as recorded.
+    pub total_len: u64,
+}
+
+/// The largest capacity a ring (or any structure with a capacity) accepts: indices are 32-bit and wrap, so a
+/// ring may hold at most half their range.
+pub const MAX_CAPACITY: u32 = 1 << 31;
+
+/// Why a structure (a ring, a sync type) could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitError {
+    /// The capacity is zero, not a power of two, or above [`MAX_CAPACITY`].
+    Capacity {
+        /// The capacity asked for.
+        capacity: u32,
+    },
+    /// The memory cannot hold the ring.
+    Region(RegionError),
+    /// The capacity is below the structure's minimum.
+    CapacityBelow {
+        /// The capacity asked for.
+        capacity: u32,
+        /// The smallest capacity accepted.
+        min: u32,
+    },
+}
+
+impl From<RegionError> for InitError {
+    fn from(e: RegionError) -> Self {
+        Self::Region(e)
+    }
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Capacity { capacity } => write!(
+                f,
+                "capacity {capacity} is not a power of two between 1 and {MAX_CAPACITY}"
+            ),
+            Self::Region(e) => write!(f, "{e}"),
+            Self::CapacityBelow { capacity, min } => {
+                write!(f, "capacity {capacity} is below the minimum of {min}")
+            }
+        }
+    }
+}
+
+/// Why attaching to a structure failed. Each mismatch has its own variant,
+/// carrying what was expected and what was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachError {
+    /// The memory cannot hold the structure.
+    Region(RegionError),
+    /// The first word is not [`MAGIC`]: not an interlink structure.
+    BadMagic {
+        /// The word found.
+        found: u32,
+    },
+    /// Built by a version of interlink with another layout.
+    Version {
+        /// [`LAYOUT_VERSION`].
+        expected: u32,
+        /// The version recorded.
+        found: u32,
+    },
+    /// Another kind of structure (or a kind word this build does not know).
+    Kind {
+        /// The kind asked for.
+        expected: Kind,
+        /// The raw kind word found.
+        found: u32,
+    },
+    /// The creator has not published the structure yet (state is
+    /// `UNINIT` or `INITIALISING`); retry until a deadline.
+    NotReady {
+        /// The raw state word found.
+        state: u32,
+    },
+    /// The element type differs.
+    Element {
+        /// The fingerprint asked for.
+        expected: Fingerprint,
+        /// The fingerprint recorded.
+        found: Fingerprint,
+    },
+    /// A field holds a value no creator writes (bad capacity, a length that
+    /// disagrees with the capacity, an unknown state): the memory is
+    /// corrupt.
+    Corrupt {
+        /// Which field.
+        field: &'static str,
+        /// Its raw value (truncated to 64 bits).
+        value: u64,
+    },
+}
+
+impl From<RegionError> for AttachError {
+    fn from(e: RegionError) -> Self {
+        Self::Region(e)
+    }
+}
+
+impl fmt::Display for AttachError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Region(e) => write!(f, "{e}"),
+            Self::BadMagic { found } => {
+                write!(f, "not an interlink structure (magic {found:#010x})")
+            }
+            Self::Version { expected, found } => write!(
+                f,
+                "layout version {found}, this build speaks version {expected}"
+            ),
+            Self::Kind { expected, found } => match Kind::from_u32(*found) {
+                Some(k) => write!(f, "expected a {} structure, found a {}", expected.name(), k.name()),
+                None => write!(f, "expected a {} structure, found kind {found}", expected.name()),
+            },
+            Self::NotReady { state } => write!(f, "structure not initialised yet (state {state})"),
+            Self::Element { expected, found } => write!(
+                f,
+                "element type mismatch: expected size {} align {} id {:#x}, found size {} align {} id {:#x}",
+                expected.size, expected.align, expected.type_id, found.size, found.align, found.type_id
+            ),
+            Self::Corrupt { field, value } => write!(f, "corrupt header: {field} = {value:#x}"),
+        }
+    }
+}
+
+impl Header {
+    /// Writes `fields` and publishes the structure as ready. Under loom the
+    /// header's atomics are created here.
+    ///
+    /// # Safety
+    ///
+    /// `this` must point to writable memory for a `Header`, aligned to 4,
+    /// that no other party uses as an initialised structure meanwhile (the
+    /// creator owns it until it is published).
+    #[cfg(test)]
+    pub(crate) unsafe fn write_ready(this: *mut Self, fields: &HeaderFields) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            Self::begin(this);
+            Self::publish(this, fields);
+        }
+    }
+
+    /// First half of [`Header::write_ready`]: marks the structure
+    /// `INITIALISING` (creating every atomic under loom).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Header::write_ready`].
+    pub(crate) unsafe fn begin(this: *mut Self) {
+        // SAFETY: forwarded from the caller; the field pointers stay in `*this`.
+        unsafe {
+            use core::ptr::addr_of_mut;
+            crate::foundation::atomics::init_atomic(
+                addr_of_mut!((*this).state),
+                state::INITIALISING,
+            );
+            for word in [
+                addr_of_mut!((*this).magic),
+                addr_of_mut!((*this).version),
+                addr_of_mut!((*this).kind),
+                addr_of_mut!((*this).elem_size),
+                addr_of_mut!((*this).elem_align),
+                addr_of_mut!((*this).type_id_lo),
+                addr_of_mut!((*this).type_id_hi),
+                addr_of_mut!((*this).capacity),
+                addr_of_mut!((*this).creator_pid),
+                addr_of_mut!((*this).total_len_lo),
+                addr_of_mut!((*this).total_len_hi),
+            ] {
+                crate::foundation::atomics::init_atomic(word, 0);
+            }
+            for i in 0..4 {
+                crate::foundation::atomics::init_atomic(addr_of_mut!((*this).reserved[i]), 0);
+            }
+        }
+    }
+
+    /// Second half of [`Header::write_ready`]: fills every field, then
+    /// stores `READY` with `Release`, which orders every earlier write of
+    /// the creator (the structure's own fields included) before it.
+    ///
+    /// # Safety
+    ///
+    /// [`Header::begin`] has run on `this`.
+    pub(crate) unsafe fn publish(this: *mut Self, fields: &HeaderFields) {
+        // SAFETY: begin() made every field a live atomic.
+        let h = unsafe { &*this };
+        let r = Ordering::Relaxed;
+        h.magic.store(MAGIC, r);
+        h.version.store(LAYOUT_VERSION, r);
+        h.kind.store(fields.kind as u32, r);
+        h.elem_size.store(fields.element.size, r);
+        h.elem_align.store(fields.element.align, r);
+        h.type_id_lo.store(fields.element.type_id as u32, r);
+        h.type_id_hi.store((fields.element.type_id >> 32) as u32, r);
+        h.capacity.store(fields.capacity, r);
+        h.creator_pid.store(fields.creator_pid, r);
+        h.total_len_lo.store(fields.total_len as u32, r);
+        h.total_len_hi.store((fields.total_len >> 32) as u32, r);
+        h.state.store(state::READY, Ordering::Release);
+    }
+
+    /// Reads every word: the state first, with `Acquire`, so that when it
+    /// says `READY` the other words are the creator's.
+    pub fn snapshot(&self) -> HeaderSnapshot {
+        let state = self.state.load(Ordering::Acquire);
+        let r = Ordering::Relaxed;
+        HeaderSnapshot {
+            magic: self.magic.load(r),
+            version: self.version.load(r),
+            kind: self.kind.load(r),
+            state,
+            element: Fingerprint {
+                size: self.elem_size.load(r),
+                align: self.elem_align.load(r),
+                type_id: self.type_id_lo.load(r) as u64 | (self.type_id_hi.load(r) as u64) << 32,
+            },
+            capacity: self.capacity.load(r),
+            creator_pid: self.creator_pid.load(r),
+            total_len: self.total_len_lo.load(r) as u64 | (self.total_len_hi.load(r) as u64) << 32,
+        }
+    }
+
+    /// Reads a header at the start of `region` without trusting it: checks
+    /// only that the region can hold one. Use it to identify unknown
+    /// objects (inspectors); rings attach through their own `attach`.
+    pub fn read(region: &crate::Region<'_>) -> Result<HeaderSnapshot, RegionError> {
+        let ptr = region.check(core::mem::size_of::<Self>(), core::mem::align_of::<Self>())?;
+        // SAFETY: the region holds an aligned Header's worth of bytes, every
+        // bit pattern is a valid AtomicU32 outside loom, and all access is
+        // atomic.
+        Ok(unsafe { ptr.cast::<Self>().as_ref() }.snapshot())
+    }
+}
+
+impl HeaderSnapshot {
+    /// Checks the words every kind shares: magic, version, kind, state and
+    /// element. Capacity and length are the structure's own to check.
+    pub fn validate(&self, kind: Kind, element: Fingerprint) -> Result<(), AttachError> {
+        // Magic is checked first so that foreign memory reads as "not ours"
+        // rather than as a half-initialised interlink structure.
+        if self.magic != MAGIC {
+            if self.magic == 0 && self.state != state::READY {
+                return Err(AttachError::NotReady { state: self.state });
+            }
+            return Err(AttachError::BadMagic { found: self.magic });
+        }
+        match self.state {
+            state::READY => {}
+            state::UNINIT | state::INITIALISING => {
+                return Err(AttachError::NotReady { state: self.state })
+            }
+            other => {
+                return Err(AttachError::Corrupt {
+                    field: "state",
+                    value: other as u64,
+                })
+            }
+        }
+        if self.version != LAYOUT_VERSION {
+            return Err(AttachError::Version {
+                expected: LAYOUT_VERSION,
+                found: self.version,
+            });
+        }
+        if self.kind != kind as u32 {
+            return Err(AttachError::Kind {
+                expected: kind,
+                found: self.kind,
+            });
+        }
+        if self.element != element {
+            return Err(AttachError::Element {
+                expected: element,
+                found: self.element,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[repr(C, align(128))]
+    struct Buf([u8; 64]);
+
+    fn fields() -> HeaderFields {
+        HeaderFields {
+            kind: Kind::Spsc,
+            element: Fingerprint::of::<u64>(7),
+            capacity: 16,
+            creator_pid: 42,
+            total_len: 0x1_0000_0200,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_every_mismatch() {
+        let mut buf = Buf([0; 64]);
+        let region = crate::Region::new(&mut buf.0);
+        let h = region.as_ptr().cast::<Header>();
+        let snap = Header::read(&region).unwrap();
+        assert_eq!(
+            snap.validate(Kind::Spsc, Fingerprint::of::<u64>(7)),
+            Err(AttachError::NotReady { state: 0 })
+        );
+        // SAFETY: the buffer is ours, aligned and large enough.
+        unsafe { Header::write_ready(h, &fields()) };
+        let snap = Header::read(&region).unwrap();
+        assert_eq!(snap.total_len, 0x1_0000_0200);
+        assert_eq!(snap.creator_pid, 42);
+        assert_eq!(snap.validate(Kind::Spsc, Fingerprint::of::<u64>(7)), Ok(()));
+        assert!(matches!(
+            snap.validate(Kind::Mpmc, Fingerprint::of::<u64>(7)),
+            Err(AttachError::Kind { found: 1, .. })
+        ));
+        assert!(matches!(
+            snap.validate(Kind::Spsc, Fingerprint::of::<u32>(7)),
+            Err(AttachError::Element { .. })
+        ));
+        assert!(matches!(
+            snap.validate(Kind::Spsc, Fingerprint::of::<u64>(8)),
+            Err(AttachError::Element { .. })
+        ));
+        let mut bad = snap;
+        bad.version = 99;
+        assert_eq!(
+            bad.validate(Kind::Spsc, Fingerprint::of::<u64>(7)),
+            Err(AttachError::Version {
+                expected: LAYOUT_VERSION,
+                found: 99
+            })
+        );
+        bad = snap;
+        bad.magic = 0xdead_beef;
+        assert_eq!(
+            bad.validate(Kind::Spsc, Fingerprint::of::<u64>(7)),
+            Err(AttachError::BadMagic { found: 0xdead_beef })
+        );
+        bad = snap;
+        bad.state = 77;
+        assert!(matches!(
+            bad.validate(Kind::Spsc, Fingerprint::of::<u64>(7)),
+            Err(AttachError::Corrupt {
+                field: "state",
+                value: 77
+            })
+        ));
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in 1..=7 {
+            assert_eq!(Kind::from_u32(k).unwrap() as u32, k);
+        }
+        assert_eq!(Kind::from_u32(0), None);
+        assert_eq!(Kind::from_u32(8), None);
+    }
+}

@@ -1,0 +1,98 @@
+//! The users table (see [Users](super#users)): who may be using the
+//! ring, for inspectors and for recovery after a crash.
+
+use super::*;
+
+impl<T> MpmcRing<'_, T> {
+    /// Records `holder` (a nonzero id, a pid on Linux) as a user of the
+    /// ring, in the first word of the users table that is free or whose
+    /// holder `is_alive` says is dead (see [Users](super#users)); returns
+    /// where, for [`MpmcRing::leave`].
+    ///
+    /// When every word holds a live user (`is_alive` is asked once for each
+    /// word found occupied), it sets the sticky overflow flag and returns
+    /// [`UserSlot::Overflow`]: the caller may use the ring all the same,
+    /// but the table cannot record it, so inspectors treat the ring as in
+    /// use from then on. Fails only for holder 0 ([`RoleError::ZeroHolder`]).
+    /// Bounded: one pass over the [`USER_WORDS`] words.
+    pub fn join(&self, holder: u32, is_alive: impl Fn(u32) -> bool) -> Result<UserSlot, RoleError> {
+        if holder == 0 {
+            return Err(RoleError::ZeroHolder);
+        }
+        let meta = &self.control().meta;
+        for (index, word) in meta.users.iter().enumerate() {
+            // Free or dead: claimed with a compare-exchange, so a racing
+            // joiner that got the word first makes this one move on. A
+            // word freed under the exchange (its holder left) gets one
+            // more try.
+            let taken = match crate::ring::role::take_over(word, holder, &is_alive) {
+                Err(RoleError::Taken { holder: 0 }) => crate::ring::role::claim(word, holder),
+                other => other,
+            };
+            if taken.is_ok() {
+                return Ok(UserSlot::Word(index));
+            }
+        }
+        meta.overflow.store(1, Ordering::Release);
+        Ok(UserSlot::Overflow)
+    }
+
+    /// Frees the users word `slot` if it still holds `holder`; returns
+    /// whether it did. A holder replaced meanwhile (judged dead by a
+    /// joiner) frees nothing, and [`UserSlot::Overflow`] (or a word index
+    /// out of range) has nothing to free: the overflow flag stays set.
+    pub fn leave(&self, slot: UserSlot, holder: u32) -> bool {
+        match slot {
+            UserSlot::Word(index) => self
+                .control()
+                .meta
+                .users
+                .get(index)
+                .is_some_and(|word| holder != 0 && crate::ring::role::release(word, holder)),
+            UserSlot::Overflow => false,
+        }
+    }
+
+    /// The users table as it is now (see [Users](super#users)).
+    pub fn users(&self) -> Users {
+        Users::read(&self.control().meta)
+    }
+}
+
+/// Where [`MpmcRing::join`] recorded a user; give it back to
+/// [`MpmcRing::leave`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserSlot {
+    /// Recorded in word `index` of the users table (below [`USER_WORDS`]).
+    Word(usize),
+    /// Every word held a live user: recorded only by the sticky overflow
+    /// flag, with nothing to free on leaving.
+    Overflow,
+}
+
+/// The users table of an MPMC ring, copied out at some moment (see
+/// [Users](super#users)). The ids are whatever the words held: untrusted,
+/// possibly garbage; judging them is the reader's business.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Users {
+    /// Each word's holder id, in table order (0: free).
+    pub words: [u32; USER_WORDS],
+    /// Whether a join ever found every word held by a live user (the
+    /// overflow word is nonzero): users beyond the table may exist.
+    pub overflow: bool,
+}
+
+impl Users {
+    /// Loads every word (`Acquire`).
+    pub(super) fn read(meta: &Meta) -> Self {
+        Self {
+            words: core::array::from_fn(|i| meta.users[i].load(Ordering::Acquire)),
+            overflow: meta.overflow.load(Ordering::Acquire) != 0,
+        }
+    }
+
+    /// The recorded holders (nonzero words), in table order.
+    pub fn holders(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().copied().filter(|&h| h != 0)
+    }
+}
