@@ -419,10 +419,9 @@ impl ByteRing<'_> {
     unsafe fn write(&self, pos: u32, src: &[u8]) {
         debug_assert!(pos as usize + src.len() <= self.capacity as usize);
         #[cfg(not(loom))]
-        // SAFETY: the cells touched are inside the buffer (8-aligned, a
-        // multiple of 8 long) and the producer's (caller); `src` is caller
-        // memory borrowed shared, so it cannot overlap the ring; a hostile
-        // consumer's accesses meet atomic loads and stores.
+        // SAFETY: the cells touched are inside the buffer (8-aligned, a multiple of 8 long) and
+        // the producer's (caller); `src` is caller memory borrowed shared, so it cannot overlap
+        // the ring; a hostile consumer's accesses meet atomic loads and stores.
         unsafe {
             shared_copy::write_words(src.as_ptr(), self.byte_ptr(pos), src.len())
         };

@@ -196,11 +196,10 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     #[inline(always)]
     pub(super) fn write_and_publish(&self, pos: u32, value: T) {
         let slot = self.slot(pos);
-        // SAFETY: claim() gave us `pos`, whose slot was free (its previous
-        // consumer released it before the seq we acquired); no one else
-        // touches the value until our Release store below.
-        slot.value
-            .with_mut(|p| unsafe { shared_copy::store(p, value) });
+        let value_cell = &slot.value;
+        // SAFETY: claim() gave us `pos`, whose slot was free (its previous consumer released it
+        // before the seq we acquired); no one else touches the value until the Release below.
+        value_cell.with_mut(|p| unsafe { shared_copy::store(p, value) });
         slot.seq.store(pos.wrapping_add(1), Ordering::Release);
     }
 

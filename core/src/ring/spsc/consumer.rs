@@ -129,10 +129,9 @@ impl<'a, T: Plain> Consumer<'a, T> {
         let n = self.ready(want)?.min(want);
         let (first, second) = self.ring.split(self.head, n);
         #[cfg(not(loom))]
-        // SAFETY: the `n` slots from `head` are published and ours until
-        // released (a hostile producer's writes meet atomic loads); both
-        // runs lie inside the buffer; `out` is a unique borrow of caller
-        // memory, so it cannot overlap them.
+        // SAFETY: the `n` slots from `head` are published and ours until released (a hostile
+        // producer's writes meet atomic loads); both runs lie inside the buffer; `out` is a
+        // unique borrow of caller memory, so it cannot overlap them.
         unsafe {
             shared_copy::copy_from_shared(
                 self.ring.slot_ptr(self.head),

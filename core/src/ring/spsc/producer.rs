@@ -134,10 +134,9 @@ impl<'a, T: Plain> Producer<'a, T> {
         let n = self.free(want)?.min(want);
         let (first, second) = self.ring.split(self.tail, n);
         #[cfg(not(loom))]
-        // SAFETY: the `n` slots from `tail` are free and ours to write (a
-        // hostile consumer's accesses meet atomic stores), both runs lie
-        // inside the slot array (split stops at its end), and `items` is
-        // caller memory, which cannot overlap them.
+        // SAFETY: the `n` slots from `tail` are free and ours to write (a hostile consumer's
+        // accesses meet atomic stores), both runs lie inside the slot array (split stops at its
+        // end), and `items` is caller memory, which cannot overlap them.
         unsafe {
             shared_copy::copy_to_shared(
                 items.as_ptr(),
