@@ -13,6 +13,7 @@
 //!
 //! `cargo test -p interlink-core --test module_layers -- --nocapture`
 //! prints the edges between layers and between modules.
+#![cfg(not(loom))] // paths and sources, not concurrency: nothing for loom to model
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

@@ -2,6 +2,7 @@
 //! folders (issue 14) still resolves: the list is rustdoc's item list of
 //! that version plus the crate root's re-exports. A path removed or moved
 //! without a re-export fails to compile here.
+#![cfg(not(loom))] // paths and sources, not concurrency: nothing for loom to model
 #![allow(unused_imports)]
 
 use interlink_core::blocking as _;
