@@ -5,7 +5,6 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Once;
 
 use super::{presence_range, Judge};
 use crate::error::OsError;
@@ -106,12 +105,22 @@ static PRESENCE_FDS: [AtomicI32; FORK_SAFE_PRESENCES] =
 /// (installing that handler first); if every slot is taken, a child
 /// inherits this one.
 fn forget_in_fork_children(fd: RawFd) {
-    static HANDLER: Once = Once::new();
-    // SAFETY: registers a child handler that only makes async-signal-safe
-    // calls (open, dup3, close) and atomic operations.
-    HANDLER.call_once(|| unsafe {
-        libc::pthread_atfork(None, None, Some(drop_presences_in_child));
-    });
+    /// Installs [`drop_presences_in_child`] once per process.
+    extern "C" fn install() {
+        // SAFETY: registers a child handler that only makes
+        // async-signal-safe calls (open, dup3, close) and atomic operations.
+        unsafe { libc::pthread_atfork(None, None, Some(drop_presences_in_child)) };
+    }
+    // glibc's `pthread_once`, not std's `Once`: a child forked by another
+    // thread while this one runs `install` inherits a `Once` stuck in
+    // "running" and waits on it for ever (seen: a test's forked holder hung
+    // in `Presence::take`); `pthread_once` notices the fork (its control
+    // word records the fork generation) and runs `install` again in the
+    // child.
+    static mut HANDLER: libc::pthread_once_t = libc::PTHREAD_ONCE_INIT;
+    // SAFETY: HANDLER is only ever touched by pthread_once, through this
+    // raw pointer; `install` is a plain extern "C" function.
+    unsafe { libc::pthread_once(std::ptr::addr_of_mut!(HANDLER), install) };
     for slot in &PRESENCE_FDS {
         if slot
             .compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Relaxed)
