@@ -13,7 +13,6 @@
 //! processes, also when they map the object at different addresses. Across
 //! processes use [`Futex`]; `tests/futex.rs` shows both behaviours.
 
-use std::sync::Once;
 use std::time::Duration;
 
 use interlink_core::mutex::{Liveness, Owner};
@@ -155,12 +154,18 @@ extern "C" fn forget_me_in_child() {
 #[cold]
 #[inline(never)]
 fn learn_me() -> Owner {
-    static ATFORK: Once = Once::new();
-    // SAFETY: registers a handler that only resets a thread-local Cell
-    // in the child; it allocates nothing and takes no lock.
-    ATFORK.call_once(|| unsafe {
-        libc::pthread_atfork(None, None, Some(forget_me_in_child));
-    });
+    /// Installs [`forget_me_in_child`] once per process.
+    extern "C" fn install() {
+        // SAFETY: registers a handler that only resets a thread-local Cell
+        // in the child; it allocates nothing and takes no lock.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_me_in_child)) };
+    }
+    // glibc's `pthread_once`, which a fork during `install` cannot leave
+    // stuck in the child (std's `Once` can: see liveness's presences).
+    static mut ATFORK: libc::pthread_once_t = libc::PTHREAD_ONCE_INIT;
+    // SAFETY: ATFORK is only ever touched by pthread_once, through this
+    // raw pointer.
+    unsafe { libc::pthread_once(std::ptr::addr_of_mut!(ATFORK), install) };
     let pid = std::process::id();
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() } as u32;
