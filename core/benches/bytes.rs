@@ -79,7 +79,7 @@ fn ring_send_recv(len: usize, odd: bool, batch: bool) -> Duration {
     two_threads(
         || {
             for i in 0..n {
-                while tx.send(i as u32, src).is_err() {
+                while tx.try_send(i as u32, src).is_err() {
                     spin_loop();
                 }
             }
@@ -94,7 +94,7 @@ fn ring_send_recv(len: usize, odd: bool, batch: bool) -> Duration {
                             r.read(0, dst);
                         })
                         .unwrap();
-                } else if rx.recv(dst).is_ok() {
+                } else if rx.try_recv(dst).is_ok() {
                     got += 1;
                 } else {
                     spin_loop();

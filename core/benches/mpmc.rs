@@ -90,8 +90,8 @@ fn throughput(c: &mut Criterion) {
                 let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(CAPACITY)).unwrap();
                 transfer(
                     threads,
-                    |v| ring.try_push(v).is_ok(),
-                    || ring.try_pop().ok(),
+                    |v| ring.try_send(v).is_ok(),
+                    || ring.try_recv().ok(),
                 )
             })
         });

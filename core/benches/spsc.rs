@@ -158,7 +158,7 @@ fn batched(c: &mut Criterion) {
             batches(
                 Idle::Slip,
                 move |first, max| {
-                    let n = match tx.write_chunk(max as u32) {
+                    let n = match tx.reserve(max as u32) {
                         Ok(mut chunk) => {
                             fill(chunk.as_mut_slices(), first);
                             chunk.commit_all();
@@ -168,7 +168,7 @@ fn batched(c: &mut Criterion) {
                         Err(ChunkError::Corrupt) => unreachable!(),
                     };
                     if n > 0 {
-                        let mut chunk = tx.write_chunk(n).unwrap();
+                        let mut chunk = tx.reserve(n).unwrap();
                         fill(chunk.as_mut_slices(), first);
                         chunk.commit_all();
                     }
@@ -179,7 +179,7 @@ fn batched(c: &mut Criterion) {
                         let (a, b) = chunk.as_slices();
                         std::hint::black_box(a.iter().chain(b).sum::<u64>());
                     };
-                    let n = match rx.read_chunk(max as u32) {
+                    let n = match rx.peek(max as u32) {
                         Ok(chunk) => {
                             sum(&chunk);
                             chunk.release_all();
@@ -189,7 +189,7 @@ fn batched(c: &mut Criterion) {
                         Err(ChunkError::Corrupt) => unreachable!(),
                     };
                     if n > 0 {
-                        let chunk = rx.read_chunk(n).unwrap();
+                        let chunk = rx.peek(n).unwrap();
                         sum(&chunk);
                         chunk.release_all();
                     }

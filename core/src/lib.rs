@@ -21,10 +21,40 @@
 //! let ring = SpscRing::<u64>::init(Region::new(&mut mem.0), RingConfig::new(64))?;
 //! let mut tx = ring.producer(1)?;
 //! let mut rx = ring.consumer(2)?;
-//! tx.try_push(42)?;
-//! assert_eq!(rx.try_pop()?, 42);
+//! tx.try_send(42)?;
+//! assert_eq!(rx.try_recv()?, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # One verb scheme
+//!
+//! Every ring (and every channel of `interlink-linux`) names the same
+//! operation the same way, and a name says whether it can wait:
+//!
+//! | operation | never waits | waits |
+//! |---|---|---|
+//! | send one | `try_send(v)` | core: `send(v, &blocking, timeout)`; channels: `send(v)`, `send_timeout(v, t)` |
+//! | receive one | `try_recv()` | core: `recv(&blocking, timeout)`; channels: `recv()`, `recv_timeout(t)` |
+//! | send a batch | `try_send_slice(&items)` → how many (0: full) | channels: `send_slice(&items, timeout)` |
+//! | receive a batch | `try_recv_slice(&mut out)` → how many (0: empty) | channels: `recv_slice(&mut out, timeout)` |
+//! | write in place | `reserve(n)` → `commit` | — |
+//! | read in place | `peek(..)` → `release` | — |
+//! | wake a parked peer | `wake_consumer(s)` / `wake_producer(s)` | — |
+//!
+//! - `try_*`, `reserve` and `peek` never wait, never sleep and make no
+//!   syscall. What waits takes a [`Blocking`] strategy (spin, yield, park
+//!   on a [`Wait`]) and a timeout (`None`: no limit) in the core; the
+//!   channels hold their strategy and check that their peer lives while
+//!   they wait.
+//! - Every send fails with one [`SendError`], every receive with one
+//!   [`RecvError`], on every ring and channel: `Full`/`Empty` from `try_*`,
+//!   `TimedOut` from a wait, and the cases only some rings have
+//!   (`TooLarge` and `BufferTooSmall` on the byte ring, `Stalled` on the
+//!   MPMC ring, `PeerDied` where liveness is judged). Zero-copy chunks of
+//!   the SPSC ring fail with [`ChunkError`] (it says how many are there).
+//! - The byte ring's messages carry a tag: `try_send(tag, payload)`,
+//!   `try_recv(&mut buf)` → `(tag, len)`; its batch read is
+//!   [`drain`](bytes::Consumer::drain), in place.
 //!
 //! # Layers
 //!
@@ -68,10 +98,8 @@ pub use ring::{bytes, mpmc, spsc};
 pub use sync::{condvar, event, mutex, semaphore};
 
 /// Blocking around non-blocking operations: the path of
-/// [`wait::blocking`] before the layers had folders, plus the rings'
-/// [`BlockError`] that it used to hold.
+/// [`wait::blocking`] before the layers had folders.
 pub mod blocking {
-    pub use crate::ring::BlockError;
     pub use crate::wait::blocking::*;
 }
 
@@ -81,9 +109,8 @@ mod test_util;
 pub use layout::{AttachError, Kind, LAYOUT_VERSION};
 pub use plain::Plain;
 pub use region::{Region, RegionError};
-pub use ring::BlockError;
 pub use ring::{
-    ChunkError, Corrupt, InitError, PopError, PushError, RingConfig, RingError, RoleError,
+    ChunkError, Corrupt, InitError, RecvError, RingConfig, RingError, RoleError, SendError,
 };
 pub use wait::blocking::Blocking;
 pub use wait::{Deadline, Expired, Spin, Wait, WaitOutcome};
@@ -95,10 +122,7 @@ macro_rules! impl_error {
 }
 impl_error!(
     AttachError,
-    BlockError,
     Expired,
-    bytes::RecvError,
-    bytes::SendError,
     codec::DecodeError,
     codec::EncodeError,
     frame::HeaderError,
@@ -106,8 +130,8 @@ impl_error!(
     ChunkError,
     Corrupt,
     InitError,
-    PopError,
-    PushError,
+    RecvError,
     RingError,
-    RoleError
+    RoleError,
+    SendError
 );

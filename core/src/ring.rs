@@ -20,7 +20,8 @@ mod shared_copy;
 pub mod spsc;
 
 pub use crate::foundation::layout::{InitError, MAX_CAPACITY};
-pub use error::{BlockError, ChunkError, Corrupt, PopError, PushError, RingError};
+pub(crate) use error::or_wait;
+pub use error::{ChunkError, Corrupt, RecvError, RingError, SendError};
 pub use role::RoleError;
 
 use crate::foundation::atomics::{init_atomic, AtomicU32, Ordering};

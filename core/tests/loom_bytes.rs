@@ -9,7 +9,7 @@
 #![cfg(loom)]
 
 use interlink_core::bytes::{ByteRing, Producer, RecvError, SendError};
-use interlink_core::{PopError, RingConfig};
+use interlink_core::{RecvError, RingConfig};
 use loom::thread;
 
 mod common;
@@ -71,13 +71,13 @@ fn reserve_commit_against_peek_release_across_padding() {
                         rec.release();
                         break;
                     }
-                    Err(PopError::Empty) => thread::yield_now(),
-                    Err(PopError::Corrupt) => panic!("corrupt"),
+                    Err(RecvError::Empty) => thread::yield_now(),
+                    Err(RecvError::Corrupt) => panic!("corrupt"),
                 }
             }
         }
         producer.join().unwrap();
-        assert_eq!(rx.peek().unwrap_err(), PopError::Empty);
+        assert_eq!(rx.peek().unwrap_err(), RecvError::Empty);
     });
 }
 
@@ -196,7 +196,7 @@ fn init_attach_handshake() {
                         assert_eq!(ring.capacity(), 32);
                         assert!(ring.is_empty());
                         let mut rx = ring.consumer(2).unwrap();
-                        assert_eq!(rx.peek().unwrap_err(), PopError::Empty);
+                        assert_eq!(rx.peek().unwrap_err(), RecvError::Empty);
                         return;
                     }
                     Err(interlink_core::AttachError::NotReady { .. }) => thread::yield_now(),

@@ -11,7 +11,7 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p interlink-core --release --test loom_mpmc`
 #![cfg(loom)]
 
-use interlink_core::mpmc::{MpmcRing, PopError, PushError, UserSlot, USER_WORDS};
+use interlink_core::mpmc::{MpmcRing, RecvError, SendError, UserSlot, USER_WORDS};
 use interlink_core::wait::LoomWait;
 use interlink_core::{Blocking, RingConfig};
 use loom::sync::Arc;
@@ -41,12 +41,12 @@ const ATTEMPTS: u32 = 2;
 fn consume(ring: MpmcRing<'static, u64>, got: &mut Vec<u64>) {
     let mut misses = 0;
     while misses < ATTEMPTS {
-        match ring.pop_with_spin_limit(0) {
+        match ring.try_recv_spinning(0) {
             Ok(v) => {
                 got.push(v);
                 misses = 0;
             }
-            Err(PopError::Corrupt) => panic!("corrupt"),
+            Err(RecvError::Corrupt) => panic!("corrupt"),
             Err(_) => {
                 misses += 1;
                 thread::yield_now();
@@ -61,9 +61,9 @@ fn produce(ring: MpmcRing<'static, u64>, items: &[u64]) -> Vec<u64> {
     let mut misses = 0;
     for (i, &v) in items.iter().enumerate() {
         loop {
-            match ring.push_with_spin_limit(v, 0) {
+            match ring.try_send_spinning(v, 0) {
                 Ok(()) => break,
-                Err(PushError::Corrupt) => panic!("corrupt"),
+                Err(SendError::Corrupt) => panic!("corrupt"),
                 Err(_) if misses + 1 == ATTEMPTS => return items[i..].to_vec(),
                 Err(_) => {
                     misses += 1;
@@ -116,12 +116,12 @@ fn exactly_once(preemptions: usize, capacity: u32, producers: &'static [u64], co
             .map(|t| t.join().unwrap())
             .collect();
         // Quiescent now: every claim has finished, so nothing is stalled.
-        while let Ok(v) = ring.pop_with_spin_limit(0) {
+        while let Ok(v) = ring.try_recv_spinning(0) {
             mine.push(v);
         }
         for v in leftovers.into_iter().flatten() {
-            ring.push_with_spin_limit(v, 0).unwrap();
-            mine.push(ring.pop_with_spin_limit(0).unwrap());
+            ring.try_send_spinning(v, 0).unwrap();
+            mine.push(ring.try_recv_spinning(0).unwrap());
         }
         seen.push(mine);
         let mut all = Vec::new();
@@ -140,7 +140,7 @@ fn exactly_once(preemptions: usize, capacity: u32, producers: &'static [u64], co
             .collect();
         expected.sort_unstable();
         assert_eq!(all, expected);
-        assert_eq!(ring.pop_with_spin_limit(0), Err(PopError::Empty));
+        assert_eq!(ring.try_recv_spinning(0), Err(RecvError::Empty));
         assert_eq!(ring.len(), 0);
     });
 }
@@ -173,9 +173,9 @@ fn batches_exactly_once() {
                 thread::spawn(move || {
                     let (mut sent, mut misses) = (0, 0);
                     while sent < items.len() && misses < ATTEMPTS {
-                        match ring.push_slice(&items[sent..]) {
-                            Ok(n) => sent += n,
-                            Err(_) => {
+                        match ring.try_send_slice(&items[sent..]) {
+                            Ok(n) if n > 0 => sent += n,
+                            _ => {
                                 misses += 1;
                                 thread::yield_now();
                             }
@@ -189,10 +189,10 @@ fn batches_exactly_once() {
         let mut out = [0u64; 4];
         let mut misses = 0;
         while misses < ATTEMPTS {
-            match ring.pop_into(&mut out) {
-                Ok(n) => got.extend_from_slice(&out[..n]),
-                Err(PopError::Corrupt) => panic!("corrupt"),
-                Err(_) => {
+            match ring.try_recv_slice(&mut out) {
+                Ok(n) if n > 0 => got.extend_from_slice(&out[..n]),
+                Err(RecvError::Corrupt) => panic!("corrupt"),
+                _ => {
                     misses += 1;
                     thread::yield_now();
                 }
@@ -202,10 +202,13 @@ fn batches_exactly_once() {
             .into_iter()
             .flat_map(|p| p.join().unwrap())
             .collect();
-        while let Ok(n) = ring.pop_into(&mut out) {
+        while let Ok(n @ 1..) = ring.try_recv_slice(&mut out) {
             got.extend_from_slice(&out[..n]);
         }
-        assert_eq!(ring.push_slice(&leftovers).unwrap_or(0), leftovers.len());
+        assert_eq!(
+            ring.try_send_slice(&leftovers).unwrap_or(0),
+            leftovers.len()
+        );
         got.extend(leftovers);
         let firsts: Vec<_> = got.iter().filter(|&&v| v <= 2).copied().collect();
         assert_eq!(firsts, [1, 2], "a producer's batch stays in order");
@@ -224,19 +227,19 @@ fn consumers_skip_a_dead_producer() {
     fn consume_skipping(ring: MpmcRing<'static, u64>, bounded: bool) -> (Vec<u64>, usize) {
         let (mut got, mut skips, mut misses) = (Vec::new(), 0, 0);
         while !bounded || misses < ATTEMPTS {
-            match ring.pop_with_spin_limit(0) {
+            match ring.try_recv_spinning(0) {
                 Ok(v) => got.push(v),
                 // Position 0's claimant is known dead; later positions
                 // belong to the live producer and are never skipped.
-                Err(PopError::Stalled { position: 0 }) => match ring.skip_stalled(0) {
+                Err(RecvError::Stalled { position: 0 }) => match ring.skip_stalled(0) {
                     Ok(v) => {
                         assert_eq!(v, None, "the dead producer never publishes");
                         skips += 1;
                     }
                     Err(_) => misses += 1,
                 },
-                Err(PopError::Corrupt) => panic!("corrupt"),
-                Err(PopError::Empty) if !bounded => break,
+                Err(RecvError::Corrupt) => panic!("corrupt"),
+                Err(RecvError::Empty) if !bounded => break,
                 Err(_) => {
                     misses += 1;
                     thread::yield_now();
@@ -248,7 +251,7 @@ fn consumers_skip_a_dead_producer() {
     model(|| {
         let mem = Arc::new(ring_memory(4));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(4)).unwrap();
-        assert_eq!(ring.abandon_push(), Ok(0));
+        assert_eq!(ring.abandon_send(), Ok(0));
         let producer = thread::spawn(move || produce(ring, &[1, 2]));
         let other = thread::spawn(move || consume_skipping(ring, true));
         let (mut got, mut skips) = consume_skipping(ring, true);
@@ -281,8 +284,8 @@ fn init_attach_handshake() {
                     Ok(ring) => {
                         assert_eq!(ring.capacity(), 2);
                         assert_eq!(ring.len(), 0);
-                        assert_eq!(ring.pop_with_spin_limit(0), Err(PopError::Empty));
-                        ring.push_with_spin_limit(5, 0).unwrap();
+                        assert_eq!(ring.try_recv_spinning(0), Err(RecvError::Empty));
+                        ring.try_send_spinning(5, 0).unwrap();
                         return;
                     }
                     Err(interlink_core::AttachError::NotReady { .. }) => thread::yield_now(),
@@ -292,7 +295,7 @@ fn init_attach_handshake() {
         };
         ring.init_publish(config);
         attacher.join().unwrap();
-        assert_eq!(ring.pop_with_spin_limit(0), Ok(5));
+        assert_eq!(ring.try_recv_spinning(0), Ok(5));
     });
 }
 

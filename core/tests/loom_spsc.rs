@@ -6,7 +6,7 @@
 #![cfg(loom)]
 
 use interlink_core::spsc::SpscRing;
-use interlink_core::{PopError, RingConfig};
+use interlink_core::{RecvError, RingConfig};
 use loom::thread;
 
 mod common;
@@ -30,25 +30,25 @@ fn push_pop_in_order_across_the_wrap() {
         let mut rx = ring.consumer(2).unwrap();
         let producer = thread::spawn(move || {
             for i in 0..3 {
-                while tx.try_push(i).is_err() {
+                while tx.try_send(i).is_err() {
                     thread::yield_now();
                 }
             }
         });
         for expected in 0..3 {
             loop {
-                match rx.try_pop() {
+                match rx.try_recv() {
                     Ok(v) => {
                         assert_eq!(v, expected);
                         break;
                     }
-                    Err(PopError::Empty) => thread::yield_now(),
-                    Err(PopError::Corrupt) => panic!("corrupt"),
+                    Err(RecvError::Empty) => thread::yield_now(),
+                    Err(RecvError::Corrupt) => panic!("corrupt"),
                 }
             }
         }
         producer.join().unwrap();
-        assert_eq!(rx.try_pop(), Err(PopError::Empty));
+        assert_eq!(rx.try_recv(), Err(RecvError::Empty));
     });
 }
 
@@ -63,14 +63,14 @@ fn batches_in_order() {
             let items = [10, 11, 12];
             let mut sent = 0;
             while sent < items.len() {
-                sent += tx.push_slice(&items[sent..]).unwrap();
+                sent += tx.try_send_slice(&items[sent..]).unwrap();
                 thread::yield_now();
             }
         });
         let mut got = Vec::new();
         let mut out = [0u64; 2];
         while got.len() < 3 {
-            let n = rx.pop_into(&mut out).unwrap();
+            let n = rx.try_recv_slice(&mut out).unwrap();
             got.extend_from_slice(&out[..n]);
             thread::yield_now();
         }
@@ -89,7 +89,7 @@ fn chunks_commit_and_release() {
         let producer = thread::spawn(move || {
             for round in 0..2u64 {
                 loop {
-                    if let Ok(mut chunk) = tx.write_chunk(2) {
+                    if let Ok(mut chunk) = tx.reserve(2) {
                         chunk.set(0, round * 2);
                         chunk.set(1, round * 2 + 1);
                         chunk.commit_all();
@@ -101,7 +101,7 @@ fn chunks_commit_and_release() {
         });
         let mut next = 0;
         while next < 4 {
-            match rx.read_chunk(1) {
+            match rx.peek(1) {
                 Ok(chunk) => {
                     assert_eq!(chunk.get(0), next);
                     chunk.release_all();
@@ -130,7 +130,7 @@ fn init_attach_handshake() {
                         assert_eq!(ring.capacity(), 4);
                         assert_eq!(ring.len(), 0);
                         let mut rx = ring.consumer(2).unwrap();
-                        assert_eq!(rx.try_pop(), Err(PopError::Empty));
+                        assert_eq!(rx.try_recv(), Err(RecvError::Empty));
                         return;
                     }
                     Err(interlink_core::AttachError::NotReady { .. }) => thread::yield_now(),

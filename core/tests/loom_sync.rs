@@ -214,13 +214,13 @@ fn blocking_bytes_send_recv_across_the_end() {
         let mut rx = ring.consumer(2).unwrap();
         both_park(
             move |b| {
-                tx.send_blocking(0, &[], b, None).unwrap();
-                tx.send_blocking(1, &[7; 8], b, None).unwrap();
+                tx.send(0, &[], b, None).unwrap();
+                tx.send(1, &[7; 8], b, None).unwrap();
             },
             |b| {
                 let mut buf = [0u8; 8];
-                assert_eq!(rx.recv_blocking(&mut buf, b, None), Ok((0, 0)));
-                assert_eq!(rx.recv_blocking(&mut buf, b, None), Ok((1, 8)));
+                assert_eq!(rx.recv(&mut buf, b, None), Ok((0, 0)));
+                assert_eq!(rx.recv(&mut buf, b, None), Ok((1, 8)));
                 assert_eq!(buf, [7; 8]);
             },
         );

@@ -6,7 +6,7 @@
 #![allow(unused_imports)]
 
 use interlink_core::blocking as _;
-use interlink_core::blocking::BlockError as _;
+
 use interlink_core::blocking::Blocking as _;
 use interlink_core::blocking::FOREVER as _;
 use interlink_core::bytes as _;
@@ -60,8 +60,8 @@ use interlink_core::mpmc as _;
 use interlink_core::mpmc::status as _;
 use interlink_core::mpmc::MpmcRing as _;
 use interlink_core::mpmc::NotStalled as _;
-use interlink_core::mpmc::PopError as _;
-use interlink_core::mpmc::PushError as _;
+use interlink_core::mpmc::RecvError as _;
+use interlink_core::mpmc::SendError as _;
 use interlink_core::mpmc::Status as _;
 use interlink_core::mpmc::UserSlot as _;
 use interlink_core::mpmc::Users as _;
@@ -89,11 +89,11 @@ use interlink_core::ring::CacheLine as _;
 use interlink_core::ring::ChunkError as _;
 use interlink_core::ring::Corrupt as _;
 use interlink_core::ring::InitError as _;
-use interlink_core::ring::PopError as _;
-use interlink_core::ring::PushError as _;
+use interlink_core::ring::RecvError as _;
 use interlink_core::ring::RingConfig as _;
 use interlink_core::ring::RingError as _;
 use interlink_core::ring::RoleError as _;
+use interlink_core::ring::SendError as _;
 use interlink_core::ring::MAX_CAPACITY as _;
 use interlink_core::semaphore as _;
 use interlink_core::semaphore::AcquireError as _;
@@ -118,7 +118,6 @@ use interlink_core::wait::Wait as _;
 use interlink_core::wait::WaitOutcome as _;
 use interlink_core::wait::MAX_LOST_RACES as _;
 use interlink_core::AttachError as _;
-use interlink_core::BlockError as _;
 use interlink_core::Blocking as _;
 use interlink_core::ChunkError as _;
 use interlink_core::Corrupt as _;
@@ -127,17 +126,18 @@ use interlink_core::Expired as _;
 use interlink_core::InitError as _;
 use interlink_core::Kind as _;
 use interlink_core::Plain as _;
-use interlink_core::PopError as _;
-use interlink_core::PushError as _;
+use interlink_core::RecvError as _;
 use interlink_core::Region as _;
 use interlink_core::RegionError as _;
 use interlink_core::RingConfig as _;
 use interlink_core::RingError as _;
 use interlink_core::RoleError as _;
+use interlink_core::SendError as _;
 use interlink_core::Spin as _;
 use interlink_core::Wait as _;
 use interlink_core::WaitOutcome as _;
 use interlink_core::LAYOUT_VERSION as _;
+use interlink_core::{RecvError as _, SendError as _};
 
 /// The check is the imports above; this test only makes it visible.
 #[test]

@@ -174,7 +174,7 @@ fn run(data: &[u8]) {
                         let _ = tx.try_send(i as u32);
                     }
                     let items = vec![9u32; input.below(1100)];
-                    if let Ok(n) = tx.producer().push_slice(&items) {
+                    if let Ok(n) = tx.producer().try_send_slice(&items) {
                         assert!(n <= items.len() && n <= ch.capacity() as usize);
                     }
                 }
@@ -183,7 +183,7 @@ fn run(data: &[u8]) {
                         let _ = rx.try_recv();
                     }
                     let mut out = vec![0u32; input.below(1100)];
-                    if let Ok(n) = rx.consumer().pop_into(&mut out) {
+                    if let Ok(n) = rx.consumer().try_recv_slice(&mut out) {
                         assert!(n <= out.len() && n <= ch.capacity() as usize);
                     }
                 }
@@ -221,7 +221,7 @@ fn run(data: &[u8]) {
                         }
                     }
                     let mut out = vec![0u32; input.below(100)];
-                    if let Ok(n) = h.ring().pop_into(&mut out) {
+                    if let Ok(n) = h.ring().try_recv_slice(&mut out) {
                         assert!(n <= out.len());
                     }
                 }

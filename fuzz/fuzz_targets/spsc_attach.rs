@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 
 use interlink_core::spsc::{self, Consumer, Producer, SpscRing};
-use interlink_core::{ChunkError, PopError, PushError, RoleError};
+use interlink_core::{ChunkError, RecvError, SendError, RoleError};
 use interlink_fuzz::{blocking, Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
 
@@ -231,24 +231,24 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             st.next += 1;
             let t = trusted(st, hostile);
             let Some(p) = st.prod.as_mut() else { return };
-            let r = p.try_push(v);
+            let r = p.try_send(v);
             if t {
                 if st.model.len() < cap as usize {
                     assert_eq!(r, Ok(()));
                     st.model.push_back(v);
                 } else {
-                    assert_eq!(r, Err(PushError::Full));
+                    assert_eq!(r, Err(SendError::Full));
                 }
             }
         }
         9 => {
             let t = trusted(st, hostile);
             let Some(c) = st.cons.as_mut() else { return };
-            let r = c.try_pop();
+            let r = c.try_recv();
             if t {
                 match st.model.pop_front() {
                     Some(v) => assert_eq!(r, Ok(v)),
-                    None => assert_eq!(r, Err(PopError::Empty)),
+                    None => assert_eq!(r, Err(RecvError::Empty)),
                 }
             }
         }
@@ -258,11 +258,11 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             st.next += n as u32;
             let t = trusted(st, hostile);
             let Some(p) = st.prod.as_mut() else { return };
-            let r = p.push_slice(&items);
+            let r = p.try_send_slice(&items);
             if let Ok(k) = r {
                 assert!(
                     k <= n && k <= cap as usize,
-                    "push_slice({n}) = {k}, capacity {cap}"
+                    "try_send_slice({n}) = {k}, capacity {cap}"
                 );
             }
             if t {
@@ -276,11 +276,11 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let mut out = vec![0u32; n];
             let t = trusted(st, hostile);
             let Some(c) = st.cons.as_mut() else { return };
-            let r = c.pop_into(&mut out);
+            let r = c.try_recv_slice(&mut out);
             if let Ok(k) = r {
                 assert!(
                     k <= n && k <= cap as usize,
-                    "pop_into({n}) = {k}, capacity {cap}"
+                    "try_recv_slice({n}) = {k}, capacity {cap}"
                 );
             }
             if t {
@@ -291,8 +291,8 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 }
             }
         }
-        12 => write_chunk(st, input, hostile),
-        13 => read_chunk(st, input, hostile),
+        12 => reserve(st, input, hostile),
+        13 => peek(st, input, hostile),
         14 => {
             let v = st.next;
             st.next += 1;
@@ -304,7 +304,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let r = p.send(v, &b, Some(timeout));
             if t && trusted(st, hostile) {
                 if full {
-                    assert_eq!(r, Err(interlink_core::BlockError::TimedOut));
+                    assert_eq!(r, Err(interlink_core::SendError::TimedOut));
                 } else {
                     assert_eq!(r, Ok(()));
                     st.model.push_back(v);
@@ -320,7 +320,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             if t && trusted(st, hostile) {
                 match st.model.pop_front() {
                     Some(v) => assert_eq!(r, Ok(v)),
-                    None => assert_eq!(r, Err(interlink_core::BlockError::TimedOut)),
+                    None => assert_eq!(r, Err(interlink_core::RecvError::TimedOut)),
                 }
             }
         }
@@ -406,13 +406,13 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let n = input.below(17);
             if let Some(p) = &mut st.zprod {
                 let items = vec![7u32; n];
-                if let Ok(k) = p.push_slice(&items) {
+                if let Ok(k) = p.try_send_slice(&items) {
                     assert!(k <= n);
                 }
             }
             if let Some(c) = &mut st.zcons {
                 let mut out = vec![0u32; n];
-                if let Ok(k) = c.pop_into(&mut out) {
+                if let Ok(k) = c.try_recv_slice(&mut out) {
                     assert!(k <= n);
                 }
             }
@@ -431,7 +431,7 @@ fn role_expect(word: u32, h: u32) -> Result<(), RoleError> {
     }
 }
 
-fn write_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
+fn reserve(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
     let cap = st.ring.capacity();
     let n = input.below(81) as u32;
     let how = input.byte();
@@ -441,7 +441,7 @@ fn write_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
     let base = st.next;
     st.next += n;
     let Some(p) = st.prod.as_mut() else { return };
-    match p.write_chunk(n) {
+    match p.reserve(n) {
         Ok(mut chunk) => {
             // Write first: a chunk past the region shows as an ASan report.
             let (a, b) = chunk.as_mut_slices();
@@ -450,7 +450,7 @@ fn write_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
                 *x = base + i as u32;
             }
             assert_eq!((chunk.len(), got), (n, n as usize));
-            assert!(n <= cap, "write_chunk({n}) granted on capacity {cap}");
+            assert!(n <= cap, "reserve({n}) granted on capacity {cap}");
             if t {
                 assert!(n <= cap - len);
             }
@@ -489,14 +489,14 @@ fn write_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
     }
 }
 
-fn read_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
+fn peek(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
     let cap = st.ring.capacity();
     let n = input.below(81) as u32;
     let how = input.byte();
     let k = input.below(81) as u32;
     let t = trusted(st, hostile);
     let Some(c) = st.cons.as_mut() else { return };
-    match c.read_chunk(n) {
+    match c.peek(n) {
         Ok(chunk) => {
             // Read first: a chunk past the region shows as an ASan report.
             let (a, b) = chunk.as_slices();
@@ -506,7 +506,7 @@ fn read_chunk(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile) {
                 .fold(0u32, |s, x| s.wrapping_add(*x));
             std::hint::black_box(sum);
             assert_eq!((chunk.len(), a.len() + b.len()), (n, n as usize));
-            assert!(n <= cap, "read_chunk({n}) granted on capacity {cap}");
+            assert!(n <= cap, "peek({n}) granted on capacity {cap}");
             if t {
                 assert!(n as usize <= st.model.len());
                 for (i, x) in a.iter().chain(b.iter()).enumerate() {

@@ -79,12 +79,12 @@ struct Channels<'c> {
 
 impl Wire for Channels<'_> {
     fn send(&mut self, values: &[u64]) {
-        self.tx.send_all(values, None).expect("send");
+        self.tx.send_slice(values, None).expect("send");
     }
 
     fn recv(&mut self, mut out: &mut [u64]) {
         while !out.is_empty() {
-            let n = self.rx.recv_into(out, None).expect("recv");
+            let n = self.rx.recv_slice(out, None).expect("recv");
             out = &mut out[n..];
         }
     }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use criterion::{criterion_group, criterion_main, Criterion};
 use interlink_linux::eventfd::{EventFd, Mode};
 use interlink_linux::mq::{Access, MessageQueue, QueueAttrs};
-use interlink_linux::pipe::{self, Blocking, Fifo};
+use interlink_linux::pipe::{self, Fifo, IoMode};
 use interlink_linux::process::{self, fork};
 use interlink_linux::socket::SeqPacket;
 
@@ -115,8 +115,8 @@ fn dup(e: &EventFd) -> EventFd {
 fn kernel_ipc(c: &mut Criterion) {
     let pid = process::current_pid();
 
-    let (down_r, down_w) = pipe::pipe(Blocking::Yes).unwrap();
-    let (up_r, up_w) = pipe::pipe(Blocking::Yes).unwrap();
+    let (down_r, down_w) = pipe::pipe(IoMode::Blocking).unwrap();
+    let (up_r, up_w) = pipe::pipe(IoMode::Blocking).unwrap();
     ping_pong(
         c,
         "round_trip/pipe",
@@ -136,12 +136,15 @@ fn kernel_ipc(c: &mut Criterion) {
         c,
         "round_trip/fifo",
         move || {
-            let r = pipe::open_fifo_reader(&down_path, Blocking::Yes).unwrap();
-            Io(r, pipe::open_fifo_writer(&up_path, Blocking::Yes).unwrap())
+            let r = pipe::open_fifo_reader(&down_path, IoMode::Blocking).unwrap();
+            Io(
+                r,
+                pipe::open_fifo_writer(&up_path, IoMode::Blocking).unwrap(),
+            )
         },
         || {
-            let w = down.writer(Blocking::Yes).unwrap();
-            Io(up.reader(Blocking::Yes).unwrap(), w)
+            let w = down.writer(IoMode::Blocking).unwrap();
+            Io(up.reader(IoMode::Blocking).unwrap(), w)
         },
     );
     drop((down, up));

@@ -16,21 +16,23 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use crate::error::{check, check_retry, OsError};
 use crate::posix::{c_path, set_nonblocking};
 
-/// Whether an operation may put the caller to sleep.
+/// Whether an operation on a pipe or FIFO may put the caller to sleep (a
+/// descriptor's `O_NONBLOCK`; not to be confused with the core's
+/// [`Blocking`](interlink_core::Blocking) strategies of the rings).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Blocking {
+pub enum IoMode {
     /// Calls wait: a read for data, a write for room, an open for the peer.
-    Yes,
+    Blocking,
     /// Calls return at once: `WouldBlock` instead of waiting, and a FIFO
     /// opened for writing without a reader fails ([`open_fifo_writer`]).
-    No,
+    NonBlocking,
 }
 
-impl Blocking {
+impl IoMode {
     fn flag(self) -> libc::c_int {
         match self {
-            Blocking::Yes => 0,
-            Blocking::No => libc::O_NONBLOCK,
+            IoMode::Blocking => 0,
+            IoMode::NonBlocking => libc::O_NONBLOCK,
         }
     }
 }
@@ -44,11 +46,11 @@ pub struct Reader(File);
 pub struct Writer(File);
 
 /// Creates a pipe (`pipe2` with `O_CLOEXEC`, plus `O_NONBLOCK` for
-/// [`Blocking::No`]) and returns its read and write ends.
-pub fn pipe(blocking: Blocking) -> Result<(Reader, Writer), OsError> {
+/// [`IoMode::NonBlocking`]) and returns its read and write ends.
+pub fn pipe(mode: IoMode) -> Result<(Reader, Writer), OsError> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: fds is a valid array of two ints for the kernel to fill.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | blocking.flag()) };
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | mode.flag()) };
     check(r, "pipe2")?;
     // SAFETY: pipe2 succeeded, so both descriptors are fresh and ours alone.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
@@ -91,8 +93,8 @@ pub fn set_capacity(fd: BorrowedFd<'_>, bytes: usize) -> Result<usize, OsError> 
 }
 
 /// Turns `O_NONBLOCK` on or off for `fd`.
-pub fn set_blocking(fd: BorrowedFd<'_>, blocking: Blocking) -> Result<(), OsError> {
-    set_nonblocking(fd, blocking == Blocking::No)
+pub fn set_blocking(fd: BorrowedFd<'_>, mode: IoMode) -> Result<(), OsError> {
+    set_nonblocking(fd, mode == IoMode::NonBlocking)
 }
 
 macro_rules! pipe_end {
@@ -109,8 +111,8 @@ macro_rules! pipe_end {
             }
 
             /// Switches this end between blocking and non-blocking I/O.
-            pub fn set_blocking(&self, blocking: Blocking) -> Result<(), OsError> {
-                set_blocking(self.as_fd(), blocking)
+            pub fn set_blocking(&self, mode: IoMode) -> Result<(), OsError> {
+                set_blocking(self.as_fd(), mode)
             }
         }
 
@@ -221,13 +223,13 @@ impl Fifo {
     }
 
     /// Opens the read end; see [`open_fifo_reader`].
-    pub fn reader(&self, blocking: Blocking) -> Result<Reader, OsError> {
-        open_fifo_reader(&self.path, blocking)
+    pub fn reader(&self, mode: IoMode) -> Result<Reader, OsError> {
+        open_fifo_reader(&self.path, mode)
     }
 
     /// Opens the write end; see [`open_fifo_writer`].
-    pub fn writer(&self, blocking: Blocking) -> Result<Writer, OsError> {
-        open_fifo_writer(&self.path, blocking)
+    pub fn writer(&self, mode: IoMode) -> Result<Writer, OsError> {
+        open_fifo_writer(&self.path, mode)
     }
 }
 
@@ -260,28 +262,28 @@ fn open_fifo(op: &'static str, path: &Path, flags: libc::c_int) -> Result<OwnedF
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Opens a FIFO's read end. [`Blocking::Yes`] waits in `open` until a
-/// writer opens the FIFO; [`Blocking::No`] returns at once, and reads
+/// Opens a FIFO's read end. [`IoMode::Blocking`] waits in `open` until a
+/// writer opens the FIFO; [`IoMode::NonBlocking`] returns at once, and reads
 /// return `WouldBlock` while writers exist but sent nothing, `Ok(0)` while
 /// no writer has it open.
-pub fn open_fifo_reader(path: impl AsRef<Path>, blocking: Blocking) -> Result<Reader, OsError> {
+pub fn open_fifo_reader(path: impl AsRef<Path>, mode: IoMode) -> Result<Reader, OsError> {
     open_fifo(
         "open FIFO for reading",
         path.as_ref(),
-        libc::O_RDONLY | blocking.flag(),
+        libc::O_RDONLY | mode.flag(),
     )
     .map(Reader::from)
 }
 
-/// Opens a FIFO's write end. [`Blocking::Yes`] waits in `open` until a
-/// reader opens the FIFO. [`Blocking::No`] never waits: with no reader it
+/// Opens a FIFO's write end. [`IoMode::Blocking`] waits in `open` until a
+/// reader opens the FIFO. [`IoMode::NonBlocking`] never waits: with no reader it
 /// fails with `ENXIO` (op `"open FIFO for writing: no reader"`), and
 /// writes to a full FIFO return `WouldBlock`.
-pub fn open_fifo_writer(path: impl AsRef<Path>, blocking: Blocking) -> Result<Writer, OsError> {
+pub fn open_fifo_writer(path: impl AsRef<Path>, mode: IoMode) -> Result<Writer, OsError> {
     open_fifo(
         "open FIFO for writing",
         path.as_ref(),
-        libc::O_WRONLY | blocking.flag(),
+        libc::O_WRONLY | mode.flag(),
     )
     .map(Writer::from)
     .map_err(|mut e| {
@@ -316,7 +318,7 @@ pub fn spawn_pipeline(commands: impl IntoIterator<Item = Command>) -> Result<Pip
             command.stdin(reader);
         }
         if commands.peek().is_some() {
-            let (reader, writer) = pipe(Blocking::Yes)?;
+            let (reader, writer) = pipe(IoMode::Blocking)?;
             command.stdout(writer);
             next_stdin = Some(reader);
         }
@@ -339,7 +341,7 @@ pub fn pipeline_output(
     commands: impl IntoIterator<Item = Command>,
 ) -> Result<(Vec<u8>, Vec<ExitStatus>), OsError> {
     let mut commands: Vec<Command> = commands.into_iter().collect();
-    let (mut reader, writer) = pipe(Blocking::Yes)?;
+    let (mut reader, writer) = pipe(IoMode::Blocking)?;
     match commands.last_mut() {
         Some(last) => last.stdout(writer),
         None => return Err(OsError::new("spawn", libc::EINVAL).on("an empty pipeline")),

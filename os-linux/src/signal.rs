@@ -253,7 +253,7 @@ impl AsFd for SignalFd {
 /// or every few thousand items rather than per item:
 ///
 /// ```no_run
-/// use interlink_core::{PopError, RingConfig, spsc::SpscRing};
+/// use interlink_core::{RecvError, RingConfig, spsc::SpscRing};
 /// use interlink_linux::{process, shm::Mapping, signal::ShutdownSignal};
 ///
 /// let shutdown = ShutdownSignal::install()?; // before any thread exists
@@ -262,11 +262,11 @@ impl AsFd for SignalFd {
 /// let mut rx = ring.consumer(process::current_pid())?;
 /// let mut sum = 0u64;
 /// loop {
-///     match rx.try_pop() {
+///     match rx.try_recv() {
 ///         Ok(v) => sum += v,
-///         Err(PopError::Empty) if shutdown.is_requested() => break, // drained and asked to stop
-///         Err(PopError::Empty) => std::thread::yield_now(),
-///         Err(PopError::Corrupt) => return Err("ring corrupt".into()),
+///         Err(RecvError::Empty) if shutdown.is_requested() => break, // drained and asked to stop
+///         Err(RecvError::Empty) => std::thread::yield_now(),
+///         Err(e) => return Err(e.into()), // corrupt: the peer broke the ring
 ///     }
 /// }
 /// println!("stopped by signal {:?} after summing {sum}", shutdown.signal());

@@ -45,8 +45,8 @@ fn length(rng: &mut Rng, max: usize) -> usize {
 }
 
 /// The parent sends bursts of messages of random sizes (0 B to the
-/// ring's largest) with `send_blocking` and pauses between bursts; a forked
-/// child takes them with `recv_blocking` and checks every byte.
+/// ring's largest) with `send` and pauses between bursts; a forked
+/// child takes them with `recv` and checks every byte.
 ///
 /// Both park paths are made certain rather than left to the schedule (on
 /// a busy machine a side may yield instead of parking, so park counts and
@@ -75,7 +75,7 @@ fn blocking_messages_between_processes_with_the_consumer_parked() {
             return 5;
         }
         for seq in 0..COUNT {
-            let Ok((tag, len)) = rx.recv_blocking(&mut buf, &b, TIMEOUT) else {
+            let Ok((tag, len)) = rx.recv(&mut buf, &b, TIMEOUT) else {
                 return 3;
             };
             let want = length(&mut lengths, max);
@@ -116,7 +116,7 @@ fn blocking_messages_between_processes_with_the_consumer_parked() {
         }
         let len = length(&mut lengths, max);
         fill(seq, &mut scratch[..len]);
-        tx.send_blocking(seq, &scratch[..len], &b, TIMEOUT).unwrap();
+        tx.send(seq, &scratch[..len], &b, TIMEOUT).unwrap();
         if seq % BURST == BURST - 1 {
             std::thread::sleep(PAUSE);
         }

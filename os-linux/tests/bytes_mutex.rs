@@ -42,8 +42,8 @@ fn tag(p: u32, i: u32) -> u32 {
 
 /// Three forked producers each send their messages into one byte ring,
 /// one message at a time under a shared [`Mutex`]: lock, claim the
-/// producer role, `send_blocking`, drop the role, unlock. The parent
-/// consumes with `recv_blocking` and checks every message whole (length
+/// producer role, `send`, drop the role, unlock. The parent
+/// consumes with `recv` and checks every message whole (length
 /// and every byte) and each producer's messages in order; the mutex's
 /// count matches what arrived.
 #[test]
@@ -72,10 +72,7 @@ fn producers_serialised_by_a_shared_mutex() {
                     let Ok(mut tx) = ring.producer(process::current_pid()) else {
                         return 3;
                     };
-                    if tx
-                        .send_blocking(tag(p, i), &msg[..len], &b, TIMEOUT)
-                        .is_err()
-                    {
+                    if tx.send(tag(p, i), &msg[..len], &b, TIMEOUT).is_err() {
                         return 4;
                     }
                     drop(tx);
@@ -93,7 +90,7 @@ fn producers_serialised_by_a_shared_mutex() {
     let mut next = [0u32; PRODUCERS as usize];
     let (mut buf, mut expected) = (vec![0u8; max], vec![0u8; max]);
     for _ in 0..PRODUCERS * PER_PRODUCER {
-        let (t, len) = rx.recv_blocking(&mut buf, &b, TIMEOUT).unwrap();
+        let (t, len) = rx.recv(&mut buf, &b, TIMEOUT).unwrap();
         let (p, i) = (t >> 24, t & 0xff_ffff);
         assert!(p < PRODUCERS, "tag {t:#x} from no producer");
         assert_eq!(i, next[p as usize], "producer {p}'s messages out of order");

@@ -57,7 +57,7 @@ fn a_million_messages_of_random_sizes_between_processes() {
         };
         while seq < COUNT {
             if seq.is_multiple_of(2) {
-                match rx.recv(&mut buf) {
+                match rx.try_recv(&mut buf) {
                     Ok((tag, len)) => {
                         if !check(seq, tag, &buf[..len], &mut lengths) {
                             return 3;
@@ -100,7 +100,7 @@ fn a_million_messages_of_random_sizes_between_processes() {
                 })
             } else {
                 fill(seq, &mut scratch[..len]);
-                tx.send(seq, &scratch[..len])
+                tx.try_send(seq, &scratch[..len])
             };
             match sent {
                 Ok(()) => break,
@@ -130,7 +130,7 @@ fn a_producer_killed_mid_message_loses_only_that_message() {
     let ring = ByteRing::init(map.region(), RingConfig::new(4096)).unwrap();
     let child = fork(|| {
         let mut tx = ring.producer(process::current_pid()).unwrap();
-        tx.send(1, b"committed").unwrap();
+        tx.try_send(1, b"committed").unwrap();
         let mut r = tx.reserve(100).unwrap();
         r.write(0, b"never committed");
         // SAFETY: raising SIGKILL on ourselves; nothing runs after it.
@@ -144,11 +144,11 @@ fn a_producer_killed_mid_message_loses_only_that_message() {
     let mut tx = ring
         .take_over_producer(process::current_pid(), process::is_alive)
         .unwrap();
-    tx.send(2, b"after").unwrap();
+    tx.try_send(2, b"after").unwrap();
     let mut rx = ring.consumer(process::current_pid()).unwrap();
     let mut buf = [0u8; 64];
-    assert_eq!(rx.recv(&mut buf), Ok((1, 9)));
+    assert_eq!(rx.try_recv(&mut buf), Ok((1, 9)));
     assert_eq!(&buf[..9], b"committed");
-    assert_eq!(rx.recv(&mut buf), Ok((2, 5)));
-    assert_eq!(rx.recv(&mut buf), Err(RecvError::Empty));
+    assert_eq!(rx.try_recv(&mut buf), Ok((2, 5)));
+    assert_eq!(rx.try_recv(&mut buf), Err(RecvError::Empty));
 }

@@ -5,10 +5,9 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use interlink_core::{PopError, RingConfig};
+use interlink_core::{RecvError, RingConfig, SendError};
 use interlink_linux::channel::{
-    BlockError, ByteChannel, ChannelError, ChannelOptions, MpmcChannel, Pending, SpscChannel,
-    Waiting,
+    ByteChannel, ChannelError, ChannelOptions, MpmcChannel, Pending, SpscChannel, Waiting,
 };
 use interlink_linux::clock::monotonic_ns;
 use interlink_linux::inspect::{self, State};
@@ -146,7 +145,7 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
                 match i % 3 {
                     0 => tx.try_send(now)?,
                     1 => tx.send(now)?,
-                    _ => tx.send_all(&[now], None).map_err(|(_, e)| e)?,
+                    _ => tx.send_slice(&[now], None).map_err(|(_, e)| e)?,
                 }
             }
             loop {
@@ -173,7 +172,7 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
             let tx = ch.handle()?;
             let me = u64::from(std::process::id()) << 32;
             for i in 0..count {
-                tx.send(me | i, Some(Duration::from_secs(20)))?;
+                tx.send_timeout(me | i, Duration::from_secs(20))?;
             }
         }
         other => return Err(format!("unknown role {other}").into()),
@@ -185,7 +184,7 @@ fn send_sequence(
     tx: &mut interlink_linux::channel::Sender<'_, u64>,
     from: u64,
     to: u64,
-) -> Result<(), BlockError> {
+) -> Result<(), SendError> {
     let mut batch = [0u64; 64];
     let mut next = from;
     while next < to {
@@ -193,7 +192,7 @@ fn send_sequence(
         for (i, slot) in batch[..n].iter_mut().enumerate() {
             *slot = next + i as u64;
         }
-        tx.send_all(&batch[..n], Some(Duration::from_secs(20)))
+        tx.send_slice(&batch[..n], Some(Duration::from_secs(20)))
             .map_err(|(_, e)| e)?;
         next += n as u64;
     }
@@ -221,7 +220,7 @@ fn a_million_messages_between_unrelated_processes() {
     let start = Instant::now();
     while expected < MILLION {
         let n = rx
-            .recv_into(&mut buf, Some(Duration::from_secs(20)))
+            .recv_slice(&mut buf, Some(Duration::from_secs(20)))
             .unwrap();
         for &v in &buf[..n] {
             assert_eq!(v, expected, "lost, duplicated or reordered");
@@ -233,7 +232,7 @@ fn a_million_messages_between_unrelated_processes() {
     // The creator unlinked the name when it exited.
     assert!(inspect::probe(&name).unwrap_err().is(libc::ENOENT));
     // Our mapping still works.
-    assert_eq!(rx.try_recv(), Err(PopError::Empty));
+    assert_eq!(rx.try_recv(), Err(RecvError::Empty));
 }
 
 #[test]
@@ -303,14 +302,14 @@ fn a_producer_killed_mid_stream_is_reported_and_replaced() {
             Err(e) => break e,
         }
     };
-    assert_eq!(err, BlockError::PeerDied { holder: pid });
+    assert_eq!(err, RecvError::PeerDied { holder: pid });
     // A new producer takes the dead one's role and continues the sequence.
     let mut tx = ch.sender().unwrap();
     tx.send(expected).unwrap();
     assert_eq!(rx.recv(), Ok(expected));
     assert_eq!(
         rx.recv_timeout(Duration::from_millis(20)),
-        Err(BlockError::TimedOut)
+        Err(RecvError::TimedOut)
     );
 }
 
@@ -334,7 +333,7 @@ fn a_creator_killed_leaves_an_object_that_gc_and_create_handle() {
     creator.kill();
     assert_eq!(
         rx.recv(),
-        Err(BlockError::PeerDied {
+        Err(RecvError::PeerDied {
             holder: creator_pid
         })
     );
@@ -476,7 +475,7 @@ fn a_parked_receiver_sleeps_is_woken_by_every_send_path_and_sees_its_peer_die() 
     let (cpu_before, _) = thread_usage();
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(20)),
-        Err(BlockError::PeerDied { holder: pid })
+        Err(RecvError::PeerDied { holder: pid })
     );
     let noticed = Instant::now();
     let killed = killer.join().unwrap();
@@ -503,7 +502,7 @@ fn a_parked_sender_is_woken_by_every_receive_path() {
         .peer_check(Duration::from_secs(60));
     let ch = SpscChannel::<u64>::create(&name, RingConfig::new(4), &opts).unwrap();
     let (mut tx, mut rx) = (ch.sender().unwrap(), ch.receiver().unwrap());
-    tx.send_all(&[0, 1, 2, 3], None).unwrap();
+    tx.send_slice(&[0, 1, 2, 3], None).unwrap();
     for (next, path) in (4..).zip(["try_recv", "recv", "recv_into"]) {
         let (woken, freed) = std::thread::scope(|s| {
             let sender = s.spawn(|| {
@@ -518,7 +517,7 @@ fn a_parked_sender_is_woken_by_every_receive_path() {
                 "recv" => rx.recv().unwrap(),
                 _ => {
                     let mut one = [0];
-                    assert_eq!(rx.recv_into(&mut one, None), Ok(1));
+                    assert_eq!(rx.recv_slice(&mut one, None), Ok(1));
                     one[0]
                 }
             };
@@ -544,9 +543,9 @@ fn blocking_calls_time_out_in_every_waiting_mode() {
             .peer_check(Duration::from_millis(7));
         let ch = SpscChannel::<u64>::create(&name, RingConfig::new(4), &opts).unwrap();
         let (mut tx, mut rx) = (ch.sender().unwrap(), ch.receiver().unwrap());
-        let timed = |f: &mut dyn FnMut() -> Result<(), BlockError>, t: Duration| {
+        let timed = |r: &mut dyn FnMut() -> bool, t: Duration| {
             let start = Instant::now();
-            assert_eq!(f(), Err(BlockError::TimedOut), "{waiting:?}");
+            assert!(r(), "{waiting:?}: did not time out");
             let took = start.elapsed();
             assert!(
                 took >= t && took < t + Duration::from_secs(10),
@@ -554,26 +553,26 @@ fn blocking_calls_time_out_in_every_waiting_mode() {
             );
         };
         let t = Duration::from_millis(30);
-        timed(&mut || rx.recv_timeout(t).map(drop), t);
-        timed(&mut || rx.recv_into(&mut [0; 4], Some(t)).map(drop), t);
+        let recv_timed_out = RecvError::TimedOut;
+        let send_timed_out = SendError::TimedOut;
+        timed(&mut || rx.recv_timeout(t) == Err(recv_timed_out), t);
         timed(
-            &mut || rx.recv_timeout(Duration::ZERO).map(drop),
-            Duration::ZERO,
-        );
-        assert_eq!(tx.send_all(&[1, 2, 3], Some(t)), Ok(()));
-        timed(
-            &mut || {
-                tx.send_all(&[4, 5, 6], Some(t)).map_err(|(n, e)| {
-                    assert_eq!(n, 1, "{waiting:?}");
-                    e
-                })
-            },
+            &mut || rx.recv_slice(&mut [0; 4], Some(t)) == Err(recv_timed_out),
             t,
         );
-        timed(&mut || tx.send_timeout(7, t), t);
-        assert_eq!(tx.try_send(7), Err(interlink_core::PushError::Full));
+        timed(
+            &mut || rx.recv_timeout(Duration::ZERO) == Err(recv_timed_out),
+            Duration::ZERO,
+        );
+        assert_eq!(tx.send_slice(&[1, 2, 3], Some(t)), Ok(()));
+        timed(
+            &mut || tx.send_slice(&[4, 5, 6], Some(t)) == Err((1, send_timed_out)),
+            t,
+        );
+        timed(&mut || tx.send_timeout(7, t) == Err(send_timed_out), t);
+        assert_eq!(tx.try_send(7), Err(interlink_core::SendError::Full));
         let mut out = [0; 8];
-        assert_eq!(rx.recv_into(&mut out, Some(t)), Ok(4));
+        assert_eq!(rx.recv_slice(&mut out, Some(t)), Ok(4));
         assert_eq!(out[..4], [1, 2, 3, 4]);
         assert_eq!(tx.send_timeout(8, t), Ok(()));
         assert_eq!(rx.recv_timeout(t), Ok(8));
@@ -615,7 +614,7 @@ fn byte_messages_between_unrelated_processes() {
     let mut buf = vec![0u8; 4096];
     assert_eq!(
         rx.recv_timeout(&mut buf[..0], Duration::from_secs(20)),
-        Err(BlockError::BufferTooSmall {
+        Err(RecvError::BufferTooSmall {
             needed: message(0).len()
         })
     );
@@ -626,13 +625,13 @@ fn byte_messages_between_unrelated_processes() {
     }
     assert_eq!(
         rx.recv_timeout(&mut buf, Duration::from_millis(20)),
-        Err(BlockError::TimedOut)
+        Err(RecvError::TimedOut)
     );
     let pid = peer.pid();
     peer.kill();
     assert_eq!(
         rx.recv_timeout(&mut buf, Duration::from_secs(5)),
-        Err(BlockError::PeerDied { holder: pid })
+        Err(RecvError::PeerDied { holder: pid })
     );
     // The inspector reads the byte ring's roles: ours keeps it from being
     // stale although the sender is dead.
@@ -681,12 +680,12 @@ fn mpmc_values_from_two_processes_to_two_threads() {
                     use std::sync::atomic::Ordering::Relaxed;
                     let mut mine = Vec::new();
                     while received.load(Relaxed) < 2 * PER && start.elapsed().as_secs() < 30 {
-                        match rx.recv(Some(Duration::from_millis(50))) {
+                        match rx.recv_timeout(Duration::from_millis(50)) {
                             Ok(v) => {
                                 mine.push(v);
                                 received.fetch_add(1, Relaxed);
                             }
-                            Err(e) => assert_eq!(e, BlockError::TimedOut),
+                            Err(e) => assert_eq!(e, RecvError::TimedOut),
                         }
                     }
                     mine
@@ -720,6 +719,6 @@ fn mpmc_values_from_two_processes_to_two_threads() {
     assert!(all == expected, "lost or duplicated values");
     assert_eq!(
         ch.handle().unwrap().try_recv(),
-        Err(interlink_core::mpmc::PopError::Empty)
+        Err(interlink_core::mpmc::RecvError::Empty)
     );
 }

@@ -386,7 +386,7 @@ fn from_sealed_fd_refuses_unsealed_and_wrongly_sealed_descriptors() {
     let shm = Shm::create(&name, len).unwrap();
     seals_problem(shm.as_fd().try_clone_to_owned().unwrap(), "not sealed");
     // A pipe is not a memory file at all.
-    let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::Blocking::Yes).unwrap();
+    let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::IoMode::Blocking).unwrap();
     let e = SpscChannel::<u64>::from_sealed_fd(OwnedFd::from(r), 0, &quick()).unwrap_err();
     assert!(
         matches!(

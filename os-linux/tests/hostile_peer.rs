@@ -64,11 +64,11 @@ use common::{unique_name, Rng};
 use interlink_core::bytes::ByteRing;
 use interlink_core::condvar::Condvar;
 use interlink_core::event::Event;
-use interlink_core::mpmc::{MpmcRing, PopError as MpmcPopError, PushError as MpmcPushError};
+use interlink_core::mpmc::MpmcRing;
 use interlink_core::mutex::{LockError, Mutex};
 use interlink_core::semaphore::Semaphore;
 use interlink_core::spsc::SpscRing;
-use interlink_core::{BlockError, ChunkError, Region, RingConfig};
+use interlink_core::{ChunkError, RecvError, Region, RingConfig, SendError};
 use interlink_linux::channel::{
     ByteChannel, ByteReceiver, ByteSender, ChannelOptions, MpmcChannel, MpmcHandle, Receiver,
     Sender, SpscChannel, Waiting,
@@ -677,11 +677,11 @@ const SPSC_OPS: &[&str] = &[
     "recv_timeout",
     "send_all",
     "recv_into",
-    "push_slice",
-    "write_chunk",
+    "try_send_slice",
+    "reserve",
     "producer slots",
-    "pop_into",
-    "read_chunk",
+    "try_recv_slice",
+    "peek",
     "consumer slots",
     "wake",
     "len",
@@ -771,7 +771,7 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                 if let Some(tx) = tx.as_mut() {
                     let k = 1 + w.below(big as u64) as usize;
                     let t = w.timeout();
-                    let r = tx.send_all(&items[..k], Some(t));
+                    let r = tx.send_slice(&items[..k], Some(t));
                     if let Err((sent, _)) = r {
                         ensure!(w, sent <= k, "send_all of {k} items reports {sent} sent");
                     }
@@ -782,7 +782,7 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                 if let Some(rx) = rx.as_mut() {
                     let k = 1 + w.below(big as u64) as usize;
                     let t = w.timeout();
-                    let r = rx.recv_into(&mut out[..k], Some(t));
+                    let r = rx.recv_slice(&mut out[..k], Some(t));
                     if let Ok(n) = r {
                         ensure!(
                             w,
@@ -793,15 +793,15 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                     w.tally(&r);
                 }
             }
-            "push_slice" => {
+            "try_send_slice" => {
                 if let Some(tx) = tx.as_mut() {
                     let k = 1 + w.below(big as u64) as usize;
-                    let r = tx.producer().push_slice(&items[..k]);
+                    let r = tx.producer().try_send_slice(&items[..k]);
                     if let Ok(n) = r {
                         ensure!(
                             w,
                             n <= k.min(cap as usize),
-                            "push_slice of {k} items into {cap} slots returned Ok({n}): \
+                            "try_send_slice of {k} items into {cap} slots returned Ok({n}): \
                              it wrote past the slots"
                         );
                         tx.producer().wake_consumer(&Futex);
@@ -809,26 +809,26 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                     w.tally(&r);
                 }
             }
-            "write_chunk" => {
+            "reserve" => {
                 if let Some(tx) = tx.as_mut() {
                     let n = 1 + w.below(big as u64) as u32;
                     let commit = w.below(u64::from(n) + 1) as u32;
                     let give_up = w.below(4) == 0;
-                    match tx.producer().write_chunk(n) {
+                    match tx.producer().reserve(n) {
                         Ok(mut chunk) => {
                             // Checked before touching a slot: past the
                             // capacity the slices leave the region.
                             ensure!(
                                 w,
                                 n <= cap,
-                                "write_chunk({n}) on capacity {cap} handed out {n} slots: \
+                                "reserve({n}) on capacity {cap} handed out {n} slots: \
                                  slices past the region"
                             );
                             let (a, b) = chunk.as_mut_slices();
                             ensure!(
                                 w,
                                 a.len() + b.len() == n as usize,
-                                "write_chunk({n}) slices hold {} + {}",
+                                "reserve({n}) slices hold {} + {}",
                                 a.len(),
                                 b.len()
                             );
@@ -844,7 +844,7 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                             ensure!(
                                 w,
                                 available < n && available <= cap,
-                                "write_chunk({n}) on capacity {cap}: TooFew {{ available: {available} }}"
+                                "reserve({n}) on capacity {cap}: TooFew {{ available: {available} }}"
                             );
                             w.tally(&Err::<(), ()>(()));
                         }
@@ -868,38 +868,38 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                     let _ = (p.is_empty(), p.is_full(), p.capacity());
                 }
             }
-            "pop_into" => {
+            "try_recv_slice" => {
                 if let Some(rx) = rx.as_mut() {
                     let k = 1 + w.below(big as u64) as usize;
-                    let r = rx.consumer().pop_into(&mut out[..k]);
+                    let r = rx.consumer().try_recv_slice(&mut out[..k]);
                     if let Ok(n) = r {
                         ensure!(
                             w,
                             n <= k.min(cap as usize),
-                            "pop_into a {k}-element buffer on capacity {cap} returned Ok({n})"
+                            "try_recv_slice a {k}-element buffer on capacity {cap} returned Ok({n})"
                         );
                         rx.consumer().wake_producer(&Futex);
                     }
                     w.tally(&r);
                 }
             }
-            "read_chunk" => {
+            "peek" => {
                 if let Some(rx) = rx.as_mut() {
                     let n = 1 + w.below(big as u64) as u32;
                     let release = w.below(u64::from(n) + 1) as u32;
-                    match rx.consumer().read_chunk(n) {
+                    match rx.consumer().peek(n) {
                         Ok(chunk) => {
                             ensure!(
                                 w,
                                 n <= cap,
-                                "read_chunk({n}) on capacity {cap} handed out {n} elements: \
+                                "peek({n}) on capacity {cap} handed out {n} elements: \
                                  slices past the region"
                             );
                             let (a, b) = chunk.as_slices();
                             ensure!(
                                 w,
                                 a.len() + b.len() == n as usize,
-                                "read_chunk({n}) slices hold {} + {}",
+                                "peek({n}) slices hold {} + {}",
                                 a.len(),
                                 b.len()
                             );
@@ -911,7 +911,7 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                             ensure!(
                                 w,
                                 available < n && available <= cap,
-                                "read_chunk({n}) on capacity {cap}: TooFew {{ available: {available} }}"
+                                "peek({n}) on capacity {cap}: TooFew {{ available: {available} }}"
                             );
                             w.tally(&Err::<(), ()>(()));
                         }
@@ -977,11 +977,11 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                     if tx.is_none() {
                         if let Ok(mut t2) = other.sender() {
                             let k = 1 + w.below(big as u64) as usize;
-                            if let Ok(n) = t2.producer().push_slice(&items[..k]) {
+                            if let Ok(n) = t2.producer().try_send_slice(&items[..k]) {
                                 ensure!(
                                     w,
                                     n <= k.min(ocap as usize),
-                                    "push_slice of {k} items into {ocap} slots (opened channel) \
+                                    "try_send_slice of {k} items into {ocap} slots (opened channel) \
                                      returned Ok({n})"
                                 );
                             }
@@ -1125,7 +1125,7 @@ fn bytes_worker(ch: &ByteChannel, name: &str, w: &mut Worker<'_>) -> i32 {
                     } else {
                         let t = w.timeout();
                         rx.recv_timeout(&mut buf[..room], t).map_err(|e| match e {
-                            BlockError::BufferTooSmall { needed } => {
+                            RecvError::BufferTooSmall { needed } => {
                                 format!("BufferTooSmall {{ needed: {needed} }}")
                             }
                             e => format!("{e:?}"),
@@ -1318,8 +1318,8 @@ const MPMC_OPS: &[&str] = &[
     "try_recv",
     "send",
     "recv",
-    "push_slice",
-    "pop_into",
+    "try_send_slice",
+    "try_recv_slice",
     "push with spin limit",
     "pop with spin limit",
     "skip_stalled",
@@ -1358,10 +1358,18 @@ fn mpmc_channel_survives_a_hostile_peer() {
     });
 }
 
-/// The position a `Stalled` error named, if it is one.
-fn stalled(e: &BlockError) -> Option<u32> {
+/// The position a `Stalled` error of a receive named, if it is one.
+fn recv_stalled(e: &RecvError) -> Option<u32> {
     match e {
-        BlockError::Stalled { position } => Some(*position),
+        RecvError::Stalled { position } => Some(*position),
+        _ => None,
+    }
+}
+
+/// The position a `Stalled` error of a send named, if it is one.
+fn send_stalled(e: &SendError) -> Option<u32> {
+    match e {
+        SendError::Stalled { position } => Some(*position),
         _ => None,
     }
 }
@@ -1397,7 +1405,7 @@ fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
         match op {
             "try_send" => {
                 let r = h.try_send(next);
-                if let Err(MpmcPushError::Stalled { position }) = r {
+                if let Err(SendError::Stalled { position }) = r {
                     last_stall = Some(position);
                 }
                 w.tally(&r);
@@ -1405,49 +1413,49 @@ fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
             }
             "try_recv" => {
                 let r = h.try_recv();
-                if let Err(MpmcPopError::Stalled { position }) = r {
+                if let Err(RecvError::Stalled { position }) = r {
                     last_stall = Some(position);
                 }
                 w.tally(&r);
             }
             "send" => {
                 let t = w.timeout();
-                let r = h.send(next, Some(t));
+                let r = h.send_timeout(next, t);
                 if let Err(e) = &r {
-                    last_stall = stalled(e).or(last_stall);
+                    last_stall = send_stalled(e).or(last_stall);
                 }
                 w.tally(&r);
                 next += 1;
             }
             "recv" => {
                 let t = w.timeout();
-                let r = h.recv(Some(t));
+                let r = h.recv_timeout(t);
                 if let Err(e) = &r {
-                    last_stall = stalled(e).or(last_stall);
+                    last_stall = recv_stalled(e).or(last_stall);
                 }
                 w.tally(&r);
             }
-            "push_slice" => {
+            "try_send_slice" => {
                 let k = 1 + w.below(big as u64) as usize;
-                let r = ring.push_slice(&items[..k]);
+                let r = ring.try_send_slice(&items[..k]);
                 if let Ok(n) = r {
                     ensure!(
                         w,
-                        (1..=k.min(cap as usize)).contains(&n),
-                        "push_slice of {k} items into {cap} slots returned Ok({n})"
+                        n <= k.min(cap as usize),
+                        "try_send_slice of {k} items into {cap} slots returned Ok({n})"
                     );
                     ring.wake_consumers(&Futex);
                 }
                 w.tally(&r);
             }
-            "pop_into" => {
+            "try_recv_slice" => {
                 let k = 1 + w.below(big as u64) as usize;
-                let r = ring.pop_into(&mut out[..k]);
+                let r = ring.try_recv_slice(&mut out[..k]);
                 if let Ok(n) = r {
                     ensure!(
                         w,
-                        (1..=k.min(cap as usize)).contains(&n),
-                        "pop_into a {k}-element buffer on capacity {cap} returned Ok({n})"
+                        n <= k.min(cap as usize),
+                        "try_recv_slice a {k}-element buffer on capacity {cap} returned Ok({n})"
                     );
                     ring.wake_producers(&Futex);
                 }
@@ -1455,12 +1463,12 @@ fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
             }
             "push with spin limit" => {
                 let limit = w.below(300) as u32;
-                w.tally(&ring.push_with_spin_limit(next, limit));
+                w.tally(&ring.try_send_spinning(next, limit));
                 next += 1;
             }
             "pop with spin limit" => {
                 let limit = w.below(300) as u32;
-                w.tally(&ring.pop_with_spin_limit(limit));
+                w.tally(&ring.try_recv_spinning(limit));
             }
             "skip_stalled" => {
                 let position = match last_stall.take() {
@@ -1473,9 +1481,9 @@ fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                 // A participant that dies between claim and finish, then
                 // the recovery a survivor would make.
                 let r = if w.coin() {
-                    ring.abandon_push().map_err(|_| ())
+                    ring.abandon_send().map_err(|_| ())
                 } else {
-                    ring.abandon_pop().map_err(|_| ())
+                    ring.abandon_recv().map_err(|_| ())
                 };
                 if let Ok(p) = r {
                     let _ = ring.skip_stalled(p);
@@ -1522,9 +1530,7 @@ fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
                 w.tally(&r);
             }
             "waiting" => {
-                let (wt, every) = (waiting(w), Duration::from_millis(w.below(20)));
-                h.set_waiting(wt);
-                h.set_peer_check(every);
+                h.set_waiting(waiting(w));
             }
             op => return w.broken(format!("unknown operation {op}")),
         }

@@ -14,7 +14,7 @@ use common::Gate;
 
 use interlink_core::mpmc::UserSlot;
 use interlink_core::mutex::{LockError, Mutex};
-use interlink_core::{BlockError, RingConfig};
+use interlink_core::{RecvError, RingConfig, SendError};
 use interlink_linux::channel::{ByteChannel, ChannelOptions, MpmcChannel, SpscChannel};
 use interlink_linux::futex::{Futex, Robust};
 use interlink_linux::inspect::{self, State};
@@ -129,7 +129,7 @@ fn recv_on_a_killed_unreaped_child_returns_peer_died() {
     assert!(channel.holder_alive(pid));
     assert!(channel.sender().is_err(), "a live holder keeps its role");
     let got = while_blocked(child, || rx.recv());
-    assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
+    assert_eq!(got, Err(RecvError::PeerDied { holder: pid }));
 }
 
 #[test]
@@ -141,7 +141,7 @@ fn recv_timeout_on_a_killed_unreaped_child_returns_peer_died() {
     let child = holder(|| channel.sender().ok());
     let pid = child.pid();
     let got = while_blocked(child, || rx.recv_timeout(Duration::from_secs(120)));
-    assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
+    assert_eq!(got, Err(RecvError::PeerDied { holder: pid }));
 }
 
 #[test]
@@ -154,7 +154,7 @@ fn send_to_a_killed_unreaped_child_returns_peer_died() {
     let child = holder(|| channel.receiver().ok());
     let pid = child.pid();
     let got = while_blocked(child, || tx.send(8));
-    assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
+    assert_eq!(got, Err(SendError::PeerDied { holder: pid }));
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn bytes_recv_on_a_killed_unreaped_child_returns_peer_died() {
     let pid = child.pid();
     let mut buf = [0u8; 64];
     let got = while_blocked(child, || rx.recv(&mut buf));
-    assert_eq!(got, Err(BlockError::PeerDied { holder: pid }));
+    assert_eq!(got, Err(RecvError::PeerDied { holder: pid }));
 }
 
 #[test]
@@ -455,14 +455,14 @@ fn a_holder_known_only_by_its_presence_lock_lives_until_it_dies() {
     assert!(s.roles[0].holder.alive, "the inspector sees the lock");
     assert_eq!(
         rx.recv_timeout(Duration::from_millis(100)),
-        Err(BlockError::TimedOut),
+        Err(RecvError::TimedOut),
         "a live peer, not PeerDied"
     );
     // Killed: the kernel drops its lock at exit, zombie or not.
     let got = while_blocked(child, || rx.recv());
     assert_eq!(
         got,
-        Err(BlockError::PeerDied {
+        Err(RecvError::PeerDied {
             holder: NO_SUCH_PID
         })
     );
@@ -637,7 +637,7 @@ fn a_holder_in_another_pid_namespace_is_judged_by_its_presence() {
     assert_eq!((s.roles[0].holder.pid, s.roles[0].holder.alive), (2, true));
     assert_eq!(
         rx.recv_timeout(Duration::from_millis(100)),
-        Err(BlockError::TimedOut),
+        Err(RecvError::TimedOut),
         "a live peer, not PeerDied"
     );
     let killer = std::thread::spawn(move || {
@@ -646,7 +646,7 @@ fn a_holder_in_another_pid_namespace_is_judged_by_its_presence() {
     });
     assert_eq!(
         rx.recv_timeout(REAP_AFTER),
-        Err(BlockError::PeerDied { holder: 2 })
+        Err(RecvError::PeerDied { holder: 2 })
     );
     killer.join().unwrap();
     assert_eq!(middle.wait().unwrap(), Exit::Code(0));

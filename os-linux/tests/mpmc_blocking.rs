@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{cpu_time_us, ExactlyOnce, Words};
 use interlink_core::mpmc::MpmcRing;
-use interlink_core::{BlockError, Blocking, RingConfig};
+use interlink_core::{Blocking, RecvError, RingConfig, SendError};
 use interlink_linux::process::{fork, Exit};
 use interlink_linux::shm::Mapping;
 
@@ -54,12 +54,29 @@ fn until_above(count: impl Fn() -> u32, before: u32) -> bool {
 /// Retries a blocking operation that reports a (transient) stall: a
 /// descheduled claimant can hold a position for longer than the patience
 /// on a loaded machine; nobody dies in this test.
-fn retry<R>(mut op: impl FnMut() -> Result<R, BlockError>) -> Result<R, BlockError> {
+fn retry<R, E: Stalled>(mut op: impl FnMut() -> Result<R, E>) -> Result<R, E> {
     loop {
         match op() {
-            Err(BlockError::Stalled { .. }) => continue,
+            Err(e) if e.stalled() => continue,
             other => return other,
         }
+    }
+}
+
+/// An error that may say "stalled".
+trait Stalled {
+    fn stalled(&self) -> bool;
+}
+
+impl Stalled for SendError {
+    fn stalled(&self) -> bool {
+        matches!(self, Self::Stalled { .. })
+    }
+}
+
+impl Stalled for RecvError {
+    fn stalled(&self) -> bool {
+        matches!(self, Self::Stalled { .. })
     }
 }
 

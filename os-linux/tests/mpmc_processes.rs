@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use common::{ExactlyOnce, Words};
 
-use interlink_core::mpmc::{MpmcRing, PopError, PushError};
+use interlink_core::mpmc::{MpmcRing, RecvError, SendError};
 use interlink_core::RingConfig;
 use interlink_linux::process::{self, fork, Exit};
 use interlink_linux::shm::Mapping;
@@ -35,9 +35,9 @@ fn four_producers_two_consumers_exactly_once() {
                 let mut check = ExactlyOnce::new(&bitmap, PRODUCERS, PER_PRODUCER);
                 let mut out = [0u64; 32];
                 loop {
-                    let n = match ring.pop_into(&mut out) {
-                        Ok(n) => n,
-                        Err(PopError::Empty | PopError::Stalled { .. }) => {
+                    let n = match ring.try_recv_slice(&mut out) {
+                        Ok(n) if n > 0 => n,
+                        Ok(_) | Err(RecvError::Stalled { .. }) => {
                             // Empty once every producer has exited: all
                             // their items have been taken.
                             if done.get(0).load(Ordering::Acquire) == 1 && ring.is_empty() {
@@ -46,7 +46,7 @@ fn four_producers_two_consumers_exactly_once() {
                             std::thread::yield_now();
                             continue;
                         }
-                        Err(PopError::Corrupt) => return 2,
+                        Err(_) => return 2,
                     };
                     for &v in &out[..n] {
                         if let Err(code) = check.mark(v) {
@@ -69,16 +69,16 @@ fn four_producers_two_consumers_exactly_once() {
                     let pushed = if i % 8 == 0 {
                         let batch: [u64; 4] = std::array::from_fn(|k| item + k as u64);
                         let n = (PER_PRODUCER - i).min(4) as usize;
-                        ring.push_slice(&batch[..n])
+                        ring.try_send_slice(&batch[..n])
                     } else {
-                        ring.try_push(item).map(|()| 1)
+                        ring.try_send(item).map(|()| 1)
                     };
                     match pushed {
                         Ok(n) => i += n as u64,
-                        Err(PushError::Full | PushError::Stalled { .. }) => {
+                        Err(SendError::Full | SendError::Stalled { .. }) => {
                             std::thread::yield_now()
                         }
-                        Err(PushError::Corrupt) => return 2,
+                        Err(_) => return 2,
                     }
                 }
                 0
@@ -106,10 +106,10 @@ fn four_producers_two_consumers_exactly_once() {
 fn a_killed_producer_is_skipped() {
     let map = Mapping::anonymous(MpmcRing::<u32>::bytes_needed(16).unwrap()).unwrap();
     let ring = MpmcRing::<u32>::init(map.region(), RingConfig::new(16)).unwrap();
-    ring.try_push(1).unwrap();
+    ring.try_send(1).unwrap();
     let child = fork(|| {
-        ring.try_push(2).unwrap();
-        if ring.abandon_push() != Ok(2) {
+        ring.try_send(2).unwrap();
+        if ring.abandon_send() != Ok(2) {
             return 2;
         }
         // SAFETY: raising SIGKILL on ourselves; nothing runs after it.
@@ -120,11 +120,11 @@ fn a_killed_producer_is_skipped() {
     let pid = child.pid();
     assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
     assert!(!process::is_alive(pid), "the claimant is known dead");
-    ring.try_push(4).unwrap();
-    assert_eq!(ring.try_pop(), Ok(1));
-    assert_eq!(ring.try_pop(), Ok(2));
-    assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 2 }));
+    ring.try_send(4).unwrap();
+    assert_eq!(ring.try_recv(), Ok(1));
+    assert_eq!(ring.try_recv(), Ok(2));
+    assert_eq!(ring.try_recv(), Err(RecvError::Stalled { position: 2 }));
     assert_eq!(ring.skip_stalled(2), Ok(None));
-    assert_eq!(ring.try_pop(), Ok(4));
-    assert_eq!(ring.try_pop(), Err(PopError::Empty));
+    assert_eq!(ring.try_recv(), Ok(4));
+    assert_eq!(ring.try_recv(), Err(RecvError::Empty));
 }

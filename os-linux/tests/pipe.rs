@@ -7,14 +7,14 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::process::Command;
 
 use common::TempDir;
-use interlink_linux::pipe::{self, pipe, Blocking, Fifo};
+use interlink_linux::pipe::{self, pipe, Fifo, IoMode};
 use interlink_linux::process::{fork, Exit};
 
 /// The parent writes through a pipe; the forked child reads everything and
 /// sees end-of-file exactly when the parent closes its end.
 #[test]
 fn pipe_carries_data_parent_to_child_until_eof() {
-    let (reader, writer) = pipe(Blocking::Yes).unwrap();
+    let (reader, writer) = pipe(IoMode::Blocking).unwrap();
     let mut writer = Some(writer);
     let child = fork(|| {
         drop(writer.take()); // the child's copy, or it would never see EOF
@@ -82,7 +82,7 @@ fn ls_into_wc_matches_the_shell() {
 /// bytes a non-blocking writer can put in are exactly the capacity.
 #[test]
 fn capacity_is_read_set_and_enforced() {
-    let (reader, mut writer) = pipe(Blocking::No).unwrap();
+    let (reader, mut writer) = pipe(IoMode::NonBlocking).unwrap();
     assert_eq!(writer.capacity().unwrap(), 65536);
     assert_eq!(writer.set_capacity(100_000).unwrap(), 131072); // pages, power of two
     assert_eq!(reader.capacity().unwrap(), 131072);
@@ -99,7 +99,7 @@ fn capacity_is_read_set_and_enforced() {
     // Shrinking below what the pipe holds is refused.
     assert!(writer.set_capacity(4096).unwrap_err().is(libc::EBUSY));
 
-    let (_r, w) = pipe(Blocking::Yes).unwrap();
+    let (_r, w) = pipe(IoMode::Blocking).unwrap();
     let max: usize = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
         .unwrap()
         .trim()
@@ -120,10 +120,10 @@ fn capacity_is_read_set_and_enforced() {
 /// open is EBADF.
 #[test]
 fn closed_peers_and_closed_descriptors_are_errors() {
-    let (mut reader, writer) = pipe(Blocking::Yes).unwrap();
+    let (mut reader, writer) = pipe(IoMode::Blocking).unwrap();
     drop(writer);
     assert_eq!(reader.read(&mut [0u8; 8]).unwrap(), 0);
-    let (reader, mut writer) = pipe(Blocking::Yes).unwrap();
+    let (reader, mut writer) = pipe(IoMode::Blocking).unwrap();
     drop(reader);
     assert_eq!(
         writer.write(b"x").unwrap_err().kind(),
@@ -156,7 +156,7 @@ fn fifo_between_unrelated_processes() {
         .spawn()
         .unwrap();
     let mut got = String::new();
-    fifo.reader(Blocking::Yes)
+    fifo.reader(IoMode::Blocking)
         .unwrap()
         .read_to_string(&mut got)
         .unwrap();
@@ -174,7 +174,7 @@ fn fifo_between_unrelated_processes() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut w = fifo2.writer(Blocking::Yes).unwrap(); // waits for cat's open
+    let mut w = fifo2.writer(IoMode::Blocking).unwrap(); // waits for cat's open
     w.write_all(b"through the fifo\n").unwrap();
     drop(w);
     let out = reader.wait_with_output().unwrap();
@@ -183,13 +183,13 @@ fn fifo_between_unrelated_processes() {
     // A forked child that opens by path counts too.
     let fifo3 = Fifo::create(dir.join("h"), 0o600).unwrap();
     let path = fifo3.path().to_path_buf();
-    let child = fork(|| match pipe::open_fifo_writer(&path, Blocking::Yes) {
+    let child = fork(|| match pipe::open_fifo_writer(&path, IoMode::Blocking) {
         Ok(mut w) => i32::from(w.write_all(b"from a child").is_err()),
         Err(_) => 2,
     })
     .unwrap();
     let mut got = Vec::new();
-    pipe::open_fifo_reader(&path, Blocking::Yes)
+    pipe::open_fifo_reader(&path, IoMode::Blocking)
         .unwrap()
         .read_to_end(&mut got)
         .unwrap();
@@ -207,14 +207,14 @@ fn fifo_between_unrelated_processes() {
 fn nonblocking_fifo_semantics() {
     let dir = TempDir::new("fifo-nb");
     let fifo = Fifo::create(dir.join("f"), 0o600).unwrap();
-    let e = fifo.writer(Blocking::No).unwrap_err();
+    let e = fifo.writer(IoMode::NonBlocking).unwrap_err();
     assert!(e.is(libc::ENXIO));
     assert!(e.to_string().contains("no reader"), "{e}");
 
-    let mut r = fifo.reader(Blocking::No).unwrap();
+    let mut r = fifo.reader(IoMode::NonBlocking).unwrap();
     // No writer yet: end-of-file, not WouldBlock.
     assert_eq!(r.read(&mut [0u8; 4]).unwrap(), 0);
-    let mut w = fifo.writer(Blocking::No).unwrap();
+    let mut w = fifo.writer(IoMode::NonBlocking).unwrap();
     assert_eq!(
         r.read(&mut [0u8; 4]).unwrap_err().kind(),
         ErrorKind::WouldBlock
@@ -229,7 +229,7 @@ fn nonblocking_fifo_semantics() {
         .unwrap_err()
         .is(libc::EEXIST));
     let missing = dir.join("missing");
-    assert!(pipe::open_fifo_reader(&missing, Blocking::No)
+    assert!(pipe::open_fifo_reader(&missing, IoMode::NonBlocking)
         .unwrap_err()
         .is(libc::ENOENT));
     assert!(Fifo::create("/tmp/bad\0name", 0o600)

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::Gate;
-use interlink_core::{spsc::SpscRing, PopError, RingConfig};
+use interlink_core::{spsc::SpscRing, RecvError, RingConfig};
 use interlink_linux::process::{self, fork, Exit};
 use interlink_linux::shm::Mapping;
 use interlink_linux::signal::{self, ShutdownSignal, SignalFd, SignalSet};
@@ -72,11 +72,11 @@ fn sigterm_shuts_a_ring_consumer_down_cleanly() {
         ready.open();
         let mut sum = 0;
         loop {
-            match rx.try_pop() {
+            match rx.try_recv() {
                 Ok(v) => sum += v,
-                Err(PopError::Empty) if shutdown.is_requested() => break,
-                Err(PopError::Empty) => std::thread::sleep(Duration::from_micros(100)),
-                Err(PopError::Corrupt) => return 4,
+                Err(RecvError::Empty) if shutdown.is_requested() => break,
+                Err(RecvError::Empty) => std::thread::sleep(Duration::from_micros(100)),
+                Err(_) => return 4,
             }
         }
         match (shutdown.signal(), sum == COUNT * (COUNT - 1) / 2) {
@@ -88,7 +88,7 @@ fn sigterm_shuts_a_ring_consumer_down_cleanly() {
     assert!(ready.wait());
     let mut tx = ring.producer(process::current_pid()).unwrap();
     for v in 0..COUNT {
-        tx.try_push(v).unwrap();
+        tx.try_send(v).unwrap();
     }
     signal::kill(child.pid(), libc::SIGTERM).unwrap();
     assert_eq!(child.wait().unwrap(), Exit::Code(0));

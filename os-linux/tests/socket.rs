@@ -107,7 +107,7 @@ fn peer_credentials_match_the_peer() {
     let (a, _b) = UnixStream::pair().unwrap();
     assert_eq!(socket::peer_credentials(a.as_fd()).unwrap().pid, parent);
     // Not a socket: ENOTSOCK, typed.
-    let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::Blocking::Yes).unwrap();
+    let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::IoMode::Blocking).unwrap();
     assert!(socket::peer_credentials(r.as_fd())
         .unwrap_err()
         .is(libc::ENOTSOCK));
@@ -219,7 +219,7 @@ fn descriptor_passing_rejects_bad_input() {
     let (n, fds) = socket::recv_with_fds(b.as_fd(), &mut [0u8; 8], 2).unwrap();
     assert_eq!((n, fds.len()), (5, 0));
 
-    let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::Blocking::Yes).unwrap();
+    let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::IoMode::Blocking).unwrap();
     assert!(socket::send_with_fds(r.as_fd(), b"x", &one)
         .unwrap_err()
         .is(libc::ENOTSOCK));

@@ -1,7 +1,7 @@
 //! The SPSC ring between two real processes sharing a mapping.
 
 use interlink_core::spsc::SpscRing;
-use interlink_core::{PopError, PushError, RingConfig};
+use interlink_core::{RecvError, RingConfig, SendError};
 use interlink_linux::process::{self, fork, Exit};
 use interlink_linux::shm::Mapping;
 
@@ -19,11 +19,11 @@ fn ten_million_in_order_between_processes() {
         };
         let mut expected = 0u64;
         while expected < COUNT {
-            match rx.try_pop() {
+            match rx.try_recv() {
                 Ok(v) if v == expected => expected += 1,
                 Ok(_) => return 3, // lost, duplicated or reordered
-                Err(PopError::Empty) => std::hint::spin_loop(),
-                Err(PopError::Corrupt) => return 4,
+                Err(RecvError::Empty) => std::hint::spin_loop(),
+                Err(_) => return 4,
             }
         }
         0
@@ -33,9 +33,9 @@ fn ten_million_in_order_between_processes() {
     let mut next = 0u64;
     let mut stalls = 0u64;
     while next < COUNT {
-        match tx.try_push(next) {
+        match tx.try_send(next) {
             Ok(()) => next += 1,
-            Err(PushError::Full) => {
+            Err(SendError::Full) => {
                 stalls += 1;
                 // A consumer that died would leave us spinning: check now and then.
                 if stalls.is_multiple_of(1 << 20) {
@@ -45,7 +45,7 @@ fn ten_million_in_order_between_processes() {
                 }
                 std::hint::spin_loop();
             }
-            Err(PushError::Corrupt) => panic!("ring corrupt"),
+            Err(e) => panic!("{e}"),
         }
     }
     assert_eq!(child.wait().unwrap(), Exit::Code(0));
@@ -60,13 +60,13 @@ fn a_dead_consumer_role_is_taken_back() {
     let ring = SpscRing::<u32>::init(map.region(), RingConfig::new(64)).unwrap();
     let mut tx = ring.producer(process::current_pid()).unwrap();
     for i in 0..64 {
-        tx.try_push(i).unwrap();
+        tx.try_send(i).unwrap();
     }
     // The child pops 10 values and then dies without releasing its role.
     let child = fork(|| {
         let mut rx = ring.consumer(process::current_pid()).unwrap();
         for _ in 0..10 {
-            rx.try_pop().unwrap();
+            rx.try_recv().unwrap();
         }
         std::mem::forget(rx);
         // SAFETY: raising SIGKILL on ourselves; nothing runs after it.
@@ -81,5 +81,5 @@ fn a_dead_consumer_role_is_taken_back() {
     let mut rx = ring
         .take_over_consumer(process::current_pid(), process::is_alive)
         .unwrap();
-    assert_eq!(rx.try_pop(), Ok(10));
+    assert_eq!(rx.try_recv(), Ok(10));
 }

@@ -246,7 +246,7 @@ fn blocking_stream_makes_few_syscalls() {
                 }
             }
         }
-        assert_eq!(rx.try_pop(), Ok(9_999));
+        assert_eq!(rx.try_recv(), Ok(9_999));
         assert_eq!(
             setup.counted().counts(),
             (0, 0),

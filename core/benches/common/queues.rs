@@ -27,14 +27,14 @@ pub trait Rx: Send {
 impl Tx for Producer<'_, u64> {
     #[inline(always)]
     fn send(&mut self, v: u64) -> bool {
-        self.try_push(v).is_ok()
+        self.try_send(v).is_ok()
     }
 }
 
 impl Rx for Consumer<'_, u64> {
     #[inline(always)]
     fn recv(&mut self) -> Option<u64> {
-        self.try_pop().ok()
+        self.try_recv().ok()
     }
 }
 

@@ -44,7 +44,7 @@
 //!
 //! # Blocking
 //!
-//! [`Producer::send_blocking`] and [`Consumer::recv_blocking`] wait with a
+//! [`Producer::send`] and [`Consumer::recv`] wait with a
 //! [`Blocking`] strategy on the two event words, as the SPSC ring's
 //! `send`/`recv` do; after zero-copy operations ([`Reservation::commit`],
 //! [`Record::release`], [`Consumer::drain`]) call
@@ -110,19 +110,17 @@ use crate::foundation::region::{Region, RegionError};
 use crate::ring::role;
 #[cfg(not(loom))]
 use crate::ring::shared_copy;
-use crate::ring::BlockError;
 use crate::ring::{
-    capacity_is_valid, span, Control, Corrupt, InitError, PopError, RingConfig, RoleError,
+    capacity_is_valid, or_wait, span, Control, Corrupt, InitError, RingConfig, RoleError,
 };
 use crate::wait::blocking::Blocking;
 use crate::wait::Wait;
 
 mod consumer;
-mod error;
 mod producer;
 
+pub use crate::ring::{RecvError, SendError};
 pub use consumer::{Consumer, Record, RecordRef};
-pub use error::{RecvError, SendError};
 pub use producer::{Producer, Reservation};
 
 /// The smallest capacity in bytes: room for a header and 16 payload bytes.

@@ -1,5 +1,6 @@
-//! The rings' errors: of one operation ([`PushError`], [`PopError`],
-//! [`ChunkError`], [`BlockError`]), of a corrupt peer ([`Corrupt`]), and
+//! The rings' errors: of one operation ([`SendError`], [`RecvError`] — one
+//! pair for every ring and channel — and [`ChunkError`]), of a corrupt peer
+//! ([`Corrupt`]), and
 //! the union of setting a ring up ([`RingError`]). Creating and attaching
 //! have their own errors in the foundation ([`InitError`],
 //! [`AttachError`]); claiming a role has [`RoleError`].
@@ -22,22 +23,120 @@ impl fmt::Display for Corrupt {
     }
 }
 
-/// Why a push did nothing.
+/// Why a send did nothing: the one error of every ring's and channel's
+/// `try_send` and `send` (see the [verb scheme](crate#one-verb-scheme)).
+///
+/// Not every ring can meet every case; each operation's documentation
+/// says which it returns. `try_send` never returns [`SendError::TimedOut`];
+/// the waiting `send` never returns [`SendError::Full`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PushError {
-    /// No free slot: the consumer has not caught up.
+#[non_exhaustive]
+pub enum SendError {
+    /// No room now (`try_send`): the receivers have not caught up.
     Full,
+    /// The timeout passed before there was room (`send`).
+    TimedOut,
+    /// The byte ring only: the message can never fit, so waiting is
+    /// pointless.
+    TooLarge {
+        /// Payload bytes asked for.
+        len: usize,
+        /// The ring's largest payload.
+        max: u32,
+    },
+    /// The MPMC ring only: the slot for the next send still holds the
+    /// element of `position` (a lap earlier): a receiver claimed it and has
+    /// not released it within the patience. Transient if that receiver is
+    /// descheduled; permanent if it died, until
+    /// [`MpmcRing::skip_stalled`](crate::mpmc::MpmcRing::skip_stalled)`(position)`.
+    /// Also reported when the operation lost
+    /// [`MAX_LOST_RACES`](crate::mpmc::MAX_LOST_RACES) races in a row.
+    Stalled {
+        /// The stalled element's position.
+        position: u32,
+    },
+    /// The receiving role is held by `holder` (a pid, for processes),
+    /// which has died. The core cannot tell whether a holder lives, so its
+    /// own operations never return this; layers that can judge liveness
+    /// (the Linux crate's named channels) do, between timed waits, so that
+    /// one error covers every send.
+    PeerDied {
+        /// The dead holder's id.
+        holder: u32,
+    },
     /// See [`Corrupt`].
     Corrupt,
 }
 
-/// Why a pop returned nothing.
+/// Why a receive returned nothing: the one error of every ring's and
+/// channel's `try_recv` and `recv` (see the
+/// [verb scheme](crate#one-verb-scheme)).
+///
+/// Not every ring can meet every case; each operation's documentation
+/// says which it returns. `try_recv` never returns [`RecvError::TimedOut`];
+/// the waiting `recv` never returns [`RecvError::Empty`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PopError {
-    /// No element is ready.
+#[non_exhaustive]
+pub enum RecvError {
+    /// Nothing is ready now (`try_recv`).
     Empty,
+    /// The timeout passed before anything arrived (`recv`).
+    TimedOut,
+    /// The byte ring only: the caller's buffer is shorter than the next
+    /// message, which stays in the ring.
+    BufferTooSmall {
+        /// The message's payload length.
+        needed: usize,
+    },
+    /// The MPMC ring only: a sender claimed `position`, the next to
+    /// receive, and has not published it within the patience. Transient if
+    /// that sender is descheduled; permanent if it died, until
+    /// [`MpmcRing::skip_stalled`](crate::mpmc::MpmcRing::skip_stalled)`(position)`.
+    /// Also reported when the operation lost
+    /// [`MAX_LOST_RACES`](crate::mpmc::MAX_LOST_RACES) races in a row.
+    Stalled {
+        /// The stalled position.
+        position: u32,
+    },
+    /// The sending role is held by `holder` (a pid, for processes), which
+    /// has died and left nothing more to receive. Returned only by layers
+    /// that judge liveness, as [`SendError::PeerDied`].
+    PeerDied {
+        /// The dead holder's id.
+        holder: u32,
+    },
     /// See [`Corrupt`].
     Corrupt,
+}
+
+/// An attempt's result as [`Blocking::run`](crate::Blocking::run) takes
+/// it: the error that means "not now" ([`SendError::Full`],
+/// [`RecvError::Empty`]) becomes `Ok(None)`, "wait and try again"; every
+/// other error ends the wait.
+pub(crate) fn or_wait<R, E: NotNow>(result: Result<R, E>) -> Result<Option<R>, E> {
+    match result {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if e.not_now() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// An error that may only mean "not now".
+pub(crate) trait NotNow {
+    /// Whether waiting may turn this error into success.
+    fn not_now(&self) -> bool;
+}
+
+impl NotNow for SendError {
+    fn not_now(&self) -> bool {
+        *self == Self::Full
+    }
+}
+
+impl NotNow for RecvError {
+    fn not_now(&self) -> bool {
+        *self == Self::Empty
+    }
 }
 
 /// Why a chunk could not be had.
@@ -52,15 +151,27 @@ pub enum ChunkError {
     Corrupt,
 }
 
-impl From<Corrupt> for PushError {
+impl From<Corrupt> for SendError {
     fn from(_: Corrupt) -> Self {
         Self::Corrupt
     }
 }
 
-impl From<Corrupt> for PopError {
+impl From<Corrupt> for RecvError {
     fn from(_: Corrupt) -> Self {
         Self::Corrupt
+    }
+}
+
+impl From<Expired> for SendError {
+    fn from(_: Expired) -> Self {
+        Self::TimedOut
+    }
+}
+
+impl From<Expired> for RecvError {
+    fn from(_: Expired) -> Self {
+        Self::TimedOut
     }
 }
 
@@ -70,19 +181,38 @@ impl From<Corrupt> for ChunkError {
     }
 }
 
-impl fmt::Display for PushError {
+impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Full => f.write_str("ring full"),
+            Self::TimedOut => f.write_str("timed out waiting for room"),
+            Self::TooLarge { len, max } => write!(
+                f,
+                "message of {len} bytes exceeds the ring's largest, {max}"
+            ),
+            Self::Stalled { position } => write!(
+                f,
+                "ring stalled: the receiver of position {position} has not released its slot"
+            ),
+            Self::PeerDied { holder } => write!(f, "the receiver (holder {holder}) died"),
             Self::Corrupt => Corrupt.fmt(f),
         }
     }
 }
 
-impl fmt::Display for PopError {
+impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Empty => f.write_str("ring empty"),
+            Self::TimedOut => f.write_str("timed out waiting for a message"),
+            Self::BufferTooSmall { needed } => {
+                write!(f, "buffer too small: the message has {needed} bytes")
+            }
+            Self::Stalled { position } => write!(
+                f,
+                "ring stalled: the sender of position {position} has not published it"
+            ),
+            Self::PeerDied { holder } => write!(f, "the sender (holder {holder}) died"),
             Self::Corrupt => Corrupt.fmt(f),
         }
     }
@@ -136,91 +266,19 @@ impl fmt::Display for RingError {
     }
 }
 
-/// Why a blocking ring operation did nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BlockError {
-    /// The timeout passed first.
-    TimedOut,
-    /// The MPMC ring only: the next position stayed claimed by another
-    /// participant that did not finish with it for a whole
-    /// [`crate::mpmc::STALL_PATIENCE`] (see
-    /// [`crate::mpmc::PopError::Stalled`]); waiting longer would not help
-    /// if that participant died.
-    Stalled {
-        /// The stalled position.
-        position: u32,
-    },
-    /// See [`Corrupt`].
-    Corrupt,
-    /// The peer's role is held by `holder` (a pid, for processes), which
-    /// has died. The core's own operations never return this, as the core
-    /// cannot tell whether a holder is alive: it is reserved for the layers
-    /// that can and that check the peer's liveness between timed waits
-    /// (the Linux shim's named channels return it), so that one error type
-    /// covers every blocking ring operation.
-    PeerDied {
-        /// The dead holder's id.
-        holder: u32,
-    },
-    /// See [`SendError::TooLarge`](crate::bytes::SendError::TooLarge): the
-    /// message can never fit, so waiting is pointless.
-    TooLarge {
-        /// Payload bytes asked for.
-        len: usize,
-        /// The ring's largest payload.
-        max: u32,
-    },
-    /// See [`RecvError::BufferTooSmall`](crate::bytes::RecvError::BufferTooSmall):
-    /// the next message stays in the ring.
-    BufferTooSmall {
-        /// The message's payload length.
-        needed: usize,
-    },
-}
-
-impl From<Expired> for BlockError {
-    fn from(_: Expired) -> Self {
-        Self::TimedOut
-    }
-}
-
-impl From<Corrupt> for BlockError {
-    fn from(_: Corrupt) -> Self {
-        Self::Corrupt
-    }
-}
-
-impl fmt::Display for BlockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::TimedOut => f.write_str("timed out"),
-            Self::Stalled { position } => write!(
-                f,
-                "ring stalled: position {position} was claimed and not finished"
-            ),
-            Self::Corrupt => Corrupt.fmt(f),
-            Self::PeerDied { holder } => write!(f, "the peer (holder {holder}) died"),
-            Self::TooLarge { len, max } => write!(
-                f,
-                "message of {len} bytes exceeds the ring's largest, {max}"
-            ),
-            Self::BufferTooSmall { needed } => {
-                write!(f, "buffer too small: the message has {needed} bytes")
-            }
-        }
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
     #[test]
     fn errors_say_what_happened() {
-        assert_eq!(BlockError::TimedOut.to_string(), "timed out");
         assert_eq!(
-            BlockError::PeerDied { holder: 42 }.to_string(),
-            "the peer (holder 42) died"
+            RecvError::TimedOut.to_string(),
+            "timed out waiting for a message"
+        );
+        assert_eq!(
+            SendError::PeerDied { holder: 42 }.to_string(),
+            "the receiver (holder 42) died"
         );
     }
 }

@@ -22,8 +22,8 @@
 //! to the other (the indices are loaded with `Acquire` and advanced with
 //! `AcqRel` only so that their range checks are sound; on x86 that is free),
 //! and a consumer reads the `seq` and the value from the same cache line
-//! (for elements up to 60 bytes). Batches ([`MpmcRing::push_slice`],
-//! [`MpmcRing::pop_into`]) claim several consecutive ready positions with one
+//! (for elements up to 60 bytes). Batches ([`MpmcRing::try_send_slice`],
+//! [`MpmcRing::try_recv_slice`]) claim several consecutive ready positions with one
 //! compare-exchange, which is what contention makes expensive.
 //!
 //! # Layout (version [`crate::LAYOUT_VERSION`])
@@ -55,9 +55,9 @@
 //! now": the call waits for that participant to finish (it notifies when
 //! it does). Once one position has stayed unfinished for a whole
 //! [`STALL_PATIENCE`] (measured from the moment the call first found it
-//! so), the call reports [`BlockError::Stalled`] with the position, so
+//! so), the call reports [`RecvError::Stalled`] with the position, so
 //! that a dead claimant never keeps a blocking caller asleep for ever. A
-//! timeout that ends sooner ends the call with [`BlockError::TimedOut`],
+//! timeout that ends sooner ends the call with [`RecvError::TimedOut`],
 //! stall or not: `Stalled` from a blocking call always means "no progress
 //! there for `STALL_PATIENCE`", never a claimant that was merely
 //! descheduled for a few milliseconds. (A caller that waits in short
@@ -119,11 +119,11 @@
 //! that slot at `seq = p`. Nothing else is affected: other producers keep
 //! claiming later positions and consumers keep the elements already
 //! published before `p`, but consumers stall *at* `p` — a pop reports
-//! [`PopError::Stalled`] with `position: p` once it has spun its limit
+//! [`RecvError::Stalled`] with `position: p` once it has spun its limit
 //! without progress — and the ring fills behind it. A consumer killed
 //! between claiming and releasing leaves its slot at `seq = p + 1`; the
 //! ring keeps working until producers come round to that slot a lap later,
-//! where a push reports [`PushError::Stalled`] with `position: p`.
+//! where a push reports [`SendError::Stalled`] with `position: p`.
 //!
 //! The way out is [`MpmcRing::skip_stalled`]`(p)`: it consumes a stalled
 //! producer's position as a hole (the element is lost) or frees a stalled
@@ -167,7 +167,6 @@ use crate::foundation::layout::{
 };
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
-use crate::ring::BlockError;
 use crate::ring::{
     check_ring_header, ring_bytes, CacheLine, IndexLine, InitError, RingConfig, RoleError,
 };
@@ -181,14 +180,15 @@ mod stall;
 mod status;
 mod users;
 
+pub use crate::ring::{RecvError, SendError};
+pub use error::NotStalled;
 use error::{Blocked, Side};
-pub use error::{NotStalled, PopError, PushError};
 #[cfg(not(loom))]
 pub use status::status;
 pub use status::Status;
 pub use users::{UserSlot, Users};
 
-/// How many times [`MpmcRing::try_push`] and [`MpmcRing::try_pop`] re-check
+/// How many times [`MpmcRing::try_send`] and [`MpmcRing::try_recv`] re-check
 /// a slot that another participant has claimed but not finished before they
 /// report `Stalled`. An honest claimant finishes within a few polls unless it
 /// is descheduled.
@@ -204,8 +204,8 @@ pub const MAX_LOST_RACES: u32 = crate::wait::MAX_LOST_RACES;
 
 /// How long [`MpmcRing::send`] and [`MpmcRing::recv`] wait on one position
 /// that another participant claimed and has not finished before they
-/// report [`BlockError::Stalled`]; a call whose timeout ends sooner reports
-/// [`BlockError::TimedOut`] instead. A live claimant finishes within
+/// report [`RecvError::Stalled`]; a call whose timeout ends sooner reports
+/// [`RecvError::TimedOut`] instead. A live claimant finishes within
 /// microseconds unless it is descheduled; a dead one never does.
 pub const STALL_PATIENCE: Duration = Duration::from_secs(1);
 

@@ -50,9 +50,9 @@
 //!
 //! ## Copies and views
 //!
-//! The **copying** calls — [`Producer::try_push`], [`Producer::send`],
-//! [`Producer::push_slice`], [`WriteChunk::set`], [`Consumer::try_pop`],
-//! [`Consumer::recv`], [`Consumer::pop_into`], [`ReadChunk::get`] — touch
+//! The **copying** calls — [`Producer::try_send`], [`Producer::send`],
+//! [`Producer::try_send_slice`], [`WriteChunk::set`], [`Consumer::try_recv`],
+//! [`Consumer::recv`], [`Consumer::try_recv_slice`], [`ReadChunk::get`] — touch
 //! the slots only with relaxed atomic loads and stores (of the widest width
 //! `T`'s alignment allows: one `mov` for a `u64`), so they are sound even
 //! while a hostile peer writes the same slots: it can garble the values,
@@ -78,15 +78,14 @@ use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
 use crate::ring::role;
 use crate::ring::shared_copy;
-use crate::ring::BlockError;
 pub use crate::ring::Status;
 
 mod consumer;
 mod producer;
 
 use crate::ring::{
-    ring_bytes, span, ChunkError, Control, Corrupt, InitError, PopError, PushError, RingConfig,
-    RoleError,
+    or_wait, ring_bytes, span, ChunkError, Control, Corrupt, InitError, RecvError, RingConfig,
+    RoleError, SendError,
 };
 use crate::wait::blocking::Blocking;
 use crate::wait::Wait;

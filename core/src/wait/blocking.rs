@@ -14,8 +14,8 @@
 //! event word in its shared layout and wrapping its `try_*` operations:
 //!
 //! ```text
-//! fn send(&mut self, v: T, b: &Blocking<W>, timeout) -> Result<(), BlockError> {
-//!     b.run(not_full_word, timeout, || match self.try_push(v) { Ok(()) => Ok(Some(())), Full => Ok(None), Corrupt => Err(..) })?;
+//! fn send(&mut self, v: T, b: &Blocking<W>, timeout) -> Result<(), SendError> {
+//!     b.run(not_full_word, timeout, || match self.try_send(v) { Ok(()) => Ok(Some(())), Full => Ok(None), Corrupt => Err(..) })?;
 //!     b.notify(not_empty_word);
 //!     Ok(())
 //! }
@@ -151,7 +151,7 @@ mod tests {
     use core::cell::Cell;
 
     use super::*;
-    use crate::ring::BlockError;
+    use crate::ring::RecvError;
     use crate::test_util::TestWait;
     use crate::wait::{Spin, WaitOutcome};
 
@@ -185,7 +185,7 @@ mod tests {
     fn an_attempt_that_succeeds_at_once_reads_no_clock() {
         let b = Blocking::new(Counting::default());
         let word = AtomicU32::new(0);
-        let r: Result<u32, BlockError> = b.run(&word, Some(Duration::from_secs(1)), || Ok(Some(7)));
+        let r: Result<u32, RecvError> = b.run(&word, Some(Duration::from_secs(1)), || Ok(Some(7)));
         assert_eq!(r, Ok(7));
         assert_eq!(b.wait.clock.get(), 0);
     }
@@ -195,11 +195,11 @@ mod tests {
         let b = Blocking::spinning(Counting::default());
         let word = AtomicU32::new(0);
         let mut attempts = 0u32;
-        let r: Result<(), BlockError> = b.run(&word, Some(Duration::from_micros(50)), || {
+        let r: Result<(), RecvError> = b.run(&word, Some(Duration::from_micros(50)), || {
             attempts += 1;
             Ok(None)
         });
-        assert_eq!(r, Err(BlockError::TimedOut));
+        assert_eq!(r, Err(RecvError::TimedOut));
         assert_eq!(b.wait.parks.get(), 0);
         assert_eq!(
             word.load(crate::foundation::atomics::Ordering::Relaxed),
@@ -215,16 +215,16 @@ mod tests {
             spins: FOREVER,
             ..Blocking::spinning(Counting::default())
         };
-        let r: Result<(), BlockError> = b.run(&word, Some(Duration::from_micros(3)), || Ok(None));
-        assert_eq!(r, Err(BlockError::TimedOut));
+        let r: Result<(), RecvError> = b.run(&word, Some(Duration::from_micros(3)), || Ok(None));
+        assert_eq!(r, Err(RecvError::TimedOut));
         assert_eq!((b.wait.parks.get(), b.wait.yields.get()), (0, 0));
         assert_eq!(b.wait.clock.get(), 4000);
 
         // Without a clock, a timed wait gives up at its second check.
-        let r: Result<(), BlockError> =
+        let r: Result<(), RecvError> =
             Blocking::spinning(Spin { spins: 1 })
                 .run(&word, Some(Duration::from_secs(60)), || Ok(None));
-        assert_eq!(r, Err(BlockError::TimedOut));
+        assert_eq!(r, Err(RecvError::TimedOut));
     }
 
     #[test]
@@ -232,7 +232,7 @@ mod tests {
         let b = Blocking::spinning(TestWait::default());
         let word = AtomicU32::new(0);
         let mut left = 5000u32;
-        let r: Result<u32, BlockError> = b.run(&word, None, || {
+        let r: Result<u32, RecvError> = b.run(&word, None, || {
             left -= 1;
             Ok((left == 0).then_some(1))
         });

@@ -106,7 +106,7 @@ impl Mechanism for Pipe {
         "pipe"
     }
     fn pair(&self, _size: usize) -> io::Result<Pair> {
-        crossed(|_| Ok(pipe::pipe(pipe::Blocking::Yes)?), stream_link)
+        crossed(|_| Ok(pipe::pipe(pipe::IoMode::Blocking)?), stream_link)
     }
 }
 
@@ -123,9 +123,9 @@ impl Mechanism for Fifo {
             let fifo = pipe::Fifo::create(std::env::temp_dir().join(name), 0o600)?;
             // Open the read end without waiting for a writer, then the write
             // end (which now finds a reader), then make reads blocking.
-            let rx = fifo.reader(pipe::Blocking::No)?;
-            let tx = fifo.writer(pipe::Blocking::Yes)?;
-            pipe::set_blocking(rx.as_fd(), pipe::Blocking::Yes)?;
+            let rx = fifo.reader(pipe::IoMode::NonBlocking)?;
+            let tx = fifo.writer(pipe::IoMode::Blocking)?;
+            pipe::set_blocking(rx.as_fd(), pipe::IoMode::Blocking)?;
             Ok((rx, tx)) // dropping `fifo` removes the path; the ends stay open
         };
         crossed(open, stream_link)
@@ -393,7 +393,7 @@ impl<const W: usize> Link for SpscLink<W> {
         }
         let mut backoff = Backoff::new();
         loop {
-            match self.tx.write_chunk(1) {
+            match self.tx.reserve(1) {
                 Ok(mut chunk) => {
                     let (slot, _) = chunk.as_mut_slices();
                     // SAFETY: a [u64; W] is W * 8 initialised bytes.
@@ -417,7 +417,7 @@ impl<const W: usize> Link for SpscLink<W> {
         }
         let mut backoff = Backoff::new();
         loop {
-            match self.rx.read_chunk(1) {
+            match self.rx.peek(1) {
                 Ok(chunk) => {
                     let (slot, _) = chunk.as_slices();
                     // SAFETY: a [u64; W] is W * 8 initialised bytes.
@@ -565,11 +565,11 @@ impl<const W: usize> Link for MpmcLink<W> {
         }
         let mut backoff = Backoff::new();
         loop {
-            match self.tx.try_push(words) {
+            match self.tx.try_send(words) {
                 Ok(()) => return Ok(()),
                 // Stalled: the consumer claimed the slot and is descheduled
                 // mid-copy; with a live peer that is transient.
-                Err(mpmc::PushError::Full | mpmc::PushError::Stalled { .. }) => backoff.snooze(),
+                Err(mpmc::SendError::Full | mpmc::SendError::Stalled { .. }) => backoff.snooze(),
                 Err(e) => return Err(other(format!("{e:?}"))),
             }
         }
@@ -582,12 +582,12 @@ impl<const W: usize> Link for MpmcLink<W> {
         }
         let mut backoff = Backoff::new();
         loop {
-            match self.rx.try_pop() {
+            match self.rx.try_recv() {
                 Ok(words) => {
                     buf.copy_from_slice(&as_bytes(&words.0)[..buf.len()]);
                     return Ok(());
                 }
-                Err(mpmc::PopError::Empty | mpmc::PopError::Stalled { .. }) => backoff.snooze(),
+                Err(mpmc::RecvError::Empty | mpmc::RecvError::Stalled { .. }) => backoff.snooze(),
                 Err(e) => return Err(other(format!("{e:?}"))),
             }
         }
@@ -654,11 +654,11 @@ struct BytesLink {
 impl Link for BytesLink {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         if let Some(blocking) = &self.parked {
-            return self.tx.send_blocking(0, msg, blocking, None).map_err(other);
+            return self.tx.send(0, msg, blocking, None).map_err(other);
         }
         let mut backoff = Backoff::new();
         loop {
-            match self.tx.send(0, msg) {
+            match self.tx.try_send(0, msg) {
                 Ok(()) => return Ok(()),
                 Err(bytes::SendError::Full) => backoff.snooze(),
                 Err(e) => return Err(other(format!("{e:?}"))),
@@ -667,12 +667,12 @@ impl Link for BytesLink {
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
         if let Some(blocking) = &self.parked {
-            let (_, len) = self.rx.recv_blocking(buf, blocking, None).map_err(other)?;
+            let (_, len) = self.rx.recv(buf, blocking, None).map_err(other)?;
             return expect_len(len, buf.len());
         }
         let mut backoff = Backoff::new();
         loop {
-            match self.rx.recv(buf) {
+            match self.rx.try_recv(buf) {
                 Ok((_, len)) if len == buf.len() => return Ok(()),
                 Ok((_, len)) => {
                     return Err(other(format!(

@@ -26,7 +26,7 @@ use clap::Parser;
 use interlink_examples::cli::{self, parse_seconds};
 use interlink_examples::fifo_demo;
 use interlink_examples::watchdog::Watchdog;
-use interlink_linux::pipe::{self, Blocking};
+use interlink_linux::pipe::{self, IoMode};
 
 const PROGRAM: &str = "fifo-reader";
 
@@ -66,7 +66,7 @@ fn read(args: &Args) -> cli::Result {
     );
 
     // Blocks until a writer has the FIFO open.
-    let input = pipe::open_fifo_reader(path, Blocking::Yes)?;
+    let input = pipe::open_fifo_reader(path, IoMode::Blocking)?;
     watchdog.disarm();
     let mut count = 0u64;
     let mut announced = None;

@@ -25,7 +25,7 @@ use clap::Parser;
 use interlink_examples::cli::{self, parse_seconds};
 use interlink_examples::fifo_demo;
 use interlink_examples::watchdog::Watchdog;
-use interlink_linux::pipe::{self, Blocking};
+use interlink_linux::pipe::{self, IoMode};
 
 const PROGRAM: &str = "fifo-writer";
 
@@ -72,7 +72,7 @@ fn write(args: &Args) -> cli::Result {
     );
 
     // Blocks until a reader has the FIFO open.
-    let mut out = pipe::open_fifo_writer(path, Blocking::Yes)?;
+    let mut out = pipe::open_fifo_writer(path, IoMode::Blocking)?;
     watchdog.disarm();
     let pid = std::process::id();
     for i in 1..=args.lines {

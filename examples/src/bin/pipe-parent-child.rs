@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use interlink_examples::cli;
 
-use interlink_linux::pipe::{self, Blocking};
+use interlink_linux::pipe::{self, IoMode};
 use interlink_linux::process::fork;
 
 const PROGRAM: &str = "pipe-parent-child";
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
 }
 
 fn run(lines: u32) -> cli::Result {
-    let (reader, writer) = pipe::pipe(Blocking::Yes)?;
+    let (reader, writer) = pipe::pipe(IoMode::Blocking)?;
     // In `Option`s so that each process can drop its own copy: after the
     // fork, `take()` in the child empties the child's memory only.
     let (mut reader, mut writer) = (Some(reader), Some(writer));

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use interlink_examples::cli;
 
-use interlink_linux::pipe::{self, Blocking};
+use interlink_linux::pipe::{self, IoMode};
 use interlink_linux::process::{fork, Exit};
 
 /// Puts `fd` on `target` (0 = stdin, 1 = stdout) and replaces this process
@@ -67,7 +67,7 @@ fn run(dir: String) -> cli::Result {
     ];
     let wc = [CString::new("wc")?, CString::new("-l")?];
 
-    let (reader, writer) = pipe::pipe(Blocking::Yes)?;
+    let (reader, writer) = pipe::pipe(IoMode::Blocking)?;
     let ls_child = fork(|| dup_and_exec(writer.as_raw_fd(), 1, &ls))?;
     let wc_child = fork(|| dup_and_exec(reader.as_raw_fd(), 0, &wc))?;
     // The shell's other half of the trick: the parent closes both ends.

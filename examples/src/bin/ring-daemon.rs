@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use interlink_core::{BlockError, RingConfig};
+use interlink_core::{RecvError, RingConfig};
 use interlink_examples::cli;
 use interlink_linux::channel::{ChannelError, ChannelOptions, SpscChannel};
 use interlink_linux::signal::{SignalFd, SignalInfo, SignalSet};
@@ -100,13 +100,13 @@ fn serve(name: &str, config_path: &str) -> cli::Result {
         } else {
             TICK
         };
-        match rx.recv_into(&mut batch, Some(wait)) {
+        match rx.recv_slice(&mut batch, Some(wait)) {
             Ok(n) => {
                 items += n as u64;
                 sum = batch[..n].iter().fold(sum, |s, &v| s.wrapping_add(v));
             }
             // Nothing more, or the feeder has exited (feeders come and go).
-            Err(BlockError::TimedOut | BlockError::PeerDied { .. }) => {
+            Err(RecvError::TimedOut | RecvError::PeerDied { .. }) => {
                 if let Some(signal) = stopping {
                     let SignalInfo { signal, pid, .. } = signal;
                     println!("stopped by signal {signal} from pid {pid}: {items} items, sum {sum}");
@@ -173,7 +173,7 @@ fn feed(name: &str, count: u64) -> cli::Result {
         for (i, slot) in batch[..n].iter_mut().enumerate() {
             *slot = next + i as u64;
         }
-        tx.send_all(&batch[..n], Some(PATIENCE))
+        tx.send_slice(&batch[..n], Some(PATIENCE))
             .map_err(|(sent, e)| {
                 format!(
                     "sent {} of {count} values to {name}, then: {e}",

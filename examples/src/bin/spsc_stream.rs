@@ -63,7 +63,7 @@ fn stream(count: u64) -> cli::Result {
         let mut buf = [0u64; BATCH];
         let mut expected = 0;
         while expected < count {
-            match rx.pop_into(&mut buf) {
+            match rx.try_recv_slice(&mut buf) {
                 Ok(n) => {
                     for &v in &buf[..n] {
                         if v != expected {
@@ -92,7 +92,7 @@ fn stream(count: u64) -> cli::Result {
         for (i, slot) in batch[..n].iter_mut().enumerate() {
             *slot = next + i as u64;
         }
-        let pushed = tx.push_slice(&batch[..n])?;
+        let pushed = tx.try_send_slice(&batch[..n])?;
         next += pushed as u64;
         if pushed == 0 {
             idle += 1;

@@ -26,7 +26,7 @@ use clap::Parser;
 use interlink_examples::cli;
 
 use interlink_core::mpmc::MpmcRing;
-use interlink_core::{BlockError, Blocking, Region, RingConfig};
+use interlink_core::{Blocking, RecvError, Region, RingConfig, SendError};
 use interlink_linux::process::{fork, Child};
 use interlink_linux::shm::Mapping;
 use interlink_linux::Futex;
@@ -75,13 +75,13 @@ impl<'m> Pool<'m> {
     }
 
     /// Producer side: sends a job, waiting while the ring is full.
-    fn submit(&self, job: u64) -> Result<(), BlockError> {
+    fn submit(&self, job: u64) -> Result<(), SendError> {
         self.jobs.send(job, &WAITING, Some(PATIENCE))
     }
 
     /// Worker side: takes a job. The idle wait ends parked on the ring's
     /// futex word: a sleep in the kernel, no CPU used, until a send.
-    fn take(&self) -> Result<u64, BlockError> {
+    fn take(&self) -> Result<u64, RecvError> {
         self.jobs.recv(&WAITING, Some(PATIENCE))
     }
 }
@@ -150,7 +150,7 @@ fn run(producers: u64, workers: u64, jobs: u64, idle_ms: u64) -> cli::Result {
     wait_all(worker_children, "worker")?;
 
     let (mut done, mut sum, mut cpu_us) = (0, 0u64, 0);
-    while let Ok([id, count, worker_sum, us]) = pool.reports.try_pop() {
+    while let Ok([id, count, worker_sum, us]) = pool.reports.try_recv() {
         println!("worker {id}: {count} jobs, {:.1} ms CPU", us as f64 / 1e3);
         (done, sum, cpu_us) = (done + count, sum.wrapping_add(worker_sum), cpu_us + us);
     }
@@ -189,7 +189,7 @@ fn worker(pool: Pool<'_>, id: u64) -> i32 {
         }
     }
     let report = [id, count, sum, cpu_time_us()];
-    i32::from(pool.reports.try_push(report).is_err())
+    i32::from(pool.reports.try_send(report).is_err())
 }
 
 /// Waits for every child; the first failure is an error (the rest are

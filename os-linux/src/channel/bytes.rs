@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use interlink_core::bytes::{ByteRing, Consumer, Producer, RecvError, SendError};
 use interlink_core::layout::Kind;
-use interlink_core::{AttachError, BlockError, InitError, Region, RingConfig};
+use interlink_core::{AttachError, InitError, Region, RingConfig};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
 use crate::futex::Futex;
@@ -83,14 +83,14 @@ impl<'c> ByteSender<'c> {
     /// wakes a parked receiver.
     #[inline]
     pub fn try_send(&mut self, tag: u32, payload: &[u8]) -> Result<(), SendError> {
-        self.tx.send(tag, payload)?;
+        self.tx.try_send(tag, payload)?;
         self.tx.wake_consumer(&Futex);
         Ok(())
     }
 
     /// Sends `payload` tagged `tag`, waiting for room as long as the
     /// receiver lives.
-    pub fn send(&mut self, tag: u32, payload: &[u8]) -> Result<(), BlockError> {
+    pub fn send(&mut self, tag: u32, payload: &[u8]) -> Result<(), SendError> {
         self.send_inner(tag, payload, None)
     }
 
@@ -100,7 +100,7 @@ impl<'c> ByteSender<'c> {
         tag: u32,
         payload: &[u8],
         timeout: Duration,
-    ) -> Result<(), BlockError> {
+    ) -> Result<(), SendError> {
         self.send_inner(tag, payload, Some(timeout))
     }
 
@@ -109,13 +109,13 @@ impl<'c> ByteSender<'c> {
         tag: u32,
         payload: &[u8],
         mut left: Option<Duration>,
-    ) -> Result<(), BlockError> {
+    ) -> Result<(), SendError> {
         let ring = self.tx.ring();
         let tx = &mut self.tx;
         self.patience.wait(
             &mut left,
             || ring.consumer_holder(),
-            |b, t| tx.send_blocking(tag, payload, b, t),
+            |b, t| tx.send(tag, payload, b, t),
         )
     }
 
@@ -139,7 +139,7 @@ impl<'c> ByteReceiver<'c> {
     /// blocking; returns its tag and length, and wakes a parked sender.
     #[inline]
     pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<(u32, usize), RecvError> {
-        let got = self.rx.recv(buf)?;
+        let got = self.rx.try_recv(buf)?;
         self.rx.wake_producer(&Futex);
         Ok(got)
     }
@@ -147,7 +147,7 @@ impl<'c> ByteReceiver<'c> {
     /// Receives the next message into `buf`, waiting as long as the sender
     /// lives; returns its tag and length. Messages sent before the sender
     /// died are delivered first.
-    pub fn recv(&mut self, buf: &mut [u8]) -> Result<(u32, usize), BlockError> {
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<(u32, usize), RecvError> {
         self.recv_inner(buf, None)
     }
 
@@ -156,7 +156,7 @@ impl<'c> ByteReceiver<'c> {
         &mut self,
         buf: &mut [u8],
         timeout: Duration,
-    ) -> Result<(u32, usize), BlockError> {
+    ) -> Result<(u32, usize), RecvError> {
         self.recv_inner(buf, Some(timeout))
     }
 
@@ -164,13 +164,13 @@ impl<'c> ByteReceiver<'c> {
         &mut self,
         buf: &mut [u8],
         mut left: Option<Duration>,
-    ) -> Result<(u32, usize), BlockError> {
+    ) -> Result<(u32, usize), RecvError> {
         let ring = self.rx.ring();
         let rx = &mut self.rx;
         self.patience.wait(
             &mut left,
             || ring.producer_holder(),
-            |b, t| rx.recv_blocking(buf, b, t),
+            |b, t| rx.recv(buf, b, t),
         )
     }
 

@@ -92,7 +92,8 @@
 //!   with [`Pending::Missing`].
 //! - **A peer dies.** Its role stays recorded with its pid. A blocked
 //!   [`Sender::send`] or [`Receiver::recv`] checks the peer's pid now and
-//!   then and returns [`BlockError::PeerDied`] (a receiver first drains
+//!   then and returns `PeerDied` ([`SendError::PeerDied`],
+//!   [`RecvError::PeerDied`]; a receiver first drains
 //!   what was sent). A restarted process takes the dead holder's role over
 //!   ([`Channel::sender`] / [`Channel::receiver`] do it automatically) and
 //!   resumes at the shared indices.
@@ -167,7 +168,7 @@ mod waiting;
 
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use error::{ChannelError, Pending};
-pub use interlink_core::BlockError;
+pub use interlink_core::{RecvError, SendError};
 pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 pub use object::{remove, Channel};
 pub use options::ChannelOptions;

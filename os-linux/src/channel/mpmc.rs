@@ -4,11 +4,11 @@
 //!
 //! The ring has no roles, so there is no peer to watch: a blocked call
 //! ends when an element (or room) comes, or at its timeout, never with
-//! [`BlockError::PeerDied`], and it waits in one piece (no peer-check
+//! [`RecvError::PeerDied`], and it waits in one piece (no peer-check
 //! slices; [`MpmcHandle::set_peer_check`] changes nothing). A participant
 //! killed mid-operation leaves a stalled position that blocked calls wait
 //! on for [`STALL_PATIENCE`](interlink_core::mpmc::STALL_PATIENCE) before
-//! they report [`BlockError::Stalled`]; see [`MpmcRing::skip_stalled`]
+//! they report [`RecvError::Stalled`]; see [`MpmcRing::skip_stalled`]
 //! for the way out.
 //!
 //! # Who uses it
@@ -35,10 +35,10 @@
 use std::time::Duration;
 
 use interlink_core::layout::Kind;
-use interlink_core::mpmc::{MpmcRing, PopError, PushError, UserSlot};
-use interlink_core::{AttachError, BlockError, InitError, Plain, Region, RingConfig};
+use interlink_core::mpmc::{MpmcRing, RecvError, SendError, UserSlot};
+use interlink_core::{AttachError, Blocking, InitError, Plain, Region, RingConfig};
 
-use super::{patience_setters, Channel, ChannelError, Patience, Shape};
+use super::{Channel, ChannelError, Shape, Waiting};
 use crate::futex::Futex;
 use crate::process;
 
@@ -86,7 +86,7 @@ impl<T: Plain> Channel<Mpmc<T>> {
     pub fn handle(&self) -> Result<MpmcHandle<'_, T>, ChannelError> {
         Ok(MpmcHandle {
             ring: self.attached(MpmcRing::attach)?,
-            patience: self.patience,
+            blocking: self.patience.blocking,
         })
     }
 }
@@ -95,7 +95,10 @@ impl<T: Plain> Channel<Mpmc<T>> {
 #[derive(Debug)]
 pub struct MpmcHandle<'c, T> {
     ring: MpmcRing<'c, T>,
-    patience: Patience,
+    /// How this handle waits. There is no peer to check: any number of
+    /// processes send and receive, so a handle waits for the ring (and the
+    /// stall patience for a claimant that died), not for one peer.
+    blocking: Blocking<Futex>,
 }
 
 impl<T> Clone for MpmcHandle<'_, T> {
@@ -110,55 +113,89 @@ impl<'c, T: Plain> MpmcHandle<'c, T> {
     /// Sends `value` if there is room, without blocking; wakes parked
     /// receivers.
     #[inline]
-    pub fn try_send(&self, value: T) -> Result<(), PushError> {
-        self.ring.try_push(value)?;
+    pub fn try_send(&self, value: T) -> Result<(), SendError> {
+        self.ring.try_send(value)?;
         self.ring.wake_consumers(&Futex);
         Ok(())
     }
 
-    /// Sends `value`, waiting for room at most `timeout` (`None`: no limit).
-    /// Fails with [`BlockError::Stalled`] only when the next slot stayed
-    /// claimed by an unfinished receiver for
+    /// Sends `value`, waiting for room without a time limit. Fails with
+    /// [`SendError::Stalled`] only when the next slot stayed claimed by an
+    /// unfinished receiver for
     /// [`STALL_PATIENCE`](interlink_core::mpmc::STALL_PATIENCE) (see
-    /// [`MpmcRing::send`]); a shorter timeout ends with
-    /// [`BlockError::TimedOut`].
-    pub fn send(&self, value: T, timeout: Option<Duration>) -> Result<(), BlockError> {
-        // One core call for the whole timeout, not peer-check slices: there
-        // is no peer to check, and the stall patience must run across the
-        // whole wait (a slice shorter than it would end every wait on a
-        // merely descheduled claimant).
-        self.ring.send(value, &self.patience.blocking, timeout)
+    /// [`MpmcRing::send`]).
+    pub fn send(&self, value: T) -> Result<(), SendError> {
+        self.ring.send(value, &self.blocking, None)
+    }
+
+    /// Sends `value`, waiting for room at most `timeout`; as
+    /// [`MpmcHandle::send`], and a timeout shorter than the stall patience
+    /// ends with [`SendError::TimedOut`].
+    pub fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendError> {
+        // One core call for the whole timeout: the stall patience must run
+        // across the whole wait (a slice shorter than it would end every
+        // wait on a merely descheduled claimant).
+        self.ring.send(value, &self.blocking, Some(timeout))
+    }
+
+    /// Sends as many of `items` as find free slots now, without waiting;
+    /// returns how many (0 when full). Wakes parked receivers.
+    pub fn try_send_slice(&self, items: &[T]) -> Result<usize, SendError> {
+        let n = self.ring.try_send_slice(items)?;
+        if n > 0 {
+            self.ring.wake_consumers(&Futex);
+        }
+        Ok(n)
     }
 
     /// Receives the oldest value if there is one, without blocking; wakes
     /// parked senders.
     #[inline]
-    pub fn try_recv(&self) -> Result<T, PopError> {
-        let value = self.ring.try_pop()?;
+    pub fn try_recv(&self) -> Result<T, RecvError> {
+        let value = self.ring.try_recv()?;
         self.ring.wake_producers(&Futex);
         Ok(value)
     }
 
-    /// Receives a value, waiting at most `timeout` (`None`: no limit).
-    /// Fails with [`BlockError::Stalled`] only when the next position
-    /// stayed claimed by an unfinished sender for
+    /// Receives a value, waiting without a time limit. Fails with
+    /// [`RecvError::Stalled`] only when the next position stayed claimed by
+    /// an unfinished sender for
     /// [`STALL_PATIENCE`](interlink_core::mpmc::STALL_PATIENCE) (see
-    /// [`MpmcRing::recv`]); a shorter timeout ends with
-    /// [`BlockError::TimedOut`].
-    pub fn recv(&self, timeout: Option<Duration>) -> Result<T, BlockError> {
-        // As in `send`: the whole timeout in one core call.
-        self.ring.recv(&self.patience.blocking, timeout)
+    /// [`MpmcRing::recv`]).
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.ring.recv(&self.blocking, None)
     }
 
-    /// The underlying ring, for batches and stall recovery. What its
+    /// Receives a value, waiting at most `timeout`; as
+    /// [`MpmcHandle::recv`], and a timeout shorter than the stall patience
+    /// ends with [`RecvError::TimedOut`].
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
+        // As in `send_timeout`: the whole timeout in one core call.
+        self.ring.recv(&self.blocking, Some(timeout))
+    }
+
+    /// Receives up to `out.len()` values into `out`, without waiting;
+    /// returns how many (0 when empty). Wakes parked senders.
+    pub fn try_recv_slice(&self, out: &mut [T]) -> Result<usize, RecvError> {
+        let n = self.ring.try_recv_slice(out)?;
+        if n > 0 {
+            self.ring.wake_producers(&Futex);
+        }
+        Ok(n)
+    }
+
+    /// How this handle waits from now on.
+    pub fn set_waiting(&mut self, waiting: Waiting) {
+        self.blocking = waiting.blocking();
+    }
+
+    /// The underlying ring, for stall recovery and status. What its
     /// non-blocking calls do wakes nobody by itself: see
     /// [`MpmcRing::wake_consumers`].
     pub fn ring(&self) -> MpmcRing<'c, T> {
         self.ring
     }
 }
-
-patience_setters!([T] MpmcHandle<'_, T>);
 
 #[cfg(test)]
 mod tests {
@@ -181,29 +218,29 @@ mod tests {
         let ch =
             MpmcChannel::<u64>::create(&name, RingConfig::new(4), &ChannelOptions::new()).unwrap();
         let h = ch.handle().unwrap();
-        let pos = h.ring().abandon_push().unwrap();
+        let pos = h.ring().abandon_send().unwrap();
         let start = Instant::now();
-        let r = h.recv(Some(Duration::from_secs(5)));
+        let r = h.recv_timeout(Duration::from_secs(5));
         let waited = start.elapsed();
         assert!(waited >= STALL_PATIENCE, "{r:?} after only {waited:?}");
-        assert_eq!(r, Err(BlockError::Stalled { position: pos }));
+        assert_eq!(r, Err(RecvError::Stalled { position: pos }));
         // Shorter than the patience: a plain timeout.
         assert_eq!(
-            h.recv(Some(Duration::from_millis(30))),
-            Err(BlockError::TimedOut)
+            h.recv_timeout(Duration::from_millis(30)),
+            Err(RecvError::TimedOut)
         );
         // Likewise a send facing a receiver that claimed a slot a lap ago.
         h.ring().skip_stalled(pos).unwrap();
-        let taken = h.ring().abandon_pop();
+        let taken = h.ring().abandon_recv();
         assert!(taken.is_err(), "nothing to pop yet");
         for v in 0..4 {
             h.try_send(v).unwrap();
         }
-        let pos = h.ring().abandon_pop().unwrap();
+        let pos = h.ring().abandon_recv().unwrap();
         let start = Instant::now();
-        let r = h.send(9, Some(Duration::from_secs(5)));
+        let r = h.send_timeout(9, Duration::from_secs(5));
         let waited = start.elapsed();
         assert!(waited >= STALL_PATIENCE, "{r:?} after only {waited:?}");
-        assert_eq!(r, Err(BlockError::Stalled { position: pos }));
+        assert_eq!(r, Err(SendError::Stalled { position: pos }));
     }
 }

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use interlink_core::layout::Kind;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
-use interlink_core::{
-    AttachError, BlockError, InitError, Plain, PopError, PushError, Region, RingConfig,
-};
+use interlink_core::{AttachError, InitError, Plain, RecvError, Region, RingConfig, SendError};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
 use crate::futex::Futex;
@@ -89,46 +87,57 @@ impl<'c, T: Plain> Sender<'c, T> {
     /// Sends `value` if there is room, without blocking; wakes a parked
     /// receiver.
     #[inline]
-    pub fn try_send(&mut self, value: T) -> Result<(), PushError> {
-        self.tx.try_push(value)?;
+    pub fn try_send(&mut self, value: T) -> Result<(), SendError> {
+        self.tx.try_send(value)?;
         self.tx.wake_consumer(&Futex);
         Ok(())
     }
 
     /// Sends `value`, waiting for room as long as the receiver lives.
-    pub fn send(&mut self, value: T) -> Result<(), BlockError> {
+    pub fn send(&mut self, value: T) -> Result<(), SendError> {
         self.send_inner(value, &mut None)
     }
 
     /// Sends `value`, waiting for room at most `timeout`.
-    pub fn send_timeout(&mut self, value: T, timeout: Duration) -> Result<(), BlockError> {
+    pub fn send_timeout(&mut self, value: T, timeout: Duration) -> Result<(), SendError> {
         self.send_inner(value, &mut Some(timeout))
     }
 
     #[inline]
-    fn send_inner(&mut self, value: T, left: &mut Option<Duration>) -> Result<(), BlockError> {
+    fn send_inner(&mut self, value: T, left: &mut Option<Duration>) -> Result<(), SendError> {
         let ring = self.tx.ring();
         let tx = &mut self.tx;
         self.patience
             .wait(left, || ring.consumer_holder(), |b, t| tx.send(value, b, t))
     }
 
+    /// Sends as many of `items` as fit now, in order, with one
+    /// publication, without waiting; returns how many (0 when full). Wakes
+    /// a parked receiver.
+    pub fn try_send_slice(&mut self, items: &[T]) -> Result<usize, SendError> {
+        let n = self.tx.try_send_slice(items)?;
+        if n > 0 {
+            self.tx.wake_consumer(&Futex);
+        }
+        Ok(n)
+    }
+
     /// Sends all of `items` in order, in batches, waiting for room as
-    /// needed (at most `timeout` in all). On error, the first `n` were sent
-    /// where `n` is in the `Err`.
-    pub fn send_all(
+    /// needed (at most `timeout` in all; `None`: as long as the receiver
+    /// lives). On error, the first `n` were sent where `n` is in the `Err`.
+    pub fn send_slice(
         &mut self,
         mut items: &[T],
         timeout: Option<Duration>,
-    ) -> Result<(), (usize, BlockError)> {
+    ) -> Result<(), (usize, SendError)> {
         let total = items.len();
         let mut left = timeout;
         while let Some((&first, rest)) = items.split_first() {
             let sent = |items: &[T]| total - items.len();
             let n = self
                 .tx
-                .push_slice(items)
-                .map_err(|e| (sent(items), e.into()))?;
+                .try_send_slice(items)
+                .map_err(|e| (sent(items), e))?;
             if n > 0 {
                 self.tx.wake_consumer(&Futex);
                 items = &items[n..];
@@ -162,42 +171,54 @@ impl<'c, T: Plain> Receiver<'c, T> {
     /// Receives the oldest value if there is one, without blocking; wakes
     /// a parked sender.
     #[inline]
-    pub fn try_recv(&mut self) -> Result<T, PopError> {
-        let value = self.rx.try_pop()?;
+    pub fn try_recv(&mut self) -> Result<T, RecvError> {
+        let value = self.rx.try_recv()?;
         self.rx.wake_producer(&Futex);
         Ok(value)
     }
 
     /// Receives a value, waiting as long as the sender lives. Values sent
     /// before the sender died are delivered first.
-    pub fn recv(&mut self) -> Result<T, BlockError> {
+    pub fn recv(&mut self) -> Result<T, RecvError> {
         self.recv_inner(&mut None)
     }
 
     /// Receives a value, waiting at most `timeout`.
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, BlockError> {
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<T, RecvError> {
         self.recv_inner(&mut Some(timeout))
     }
 
     #[inline]
-    fn recv_inner(&mut self, left: &mut Option<Duration>) -> Result<T, BlockError> {
+    fn recv_inner(&mut self, left: &mut Option<Duration>) -> Result<T, RecvError> {
         let ring = self.rx.ring();
         let rx = &mut self.rx;
         self.patience
             .wait(left, || ring.producer_holder(), |b, t| rx.recv(b, t))
     }
 
+    /// Receives up to `out.len()` values into `out`, in order, with one
+    /// release, without waiting; returns how many (0 when empty). Wakes a
+    /// parked sender.
+    pub fn try_recv_slice(&mut self, out: &mut [T]) -> Result<usize, RecvError> {
+        let n = self.rx.try_recv_slice(out)?;
+        if n > 0 {
+            self.rx.wake_producer(&Futex);
+        }
+        Ok(n)
+    }
+
     /// Receives into `out`, waiting until at least one value is there (at
-    /// most `timeout`); returns how many.
-    pub fn recv_into(
+    /// most `timeout`; `None`: as long as the sender lives); returns how
+    /// many.
+    pub fn recv_slice(
         &mut self,
         out: &mut [T],
         timeout: Option<Duration>,
-    ) -> Result<usize, BlockError> {
+    ) -> Result<usize, RecvError> {
         if out.is_empty() {
             return Ok(0);
         }
-        let n = self.rx.pop_into(out)?;
+        let n = self.rx.try_recv_slice(out)?;
         if n > 0 {
             self.rx.wake_producer(&Futex);
             return Ok(n);
@@ -206,7 +227,7 @@ impl<'c, T: Plain> Receiver<'c, T> {
         // take what else has come.
         let mut left = timeout;
         out[0] = self.recv_inner(&mut left)?;
-        let more = self.rx.pop_into(&mut out[1..])?;
+        let more = self.rx.try_recv_slice(&mut out[1..])?;
         if more > 0 {
             self.rx.wake_producer(&Futex);
         }

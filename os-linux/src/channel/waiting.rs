@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use interlink_core::{BlockError, Blocking};
+use interlink_core::{Blocking, RecvError, SendError};
 
 use crate::futex::Futex;
 use crate::liveness;
@@ -87,23 +87,23 @@ impl Patience {
     /// at most `peer_check`, spending `left`; between slices, checks that
     /// `peer()` (a pid, 0 for none) is alive. When the peer has died, `op`
     /// gets one last try with a zero timeout (a receiver drains what was
-    /// sent) before [`BlockError::PeerDied`].
-    pub(crate) fn wait<R>(
+    /// sent) before `PeerDied`.
+    pub(crate) fn wait<R, E: Timed>(
         &self,
         left: &mut Option<Duration>,
         peer: impl Fn() -> u32,
-        mut op: impl FnMut(&Blocking<Futex>, Option<Duration>) -> Result<R, BlockError>,
-    ) -> Result<R, BlockError> {
+        mut op: impl FnMut(&Blocking<Futex>, Option<Duration>) -> Result<R, E>,
+    ) -> Result<R, E> {
         loop {
             let slice = left.map_or(self.peer_check, |l| l.min(self.peer_check));
             match op(&self.blocking, Some(slice)) {
-                Err(BlockError::TimedOut) => {}
+                Err(e) if e.timed_out() => {}
                 done => return done,
             }
             let holder = peer();
             if holder != 0 && !self.peer_alive(holder) {
                 return match op(&self.blocking, Some(Duration::ZERO)) {
-                    Err(BlockError::TimedOut) => Err(BlockError::PeerDied { holder }),
+                    Err(e) if e.timed_out() => Err(E::peer_died(holder)),
                     done => done,
                 };
             }
@@ -111,10 +111,41 @@ impl Patience {
             if let Some(l) = left {
                 *l = l.saturating_sub(slice);
                 if l.is_zero() {
-                    return Err(BlockError::TimedOut);
+                    return Err(E::TIMED_OUT);
                 }
             }
         }
+    }
+}
+
+/// The waiting errors [`Patience::wait`] reads and makes: the core's
+/// [`SendError`] and [`RecvError`].
+pub(crate) trait Timed: Sized {
+    /// The error of a wait that timed out.
+    const TIMED_OUT: Self;
+    /// Whether this is [`Self::TIMED_OUT`].
+    fn timed_out(&self) -> bool;
+    /// The peer recorded as `holder` died.
+    fn peer_died(holder: u32) -> Self;
+}
+
+impl Timed for SendError {
+    const TIMED_OUT: Self = Self::TimedOut;
+    fn timed_out(&self) -> bool {
+        *self == Self::TimedOut
+    }
+    fn peer_died(holder: u32) -> Self {
+        Self::PeerDied { holder }
+    }
+}
+
+impl Timed for RecvError {
+    const TIMED_OUT: Self = Self::TimedOut;
+    fn timed_out(&self) -> bool {
+        *self == Self::TimedOut
+    }
+    fn peer_died(holder: u32) -> Self {
+        Self::PeerDied { holder }
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use interlink_core::{Wait, WaitOutcome};
 use interlink_linux::futex::Futex;
-use interlink_linux::pipe::{self, Blocking, Reader, Writer};
+use interlink_linux::pipe::{self, IoMode, Reader, Writer};
 use interlink_linux::shm::Mapping;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -60,7 +60,7 @@ pub struct Gate {
 
 impl Gate {
     pub fn new() -> Self {
-        let (reader, writer) = pipe::pipe(Blocking::Yes).unwrap();
+        let (reader, writer) = pipe::pipe(IoMode::Blocking).unwrap();
         Self {
             reader,
             writer: Some(writer),

@@ -83,33 +83,33 @@ impl<'a> Consumer<'a> {
     /// Finds and checks the next record, skipping (and releasing) the
     /// padding before it. Reads its header exactly once from shared memory.
     #[inline]
-    fn locate(&mut self) -> Result<Located, PopError> {
+    fn locate(&mut self) -> Result<Located, RecvError> {
         let capacity = self.ring.capacity;
         // An honest producer leaves at most one padding run before a
         // record; a second one in a row is corrupt.
         for attempt in 0..2 {
             let ready = self.ready()?;
             if ready == 0 {
-                return Err(PopError::Empty);
+                return Err(RecvError::Empty);
             }
             if !(self.head as usize).is_multiple_of(RECORD_ALIGN) {
-                return Err(PopError::Corrupt);
+                return Err(RecvError::Corrupt);
             }
             let pos = self.head & (capacity - 1);
             let to_end = capacity - pos;
             if to_end >= HEADER_LEN as u32 {
                 if ready < HEADER_LEN as u32 {
-                    return Err(PopError::Corrupt);
+                    return Err(RecvError::Corrupt);
                 }
                 let mut bytes = [0u8; HEADER_LEN];
                 // SAFETY: pos + 16 <= capacity, and at least 16 bytes from
                 // `head` are published (ready >= 16) and not released.
                 unsafe { self.ring.read(pos, &mut bytes) };
-                let header = FrameHeader::decode(&bytes).map_err(|_| PopError::Corrupt)?;
+                let header = FrameHeader::decode(&bytes).map_err(|_| RecvError::Corrupt)?;
                 if !header.is_pad() {
-                    let size = record_len(header.len).ok_or(PopError::Corrupt)?;
+                    let size = record_len(header.len).ok_or(RecvError::Corrupt)?;
                     if size > to_end || size > ready {
-                        return Err(PopError::Corrupt);
+                        return Err(RecvError::Corrupt);
                     }
                     return Ok(Located {
                         pos,
@@ -121,13 +121,13 @@ impl<'a> Consumer<'a> {
             }
             // Padding (or a tail too short for a header) up to the end.
             if ready < to_end || attempt == 1 {
-                return Err(PopError::Corrupt);
+                return Err(RecvError::Corrupt);
             }
             self.head = self.head.wrapping_add(to_end);
             // Released at once: the producer may be waiting for this room.
             self.store_head();
         }
-        Err(PopError::Corrupt)
+        Err(RecvError::Corrupt)
     }
 
     fn view(&self, at: Located) -> RecordRef<'_> {
@@ -139,20 +139,21 @@ impl<'a> Consumer<'a> {
     }
 
     /// Borrows the next message in place; free it with [`Record::release`].
-    /// Fails with [`PopError::Empty`] when there is none, and with
-    /// [`PopError::Corrupt`] (reading and releasing nothing) when its header
+    /// Fails with [`RecvError::Empty`] when there is none, and with
+    /// [`RecvError::Corrupt`] (reading and releasing nothing) when its header
     /// does not check out.
     #[inline]
-    pub fn peek(&mut self) -> Result<Record<'_, 'a>, PopError> {
+    pub fn peek(&mut self) -> Result<Record<'_, 'a>, RecvError> {
         let at = self.locate()?;
         Ok(Record { consumer: self, at })
     }
 
-    /// Copies the next message's payload into `buf` and frees it; returns
-    /// its tag and length. A message longer than `buf` stays in the ring
-    /// ([`RecvError::BufferTooSmall`] says how long it is).
+    /// Copies the next message's payload into `buf` and frees it, without
+    /// waiting; returns its tag and length. A message longer than `buf`
+    /// stays in the ring ([`RecvError::BufferTooSmall`] says how long it
+    /// is).
     #[inline]
-    pub fn recv(&mut self, buf: &mut [u8]) -> Result<(u32, usize), RecvError> {
+    pub fn try_recv(&mut self, buf: &mut [u8]) -> Result<(u32, usize), RecvError> {
         let at = self.locate()?;
         let len = at.len as usize;
         let Some(dst) = buf.get_mut(..len) else {
@@ -166,43 +167,38 @@ impl<'a> Consumer<'a> {
         Ok((at.tag, len))
     }
 
-    /// Receives the next message into `buf` like [`Consumer::recv`],
+    /// Receives the next message into `buf` like [`Consumer::try_recv`],
     /// waiting while there is none (spin, yield, then park until the
     /// producer sends) for at most `timeout` (`None`: no limit). Wakes the
     /// producer if it is parked. A message longer than `buf` stays in the
-    /// ring: [`BlockError::BufferTooSmall`] says how long it is.
-    pub fn recv_blocking<W: Wait>(
+    /// ring: [`RecvError::BufferTooSmall`] says how long it is. Fails
+    /// otherwise with [`RecvError::TimedOut`] or [`RecvError::Corrupt`].
+    pub fn recv<W: Wait>(
         &mut self,
         buf: &mut [u8],
         blocking: &Blocking<W>,
         timeout: Option<core::time::Duration>,
-    ) -> Result<(u32, usize), BlockError> {
+    ) -> Result<(u32, usize), RecvError> {
         let ring = self.ring;
         let control = ring.control();
         let got = blocking.run(&control.tail.wake, timeout, || {
             let head = self.head;
-            match self.recv(buf) {
-                Ok(got) => Ok(Some(got)),
-                Err(RecvError::Empty) => {
-                    // Padding released on the way: room for the producer.
-                    if self.head != head {
-                        blocking.notify(&control.head.wake);
-                    }
-                    Ok(None)
+            let got = or_wait(self.try_recv(buf));
+            // Padding released on the way: room for the producer.
+            if let Ok(None) = got {
+                if self.head != head {
+                    blocking.notify(&control.head.wake);
                 }
-                Err(RecvError::BufferTooSmall { needed }) => {
-                    Err(BlockError::BufferTooSmall { needed })
-                }
-                Err(RecvError::Corrupt) => Err(BlockError::Corrupt),
             }
+            got
         })?;
         blocking.notify(&control.head.wake);
         Ok(got)
     }
 
-    /// Wakes the producer if it is parked in [`Producer::send_blocking`];
-    /// returns whether it was (a wake syscall was made). Call it after
-    /// [`Consumer::recv`], [`Record::release`] or [`Consumer::drain`] when
+    /// Wakes the producer if it is parked in [`Producer::send`]; returns
+    /// whether it was (a wake syscall was made). Call it after
+    /// [`Consumer::try_recv`], [`Record::release`] or [`Consumer::drain`] when
     /// the producer may block. Costs one `SeqCst` fence and one load when
     /// nobody sleeps.
     #[inline]
@@ -227,8 +223,8 @@ impl<'a> Consumer<'a> {
                     self.head = self.head.wrapping_add(at.size);
                     count += 1;
                 }
-                Err(PopError::Empty) => break,
-                Err(PopError::Corrupt) => {
+                Err(RecvError::Empty) => break,
+                Err(_) => {
                     result = Err(Corrupt);
                     break;
                 }

@@ -142,10 +142,10 @@ impl<'a> Producer<'a> {
         })
     }
 
-    /// Sends `payload` as one message tagged `tag`: all of it, or nothing
-    /// (with the reasons of [`Producer::reserve`]).
+    /// Sends `payload` as one message tagged `tag` without waiting: all of
+    /// it, or nothing (with the reasons of [`Producer::reserve`]).
     #[inline]
-    pub fn send(&mut self, tag: u32, payload: &[u8]) -> Result<(), SendError> {
+    pub fn try_send(&mut self, tag: u32, payload: &[u8]) -> Result<(), SendError> {
         let mut r = self.reserve(payload.len())?;
         r.write(0, payload);
         r.commit(tag, payload.len());
@@ -156,39 +156,36 @@ impl<'a> Producer<'a> {
     /// no room (spin, yield, then park until the consumer frees some) for
     /// at most `timeout` (`None`: no limit). Wakes the consumer if it is
     /// parked. A payload above [`ByteRing::max_payload`] fails at once
-    /// with [`BlockError::TooLarge`].
-    pub fn send_blocking<W: Wait>(
+    /// with [`SendError::TooLarge`]; otherwise fails with
+    /// [`SendError::TimedOut`] or [`SendError::Corrupt`].
+    pub fn send<W: Wait>(
         &mut self,
         tag: u32,
         payload: &[u8],
         blocking: &Blocking<W>,
         timeout: Option<core::time::Duration>,
-    ) -> Result<(), BlockError> {
+    ) -> Result<(), SendError> {
         let ring = self.ring;
         let control = ring.control();
         blocking.run(&control.head.wake, timeout, || {
             let tail = self.tail;
-            match self.send(tag, payload) {
-                Ok(()) => Ok(Some(())),
-                Err(SendError::Full) => {
-                    // Padding published on the way: the consumer must wake
-                    // to skip it, or the room at the front never frees.
-                    if self.tail != tail {
-                        blocking.notify(&control.tail.wake);
-                    }
-                    Ok(None)
+            let sent = or_wait(self.try_send(tag, payload));
+            // Padding published on the way: the consumer must wake to skip
+            // it, or the room at the front never frees.
+            if let Ok(None) = sent {
+                if self.tail != tail {
+                    blocking.notify(&control.tail.wake);
                 }
-                Err(SendError::TooLarge { len, max }) => Err(BlockError::TooLarge { len, max }),
-                Err(SendError::Corrupt) => Err(BlockError::Corrupt),
             }
+            sent
         })?;
         blocking.notify(&control.tail.wake);
         Ok(())
     }
 
-    /// Wakes the consumer if it is parked in [`Consumer::recv_blocking`];
-    /// returns whether it was (a wake syscall was made). Call it after
-    /// [`Producer::send`] or [`Reservation::commit`] when the consumer may
+    /// Wakes the consumer if it is parked in [`Consumer::recv`]; returns
+    /// whether it was (a wake syscall was made). Call it after
+    /// [`Producer::try_send`] or [`Reservation::commit`] when the consumer may
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumer(&self, wait: &impl Wait) -> bool {

@@ -55,39 +55,39 @@ fn send_recv_in_order_full_and_too_large() {
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
     let mut out = [0u8; 128];
-    assert_eq!(rx.recv(&mut out), Err(RecvError::Empty));
+    assert_eq!(rx.try_recv(&mut out), Err(RecvError::Empty));
     assert_eq!(
-        tx.send(1, &[0; 113]),
+        tx.try_send(1, &[0; 113]),
         Err(SendError::TooLarge { len: 113, max: 112 })
     );
     // 24 + 32 + 16 + 48 = 120 bytes of records; 8 left.
-    tx.send(10, b"a").unwrap();
-    tx.send(11, &[7; 16]).unwrap();
-    tx.send(12, b"").unwrap();
-    tx.send(13, &[9; 32]).unwrap();
+    tx.try_send(10, b"a").unwrap();
+    tx.try_send(11, &[7; 16]).unwrap();
+    tx.try_send(12, b"").unwrap();
+    tx.try_send(13, &[9; 32]).unwrap();
     assert_eq!(ring.used(), 120);
-    assert_eq!(tx.send(14, b""), Err(SendError::Full));
-    assert_eq!(rx.recv(&mut out), Ok((10, 1)));
+    assert_eq!(tx.try_send(14, b""), Err(SendError::Full));
+    assert_eq!(rx.try_recv(&mut out), Ok((10, 1)));
     assert_eq!(&out[..1], b"a");
     assert_eq!(
-        rx.recv(&mut out[..15]),
+        rx.try_recv(&mut out[..15]),
         Err(RecvError::BufferTooSmall { needed: 16 })
     );
-    assert_eq!(rx.recv(&mut out), Ok((11, 16)));
+    assert_eq!(rx.try_recv(&mut out), Ok((11, 16)));
     assert_eq!(&out[..16], &[7; 16]);
-    assert_eq!(rx.recv(&mut out), Ok((12, 0)));
-    assert_eq!(rx.recv(&mut out), Ok((13, 32)));
-    assert_eq!(rx.recv(&mut out), Err(RecvError::Empty));
+    assert_eq!(rx.try_recv(&mut out), Ok((12, 0)));
+    assert_eq!(rx.try_recv(&mut out), Ok((13, 32)));
+    assert_eq!(rx.try_recv(&mut out), Err(RecvError::Empty));
     assert!(ring.is_empty());
     // The largest message fits an empty ring (after padding to the front).
     loop {
-        match tx.send(15, &[5; 112]) {
+        match tx.try_send(15, &[5; 112]) {
             Ok(()) => break,
-            Err(SendError::Full) => assert_eq!(rx.recv(&mut out), Err(RecvError::Empty)),
+            Err(SendError::Full) => assert_eq!(rx.try_recv(&mut out), Err(RecvError::Empty)),
             Err(e) => panic!("{e}"),
         }
     }
-    assert_eq!(rx.recv(&mut out), Ok((15, 112)));
+    assert_eq!(rx.try_recv(&mut out), Ok((15, 112)));
     assert_eq!(&out[..112], &[5; 112]);
 }
 
@@ -126,7 +126,7 @@ fn reserve_commit_peek_release_in_place() {
     let rec = rx.peek().unwrap();
     assert_eq!(rec.tag(), 77);
     rec.release();
-    assert_eq!(rx.peek().unwrap_err(), PopError::Empty);
+    assert_eq!(rx.peek().unwrap_err(), RecvError::Empty);
     assert!(ring.is_empty());
 }
 
@@ -137,7 +137,7 @@ fn drain_hands_out_a_batch_and_releases_once() {
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
     for i in 0..5 {
-        tx.send(i, &payload(i, i as usize * 3)).unwrap();
+        tx.try_send(i, &payload(i, i as usize * 3)).unwrap();
     }
     let mut seen = Vec::new();
     assert_eq!(
@@ -161,11 +161,11 @@ fn a_tail_shorter_than_a_header_is_skipped() {
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
     let mut out = [0u8; 64];
-    tx.send(1, &[1; 40]).unwrap(); // 56 bytes: 8 left before the end
-    assert_eq!(rx.recv(&mut out), Ok((1, 40)));
-    tx.send(2, &[2; 8]).unwrap(); // skips the 8, lands at the front
+    tx.try_send(1, &[1; 40]).unwrap(); // 56 bytes: 8 left before the end
+    assert_eq!(rx.try_recv(&mut out), Ok((1, 40)));
+    tx.try_send(2, &[2; 8]).unwrap(); // skips the 8, lands at the front
     assert_eq!(ring.used(), 8 + 24);
-    assert_eq!(rx.recv(&mut out), Ok((2, 8)));
+    assert_eq!(rx.try_recv(&mut out), Ok((2, 8)));
     assert_eq!(&out[..8], &[2; 8]);
     assert!(ring.is_empty());
 }
@@ -189,7 +189,7 @@ fn random_ops_match_a_model() {
                 0 | 1 => {
                     let len = rng.below(max + 1) as usize;
                     let data = payload(seq, len);
-                    match tx.send(seq, &data) {
+                    match tx.try_send(seq, &data) {
                         Ok(()) => {
                             model.push_back((seq, data));
                             seq += 1;
@@ -210,7 +210,7 @@ fn random_ops_match_a_model() {
                         seq += 1;
                     }
                 }
-                3 => match rx.recv(&mut out) {
+                3 => match rx.try_recv(&mut out) {
                     Ok((tag, len)) => {
                         assert_eq!(Some((tag, out[..len].to_vec())), model.pop_front())
                     }
@@ -227,7 +227,7 @@ fn random_ops_match_a_model() {
                         }
                     }
                     Err(e) => {
-                        assert_eq!(e, PopError::Empty);
+                        assert_eq!(e, RecvError::Empty);
                         assert!(model.is_empty());
                     }
                 },
@@ -282,7 +282,7 @@ fn attach_validates_the_header() {
     // Through the attached handle, messages flow both ways.
     let mut tx = ring.producer(1).unwrap();
     let mut rx = other.consumer(2).unwrap();
-    tx.send(3, b"xyz").unwrap();
+    tx.try_send(3, b"xyz").unwrap();
     assert_eq!(rx.peek().unwrap().as_slice(), b"xyz");
 }
 
@@ -295,12 +295,12 @@ fn hostile_headers_and_indices_are_corrupt_never_out_of_bounds() {
     let mut out = [0u8; 128];
 
     // A length beyond the published bytes (check word made to match).
-    tx.send(1, b"abcd").unwrap();
+    tx.try_send(1, b"abcd").unwrap();
     scribble(&buf, DATA_OFFSET, &FrameHeader::new(1, 100).encode());
-    assert_eq!(rx.peek().unwrap_err(), PopError::Corrupt);
+    assert_eq!(rx.peek().unwrap_err(), RecvError::Corrupt);
     // A length past the end of the buffer.
     scribble(&buf, DATA_OFFSET, &FrameHeader::new(1, 1000).encode());
-    assert_eq!(rx.recv(&mut out), Err(RecvError::Corrupt));
+    assert_eq!(rx.try_recv(&mut out), Err(RecvError::Corrupt));
     // A header whose check fails.
     scribble(&buf, DATA_OFFSET, &[0xff; 16]);
     assert_eq!(rx.drain(4, |_| panic!("corrupt")), Err(Corrupt));
@@ -314,15 +314,15 @@ fn hostile_headers_and_indices_are_corrupt_never_out_of_bounds() {
     // SAFETY: tail is a live atomic at offset 128; we pose as the producer.
     let tail = unsafe { &*buf.ptr().add(128).cast::<AtomicU32>() };
     tail.store(256, Ordering::Release);
-    assert_eq!(rx.peek().unwrap_err(), PopError::Corrupt);
+    assert_eq!(rx.peek().unwrap_err(), RecvError::Corrupt);
     // A tail claiming more than the capacity.
     tail.store(1000, Ordering::Release);
-    assert_eq!(rx.peek().unwrap_err(), PopError::Corrupt);
+    assert_eq!(rx.peek().unwrap_err(), RecvError::Corrupt);
     // A head far from the tail: the producer refuses to write.
     // SAFETY: as above, for head at 256.
     let head = unsafe { &*buf.ptr().add(256).cast::<AtomicU32>() };
     head.store(0x8000_0000, Ordering::Release);
-    assert_eq!(tx.send(1, &[0; 100]), Err(SendError::Corrupt));
+    assert_eq!(tx.try_send(1, &[0; 100]), Err(SendError::Corrupt));
     // A misaligned head: refused when a new consumer claims the role,
     // and by a live consumer's next peek.
     head.store(3, Ordering::Release);
@@ -334,7 +334,7 @@ fn hostile_headers_and_indices_are_corrupt_never_out_of_bounds() {
     let mut rx = ring.consumer(2).unwrap();
     head.store(3, Ordering::Release);
     rx.head = 3;
-    assert_eq!(rx.peek().unwrap_err(), PopError::Corrupt);
+    assert_eq!(rx.peek().unwrap_err(), RecvError::Corrupt);
 }
 
 /// Random scribbles over indices and records between random operations:
@@ -351,8 +351,8 @@ fn random_scribbles_never_break_bounds() {
     let mut out = [0u8; 128];
     for _ in 0..if cfg!(miri) { 500 } else { 50_000 } {
         match rng.below(5) {
-            0 => drop(tx.send(1, &out[..rng.below(120) as usize])),
-            1 => drop(rx.recv(&mut out[..rng.below(128) as usize])),
+            0 => drop(tx.try_send(1, &out[..rng.below(120) as usize])),
+            1 => drop(rx.try_recv(&mut out[..rng.below(128) as usize])),
             2 => {
                 if let Ok(rec) = rx.peek() {
                     std::hint::black_box(rec.as_slice());
@@ -401,7 +401,7 @@ fn roles_are_exclusive_and_taken_back_from_the_dead() {
         ring.consumer(21).unwrap_err(),
         RoleError::Taken { holder: 20 }
     );
-    tx.send(1, b"kept").unwrap();
+    tx.try_send(1, b"kept").unwrap();
     // Dies mid-reservation: the uncommitted record is lost, the committed kept.
     let mut r = tx.reserve(8).unwrap();
     r.write(0, b"lost");
@@ -409,10 +409,10 @@ fn roles_are_exclusive_and_taken_back_from_the_dead() {
     core::mem::forget(rx);
     let mut tx = ring.take_over_producer(12, |h| h != 10).unwrap();
     let mut rx = ring.take_over_consumer(22, |h| h != 20).unwrap();
-    tx.send(2, b"next").unwrap();
+    tx.try_send(2, b"next").unwrap();
     let mut out = [0u8; 8];
-    assert_eq!(rx.recv(&mut out), Ok((1, 4)));
-    assert_eq!(rx.recv(&mut out), Ok((2, 4)));
+    assert_eq!(rx.try_recv(&mut out), Ok((1, 4)));
+    assert_eq!(rx.try_recv(&mut out), Ok((2, 4)));
     assert_eq!(&out[..4], b"next");
 }
 
@@ -437,7 +437,7 @@ fn producers_serialise_through_the_role() {
                             std::thread::yield_now();
                             continue;
                         };
-                        match tx.send(p << 24 | seq, &data) {
+                        match tx.try_send(p << 24 | seq, &data) {
                             Ok(()) => break,
                             Err(SendError::Full) => {
                                 drop(tx);
@@ -454,7 +454,7 @@ fn producers_serialise_through_the_role() {
         let mut out = [0u8; 128];
         let mut received = 0;
         while received < PRODUCERS * per {
-            match rx.recv(&mut out) {
+            match rx.try_recv(&mut out) {
                 Ok((tag, len)) => {
                     let (p, seq) = (tag >> 24, tag & 0xff_ffff);
                     assert_eq!(seq, next[p as usize], "producer {p} out of order");
@@ -481,7 +481,7 @@ fn two_threads_stream_in_order() {
             let mut rng = Rng::new(5);
             for seq in 0..count {
                 let data = payload(seq, rng.below(600) as usize);
-                while let Err(e) = tx.send(seq, &data) {
+                while let Err(e) = tx.try_send(seq, &data) {
                     assert_eq!(e, SendError::Full);
                     std::hint::spin_loop();
                 }
@@ -519,23 +519,20 @@ mod blocking {
         let b = Blocking::new(TestWait::default());
         let t = Some(Duration::from_millis(2));
         let mut out = [0u8; 64];
-        assert_eq!(rx.recv_blocking(&mut out, &b, t), Err(BlockError::TimedOut));
+        assert_eq!(rx.recv(&mut out, &b, t), Err(RecvError::TimedOut));
         assert_eq!(
-            tx.send_blocking(1, &[0; 49], &b, None),
-            Err(BlockError::TooLarge { len: 49, max: 48 })
+            tx.send(1, &[0; 49], &b, None),
+            Err(SendError::TooLarge { len: 49, max: 48 })
         );
-        tx.send_blocking(1, &[7; 40], &b, None).unwrap();
+        tx.send(1, &[7; 40], &b, None).unwrap();
+        assert_eq!(tx.send(2, &[8; 40], &b, t), Err(SendError::TimedOut));
         assert_eq!(
-            tx.send_blocking(2, &[8; 40], &b, t),
-            Err(BlockError::TimedOut)
+            rx.recv(&mut out[..8], &b, None),
+            Err(RecvError::BufferTooSmall { needed: 40 })
         );
-        assert_eq!(
-            rx.recv_blocking(&mut out[..8], &b, None),
-            Err(BlockError::BufferTooSmall { needed: 40 })
-        );
-        assert_eq!(rx.recv_blocking(&mut out, &b, None), Ok((1, 40)));
+        assert_eq!(rx.recv(&mut out, &b, None), Ok((1, 40)));
         assert_eq!(out[..40], [7; 40]);
-        assert!(BlockError::TooLarge { len: 49, max: 48 }
+        assert!(SendError::TooLarge { len: 49, max: 48 }
             .to_string()
             .contains("49"));
     }
@@ -573,19 +570,19 @@ mod blocking {
         std::thread::scope(|s| {
             s.spawn(|| {
                 let mut one = [0u8; 8];
-                assert_eq!(rx.recv_blocking(&mut one, &b, patience), Ok((7, 3)));
+                assert_eq!(rx.recv(&mut one, &b, patience), Ok((7, 3)));
             });
             until_parked(&b.wait, 0);
-            tx.send_blocking(7, &[1, 2, 3], &b, None).unwrap();
+            tx.send(7, &[1, 2, 3], &b, None).unwrap();
         });
         // The producer parks on the full ring; receives wake it.
-        while tx.send(8, &[0; 8]).is_ok() {}
+        while tx.try_send(8, &[0; 8]).is_ok() {}
         let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
         std::thread::scope(|s| {
-            s.spawn(|| tx.send_blocking(9, &[0; 8], &b, patience).unwrap());
+            s.spawn(|| tx.send(9, &[0; 8], &b, patience).unwrap());
             until_parked(&b.wait, parked);
             let (mut one, deadline) = ([0u8; 8], Instant::now() + Duration::from_secs(20));
-            while rx.recv_blocking(&mut one, &b, Some(Duration::from_millis(1))) != Ok((9, 8)) {
+            while rx.recv(&mut one, &b, Some(Duration::from_millis(1))) != Ok((9, 8)) {
                 assert!(
                     Instant::now() < deadline,
                     "the parked producer was never woken"
@@ -598,7 +595,7 @@ mod blocking {
                 let mut rng = Rng::new(9);
                 for seq in 0..count {
                     let data = payload(seq, rng.below(100) as usize);
-                    tx.send_blocking(seq, &data, b, patience).unwrap();
+                    tx.send(seq, &data, b, patience).unwrap();
                     if seq % 256 == 0 {
                         std::thread::sleep(Duration::from_micros(200));
                     }
@@ -607,7 +604,7 @@ mod blocking {
             let mut rng = Rng::new(9);
             let mut out = [0u8; 112];
             for seq in 0..count {
-                let (tag, len) = rx.recv_blocking(&mut out, b, patience).unwrap();
+                let (tag, len) = rx.recv(&mut out, b, patience).unwrap();
                 assert_eq!(tag, seq);
                 assert_eq!(out[..len], payload(seq, rng.below(100) as usize)[..]);
                 if seq % 300 == 0 {
@@ -624,7 +621,7 @@ fn status_reads_roles_and_fill_without_the_type_id() {
     let ring = ByteRing::init(buf.region(), RingConfig::new(64).with_type_id(9)).unwrap();
     let mut tx = ring.producer(11).unwrap();
     let _rx = ring.consumer(12).unwrap();
-    tx.send(1, &[5; 10]).unwrap();
+    tx.try_send(1, &[5; 10]).unwrap();
     let s = status(&buf.region()).unwrap();
     assert_eq!((s.producer, s.consumer), (11, 12));
     assert_eq!(s.fill(), Some(32));
@@ -648,8 +645,8 @@ fn index_word(buf: &AlignedBuf, offset: usize) -> &AtomicU32 {
 /// Runs every producer operation; nothing may report more than the
 /// capacity or reach outside the region (Miri checks the latter).
 fn exercise_producer(tx: &mut Producer<'_>, capacity: u32) {
-    let _ = tx.send(1, &[7; 40]);
-    let _ = tx.send(2, b"x");
+    let _ = tx.try_send(1, &[7; 40]);
+    let _ = tx.try_send(2, b"x");
     if let Ok(mut r) = tx.reserve(20) {
         r.as_mut_slice().fill(9);
         r.write(19, &[1]);
@@ -663,7 +660,7 @@ fn exercise_producer(tx: &mut Producer<'_>, capacity: u32) {
 /// Runs every consumer operation, with the same promise.
 fn exercise_consumer(rx: &mut Consumer<'_>, capacity: u32) {
     let mut out = [0u8; 256];
-    if let Ok((_, n)) = rx.recv(&mut out) {
+    if let Ok((_, n)) = rx.try_recv(&mut out) {
         assert!(n <= capacity as usize);
     }
     if let Ok(rec) = rx.peek() {
@@ -793,7 +790,7 @@ fn record_read_past_the_payload_clamps_to_nothing() {
     let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
-    tx.send(4, b"abcdef").unwrap();
+    tx.try_send(4, b"abcdef").unwrap();
     let rec = rx.peek().unwrap();
     let v = rec.view();
     let mut out = [0u8; 8];
@@ -841,12 +838,12 @@ fn copying_calls_are_sound_while_a_peer_writes_the_records() {
         let mut out = [0u8; 64];
         for round in 0..rounds {
             let len = 8 * (round % 6);
-            let _ = tx.send(round as u32, &[round as u8; 40][..len]);
+            let _ = tx.try_send(round as u32, &[round as u8; 40][..len]);
             if let Ok(mut r) = tx.reserve(16) {
                 r.write(0, &[1; 16]);
                 r.commit(7, 16);
             }
-            let _ = rx.recv(&mut out);
+            let _ = rx.try_recv(&mut out);
             if let Ok(rec) = rx.peek() {
                 let v = rec.view();
                 std::hint::black_box(v.read(0, &mut out[..v.len().min(64) & !7]));

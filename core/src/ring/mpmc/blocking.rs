@@ -7,19 +7,19 @@ use super::*;
 impl<'a, T: Plain> MpmcRing<'a, T> {
     /// Appends `value`, waiting while the ring is full (spin, yield, then
     /// park until a consumer frees a slot) for at most `timeout` (`None`: no
-    /// limit); wakes parked consumers. Fails with [`BlockError::Stalled`]
+    /// limit); wakes parked consumers. Fails with [`SendError::Stalled`]
     /// when the next slot stays claimed by an unfinished consumer for
     /// [`STALL_PATIENCE`] (see [Blocking](super#blocking)), with
-    /// [`BlockError::TimedOut`] when the timeout ends first (stall or not),
-    /// and with [`BlockError::Corrupt`].
+    /// [`SendError::TimedOut`] when the timeout ends first (stall or not),
+    /// and with [`SendError::Corrupt`].
     pub fn send<W: Wait>(
         &self,
         value: T,
         blocking: &Blocking<W>,
         timeout: Option<Duration>,
-    ) -> Result<(), BlockError> {
+    ) -> Result<(), SendError> {
         let c = self.control();
-        self.block(&c.head.wake, blocking, timeout, || {
+        self.block::<W, (), SendError>(&c.head.wake, blocking, timeout, || {
             // No spin inside the claim: `block` spins, and a stall must
             // reach it to be waited for with the right bound.
             let (pos, _) = self.claim(Side::Push, 1, 0)?;
@@ -33,17 +33,17 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     /// Removes the oldest element, waiting while the ring is empty (spin,
     /// yield, then park until a producer publishes) for at most `timeout`
     /// (`None`: no limit); wakes parked producers. Fails with
-    /// [`BlockError::Stalled`] when the next position stays claimed by an
+    /// [`RecvError::Stalled`] when the next position stays claimed by an
     /// unfinished producer for [`STALL_PATIENCE`] (see
-    /// [Blocking](super#blocking)), with [`BlockError::TimedOut`] when the
-    /// timeout ends first (stall or not), and with [`BlockError::Corrupt`].
+    /// [Blocking](super#blocking)), with [`RecvError::TimedOut`] when the
+    /// timeout ends first (stall or not), and with [`RecvError::Corrupt`].
     pub fn recv<W: Wait>(
         &self,
         blocking: &Blocking<W>,
         timeout: Option<Duration>,
-    ) -> Result<T, BlockError> {
+    ) -> Result<T, RecvError> {
         let c = self.control();
-        let value = self.block(&c.tail.wake, blocking, timeout, || {
+        let value = self.block::<W, T, RecvError>(&c.tail.wake, blocking, timeout, || {
             let (pos, _) = self.claim(Side::Pop, 1, 0)?;
             Ok(self.take_and_release(pos))
         })?;
@@ -61,13 +61,16 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     /// to another) starts a new [`Blocking::run`] with the bound that suits
     /// it; every such change is progress by some other participant. Under
     /// loom a stall is waited for without the patience bound (see below).
-    fn block<W: Wait, R>(
+    fn block<W: Wait, R, E>(
         &self,
         word: &AtomicU32,
         blocking: &Blocking<W>,
         timeout: Option<Duration>,
         mut attempt: impl FnMut() -> Result<R, Blocked>,
-    ) -> Result<R, BlockError> {
+    ) -> Result<R, E>
+    where
+        E: From<Blocked> + From<Expired>,
+    {
         /// How one run ended, short of success.
         enum Ended {
             Expired,
@@ -98,12 +101,12 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
                 Err(Ended::Expired) => {
                     return Err(match stalled {
                         // The same position, unfinished, for the patience.
-                        Some(position) if patience_bound => BlockError::Stalled { position },
+                        Some(position) if patience_bound => Blocked::Stalled(position).into(),
                         // The caller's timeout ran out first.
-                        _ => BlockError::TimedOut,
+                        _ => Expired.into(),
                     });
                 }
-                Err(Ended::Changed(Blocked::Corrupt)) => return Err(BlockError::Corrupt),
+                Err(Ended::Changed(Blocked::Corrupt)) => return Err(Blocked::Corrupt.into()),
                 Err(Ended::Changed(Blocked::Idle)) => None,
                 Err(Ended::Changed(Blocked::Stalled(p))) => Some(p),
             };
@@ -126,8 +129,8 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
 impl<T> MpmcRing<'_, T> {
     /// Wakes the consumers parked in [`MpmcRing::recv`], if any; returns
     /// whether there were (a wake syscall was made). [`MpmcRing::send`]
-    /// does this itself; call it after [`MpmcRing::try_push`] or
-    /// [`MpmcRing::push_slice`] when consumers may block. Costs one
+    /// does this itself; call it after [`MpmcRing::try_send`] or
+    /// [`MpmcRing::try_send_slice`] when consumers may block. Costs one
     /// `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumers(&self, wait: &impl Wait) -> bool {
@@ -136,8 +139,8 @@ impl<T> MpmcRing<'_, T> {
 
     /// Wakes the producers parked in [`MpmcRing::send`], if any; returns
     /// whether there were (a wake syscall was made). [`MpmcRing::recv`]
-    /// does this itself; call it after [`MpmcRing::try_pop`] or
-    /// [`MpmcRing::pop_into`] when producers may block.
+    /// does this itself; call it after [`MpmcRing::try_recv`] or
+    /// [`MpmcRing::try_recv_slice`] when producers may block.
     #[inline]
     pub fn wake_producers(&self, wait: &impl Wait) -> bool {
         crate::wait::event_word::notify(&self.control().head.wake, wait)

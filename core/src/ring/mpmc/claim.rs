@@ -5,33 +5,37 @@ use super::*;
 use crate::ring::shared_copy;
 
 impl<'a, T: Plain> MpmcRing<'a, T> {
-    /// Appends `value`, or fails without blocking: [`PushError::Full`], or
-    /// [`PushError::Stalled`] after [`DEFAULT_SPIN_LIMIT`] polls of a slot a
+    /// Appends `value`, or fails without blocking: [`SendError::Full`], or
+    /// [`SendError::Stalled`] after [`DEFAULT_SPIN_LIMIT`] polls of a slot a
     /// consumer is still reading.
     #[inline]
-    pub fn try_push(&self, value: T) -> Result<(), PushError> {
-        self.push_with_spin_limit(value, DEFAULT_SPIN_LIMIT)
+    pub fn try_send(&self, value: T) -> Result<(), SendError> {
+        self.try_send_spinning(value, DEFAULT_SPIN_LIMIT)
     }
 
-    /// [`MpmcRing::try_push`] with a chosen number of polls before it reports
+    /// [`MpmcRing::try_send`] with a chosen number of polls before it reports
     /// `Stalled` (0: report at once).
     #[inline]
-    pub fn push_with_spin_limit(&self, value: T, spin_limit: u32) -> Result<(), PushError> {
+    pub fn try_send_spinning(&self, value: T, spin_limit: u32) -> Result<(), SendError> {
         let (pos, _) = self.claim(Side::Push, 1, spin_limit)?;
         self.write_and_publish(pos, value);
         Ok(())
     }
 
     /// Appends the longest prefix of `items` that finds free slots, claiming
-    /// them with one compare-exchange; returns how many (at least 1 unless
-    /// `items` is empty). Fails as [`MpmcRing::try_push`] does when not even
-    /// one fits.
-    pub fn push_slice(&self, items: &[T]) -> Result<usize, PushError> {
+    /// them with one compare-exchange, without waiting; returns how many
+    /// (0 when the ring is full). Fails with [`SendError::Stalled`] or
+    /// [`SendError::Corrupt`] as [`MpmcRing::try_send`] does.
+    pub fn try_send_slice(&self, items: &[T]) -> Result<usize, SendError> {
         if items.is_empty() {
             return Ok(0);
         }
         let want = u32::try_from(items.len()).unwrap_or(u32::MAX);
-        let (pos, n) = self.claim(Side::Push, want, DEFAULT_SPIN_LIMIT)?;
+        let (pos, n) = match self.claim(Side::Push, want, DEFAULT_SPIN_LIMIT) {
+            Ok(claimed) => claimed,
+            Err(Blocked::Idle) => return Ok(0),
+            Err(other) => return Err(other.into()),
+        };
         for (i, item) in items[..n as usize].iter().enumerate() {
             self.write_and_publish(pos.wrapping_add(i as u32), *item);
         }
@@ -39,32 +43,37 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     }
 
     /// Removes the oldest element, or fails without blocking:
-    /// [`PopError::Empty`], or [`PopError::Stalled`] after
+    /// [`RecvError::Empty`], or [`RecvError::Stalled`] after
     /// [`DEFAULT_SPIN_LIMIT`] polls of a position whose producer has not
     /// published it.
     #[inline]
-    pub fn try_pop(&self) -> Result<T, PopError> {
-        self.pop_with_spin_limit(DEFAULT_SPIN_LIMIT)
+    pub fn try_recv(&self) -> Result<T, RecvError> {
+        self.try_recv_spinning(DEFAULT_SPIN_LIMIT)
     }
 
-    /// [`MpmcRing::try_pop`] with a chosen number of polls before it reports
+    /// [`MpmcRing::try_recv`] with a chosen number of polls before it reports
     /// `Stalled` (0: report at once).
     #[inline]
-    pub fn pop_with_spin_limit(&self, spin_limit: u32) -> Result<T, PopError> {
+    pub fn try_recv_spinning(&self, spin_limit: u32) -> Result<T, RecvError> {
         let (pos, _) = self.claim(Side::Pop, 1, spin_limit)?;
         Ok(self.take_and_release(pos))
     }
 
     /// Removes up to `out.len()` of the oldest elements into `out`, in order,
-    /// claiming the published run from the head with one compare-exchange;
-    /// returns how many (at least 1 unless `out` is empty). Fails as
-    /// [`MpmcRing::try_pop`] does when not even one is ready.
-    pub fn pop_into(&self, out: &mut [T]) -> Result<usize, PopError> {
+    /// claiming the published run from the head with one compare-exchange,
+    /// without waiting; returns how many (0 when the ring is empty). Fails
+    /// with [`RecvError::Stalled`] or [`RecvError::Corrupt`] as
+    /// [`MpmcRing::try_recv`] does.
+    pub fn try_recv_slice(&self, out: &mut [T]) -> Result<usize, RecvError> {
         if out.is_empty() {
             return Ok(0);
         }
         let want = u32::try_from(out.len()).unwrap_or(u32::MAX);
-        let (pos, n) = self.claim(Side::Pop, want, DEFAULT_SPIN_LIMIT)?;
+        let (pos, n) = match self.claim(Side::Pop, want, DEFAULT_SPIN_LIMIT) {
+            Ok(claimed) => claimed,
+            Err(Blocked::Idle) => return Ok(0),
+            Err(other) => return Err(other.into()),
+        };
         for (i, o) in out[..n as usize].iter_mut().enumerate() {
             *o = self.take_and_release(pos.wrapping_add(i as u32));
         }
@@ -74,14 +83,14 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     /// Claims the next position to push and abandons it, as a producer
     /// killed between claim and publish would: for tests of stall recovery.
     #[doc(hidden)]
-    pub fn abandon_push(&self) -> Result<u32, PushError> {
+    pub fn abandon_send(&self) -> Result<u32, SendError> {
         Ok(self.claim(Side::Push, 1, 0)?.0)
     }
 
     /// Claims the next position to pop and abandons it, as a consumer killed
     /// between claim and release would: for tests of stall recovery.
     #[doc(hidden)]
-    pub fn abandon_pop(&self) -> Result<u32, PopError> {
+    pub fn abandon_recv(&self) -> Result<u32, RecvError> {
         Ok(self.claim(Side::Pop, 1, 0)?.0)
     }
 

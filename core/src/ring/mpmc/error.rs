@@ -1,45 +1,10 @@
-//! The MPMC ring's errors, and the claim loop's own reasons for
-//! claiming nothing.
+//! The MPMC ring's own error ([`NotStalled`]), and the claim loop's
+//! reasons for claiming nothing (the ring's sends and receives fail with
+//! the rings' common [`SendError`] and [`RecvError`]).
 
 use core::fmt;
 
-use crate::ring::Corrupt;
-
-/// Why a push did nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PushError {
-    /// Every slot holds an element: consumers have not caught up.
-    Full,
-    /// The slot for the next push still holds the element of `position`
-    /// (a lap earlier): a consumer claimed it and has not released it within
-    /// the spin limit. Transient if that consumer is descheduled; permanent
-    /// if it died, until [`MpmcRing::skip_stalled`](super::MpmcRing::skip_stalled)`(position)`. Also
-    /// reported when the operation lost [`MAX_LOST_RACES`](super::MAX_LOST_RACES) races in a row.
-    Stalled {
-        /// The stalled element's position.
-        position: u32,
-    },
-    /// See [`Corrupt`].
-    Corrupt,
-}
-
-/// Why a pop returned nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PopError {
-    /// No element has been claimed by a producer beyond the head.
-    Empty,
-    /// A producer claimed `position`, the next to pop, and has not published
-    /// it within the spin limit. Transient if that producer is descheduled;
-    /// permanent if it died, until [`MpmcRing::skip_stalled`](super::MpmcRing::skip_stalled)`(position)`.
-    /// Also reported when the operation lost [`MAX_LOST_RACES`](super::MAX_LOST_RACES) races in a
-    /// row.
-    Stalled {
-        /// The stalled position.
-        position: u32,
-    },
-    /// See [`Corrupt`].
-    Corrupt,
-}
+use crate::ring::{RecvError, SendError};
 
 /// [`MpmcRing::skip_stalled`](super::MpmcRing::skip_stalled) found nothing stalled at `position`: the
 /// claimant finished, someone else skipped it, or the position is not where
@@ -50,41 +15,11 @@ pub struct NotStalled {
     pub position: u32,
 }
 
-impl fmt::Display for PushError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Full => f.write_str("ring full"),
-            Self::Stalled { position } => write!(
-                f,
-                "ring stalled: the consumer of position {position} has not released its slot"
-            ),
-            Self::Corrupt => Corrupt.fmt(f),
-        }
-    }
-}
-
-impl fmt::Display for PopError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => f.write_str("ring empty"),
-            Self::Stalled { position } => write!(
-                f,
-                "ring stalled: the producer of position {position} has not published it"
-            ),
-            Self::Corrupt => Corrupt.fmt(f),
-        }
-    }
-}
-
 impl fmt::Display for NotStalled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "position {} is not stalled", self.position)
     }
 }
-
-impl core::error::Error for PushError {}
-
-impl core::error::Error for PopError {}
 
 impl core::error::Error for NotStalled {}
 
@@ -106,7 +41,7 @@ pub(super) enum Blocked {
     Corrupt,
 }
 
-impl From<Blocked> for PushError {
+impl From<Blocked> for SendError {
     fn from(b: Blocked) -> Self {
         match b {
             Blocked::Idle => Self::Full,
@@ -116,7 +51,7 @@ impl From<Blocked> for PushError {
     }
 }
 
-impl From<Blocked> for PopError {
+impl From<Blocked> for RecvError {
     fn from(b: Blocked) -> Self {
         match b {
             Blocked::Idle => Self::Empty,

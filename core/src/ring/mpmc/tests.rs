@@ -81,28 +81,28 @@ fn push_pop_fifo_and_full_empty() {
     let buf = ring_buf::<u64>(4);
     let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
     let other = ring; // any copy pushes and pops
-    assert_eq!(ring.try_pop(), Err(PopError::Empty));
+    assert_eq!(ring.try_recv(), Err(RecvError::Empty));
     for i in 0..4 {
-        ring.try_push(i).unwrap();
+        ring.try_send(i).unwrap();
     }
-    assert_eq!(other.try_push(9), Err(PushError::Full));
+    assert_eq!(other.try_send(9), Err(SendError::Full));
     assert!(ring.is_full());
-    assert_eq!(other.try_pop(), Ok(0));
-    ring.try_push(4).unwrap();
+    assert_eq!(other.try_recv(), Ok(0));
+    ring.try_send(4).unwrap();
     for i in 1..5 {
-        assert_eq!(ring.try_pop(), Ok(i));
+        assert_eq!(ring.try_recv(), Ok(i));
     }
     assert!(ring.is_empty());
-    assert_eq!(ring.try_pop(), Err(PopError::Empty));
-    assert_eq!(ring.push_slice(&[]), Ok(0));
-    assert_eq!(ring.pop_into(&mut []), Ok(0));
-    assert_eq!(ring.push_slice(&[1, 2, 3, 4, 5, 6]), Ok(4));
-    assert_eq!(ring.push_slice(&[7]), Err(PushError::Full));
+    assert_eq!(ring.try_recv(), Err(RecvError::Empty));
+    assert_eq!(ring.try_send_slice(&[]), Ok(0));
+    assert_eq!(ring.try_recv_slice(&mut []), Ok(0));
+    assert_eq!(ring.try_send_slice(&[1, 2, 3, 4, 5, 6]), Ok(4));
+    assert_eq!(ring.try_send_slice(&[7]), Ok(0));
     let mut out = [0; 3];
-    assert_eq!(ring.pop_into(&mut out), Ok(3));
+    assert_eq!(ring.try_recv_slice(&mut out), Ok(3));
     assert_eq!(out, [1, 2, 3]);
-    assert_eq!(ring.pop_into(&mut out), Ok(1));
-    assert_eq!(ring.pop_into(&mut out), Err(PopError::Empty));
+    assert_eq!(ring.try_recv_slice(&mut out), Ok(1));
+    assert_eq!(ring.try_recv_slice(&mut out), Ok(0));
 }
 
 #[test]
@@ -120,8 +120,8 @@ fn attach_validates_every_field() {
     let other = MpmcRing::<u64>::attach(buf.region(), 5).unwrap();
     assert_eq!(other.capacity(), 16);
     assert_eq!(ring.header().creator_pid, 77);
-    ring.try_push(3).unwrap();
-    assert_eq!(other.try_pop(), Ok(3));
+    ring.try_send(3).unwrap();
+    assert_eq!(other.try_recv(), Ok(3));
     assert!(matches!(
         MpmcRing::<u64>::attach(buf.region(), 6),
         Err(AttachError::Element { .. })
@@ -194,41 +194,41 @@ fn random_operations_match_a_model() {
             let ring = if rng.below(2) == 0 { a } else { b };
             let room = capacity as usize - model.len();
             match rng.below(4) {
-                0 => match ring.try_push(next) {
+                0 => match ring.try_send(next) {
                     Ok(()) => {
                         model.push_back(next);
                         next += 1;
                     }
                     Err(e) => {
-                        assert_eq!(e, PushError::Full);
+                        assert_eq!(e, SendError::Full);
                         assert_eq!(room, 0);
                     }
                 },
-                1 => match ring.try_pop() {
+                1 => match ring.try_recv() {
                     Ok(v) => assert_eq!(Some(v), model.pop_front()),
                     Err(e) => {
-                        assert_eq!(e, PopError::Empty);
+                        assert_eq!(e, RecvError::Empty);
                         assert!(model.is_empty());
                     }
                 },
                 2 => {
                     let n = rng.below(capacity as u64 + 3) as usize;
                     let items: Vec<u64> = (next..next + n as u64).collect();
-                    match ring.push_slice(&items) {
+                    match ring.try_send_slice(&items) {
                         Ok(pushed) => {
                             assert_eq!(pushed, n.min(room));
                             model.extend(&items[..pushed]);
                             next += pushed as u64;
                         }
                         Err(e) => {
-                            assert_eq!(e, PushError::Full);
+                            assert_eq!(e, SendError::Full);
                             assert_eq!(room, 0);
                         }
                     }
                 }
                 _ => {
                     let mut out = vec![0; rng.below(capacity as u64 + 3) as usize];
-                    match ring.pop_into(&mut out) {
+                    match ring.try_recv_slice(&mut out) {
                         Ok(n) => {
                             assert_eq!(n, out.len().min(model.len()));
                             for v in &out[..n] {
@@ -236,7 +236,7 @@ fn random_operations_match_a_model() {
                             }
                         }
                         Err(e) => {
-                            assert_eq!(e, PopError::Empty);
+                            assert_eq!(e, RecvError::Empty);
                             assert!(model.is_empty());
                         }
                     }
@@ -254,12 +254,12 @@ fn positions_wrap_around_u32() {
     rewind_to(&ring, u32::MAX - 5);
     let mut expected = 0;
     for i in 0..40u32 {
-        ring.try_push(i).unwrap();
+        ring.try_send(i).unwrap();
         if i % 3 == 0 {
-            ring.push_slice(&[1000 + i, 2000 + i]).unwrap();
+            ring.try_send_slice(&[1000 + i, 2000 + i]).unwrap();
         }
         let mut out = [0u32; 3];
-        let n = ring.pop_into(&mut out).unwrap();
+        let n = ring.try_recv_slice(&mut out).unwrap();
         for v in &out[..n] {
             if *v < 1000 {
                 assert_eq!(*v, expected);
@@ -267,7 +267,7 @@ fn positions_wrap_around_u32() {
             }
         }
     }
-    while let Ok(v) = ring.try_pop() {
+    while let Ok(v) = ring.try_recv() {
         if v < 1000 {
             assert_eq!(v, expected);
             expected += 1;
@@ -282,25 +282,25 @@ fn positions_wrap_around_u32() {
 fn dead_producer_stalls_its_position_until_skipped() {
     let buf = ring_buf::<u64>(4);
     let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-    ring.try_push(10).unwrap();
-    let dead = ring.abandon_push().unwrap();
+    ring.try_send(10).unwrap();
+    let dead = ring.abandon_send().unwrap();
     assert_eq!(dead, 1);
-    ring.try_push(12).unwrap();
-    ring.try_push(13).unwrap();
-    assert_eq!(ring.try_push(14), Err(PushError::Full));
-    assert_eq!(ring.try_pop(), Ok(10));
-    assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 1 }));
+    ring.try_send(12).unwrap();
+    ring.try_send(13).unwrap();
+    assert_eq!(ring.try_send(14), Err(SendError::Full));
+    assert_eq!(ring.try_recv(), Ok(10));
+    assert_eq!(ring.try_recv(), Err(RecvError::Stalled { position: 1 }));
     assert_eq!(
-        ring.pop_into(&mut [0; 4]),
-        Err(PopError::Stalled { position: 1 })
+        ring.try_recv_slice(&mut [0; 4]),
+        Err(RecvError::Stalled { position: 1 })
     );
     assert_eq!(
-        ring.pop_with_spin_limit(0),
-        Err(PopError::Stalled { position: 1 })
+        ring.try_recv_spinning(0),
+        Err(RecvError::Stalled { position: 1 })
     );
     // Producers are not stalled by it: the slot freed by the pop is theirs.
-    ring.try_push(14).unwrap();
-    assert_eq!(ring.try_push(15), Err(PushError::Full));
+    ring.try_send(14).unwrap();
+    assert_eq!(ring.try_send(15), Err(SendError::Full));
     // Only the stalled position can be skipped.
     for wrong in [0, 2, 3, 5, u32::MAX] {
         assert_eq!(
@@ -311,16 +311,16 @@ fn dead_producer_stalls_its_position_until_skipped() {
     assert_eq!(ring.skip_stalled(1), Ok(None));
     assert_eq!(ring.skip_stalled(1), Err(NotStalled { position: 1 }));
     let mut out = [0; 4];
-    assert_eq!(ring.pop_into(&mut out), Ok(3));
+    assert_eq!(ring.try_recv_slice(&mut out), Ok(3));
     assert_eq!(out[..3], [12, 13, 14]);
     // The skipped slot serves the next lap as usual.
     for i in 0..4 {
-        ring.try_push(20 + i).unwrap();
+        ring.try_send(20 + i).unwrap();
     }
     for i in 0..4 {
-        assert_eq!(ring.try_pop(), Ok(20 + i));
+        assert_eq!(ring.try_recv(), Ok(20 + i));
     }
-    assert_eq!(ring.try_pop(), Err(PopError::Empty));
+    assert_eq!(ring.try_recv(), Err(RecvError::Empty));
     let head = ring.control().head.index.load(Ordering::Relaxed);
     assert_eq!(ring.skip_stalled(head), Err(NotStalled { position: head }));
 }
@@ -331,26 +331,26 @@ fn dead_producer_stalls_its_position_until_skipped() {
 fn dead_consumer_stalls_its_slot_until_skipped() {
     let buf = ring_buf::<u64>(4);
     let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-    ring.push_slice(&[0, 1, 2, 3]).unwrap();
-    assert_eq!(ring.try_pop(), Ok(0));
-    let dead = ring.abandon_pop().unwrap();
+    ring.try_send_slice(&[0, 1, 2, 3]).unwrap();
+    assert_eq!(ring.try_recv(), Ok(0));
+    let dead = ring.abandon_recv().unwrap();
     assert_eq!(dead, 1);
-    assert_eq!(ring.try_pop(), Ok(2));
-    assert_eq!(ring.try_pop(), Ok(3));
-    assert_eq!(ring.try_pop(), Err(PopError::Empty));
-    ring.try_push(4).unwrap(); // slot 0, released
-    assert_eq!(ring.try_push(5), Err(PushError::Stalled { position: 1 }));
+    assert_eq!(ring.try_recv(), Ok(2));
+    assert_eq!(ring.try_recv(), Ok(3));
+    assert_eq!(ring.try_recv(), Err(RecvError::Empty));
+    ring.try_send(4).unwrap(); // slot 0, released
+    assert_eq!(ring.try_send(5), Err(SendError::Stalled { position: 1 }));
     assert_eq!(
-        ring.push_slice(&[5, 6]),
-        Err(PushError::Stalled { position: 1 })
+        ring.try_send_slice(&[5, 6]),
+        Err(SendError::Stalled { position: 1 })
     );
     assert_eq!(ring.skip_stalled(0), Err(NotStalled { position: 0 }));
     assert_eq!(ring.skip_stalled(5), Err(NotStalled { position: 5 }));
     assert_eq!(ring.skip_stalled(1), Ok(None));
     assert_eq!(ring.skip_stalled(1), Err(NotStalled { position: 1 }));
-    assert_eq!(ring.push_slice(&[5, 6, 7, 8]), Ok(3));
+    assert_eq!(ring.try_send_slice(&[5, 6, 7, 8]), Ok(3));
     let mut out = [0; 8];
-    assert_eq!(ring.pop_into(&mut out), Ok(4));
+    assert_eq!(ring.try_recv_slice(&mut out), Ok(4));
     assert_eq!(out[..4], [4, 5, 6, 7]);
 }
 
@@ -360,12 +360,12 @@ fn dead_consumer_stalls_its_slot_until_skipped() {
 fn skip_returns_an_element_published_in_time() {
     let buf = ring_buf::<u64>(4);
     let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-    let pos = ring.abandon_push().unwrap();
-    assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: pos }));
+    let pos = ring.abandon_send().unwrap();
+    assert_eq!(ring.try_recv(), Err(RecvError::Stalled { position: pos }));
     // It comes back to life and publishes: nothing is stalled any more.
     ring.write_and_publish(pos, 77);
     assert_eq!(ring.skip_stalled(pos), Err(NotStalled { position: pos }));
-    assert_eq!(ring.try_pop(), Ok(77));
+    assert_eq!(ring.try_recv(), Ok(77));
 }
 
 /// Garbage in every shared word: operations end (with errors or junk
@@ -377,13 +377,13 @@ fn garbage_sequences_and_indices_end_every_operation() {
     let c = ring.control();
     // A slot that claims to be ahead of an index that has not moved.
     ring.slot(0).seq.store(5, Ordering::Relaxed);
-    assert_eq!(ring.try_push(1), Err(PushError::Corrupt));
+    assert_eq!(ring.try_send(1), Err(SendError::Corrupt));
     ring.slot(0).seq.store(2, Ordering::Relaxed);
-    assert_eq!(ring.try_pop(), Err(PopError::Corrupt));
+    assert_eq!(ring.try_recv(), Err(RecvError::Corrupt));
     // A tail further ahead than the capacity allows.
     ring.slot(0).seq.store(0, Ordering::Relaxed);
     c.tail.index.store(100, Ordering::Relaxed);
-    assert_eq!(ring.try_pop(), Err(PopError::Corrupt));
+    assert_eq!(ring.try_recv(), Err(RecvError::Corrupt));
     assert_eq!(ring.len(), 8, "a corrupt ring reads as full");
     let mut rng = Rng::new(99);
     let rounds = if cfg!(miri) { 200 } else { 20_000 };
@@ -401,10 +401,10 @@ fn garbage_sequences_and_indices_end_every_operation() {
                 .seq
                 .store(word(&mut rng), Ordering::Relaxed),
         }
-        let _ = ring.try_push(1);
-        let _ = ring.try_pop();
-        let _ = ring.push_slice(&[1; 20]);
-        let _ = ring.pop_into(&mut [0; 20]);
+        let _ = ring.try_send(1);
+        let _ = ring.try_recv();
+        let _ = ring.try_send_slice(&[1; 20]);
+        let _ = ring.try_recv_slice(&mut [0; 20]);
         let _ = ring.skip_stalled(word(&mut rng));
         let _ = ring.len();
     }
@@ -428,9 +428,9 @@ fn threads_deliver_each_element_exactly_once() {
                     let pushed = if i % 5 == 0 {
                         let end = (i + 3).min(per_producer);
                         let batch: Vec<u64> = (i..end).map(|v| tag | v).collect();
-                        ring.push_slice(&batch).unwrap_or(0) as u64
+                        ring.try_send_slice(&batch).unwrap_or(0) as u64
                     } else {
-                        u64::from(ring.try_push(tag | i).is_ok())
+                        u64::from(ring.try_send(tag | i).is_ok())
                     };
                     if pushed == 0 {
                         std::thread::yield_now();
@@ -447,9 +447,9 @@ fn threads_deliver_each_element_exactly_once() {
                     let mut out = [0u64; 4];
                     while received.load(std::sync::atomic::Ordering::Relaxed) < total {
                         let n = if k == 0 {
-                            ring.pop_into(&mut out).unwrap_or(0)
+                            ring.try_recv_slice(&mut out).unwrap_or(0)
                         } else {
-                            ring.try_pop().map(|v| out[0] = v).map_or(0, |_| 1)
+                            ring.try_recv().map(|v| out[0] = v).map_or(0, |_| 1)
                         };
                         if n == 0 {
                             std::thread::yield_now();
@@ -493,18 +493,18 @@ mod blocking {
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(2)).unwrap();
         let b = Blocking::new(TestWait::default());
         let t = Some(Duration::from_millis(2));
-        assert_eq!(ring.recv(&b, t), Err(BlockError::TimedOut));
+        assert_eq!(ring.recv(&b, t), Err(RecvError::TimedOut));
         ring.send(1, &b, None).unwrap();
         ring.send(2, &b, None).unwrap();
-        assert_eq!(ring.send(3, &b, t), Err(BlockError::TimedOut));
+        assert_eq!(ring.send(3, &b, t), Err(SendError::TimedOut));
         assert_eq!(ring.recv(&b, None), Ok(1));
         // A producer claimed position 2 and never published it: a blocking
         // pop waits for it; a timeout shorter than the stall patience ends
         // as a timeout, not as a stall.
-        assert_eq!(ring.abandon_push(), Ok(2));
+        assert_eq!(ring.abandon_send(), Ok(2));
         assert_eq!(ring.recv(&b, None), Ok(2));
-        assert_eq!(ring.try_pop(), Err(PopError::Stalled { position: 2 }));
-        assert_eq!(ring.recv(&b, t), Err(BlockError::TimedOut));
+        assert_eq!(ring.try_recv(), Err(RecvError::Stalled { position: 2 }));
+        assert_eq!(ring.recv(&b, t), Err(RecvError::TimedOut));
         // Nobody parked since: waking costs no wake call.
         let calls = b.wait.calls();
         assert!(!ring.wake_producers(&b.wait));
@@ -549,7 +549,7 @@ mod blocking {
             ring.send(7, &b, None).unwrap();
         });
         for i in 0..4 {
-            ring.try_push(i).unwrap();
+            ring.try_send(i).unwrap();
         }
         let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
         std::thread::scope(|s| {
@@ -558,7 +558,7 @@ mod blocking {
             assert_eq!(ring.recv(&b, None), Ok(0));
         });
         for i in 1..5 {
-            assert_eq!(ring.try_pop(), Ok(i));
+            assert_eq!(ring.try_recv(), Ok(i));
         }
         let got = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|s| {
@@ -603,11 +603,11 @@ mod blocking {
         let buf = ring_buf::<u64>(2);
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(2)).unwrap();
         let b = Blocking::new(TestWait::default());
-        let dead = ring.abandon_push().unwrap();
-        ring.try_push(7).unwrap();
-        let stalled = Err(BlockError::Stalled { position: dead });
+        let dead = ring.abandon_send().unwrap();
+        ring.try_send(7).unwrap();
+        let stalled = Err(RecvError::Stalled { position: dead });
         let short = Some(Duration::from_millis(5));
-        assert_eq!(ring.recv(&b, short), Err(BlockError::TimedOut));
+        assert_eq!(ring.recv(&b, short), Err(RecvError::TimedOut));
         let start = Instant::now();
         assert_eq!(ring.recv(&b, None), stalled);
         assert!(start.elapsed() >= STALL_PATIENCE);
@@ -616,11 +616,11 @@ mod blocking {
         // A consumer dies holding position 2's slot; producers come round
         // to it a lap later (position 4) and stall there.
         ring.send(8, &b, None).unwrap();
-        let dead = ring.abandon_pop().unwrap();
+        let dead = ring.abandon_recv().unwrap();
         ring.send(9, &b, None).unwrap();
         assert_eq!(ring.recv(&b, None), Ok(9));
-        let stalled = Err(BlockError::Stalled { position: dead });
-        assert_eq!(ring.send(10, &b, short), Err(BlockError::TimedOut));
+        let stalled = Err(SendError::Stalled { position: dead });
+        assert_eq!(ring.send(10, &b, short), Err(SendError::TimedOut));
         let start = Instant::now();
         assert_eq!(ring.send(10, &b, Some(Duration::from_secs(30))), stalled);
         assert!(start.elapsed() >= STALL_PATIENCE);
@@ -630,8 +630,8 @@ mod blocking {
         assert_eq!(ring.recv(&b, None), Ok(10));
         assert_eq!(ring.recv(&b, None), Ok(11));
         assert_eq!(
-            BlockError::Stalled { position: 3 }.to_string(),
-            "ring stalled: position 3 was claimed and not finished"
+            RecvError::Stalled { position: 3 }.to_string(),
+            "ring stalled: the sender of position 3 has not published it"
         );
     }
 
@@ -670,10 +670,10 @@ mod blocking {
         let start = Instant::now();
         for _ in 0..3 {
             let slice = Some(Duration::from_millis(10));
-            assert_eq!(ring.recv(&b, slice), Err(BlockError::TimedOut));
+            assert_eq!(ring.recv(&b, slice), Err(RecvError::TimedOut));
         }
         let r = ring.recv(&b, Some(Duration::from_secs(5)));
-        assert_eq!(r, Err(BlockError::Stalled { position: pos }));
+        assert_eq!(r, Err(RecvError::Stalled { position: pos }));
         assert!(start.elapsed() >= STALL_PATIENCE);
         // The claimant finishes after all: its element arrives.
         ring.write_and_publish(pos, 6);
@@ -756,8 +756,8 @@ mod users {
         assert_eq!(ring.join(999, ALIVE), Ok(UserSlot::Overflow));
         assert!(ring.users().overflow);
         assert!(!ring.leave(UserSlot::Overflow, 999));
-        ring.try_push(5).unwrap();
-        assert_eq!(ring.try_pop(), Ok(5));
+        ring.try_send(5).unwrap();
+        assert_eq!(ring.try_recv(), Ok(5));
         // A freed word is taken again, and the flag stays: the table no
         // longer knows every user.
         assert!(ring.leave(UserSlot::Word(7), 107));
@@ -823,8 +823,8 @@ mod users {
         assert_eq!(ring.join(9, |h| h < 1000), Ok(UserSlot::Word(0)));
         assert_eq!(word(64), 9);
         // The ring itself is untouched by the table.
-        ring.try_push(1).unwrap();
-        assert_eq!(ring.try_pop(), Ok(1));
+        ring.try_send(1).unwrap();
+        assert_eq!(ring.try_recv(), Ok(1));
     }
 }
 
@@ -838,8 +838,8 @@ fn status_reads_any_element_type_and_its_users() {
         )
         .unwrap();
         ring.join(42, |_| true).unwrap();
-        ring.push_slice(&[value; 3]).unwrap();
-        ring.try_pop().unwrap();
+        ring.try_send_slice(&[value; 3]).unwrap();
+        ring.try_recv().unwrap();
         let s = status(&buf.region()).unwrap();
         assert_eq!(s.header.element, Fingerprint::of::<T>(3));
         assert_eq!(
@@ -962,14 +962,14 @@ fn extreme_values_in_every_word_give_typed_errors() {
             poke(slot, extremes(tail)[rng.below(14) as usize]);
             for r in [&ring, &other] {
                 assert!(r.len() <= CAP);
-                if let Ok(n) = r.push_slice(&[1; 20]) {
-                    assert!((1..=CAP as usize).contains(&n));
+                if let Ok(n) = r.try_send_slice(&[1; 20]) {
+                    assert!(n <= CAP as usize);
                 }
-                if let Ok(n) = r.pop_into(&mut [0; 20]) {
-                    assert!((1..=CAP as usize).contains(&n));
+                if let Ok(n) = r.try_recv_slice(&mut [0; 20]) {
+                    assert!(n <= CAP as usize);
                 }
-                let _ = r.try_push(2);
-                let _ = r.try_pop();
+                let _ = r.try_send(2);
+                let _ = r.try_recv();
                 let _ = r.skip_stalled(tail);
                 let _ = r.skip_stalled(head.wrapping_sub(1));
                 let s = status(&buf.region()).unwrap();

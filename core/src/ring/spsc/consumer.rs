@@ -78,12 +78,12 @@ impl<'a, T: Plain> Consumer<'a, T> {
             .store(self.head, Ordering::Release);
     }
 
-    /// Removes the oldest element, or fails with [`PopError::Empty`] without
+    /// Removes the oldest element, or fails with [`RecvError::Empty`] without
     /// blocking.
     #[inline(always)]
-    pub fn try_pop(&mut self) -> Result<T, PopError> {
+    pub fn try_recv(&mut self) -> Result<T, RecvError> {
         if self.ready(1)? == 0 {
-            return Err(PopError::Empty);
+            return Err(RecvError::Empty);
         }
         // SAFETY: the slot at `head` was published (Release store of tail,
         // observed by our Acquire load) and the producer will not reuse it
@@ -96,26 +96,23 @@ impl<'a, T: Plain> Consumer<'a, T> {
     /// Removes the oldest element, waiting while the ring is empty (spin,
     /// yield, then park until the producer publishes) for at most
     /// `timeout` (`None`: no limit). Wakes the producer if it is parked.
+    /// Fails with [`RecvError::TimedOut`] or [`RecvError::Corrupt`].
     pub fn recv<W: Wait>(
         &mut self,
         blocking: &Blocking<W>,
         timeout: Option<core::time::Duration>,
-    ) -> Result<T, BlockError> {
+    ) -> Result<T, RecvError> {
         let ring = self.ring;
         let control = ring.control();
-        let value = blocking.run(&control.tail.wake, timeout, || match self.try_pop() {
-            Ok(v) => Ok(Some(v)),
-            Err(PopError::Empty) => Ok(None),
-            Err(PopError::Corrupt) => Err(BlockError::Corrupt),
-        })?;
+        let value = blocking.run(&control.tail.wake, timeout, || or_wait(self.try_recv()))?;
         blocking.notify(&control.head.wake);
         Ok(value)
     }
 
     /// Wakes the producer if it is parked in [`Producer::send`]; returns
     /// whether it was (a wake syscall was made). [`Consumer::recv`] does
-    /// this itself; call it after releasing with [`Consumer::try_pop`],
-    /// [`Consumer::pop_into`] or a [`ReadChunk`] when the producer may
+    /// this itself; call it after releasing with [`Consumer::try_recv`],
+    /// [`Consumer::try_recv_slice`] or a [`ReadChunk`] when the producer may
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_producer(&self, wait: &impl Wait) -> bool {
@@ -123,8 +120,9 @@ impl<'a, T: Plain> Consumer<'a, T> {
     }
 
     /// Copies up to `out.len()` elements into `out`, in order, with one
-    /// release; returns how many (0 when empty).
-    pub fn pop_into(&mut self, out: &mut [T]) -> Result<usize, Corrupt> {
+    /// release; returns how many (0 when empty), without waiting. Fails only with
+    /// [`RecvError::Corrupt`].
+    pub fn try_recv_slice(&mut self, out: &mut [T]) -> Result<usize, RecvError> {
         let want = u32::try_from(out.len()).unwrap_or(u32::MAX);
         let n = self.ready(want)?.min(want);
         let (first, second) = self.ring.split(self.head, n);
@@ -162,7 +160,7 @@ impl<'a, T: Plain> Consumer<'a, T> {
     /// Borrows exactly `n` ready elements to read in place; free them with
     /// [`ReadChunk::release`]. Fails with [`ChunkError::TooFew`] (saying how
     /// many are ready) rather than handing out fewer.
-    pub fn read_chunk(&mut self, n: u32) -> Result<ReadChunk<'_, 'a, T>, ChunkError> {
+    pub fn peek(&mut self, n: u32) -> Result<ReadChunk<'_, 'a, T>, ChunkError> {
         let ready = self.ready(n)?;
         if ready < n {
             return Err(ChunkError::TooFew { available: ready });
@@ -254,7 +252,7 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
     /// (it does not write published, unreleased slots). A hostile producer
     /// that writes them while the slice is held causes a data race —
     /// undefined behaviour, not just junk values; with an untrusted peer
-    /// use [`ReadChunk::get`] or [`Consumer::pop_into`] (see the module
+    /// use [`ReadChunk::get`] or [`Consumer::try_recv_slice`] (see the module
     /// docs, "Copies and views").
     #[cfg(not(loom))]
     pub fn as_slices(&self) -> (&[T], &[T]) {

@@ -84,11 +84,11 @@ impl<'a, T: Plain> Producer<'a, T> {
             .store(self.tail, Ordering::Release);
     }
 
-    /// Appends `value`, or fails with [`PushError::Full`] without blocking.
+    /// Appends `value`, or fails with [`SendError::Full`] without blocking.
     #[inline(always)]
-    pub fn try_push(&mut self, value: T) -> Result<(), PushError> {
+    pub fn try_send(&mut self, value: T) -> Result<(), SendError> {
         if self.free(1)? == 0 {
-            return Err(PushError::Full);
+            return Err(SendError::Full);
         }
         // SAFETY: the slot at `tail` is free (the consumer has released it,
         // as the Acquire load of head showed) and only this producer writes.
@@ -99,19 +99,18 @@ impl<'a, T: Plain> Producer<'a, T> {
 
     /// Appends `value`, waiting while the ring is full (spin, yield, then
     /// park until the consumer frees a slot) for at most `timeout`
-    /// (`None`: no limit). Wakes the consumer if it is parked.
+    /// (`None`: no limit). Wakes the consumer if it is parked. Fails with
+    /// [`SendError::TimedOut`] or [`SendError::Corrupt`].
     pub fn send<W: Wait>(
         &mut self,
         value: T,
         blocking: &Blocking<W>,
         timeout: Option<core::time::Duration>,
-    ) -> Result<(), BlockError> {
+    ) -> Result<(), SendError> {
         let ring = self.ring;
         let control = ring.control();
-        blocking.run(&control.head.wake, timeout, || match self.try_push(value) {
-            Ok(()) => Ok(Some(())),
-            Err(PushError::Full) => Ok(None),
-            Err(PushError::Corrupt) => Err(BlockError::Corrupt),
+        blocking.run(&control.head.wake, timeout, || {
+            or_wait(self.try_send(value))
         })?;
         blocking.notify(&control.tail.wake);
         Ok(())
@@ -119,8 +118,8 @@ impl<'a, T: Plain> Producer<'a, T> {
 
     /// Wakes the consumer if it is parked in [`Consumer::recv`]; returns
     /// whether it was (a wake syscall was made). [`Producer::send`] does
-    /// this itself; call it after publishing with [`Producer::try_push`],
-    /// [`Producer::push_slice`] or a [`WriteChunk`] when the consumer may
+    /// this itself; call it after publishing with [`Producer::try_send`],
+    /// [`Producer::try_send_slice`] or a [`WriteChunk`] when the consumer may
     /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
@@ -128,8 +127,9 @@ impl<'a, T: Plain> Producer<'a, T> {
     }
 
     /// Appends as many of `items` as fit, in order, with one publication;
-    /// returns how many (0 when full).
-    pub fn push_slice(&mut self, items: &[T]) -> Result<usize, Corrupt> {
+    /// returns how many (0 when full), without waiting. Fails only with
+    /// [`SendError::Corrupt`].
+    pub fn try_send_slice(&mut self, items: &[T]) -> Result<usize, SendError> {
         let want = u32::try_from(items.len()).unwrap_or(u32::MAX);
         let n = self.free(want)?.min(want);
         let (first, second) = self.ring.split(self.tail, n);
@@ -170,7 +170,7 @@ impl<'a, T: Plain> Producer<'a, T> {
     /// Borrows exactly `n` free slots to fill in place; publish them with
     /// [`WriteChunk::commit`]. Fails with [`ChunkError::TooFew`] (saying how
     /// many are free) rather than handing out fewer.
-    pub fn write_chunk(&mut self, n: u32) -> Result<WriteChunk<'_, 'a, T>, ChunkError> {
+    pub fn reserve(&mut self, n: u32) -> Result<WriteChunk<'_, 'a, T>, ChunkError> {
         let free = self.free(n)?;
         if free < n {
             return Err(ChunkError::TooFew { available: free });
@@ -263,7 +263,7 @@ impl<T: Plain> WriteChunk<'_, '_, T> {
     /// A view into shared memory: sound only while the consumer cooperates
     /// (it does not read or write unpublished slots). A hostile consumer
     /// that writes them while the slice is held causes a data race; with an
-    /// untrusted peer use [`WriteChunk::set`] or [`Producer::push_slice`]
+    /// untrusted peer use [`WriteChunk::set`] or [`Producer::try_send_slice`]
     /// (see the module docs, "Copies and views").
     #[cfg(not(loom))]
     pub fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {

@@ -65,21 +65,21 @@ fn push_pop_fifo_and_full_empty() {
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
-    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    assert_eq!(rx.try_recv(), Err(RecvError::Empty));
     for i in 0..4 {
-        tx.try_push(i).unwrap();
+        tx.try_send(i).unwrap();
     }
-    assert_eq!(tx.try_push(9), Err(PushError::Full));
+    assert_eq!(tx.try_send(9), Err(SendError::Full));
     assert!(tx.is_full());
     assert_eq!(ring.len(), 4);
-    assert_eq!(rx.try_pop(), Ok(0));
-    tx.try_push(4).unwrap();
+    assert_eq!(rx.try_recv(), Ok(0));
+    tx.try_send(4).unwrap();
     for i in 1..5 {
-        assert_eq!(rx.try_pop(), Ok(i));
+        assert_eq!(rx.try_recv(), Ok(i));
     }
     assert!(rx.is_empty());
     assert!(ring.is_empty());
-    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    assert_eq!(rx.try_recv(), Err(RecvError::Empty));
 }
 
 #[test]
@@ -113,9 +113,9 @@ fn take_over_resumes_at_shared_indices() {
     let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(8)).unwrap();
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
-    tx.try_push(10).unwrap();
-    tx.try_push(11).unwrap();
-    assert_eq!(rx.try_pop(), Ok(10));
+    tx.try_send(10).unwrap();
+    tx.try_send(11).unwrap();
+    assert_eq!(rx.try_recv(), Ok(10));
     // Both "die" without releasing their roles.
     core::mem::forget(tx);
     core::mem::forget(rx);
@@ -125,10 +125,10 @@ fn take_over_resumes_at_shared_indices() {
     );
     let mut tx = ring.take_over_producer(3, |pid| pid != 1).unwrap();
     let mut rx = ring.take_over_consumer(4, |pid| pid != 2).unwrap();
-    tx.try_push(12).unwrap();
-    assert_eq!(rx.try_pop(), Ok(11));
-    assert_eq!(rx.try_pop(), Ok(12));
-    assert_eq!(rx.try_pop(), Err(PopError::Empty));
+    tx.try_send(12).unwrap();
+    assert_eq!(rx.try_recv(), Ok(11));
+    assert_eq!(rx.try_recv(), Ok(12));
+    assert_eq!(rx.try_recv(), Err(RecvError::Empty));
 }
 
 #[test]
@@ -216,9 +216,9 @@ fn garbage_indices_are_corrupt_not_out_of_bounds() {
     let c = control_of(&ring);
     // The "producer" claims 9 elements in an 8-slot ring.
     c.tail.index.store(9, Ordering::Release);
-    assert_eq!(rx.try_pop(), Err(PopError::Corrupt));
-    assert_eq!(rx.pop_into(&mut [0; 4]), Err(Corrupt));
-    assert_eq!(rx.read_chunk(1).err(), Some(ChunkError::Corrupt));
+    assert_eq!(rx.try_recv(), Err(RecvError::Corrupt));
+    assert_eq!(rx.try_recv_slice(&mut [0; 4]), Err(RecvError::Corrupt));
+    assert_eq!(rx.peek(1).err(), Some(ChunkError::Corrupt));
     assert_eq!(ring.len(), 8, "a corrupt ring reads as full to observers");
     // Every tail value that is in range yields values (junk, but in bounds).
     for ahead in [1u32, 8, 3] {
@@ -226,7 +226,7 @@ fn garbage_indices_are_corrupt_not_out_of_bounds() {
             .index
             .store(rx.head.wrapping_add(ahead), Ordering::Release);
         let mut out = [0u64; 8];
-        assert_eq!(rx.pop_into(&mut out).unwrap(), ahead as usize);
+        assert_eq!(rx.try_recv_slice(&mut out).unwrap(), ahead as usize);
     }
     // The "consumer" claims to be ahead of the producer.
     // The producer re-reads head only when its cached copy says "full", so
@@ -236,25 +236,25 @@ fn garbage_indices_are_corrupt_not_out_of_bounds() {
         .store(tx.tail.wrapping_add(1000), Ordering::Release);
     let mut pushes = 0;
     let err = loop {
-        match tx.try_push(1) {
+        match tx.try_send(1) {
             Ok(()) => pushes += 1,
             Err(e) => break e,
         }
     };
-    assert_eq!(err, PushError::Corrupt);
+    assert_eq!(err, SendError::Corrupt);
     assert!(pushes <= 8);
-    assert_eq!(tx.push_slice(&[1, 2]), Err(Corrupt));
-    assert_eq!(tx.write_chunk(1).err(), Some(ChunkError::Corrupt));
+    assert_eq!(tx.try_send_slice(&[1, 2]), Err(SendError::Corrupt));
+    assert_eq!(tx.reserve(1).err(), Some(ChunkError::Corrupt));
     // Extreme values, for both sides.
     for garbage in [u32::MAX, 0x8000_0000, 0xdead_beef] {
         c.head.index.store(garbage, Ordering::Release);
         c.tail
             .index
             .store(garbage.wrapping_mul(3), Ordering::Release);
-        let _ = tx.try_push(7);
-        let _ = rx.try_pop();
-        let _ = tx.push_slice(&[1; 20]);
-        let _ = rx.pop_into(&mut [0; 20]);
+        let _ = tx.try_send(7);
+        let _ = rx.try_recv();
+        let _ = tx.try_send_slice(&[1; 20]);
+        let _ = rx.try_recv_slice(&mut [0; 20]);
     }
 }
 
@@ -269,12 +269,12 @@ fn indices_wrap_around_u32() {
     let mut rx = ring.consumer(2).unwrap();
     let mut next_out = 0;
     for i in 0..40u32 {
-        tx.try_push(i).unwrap();
+        tx.try_send(i).unwrap();
         if i % 3 == 0 {
-            tx.push_slice(&[1000 + i]).unwrap();
+            tx.try_send_slice(&[1000 + i]).unwrap();
         }
         let mut out = [0u32; 3];
-        let n = rx.pop_into(&mut out).unwrap();
+        let n = rx.try_recv_slice(&mut out).unwrap();
         for v in &out[..n] {
             if *v < 1000 {
                 assert_eq!(*v, next_out);
@@ -290,10 +290,10 @@ fn chunks_write_and_read_in_place_across_the_wrap() {
     let ring = SpscRing::<u16>::init(buf.region(), RingConfig::new(8)).unwrap();
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
-    tx.push_slice(&[0; 6]).unwrap();
-    assert_eq!(rx.pop_into(&mut [0; 6]), Ok(6));
+    tx.try_send_slice(&[0; 6]).unwrap();
+    assert_eq!(rx.try_recv_slice(&mut [0; 6]), Ok(6));
     // 6 slots used and freed: a chunk of 5 wraps after 2.
-    let mut chunk = tx.write_chunk(5).unwrap();
+    let mut chunk = tx.reserve(5).unwrap();
     let (a, b) = chunk.as_mut_slices();
     assert_eq!((a.len(), b.len()), (2, 3));
     a.copy_from_slice(&[1, 2]);
@@ -301,26 +301,23 @@ fn chunks_write_and_read_in_place_across_the_wrap() {
     chunk.set(4, 50);
     chunk.commit(4); // the fifth slot stays unpublished
     assert_eq!(
-        tx.write_chunk(5).err(),
+        tx.reserve(5).err(),
         Some(ChunkError::TooFew { available: 4 })
     );
-    assert_eq!(
-        rx.read_chunk(5).err(),
-        Some(ChunkError::TooFew { available: 4 })
-    );
-    let chunk = rx.read_chunk(4).unwrap();
+    assert_eq!(rx.peek(5).err(), Some(ChunkError::TooFew { available: 4 }));
+    let chunk = rx.peek(4).unwrap();
     assert_eq!(chunk.as_slices(), (&[1, 2][..], &[3, 4][..]));
     assert_eq!(chunk.get(3), 4);
     chunk.release(1);
-    let chunk = rx.read_chunk(3).unwrap();
+    let chunk = rx.peek(3).unwrap();
     assert_eq!(chunk.get(0), 2);
     #[allow(dropping_references, clippy::drop_non_drop)]
     drop(chunk); // releases nothing
-    assert_eq!(rx.try_pop(), Ok(2));
-    let chunk = rx.read_chunk(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+    let chunk = rx.peek(2).unwrap();
     chunk.release_all();
-    assert_eq!(rx.try_pop(), Err(PopError::Empty));
-    tx.write_chunk(0).unwrap().commit_all();
+    assert_eq!(rx.try_recv(), Err(RecvError::Empty));
+    tx.reserve(0).unwrap().commit_all();
 }
 
 /// Random operations on both ends, checked against a `VecDeque`.
@@ -338,28 +335,28 @@ fn random_operations_match_a_model() {
         for _ in 0..steps {
             let room = capacity as usize - model.len();
             match rng.below(6) {
-                0 => match tx.try_push(next) {
+                0 => match tx.try_send(next) {
                     Ok(()) => {
                         model.push_back(next);
                         next += 1;
                     }
                     Err(e) => {
-                        assert_eq!(e, PushError::Full);
+                        assert_eq!(e, SendError::Full);
                         assert_eq!(room, 0);
                     }
                 },
-                1 => assert_eq!(rx.try_pop().ok(), model.pop_front()),
+                1 => assert_eq!(rx.try_recv().ok(), model.pop_front()),
                 2 => {
                     let n = rng.below(capacity as u64 + 3) as usize;
                     let items: Vec<u64> = (next..next + n as u64).collect();
-                    let pushed = tx.push_slice(&items).unwrap();
+                    let pushed = tx.try_send_slice(&items).unwrap();
                     assert_eq!(pushed, n.min(room));
                     model.extend(&items[..pushed]);
                     next += pushed as u64;
                 }
                 3 => {
                     let mut out = vec![0; rng.below(capacity as u64 + 3) as usize];
-                    let n = rx.pop_into(&mut out).unwrap();
+                    let n = rx.try_recv_slice(&mut out).unwrap();
                     assert_eq!(n, out.len().min(model.len()));
                     for v in &out[..n] {
                         assert_eq!(Some(*v), model.pop_front());
@@ -367,7 +364,7 @@ fn random_operations_match_a_model() {
                 }
                 4 => {
                     let n = rng.below(capacity as u64 + 1) as u32;
-                    match tx.write_chunk(n) {
+                    match tx.reserve(n) {
                         Ok(mut chunk) => {
                             for i in 0..n {
                                 chunk.set(i, next + i as u64);
@@ -390,7 +387,7 @@ fn random_operations_match_a_model() {
                 }
                 _ => {
                     let n = rng.below(capacity as u64 + 1) as u32;
-                    match rx.read_chunk(n) {
+                    match rx.peek(n) {
                         Ok(chunk) => {
                             let (a, b) = chunk.as_slices();
                             let seen: Vec<u64> = a.iter().chain(b).copied().collect();
@@ -437,8 +434,8 @@ fn threads_stream_in_order() {
             while i < count {
                 if i % 7 == 0 {
                     let batch: Vec<u64> = (i..(i + 5).min(count)).collect();
-                    i += tx.push_slice(&batch).unwrap() as u64;
-                } else if tx.try_push(i).is_ok() {
+                    i += tx.try_send_slice(&batch).unwrap() as u64;
+                } else if tx.try_send(i).is_ok() {
                     i += 1;
                 } else {
                     std::thread::yield_now();
@@ -448,7 +445,7 @@ fn threads_stream_in_order() {
         let mut expected = 0;
         let mut out = [0u64; 16];
         while expected < count {
-            let n = rx.pop_into(&mut out).unwrap();
+            let n = rx.try_recv_slice(&mut out).unwrap();
             if n == 0 {
                 std::thread::yield_now();
             }
@@ -471,8 +468,8 @@ fn status_reads_any_element_type_and_rejects_inconsistent_headers() {
     let ring =
         SpscRing::<Pair>::init(buf.region(), RingConfig::new(8).with_creator_pid(9)).unwrap();
     let mut tx = ring.producer(3).unwrap();
-    tx.try_push(Pair([1, 2])).unwrap();
-    tx.try_push(Pair([3, 4])).unwrap();
+    tx.try_send(Pair([1, 2])).unwrap();
+    tx.try_send(Pair([3, 4])).unwrap();
     let s = status(&buf.region()).unwrap();
     assert_eq!((s.producer, s.consumer, s.fill()), (3, 0, Some(2)));
     assert_eq!(s.header.creator_pid, 9);
@@ -518,7 +515,7 @@ mod blocking {
     use std::time::Duration;
 
     use super::*;
-    use crate::ring::BlockError;
+    use crate::ring::{RecvError, SendError};
     use crate::test_util::TestWait;
     use crate::wait::blocking::Blocking;
 
@@ -530,8 +527,8 @@ mod blocking {
         let mut rx = ring.consumer(2).unwrap();
         let b = Blocking::new(TestWait::default());
         let t = Some(Duration::from_millis(2));
-        assert_eq!(rx.recv(&b, t), Err(BlockError::TimedOut));
-        assert_eq!(rx.recv(&b, Some(Duration::ZERO)), Err(BlockError::TimedOut));
+        assert_eq!(rx.recv(&b, t), Err(RecvError::TimedOut));
+        assert_eq!(rx.recv(&b, Some(Duration::ZERO)), Err(RecvError::TimedOut));
         // The consumer left WAITING set: the next send pays one wake.
         tx.send(1, &b, None).unwrap();
         let after_first = b.wait.calls();
@@ -541,7 +538,7 @@ mod blocking {
         }
         assert_eq!(b.wait.calls(), after_first, "the fast path made wait calls");
         tx.send(100, &b, None).unwrap();
-        assert_eq!(tx.send(101, &b, t), Err(BlockError::TimedOut));
+        assert_eq!(tx.send(101, &b, t), Err(SendError::TimedOut));
         assert_eq!(rx.recv(&b, None), Ok(99));
         assert_eq!(rx.recv(&b, None), Ok(100));
     }
@@ -556,19 +553,19 @@ mod blocking {
         // Long enough that Miri's clock does not pass it before parking.
         let t = Some(Duration::from_millis(50));
         // Nobody sleeps: no wake.
-        assert_eq!(tx.push_slice(&[1, 2, 3, 4]), Ok(4));
+        assert_eq!(tx.try_send_slice(&[1, 2, 3, 4]), Ok(4));
         assert!(!tx.wake_consumer(&b.wait));
         // The producer announced itself on the full ring and timed out.
-        assert_eq!(tx.send(5, &b, t), Err(BlockError::TimedOut));
+        assert_eq!(tx.send(5, &b, t), Err(SendError::TimedOut));
         let mut out = [0; 4];
-        assert_eq!(rx.pop_into(&mut out), Ok(4));
+        assert_eq!(rx.try_recv_slice(&mut out), Ok(4));
         assert!(rx.wake_producer(&b.wait));
         assert!(!rx.wake_producer(&b.wait), "the first wake cleared WAITING");
         // Same on the other side.
-        assert_eq!(rx.recv(&b, t), Err(BlockError::TimedOut));
-        assert_eq!(tx.try_push(6), Ok(()));
+        assert_eq!(rx.recv(&b, t), Err(RecvError::TimedOut));
+        assert_eq!(tx.try_send(6), Ok(()));
         assert!(tx.wake_consumer(&b.wait));
-        assert_eq!(rx.try_pop(), Ok(6));
+        assert_eq!(rx.try_recv(), Ok(6));
     }
 
     #[test]
@@ -578,8 +575,8 @@ mod blocking {
         let mut rx = ring.consumer(2).unwrap();
         let b = Blocking::new(TestWait::default());
         control_of(&ring).tail.index.store(1000, Ordering::Release);
-        assert_eq!(rx.recv(&b, None), Err(BlockError::Corrupt));
-        assert_eq!(BlockError::Corrupt.to_string(), Corrupt.to_string());
+        assert_eq!(rx.recv(&b, None), Err(RecvError::Corrupt));
+        assert_eq!(RecvError::Corrupt.to_string(), Corrupt.to_string());
     }
 
     /// Waits until `wait` has counted more than `before` futex waits: the
@@ -620,7 +617,7 @@ mod blocking {
         });
         // The producer parks on the full ring; a receive wakes it.
         for i in 0..4 {
-            tx.try_push(i).unwrap();
+            tx.try_send(i).unwrap();
         }
         let parked = b.wait.waits.load(std::sync::atomic::Ordering::Relaxed);
         std::thread::scope(|s| {
@@ -629,7 +626,7 @@ mod blocking {
             assert_eq!(rx.recv(&b, None), Ok(0));
         });
         for i in 1..5 {
-            assert_eq!(rx.try_pop(), Ok(i));
+            assert_eq!(rx.try_recv(), Ok(i));
         }
         std::thread::scope(|s| {
             let b = &b;
@@ -689,12 +686,12 @@ fn index_word(buf: &AlignedBuf, offset: usize) -> &crate::foundation::atomics::A
 /// Runs every producer operation; whatever the indices say, nothing may
 /// report or hand out more than the capacity (Miri checks the bounds).
 fn exercise_producer(tx: &mut Producer<'_, u64>, capacity: u32) {
-    let _ = tx.try_push(1);
-    if let Ok(n) = tx.push_slice(&[7; 50]) {
-        assert!(n <= capacity as usize, "push_slice reported {n}");
+    let _ = tx.try_send(1);
+    if let Ok(n) = tx.try_send_slice(&[7; 50]) {
+        assert!(n <= capacity as usize, "try_send_slice reported {n}");
     }
     for want in [40, 3, 1] {
-        if let Ok(mut chunk) = tx.write_chunk(want) {
+        if let Ok(mut chunk) = tx.reserve(want) {
             assert!(chunk.len() <= capacity);
             let (a, b) = chunk.as_mut_slices();
             assert!(a.len() + b.len() <= capacity as usize);
@@ -712,13 +709,13 @@ fn exercise_producer(tx: &mut Producer<'_, u64>, capacity: u32) {
 
 /// Runs every consumer operation, with the same promise.
 fn exercise_consumer(rx: &mut Consumer<'_, u64>, capacity: u32) {
-    let _ = rx.try_pop();
+    let _ = rx.try_recv();
     let mut out = [0u64; 50];
-    if let Ok(n) = rx.pop_into(&mut out) {
-        assert!(n <= capacity as usize, "pop_into reported {n}");
+    if let Ok(n) = rx.try_recv_slice(&mut out) {
+        assert!(n <= capacity as usize, "try_recv_slice reported {n}");
     }
     for want in [40, 3, 1] {
-        if let Ok(chunk) = rx.read_chunk(want) {
+        if let Ok(chunk) = rx.peek(want) {
             assert!(chunk.len() <= capacity);
             let (a, b) = chunk.as_slices();
             assert!(a.len() + b.len() <= capacity as usize);
@@ -737,7 +734,7 @@ fn exercise_consumer(rx: &mut Consumer<'_, u64>, capacity: u32) {
 /// claimed (or taken over). The claim loads both indices and checks them
 /// like every later load: out of range, the claim fails with
 /// `RoleError::Corrupt` and leaves the role free. (Before the fix the
-/// producer cached the head unchecked and `push_slice` of 50 into 8 slots
+/// producer cached the head unchecked and `try_send_slice` of 50 into 8 slots
 /// returned `Ok(50)`, writing past the region.)
 #[test]
 fn hostile_index_before_a_claim_is_refused_at_the_claim() {
@@ -802,7 +799,7 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
 }
 
 /// The exact case of the issue: head = 0x4000_0000 before the producer
-/// claims; `push_slice` of 50 and `write_chunk(40)` into 8 slots.
+/// claims; `try_send_slice` of 50 and `reserve(40)` into 8 slots.
 #[test]
 fn head_written_before_the_producer_claims_cannot_overflow() {
     let buf = ring_buf::<u64>(8);
@@ -811,15 +808,15 @@ fn head_written_before_the_producer_claims_cannot_overflow() {
     let claimed = ring.producer(1);
     if let Ok(mut tx) = claimed {
         // Before the fix: Ok(50), and the slots after the 8th are outside.
-        assert_eq!(tx.push_slice(&[1; 50]), Err(Corrupt));
-        assert_eq!(tx.write_chunk(40).err(), Some(ChunkError::Corrupt));
+        assert_eq!(tx.try_send_slice(&[1; 50]), Err(SendError::Corrupt));
+        assert_eq!(tx.reserve(40).err(), Some(ChunkError::Corrupt));
         panic!("the claim should have failed");
     }
     assert_eq!(claimed.unwrap_err(), RoleError::Corrupt);
     // Sane again: the role can be claimed and used.
     index_word(&buf, 256).store(0, Ordering::Release);
     let mut tx = ring.producer(1).unwrap();
-    assert_eq!(tx.push_slice(&[1; 50]), Ok(8));
+    assert_eq!(tx.try_send_slice(&[1; 50]), Ok(8));
 }
 
 /// Hostile values written between operations of live handles, on both
@@ -832,7 +829,7 @@ fn hostile_indices_between_operations_stay_in_bounds() {
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
     let mut tx = ring.producer(1).unwrap();
     let mut rx = ring.consumer(2).unwrap();
-    tx.push_slice(&[1, 2, 3]).unwrap();
+    tx.try_send_slice(&[1, 2, 3]).unwrap();
     for round in 0..3u32 {
         for offset in [128usize, 256] {
             let other = index_word(&buf, 384 - offset).load(Ordering::Relaxed);
@@ -852,9 +849,9 @@ fn hostile_indices_between_operations_stay_in_bounds() {
             index_word(&buf, 128).store(tx.tail, Ordering::Release);
             index_word(&buf, 256).store(rx.head, Ordering::Release);
             if tx.tail.wrapping_sub(rx.head) <= CAP {
-                let n = rx.pop_into(&mut [0; 8]).unwrap();
+                let n = rx.try_recv_slice(&mut [0; 8]).unwrap();
                 assert!(n <= CAP as usize);
-                tx.try_push(9).unwrap();
+                tx.try_send(9).unwrap();
             }
         }
     }
@@ -887,19 +884,19 @@ fn copying_calls_are_sound_while_a_peer_writes_the_slots() {
             }
         });
         for round in 0..rounds {
-            tx.try_push(round).unwrap();
-            let _ = tx.push_slice(&[round; 3]);
-            if let Ok(mut chunk) = tx.write_chunk(1) {
+            tx.try_send(round).unwrap();
+            let _ = tx.try_send_slice(&[round; 3]);
+            if let Ok(mut chunk) = tx.reserve(1) {
                 chunk.set(0, round);
                 chunk.commit_all();
             }
-            let _ = rx.try_pop().unwrap();
-            let _ = rx.pop_into(&mut [0; 2]).unwrap();
-            if let Ok(chunk) = rx.read_chunk(1) {
+            let _ = rx.try_recv().unwrap();
+            let _ = rx.try_recv_slice(&mut [0; 2]).unwrap();
+            if let Ok(chunk) = rx.peek(1) {
                 std::hint::black_box(chunk.get(0));
                 chunk.release_all();
             }
-            let _ = rx.pop_into(&mut [0; 8]).unwrap();
+            let _ = rx.try_recv_slice(&mut [0; 8]).unwrap();
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
