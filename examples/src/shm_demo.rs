@@ -99,7 +99,7 @@ pub fn owner(shm: &Shm) -> std::io::Result<Owner> {
             Owner::Gone { pid: 0 }
         });
     }
-    Ok(if interlink_linux::process::is_alive(pid) {
+    Ok(if interlink_linux::liveness::is_alive(pid) {
         Owner::Running { pid }
     } else {
         Owner::Gone { pid }

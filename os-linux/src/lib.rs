@@ -109,6 +109,7 @@ mod posix;
 pub mod process;
 pub mod sem;
 pub mod shm;
+mod shm_name;
 pub mod signal;
 pub mod socket;
 

@@ -116,8 +116,6 @@ impl Drop for Child {
     }
 }
 
-pub use crate::liveness::is_alive;
-
 /// This process's pid.
 pub fn current_pid() -> u32 {
     std::process::id()
@@ -142,6 +140,7 @@ pub fn pin_to_cpu(cpu: usize) -> Result<(), OsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::liveness::is_alive;
 
     #[test]
     fn fork_reports_exit_codes_and_signals() {

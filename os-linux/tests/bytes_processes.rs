@@ -142,7 +142,7 @@ fn a_producer_killed_mid_message_loses_only_that_message() {
     assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
     assert_eq!(ring.producer_holder(), pid);
     let mut tx = ring
-        .take_over_producer(process::current_pid(), process::is_alive)
+        .take_over_producer(process::current_pid(), interlink_linux::liveness::is_alive)
         .unwrap();
     tx.try_send(2, b"after").unwrap();
     let mut rx = ring.consumer(process::current_pid()).unwrap();

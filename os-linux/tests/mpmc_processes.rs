@@ -8,7 +8,7 @@ use common::{ExactlyOnce, Words};
 
 use interlink_core::mpmc::{MpmcRing, RecvError, SendError};
 use interlink_core::RingConfig;
-use interlink_linux::process::{self, fork, Exit};
+use interlink_linux::process::{fork, Exit};
 use interlink_linux::shm::Mapping;
 
 const PRODUCERS: u64 = 4;
@@ -119,7 +119,10 @@ fn a_killed_producer_is_skipped() {
     .unwrap();
     let pid = child.pid();
     assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
-    assert!(!process::is_alive(pid), "the claimant is known dead");
+    assert!(
+        !interlink_linux::liveness::is_alive(pid),
+        "the claimant is known dead"
+    );
     ring.try_send(4).unwrap();
     assert_eq!(ring.try_recv(), Ok(1));
     assert_eq!(ring.try_recv(), Ok(2));

@@ -129,7 +129,7 @@ fn bad_signals_and_pids() {
     let child = fork(|| 0).unwrap();
     let pid = child.pid();
     child.wait().unwrap();
-    if !process::is_alive(pid) {
+    if !interlink_linux::liveness::is_alive(pid) {
         assert!(signal::kill(pid, 0).unwrap_err().is(libc::ESRCH));
     }
 }

@@ -79,7 +79,7 @@ fn a_dead_consumer_role_is_taken_back() {
     assert_eq!(ring.consumer_holder(), pid);
     assert!(ring.consumer(process::current_pid()).is_err());
     let mut rx = ring
-        .take_over_consumer(process::current_pid(), process::is_alive)
+        .take_over_consumer(process::current_pid(), interlink_linux::liveness::is_alive)
         .unwrap();
     assert_eq!(rx.try_recv(), Ok(10));
 }

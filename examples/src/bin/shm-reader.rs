@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use interlink_examples::cli;
 use interlink_examples::shm_demo::{semaphore_names, Record, Shared, WAIT};
-use interlink_linux::process;
 use interlink_linux::sem::NamedSemaphore;
 use interlink_linux::shm::{MapOptions, Shm};
 
@@ -115,7 +114,7 @@ fn wait_for_record(full: &NamedSemaphore, pid: u32, name: &str) -> cli::Result {
         if full.wait_timeout(TICK)? {
             return Ok(());
         }
-        if pid != 0 && !process::is_alive(pid) {
+        if pid != 0 && !interlink_linux::liveness::is_alive(pid) {
             // It may have posted just before it died.
             if full.try_wait()? {
                 return Ok(());

@@ -40,7 +40,6 @@ use interlink_core::{AttachError, Blocking, InitError, Plain, Region, RingConfig
 
 use super::{Channel, ChannelError, Shape, Waiting};
 use crate::futex::Futex;
-use crate::process;
 
 /// Marker: a channel holding an [`MpmcRing`] of `T`.
 #[derive(Debug)]
@@ -66,7 +65,7 @@ impl<T: Plain> Shape for Mpmc<T> {
     /// no longer validates (rewritten since it was attached).
     fn join(region: Region<'_>, type_id: u64, pid: u32) -> Option<UserSlot> {
         let ring = MpmcRing::<T>::attach(region, type_id).ok()?;
-        ring.join(pid, process::is_alive).ok()
+        ring.join(pid, crate::liveness::is_alive).ok()
     }
 
     /// Leaves the users table ([`MpmcRing::leave`]).

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use interlink_core::layout::{Header, HeaderSnapshot, Kind, LAYOUT_VERSION};
 
-use crate::process;
-
 /// Bytes of the header that begins every interlink object.
 pub const HEADER_LEN: usize = std::mem::size_of::<Header>();
 
@@ -29,12 +27,12 @@ pub struct Pid {
 }
 
 impl Pid {
-    /// Looks `pid` up ([`process::is_alive`]: while [`probe`](super::probe) judges an
+    /// Looks `pid` up ([`crate::liveness::is_alive`]: while [`probe`](super::probe) judges an
     /// object, by its presence locks first).
     pub fn check(pid: u32) -> Self {
         Self {
             pid,
-            alive: pid != 0 && process::is_alive(pid),
+            alive: pid != 0 && crate::liveness::is_alive(pid),
         }
     }
 }

@@ -214,8 +214,7 @@ pub(crate) fn holder_alive(pid: u32) -> bool {
 /// mapping, or when you call it yourself — it is
 /// [`crate::liveness::process_alive`]: a zombie (killed or exited, not yet
 /// reaped) is dead, and a dead process's pid that a new process took reads
-/// as alive while that process lives. Also at
-/// [`crate::process::is_alive`], where it was first.
+/// as alive while that process lives.
 pub fn is_alive(pid: u32) -> bool {
     crate::liveness::holder_alive(pid)
 }

@@ -7,7 +7,7 @@
 //! and [`receiver`](crate::channel::Channel::receiver)), a blocked send or
 //! receive's peer check, the MPMC users table, the inspector's staleness
 //! judgement (and so `gc` and `create`'s replacement of a stale name),
-//! [`crate::process::is_alive`] and [`crate::futex::Robust`]. There are
+//! [`is_alive`] and [`crate::futex::Robust`]. There are
 //! two layers: presence locks for holders recorded in a named object, and
 //! the process rule below them (and alone everywhere else).
 //!

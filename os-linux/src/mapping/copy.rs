@@ -7,7 +7,7 @@ use interlink_core::Region;
 
 use super::pages::{Pages, PROT_RW};
 use crate::error::OsError;
-use crate::shm::ShmError;
+use crate::error::ShmError;
 
 /// A private copy of the start of an object, in private anonymous memory
 /// as long as the object claims to be: the core's `attach` and `status`

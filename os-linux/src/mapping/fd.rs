@@ -2,8 +2,8 @@
 
 use std::os::fd::{AsRawFd, BorrowedFd};
 
+use crate::error::ShmError;
 use crate::error::{check, OsError};
-use crate::shm::ShmError;
 
 /// The length of the object behind `fd` (`fstat`), as a `usize`.
 pub(crate) fn fd_len(fd: BorrowedFd<'_>) -> Result<usize, ShmError> {

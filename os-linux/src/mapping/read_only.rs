@@ -6,7 +6,7 @@ use interlink_core::layout::{Header, HeaderSnapshot};
 use interlink_core::{Region, RegionError};
 
 use super::pages::Pages;
-use crate::shm::ShmError;
+use crate::error::ShmError;
 
 /// A read-only `MAP_SHARED` mapping, for looking at objects without being
 /// able to change them (inspectors, receivers of a sealed memfd). It hands

@@ -7,8 +7,9 @@ use interlink_core::Region;
 
 use super::pages::{Pages, PROT_RW};
 use super::{fd_len, memlock_limit, HugePages, MapOptions, HUGE_PAGE};
+use crate::error::ShmError;
 use crate::error::{check, OsError};
-use crate::shm::{ShmError, ShmName};
+use crate::shm_name::ShmName;
 
 /// What to unlink when a [`Mapping`] is dropped: a name, and the identity
 /// of the object it named when it was mapped, so that a newer object which
@@ -242,8 +243,8 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         if let Some(u) = self.unlink.take() {
             // Only if the name still refers to the object we mapped.
-            if crate::shm::name_identity(&u.name) == Some((u.dev, u.ino)) {
-                let _ = crate::shm::unlink(u.name.as_str());
+            if crate::shm_name::name_identity(&u.name) == Some((u.dev, u.ino)) {
+                let _ = crate::shm_name::unlink(u.name.as_str());
             }
         }
         // `pages` unmaps itself.

@@ -5,9 +5,9 @@ use std::ffi::CString;
 use std::os::fd::AsFd;
 
 use super::claim::try_claim;
-use super::name::name_identity;
 use super::{check_len, unlink, Shm, ShmError, ShmName, ShmOptions, NAME_MAX};
 use crate::error::{check, OsError};
+use crate::shm_name::name_identity;
 
 /// What the name of an object still being built by a creator contains:
 /// `/STEM.interlink-new.PID.N` (see [`crate::channel`], "Create and

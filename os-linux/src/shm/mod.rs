@@ -50,18 +50,16 @@
 
 mod building;
 mod claim;
-mod error;
-mod name;
 mod object;
 
+pub use crate::error::{FileKind, ShmError};
 pub use crate::mapping::{memlock_limit, HugePages, MapOptions, Mapping, ReadOnlyMapping};
+pub use crate::shm_name::{unlink, ShmName, TempName, NAME_MAX, SHM_DIR};
 pub use building::{building_pid, BUILDING_MARKER};
 pub use claim::CLAIM_BYTE;
-pub use error::{FileKind, ShmError};
-pub use name::{unlink, ShmName, TempName, NAME_MAX, SHM_DIR};
 pub use object::{Shm, ShmOptions};
 
+pub(crate) use crate::shm_name::name_identity;
 pub(crate) use building::Building;
 pub(crate) use claim::{is_claimed, release_claim, try_claim};
-pub(crate) use name::name_identity;
 pub(crate) use object::check_len;

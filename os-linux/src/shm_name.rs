@@ -4,8 +4,7 @@
 use std::ffi::CString;
 use std::fmt;
 
-use super::ShmError;
-use crate::error::check;
+use crate::error::{check, ShmError};
 
 /// The longest name component the kernel accepts (`NAME_MAX`); a shm name
 /// is a slash and at most this many bytes.

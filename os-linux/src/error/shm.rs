@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::OsError;
+use super::OsError;
 
 /// Why a shared-memory or mapping step failed.
 #[derive(Clone, Debug, PartialEq, Eq)]

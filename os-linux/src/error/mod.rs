@@ -1,6 +1,10 @@
 //! The error every syscall wrapper returns: what was attempted, on what,
 //! and the errno the kernel gave.
 
+mod shm;
+
+pub use shm::{FileKind, ShmError};
+
 use std::fmt;
 
 /// A failed system call: the operation (`"shm_open"`, `"mmap"`, ...), the

@@ -1,0 +1,31 @@
+//! The Linux crate's modules depend on each other one way: no two modules
+//! import each other, directly or round a longer loop (the graph is read
+//! from `os-linux/src` as `core/tests/support/module_graph.rs` says).
+//!
+//! `cargo test -p interlink-linux --test module_graph -- --nocapture`
+//! prints the edges between modules.
+
+use std::path::Path;
+
+#[path = "../../core/tests/support/module_graph.rs"]
+mod module_graph;
+
+use module_graph::{collapse, cycles, module_edges};
+
+#[test]
+fn modules_form_no_cycles() {
+    let edges = module_edges(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+    let modules = collapse(&edges, 1);
+    assert!(
+        !modules.is_empty(),
+        "no edges found: is the source tree there?"
+    );
+    println!("module edges (from → to):");
+    for (a, b) in &modules {
+        println!("  {a} → {b}");
+    }
+    for depth in 1..=2 {
+        let found = cycles(&collapse(&edges, depth));
+        assert!(found.is_empty(), "import cycles between modules: {found:?}");
+    }
+}
