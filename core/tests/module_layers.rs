@@ -13,7 +13,7 @@ use std::path::Path;
 #[path = "support/module_graph.rs"]
 mod module_graph;
 
-use module_graph::{collapse, cycles, module_edges};
+use module_graph::{collapse, module_edges, print_and_assert_acyclic};
 
 /// The layers, bottom up.
 const LAYERS: &[&str] = &["foundation", "wait", "sync", "ring", "codec"];
@@ -23,19 +23,8 @@ const LAYERS: &[&str] = &["foundation", "wait", "sync", "ring", "codec"];
 fn modules_form_no_cycles_and_layers_point_one_way() {
     let edges = module_edges(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     let layers = collapse(&edges, 1);
-    let modules = collapse(&edges, 2);
-    println!("layer edges (from → to):");
-    for (a, b) in &layers {
-        println!("  {a} → {b}");
-    }
-    println!("module edges (from → to):");
-    for (a, b) in &modules {
-        println!("  {a} → {b}");
-    }
-    for depth in 1..=2 {
-        let found = cycles(&collapse(&edges, depth));
-        assert!(found.is_empty(), "import cycles between modules: {found:?}");
-    }
+    print_and_assert_acyclic(&edges, "layer edges", 1);
+    print_and_assert_acyclic(&edges, "module edges", 2);
     let rank = |m: &str| LAYERS.iter().position(|l| *l == m);
     for (a, b) in &layers {
         let (Some(ra), Some(rb)) = (rank(a), rank(b)) else {

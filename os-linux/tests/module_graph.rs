@@ -10,7 +10,7 @@ use std::path::Path;
 #[path = "../../core/tests/support/module_graph.rs"]
 mod module_graph;
 
-use module_graph::{collapse, cycles, module_edges};
+use module_graph::{module_edges, print_and_assert_acyclic};
 
 #[test]
 fn modules_form_no_cycles() {

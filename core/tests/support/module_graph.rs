@@ -243,3 +243,16 @@ pub fn cycles(edges: &BTreeSet<(String, String)>) -> Vec<BTreeSet<String>> {
     }
     out
 }
+
+/// Prints `edges` cut to `depth` segments under `title`, and fails if the
+/// modules import each other in a loop at depth 1 or 2.
+pub fn print_and_assert_acyclic(edges: &BTreeSet<(String, String)>, title: &str, depth: usize) {
+    println!("{title} (from → to):");
+    for (a, b) in &collapse(edges, depth) {
+        println!("  {a} → {b}");
+    }
+    for depth in 1..=2 {
+        let found = cycles(&collapse(edges, depth));
+        assert!(found.is_empty(), "import cycles between modules: {found:?}");
+    }
+}
