@@ -26,6 +26,7 @@ use crate::foundation::atomics::{spin_loop, AtomicU32, Ordering};
 
 pub mod blocking;
 pub(crate) mod event_word;
+pub mod wait_set;
 
 /// What ended a [`Wait::wait`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +68,25 @@ pub trait Wait {
     fn yield_now(&self) {
         spin_loop();
     }
+
+    /// Blocks while every `words[i]` holds `expected[i]`, for at most
+    /// `timeout`: one sleep for several words (a [`wait_set`]). The slices
+    /// have the same length, at most [`wait_set::MAX_SOURCES`].
+    ///
+    /// The default sleeps on the first word only, for at most
+    /// [`wait_set::SLICE`] when there are more, so that the caller
+    /// re-checks every source at least that often: correct for any
+    /// `Wait`, with up to one slice of extra latency for a source other
+    /// than the first. The Linux shared futex overrides it with
+    /// `futex_waitv`, one sleep that any of the words ends.
+    fn wait_any(
+        &self,
+        words: &[&AtomicU32],
+        expected: &[u32],
+        timeout: Option<Duration>,
+    ) -> WaitOutcome {
+        wait_set::wait_first_in_slices(self, words, expected, timeout)
+    }
 }
 
 impl<W: Wait + ?Sized> Wait for &W {
@@ -84,6 +104,14 @@ impl<W: Wait + ?Sized> Wait for &W {
     }
     fn yield_now(&self) {
         (**self).yield_now()
+    }
+    fn wait_any(
+        &self,
+        words: &[&AtomicU32],
+        expected: &[u32],
+        timeout: Option<Duration>,
+    ) -> WaitOutcome {
+        (**self).wait_any(words, expected, timeout)
     }
 }
 

@@ -43,7 +43,7 @@ fn push_pop_in_order_across_the_wrap() {
                         break;
                     }
                     Err(RecvError::Empty) => thread::yield_now(),
-                    Err(RecvError::Corrupt) => panic!("corrupt"),
+                    Err(e) => panic!("{e}"),
                 }
             }
         }

@@ -13,10 +13,13 @@
 //! processes, also when they map the object at different addresses. Across
 //! processes use [`Futex`]; `tests/futex.rs` shows both behaviours.
 
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use interlink_core::mutex::{Liveness, Owner};
 use interlink_core::sync::AtomicU32;
+use interlink_core::wait::wait_set::{wait_first_in_slices, MAX_SOURCES};
 use interlink_core::{Wait, WaitOutcome};
 
 use crate::clock::monotonic_ns;
@@ -69,13 +72,121 @@ fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>, op: i3
     }
 }
 
+/// Set once `futex_waitv` answered `ENOSYS` (a kernel before 5.16).
+static WAITV_UNSUPPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Makes every later multi-word wait of this process use the fallback
+/// that a kernel without `futex_waitv` gets (sleeping on the first word in
+/// slices): for tests of that path on a kernel that has it.
+#[doc(hidden)]
+pub fn use_sliced_wait_any() {
+    WAITV_UNSUPPORTED.store(true, Relaxed);
+}
+
+/// `futex_waitv` (Linux 5.16): one sleep on up to 128 words, ended by a
+/// wake of any of them or by any word not holding its value. `private`
+/// adds `FUTEX2_PRIVATE` to every waiter. On a kernel without it (`ENOSYS`)
+/// it falls back to [`wait_first_in_slices`] for good (checked once).
+fn futex_waitv(
+    words: &[&AtomicU32],
+    expected: &[u32],
+    timeout: Option<Duration>,
+    private: bool,
+    single: impl Fn(&AtomicU32, u32, Option<Duration>) -> WaitOutcome,
+) -> WaitOutcome {
+    let n = words.len().min(expected.len()).min(MAX_SOURCES);
+    if n <= 1 || WAITV_UNSUPPORTED.load(Relaxed) {
+        return match (words.first(), expected.first()) {
+            (Some(word), Some(&key)) if n == 1 => single(word, key, timeout),
+            _ => wait_first_in_slices(&SingleWait(&single), words, expected, timeout),
+        };
+    }
+    /// The kernel's `struct futex_waitv`.
+    #[repr(C)]
+    struct Waiter {
+        val: u64,
+        uaddr: u64,
+        flags: u32,
+        reserved: u32,
+    }
+    const FUTEX2_SIZE_U32: u32 = 0x02;
+    const FUTEX2_PRIVATE: u32 = 128;
+    let flags = FUTEX2_SIZE_U32 | if private { FUTEX2_PRIVATE } else { 0 };
+    let mut waiters = [const {
+        Waiter {
+            val: 0,
+            uaddr: 0,
+            flags: 0,
+            reserved: 0,
+        }
+    }; MAX_SOURCES];
+    for ((w, word), &key) in waiters.iter_mut().zip(words).zip(expected).take(n) {
+        *w = Waiter {
+            val: u64::from(key),
+            uaddr: *word as *const AtomicU32 as usize as u64,
+            flags,
+            reserved: 0,
+        };
+    }
+    // An absolute deadline on CLOCK_MONOTONIC, as futex_waitv wants.
+    let deadline = timeout.map(|d| {
+        let end = monotonic_ns().saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        libc::timespec {
+            tv_sec: libc::time_t::try_from(end / 1_000_000_000).unwrap_or(libc::time_t::MAX),
+            tv_nsec: (end % 1_000_000_000) as _,
+        }
+    });
+    let ts_ptr = deadline
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: `waiters[..n]` are initialised futex_waitv records whose
+    // addresses are live, aligned 32-bit atomics (the kernel only reads
+    // them, atomically); `ts_ptr` is null or points to a timespec that
+    // outlives the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex_waitv,
+            waiters.as_ptr(),
+            n as libc::c_uint,
+            0u32,
+            ts_ptr,
+            libc::CLOCK_MONOTONIC,
+        )
+    };
+    if r >= 0 {
+        return WaitOutcome::Woken;
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::ETIMEDOUT) => WaitOutcome::TimedOut,
+        Some(libc::ENOSYS) => {
+            WAITV_UNSUPPORTED.store(true, Relaxed);
+            wait_first_in_slices(&SingleWait(&single), words, expected, timeout)
+        }
+        // EAGAIN: a word did not hold its value; EINTR: a signal handler
+        // ran. The caller re-checks its sources either way.
+        _ => WaitOutcome::Woken,
+    }
+}
+
+/// A one-word wait function as a [`Wait`], for the sliced fallback (which
+/// only calls `wait`).
+struct SingleWait<'f, F>(&'f F);
+
+impl<F: Fn(&AtomicU32, u32, Option<Duration>) -> WaitOutcome> Wait for SingleWait<'_, F> {
+    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
+        (self.0)(word, expected, timeout)
+    }
+    fn wake_one(&self, _: &AtomicU32) {}
+    fn wake_all(&self, _: &AtomicU32) {}
+}
+
 fn futex_wake(word: &AtomicU32, count: i32, op: i32) {
     // SAFETY: FUTEX_WAKE only uses the address as a key; it reads nothing.
     unsafe { libc::syscall(libc::SYS_futex, word as *const AtomicU32, op, count) };
 }
 
 macro_rules! futex_impl {
-    ($t:ty, $wait:expr, $wake:expr) => {
+    ($t:ty, $wait:expr, $wake:expr, $private:expr) => {
         impl Wait for $t {
             fn wait(
                 &self,
@@ -101,15 +212,30 @@ macro_rules! futex_impl {
             fn yield_now(&self) {
                 std::thread::yield_now();
             }
+
+            /// One `futex_waitv` sleep on every word (Linux 5.16 and
+            /// later; before, sleeps on the first word in slices of
+            /// [`SLICE`](interlink_core::wait::wait_set::SLICE)).
+            fn wait_any(
+                &self,
+                words: &[&AtomicU32],
+                expected: &[u32],
+                timeout: Option<Duration>,
+            ) -> WaitOutcome {
+                futex_waitv(words, expected, timeout, $private, |w, e, t| {
+                    futex_wait(w, e, t, $wait)
+                })
+            }
         }
     };
 }
 
-futex_impl!(Futex, libc::FUTEX_WAIT, libc::FUTEX_WAKE);
+futex_impl!(Futex, libc::FUTEX_WAIT, libc::FUTEX_WAKE, false);
 futex_impl!(
     PrivateFutex,
     libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG
+    libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+    true
 );
 
 /// Liveness of lock owners as Linux sees it, for interlink's robust mutex.

@@ -181,6 +181,7 @@ mod status;
 mod users;
 
 pub use crate::ring::{RecvError, SendError};
+pub use blocking::{Readable, Writable};
 pub use error::NotStalled;
 use error::{Blocked, Side};
 #[cfg(not(loom))]

@@ -25,6 +25,7 @@ use core::time::Duration;
 
 use crate::foundation::atomics::{spin_loop, AtomicU32};
 use crate::wait::event_word;
+use crate::wait::wait_set::MAX_SOURCES;
 use crate::wait::{Deadline, Expired, Wait};
 
 /// A phase length for [`Blocking::spins`] or [`Blocking::yields`] that
@@ -97,9 +98,24 @@ impl<W: Wait> Blocking<W> {
     /// When an attempt made after announcing the sleeper succeeds, the
     /// word's `WAITING` bit stays set (other sleepers may share the word),
     /// so the peer's next notification makes one unneeded wake syscall.
+    #[inline]
     pub fn run<R, E: From<Expired>>(
         &self,
         word: &AtomicU32,
+        timeout: Option<Duration>,
+        attempt: impl FnMut() -> Result<Option<R>, E>,
+    ) -> Result<R, E> {
+        self.run_any(&[word], timeout, attempt)
+    }
+
+    /// [`Blocking::run`] parking on several event words at once (one
+    /// [`Wait::wait_any`] sleep that a notification of any of them ends):
+    /// the waiting behind a [`wait_set`](crate::wait::wait_set). At most
+    /// [`MAX_SOURCES`] words; more are not parked on (their sources are
+    /// still polled, at every wake-up).
+    pub fn run_any<R, E: From<Expired>>(
+        &self,
+        words: &[&AtomicU32],
         timeout: Option<Duration>,
         mut attempt: impl FnMut() -> Result<Option<R>, E>,
     ) -> Result<R, E> {
@@ -108,6 +124,8 @@ impl<W: Wait> Blocking<W> {
         if let Some(r) = attempt()? {
             return Ok(r);
         }
+        let words = &words[..words.len().min(MAX_SOURCES)];
+        let mut keys = [0u32; MAX_SOURCES];
         let mut deadline = Deadline::after(&self.wait, timeout);
         let mut round = 0u32;
         loop {
@@ -125,11 +143,13 @@ impl<W: Wait> Blocking<W> {
                 round = round.saturating_add(1);
             } else {
                 let left = deadline.remaining(&self.wait)?;
-                let key = event_word::prepare(word);
+                for (key, word) in keys.iter_mut().zip(words) {
+                    *key = event_word::prepare(word);
+                }
                 if let Some(r) = attempt()? {
                     return Ok(r);
                 }
-                self.wait.wait(word, key, left);
+                self.wait.wait_any(words, &keys[..words.len()], left);
             }
             if let Some(r) = attempt()? {
                 return Ok(r);

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use interlink_core::bytes::{ByteRing, Consumer, Producer, RecvError, SendError};
 use interlink_core::layout::Kind;
+use interlink_core::sync::AtomicU32;
+use interlink_core::wait::wait_set::Source;
 use interlink_core::{AttachError, InitError, Region, RingConfig};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
@@ -184,3 +186,15 @@ impl<'c> ByteReceiver<'c> {
 }
 
 patience_setters!([] ByteSender<'_>, [] ByteReceiver<'_>);
+
+/// Ready when a message can be received (see
+/// [`wait_set`](interlink_core::wait::wait_set)).
+impl Source for ByteReceiver<'_> {
+    fn event_word(&self) -> &AtomicU32 {
+        self.rx.event_word()
+    }
+
+    fn is_ready(&self) -> bool {
+        self.rx.is_ready()
+    }
+}

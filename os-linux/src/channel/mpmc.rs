@@ -35,7 +35,7 @@
 use std::time::Duration;
 
 use interlink_core::layout::Kind;
-use interlink_core::mpmc::{MpmcRing, RecvError, SendError, UserSlot};
+use interlink_core::mpmc::{MpmcRing, Readable, RecvError, SendError, UserSlot, Writable};
 use interlink_core::{AttachError, Blocking, InitError, Plain, Region, RingConfig};
 
 use super::{Channel, ChannelError, Shape, Waiting};
@@ -181,6 +181,18 @@ impl<'c, T: Plain> MpmcHandle<'c, T> {
             self.ring.wake_producers(&Futex);
         }
         Ok(n)
+    }
+
+    /// This handle as a wait-set source that is ready when there may be
+    /// something to receive (see [`wait_set`](interlink_core::wait::wait_set)).
+    pub fn readable(&self) -> Readable<'c, T> {
+        self.ring.readable()
+    }
+
+    /// This handle as a wait-set source that is ready when there may be
+    /// room to send.
+    pub fn writable(&self) -> Writable<'c, T> {
+        self.ring.writable()
     }
 
     /// How this handle waits from now on.

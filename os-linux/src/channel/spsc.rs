@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use interlink_core::layout::Kind;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
+use interlink_core::sync::AtomicU32;
+use interlink_core::wait::wait_set::Source;
 use interlink_core::{AttachError, InitError, Plain, RecvError, Region, RingConfig, SendError};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
@@ -239,5 +241,29 @@ impl<'c, T: Plain> Receiver<'c, T> {
     /// [`Consumer::wake_producer`] with [`Futex`] afterwards.
     pub fn consumer(&mut self) -> &mut Consumer<'c, T> {
         &mut self.rx
+    }
+}
+
+/// Ready when a value can be received (see
+/// [`wait_set`](interlink_core::wait::wait_set)).
+impl<T: Plain> Source for Receiver<'_, T> {
+    fn event_word(&self) -> &AtomicU32 {
+        self.rx.event_word()
+    }
+
+    fn is_ready(&self) -> bool {
+        self.rx.is_ready()
+    }
+}
+
+/// Ready when there is room to send (see
+/// [`wait_set`](interlink_core::wait::wait_set)).
+impl<T: Plain> Source for Sender<'_, T> {
+    fn event_word(&self) -> &AtomicU32 {
+        self.tx.event_word()
+    }
+
+    fn is_ready(&self) -> bool {
+        self.tx.is_ready()
     }
 }

@@ -392,3 +392,15 @@ impl Record<'_, '_> {
         c.store_head();
     }
 }
+
+/// A consumer is ready when a record is there (or the indices are out of
+/// range, which [`Consumer::try_recv`] then reports).
+impl crate::wait::wait_set::Source for Consumer<'_> {
+    fn event_word(&self) -> &crate::foundation::atomics::AtomicU32 {
+        &self.ring.control().tail.wake
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.ring.is_empty()
+    }
+}

@@ -146,3 +146,49 @@ impl<T> MpmcRing<'_, T> {
         crate::wait::event_word::notify(&self.control().head.wake, wait)
     }
 }
+
+/// The MPMC ring as a [`Source`](crate::wait::wait_set::Source) of
+/// receives: ready while an element is claimed beyond the head (a hint:
+/// other consumers may take it first, and a claimant may still be
+/// writing it). See [`MpmcRing::readable`].
+#[derive(Clone, Copy, Debug)]
+pub struct Readable<'a, T>(MpmcRing<'a, T>);
+
+/// The MPMC ring as a [`Source`](crate::wait::wait_set::Source) of sends:
+/// ready while a slot looks free. See [`MpmcRing::writable`].
+#[derive(Clone, Copy, Debug)]
+pub struct Writable<'a, T>(MpmcRing<'a, T>);
+
+impl<'a, T> MpmcRing<'a, T> {
+    /// This ring as a wait-set source that is ready when there may be
+    /// something to receive.
+    pub fn readable(&self) -> Readable<'a, T> {
+        Readable(*self)
+    }
+
+    /// This ring as a wait-set source that is ready when there may be room
+    /// to send.
+    pub fn writable(&self) -> Writable<'a, T> {
+        Writable(*self)
+    }
+}
+
+impl<T> crate::wait::wait_set::Source for Readable<'_, T> {
+    fn event_word(&self) -> &AtomicU32 {
+        &self.0.control().tail.wake
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl<T> crate::wait::wait_set::Source for Writable<'_, T> {
+    fn event_word(&self) -> &AtomicU32 {
+        &self.0.control().head.wake
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.0.is_full()
+    }
+}

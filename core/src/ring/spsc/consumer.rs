@@ -281,3 +281,15 @@ impl<T: Plain> ReadChunk<'_, '_, T> {
         self.consumer.release_slots(n);
     }
 }
+
+/// A consumer is ready when an element is there (or the producer's index
+/// is out of range, which [`Consumer::try_recv`] then reports).
+impl<T: Plain> crate::wait::wait_set::Source for Consumer<'_, T> {
+    fn event_word(&self) -> &crate::foundation::atomics::AtomicU32 {
+        &self.ring.control().tail.wake
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.is_empty()
+    }
+}

@@ -293,3 +293,19 @@ impl<T: Plain> WriteChunk<'_, '_, T> {
         self.producer.publish(n);
     }
 }
+
+/// A producer is ready when a slot is free (or the consumer's index is out
+/// of range, which [`Producer::try_send`] then reports).
+impl<T: Plain> crate::wait::wait_set::Source for Producer<'_, T> {
+    fn event_word(&self) -> &crate::foundation::atomics::AtomicU32 {
+        &self.ring.control().head.wake
+    }
+
+    fn is_ready(&self) -> bool {
+        let capacity = self.ring.capacity;
+        self.ring
+            .control()
+            .load_head(self.tail, capacity)
+            .map_or(true, |(_, free)| free > 0)
+    }
+}
