@@ -107,6 +107,7 @@ pub mod mq;
 pub mod pipe;
 mod posix;
 pub mod process;
+pub mod readiness;
 pub mod sem;
 pub mod shm;
 mod shm_name;

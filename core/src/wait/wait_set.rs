@@ -38,6 +38,7 @@ use core::time::Duration;
 
 use crate::foundation::atomics::AtomicU32;
 use crate::wait::blocking::Blocking;
+use crate::wait::event_word;
 use crate::wait::{Expired, Wait, WaitOutcome};
 
 /// The most sources one wait can park on: `futex_waitv`'s limit.
@@ -143,6 +144,16 @@ impl fmt::Display for WaitSetError {
 
 impl core::error::Error for WaitSetError {}
 
+/// Announces a sleeper on `source`'s event word (the event-word
+/// protocol's `WAITING` bit, then a `SeqCst` fence) and returns the value
+/// to sleep on. After it, re-check [`Source::is_ready`]; sleep (on the word,
+/// while it holds the value) only if the source is still not ready. The
+/// peer's next notification then wakes the word. For waiting outside
+/// [`Blocking::wait_any`] (an `epoll` loop's readiness descriptor).
+pub fn announce(source: &dyn Source) -> u32 {
+    event_word::prepare(source.event_word())
+}
+
 /// The ready sources now, without waiting.
 pub fn poll(sources: &[&dyn Source]) -> Ready {
     let mut ready = 0u128;
@@ -191,7 +202,6 @@ mod tests {
     use super::*;
     use crate::foundation::atomics::Ordering;
     use crate::test_util::TestWait;
-    use crate::wait::event_word;
 
     /// A source that is ready when its flag is set.
     struct Flag {

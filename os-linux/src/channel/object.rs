@@ -8,8 +8,12 @@ use interlink_core::mpmc::UserSlot;
 use interlink_core::{AttachError, Region};
 
 use super::{ChannelError, Patience, Shape};
+use interlink_core::wait::wait_set::Source;
+
+use crate::error::OsError;
 use crate::liveness;
 use crate::process;
+use crate::readiness::Readiness;
 use crate::shm::{self, Mapping, ShmError, ShmName};
 
 /// A named shared object holding one structure of shape `S`, mapped into
@@ -105,6 +109,27 @@ impl<S: Shape> Channel<S> {
     /// The mapping (for its options: huge pages, locked).
     pub fn mapping(&self) -> &Mapping {
         &self.mapping
+    }
+
+    /// The readiness of `end` (an end of this channel, or a wait-set source
+    /// of its ring) as a pollable descriptor: see [`Readiness`]. Fails when
+    /// the end's event word is not in this channel's mapping, or when the
+    /// object cannot be mapped again (a channel whose presence lock could
+    /// not be taken, or this process's copy of a channel inherited over
+    /// `fork`).
+    pub fn readiness(&self, end: &dyn Source) -> Result<Readiness, OsError> {
+        let base = self.mapping.as_ptr() as usize;
+        let word = end.event_word() as *const _ as usize;
+        let offset = word.wrapping_sub(base);
+        let object = self
+            .mapping
+            .held_fd()
+            .or_else(|| self.presence.as_ref().map(|p| p.fd()))
+            .ok_or_else(|| {
+                OsError::new("readiness", libc::EBADF)
+                    .on(format_args!("{}: no descriptor", self.name))
+            })?;
+        Readiness::new(object, self.mapping.len(), offset)
     }
 
     /// Whether the holder recorded as `pid` in this object (creator, role,

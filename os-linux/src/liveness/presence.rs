@@ -36,6 +36,11 @@ pub struct Presence {
 }
 
 impl Presence {
+    /// This presence's own descriptor of the object.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+
     /// Opens the object behind `object` afresh and takes this process's
     /// presence lock in it. Fails when `/proc` cannot reopen it, or the
     /// lock cannot be taken (only if some process holds an exclusive lock
