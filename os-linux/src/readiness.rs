@@ -70,7 +70,7 @@ impl Readiness {
     /// object behind `object` (`len` bytes are mapped again, read-only, for
     /// the helper).
     pub(crate) fn new(object: BorrowedFd<'_>, len: usize, offset: usize) -> Result<Self, OsError> {
-        if offset % 4 != 0 || offset.checked_add(4).is_none_or(|end| end > len) {
+        if !offset.is_multiple_of(4) || offset.checked_add(4).is_none_or(|end| end > len) {
             return Err(OsError::new("readiness", libc::EINVAL)
                 .on(format_args!("event word at offset {offset} of {len} bytes")));
         }
