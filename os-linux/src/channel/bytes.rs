@@ -76,8 +76,8 @@ impl Channel<Bytes> {
 /// The sending end of a [`ByteChannel`], holding the producer role.
 #[derive(Debug)]
 pub struct ByteSender<'c> {
-    tx: Producer<'c>,
-    patience: Patience,
+    pub(super) tx: Producer<'c>,
+    pub(super) patience: Patience,
 }
 
 impl<'c> ByteSender<'c> {
@@ -132,8 +132,8 @@ impl<'c> ByteSender<'c> {
 /// The receiving end of a [`ByteChannel`], holding the consumer role.
 #[derive(Debug)]
 pub struct ByteReceiver<'c> {
-    rx: Consumer<'c>,
-    patience: Patience,
+    pub(super) rx: Consumer<'c>,
+    pub(super) patience: Patience,
 }
 
 impl<'c> ByteReceiver<'c> {

@@ -154,6 +154,8 @@
 //! [`Producer`]: interlink_core::spsc::Producer
 //! [`Consumer`]: interlink_core::spsc::Consumer
 
+#[cfg(feature = "tokio")]
+mod async_ends;
 mod bytes;
 mod create;
 mod error;
@@ -166,6 +168,8 @@ mod shape;
 mod spsc;
 mod waiting;
 
+#[cfg(feature = "tokio")]
+pub use async_ends::{AsyncByteReceiver, AsyncByteSender, AsyncReceiver, AsyncSender};
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use error::{ChannelError, Pending};
 pub use interlink_core::{RecvError, SendError};

@@ -81,8 +81,8 @@ patience_setters!([T] Sender<'_, T>, [T] Receiver<'_, T>);
 /// The sending end of an [`SpscChannel`], holding the producer role.
 #[derive(Debug)]
 pub struct Sender<'c, T> {
-    tx: Producer<'c, T>,
-    patience: Patience,
+    pub(super) tx: Producer<'c, T>,
+    pub(super) patience: Patience,
 }
 
 impl<'c, T: Plain> Sender<'c, T> {
@@ -165,8 +165,8 @@ impl<'c, T: Plain> Sender<'c, T> {
 /// The receiving end of an [`SpscChannel`], holding the consumer role.
 #[derive(Debug)]
 pub struct Receiver<'c, T> {
-    rx: Consumer<'c, T>,
-    patience: Patience,
+    pub(super) rx: Consumer<'c, T>,
+    pub(super) patience: Patience,
 }
 
 impl<'c, T: Plain> Receiver<'c, T> {

@@ -75,8 +75,13 @@ impl Patience {
         }
     }
 
+    /// How often a blocked end checks that its peer lives.
+    pub(crate) fn peer_check(&self) -> Duration {
+        self.peer_check
+    }
+
     /// Whether the peer recorded as `holder` lives.
-    fn peer_alive(&self, holder: u32) -> bool {
+    pub(crate) fn peer_alive(&self, holder: u32) -> bool {
         match self.judge {
             Some(judge) => judge.alive(holder),
             None => liveness::process_alive(holder),
@@ -127,6 +132,8 @@ pub(crate) trait Timed: Sized {
     fn timed_out(&self) -> bool;
     /// The peer recorded as `holder` died.
     fn peer_died(holder: u32) -> Self;
+    /// Whether this only means "not now" (full, empty): worth waiting.
+    fn not_now(&self) -> bool;
 }
 
 impl Timed for SendError {
@@ -137,6 +144,9 @@ impl Timed for SendError {
     fn peer_died(holder: u32) -> Self {
         Self::PeerDied { holder }
     }
+    fn not_now(&self) -> bool {
+        *self == Self::Full
+    }
 }
 
 impl Timed for RecvError {
@@ -146,6 +156,9 @@ impl Timed for RecvError {
     }
     fn peer_died(holder: u32) -> Self {
         Self::PeerDied { holder }
+    }
+    fn not_now(&self) -> bool {
+        *self == Self::Empty
     }
 }
 

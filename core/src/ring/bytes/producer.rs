@@ -304,3 +304,18 @@ impl Reservation<'_, '_> {
         p.publish();
     }
 }
+
+/// A producer is ready when any byte is free (or the indices are out of
+/// range, which [`Producer::try_send`] then reports). Whether a message
+/// fits is for the send to say: a waiter for room for `len` bytes checks
+/// `ring().capacity() - ring().used()` against
+/// [`record_len`](crate::frame::record_len)`(len)` itself.
+impl crate::wait::wait_set::Source for Producer<'_> {
+    fn event_word(&self) -> &crate::foundation::atomics::AtomicU32 {
+        &self.ring.control().head.wake
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ring.used() < self.ring.capacity()
+    }
+}
