@@ -277,7 +277,9 @@ fn a_creator_killed_with_sigkill_leaves_its_segment_and_gc_removes_it() {
     let live = live.expect("listed");
     assert!(live.interlink && live.creator.alive && !live.is_stale());
     assert_eq!(live.creator.pid, creator.pid());
-    assert!(sysv_gc(|o| o.id == id).unwrap().is_empty());
+    assert!(sysv_gc(|o| o.id == id && o.kind == SysvKind::Segment)
+        .unwrap()
+        .is_empty());
 
     creator.signal(libc::SIGKILL).unwrap();
     assert_eq!(creator.wait().unwrap(), Exit::Signal(libc::SIGKILL));
@@ -287,14 +289,14 @@ fn a_creator_killed_with_sigkill_leaves_its_segment_and_gc_removes_it() {
     let dead = sysv_list()
         .unwrap()
         .into_iter()
-        .find(|o| o.id == id)
+        .find(|o| o.id == id && o.kind == SysvKind::Segment)
         .unwrap();
     assert!(
         dead.interlink && !dead.creator.alive && dead.is_stale(),
         "{dead:?}"
     );
 
-    let collected = sysv_gc(|o| o.id == id).unwrap();
+    let collected = sysv_gc(|o| o.id == id && o.kind == SysvKind::Segment).unwrap();
     assert_eq!(collected.len(), 1);
     assert!(collected[0].1.is_ok(), "{:?}", collected[0].1);
     assert!(Segment::stat_id(id).is_err());
@@ -327,7 +329,9 @@ fn gc_never_removes_a_segment_interlink_did_not_create() {
     assert_eq!(foreign.len(), 1, "{foreign:?}");
     let id = foreign[0].id;
     assert!(!foreign[0].interlink && !foreign[0].is_stale());
-    assert!(sysv_gc(|o| o.id == id).unwrap().is_empty());
+    assert!(sysv_gc(|o| o.id == id && o.kind == SysvKind::Segment)
+        .unwrap()
+        .is_empty());
     assert!(
         Segment::stat_id(id).is_ok(),
         "gc removed another program's segment"

@@ -135,7 +135,13 @@ fn listed(marks: &[Mark]) -> Result<Vec<(SysvObject, Option<Mark>)>, SysvError> 
     for kind in [SysvKind::Segment, SysvKind::Queue] {
         for row in table(kind)? {
             let num = |name: &str| row.get(name).and_then(|v| v.parse::<i64>().ok());
-            let (Some(key), Some(id)) = (num("key"), num(&format!("{}id", kind.tag()))) else {
+            let (Some(key), Some(id)) = (
+                num("key"),
+                num(match kind {
+                    SysvKind::Segment => "shmid",
+                    SysvKind::Queue => "msqid",
+                }),
+            ) else {
                 continue;
             };
             let pid = |name: &str| Pid::check(num(name).unwrap_or(0).max(0) as u32);

@@ -1,7 +1,6 @@
 //! System V message queues ([`Queue`]): `msgget`, `msgsnd`, `msgrcv`,
 //! `msgctl`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::mark::{self, SysvKind};
@@ -156,8 +155,6 @@ pub struct Queue {
     key: Key,
     created: bool,
     remove_on_drop: bool,
-    /// The queue's capacity in bytes when last looked at.
-    queue_bytes: AtomicU64,
 }
 
 /// `msqid_ds` of `id`.
@@ -277,7 +274,6 @@ impl Queue {
             key,
             created,
             remove_on_drop,
-            queue_bytes: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -298,9 +294,7 @@ impl Queue {
 
     /// The queue's state now.
     pub fn stat(&self) -> Result<QueueStat, SysvError> {
-        let stat = stat_id(self.id)?;
-        self.queue_bytes.store(stat.max_bytes, Ordering::Relaxed);
-        Ok(stat)
+        stat_id(self.id)
     }
 
     /// The state of queue `id`.
@@ -338,30 +332,27 @@ impl Queue {
         self
     }
 
-    /// Refuses what the kernel would refuse or wait on forever: a type
-    /// below 1, a message over `msgmax` or over the queue's capacity.
-    fn check_send(&self, mtype: i64, len: usize) -> Result<libc::c_long, SysvError> {
-        let mtype = libc::c_long::try_from(mtype)
+    /// A type below 1 is [`SysvError::BadType`].
+    fn check_type(mtype: i64) -> Result<libc::c_long, SysvError> {
+        libc::c_long::try_from(mtype)
             .ok()
             .filter(|&t| t >= 1)
-            .ok_or(SysvError::BadType(mtype))?;
-        // Only a message over the capacity last seen costs a look (the
-        // kernel would refuse one over msgmax, but wait forever for room
-        // for one over the capacity).
-        if len as u64 > self.queue_bytes.load(Ordering::Relaxed) {
-            if let Some(e) = msgmax_error(len) {
-                return Err(e);
-            }
-            let queue_bytes = self.stat()?.max_bytes;
-            if len as u64 > queue_bytes {
-                return Err(SysvError::ExceedsQueue {
-                    id: self.id,
-                    len,
-                    queue_bytes,
-                });
-            }
+            .ok_or(SysvError::BadType(mtype))
+    }
+
+    /// [`SysvError::ExceedsQueue`] if `len` bytes can never fit the queue
+    /// (the kernel would wait forever for room); looked at only when the
+    /// queue is full.
+    fn check_fits(&self, len: usize) -> Result<(), SysvError> {
+        let queue_bytes = self.stat()?.max_bytes;
+        if len as u64 > queue_bytes {
+            return Err(SysvError::ExceedsQueue {
+                id: self.id,
+                len,
+                queue_bytes,
+            });
         }
-        Ok(mtype)
+        Ok(())
     }
 
     fn send_raw(&self, words: &[libc::c_long], len: usize, wait: bool) -> Result<(), SysvError> {
@@ -408,19 +399,27 @@ impl Queue {
         data: &[u8],
         timeout: Option<Duration>,
     ) -> Result<(), SysvError> {
-        let raw = self.check_send(mtype, data.len())?;
-        let words = Self::message(raw, data);
+        let words = Self::message(Self::check_type(mtype)?, data);
+        let len = data.len();
+        // Without waiting first: a full queue is when a message that can
+        // never fit is told from one that waits for room.
+        match self.send_raw(&words, len, false) {
+            Err(SysvError::Full) => self.check_fits(len)?,
+            other => return other,
+        }
         match timeout {
-            None => self.send_raw(&words, data.len(), true),
-            Some(t) if t.is_zero() => self.send_raw(&words, data.len(), false),
-            Some(t) => poll(t, || self.send_raw(&words, data.len(), false)),
+            None => self.send_raw(&words, len, true),
+            Some(t) if t.is_zero() => Err(SysvError::Full),
+            Some(t) => poll(t, || self.send_raw(&words, len, false)),
         }
     }
 
     /// Sends `data` as a message of type `mtype` (at least 1), waiting in
     /// the kernel while the queue is full. A message over `msgmax` is
-    /// [`SysvError::Limit`], one over the queue's capacity
-    /// [`SysvError::ExceedsQueue`], both before anything is sent.
+    /// [`SysvError::Limit`], one over the queue's capacity (that would
+    /// wait forever) [`SysvError::ExceedsQueue`]; nothing is sent then. A
+    /// capacity lowered (`IPC_SET`) while a send already waits in the
+    /// kernel is the kernel's to handle: it waits on.
     pub fn send(&self, mtype: i64, data: &[u8]) -> Result<(), SysvError> {
         self.send_with(mtype, data, None)
     }
