@@ -474,10 +474,10 @@ impl Queue {
                     std::slice::from_raw_parts(scratch.as_ptr().add(1).cast::<u8>(), len)
                 };
                 buf[..len].copy_from_slice(text);
-                return Ok(Received {
-                    mtype: i64::from(scratch[0]),
-                    len,
-                });
+                // c_long is i32 on 32-bit targets.
+                #[allow(clippy::useless_conversion)]
+                let mtype = i64::from(scratch[0]);
+                return Ok(Received { mtype, len });
             }
             let e = OsError::last("msgrcv");
             match e.errno {
