@@ -63,8 +63,10 @@ pub struct SysvObject {
 }
 
 impl SysvObject {
-    /// Whether `gc` removes it: interlink's, creator dead, and unused (see
-    /// the [module docs](self)).
+    /// Whether `gc` removes it: interlink's (a matching record), its
+    /// creator dead (gone, a zombie, or a later process with its pid), and
+    /// unused: a segment with no attachment, a queue whose last sender and
+    /// last receiver are dead too (queues have no attach count).
     pub fn is_stale(&self) -> bool {
         if !self.interlink || self.creator.alive {
             return false;

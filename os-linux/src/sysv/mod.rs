@@ -33,8 +33,11 @@
 //!
 //! Both are removed when the creating handle drops (unless told
 //! otherwise), and recorded as interlink's while they live (see
-//! [`MARK_DIR_PREFIX`]), so that `interlink-inspect gc` can remove those a
-//! killed creator left — never another program's.
+//! [`MARK_DIR_PREFIX`]), so that `interlink-inspect gc`
+//! ([`crate::inspect::sysv_gc`]) can remove those a killed creator left —
+//! never another program's. A segment is stale when its recorded creator
+//! is dead and nobody is attached; a queue when its creator, last sender
+//! and last receiver are dead.
 //!
 //! Errors: [`SysvError`], naming the call, the key or id and the errno, or
 //! the `/proc/sys/kernel/` file of the limit a request exceeds

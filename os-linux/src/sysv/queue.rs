@@ -231,7 +231,7 @@ fn poll<T>(
 
 impl Queue {
     /// Creates a queue under `key` ([`Key::PRIVATE`]: a new queue only its
-    /// id finds), recorded as interlink's (see [`super::mark`]).
+    /// id finds), recorded as interlink's (see [`super::MARK_DIR_PREFIX`]).
     /// [`SysvError::Limit`] naming `msgmni` if the system has as many
     /// queues as it allows.
     pub fn create(key: Key, options: &QueueOptions) -> Result<Self, SysvError> {

@@ -200,7 +200,7 @@ pub(super) fn removed_or(e: OsError, id: i32) -> SysvError {
 impl Segment {
     /// Creates a segment of `len` bytes under `key` ([`Key::PRIVATE`]: a
     /// new segment only its id finds) and attaches it read-write. It is
-    /// zero-filled, and recorded as interlink's (see [`super::mark`]'s
+    /// zero-filled, and recorded as interlink's (see [`super::MARK_DIR_PREFIX`]'s
     /// docs on how `gc` tells it from others). If attaching fails, a
     /// segment this call created is removed again.
     pub fn create(key: Key, len: usize, options: &SegmentOptions) -> Result<Self, SysvError> {
