@@ -80,6 +80,7 @@
 //! - [`sem`]: named and process-shared POSIX semaphores.
 //! - [`signal`]: signals read from a `signalfd`, `sigqueue`, clean shutdown.
 //! - [`lock`]: OFD byte-range locks and `flock`.
+//! - [`sysv`]: System V segments and typed message queues, for legacy peers.
 //!
 //! **Processes and liveness**
 //! - [`process`]: forking a closure, waiting for it, pinning to a CPU.
@@ -113,6 +114,7 @@ pub mod shm;
 mod shm_name;
 pub mod signal;
 pub mod socket;
+pub mod sysv;
 
 pub use error::OsError;
 pub use futex::{Futex, Robust};

@@ -1,13 +1,16 @@
 //! `ipcs`/`ipcrm` for interlink objects under /dev/shm.
 //!
 //! ```text
-//! interlink-inspect ls [--all]         list interlink objects (--all: foreign ones too)
+//! interlink-inspect ls [--all]         list interlink objects, then System V segments and
+//!                                      queues interlink created (--all: foreign ones too)
 //! interlink-inspect inspect NAME       one header in detail, kinds and states by name;
 //!                                      exit 1 if corrupt
 //! interlink-inspect rm [--force] NAME  remove an object nobody uses (--force: even one in
 //!                                      use, foreign, or of another layout version)
-//! interlink-inspect gc [PREFIX]        remove objects whose creator and holders are dead
-//!                                      (only names starting with PREFIX, if given)
+//! interlink-inspect gc [--sysv|PREFIX] remove objects whose creator and holders are dead
+//!                                      (only names starting with PREFIX, if given; without
+//!                                      one, stale System V objects interlink created too;
+//!                                      --sysv: only those)
 //! ```
 //!
 //! Objects are mapped read-only and their headers validated, never trusted;
@@ -19,8 +22,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use interlink_core::layout::{state, Kind, LAYOUT_VERSION, MAGIC};
-use interlink_linux::inspect::{self, Object, Pid, State};
+use interlink_linux::inspect::{self, Object, Pid, State, SysvObject};
 use interlink_linux::shm;
+use interlink_linux::sysv::{self, SysvKind};
 
 /// Lists, inspects and removes interlink objects under /dev/shm. Without a
 /// command, lists them (ls).
@@ -39,9 +43,10 @@ struct Args {
 #[derive(Subcommand)]
 enum Command {
     /// List interlink objects: kind, element, capacity, fill, creator,
-    /// roles, and whether they are live or stale.
+    /// roles, and whether they are live or stale; then the System V
+    /// segments and queues interlink created, as ipcs lists them.
     Ls {
-        /// Also list objects that are not interlink's.
+        /// Also list objects (and System V ones) that are not interlink's.
         #[arg(long)]
         all: bool,
     },
@@ -62,8 +67,13 @@ enum Command {
         name: String,
     },
     /// Remove every stale object: creator and every holder dead, or
-    /// abandoned while being created. Says what it removed.
+    /// abandoned while being created; without PREFIX, also System V
+    /// segments (no attachment) and queues (last sender and receiver dead)
+    /// that interlink created and whose creator is dead. Says what it removed.
     Gc {
+        /// Only System V objects (no /dev/shm object is touched).
+        #[arg(long, conflicts_with = "prefix")]
+        sysv: bool,
         /// Only names starting with this (`/PREFIX` or `PREFIX`).
         prefix: Option<String>,
     },
@@ -75,7 +85,7 @@ fn main() -> ExitCode {
         Command::Ls { all } => ls(all),
         Command::Inspect { name } => inspect_one(&name),
         Command::Rm { force, name } => rm(&name, force),
-        Command::Gc { prefix } => gc(prefix.as_deref()),
+        Command::Gc { sysv, prefix } => gc(prefix.as_deref(), sysv),
     };
     match result {
         Ok(code) => code,
@@ -116,7 +126,59 @@ fn ls(all: bool) -> Result<ExitCode, String> {
             shm::SHM_DIR
         );
     }
+    ls_sysv(all)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The System V table: `ipcs`'s columns, the creator's liveness, and
+/// whether interlink created the object and `gc` would remove it.
+fn ls_sysv(all: bool) -> Result<(), String> {
+    let objects: Vec<SysvObject> = inspect::sysv_list()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|o| all || o.interlink)
+        .collect();
+    if objects.is_empty() {
+        return Ok(());
+    }
+    println!();
+    println!(
+        "{:<8} {:<10} {:>10} {:<10} {:>5} {:>10} {:>6} {:>6} {:<14} STATUS",
+        "SYSV", "KEY", "ID", "OWNER", "MODE", "BYTES", "ATTACH", "MSGS", "CREATOR"
+    );
+    for o in objects {
+        let kind = match o.kind {
+            SysvKind::Segment => "segment",
+            SysvKind::Queue => "queue",
+        };
+        let (attach, msgs) = match o.kind {
+            SysvKind::Segment => (o.attaches.to_string(), "-".to_owned()),
+            SysvKind::Queue => ("-".to_owned(), o.messages.to_string()),
+        };
+        let status = match (o.interlink, o.is_stale()) {
+            (false, _) => "foreign",
+            (true, true) => "interlink, stale",
+            (true, false) => "interlink, live",
+        };
+        let removed = if o.mode & sysv::SHM_DEST != 0 && o.kind == SysvKind::Segment {
+            ", removed at last detach"
+        } else {
+            ""
+        };
+        println!(
+            "{:<8} {:<10} {:>10} {:<10} {:>5} {:>10} {:>6} {:>6} {:<14} {status}{removed}",
+            kind,
+            format!("{:#010x}", o.key.raw() as u32),
+            o.id,
+            o.owner,
+            format!("{:o}", o.mode & 0o777),
+            o.bytes,
+            attach,
+            msgs,
+            pid_text(o.creator),
+        );
+    }
+    Ok(())
 }
 
 fn row(o: &Object) -> String {
@@ -328,12 +390,20 @@ fn state_text(word: u32) -> String {
     format!("{name}state word {word})")
 }
 
-fn gc(prefix: Option<&str>) -> Result<ExitCode, String> {
+fn gc(prefix: Option<&str>, sysv_only: bool) -> Result<ExitCode, String> {
     let prefix = prefix.map(shm_name);
     let selected = prefix.as_deref().unwrap_or("/");
     let mut failed = false;
-    let collected = inspect::gc(|name| name.starts_with(selected)).map_err(|e| e.to_string())?;
-    if collected.is_empty() {
+    let collected = match sysv_only {
+        true => Vec::new(),
+        false => inspect::gc(|name| name.starts_with(selected)).map_err(|e| e.to_string())?,
+    };
+    // System V objects have no names: a prefix selects none of them.
+    let sysv_collected = match prefix {
+        Some(_) => Vec::new(),
+        None => inspect::sysv_gc(|_| true).map_err(|e| e.to_string())?,
+    };
+    if collected.is_empty() && sysv_collected.is_empty() {
         match &prefix {
             Some(p) => println!("nothing to remove: no stale object whose name starts with {p}"),
             None => println!("nothing to remove: no stale object"),
@@ -344,6 +414,18 @@ fn gc(prefix: Option<&str>) -> Result<ExitCode, String> {
             Ok(()) => println!("removed {} ({})", object.name, object.state),
             Err(e) => {
                 println!("could not remove {}: {e}", object.name);
+                failed = true;
+            }
+        }
+    }
+    for (object, removed) in sysv_collected {
+        match removed {
+            Ok(()) => println!(
+                "removed System V {object} (creator {} dead, unused)",
+                object.creator.pid
+            ),
+            Err(e) => {
+                println!("could not remove System V {object}: {e}");
                 failed = true;
             }
         }

@@ -18,16 +18,22 @@
 //! reported as [`State::Corrupt`] or [`State::Foreign`], never used to
 //! address memory.
 //!
+//! System V segments and queues are listed from `/proc/sysvipc/` next to
+//! them, and those interlink created are collected when stale
+//! ([`sysv_list`], [`sysv_gc`]; see `sysv.rs`).
+//!
 //! [`shm::CLAIM_BYTE`]: crate::shm::CLAIM_BYTE
 //! [`ShmError::NotRegular`]: crate::shm::ShmError::NotRegular
 
 mod collect;
 mod object;
 mod probing;
+mod sysv;
 
 pub use collect::{gc, list, Collected, Listed};
 pub use object::{Object, Pid, Role, State, Summary, HEADER_LEN, INCOMPLETE_GRACE};
 pub use probing::probe;
+pub use sysv::{sysv_gc, sysv_list, SysvCollected, SysvObject};
 
 pub(crate) use collect::{reclaim, remove_unfinished_of, Reclaimed};
 pub(crate) use probing::{header_of, is_blank};
