@@ -156,7 +156,7 @@ fn the_spsc_ring_lives_in_a_segment_across_processes() {
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         for i in 0..N {
-            while tx.try_push(i).is_err() {
+            while tx.try_send(i).is_err() {
                 if Instant::now() > deadline {
                     return 6;
                 }
@@ -170,7 +170,7 @@ fn the_spsc_ring_lives_in_a_segment_across_processes() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut next = 0;
     while next < N {
-        match rx.try_pop() {
+        match rx.try_recv() {
             Ok(v) => {
                 assert_eq!(v, next);
                 next += 1;
