@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Every program, by name, with its path.
-const PROGRAMS: [(&str, &str); 16] = [
+const PROGRAMS: [(&str, &str); 18] = [
     ("echo-client", env!("CARGO_BIN_EXE_echo-client")),
     ("echo-server", env!("CARGO_BIN_EXE_echo-server")),
     ("fifo-reader", env!("CARGO_BIN_EXE_fifo-reader")),
@@ -32,6 +32,8 @@ const PROGRAMS: [(&str, &str); 16] = [
     ("shm-reader", env!("CARGO_BIN_EXE_shm-reader")),
     ("shm-writer", env!("CARGO_BIN_EXE_shm-writer")),
     ("spsc_stream", env!("CARGO_BIN_EXE_spsc_stream")),
+    ("sysv-hybrid", env!("CARGO_BIN_EXE_sysv-hybrid")),
+    ("sysv-queue", env!("CARGO_BIN_EXE_sysv-queue")),
     ("worker-pool", env!("CARGO_BIN_EXE_worker-pool")),
 ];
 
@@ -245,6 +247,8 @@ fn every_program_has_help_that_lists_its_arguments_and_options() {
         ("shm-reader", &["<NAME>"]),
         ("shm-writer", &["<NAME>", "[COUNT]"]),
         ("spsc_stream", &["[COUNT]"]),
+        ("sysv-hybrid", &["--size", "--reader"]),
+        ("sysv-queue", &["Usage: sysv-queue"]),
         (
             "worker-pool",
             &["[PRODUCERS]", "[WORKERS]", "[JOBS]", "[IDLE_MS]"],
