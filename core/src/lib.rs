@@ -78,7 +78,7 @@ pub mod blocking {
 #[cfg(test)]
 mod test_util;
 
-pub use layout::{AttachError, Kind, LAYOUT_VERSION};
+pub use layout::{AttachError, ElementCheck, Kind, LAYOUT_VERSION};
 pub use plain::Plain;
 pub use region::{Region, RegionError};
 pub use ring::BlockError;

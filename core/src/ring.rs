@@ -25,7 +25,7 @@ pub use role::RoleError;
 
 use crate::foundation::atomics::{init_atomic, AtomicU32, Ordering};
 use crate::foundation::layout::{
-    AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
+    AttachError, ElementCheck, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
 };
 use crate::foundation::region::{Region, RegionError};
 
@@ -34,28 +34,19 @@ use crate::foundation::region::{Region, RegionError};
 pub struct RingConfig {
     /// Number of elements; a power of two from 1 to [`MAX_CAPACITY`].
     pub capacity: u32,
-    /// The caller's id for the element type, recorded in the header and
-    /// checked on attach (see [`crate::layout::type_id_of_name`]).
-    pub type_id: u64,
     /// The creating process's id (0 where there are no processes), recorded
     /// so that inspectors can tell a stale object from a live one.
     pub creator_pid: u32,
 }
 
 impl RingConfig {
-    /// A configuration for `capacity` elements, type id 0, no creator pid.
+    /// A configuration for `capacity` elements, no creator pid. (The
+    /// element's type id is its [`Plain::TYPE_ID`](crate::Plain::TYPE_ID).)
     pub const fn new(capacity: u32) -> Self {
         Self {
             capacity,
-            type_id: 0,
             creator_pid: 0,
         }
-    }
-
-    /// The same configuration with `type_id` recorded.
-    pub const fn with_type_id(mut self, type_id: u64) -> Self {
-        self.type_id = type_id;
-        self
     }
 
     /// The same configuration with `creator_pid` recorded.
@@ -115,18 +106,18 @@ pub(crate) const fn ring_bytes(
 }
 
 /// The attach checks every ring shares: the header against `kind` and
-/// `element`, the capacity against the ring's rules (`bytes_needed`), the
+/// `element` (compared as `check` says), the capacity against the ring's rules (`bytes_needed`), the
 /// recorded length against the capacity, and the region against the length.
 /// Returns the capacity.
 pub(crate) fn check_ring_header(
     snap: &crate::foundation::layout::HeaderSnapshot,
     kind: crate::foundation::layout::Kind,
-    element: crate::foundation::layout::Fingerprint,
+    (element, check): (Fingerprint, ElementCheck),
     bytes_needed: impl FnOnce(u32) -> Result<usize, InitError>,
     region: &crate::Region<'_>,
     align: usize,
 ) -> Result<u32, AttachError> {
-    snap.validate(kind, element)?;
+    snap.validate_as(kind, element, check)?;
     let capacity = snap.capacity;
     let total = bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
         field: "capacity",
@@ -405,7 +396,7 @@ impl Control {
         region: &Region<'_>,
         align: usize,
         kind: Kind,
-        element: Fingerprint,
+        element: (Fingerprint, ElementCheck),
         bytes_needed: impl FnOnce(u32) -> Result<usize, InitError>,
     ) -> Result<(NonNull<Self>, u32), AttachError> {
         let base = region.check(core::mem::size_of::<Self>(), align)?;

@@ -186,12 +186,12 @@ fn producers_serialised_by_the_role() {
 fn init_attach_handshake() {
     model(|| {
         let mem = std::sync::Arc::new(ring_memory(32));
-        let config = RingConfig::new(32).with_type_id(9).with_creator_pid(1);
+        let config = RingConfig::new(32).with_creator_pid(1);
         let ring = ByteRing::init_begin(mem.region(), config).unwrap();
         let attacher = {
             let mem = mem.clone();
             thread::spawn(move || loop {
-                match ByteRing::attach(mem.region(), 9) {
+                match ByteRing::attach(mem.region()) {
                     Ok(ring) => {
                         assert_eq!(ring.capacity(), 32);
                         assert!(ring.is_empty());

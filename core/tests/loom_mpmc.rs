@@ -272,12 +272,12 @@ fn consumers_skip_a_dead_producer() {
 fn init_attach_handshake() {
     model(|| {
         let mem = Arc::new(ring_memory(2));
-        let config = RingConfig::new(2).with_type_id(9).with_creator_pid(1);
+        let config = RingConfig::new(2).with_creator_pid(1);
         let ring = MpmcRing::<u64>::init_begin(mem.region(), config).unwrap();
         let attacher = {
             let mem = mem.clone();
             thread::spawn(move || loop {
-                match MpmcRing::<u64>::attach(mem.region(), 9) {
+                match MpmcRing::<u64>::attach(mem.region()) {
                     Ok(ring) => {
                         assert_eq!(ring.capacity(), 2);
                         assert_eq!(ring.len(), 0);

@@ -120,12 +120,12 @@ fn chunks_commit_and_release() {
 fn init_attach_handshake() {
     model(|| {
         let mem = std::sync::Arc::new(ring_memory(4));
-        let config = RingConfig::new(4).with_type_id(9).with_creator_pid(1);
+        let config = RingConfig::new(4).with_creator_pid(1);
         let ring = SpscRing::<u64>::init_begin(mem.region(), config).unwrap();
         let attacher = {
             let mem = mem.clone();
             thread::spawn(move || loop {
-                match SpscRing::<u64>::attach(mem.region(), 9) {
+                match SpscRing::<u64>::attach(mem.region()) {
                     Ok(ring) => {
                         assert_eq!(ring.capacity(), 4);
                         assert_eq!(ring.len(), 0);

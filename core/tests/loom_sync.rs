@@ -37,12 +37,12 @@ fn mutex_excludes_and_wakes_sleepers() {
     model(|| {
         let mem = Arc::new(Memory::new(Mutex::<u64>::bytes_needed(), 8));
         let wait = Arc::new(LoomWait::new());
-        let m = Mutex::init(mem.region(), 0, 0u64).unwrap();
+        let m = Mutex::init(mem.region(), 0u64).unwrap();
         let workers: Vec<_> = (1..=2)
             .map(|id| {
                 let (mem, wait) = (mem.clone(), wait.clone());
                 thread::spawn(move || {
-                    let m = Mutex::<u64>::attach(mem.region(), 0).unwrap();
+                    let m = Mutex::<u64>::attach(mem.region()).unwrap();
                     let me = Immortal(id);
                     let mut g = m.lock(&*wait, &me, None).unwrap();
                     g.update(|v| *v += 1);
@@ -94,12 +94,12 @@ fn condvar_with_the_mutex() {
         let mm = Arc::new(Memory::new(Mutex::<u32>::bytes_needed(), 4));
         let cm = Arc::new(Memory::new(Condvar::BYTES, 4));
         let wait = Arc::new(LoomWait::new());
-        let m = Mutex::init(mm.region(), 0, 0u32).unwrap();
+        let m = Mutex::init(mm.region(), 0u32).unwrap();
         let cv = Condvar::init(cm.region()).unwrap();
         let notifier = {
             let (mm, wait) = (mm.clone(), wait.clone());
             thread::spawn(move || {
-                let m = Mutex::<u32>::attach(mm.region(), 0).unwrap();
+                let m = Mutex::<u32>::attach(mm.region()).unwrap();
                 m.lock(&*wait, &Immortal(1), None).unwrap().set(1);
                 cv.notify_one(&*wait);
             })

@@ -611,7 +611,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 c.wake_producer(&hostile);
             }
         }
-        21 => match ByteRing::attach(mapping.region(), 0) {
+        21 => match ByteRing::attach(mapping.region()) {
             Ok(r) => {
                 if t {
                     assert_eq!(r.capacity(), cap);

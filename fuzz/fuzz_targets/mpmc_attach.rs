@@ -390,7 +390,7 @@ fn run(data: &[u8]) {
             }
             13 | 14 => hostile.write_from(&mut input, NAMED, cap),
             15 => hostile.queue_from(&mut input, NAMED, cap),
-            16 => match MpmcRing::<u32>::attach(mapping.region(), 0) {
+            16 => match MpmcRing::<u32>::attach(mapping.region()) {
                 Ok(r) => {
                     if t {
                         assert_eq!(r.capacity(), cap);

@@ -388,7 +388,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
         22 => {
             // Attach again (a second process's view), after whatever the
             // peer wrote; claims go through the new view from now on.
-            match SpscRing::<u32>::attach(mapping.region(), 0) {
+            match SpscRing::<u32>::attach(mapping.region()) {
                 Ok(r) => {
                     if trusted(st, hostile) {
                         assert_eq!(r.capacity(), cap);

@@ -119,7 +119,7 @@ fn run(data: &[u8]) {
         let n = (input.byte() as usize * 4).min(LEN);
         mapping.fill(input.bytes(n));
         (
-            Mutex::<u64>::attach(take(&mapping, MUTEX, mutex_len), 0).ok(),
+            Mutex::<u64>::attach(take(&mapping, MUTEX, mutex_len)).ok(),
             Semaphore::attach(take(&mapping, SEM, Semaphore::BYTES)).ok(),
             Condvar::attach(take(&mapping, CONDVAR, Condvar::BYTES)).ok(),
             Event::attach(take(&mapping, EVENT, Event::BYTES)).ok(),
@@ -127,7 +127,7 @@ fn run(data: &[u8]) {
     } else {
         let initial = u32::from(input.byte()) % (max + 1);
         (
-            Some(Mutex::<u64>::init(take(&mapping, MUTEX, mutex_len), 0, 7).expect("mutex")),
+            Some(Mutex::<u64>::init(take(&mapping, MUTEX, mutex_len), 7).expect("mutex")),
             Some(
                 Semaphore::init(take(&mapping, SEM, Semaphore::BYTES), initial, max).expect("sem"),
             ),
@@ -437,7 +437,7 @@ fn run(data: &[u8]) {
             18 => hostile.queue_from(&mut input, NAMED, max),
             _ => {
                 // Attach again, as another process would.
-                let m = Mutex::<u64>::attach(take(&mapping, MUTEX, mutex_len), 0);
+                let m = Mutex::<u64>::attach(take(&mapping, MUTEX, mutex_len));
                 let s = Semaphore::attach(take(&mapping, SEM, Semaphore::BYTES));
                 let c = Condvar::attach(take(&mapping, CONDVAR, Condvar::BYTES));
                 let e = Event::attach(take(&mapping, EVENT, Event::BYTES));

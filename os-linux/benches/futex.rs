@@ -37,7 +37,7 @@ fn uncontended(c: &mut Criterion) {
     let mut g = c.benchmark_group("mutex_uncontended_lock_unlock");
 
     let map = Mapping::anonymous(Mutex::<u64>::bytes_needed()).unwrap();
-    let m = Mutex::init(map.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(map.region(), 0u64).unwrap();
     let (wait, me) = (Futex, Robust::new());
     g.bench_function("interlink", |b| {
         b.iter(|| black_box(m.lock(&wait, &me, None).unwrap().get()))

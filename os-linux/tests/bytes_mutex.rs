@@ -51,7 +51,7 @@ fn producers_serialised_by_a_shared_mutex() {
     let total = Mutex::<u64>::bytes_needed() + 128 + ByteRing::bytes_needed(CAPACITY).unwrap();
     let map = Mapping::anonymous(total).unwrap();
     let (m_region, r_region) = place(&map);
-    let mutex = Mutex::init(m_region, 0, 0u64).unwrap();
+    let mutex = Mutex::init(m_region, 0u64).unwrap();
     let ring = ByteRing::init(r_region, RingConfig::new(CAPACITY)).unwrap();
     let max = ring.max_payload() as usize / 4;
 

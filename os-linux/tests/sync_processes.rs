@@ -23,7 +23,7 @@ fn processes_increment_under_the_mutex_to_exactly_n_times_k() {
     const N: u64 = 4;
     const K: u64 = 5_000;
     let map = Mapping::anonymous(Mutex::<[u64; 2]>::bytes_needed()).unwrap();
-    let m = Mutex::init(map.region(), 1, [0u64; 2]).unwrap();
+    let m = Mutex::init(map.region(), [0u64; 2]).unwrap();
     let children: Vec<_> = (0..N)
         .map(|_| {
             fork(|| {
@@ -66,7 +66,7 @@ fn a_holder_killed_inside_the_critical_section_is_detected() {
         .take(Mutex::<u64>::bytes_needed(), Mutex::<u64>::region_align())
         .unwrap();
     let flag_region = region.take(4, 4).unwrap();
-    let m = Mutex::init(m_region, 2, 0u64).unwrap();
+    let m = Mutex::init(m_region, 0u64).unwrap();
     // SAFETY: 4 aligned bytes of the mapping, reached only atomically.
     let in_section = unsafe { &*flag_region.as_ptr().cast::<AtomicU32>() };
     let holder = fork(|| {
@@ -134,7 +134,7 @@ impl Setup {
     }
 
     fn ring(&self, capacity: u32) -> SpscRing<'_, u64> {
-        SpscRing::attach(Self::ring_region(&self.map, capacity), 0).unwrap()
+        SpscRing::attach(Self::ring_region(&self.map, capacity)).unwrap()
     }
 
     /// Word `i` of the bookkeeping before the ring (0, 1: the counted

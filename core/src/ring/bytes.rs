@@ -105,7 +105,9 @@ use core::ptr::NonNull;
 
 use crate::foundation::atomics::{Ordering, UnsafeCell};
 use crate::foundation::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
-use crate::foundation::layout::{AttachError, Fingerprint, HeaderFields, HeaderSnapshot, Kind};
+use crate::foundation::layout::{
+    AttachError, ElementCheck, Fingerprint, HeaderFields, HeaderSnapshot, Kind,
+};
 use crate::foundation::region::{Region, RegionError};
 use crate::ring::role;
 #[cfg(not(loom))]
@@ -144,14 +146,13 @@ type Cell = UnsafeCell<[u8; RECORD_ALIGN]>;
 /// Where the records start.
 const DATA_OFFSET: usize = size_of::<Control>();
 
-/// What the header records as the element: bytes, at record alignment.
-const fn element(type_id: u64) -> Fingerprint {
-    Fingerprint {
-        size: 1,
-        align: RECORD_ALIGN as u32,
-        type_id,
-    }
-}
+/// What the header records as the element: bytes (`u8`'s type id), at
+/// record alignment.
+const ELEMENT: Fingerprint = Fingerprint {
+    size: 1,
+    align: RECORD_ALIGN as u32,
+    type_id: <u8 as crate::foundation::plain::Plain>::TYPE_ID,
+};
 
 /// A byte ring in caller memory: the handle from which the producer and
 /// the consumer are claimed. Cheap to copy; it owns nothing.
@@ -275,7 +276,7 @@ impl<'a> ByteRing<'a> {
     fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Bytes,
-            element: element(config.type_id),
+            element: ELEMENT,
             capacity: self.capacity,
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
@@ -286,16 +287,16 @@ impl<'a> ByteRing<'a> {
 
     /// Attaches to a byte ring that some process initialised in `region`.
     ///
-    /// Checks the header against `Kind::Bytes` and `type_id`, the capacity,
+    /// Checks the header against `Kind::Bytes` and the byte element, the capacity,
     /// and that the region holds the whole ring. Returns
     /// [`AttachError::NotReady`] while the creator is still initialising:
     /// retry until a deadline of your choosing.
-    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
         let (control, capacity) = Control::attach(
             &region,
             Self::region_align(),
             Kind::Bytes,
-            element(type_id),
+            (ELEMENT, ElementCheck::Exact),
             Self::bytes_needed,
         )?;
         let base = control.cast::<u8>();
@@ -511,7 +512,7 @@ pub fn status(region: &Region<'_>) -> Result<crate::ring::Status, AttachError> {
     crate::ring::check_ring_header(
         &header,
         Kind::Bytes,
-        element(header.element.type_id),
+        (ELEMENT, ElementCheck::LayoutOnly),
         ByteRing::bytes_needed,
         region,
         ByteRing::region_align(),

@@ -163,7 +163,7 @@ use core::time::Duration;
 
 use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
 use crate::foundation::layout::{
-    AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
+    AttachError, ElementCheck, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
 };
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
@@ -398,7 +398,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Mpmc,
-            element: Fingerprint::of::<T>(config.type_id),
+            element: Fingerprint::of::<T>(),
             capacity: self.capacity,
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
@@ -414,11 +414,20 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
 
     /// Attaches to a ring that some process initialised in `region`.
     ///
-    /// Checks the header against `Kind::Mpmc` and
-    /// `Fingerprint::of::<T>(type_id)`, the capacity, and that the region
-    /// holds the whole ring. Returns [`AttachError::NotReady`] while the
-    /// creator is still initialising: retry until a deadline of your choosing.
-    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+    /// Checks the header against `Kind::Mpmc` and `T`'s [`Fingerprint`]
+    /// (size, alignment and [`Plain::TYPE_ID`]: a ring of another element
+    /// type is refused with [`AttachError::Element`]), the capacity, and
+    /// that the region holds the whole ring. Returns
+    /// [`AttachError::NotReady`] while the creator is still initialising:
+    /// retry until a deadline of your choosing.
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
+        Self::attach_with(region, ElementCheck::Exact)
+    }
+
+    /// [`MpmcRing::attach`], comparing the element type as `check` says:
+    /// [`ElementCheck::LayoutOnly`] is the explicit opt-out that accepts a
+    /// ring of any element type with `T`'s size and alignment.
+    pub fn attach_with(region: Region<'a>, check: ElementCheck) -> Result<Self, AttachError> {
         let base = region.check(size_of::<Control>(), region_align::<T>())?;
         let control = base.cast::<Control>();
         // SAFETY: the region holds an aligned Control; all access is atomic.
@@ -426,7 +435,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         let capacity = check_ring_header(
             &snap,
             Kind::Mpmc,
-            Fingerprint::of::<T>(type_id),
+            (Fingerprint::of::<T>(), check),
             Self::bytes_needed,
             &region,
             region_align::<T>(),

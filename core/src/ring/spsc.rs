@@ -73,7 +73,7 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
 use crate::foundation::atomics::{Ordering, UnsafeCell};
-use crate::foundation::layout::{AttachError, Fingerprint, HeaderFields, Kind};
+use crate::foundation::layout::{AttachError, ElementCheck, Fingerprint, HeaderFields, Kind};
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
 use crate::ring::role;
@@ -215,7 +215,7 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Spsc,
-            element: Fingerprint::of::<T>(config.type_id),
+            element: Fingerprint::of::<T>(),
             capacity: self.capacity,
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
@@ -226,16 +226,25 @@ impl<'a, T: Plain> SpscRing<'a, T> {
 
     /// Attaches to a ring that some process initialised in `region`.
     ///
-    /// Checks the header against `Kind::Spsc` and `Fingerprint::of::<T>(type_id)`,
-    /// the capacity, and that the region holds the whole ring. Returns
+    /// Checks the header against `Kind::Spsc` and `T`'s
+    /// [`Fingerprint`] (size, alignment and [`Plain::TYPE_ID`]: a ring of
+    /// another element type is refused with [`AttachError::Element`]), the
+    /// capacity, and that the region holds the whole ring. Returns
     /// [`AttachError::NotReady`] while the creator is still initialising: retry
     /// until a deadline of your choosing.
-    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
+        Self::attach_with(region, ElementCheck::Exact)
+    }
+
+    /// [`SpscRing::attach`], comparing the element type as `check` says:
+    /// [`ElementCheck::LayoutOnly`] is the explicit opt-out that accepts a
+    /// ring of any element type with `T`'s size and alignment.
+    pub fn attach_with(region: Region<'a>, check: ElementCheck) -> Result<Self, AttachError> {
         let (control, capacity) = Control::attach(
             &region,
             region_align::<T>(),
             Kind::Spsc,
-            Fingerprint::of::<T>(type_id),
+            (Fingerprint::of::<T>(), check),
             Self::bytes_needed,
         )?;
         let base = control.cast::<u8>();

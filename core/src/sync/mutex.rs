@@ -88,7 +88,7 @@ use core::time::Duration;
 
 use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
 use crate::foundation::layout::InitError;
-use crate::foundation::layout::{AttachError, Fingerprint, Header, Kind};
+use crate::foundation::layout::{AttachError, ElementCheck, Fingerprint, Header, Kind};
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
 use crate::sync::fixed;
@@ -214,8 +214,8 @@ impl<'a, T: Plain> Mutex<'a, T> {
     }
 
     /// Creates an unlocked, consistent mutex holding `value` in `region`,
-    /// recording `type_id` for attachers to check.
-    pub fn init(region: Region<'a>, type_id: u64, value: T) -> Result<Self, InitError> {
+    /// recording `T`'s [`Fingerprint`] for attachers to check.
+    pub fn init(region: Region<'a>, value: T) -> Result<Self, InitError> {
         let total = Self::bytes_needed();
         let base = fixed::begin(&region, total, region_align::<T>())?;
         let c = base.cast::<Control>().as_ptr();
@@ -239,19 +239,27 @@ impl<'a, T: Plain> Mutex<'a, T> {
                 init_atomic(word, 0);
             }
             data.as_ptr().write(UnsafeCell::new(value));
-            fixed::publish(base, Kind::Mutex, Fingerprint::of::<T>(type_id), 1, total);
+            fixed::publish(base, Kind::Mutex, Fingerprint::of::<T>(), 1, total);
         }
         Ok(Self::from_parts(base, data))
     }
 
     /// Attaches to a mutex some process initialised in `region`, checking
-    /// its header against `Kind::Mutex` and `Fingerprint::of::<T>(type_id)`.
-    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+    /// its header against `Kind::Mutex` and `T`'s [`Fingerprint`] (size,
+    /// alignment and [`Plain::TYPE_ID`]: a mutex around another type is
+    /// refused with [`AttachError::Element`]).
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
+        Self::attach_with(region, ElementCheck::Exact)
+    }
+
+    /// [`Mutex::attach`], comparing the element type as `check` says
+    /// ([`ElementCheck::LayoutOnly`]: size and alignment only).
+    pub fn attach_with(region: Region<'a>, check: ElementCheck) -> Result<Self, AttachError> {
         let total = Self::bytes_needed();
         let (base, snap) = fixed::attach(
             &region,
             Kind::Mutex,
-            Fingerprint::of::<T>(type_id),
+            (Fingerprint::of::<T>(), check),
             total,
             region_align::<T>(),
         )?;

@@ -372,7 +372,9 @@ pub struct SpscSpin;
 #[repr(transparent)]
 struct Words<const W: usize>([u64; W]);
 // SAFETY: an array of u64: no padding, every bit pattern valid.
-unsafe impl<const W: usize> Plain for Words<W> {}
+unsafe impl<const W: usize> Plain for Words<W> {
+    const TYPE_ID: u64 = <[u64; W] as Plain>::TYPE_ID;
+}
 
 struct SpscLink<const W: usize> {
     tx: Producer<'static, Words<W>>,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use interlink_core::bytes::{ByteRing, Consumer, Producer, RecvError, SendError};
 use interlink_core::layout::Kind;
+use interlink_core::ElementCheck;
 use interlink_core::{AttachError, BlockError, InitError, Region, RingConfig};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
@@ -28,8 +29,8 @@ impl Shape for Bytes {
         ByteRing::init(region, config).map(drop)
     }
 
-    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
-        ByteRing::attach(region, type_id).map(|r| r.capacity())
+    fn attach(region: Region<'_>, _check: ElementCheck) -> Result<u32, AttachError> {
+        ByteRing::attach(region).map(|r| r.capacity())
     }
 }
 
@@ -38,7 +39,7 @@ pub type ByteChannel = Channel<Bytes>;
 
 impl Channel<Bytes> {
     fn ring(&self) -> Result<ByteRing<'_>, ChannelError> {
-        self.attached(ByteRing::attach)
+        self.attached(|region, _| ByteRing::attach(region))
     }
 
     /// Claims the producer role for this process, taking it over if its

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use interlink_core::layout::Kind;
 use interlink_core::mpmc::{MpmcRing, PopError, PushError, UserSlot};
+use interlink_core::ElementCheck;
 use interlink_core::{AttachError, BlockError, InitError, Plain, Region, RingConfig};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
@@ -57,21 +58,21 @@ impl<T: Plain> Shape for Mpmc<T> {
         MpmcRing::<T>::init(region, config).map(drop)
     }
 
-    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
-        MpmcRing::<T>::attach(region, type_id).map(|r| r.capacity())
+    fn attach(region: Region<'_>, check: ElementCheck) -> Result<u32, AttachError> {
+        MpmcRing::<T>::attach_with(region, check).map(|r| r.capacity())
     }
 
     /// Joins the ring's users table ([`MpmcRing::join`]), taking over the
     /// word of a user that died without leaving. `None` only if the ring
     /// no longer validates (rewritten since it was attached).
-    fn join(region: Region<'_>, type_id: u64, pid: u32) -> Option<UserSlot> {
-        let ring = MpmcRing::<T>::attach(region, type_id).ok()?;
+    fn join(region: Region<'_>, check: ElementCheck, pid: u32) -> Option<UserSlot> {
+        let ring = MpmcRing::<T>::attach_with(region, check).ok()?;
         ring.join(pid, process::is_alive).ok()
     }
 
     /// Leaves the users table ([`MpmcRing::leave`]).
-    fn leave(region: Region<'_>, type_id: u64, slot: UserSlot, pid: u32) {
-        if let Ok(ring) = MpmcRing::<T>::attach(region, type_id) {
+    fn leave(region: Region<'_>, check: ElementCheck, slot: UserSlot, pid: u32) {
+        if let Ok(ring) = MpmcRing::<T>::attach_with(region, check) {
             ring.leave(slot, pid);
         }
     }
@@ -85,7 +86,7 @@ impl<T: Plain> Channel<Mpmc<T>> {
     /// number of threads (it is `Copy`).
     pub fn handle(&self) -> Result<MpmcHandle<'_, T>, ChannelError> {
         Ok(MpmcHandle {
-            ring: self.attached(MpmcRing::attach)?,
+            ring: self.attached(MpmcRing::attach_with)?,
             patience: self.patience,
         })
     }

@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 
 use interlink_core::mpmc::UserSlot;
-use interlink_core::{AttachError, Region};
+use interlink_core::{AttachError, ElementCheck, Region};
 
 use super::{ChannelError, Patience, Shape};
 use crate::liveness;
@@ -20,7 +20,9 @@ use crate::shm::{self, Mapping, ShmError, ShmName};
 pub struct Channel<S> {
     pub(super) mapping: Mapping,
     pub(super) name: ShmName,
-    pub(super) type_id: u64,
+    /// How the element type was checked on opening, and is again when
+    /// a handle attaches.
+    pub(super) element_check: ElementCheck,
     pub(super) capacity: u32,
     pub(super) creator: bool,
     pub(super) patience: Patience,
@@ -38,7 +40,7 @@ pub struct Channel<S> {
 pub(crate) struct User {
     pub(super) slot: UserSlot,
     pub(super) pid: u32,
-    pub(super) leave: fn(Region<'_>, u64, UserSlot, u32),
+    pub(super) leave: fn(Region<'_>, ElementCheck, UserSlot, u32),
 }
 
 impl User {
@@ -46,12 +48,12 @@ impl User {
     /// words of users that died are judged by `presence`'s object.
     pub(super) fn join<S: Shape>(
         region: Region<'_>,
-        type_id: u64,
+        element_check: ElementCheck,
         presence: Option<&liveness::Presence>,
     ) -> Option<Self> {
         let pid = process::current_pid();
         let judge = presence.map(liveness::Presence::judge);
-        liveness::judging(judge, || S::join(region, type_id, pid)).map(|slot| Self {
+        liveness::judging(judge, || S::join(region, element_check, pid)).map(|slot| Self {
             slot,
             pid,
             leave: S::leave,
@@ -64,7 +66,12 @@ impl<S> Drop for Channel<S> {
         // A forked child that inherited the channel is not the user
         // recorded: leaving would free its parent's word.
         if let Some(user) = self.user.take().filter(|u| u.pid == process::current_pid()) {
-            (user.leave)(self.mapping.region(), self.type_id, user.slot, user.pid);
+            (user.leave)(
+                self.mapping.region(),
+                self.element_check,
+                user.slot,
+                user.pid,
+            );
         }
     }
 }
@@ -117,12 +124,12 @@ impl<S: Shape> Channel<S> {
             None => liveness::process_alive(pid),
         }
     }
-    /// The structure, attached with `attach` (a ring's own `attach`).
+    /// The structure, attached with `attach` (a ring's own `attach_with`).
     pub(super) fn attached<'s, R>(
         &'s self,
-        attach: impl FnOnce(Region<'s>, u64) -> Result<R, AttachError>,
+        attach: impl FnOnce(Region<'s>, ElementCheck) -> Result<R, AttachError>,
     ) -> Result<R, ChannelError> {
-        attach(self.mapping.region(), self.type_id).map_err(|error| ChannelError::Attach {
+        attach(self.mapping.region(), self.element_check).map_err(|error| ChannelError::Attach {
             name: self.name.to_string(),
             error,
         })

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use interlink_core::layout::Kind;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
+use interlink_core::ElementCheck;
 use interlink_core::{
     AttachError, BlockError, InitError, Plain, PopError, PushError, Region, RingConfig,
 };
@@ -28,8 +29,8 @@ impl<T: Plain> Shape for Spsc<T> {
         SpscRing::<T>::init(region, config).map(drop)
     }
 
-    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
-        SpscRing::<T>::attach(region, type_id).map(|r| r.capacity())
+    fn attach(region: Region<'_>, check: ElementCheck) -> Result<u32, AttachError> {
+        SpscRing::<T>::attach_with(region, check).map(|r| r.capacity())
     }
 }
 
@@ -38,7 +39,7 @@ pub type SpscChannel<T> = Channel<Spsc<T>>;
 
 impl<T: Plain> Channel<Spsc<T>> {
     fn ring(&self) -> Result<SpscRing<'_, T>, ChannelError> {
-        self.attached(SpscRing::attach)
+        self.attached(SpscRing::attach_with)
     }
 
     /// Claims the producer role for this process, taking it over if its

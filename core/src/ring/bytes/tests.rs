@@ -250,33 +250,40 @@ fn random_ops_match_a_model() {
 fn attach_validates_the_header() {
     let buf = ring_buf(256);
     assert_eq!(
-        ByteRing::attach(buf.region(), 5).unwrap_err(),
+        ByteRing::attach(buf.region()).unwrap_err(),
         AttachError::NotReady { state: 0 }
     );
-    let ring = ByteRing::init(
-        buf.region(),
-        RingConfig::new(256).with_type_id(5).with_creator_pid(9),
-    )
-    .unwrap();
-    let other = ByteRing::attach(buf.region(), 5).unwrap();
+    let ring = ByteRing::init(buf.region(), RingConfig::new(256).with_creator_pid(9)).unwrap();
+    let other = ByteRing::attach(buf.region()).unwrap();
     assert_eq!(other.capacity(), 256);
     assert_eq!(ring.header().creator_pid, 9);
+    // A byte ring records u8's type id; another id is another element.
+    // SAFETY: the type id's low word, inside the buffer, aligned to 4.
+    unsafe { buf.ptr().add(24).cast::<u32>().write(0x1234) };
     assert!(matches!(
-        ByteRing::attach(buf.region(), 6),
+        ByteRing::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
+    // SAFETY: as above.
+    unsafe {
+        buf.ptr()
+            .add(24)
+            .cast::<u32>()
+            .write(<u8 as crate::Plain>::TYPE_ID as u32)
+    };
+    assert!(ByteRing::attach(buf.region()).is_ok());
     // An SPSC ring is not a byte ring.
     let spsc_buf = AlignedBuf::new(crate::ring::spsc::SpscRing::<u64>::bytes_needed(64).unwrap());
     crate::ring::spsc::SpscRing::<u64>::init(spsc_buf.region(), RingConfig::new(64)).unwrap();
     assert!(matches!(
-        ByteRing::attach(spsc_buf.region(), 0),
+        ByteRing::attach(spsc_buf.region()),
         Err(AttachError::Kind { found: 1, .. })
     ));
     // A region shorter than the recorded ring.
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(buf.ptr(), 384 + 128) }.unwrap();
     assert!(matches!(
-        ByteRing::attach(short, 5),
+        ByteRing::attach(short),
         Err(AttachError::Region(RegionError::TooSmall { .. }))
     ));
     // Through the attached handle, messages flow both ways.
@@ -621,7 +628,7 @@ mod blocking {
 #[test]
 fn status_reads_roles_and_fill_without_the_type_id() {
     let buf = ring_buf(64);
-    let ring = ByteRing::init(buf.region(), RingConfig::new(64).with_type_id(9)).unwrap();
+    let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
     let mut tx = ring.producer(11).unwrap();
     let _rx = ring.consumer(12).unwrap();
     tx.send(1, &[5; 10]).unwrap();

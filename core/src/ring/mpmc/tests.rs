@@ -42,7 +42,9 @@ fn bytes_needed_and_capacity_rules() {
     #[derive(Clone, Copy)]
     struct Wide([u8; 512]);
     // SAFETY: a byte array: no padding, any bits valid.
-    unsafe impl Plain for Wide {}
+    unsafe impl Plain for Wide {
+        const TYPE_ID: u64 = crate::plain::type_id_of_name("test::Wide");
+    }
     // The slot: seq, padding to 512, the value: 1024 bytes, at 512.
     assert_eq!(MpmcRing::<Wide>::bytes_needed(2), Ok(512 + 2 * 1024));
     assert_eq!(MpmcRing::<Wide>::region_align(), 512);
@@ -109,29 +111,29 @@ fn push_pop_fifo_and_full_empty() {
 fn attach_validates_every_field() {
     let buf = ring_buf::<u64>(16);
     assert_eq!(
-        MpmcRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        MpmcRing::<u64>::attach(buf.region()).unwrap_err(),
         AttachError::NotReady { state: 0 }
     );
-    let ring = MpmcRing::<u64>::init(
-        buf.region(),
-        RingConfig::new(16).with_type_id(5).with_creator_pid(77),
-    )
-    .unwrap();
-    let other = MpmcRing::<u64>::attach(buf.region(), 5).unwrap();
+    let ring =
+        MpmcRing::<u64>::init(buf.region(), RingConfig::new(16).with_creator_pid(77)).unwrap();
+    let other = MpmcRing::<u64>::attach(buf.region()).unwrap();
     assert_eq!(other.capacity(), 16);
     assert_eq!(ring.header().creator_pid, 77);
     ring.try_push(3).unwrap();
     assert_eq!(other.try_pop(), Ok(3));
+    // Same size and alignment, another type: refused unless opted out.
     assert!(matches!(
-        MpmcRing::<u64>::attach(buf.region(), 6),
+        MpmcRing::<f64>::attach(buf.region()),
+        Err(AttachError::Element { .. })
+    ));
+    let as_f64 = MpmcRing::<f64>::attach_with(buf.region(), ElementCheck::LayoutOnly).unwrap();
+    assert_eq!(as_f64.capacity(), 16);
+    assert!(matches!(
+        MpmcRing::<u32>::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
     assert!(matches!(
-        MpmcRing::<u32>::attach(buf.region(), 5),
-        Err(AttachError::Element { .. })
-    ));
-    assert!(matches!(
-        crate::ring::spsc::SpscRing::<u64>::attach(buf.region(), 5),
+        crate::ring::spsc::SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Kind {
             expected: Kind::Spsc,
             found: 2
@@ -140,7 +142,7 @@ fn attach_validates_every_field() {
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(buf.ptr(), 400) }.unwrap();
     assert!(matches!(
-        MpmcRing::<u64>::attach(short, 5),
+        MpmcRing::<u64>::attach(short),
         Err(AttachError::Region(RegionError::TooSmall { .. }))
     ));
     let poke = |offset: usize, value: u32| {
@@ -150,7 +152,7 @@ fn attach_validates_every_field() {
     for bad in [1, 12, 0] {
         poke(32, bad); // a capacity no creator writes
         assert_eq!(
-            MpmcRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+            MpmcRing::<u64>::attach(buf.region()).unwrap_err(),
             AttachError::Corrupt {
                 field: "capacity",
                 value: bad as u64
@@ -159,7 +161,7 @@ fn attach_validates_every_field() {
     }
     poke(32, 32); // valid, but disagrees with total_len
     assert!(matches!(
-        MpmcRing::<u64>::attach(buf.region(), 5),
+        MpmcRing::<u64>::attach(buf.region()),
         Err(AttachError::Corrupt {
             field: "total_len",
             ..
@@ -168,14 +170,14 @@ fn attach_validates_every_field() {
     poke(32, 16);
     poke(8, 1); // kind: spsc
     assert!(matches!(
-        MpmcRing::<u64>::attach(buf.region(), 5),
+        MpmcRing::<u64>::attach(buf.region()),
         Err(AttachError::Kind {
             expected: Kind::Mpmc,
             found: 1
         })
     ));
     poke(8, 2);
-    assert!(MpmcRing::<u64>::attach(buf.region(), 5).is_ok());
+    assert!(MpmcRing::<u64>::attach(buf.region()).is_ok());
 }
 
 /// Random operations, through two copies of the ring, checked against a
@@ -186,7 +188,7 @@ fn random_operations_match_a_model() {
     for capacity in [2u32, 4, 8, 64] {
         let buf = ring_buf::<u64>(capacity);
         let a = MpmcRing::<u64>::init(buf.region(), RingConfig::new(capacity)).unwrap();
-        let b = MpmcRing::<u64>::attach(buf.region(), 0).unwrap();
+        let b = MpmcRing::<u64>::attach(buf.region()).unwrap();
         let mut model = VecDeque::new();
         let mut rng = Rng::new(capacity as u64);
         let mut next = 0u64;
@@ -694,7 +696,7 @@ mod users {
     fn join_takes_free_words_and_leave_frees_only_its_own() {
         let buf = ring_buf::<u64>(4);
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        let other = MpmcRing::<u64>::attach(buf.region(), 0).unwrap();
+        let other = MpmcRing::<u64>::attach(buf.region()).unwrap();
         assert_eq!(
             ring.users(),
             Users {
@@ -832,16 +834,13 @@ mod users {
 fn status_reads_any_element_type_and_its_users() {
     fn check<T: Plain>(value: T) {
         let buf = ring_buf::<T>(8);
-        let ring = MpmcRing::<T>::init(
-            buf.region(),
-            RingConfig::new(8).with_type_id(3).with_creator_pid(41),
-        )
-        .unwrap();
+        let ring =
+            MpmcRing::<T>::init(buf.region(), RingConfig::new(8).with_creator_pid(41)).unwrap();
         ring.join(42, |_| true).unwrap();
         ring.push_slice(&[value; 3]).unwrap();
         ring.try_pop().unwrap();
         let s = status(&buf.region()).unwrap();
-        assert_eq!(s.header.element, Fingerprint::of::<T>(3));
+        assert_eq!(s.header.element, Fingerprint::of::<T>());
         assert_eq!(
             (s.header.creator_pid, s.fill(), s.head, s.tail),
             (41, Some(2), 1, 3)
@@ -906,7 +905,7 @@ fn status_rejects_what_no_creator_writes() {
 fn extreme_values_in_every_word_give_typed_errors() {
     const CAP: u32 = 8;
     let buf = ring_buf::<u64>(CAP);
-    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(CAP).with_type_id(3)).unwrap();
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
     let poke = |offset: usize, value: u32| {
         // SAFETY: inside the buffer, aligned to 4.
         unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
@@ -936,7 +935,7 @@ fn extreme_values_in_every_word_give_typed_errors() {
         }
         poke(32, bad);
         assert!(matches!(
-            MpmcRing::<u64>::attach(buf.region(), 3),
+            MpmcRing::<u64>::attach(buf.region()),
             Err(AttachError::Corrupt {
                 field: "capacity" | "total_len",
                 ..
@@ -951,7 +950,7 @@ fn extreme_values_in_every_word_give_typed_errors() {
         ));
     }
     poke(32, CAP);
-    let other = MpmcRing::<u64>::attach(buf.region(), 3).unwrap();
+    let other = MpmcRing::<u64>::attach(buf.region()).unwrap();
     // Before claims and take-overs: extreme indices and sequences.
     let mut rng = Rng::new(13);
     for &tail in &extremes(5) {

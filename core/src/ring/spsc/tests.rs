@@ -27,7 +27,9 @@ fn bytes_needed_and_capacity_rules() {
     #[derive(Clone, Copy)]
     struct Wide([u8; 512]);
     // SAFETY: a byte array: no padding, any bits valid.
-    unsafe impl Plain for Wide {}
+    unsafe impl Plain for Wide {
+        const TYPE_ID: u64 = crate::plain::type_id_of_name("test::Wide");
+    }
     assert_eq!(SpscRing::<Wide>::bytes_needed(2), Ok(512 + 1024));
     assert_eq!(SpscRing::<Wide>::region_align(), 512);
 }
@@ -136,29 +138,33 @@ fn attach_validates_every_field() {
     let buf = ring_buf::<u64>(16);
     // Fresh zeroed memory: not ready yet.
     assert_eq!(
-        SpscRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        SpscRing::<u64>::attach(buf.region()).unwrap_err(),
         AttachError::NotReady { state: 0 }
     );
-    let ring = SpscRing::<u64>::init(
-        buf.region(),
-        RingConfig::new(16).with_type_id(5).with_creator_pid(77),
-    )
-    .unwrap();
-    let other = SpscRing::<u64>::attach(buf.region(), 5).unwrap();
+    let ring =
+        SpscRing::<u64>::init(buf.region(), RingConfig::new(16).with_creator_pid(77)).unwrap();
+    let other = SpscRing::<u64>::attach(buf.region()).unwrap();
     assert_eq!(other.capacity(), 16);
     assert_eq!(ring.header().creator_pid, 77);
+    // Same size and alignment, another type: refused unless opted out.
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 6),
+        SpscRing::<f64>::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
     assert!(matches!(
-        SpscRing::<u32>::attach(buf.region(), 5),
+        SpscRing::<[u8; 8]>::attach(buf.region()),
+        Err(AttachError::Element { .. })
+    ));
+    let as_f64 = SpscRing::<f64>::attach_with(buf.region(), ElementCheck::LayoutOnly).unwrap();
+    assert_eq!(as_f64.capacity(), 16);
+    assert!(matches!(
+        SpscRing::<u32>::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(buf.ptr(), 400) }.unwrap();
     assert!(matches!(
-        SpscRing::<u64>::attach(short, 5),
+        SpscRing::<u64>::attach(short),
         Err(AttachError::Region(RegionError::TooSmall { .. }))
     ));
 
@@ -169,7 +175,7 @@ fn attach_validates_every_field() {
     };
     poke(32, 12); // capacity not a power of two
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 5),
+        SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Corrupt {
             field: "capacity",
             value: 12
@@ -177,7 +183,7 @@ fn attach_validates_every_field() {
     ));
     poke(32, 32); // a valid capacity that disagrees with total_len
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 5),
+        SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Corrupt {
             field: "total_len",
             ..
@@ -186,7 +192,7 @@ fn attach_validates_every_field() {
     poke(32, 16);
     poke(8, 2); // kind: mpmc
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 5),
+        SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Kind {
             expected: Kind::Spsc,
             found: 2
@@ -195,12 +201,12 @@ fn attach_validates_every_field() {
     poke(8, 1);
     poke(4, 999);
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 5),
+        SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Version { found: 999, .. })
     ));
     poke(0, 0x1234);
     assert_eq!(
-        SpscRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        SpscRing::<u64>::attach(buf.region()).unwrap_err(),
         AttachError::BadMagic { found: 0x1234 }
     );
     let snap: HeaderSnapshot = Header::read(&buf.region()).unwrap();
@@ -466,7 +472,9 @@ fn status_reads_any_element_type_and_rejects_inconsistent_headers() {
     #[derive(Clone, Copy)]
     struct Pair([u64; 2]);
     // SAFETY: two u64s: no padding, any bits valid.
-    unsafe impl Plain for Pair {}
+    unsafe impl Plain for Pair {
+        const TYPE_ID: u64 = crate::plain::type_id_of_name("test::Pair");
+    }
     let buf = ring_buf::<Pair>(8);
     let ring =
         SpscRing::<Pair>::init(buf.region(), RingConfig::new(8).with_creator_pid(9)).unwrap();
@@ -476,7 +484,7 @@ fn status_reads_any_element_type_and_rejects_inconsistent_headers() {
     let s = status(&buf.region()).unwrap();
     assert_eq!((s.producer, s.consumer, s.fill()), (3, 0, Some(2)));
     assert_eq!(s.header.creator_pid, 9);
-    assert_eq!(s.header.element, Fingerprint::of::<Pair>(0));
+    assert_eq!(s.header.element, Fingerprint::of::<Pair>());
 
     // A prefix of the ring is too small.
     // SAFETY: a prefix of the buffer.
@@ -903,4 +911,60 @@ fn copying_calls_are_sound_while_a_peer_writes_the_slots() {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
+}
+
+crate::plain_struct! {
+    /// A user struct, as an application defines it.
+    #[derive(Debug, PartialEq)]
+    struct Quote {
+        instrument: u32,
+        side: u32,
+        price: i64,
+    }
+}
+
+crate::plain_struct! {
+    /// The same layout under another name.
+    #[derive(Debug, PartialEq)]
+    struct Fill {
+        instrument: u32,
+        side: u32,
+        price: i64,
+    }
+}
+
+crate::plain_struct! {
+    /// The same name and layout, another field name.
+    struct Renamed { instrument: u32, sides: u32, price: i64 }
+}
+
+#[test]
+fn plain_struct_round_trips_and_names_its_type() {
+    assert_ne!(Quote::TYPE_ID, Fill::TYPE_ID);
+    assert_ne!(Quote::TYPE_ID, Renamed::TYPE_ID);
+    assert_ne!(Quote::TYPE_ID, <[u64; 2]>::TYPE_ID);
+    let buf = ring_buf::<Quote>(8);
+    let ring = SpscRing::<Quote>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let other = SpscRing::<Quote>::attach(buf.region()).unwrap();
+    let q = Quote {
+        instrument: 7,
+        side: 1,
+        price: -42,
+    };
+    ring.producer(1).unwrap().try_push(q).unwrap();
+    assert_eq!(other.consumer(2).unwrap().try_pop(), Ok(q));
+    // Same size and alignment, another struct: refused.
+    let err = SpscRing::<Fill>::attach(buf.region()).unwrap_err();
+    assert_eq!(
+        err,
+        AttachError::Element {
+            expected: Fingerprint::of::<Fill>(),
+            found: Fingerprint::of::<Quote>(),
+        }
+    );
+    assert!(matches!(
+        SpscRing::<Renamed>::attach(buf.region()),
+        Err(AttachError::Element { .. })
+    ));
+    assert!(SpscRing::<Fill>::attach_with(buf.region(), ElementCheck::LayoutOnly).is_ok());
 }

@@ -10,7 +10,7 @@ fn attach_and_timeout() {
     let cv = Condvar::init(b.region()).unwrap();
     Condvar::attach(b.region()).unwrap();
     let mb = AlignedBuf::new(Mutex::<u32>::bytes_needed());
-    let m = Mutex::init(mb.region(), 0, 0u32).unwrap();
+    let m = Mutex::init(mb.region(), 0u32).unwrap();
     let w = TestWait::default();
     let me = Immortal(1);
     let g = m.lock(&w, &me, None).unwrap();
@@ -30,7 +30,7 @@ fn attach_and_timeout() {
 fn turns_alternate_between_threads() {
     let rounds = if cfg!(miri) { 10 } else { 1000 };
     let mb = AlignedBuf::new(Mutex::<u32>::bytes_needed());
-    let m = Mutex::init(mb.region(), 0, 0u32).unwrap();
+    let m = Mutex::init(mb.region(), 0u32).unwrap();
     let b = AlignedBuf::new(Condvar::BYTES);
     let cv = Condvar::init(b.region()).unwrap();
     let w = TestWait::default();
@@ -61,7 +61,7 @@ fn turns_alternate_between_threads() {
 #[test]
 fn hostile_words_only_wake() {
     let mb = AlignedBuf::new(Mutex::<u32>::bytes_needed());
-    let m = Mutex::init(mb.region(), 0, 0u32).unwrap();
+    let m = Mutex::init(mb.region(), 0u32).unwrap();
     let b = AlignedBuf::new(Condvar::BYTES);
     let cv = Condvar::init(b.region()).unwrap();
     let w = TestWait::default();

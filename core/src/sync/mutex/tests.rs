@@ -51,28 +51,29 @@ fn layout_init_and_attach() {
     assert_eq!(Mutex::<u8>::bytes_needed(), 97);
     assert_eq!(Mutex::<u128>::region_align(), align_of::<u128>().max(4));
     let b = buf::<u64>();
-    let m = Mutex::<u64>::init(b.region(), 5, 42).unwrap();
-    let other = Mutex::<u64>::attach(b.region(), 5).unwrap();
+    let m = Mutex::<u64>::init(b.region(), 42).unwrap();
+    let other = Mutex::<u64>::attach(b.region()).unwrap();
     let w = TestWait::default();
     assert_eq!(other.lock(&w, &Immortal(1), None).unwrap().get(), 42);
     assert!(matches!(
-        Mutex::<u64>::attach(b.region(), 6),
+        Mutex::<f64>::attach(b.region()),
         Err(AttachError::Element { .. })
     ));
+    assert!(Mutex::<f64>::attach_with(b.region(), crate::ElementCheck::LayoutOnly).is_ok());
     assert!(matches!(
-        Mutex::<u32>::attach(b.region(), 5),
+        Mutex::<u32>::attach(b.region()),
         Err(AttachError::Element { .. })
     ));
     let s = AlignedBuf::new(Semaphore::BYTES);
     Semaphore::init(s.region(), 0, 1).unwrap();
     assert!(matches!(
-        Mutex::<u64>::attach(s.region(), 0),
+        Mutex::<u64>::attach(s.region()),
         Err(AttachError::Kind { .. })
     ));
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(b.ptr(), 100) }.unwrap();
     assert!(matches!(
-        Mutex::<u64>::init(short, 5, 0),
+        Mutex::<u64>::init(short, 0),
         Err(InitError::Region(crate::RegionError::TooSmall { .. }))
     ));
     assert!(m.owner().is_none());
@@ -81,7 +82,7 @@ fn layout_init_and_attach() {
 #[test]
 fn lock_try_lock_and_guard_access() {
     let b = buf::<[u32; 4]>();
-    let m = Mutex::init(b.region(), 0, [0u32; 4]).unwrap();
+    let m = Mutex::init(b.region(), [0u32; 4]).unwrap();
     let w = TestWait::default();
     let (a, c) = (Morgue::new(1, &[]), Morgue::new(2, &[]));
     let mut g = m.try_lock(&w, &a).unwrap();
@@ -123,7 +124,7 @@ fn lock_try_lock_and_guard_access() {
 #[test]
 fn uncontended_lock_and_unlock_make_no_wait_calls() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     for i in 0..100 {
         let mut g = m.lock(&w, &Immortal(3), None).unwrap();
@@ -135,7 +136,7 @@ fn uncontended_lock_and_unlock_make_no_wait_calls() {
 #[test]
 fn a_dead_owner_is_detected_and_repair_is_required() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     // Owner 5 "dies" inside the critical section: the guard never drops.
     let mut g = m.lock(&w, &Immortal(5), None).unwrap();
@@ -167,7 +168,7 @@ fn a_dead_owner_is_detected_and_repair_is_required() {
 #[test]
 fn repaired_data_makes_the_mutex_usable_again() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     std::mem::forget(m.lock(&w, &Immortal(5), None).unwrap());
     let heir = Morgue::new(7, &[5]);
@@ -183,7 +184,7 @@ fn repaired_data_makes_the_mutex_usable_again() {
 fn threads_increment_under_the_lock() {
     let (threads, rounds) = if cfg!(miri) { (3, 20) } else { (4, 2000) };
     let b = buf::<[u64; 2]>();
-    let m = Mutex::init(b.region(), 0, [0u64; 2]).unwrap();
+    let m = Mutex::init(b.region(), [0u64; 2]).unwrap();
     let w = TestWait::default();
     std::thread::scope(|s| {
         for t in 1..=threads {
@@ -211,7 +212,7 @@ fn threads_increment_under_the_lock() {
 #[test]
 fn lock_and_unlock_end_while_a_peer_rewrites_the_word() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     let me = Morgue::new(1, &[7]);
     let word = &m.raw.control().word;
@@ -257,7 +258,7 @@ fn health_reset<T>(m: &Mutex<'_, T>) {
 #[test]
 fn hostile_words_give_typed_results() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 4, 9u64).unwrap();
+    let m = Mutex::init(b.region(), 9u64).unwrap();
     let w = TestWait::default();
     let poke = |offset: usize, value: u32| {
         // SAFETY: inside the buffer, aligned to 4.
@@ -266,7 +267,7 @@ fn hostile_words_give_typed_results() {
     // Header: a capacity other than 1, a length other than the mutex's.
     poke(32, 2);
     assert!(matches!(
-        Mutex::<u64>::attach(b.region(), 4),
+        Mutex::<u64>::attach(b.region()),
         Err(AttachError::Corrupt {
             field: "capacity",
             ..
@@ -275,14 +276,14 @@ fn hostile_words_give_typed_results() {
     poke(32, 1);
     poke(40, 1 << 20);
     assert!(matches!(
-        Mutex::<u64>::attach(b.region(), 4),
+        Mutex::<u64>::attach(b.region()),
         Err(AttachError::Corrupt {
             field: "total_len",
             ..
         })
     ));
     poke(40, Mutex::<u64>::bytes_needed() as u32);
-    assert!(Mutex::<u64>::attach(b.region(), 4).is_ok());
+    assert!(Mutex::<u64>::attach(b.region()).is_ok());
     let t = Some(Duration::from_millis(3));
     // A lock word no owner writes: WAITERS with no id, the reserved bit,
     // every bit. Held by somebody else, or (id 1 once masked) by us.
