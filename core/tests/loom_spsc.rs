@@ -6,6 +6,7 @@
 #![cfg(loom)]
 
 use interlink_core::spsc::SpscRing;
+use interlink_core::Holder;
 use interlink_core::{PopError, RingConfig};
 use loom::thread;
 
@@ -26,8 +27,8 @@ fn push_pop_in_order_across_the_wrap() {
     model(|| {
         let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let producer = thread::spawn(move || {
             for i in 0..3 {
                 while tx.try_push(i).is_err() {
@@ -57,8 +58,8 @@ fn batches_in_order() {
     model(|| {
         let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let producer = thread::spawn(move || {
             let items = [10, 11, 12];
             let mut sent = 0;
@@ -84,8 +85,8 @@ fn chunks_commit_and_release() {
     model(|| {
         let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let producer = thread::spawn(move || {
             for round in 0..2u64 {
                 loop {
@@ -129,7 +130,7 @@ fn init_attach_handshake() {
                     Ok(ring) => {
                         assert_eq!(ring.capacity(), 4);
                         assert_eq!(ring.len(), 0);
-                        let mut rx = ring.consumer(2).unwrap();
+                        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
                         assert_eq!(rx.try_pop(), Err(PopError::Empty));
                         return;
                     }

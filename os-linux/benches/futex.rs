@@ -163,8 +163,8 @@ fn futex_peer(map: &'static Mapping, placement: Placement) -> Peer {
     let child = fork(move || {
         placement.pin(true);
         let b = Blocking::parking(Futex);
-        let mut rx = there.consumer(process::current_pid()).unwrap();
-        let mut tx = back.producer(process::current_pid()).unwrap();
+        let mut rx = there.consumer(process::holder()).unwrap();
+        let mut tx = back.producer(process::holder()).unwrap();
         loop {
             let v = rx.recv(&b, None).unwrap();
             if v == STOP {
@@ -175,8 +175,8 @@ fn futex_peer(map: &'static Mapping, placement: Placement) -> Peer {
     })
     .unwrap();
     let b = Blocking::parking(Futex);
-    let mut tx = there.producer(process::current_pid()).unwrap();
-    let mut rx = back.consumer(process::current_pid()).unwrap();
+    let mut tx = there.producer(process::holder()).unwrap();
+    let mut rx = back.consumer(process::holder()).unwrap();
     Peer {
         child: Some(child),
         ping: Box::new(move |v| tx.send(v, &b, None).unwrap()),

@@ -69,7 +69,7 @@ fn producers_serialised_by_a_shared_mutex() {
                     };
                     // Free whenever the mutex is held: the last holder
                     // dropped its producer before unlocking.
-                    let Ok(mut tx) = ring.producer(process::current_pid()) else {
+                    let Ok(mut tx) = ring.producer(process::holder()) else {
                         return 3;
                     };
                     if tx
@@ -87,7 +87,7 @@ fn producers_serialised_by_a_shared_mutex() {
         })
         .collect();
 
-    let mut rx = ring.consumer(process::current_pid()).unwrap();
+    let mut rx = ring.consumer(process::holder()).unwrap();
     let b = Blocking::new(Futex);
     let mut lengths: Vec<Rng> = (0..PRODUCERS).map(|p| Rng(u64::from(p) + 1)).collect();
     let mut next = [0u32; PRODUCERS as usize];

@@ -14,7 +14,7 @@ use common::Gate;
 
 use interlink_core::mpmc::UserSlot;
 use interlink_core::mutex::{LockError, Mutex};
-use interlink_core::{BlockError, RingConfig};
+use interlink_core::{BlockError, Holder, RingConfig};
 use interlink_linux::channel::{ByteChannel, ChannelOptions, MpmcChannel, SpscChannel};
 use interlink_linux::futex::{Futex, Robust};
 use interlink_linux::inspect::{self, State};
@@ -385,7 +385,10 @@ fn a_reused_pid_does_not_keep_a_dead_holder_alive() {
     let mpmc = TempName::new("il-live").unwrap();
     let users = MpmcChannel::<u64>::create(&mpmc, RingConfig::new(8), &options()).unwrap();
     let ring = users.handle().unwrap().ring();
-    assert_eq!(ring.join(pid, |_| true), Ok(UserSlot::Word(1)));
+    assert_eq!(
+        ring.join(Holder::new(pid).unwrap(), |_| true),
+        UserSlot::Word(1)
+    );
     let again = MpmcChannel::<u64>::open(&mpmc, &options()).unwrap();
     assert_eq!(
         again.user_slot(),
@@ -434,7 +437,9 @@ fn a_holder_known_only_by_its_presence_lock_lives_until_it_dies() {
         .ok()??;
         std::mem::forget(lock);
         let ring = SpscRing::<u64>::attach(channel.mapping().region()).ok()?;
-        let tx = ring.take_over_producer(NO_SUCH_PID, |_| false).ok()?;
+        let tx = ring
+            .take_over_producer(Holder::new(NO_SUCH_PID)?, |_| false)
+            .ok()?;
         std::mem::forget(tx);
         Some(shm)
     });

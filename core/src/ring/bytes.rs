@@ -105,6 +105,7 @@ use core::ptr::NonNull;
 
 use crate::foundation::atomics::{Ordering, UnsafeCell};
 use crate::foundation::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
+use crate::foundation::holder::Holder;
 use crate::foundation::layout::{
     AttachError, ElementCheck, Fingerprint, HeaderFields, HeaderSnapshot, Kind,
 };
@@ -310,23 +311,23 @@ impl<'a> ByteRing<'a> {
         })
     }
 
-    /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    /// Claims the producer role for `holder` (on Linux a pid: `interlink_linux::process::holder()`).
     ///
     /// The new producer starts from the shared indices, checked like every
     /// later load (and its own, the tail, for record alignment): if they
     /// are out of range the role is freed again and the claim fails with
     /// [`RoleError::Corrupt`].
-    pub fn producer(&self, holder: u32) -> Result<Producer<'a>, RoleError> {
+    pub fn producer(&self, holder: Holder) -> Result<Producer<'a>, RoleError> {
         role::claim(&self.control().meta.producer, holder)?;
-        Producer::new(*self, holder)
+        Producer::new(*self, holder.get())
     }
 
-    /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    /// Claims the consumer role for `holder` (on Linux a pid: `interlink_linux::process::holder()`).
     /// Fails with [`RoleError::Corrupt`] (leaving the role free) if the
     /// shared indices are out of range or the head is not record-aligned.
-    pub fn consumer(&self, holder: u32) -> Result<Consumer<'a>, RoleError> {
+    pub fn consumer(&self, holder: Holder) -> Result<Consumer<'a>, RoleError> {
         role::claim(&self.control().meta.consumer, holder)?;
-        Consumer::new(*self, holder)
+        Consumer::new(*self, holder.get())
     }
 
     /// Claims the producer role, taking it from its holder if `is_alive`
@@ -336,11 +337,11 @@ impl<'a> ByteRing<'a> {
     /// with [`RoleError::Corrupt`], as for [`ByteRing::producer`].
     pub fn take_over_producer(
         &self,
-        holder: u32,
+        holder: Holder,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Producer<'a>, RoleError> {
         role::take_over(&self.control().meta.producer, holder, is_alive)?;
-        Producer::new(*self, holder)
+        Producer::new(*self, holder.get())
     }
 
     /// Claims the consumer role, taking it from its holder if `is_alive`
@@ -350,11 +351,11 @@ impl<'a> ByteRing<'a> {
     /// [`RoleError::Corrupt`], as for [`ByteRing::consumer`].
     pub fn take_over_consumer(
         &self,
-        holder: u32,
+        holder: Holder,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Consumer<'a>, RoleError> {
         role::take_over(&self.control().meta.consumer, holder, is_alive)?;
-        Consumer::new(*self, holder)
+        Consumer::new(*self, holder.get())
     }
 }
 

@@ -162,6 +162,7 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::foundation::holder::Holder;
 use crate::foundation::layout::{
     AttachError, ElementCheck, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
 };

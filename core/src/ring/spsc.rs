@@ -73,6 +73,7 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
 use crate::foundation::atomics::{Ordering, UnsafeCell};
+use crate::foundation::holder::Holder;
 use crate::foundation::layout::{AttachError, ElementCheck, Fingerprint, HeaderFields, Kind};
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
@@ -258,22 +259,22 @@ impl<'a, T: Plain> SpscRing<'a, T> {
         })
     }
 
-    /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    /// Claims the producer role for `holder` (on Linux a pid: `interlink_linux::process::holder()`).
     ///
     /// The new producer starts from the shared indices, checked like every
     /// later load: if they are out of range the role is freed again and
     /// the claim fails with [`RoleError::Corrupt`].
-    pub fn producer(&self, holder: u32) -> Result<Producer<'a, T>, RoleError> {
+    pub fn producer(&self, holder: Holder) -> Result<Producer<'a, T>, RoleError> {
         role::claim(&self.control().meta.producer, holder)?;
-        Producer::new(*self, holder)
+        Producer::new(*self, holder.get())
     }
 
-    /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    /// Claims the consumer role for `holder` (on Linux a pid: `interlink_linux::process::holder()`).
     /// Fails with [`RoleError::Corrupt`] (leaving the role free) if the
     /// shared indices are out of range.
-    pub fn consumer(&self, holder: u32) -> Result<Consumer<'a, T>, RoleError> {
+    pub fn consumer(&self, holder: Holder) -> Result<Consumer<'a, T>, RoleError> {
         role::claim(&self.control().meta.consumer, holder)?;
-        Consumer::new(*self, holder)
+        Consumer::new(*self, holder.get())
     }
 
     /// Claims the producer role, taking it from its holder if `is_alive`
@@ -287,11 +288,11 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     /// [`RoleError::Corrupt`], as for [`SpscRing::producer`].
     pub fn take_over_producer(
         &self,
-        holder: u32,
+        holder: Holder,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Producer<'a, T>, RoleError> {
         role::take_over(&self.control().meta.producer, holder, is_alive)?;
-        Producer::new(*self, holder)
+        Producer::new(*self, holder.get())
     }
 
     /// Claims the consumer role, taking it from its holder if `is_alive`
@@ -301,11 +302,11 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     /// [`RoleError::Corrupt`], as for [`SpscRing::consumer`].
     pub fn take_over_consumer(
         &self,
-        holder: u32,
+        holder: Holder,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Consumer<'a, T>, RoleError> {
         role::take_over(&self.control().meta.consumer, holder, is_alive)?;
-        Consumer::new(*self, holder)
+        Consumer::new(*self, holder.get())
     }
 }
 

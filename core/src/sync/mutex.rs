@@ -87,6 +87,7 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::foundation::holder::Holder;
 use crate::foundation::layout::InitError;
 use crate::foundation::layout::{AttachError, ElementCheck, Fingerprint, Header, Kind};
 use crate::foundation::plain::Plain;
@@ -105,8 +106,9 @@ pub use owner::{Immortal, Liveness, Owner};
 
 /// Bit 31 of the lock word: a waiter may be asleep.
 const WAITERS: u32 = 1 << 31;
-/// The owner's id in the lock word (bit 30 is reserved).
-pub const MAX_OWNER_ID: u32 = (1 << 30) - 1;
+/// The owner's id in the lock word (bit 30 is reserved): every
+/// [`Holder`] fits.
+pub const MAX_OWNER_ID: u32 = Holder::MAX;
 
 /// Values of the health word.
 mod health {
@@ -308,14 +310,15 @@ impl<'a, T: Plain> Mutex<'a, T> {
 }
 
 impl<T> Mutex<'_, T> {
-    /// The owner as recorded now, `None` when unlocked (for inspectors:
+    /// The owner as recorded now, `None` when unlocked (or when the word
+    /// names no owner: a peer wrote only flag bits) (for inspectors:
     /// by the time it returns it may have changed). Its tid is the
     /// holder's; its pid and stamp may, for a moment after the lock changes
     /// hands, be those of a previous owner with the same tid.
     pub fn owner(&self) -> Option<Owner> {
         let c = self.raw.control();
         let word = c.word.load(Ordering::Acquire);
-        (word != 0).then(|| c.owner_record(word & MAX_OWNER_ID))
+        Holder::new(word & MAX_OWNER_ID).map(|holder| c.owner_record(holder))
     }
 
     /// Whether a previous owner died and the data was never repaired.

@@ -47,7 +47,7 @@ impl Channel<Bytes> {
     pub fn sender(&self) -> Result<ByteSender<'_>, ChannelError> {
         let tx = self
             .ring()?
-            .take_over_producer(process::current_pid(), |pid| self.holder_alive(pid))?;
+            .take_over_producer(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(ByteSender {
             tx,
             patience: self.patience,
@@ -59,7 +59,7 @@ impl Channel<Bytes> {
     pub fn receiver(&self) -> Result<ByteReceiver<'_>, ChannelError> {
         let rx = self
             .ring()?
-            .take_over_consumer(process::current_pid(), |pid| self.holder_alive(pid))?;
+            .take_over_consumer(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(ByteReceiver {
             rx,
             patience: self.patience,

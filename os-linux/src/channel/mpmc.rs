@@ -37,6 +37,7 @@ use std::time::Duration;
 use interlink_core::layout::Kind;
 use interlink_core::mpmc::{MpmcRing, PopError, PushError, UserSlot};
 use interlink_core::ElementCheck;
+use interlink_core::Holder;
 use interlink_core::{AttachError, BlockError, InitError, Plain, Region, RingConfig};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
@@ -65,15 +66,15 @@ impl<T: Plain> Shape for Mpmc<T> {
     /// Joins the ring's users table ([`MpmcRing::join`]), taking over the
     /// word of a user that died without leaving. `None` only if the ring
     /// no longer validates (rewritten since it was attached).
-    fn join(region: Region<'_>, check: ElementCheck, pid: u32) -> Option<UserSlot> {
+    fn join(region: Region<'_>, check: ElementCheck, holder: Holder) -> Option<UserSlot> {
         let ring = MpmcRing::<T>::attach_with(region, check).ok()?;
-        ring.join(pid, process::is_alive).ok()
+        Some(ring.join(holder, process::is_alive))
     }
 
     /// Leaves the users table ([`MpmcRing::leave`]).
-    fn leave(region: Region<'_>, check: ElementCheck, slot: UserSlot, pid: u32) {
+    fn leave(region: Region<'_>, check: ElementCheck, slot: UserSlot, holder: Holder) {
         if let Ok(ring) = MpmcRing::<T>::attach_with(region, check) {
-            ring.leave(slot, pid);
+            ring.leave(slot, holder);
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 
 use interlink_core::mpmc::UserSlot;
-use interlink_core::{AttachError, ElementCheck, Region};
+use interlink_core::{AttachError, ElementCheck, Holder, Region};
 
 use super::{ChannelError, Patience, Shape};
 use crate::liveness;
@@ -39,8 +39,8 @@ pub struct Channel<S> {
 #[derive(Debug)]
 pub(crate) struct User {
     pub(super) slot: UserSlot,
-    pub(super) pid: u32,
-    pub(super) leave: fn(Region<'_>, ElementCheck, UserSlot, u32),
+    pub(super) holder: Holder,
+    pub(super) leave: fn(Region<'_>, ElementCheck, UserSlot, Holder),
 }
 
 impl User {
@@ -51,11 +51,11 @@ impl User {
         element_check: ElementCheck,
         presence: Option<&liveness::Presence>,
     ) -> Option<Self> {
-        let pid = process::current_pid();
+        let holder = process::holder();
         let judge = presence.map(liveness::Presence::judge);
-        liveness::judging(judge, || S::join(region, element_check, pid)).map(|slot| Self {
+        liveness::judging(judge, || S::join(region, element_check, holder)).map(|slot| Self {
             slot,
-            pid,
+            holder,
             leave: S::leave,
         })
     }
@@ -65,12 +65,12 @@ impl<S> Drop for Channel<S> {
     fn drop(&mut self) {
         // A forked child that inherited the channel is not the user
         // recorded: leaving would free its parent's word.
-        if let Some(user) = self.user.take().filter(|u| u.pid == process::current_pid()) {
+        if let Some(user) = self.user.take().filter(|u| u.holder == process::holder()) {
             (user.leave)(
                 self.mapping.region(),
                 self.element_check,
                 user.slot,
-                user.pid,
+                user.holder,
             );
         }
     }

@@ -47,7 +47,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn sender(&self) -> Result<Sender<'_, T>, ChannelError> {
         let tx = self
             .ring()?
-            .take_over_producer(process::current_pid(), |pid| self.holder_alive(pid))?;
+            .take_over_producer(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(Sender {
             tx,
             patience: self.patience,
@@ -59,7 +59,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn receiver(&self) -> Result<Receiver<'_, T>, ChannelError> {
         let rx = self
             .ring()?
-            .take_over_consumer(process::current_pid(), |pid| self.holder_alive(pid))?;
+            .take_over_consumer(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(Receiver {
             rx,
             patience: self.patience,

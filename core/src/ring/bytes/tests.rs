@@ -52,8 +52,8 @@ fn bytes_needed_and_capacity_rules() {
 fn send_recv_in_order_full_and_too_large() {
     let buf = ring_buf(128);
     let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut out = [0u8; 128];
     assert_eq!(rx.recv(&mut out), Err(RecvError::Empty));
     assert_eq!(
@@ -95,8 +95,8 @@ fn send_recv_in_order_full_and_too_large() {
 fn reserve_commit_peek_release_in_place() {
     let buf = ring_buf(256);
     let ring = ByteRing::init(buf.region(), RingConfig::new(256)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     {
         let mut r = tx.reserve(40).unwrap();
         assert_eq!(r.len(), 40);
@@ -134,8 +134,8 @@ fn reserve_commit_peek_release_in_place() {
 fn drain_hands_out_a_batch_and_releases_once() {
     let buf = ring_buf(512);
     let ring = ByteRing::init(buf.region(), RingConfig::new(512)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     for i in 0..5 {
         tx.send(i, &payload(i, i as usize * 3)).unwrap();
     }
@@ -158,8 +158,8 @@ fn drain_hands_out_a_batch_and_releases_once() {
 fn a_tail_shorter_than_a_header_is_skipped() {
     let buf = ring_buf(64);
     let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut out = [0u8; 64];
     tx.send(1, &[1; 40]).unwrap(); // 56 bytes: 8 left before the end
     assert_eq!(rx.recv(&mut out), Ok((1, 40)));
@@ -178,8 +178,8 @@ fn random_ops_match_a_model() {
     for capacity in [32u32, 64, 256, 4096] {
         let buf = ring_buf(capacity);
         let ring = ByteRing::init(buf.region(), RingConfig::new(capacity)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let max = ring.max_payload() as u64;
         let mut model: VecDeque<(u32, Vec<u8>)> = VecDeque::new();
         let mut seq = 0u32;
@@ -287,8 +287,8 @@ fn attach_validates_the_header() {
         Err(AttachError::Region(RegionError::TooSmall { .. }))
     ));
     // Through the attached handle, messages flow both ways.
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = other.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = other.consumer(Holder::fixed::<2>()).unwrap();
     tx.send(3, b"xyz").unwrap();
     assert_eq!(rx.peek().unwrap().as_slice(), b"xyz");
 }
@@ -297,8 +297,8 @@ fn attach_validates_the_header() {
 fn hostile_headers_and_indices_are_corrupt_never_out_of_bounds() {
     let buf = ring_buf(128);
     let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut out = [0u8; 128];
 
     // A length beyond the published bytes (check word made to match).
@@ -335,10 +335,13 @@ fn hostile_headers_and_indices_are_corrupt_never_out_of_bounds() {
     head.store(3, Ordering::Release);
     tail.store(24, Ordering::Release);
     drop(rx);
-    assert_eq!(ring.consumer(2).unwrap_err(), RoleError::Corrupt);
+    assert_eq!(
+        ring.consumer(Holder::fixed::<2>()).unwrap_err(),
+        RoleError::Corrupt
+    );
     assert_eq!(ring.consumer_holder(), 0);
     head.store(0, Ordering::Release);
-    let mut rx = ring.consumer(2).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     head.store(3, Ordering::Release);
     rx.head = 3;
     assert_eq!(rx.peek().unwrap_err(), PopError::Corrupt);
@@ -353,8 +356,8 @@ fn random_scribbles_never_break_bounds() {
     let capacity = 128u32;
     let buf = ring_buf(capacity);
     let ring = ByteRing::init(buf.region(), RingConfig::new(capacity)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut out = [0u8; 128];
     for _ in 0..if cfg!(miri) { 500 } else { 50_000 } {
         match rng.below(5) {
@@ -398,14 +401,14 @@ fn random_scribbles_never_break_bounds() {
 fn roles_are_exclusive_and_taken_back_from_the_dead() {
     let buf = ring_buf(128);
     let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
-    let mut tx = ring.producer(10).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<10>()).unwrap();
     assert_eq!(
-        ring.producer(11).unwrap_err(),
+        ring.producer(Holder::fixed::<11>()).unwrap_err(),
         RoleError::Taken { holder: 10 }
     );
-    let rx = ring.consumer(20).unwrap();
+    let rx = ring.consumer(Holder::fixed::<20>()).unwrap();
     assert_eq!(
-        ring.consumer(21).unwrap_err(),
+        ring.consumer(Holder::fixed::<21>()).unwrap_err(),
         RoleError::Taken { holder: 20 }
     );
     tx.send(1, b"kept").unwrap();
@@ -414,8 +417,12 @@ fn roles_are_exclusive_and_taken_back_from_the_dead() {
     r.write(0, b"lost");
     core::mem::forget(tx);
     core::mem::forget(rx);
-    let mut tx = ring.take_over_producer(12, |h| h != 10).unwrap();
-    let mut rx = ring.take_over_consumer(22, |h| h != 20).unwrap();
+    let mut tx = ring
+        .take_over_producer(Holder::fixed::<12>(), |h| h != 10)
+        .unwrap();
+    let mut rx = ring
+        .take_over_consumer(Holder::fixed::<22>(), |h| h != 20)
+        .unwrap();
     tx.send(2, b"next").unwrap();
     let mut out = [0u8; 8];
     assert_eq!(rx.recv(&mut out), Ok((1, 4)));
@@ -440,7 +447,7 @@ fn producers_serialise_through_the_role() {
                     let data = payload(seq * PRODUCERS + p, rng.below(100) as usize);
                     loop {
                         // Claim, send, release; retry while another holds it.
-                        let Ok(mut tx) = ring.producer(p) else {
+                        let Ok(mut tx) = ring.producer(Holder::new(p).unwrap()) else {
                             std::thread::yield_now();
                             continue;
                         };
@@ -456,7 +463,7 @@ fn producers_serialise_through_the_role() {
                 }
             });
         }
-        let mut rx = ring.consumer(100).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<100>()).unwrap();
         let mut next = [0u32; PRODUCERS as usize + 1];
         let mut out = [0u8; 128];
         let mut received = 0;
@@ -481,8 +488,8 @@ fn two_threads_stream_in_order() {
     let count: u32 = if cfg!(miri) { 200 } else { 100_000 };
     let buf = ring_buf(4096);
     let ring = ByteRing::init(buf.region(), RingConfig::new(4096)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut rng = Rng::new(5);
@@ -521,8 +528,8 @@ mod blocking {
     fn timeouts_and_errors_that_waiting_cannot_cure() {
         let buf = ring_buf(64);
         let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::new(TestWait::default());
         let t = Some(Duration::from_millis(2));
         let mut out = [0u8; 64];
@@ -567,8 +574,8 @@ mod blocking {
         let count: u32 = if cfg!(miri) { 30 } else { 5_000 };
         let buf = ring_buf(128);
         let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking {
             wait: TestWait::default(),
             spins: 2,
@@ -629,8 +636,8 @@ mod blocking {
 fn status_reads_roles_and_fill_without_the_type_id() {
     let buf = ring_buf(64);
     let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
-    let mut tx = ring.producer(11).unwrap();
-    let _rx = ring.consumer(12).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<11>()).unwrap();
+    let _rx = ring.consumer(Holder::fixed::<12>()).unwrap();
     tx.send(1, &[5; 10]).unwrap();
     let s = status(&buf.region()).unwrap();
     assert_eq!((s.producer, s.consumer), (11, 12));
@@ -719,12 +726,12 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             let what = format!("offset {offset} = {value:#x}");
             let claims = [
                 (
-                    ring.producer(1)
+                    ring.producer(Holder::fixed::<1>())
                         .map(|mut tx| exercise_producer(&mut tx, CAP)),
                     tail,
                 ),
                 (
-                    ring.consumer(2)
+                    ring.consumer(Holder::fixed::<2>())
                         .map(|mut rx| exercise_consumer(&mut rx, CAP)),
                     head,
                 ),
@@ -742,15 +749,15 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             // Take-over of dead holders: the same check.
             index_word(&buf, 128).store(0, Ordering::Release);
             index_word(&buf, 256).store(0, Ordering::Release);
-            core::mem::forget(ring.producer(5).unwrap());
-            core::mem::forget(ring.consumer(6).unwrap());
+            core::mem::forget(ring.producer(Holder::fixed::<5>()).unwrap());
+            core::mem::forget(ring.consumer(Holder::fixed::<6>()).unwrap());
             index_word(&buf, 128).store(tail, Ordering::Release);
             index_word(&buf, 256).store(head, Ordering::Release);
-            let tx = ring.take_over_producer(7, |_| false);
+            let tx = ring.take_over_producer(Holder::fixed::<7>(), |_| false);
             assert_eq!(tx.is_ok(), in_range && tail.is_multiple_of(8), "{what}");
             drop(tx);
             index_word(&buf, 128).store(tail, Ordering::Release);
-            let rx = ring.take_over_consumer(8, |_| false);
+            let rx = ring.take_over_consumer(Holder::fixed::<8>(), |_| false);
             assert_eq!(rx.is_ok(), in_range && head.is_multiple_of(8), "{what}");
             drop(rx);
             assert!(ring.used() <= CAP);
@@ -767,8 +774,8 @@ fn hostile_indices_between_operations_stay_in_bounds() {
     const CAP: u32 = 128;
     let buf = ring_buf(CAP);
     let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     for round in 0..4u32 {
         for offset in [128usize, 256] {
             let other = index_word(&buf, 384 - offset).load(Ordering::Relaxed);
@@ -798,8 +805,8 @@ fn hostile_indices_between_operations_stay_in_bounds() {
 fn record_read_past_the_payload_clamps_to_nothing() {
     let buf = ring_buf(64);
     let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     tx.send(4, b"abcdef").unwrap();
     let rec = rx.peek().unwrap();
     let v = rec.view();
@@ -830,8 +837,8 @@ fn copying_calls_are_sound_while_a_peer_writes_the_records() {
     const CAP: u32 = 256;
     let buf = ring_buf(CAP);
     let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     // SAFETY: the records' bytes, inside the buffer, alive for the test.
     let bytes: &[AtomicU8] =
         unsafe { std::slice::from_raw_parts(buf.ptr().add(DATA_OFFSET).cast(), CAP as usize) };

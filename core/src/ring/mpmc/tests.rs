@@ -704,48 +704,46 @@ mod users {
                 overflow: false
             }
         );
-        assert_eq!(ring.join(0, ALIVE), Err(RoleError::ZeroHolder));
         // Free words are taken without asking whether anyone lives.
         let never = |_| -> bool { panic!("no occupied word before a free one") };
-        assert_eq!(ring.join(10, never), Ok(UserSlot::Word(0)));
-        assert_eq!(other.join(11, ALIVE), Ok(UserSlot::Word(1)));
+        assert_eq!(ring.join(Holder::fixed::<10>(), never), UserSlot::Word(0));
+        assert_eq!(other.join(Holder::fixed::<11>(), ALIVE), UserSlot::Word(1));
         // The same holder joining twice holds two words.
-        assert_eq!(ring.join(10, ALIVE), Ok(UserSlot::Word(2)));
+        assert_eq!(ring.join(Holder::fixed::<10>(), ALIVE), UserSlot::Word(2));
         assert_eq!(other.users().holders().collect::<Vec<_>>(), [10, 11, 10]);
         // Leave frees a word only for its holder.
-        assert!(!ring.leave(UserSlot::Word(1), 12));
-        assert!(!ring.leave(UserSlot::Word(1), 0));
-        assert!(other.leave(UserSlot::Word(1), 11));
-        assert!(!other.leave(UserSlot::Word(1), 11)); // twice: nothing left
+        assert!(!ring.leave(UserSlot::Word(1), Holder::fixed::<12>()));
+        assert!(other.leave(UserSlot::Word(1), Holder::fixed::<11>()));
+        assert!(!other.leave(UserSlot::Word(1), Holder::fixed::<11>())); // twice: nothing left
         assert_eq!(words(&ring)[..3], [10, 0, 10]);
         // A freed word is the first taken again.
-        assert_eq!(ring.join(13, ALIVE), Ok(UserSlot::Word(1)));
+        assert_eq!(ring.join(Holder::fixed::<13>(), ALIVE), UserSlot::Word(1));
         // Indices out of the table are refused, not used.
-        assert!(!ring.leave(UserSlot::Word(USER_WORDS), 10));
-        assert!(!ring.leave(UserSlot::Word(usize::MAX), 10));
+        assert!(!ring.leave(UserSlot::Word(USER_WORDS), Holder::fixed::<10>()));
+        assert!(!ring.leave(UserSlot::Word(usize::MAX), Holder::fixed::<10>()));
     }
 
     #[test]
     fn a_dead_users_word_is_taken_over_and_the_old_holder_cannot_free_it() {
         let buf = ring_buf::<u64>(4);
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        assert_eq!(ring.join(20, ALIVE), Ok(UserSlot::Word(0)));
-        assert_eq!(ring.join(21, ALIVE), Ok(UserSlot::Word(1)));
+        assert_eq!(ring.join(Holder::fixed::<20>(), ALIVE), UserSlot::Word(0));
+        assert_eq!(ring.join(Holder::fixed::<21>(), ALIVE), UserSlot::Word(1));
         // 21 is judged dead: its word goes to the next joiner, ahead of the
         // free words after it.
         let asked = core::cell::Cell::new(Vec::new());
-        let slot = ring.join(22, |h| {
+        let slot = ring.join(Holder::fixed::<22>(), |h| {
             let mut a = asked.take();
             a.push(h);
             asked.set(a);
             h != 21
         });
-        assert_eq!(slot, Ok(UserSlot::Word(1)));
+        assert_eq!(slot, UserSlot::Word(1));
         assert_eq!(asked.take(), [20, 21]);
         // The replaced holder, alive after all, frees nothing.
-        assert!(!ring.leave(UserSlot::Word(1), 21));
+        assert!(!ring.leave(UserSlot::Word(1), Holder::fixed::<21>()));
         assert_eq!(words(&ring)[..3], [20, 22, 0]);
-        assert!(ring.leave(UserSlot::Word(1), 22));
+        assert!(ring.leave(UserSlot::Word(1), Holder::fixed::<22>()));
     }
 
     #[test]
@@ -753,17 +751,20 @@ mod users {
         let buf = ring_buf::<u64>(4);
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
         for i in 0..USER_WORDS {
-            assert_eq!(ring.join(100 + i as u32, ALIVE), Ok(UserSlot::Word(i)));
+            assert_eq!(
+                ring.join(Holder::new(100 + i as u32).unwrap(), ALIVE),
+                UserSlot::Word(i)
+            );
         }
-        assert_eq!(ring.join(999, ALIVE), Ok(UserSlot::Overflow));
+        assert_eq!(ring.join(Holder::fixed::<999>(), ALIVE), UserSlot::Overflow);
         assert!(ring.users().overflow);
-        assert!(!ring.leave(UserSlot::Overflow, 999));
+        assert!(!ring.leave(UserSlot::Overflow, Holder::fixed::<999>()));
         ring.try_push(5).unwrap();
         assert_eq!(ring.try_pop(), Ok(5));
         // A freed word is taken again, and the flag stays: the table no
         // longer knows every user.
-        assert!(ring.leave(UserSlot::Word(7), 107));
-        assert_eq!(ring.join(998, ALIVE), Ok(UserSlot::Word(7)));
+        assert!(ring.leave(UserSlot::Word(7), Holder::fixed::<107>()));
+        assert_eq!(ring.join(Holder::fixed::<998>(), ALIVE), UserSlot::Word(7));
         assert!(ring.users().overflow);
         // Only a new ring clears it.
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
@@ -785,12 +786,13 @@ mod users {
             for holder in 1..=4u32 {
                 s.spawn(move || {
                     for _ in 0..rounds {
-                        let UserSlot::Word(i) = ring.join(holder, ALIVE).unwrap() else {
+                        let h = Holder::new(holder).unwrap();
+                        let UserSlot::Word(i) = ring.join(h, ALIVE) else {
                             panic!("4 users overflowed a table of {USER_WORDS}");
                         };
                         // Nobody else writes a word this holder holds.
                         assert_eq!(ring.users().words[i], holder);
-                        assert!(ring.leave(UserSlot::Word(i), holder));
+                        assert!(ring.leave(UserSlot::Word(i), h));
                     }
                 });
             }
@@ -810,8 +812,8 @@ mod users {
             // SAFETY: inside the buffer, aligned to 4.
             unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
         };
-        ring.join(7, ALIVE).unwrap();
-        ring.join(8, ALIVE).unwrap();
+        ring.join(Holder::fixed::<7>(), ALIVE);
+        ring.join(Holder::fixed::<8>(), ALIVE);
         assert_eq!((word(64), word(68)), (7, 8));
         // A hostile peer fills the table with junk, overflow included.
         for i in 0..USER_WORDS {
@@ -822,7 +824,10 @@ mod users {
         assert!(users.overflow);
         assert_eq!(users.words[0], u32::MAX);
         // Junk ids are judged like any other: here, dead.
-        assert_eq!(ring.join(9, |h| h < 1000), Ok(UserSlot::Word(0)));
+        assert_eq!(
+            ring.join(Holder::fixed::<9>(), |h| h < 1000),
+            UserSlot::Word(0)
+        );
         assert_eq!(word(64), 9);
         // The ring itself is untouched by the table.
         ring.try_push(1).unwrap();
@@ -836,7 +841,7 @@ fn status_reads_any_element_type_and_its_users() {
         let buf = ring_buf::<T>(8);
         let ring =
             MpmcRing::<T>::init(buf.region(), RingConfig::new(8).with_creator_pid(41)).unwrap();
-        ring.join(42, |_| true).unwrap();
+        ring.join(Holder::fixed::<42>(), |_| true);
         ring.push_slice(&[value; 3]).unwrap();
         ring.try_pop().unwrap();
         let s = status(&buf.region()).unwrap();
@@ -983,11 +988,11 @@ fn extreme_values_in_every_word_give_typed_errors() {
     poke(124, u32::MAX);
     let users = ring.users();
     assert!(users.overflow);
-    match ring.join(42, |h| h == 1) {
-        Ok(UserSlot::Word(i)) => assert!(i < USER_WORDS),
+    match ring.join(Holder::fixed::<42>(), |h| h == 1) {
+        UserSlot::Word(i) => assert!(i < USER_WORDS),
         other => panic!("{other:?}"),
     }
-    assert!(!ring.leave(UserSlot::Word(USER_WORDS + 3), 42));
-    assert!(!ring.leave(UserSlot::Word(usize::MAX), 42));
+    assert!(!ring.leave(UserSlot::Word(USER_WORDS + 3), Holder::fixed::<42>()));
+    assert!(!ring.leave(UserSlot::Word(usize::MAX), Holder::fixed::<42>()));
     assert!(status(&buf.region()).unwrap().users.overflow);
 }

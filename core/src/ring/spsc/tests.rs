@@ -65,8 +65,8 @@ fn init_rejects_small_or_misaligned_regions() {
 fn push_pop_fifo_and_full_empty() {
     let buf = ring_buf::<u64>(4);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     assert_eq!(rx.try_pop(), Err(PopError::Empty));
     for i in 0..4 {
         tx.try_push(i).unwrap();
@@ -88,23 +88,23 @@ fn push_pop_fifo_and_full_empty() {
 fn roles_are_exclusive_and_released_on_drop() {
     let buf = ring_buf::<u32>(8);
     let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(8)).unwrap();
-    let tx = ring.producer(100).unwrap();
+    let tx = ring.producer(Holder::fixed::<100>()).unwrap();
     assert_eq!(
-        ring.producer(101).unwrap_err(),
+        ring.producer(Holder::fixed::<101>()).unwrap_err(),
         RoleError::Taken { holder: 100 }
     );
-    assert_eq!(ring.producer(0).unwrap_err(), RoleError::ZeroHolder);
     assert_eq!(ring.producer_holder(), 100);
     drop(tx);
     assert_eq!(ring.producer_holder(), 0);
-    let _rx = ring.consumer(200).unwrap();
+    let _rx = ring.consumer(Holder::fixed::<200>()).unwrap();
     assert_eq!(
-        ring.consumer(201).unwrap_err(),
+        ring.consumer(Holder::fixed::<201>()).unwrap_err(),
         RoleError::Taken { holder: 200 }
     );
     // A live holder keeps its role; a dead one loses it.
     assert_eq!(
-        ring.take_over_consumer(201, |_| true).unwrap_err(),
+        ring.take_over_consumer(Holder::fixed::<201>(), |_| true)
+            .unwrap_err(),
         RoleError::Taken { holder: 200 }
     );
 }
@@ -113,8 +113,8 @@ fn roles_are_exclusive_and_released_on_drop() {
 fn take_over_resumes_at_shared_indices() {
     let buf = ring_buf::<u32>(8);
     let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(8)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     tx.try_push(10).unwrap();
     tx.try_push(11).unwrap();
     assert_eq!(rx.try_pop(), Ok(10));
@@ -122,11 +122,15 @@ fn take_over_resumes_at_shared_indices() {
     core::mem::forget(tx);
     core::mem::forget(rx);
     assert_eq!(
-        ring.producer(3).unwrap_err(),
+        ring.producer(Holder::fixed::<3>()).unwrap_err(),
         RoleError::Taken { holder: 1 }
     );
-    let mut tx = ring.take_over_producer(3, |pid| pid != 1).unwrap();
-    let mut rx = ring.take_over_consumer(4, |pid| pid != 2).unwrap();
+    let mut tx = ring
+        .take_over_producer(Holder::fixed::<3>(), |pid| pid != 1)
+        .unwrap();
+    let mut rx = ring
+        .take_over_consumer(Holder::fixed::<4>(), |pid| pid != 2)
+        .unwrap();
     tx.try_push(12).unwrap();
     assert_eq!(rx.try_pop(), Ok(11));
     assert_eq!(rx.try_pop(), Ok(12));
@@ -217,8 +221,8 @@ fn attach_validates_every_field() {
 fn garbage_indices_are_corrupt_not_out_of_bounds() {
     let buf = ring_buf::<u64>(8);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(8)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let c = control_of(&ring);
     // The "producer" claims 9 elements in an 8-slot ring.
     c.tail.index.store(9, Ordering::Release);
@@ -271,8 +275,8 @@ fn indices_wrap_around_u32() {
     let start = u32::MAX - 5;
     control_of(&ring).tail.index.store(start, Ordering::Relaxed);
     control_of(&ring).head.index.store(start, Ordering::Relaxed);
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut next_out = 0;
     for i in 0..40u32 {
         tx.try_push(i).unwrap();
@@ -294,8 +298,8 @@ fn indices_wrap_around_u32() {
 fn chunks_write_and_read_in_place_across_the_wrap() {
     let buf = ring_buf::<u16>(8);
     let ring = SpscRing::<u16>::init(buf.region(), RingConfig::new(8)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     tx.push_slice(&[0; 6]).unwrap();
     assert_eq!(rx.pop_into(&mut [0; 6]), Ok(6));
     // 6 slots used and freed: a chunk of 5 wraps after 2.
@@ -336,8 +340,8 @@ fn random_operations_match_a_model() {
     for capacity in [1u32, 2, 8, 64] {
         let buf = ring_buf::<u64>(capacity);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(capacity)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let mut model = VecDeque::new();
         let mut rng = Rng::new(capacity as u64);
         let mut next = 0u64;
@@ -435,8 +439,8 @@ fn threads_stream_in_order() {
     };
     let buf = ring_buf::<u64>(64);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(64)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut i = 0;
@@ -478,7 +482,7 @@ fn status_reads_any_element_type_and_rejects_inconsistent_headers() {
     let buf = ring_buf::<Pair>(8);
     let ring =
         SpscRing::<Pair>::init(buf.region(), RingConfig::new(8).with_creator_pid(9)).unwrap();
-    let mut tx = ring.producer(3).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<3>()).unwrap();
     tx.try_push(Pair([1, 2])).unwrap();
     tx.try_push(Pair([3, 4])).unwrap();
     let s = status(&buf.region()).unwrap();
@@ -534,8 +538,8 @@ mod blocking {
     fn send_and_recv_time_out_and_cost_nothing_when_nobody_sleeps() {
         let buf = ring_buf::<u64>(2);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(2)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::new(TestWait::default());
         let t = Some(Duration::from_millis(2));
         assert_eq!(rx.recv(&b, t), Err(BlockError::TimedOut));
@@ -558,8 +562,8 @@ mod blocking {
     fn batches_wake_a_parked_peer_only_when_asked_and_needed() {
         let buf = ring_buf::<u64>(4);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::parking(TestWait::default());
         // Long enough that Miri's clock does not pass it before parking.
         let t = Some(Duration::from_millis(50));
@@ -583,7 +587,7 @@ mod blocking {
     fn corrupt_indices_fail_instead_of_blocking() {
         let buf = ring_buf::<u64>(4);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::new(TestWait::default());
         control_of(&ring).tail.index.store(1000, Ordering::Release);
         assert_eq!(rx.recv(&b, None), Err(BlockError::Corrupt));
@@ -612,8 +616,8 @@ mod blocking {
         let count = if cfg!(miri) { 40 } else { 20_000 };
         let buf = ring_buf::<u64>(4);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking {
             wait: TestWait::default(),
             spins: 4,
@@ -759,7 +763,7 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             let head = index_word(&buf, 256).load(Ordering::Relaxed);
             let sane = tail.wrapping_sub(head) <= CAP;
             let what = format!("offset {offset} = {value:#x}");
-            match ring.producer(1) {
+            match ring.producer(Holder::fixed::<1>()) {
                 Ok(mut tx) => {
                     assert!(sane, "{what}: producer claimed over corrupt indices");
                     exercise_producer(&mut tx, CAP);
@@ -773,7 +777,7 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             // Fresh values again (the producer may have moved the tail).
             index_word(&buf, 128).store(tail, Ordering::Release);
             index_word(&buf, 256).store(head, Ordering::Release);
-            match ring.consumer(2) {
+            match ring.consumer(Holder::fixed::<2>()) {
                 Ok(mut rx) => {
                     assert!(sane, "{what}: consumer claimed over corrupt indices");
                     exercise_consumer(&mut rx, CAP);
@@ -787,12 +791,12 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             // Take-over of dead holders: the same check.
             index_word(&buf, 128).store(0, Ordering::Release);
             index_word(&buf, 256).store(0, Ordering::Release);
-            core::mem::forget(ring.producer(5).unwrap());
-            core::mem::forget(ring.consumer(6).unwrap());
+            core::mem::forget(ring.producer(Holder::fixed::<5>()).unwrap());
+            core::mem::forget(ring.consumer(Holder::fixed::<6>()).unwrap());
             index_word(&buf, 128).store(tail, Ordering::Release);
             index_word(&buf, 256).store(head, Ordering::Release);
-            let tx = ring.take_over_producer(7, |_| false);
-            let rx = ring.take_over_consumer(8, |_| false);
+            let tx = ring.take_over_producer(Holder::fixed::<7>(), |_| false);
+            let rx = ring.take_over_consumer(Holder::fixed::<8>(), |_| false);
             if sane {
                 exercise_producer(&mut tx.unwrap(), CAP);
                 exercise_consumer(&mut rx.unwrap(), CAP);
@@ -816,7 +820,7 @@ fn head_written_before_the_producer_claims_cannot_overflow() {
     let buf = ring_buf::<u64>(8);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(8)).unwrap();
     index_word(&buf, 256).store(0x4000_0000, Ordering::Release);
-    let claimed = ring.producer(1);
+    let claimed = ring.producer(Holder::fixed::<1>());
     if let Ok(mut tx) = claimed {
         // Before the fix: Ok(50), and the slots after the 8th are outside.
         assert_eq!(tx.push_slice(&[1; 50]), Err(Corrupt));
@@ -826,7 +830,7 @@ fn head_written_before_the_producer_claims_cannot_overflow() {
     assert_eq!(claimed.unwrap_err(), RoleError::Corrupt);
     // Sane again: the role can be claimed and used.
     index_word(&buf, 256).store(0, Ordering::Release);
-    let mut tx = ring.producer(1).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
     assert_eq!(tx.push_slice(&[1; 50]), Ok(8));
 }
 
@@ -838,8 +842,8 @@ fn hostile_indices_between_operations_stay_in_bounds() {
     const CAP: u32 = 8;
     let buf = ring_buf::<u64>(CAP);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     tx.push_slice(&[1, 2, 3]).unwrap();
     for round in 0..3u32 {
         for offset in [128usize, 256] {
@@ -879,8 +883,8 @@ fn copying_calls_are_sound_while_a_peer_writes_the_slots() {
     const CAP: u32 = 8;
     let buf = ring_buf::<u64>(CAP);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     // SAFETY: the slots, aligned, inside the buffer, alive for the test.
     let slots: &[AtomicU64] =
         unsafe { std::slice::from_raw_parts(buf.ptr().add(384).cast(), CAP as usize) };
@@ -951,8 +955,14 @@ fn plain_struct_round_trips_and_names_its_type() {
         side: 1,
         price: -42,
     };
-    ring.producer(1).unwrap().try_push(q).unwrap();
-    assert_eq!(other.consumer(2).unwrap().try_pop(), Ok(q));
+    ring.producer(Holder::fixed::<1>())
+        .unwrap()
+        .try_push(q)
+        .unwrap();
+    assert_eq!(
+        other.consumer(Holder::fixed::<2>()).unwrap().try_pop(),
+        Ok(q)
+    );
     // Same size and alignment, another struct: refused.
     let err = SpscRing::<Fill>::attach(buf.region()).unwrap_err();
     assert_eq!(

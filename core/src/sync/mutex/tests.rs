@@ -31,14 +31,14 @@ impl Liveness for Morgue {
     fn me(&self) -> Owner {
         Owner {
             pid: 1000 + self.me,
-            tid: self.me,
+            tid: Holder::new(self.me).unwrap(),
             stamp: 77,
         }
     }
     fn is_alive(&self, owner: &Owner) -> bool {
         self.asked
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        !self.dead.contains(&owner.tid)
+        !self.dead.contains(&owner.tid.get())
     }
     fn poll_interval(&self) -> Option<Duration> {
         Some(Duration::from_millis(1))
@@ -54,7 +54,13 @@ fn layout_init_and_attach() {
     let m = Mutex::<u64>::init(b.region(), 42).unwrap();
     let other = Mutex::<u64>::attach(b.region()).unwrap();
     let w = TestWait::default();
-    assert_eq!(other.lock(&w, &Immortal(1), None).unwrap().get(), 42);
+    assert_eq!(
+        other
+            .lock(&w, &Immortal(Holder::fixed::<1>()), None)
+            .unwrap()
+            .get(),
+        42
+    );
     assert!(matches!(
         Mutex::<f64>::attach(b.region()),
         Err(AttachError::Element { .. })
@@ -101,7 +107,7 @@ fn lock_try_lock_and_guard_access() {
         m.owner(),
         Some(Owner {
             pid: 1001,
-            tid: 1,
+            tid: Holder::fixed::<1>(),
             stamp: 77
         })
     );
@@ -113,12 +119,13 @@ fn lock_try_lock_and_guard_access() {
     drop(g);
     assert!(m.owner().is_none());
     assert_eq!(m.lock(&w, &c, t).unwrap().get(), [9, 2, 3, 4]);
-    for id in [0, MAX_OWNER_ID + 1] {
-        let bad = Immortal(id);
-        let e = m.lock(&w, &bad, None).unwrap_err();
-        assert!(matches!(e, LockError::BadOwnerId { .. }));
-        assert!(e.to_string().contains("owner id"));
-    }
+    // Ids a lock word cannot hold are not holders at all.
+    assert_eq!(Holder::new(0), None);
+    assert_eq!(Holder::new(MAX_OWNER_ID + 1), None);
+    assert_eq!(
+        Holder::new(MAX_OWNER_ID).map(Holder::get),
+        Some(MAX_OWNER_ID)
+    );
 }
 
 #[test]
@@ -127,7 +134,8 @@ fn uncontended_lock_and_unlock_make_no_wait_calls() {
     let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     for i in 0..100 {
-        let mut g = m.lock(&w, &Immortal(3), None).unwrap();
+        let three = Immortal(Holder::fixed::<3>());
+        let mut g = m.lock(&w, &three, None).unwrap();
         g.set(i);
     }
     assert_eq!(w.calls(), 0);
@@ -139,7 +147,8 @@ fn a_dead_owner_is_detected_and_repair_is_required() {
     let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     // Owner 5 "dies" inside the critical section: the guard never drops.
-    let mut g = m.lock(&w, &Immortal(5), None).unwrap();
+    let me = Immortal(Holder::fixed::<5>());
+    let mut g = m.lock(&w, &me, None).unwrap();
     g.set(13);
     std::mem::forget(g);
     // A waiter that thinks 5 is alive times out ...
@@ -154,7 +163,7 @@ fn a_dead_owner_is_detected_and_repair_is_required() {
         other => panic!("expected OwnerDied, got {other:?}"),
     };
     assert_eq!(g.get(), 13);
-    assert_eq!(m.owner().unwrap().tid, 6);
+    assert_eq!(m.owner().unwrap().tid, Holder::fixed::<6>());
     drop(g); // not repaired
     assert!(m.is_not_recoverable());
     assert!(matches!(
@@ -170,13 +179,18 @@ fn repaired_data_makes_the_mutex_usable_again() {
     let b = buf::<u64>();
     let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
-    std::mem::forget(m.lock(&w, &Immortal(5), None).unwrap());
+    std::mem::forget(m.lock(&w, &Immortal(Holder::fixed::<5>()), None).unwrap());
     let heir = Morgue::new(7, &[5]);
     let mut g = m.lock(&w, &heir, None).unwrap_err().into_guard().unwrap();
     g.set(0);
     g.mark_consistent();
     drop(g);
-    assert_eq!(m.lock(&w, &Immortal(8), None).unwrap().get(), 0);
+    assert_eq!(
+        m.lock(&w, &Immortal(Holder::fixed::<8>()), None)
+            .unwrap()
+            .get(),
+        0
+    );
     assert!(!m.is_not_recoverable());
 }
 
@@ -190,7 +204,7 @@ fn threads_increment_under_the_lock() {
         for t in 1..=threads {
             let (m, w) = (&m, &w);
             s.spawn(move || {
-                let me = Immortal(t);
+                let me = Immortal(Holder::new(t).unwrap());
                 for _ in 0..rounds {
                     let mut g = m.lock(w, &me, None).unwrap();
                     // Two words updated non-atomically: torn if exclusion fails.
@@ -201,7 +215,8 @@ fn threads_increment_under_the_lock() {
             });
         }
     });
-    let g = m.lock(&w, &Immortal(99), None).unwrap();
+    let me = Immortal(Holder::fixed::<99>());
+    let g = m.lock(&w, &me, None).unwrap();
     assert_eq!(g.get(), [threads as u64 * rounds; 2]);
 }
 
@@ -236,7 +251,8 @@ fn lock_and_unlock_end_while_a_peer_rewrites_the_word() {
     // The unlock alone, under a peer flipping WAITERS on the holder's id.
     word.store(0, Ordering::Relaxed);
     health_reset(&m);
-    let g = m.lock(&w, &Immortal(3), None).unwrap();
+    let three = Immortal(Holder::fixed::<3>());
+    let g = m.lock(&w, &three, None).unwrap();
     crate::wait::hostile::while_rewritten(word, |i| 3 | (i & 1) << 31, || drop(g));
     assert_eq!(
         LockError::<()>::Contended.to_string(),
@@ -289,17 +305,20 @@ fn hostile_words_give_typed_results() {
     // every bit. Held by somebody else, or (id 1 once masked) by us.
     for (v, tid) in [(WAITERS, 0), (1 << 30 | 5, 5), (u32::MAX, MAX_OWNER_ID)] {
         poke(64, v);
-        assert_eq!(m.owner().map(|o| o.tid), Some(tid));
+        assert_eq!(
+            m.owner().map(|o| o.tid.get()),
+            Holder::new(tid).map(Holder::get)
+        );
         assert!(matches!(
-            m.try_lock(&w, &Immortal(1)),
+            m.try_lock(&w, &Immortal(Holder::fixed::<1>())),
             Err(LockError::WouldBlock)
         ));
         assert!(matches!(
-            m.lock(&w, &Immortal(1), t),
+            m.lock(&w, &Immortal(Holder::fixed::<1>()), t),
             Err(LockError::TimedOut)
         ));
         assert!(matches!(
-            m.lock(&w, &Immortal(tid.max(1)), t),
+            m.lock(&w, &Immortal(Holder::new(tid.max(1)).unwrap()), t),
             Err(LockError::Deadlock | LockError::TimedOut)
         ));
     }
@@ -311,7 +330,7 @@ fn hostile_words_give_typed_results() {
         m.owner(),
         Some(Owner {
             pid: 0,
-            tid: 6,
+            tid: Holder::fixed::<6>(),
             stamp: 0
         })
     );
@@ -328,11 +347,16 @@ fn hostile_words_give_typed_results() {
     for junk in [3, u32::MAX] {
         poke(68, junk);
         assert!(matches!(
-            m.lock(&w, &Immortal(1), None),
+            m.lock(&w, &Immortal(Holder::fixed::<1>()), None),
             Err(LockError::NotRecoverable)
         ));
         assert!(m.owner().is_none());
     }
     poke(68, 0);
-    assert_eq!(m.lock(&w, &Immortal(1), None).unwrap().get(), 9);
+    assert_eq!(
+        m.lock(&w, &Immortal(Holder::fixed::<1>()), None)
+            .unwrap()
+            .get(),
+        9
+    );
 }
