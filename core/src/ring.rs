@@ -119,9 +119,16 @@ pub(crate) fn check_ring_header(
 ) -> Result<u32, AttachError> {
     snap.validate_as(kind, element, check)?;
     let capacity = snap.capacity;
-    let total = bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
-        field: "capacity",
-        value: capacity as u64,
+    let total = bytes_needed(capacity).map_err(|e| match e {
+        // A valid capacity whose ring does not fit this process's address
+        // space (a 32-bit process, a ring of 4 GiB or more).
+        InitError::Region(RegionError::Overflow) if capacity_is_valid(capacity) => {
+            too_large(snap, capacity)
+        }
+        _ => AttachError::Corrupt {
+            field: "capacity",
+            value: capacity as u64,
+        },
     })?;
     if snap.total_len != total as u64 {
         return Err(AttachError::Corrupt {
@@ -131,6 +138,23 @@ pub(crate) fn check_ring_header(
     }
     region.check(total, align)?;
     Ok(capacity)
+}
+
+/// The error for a ring of a valid `capacity` whose length overflows this
+/// process's `usize`: `TooLarge` with the recorded length (what the
+/// creator, which could address it, computed).
+fn too_large(snap: &HeaderSnapshot, capacity: u32) -> AttachError {
+    if snap.total_len > usize::MAX as u64 {
+        AttachError::TooLarge {
+            len: snap.total_len,
+        }
+    } else {
+        // The recorded length fits, so it disagrees with the capacity.
+        AttachError::Corrupt {
+            field: "capacity",
+            value: capacity as u64,
+        }
+    }
 }
 
 /// The checks of [`check_ring_header`] for an inspector that does not know
@@ -162,11 +186,17 @@ pub(crate) fn check_untyped_ring_header(
         return Err(corrupt("capacity", snap.capacity as u64));
     }
     let (slot_size, slot_align) = slot(size, align);
-    let total = (snap.capacity as usize)
-        .checked_mul(slot_size)
-        .and_then(|n| n.checked_add(slots_offset(control_size, slot_align)));
-    if total.map(|t| t as u64) != Some(snap.total_len) {
+    // In 64 bits, so that a 32-bit process checks a ring it cannot map too.
+    let total = (snap.capacity as u64)
+        .checked_mul(slot_size as u64)
+        .and_then(|n| n.checked_add(slots_offset(control_size, slot_align) as u64));
+    if total != Some(snap.total_len) {
         return Err(corrupt("total_len", snap.total_len));
+    }
+    if snap.total_len > usize::MAX as u64 {
+        return Err(AttachError::TooLarge {
+            len: snap.total_len,
+        });
     }
     region.check(
         snap.total_len as usize,

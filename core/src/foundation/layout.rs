@@ -88,6 +88,48 @@ impl Kind {
     }
 }
 
+/// The alignment at which every interlink structure places elements of
+/// `T`, and which its header records: the same for 32- and 64-bit
+/// processes.
+///
+/// `align_of::<T>()` is not: `u64`, `i64` and `f64` (and structs holding
+/// them) are 8-aligned on x86-64 but 4-aligned on i686. The shared
+/// alignment is the largest power of two up to 8 that divides
+/// `size_of::<T>()` — 8 for `u64`, `f64` and any 16-byte struct, 4 for
+/// `u32` or `[u32; 3]`, 1 for `u8` — or `align_of::<T>()` if that is
+/// larger (types with `#[repr(align(N))]`, `u128`). It never exceeds what
+/// the element's size allows, so elements placed back to back at a stride
+/// of `size_of::<T>()` all keep it. Both widths compute the same value: a
+/// [`Plain`] type has no padding, so its size is the sum of its fields'
+/// sizes on either.
+///
+/// ```
+/// use interlink_core::layout::shared_align_of;
+/// assert_eq!(shared_align_of::<u64>(), 8); // also on i686
+/// assert_eq!(shared_align_of::<f64>(), 8);
+/// assert_eq!(shared_align_of::<[u32; 3]>(), 4);
+/// assert_eq!(shared_align_of::<u8>(), 1);
+/// ```
+pub const fn shared_align_of<T>() -> usize {
+    let size = core::mem::size_of::<T>();
+    let by_size = if size == 0 {
+        1
+    } else {
+        let p = 1usize << size.trailing_zeros();
+        if p > 8 {
+            8
+        } else {
+            p
+        }
+    };
+    let align = core::mem::align_of::<T>();
+    if align > by_size {
+        align
+    } else {
+        by_size
+    }
+}
+
 /// What an element is: its size, its alignment and its type id
 /// ([`Plain::TYPE_ID`]), so that two programs which agree on size but not
 /// on meaning still refuse to talk.
@@ -95,18 +137,20 @@ impl Kind {
 pub struct Fingerprint {
     /// `size_of` the element, in bytes.
     pub size: u32,
-    /// `align_of` the element, in bytes.
+    /// The element's [shared alignment](shared_align_of), in bytes (the
+    /// same in 32- and 64-bit processes).
     pub align: u32,
     /// The element type's id ([`Plain::TYPE_ID`]).
     pub type_id: u64,
 }
 
 impl Fingerprint {
-    /// The fingerprint of `T`: its size, alignment and [`Plain::TYPE_ID`].
+    /// The fingerprint of `T`: its size, [shared alignment](shared_align_of)
+    /// and [`Plain::TYPE_ID`].
     pub const fn of<T: Plain>() -> Self {
         Self {
             size: core::mem::size_of::<T>() as u32,
-            align: core::mem::align_of::<T>() as u32,
+            align: shared_align_of::<T>() as u32,
             type_id: T::TYPE_ID,
         }
     }
@@ -311,6 +355,13 @@ pub enum AttachError {
         /// The fingerprint recorded.
         found: Fingerprint,
     },
+    /// The structure is larger than this process can address: a ring of
+    /// 4 GiB or more that a 64-bit process made, opened by a 32-bit one.
+    /// (The header is sound; only this process cannot map it.)
+    TooLarge {
+        /// The structure's total length, as its capacity requires.
+        len: u64,
+    },
     /// A field holds a value no creator writes (bad capacity, a length that
     /// disagrees with the capacity, an unknown state): the memory is
     /// corrupt.
@@ -348,6 +399,11 @@ impl fmt::Display for AttachError {
                 f,
                 "element type mismatch: expected size {} align {} id {:#x}, found size {} align {} id {:#x}",
                 expected.size, expected.align, expected.type_id, found.size, found.align, found.type_id
+            ),
+            Self::TooLarge { len } => write!(
+                f,
+                "the structure is {len} bytes, more than this process can address \
+                 (a 32-bit process cannot map 4 GiB or more)"
             ),
             Self::Corrupt { field, value } => write!(f, "corrupt header: {field} = {value:#x}"),
         }

@@ -235,11 +235,24 @@ struct Control {
     head: CacheLine<IndexLine>,
 }
 
-/// One slot: the sequence word, then the value.
+/// Aligns a slot to at least 8 bytes (a zero-sized field of it).
+#[repr(C, align(8))]
+struct Align8;
+
+/// One slot: the value, then the sequence word, aligned to at least 8.
+///
+/// Value first, and the slot at least 8-aligned, so that the layout is the
+/// same in 32- and 64-bit processes: with the sequence word first, a `u64`
+/// would sit at offset 4 in a 12-byte slot on i686 and at 8 in a 16-byte
+/// slot on x86-64. Here the value is at 0, the word at `size_of::<T>()`
+/// rounded up to 4, and the slot padded to `max(8, align_of::<T>())`,
+/// which are the same on both (an `align_of` that differs between them is
+/// at most 8).
 #[repr(C)]
 struct Slot<T> {
-    seq: AtomicU32,
     value: UnsafeCell<T>,
+    seq: AtomicU32,
+    _align: [Align8; 0],
 }
 
 #[cfg(not(loom))]
@@ -255,13 +268,21 @@ const _: () = {
     const_assert_eq!(size_of::<Meta>(), 128);
     const_assert_eq!(offset_of!(Control, tail), 128);
     const_assert_eq!(offset_of!(Control, head), 256);
-    const_assert_eq!(offset_of!(Slot<u8>, seq), 0);
-    const_assert_eq!(offset_of!(Slot<u8>, value), 4);
+    // The same on every target (i686 included): value at 0, then seq.
+    const_assert_eq!(offset_of!(Slot<u8>, value), 0);
+    const_assert_eq!(offset_of!(Slot<u8>, seq), 4);
     const_assert_eq!(size_of::<Slot<u8>>(), 8);
+    const_assert_eq!(offset_of!(Slot<u32>, seq), 4);
     const_assert_eq!(size_of::<Slot<u32>>(), 8);
-    const_assert_eq!(offset_of!(Slot<u64>, value), 8);
+    const_assert_eq!(offset_of!(Slot<u64>, value), 0);
+    const_assert_eq!(offset_of!(Slot<u64>, seq), 8);
     const_assert_eq!(size_of::<Slot<u64>>(), 16);
+    const_assert_eq!(align_of::<Slot<u64>>(), 8);
+    const_assert_eq!(size_of::<Slot<f64>>(), 16);
+    const_assert_eq!(offset_of!(Slot<[u8; 60]>, seq), 60);
     const_assert_eq!(size_of::<Slot<[u8; 60]>>(), 64);
+    const_assert_eq!(offset_of!(Slot<[u32; 3]>, seq), 12);
+    const_assert_eq!(size_of::<Slot<[u32; 3]>>(), 16);
 };
 
 /// Where the slots start, for element type `T`.

@@ -74,7 +74,9 @@ use core::ptr::NonNull;
 
 use crate::foundation::atomics::{Ordering, UnsafeCell};
 use crate::foundation::holder::Holder;
-use crate::foundation::layout::{AttachError, ElementCheck, Fingerprint, HeaderFields, Kind};
+use crate::foundation::layout::{
+    shared_align_of, AttachError, ElementCheck, Fingerprint, HeaderFields, Kind,
+};
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
 use crate::ring::role;
@@ -98,12 +100,12 @@ type Slot<T> = UnsafeCell<T>;
 
 /// Where the slots start, for element type `T`.
 const fn slots_offset<T>() -> usize {
-    crate::ring::slots_offset(size_of::<Control>(), align_of::<Slot<T>>())
+    crate::ring::slots_offset(size_of::<Control>(), shared_align_of::<T>())
 }
 
 /// The alignment the region must have.
 const fn region_align<T>() -> usize {
-    crate::ring::region_align(align_of::<Control>(), align_of::<Slot<T>>())
+    crate::ring::region_align(align_of::<Control>(), shared_align_of::<T>())
 }
 
 /// A ring in caller memory: the handle from which the producer and the

@@ -78,7 +78,7 @@
 //! | 76 | 4 | owner's pid |
 //! | 80 | 8 | owner's stamp (two 32-bit words, low first) |
 //! | 88 | 8 | reserved (zero) |
-//! | 96 | `size_of::<T>()` | the data, at `align_of::<T>()` |
+//! | 96 | `size_of::<T>()` | the data, at `T`'s [shared alignment](crate::layout::shared_align_of) |
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -89,7 +89,9 @@ use core::time::Duration;
 use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
 use crate::foundation::holder::Holder;
 use crate::foundation::layout::InitError;
-use crate::foundation::layout::{AttachError, ElementCheck, Fingerprint, Header, Kind};
+use crate::foundation::layout::{
+    shared_align_of, AttachError, ElementCheck, Fingerprint, Header, Kind,
+};
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
 use crate::sync::fixed;
@@ -147,13 +149,15 @@ const _: () = {
     const_assert_eq!(offset_of!(Control, reserved), 88);
 };
 
+/// Where the data starts: after the control words, at `T`'s shared
+/// alignment (the same for 32- and 64-bit processes).
 const fn data_offset<T>() -> usize {
-    let align = align_of::<UnsafeCell<T>>();
+    let align = shared_align_of::<T>();
     (size_of::<Control>() + align - 1) & !(align - 1)
 }
 
 const fn region_align<T>() -> usize {
-    let (c, t) = (align_of::<Control>(), align_of::<UnsafeCell<T>>());
+    let (c, t) = (align_of::<Control>(), shared_align_of::<T>());
     if c > t {
         c
     } else {
