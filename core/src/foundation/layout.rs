@@ -25,7 +25,11 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"ILNK");
 /// 64..128, unused in version 1).
 ///
 /// Version 3: the element fingerprint's type id is the element type's own
-/// [`Plain::TYPE_ID`] (it was a caller's id, 0 by default).
+/// [`Plain::TYPE_ID`] (it was a caller's id, 0 by default), its alignment
+/// the [shared alignment](shared_align_of) (it was `align_of`, which
+/// differs between 32- and 64-bit targets), and an MPMC slot holds the
+/// value first, the sequence word after it, aligned to at least 8 (the
+/// same bytes on i686 and x86-64).
 pub const LAYOUT_VERSION: u32 = 3;
 
 /// Values of the header's init-state word.

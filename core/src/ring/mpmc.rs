@@ -39,9 +39,10 @@
 //! | 260 | 4 | not-full event word: producers park on it | producers (announce), consumers (notify) |
 //! | 384 | `capacity × slot` | slots (at the slot's alignment, at least 384) | both |
 //!
-//! A slot is `#[repr(C)] { seq: u32, value: T }`: the value at offset
-//! `max(4, align_of::<T>())`, the slot padded to a multiple of that
-//! alignment (`u32` → 8 bytes, `u64` → 16). Padding bytes are never read:
+//! A slot is the value, then the `u32` sequence word (at `size_of::<T>()`
+//! rounded up to 4), the slot aligned to at least 8 and padded to a
+//! multiple of its alignment (`u32` → 8 bytes, `u64` → 16): the same bytes
+//! in 32- and 64-bit processes. Padding bytes are never read:
 //! a value is copied in and out through its own field only, and `T: Plain`
 //! has no padding of its own. The region must be aligned to 128 bytes (a
 //! mapping always is).

@@ -12,7 +12,7 @@
 //! | 132 | 4 | not-empty event word: the consumer parks on it | consumer (announce), producer (notify) |
 //! | 256 | 4 | head: count of elements ever popped (wrapping) | consumer |
 //! | 260 | 4 | not-full event word: the producer parks on it | producer (announce), consumer (notify) |
-//! | 384 | `capacity × size_of::<T>()` | slots (at `align_of::<T>()`, at least 384) | producer |
+//! | 384 | `capacity × size_of::<T>()` | slots (at `T`'s [shared alignment](crate::layout::shared_align_of), at least 384) | producer |
 //!
 //! The region must be aligned to 128 bytes (a mapping always is).
 //!
