@@ -1,7 +1,8 @@
 //! A 32-bit and a 64-bit process share every structure: SPSC channels of
 //! `u64` and `f64`, MPMC channels of `u64` and `f64`, a byte channel and
 //! the robust mutex (`OwnerDied` included), in both directions (each width
-//! creating once and opening once).
+//! creating once and opening once); and a ring too large for 32 bits is
+//! refused there with a typed error.
 //!
 //! The test builds the peer program `tests/cross_width_peer` for
 //! `i686-unknown-linux-gnu` (only interlink-core and interlink-linux, into
@@ -166,6 +167,23 @@ fn exchange(peer_role: &str, tag: &str) {
         (Ok(()), Ok(())),
         "(this 64-bit process, the 32-bit peer)"
     );
+}
+
+/// A ring of 4 GiB and more that this process made is refused by the
+/// 32-bit peer: opening it is a size error, and the core, given its
+/// header, says `TooLarge` (never a crash or a truncated length).
+#[test]
+fn a_32_bit_process_refuses_a_ring_it_cannot_address() {
+    let Some(peer_path) = peer() else { return };
+    let name = prefix("huge");
+    let _huge = peer::create_huge(&name).expect("create the huge ring (sparse)");
+    let child = Command::new(peer_path)
+        .args(["refuse-huge", &name, "0"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the 32-bit peer");
+    assert_eq!(finish(child, Duration::from_secs(120)), Ok(()));
 }
 
 #[test]

@@ -267,3 +267,42 @@ pub fn send(prefix: &str, count: u32) -> Result<(), String> {
         .map_err(ctx("u64 SPSC sentinel"))?;
     Ok(())
 }
+
+/// The SPSC capacity of a ring that a 32-bit process cannot address: 2²⁹
+/// `u64`s, 4 GiB of slots.
+pub const HUGE_CAPACITY: u32 = 1 << 29;
+
+/// Creates the huge ring at `name`, sparse: nothing but its header and
+/// control block is ever touched (a 64-bit process only).
+pub fn create_huge(name: &str) -> Result<SpscChannel<u64>, String> {
+    let mut opts = options().map(MapOptions::new().prefault(false));
+    opts.shm = shm::ShmOptions::new().reserve(false);
+    SpscChannel::<u64>::create(name, RingConfig::new(HUGE_CAPACITY), &opts)
+        .map_err(ctx("create the huge ring"))
+}
+
+/// What a process that cannot address the huge ring at `name` must get:
+/// a clear refusal from opening it, and `TooLarge` from the core given
+/// only its header.
+pub fn refuse_huge(name: &str) -> Result<(), String> {
+    match SpscChannel::<u64>::open(name, &options()) {
+        Ok(_) => return Err("the huge ring was opened".to_owned()),
+        Err(e) if e.to_string().contains("address") => {}
+        Err(e) => return Err(format!("opening the huge ring: unexpected error: {e}")),
+    }
+    // The header and control block, as a private copy: the core says why.
+    #[repr(C, align(128))]
+    struct Copy([u8; 4096]);
+    let mut copy = Copy([0; 4096]);
+    let path = shm::ShmName::new(name).map_err(ctx("name"))?.path();
+    let file = std::fs::File::open(path).map_err(ctx("open the huge ring's file"))?;
+    std::io::Read::read_exact(&mut &file, &mut copy.0).map_err(ctx("read its header"))?;
+    let len = 384 + 8 * u64::from(HUGE_CAPACITY);
+    match interlink_core::spsc::SpscRing::<u64>::attach(interlink_core::Region::new(&mut copy.0)) {
+        Err(AttachError::TooLarge { len: found }) if found == len => Ok(()),
+        Err(e) => Err(format!(
+            "attaching the huge ring's header: {e}, expected TooLarge"
+        )),
+        Ok(_) => Err("the huge ring's header was attached".to_owned()),
+    }
+}
