@@ -28,6 +28,7 @@ use common::{two_threads, Memory};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use interlink_core::bytes::ByteRing;
 use interlink_core::codec::{encode, Decoder};
+use interlink_core::Holder;
 use interlink_core::{Region, RingConfig};
 
 /// Ring capacity: 1 MiB, room for 15 of the largest messages.
@@ -71,7 +72,10 @@ fn ring_send_recv(len: usize, odd: bool, batch: bool) -> Duration {
     let n = count(len);
     let mut mem = Memory::new(ByteRing::bytes_needed(CAPACITY).unwrap());
     let ring = ByteRing::init(Region::new(mem.bytes()), RingConfig::new(CAPACITY)).unwrap();
-    let (mut tx, mut rx) = (ring.producer(1).unwrap(), ring.consumer(2).unwrap());
+    let (mut tx, mut rx) = (
+        ring.producer(Holder::fixed::<1>()).unwrap(),
+        ring.consumer(Holder::fixed::<2>()).unwrap(),
+    );
     let mut user = UserBuffers::new(len, odd);
     let (src_off, dst_off) = (user.src_off, user.dst_off);
     let src = &user.src.bytes()[src_off..src_off + len];

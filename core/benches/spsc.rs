@@ -17,6 +17,7 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use interlink_core::ring::ChunkError;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
+use interlink_core::Holder;
 use interlink_core::RingConfig;
 
 const CAPACITY: u32 = 4096;
@@ -40,7 +41,10 @@ fn ring_memory(capacity: u32) -> Memory {
 /// A fresh ring of `capacity` in `mem`, with both ends claimed.
 fn interlink_ends(mem: &mut Memory, capacity: u32) -> (Producer<'_, u64>, Consumer<'_, u64>) {
     let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(capacity)).unwrap();
-    (ring.producer(1).unwrap(), ring.consumer(2).unwrap())
+    (
+        ring.producer(Holder::fixed::<1>()).unwrap(),
+        ring.consumer(Holder::fixed::<2>()).unwrap(),
+    )
 }
 
 /// A throughput group moving [`ITEMS`] per iteration, sized for this VM.

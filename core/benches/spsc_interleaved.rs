@@ -22,6 +22,7 @@ mod common;
 use common::queues::{self, Idle};
 use common::Memory;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
+use interlink_core::Holder;
 use interlink_core::RingConfig;
 
 /// Elements per streaming round.
@@ -40,7 +41,10 @@ fn with_interlink<R>(
 ) -> R {
     let mut mem = Memory::new(SpscRing::<u64>::bytes_needed(capacity).unwrap());
     let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(capacity)).unwrap();
-    f((ring.producer(1).unwrap(), ring.consumer(2).unwrap()))
+    f((
+        ring.producer(Holder::fixed::<1>()).unwrap(),
+        ring.consumer(Holder::fixed::<2>()).unwrap(),
+    ))
 }
 
 fn interlink_stream(idle: Idle) -> Duration {

@@ -3,6 +3,7 @@
 //!
 //! - [`atomics`]: the loom switch — the one place that picks `core`'s or
 //!   loom's atomics and cells;
+//! - [`holder`]: the ids of role holders, users and lock owners;
 //! - [`plain`]: the element types that may be copied through shared memory;
 //! - [`region`]: borrowed, aligned memory a structure is placed in;
 //! - [`layout`]: the common header, kinds, fingerprints, and the errors of
@@ -16,6 +17,7 @@
 
 pub(crate) mod atomics;
 pub mod frame;
+pub mod holder;
 pub mod layout;
 pub mod plain;
 pub mod region;

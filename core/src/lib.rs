@@ -13,14 +13,14 @@
 //! behaviour.
 //!
 //! ```
-//! use interlink_core::{Region, RingConfig, spsc::SpscRing};
+//! use interlink_core::{Holder, Region, RingConfig, spsc::SpscRing};
 //!
 //! # #[repr(C, align(128))] struct Mem([u8; 4096]);
 //! # let mut mem = Mem([0; 4096]);
 //! // Any 128-byte-aligned memory will do; here a buffer, usually a mapping.
 //! let ring = SpscRing::<u64>::init(Region::new(&mut mem.0), RingConfig::new(64))?;
-//! let mut tx = ring.producer(1)?;
-//! let mut rx = ring.consumer(2)?;
+//! let mut tx = ring.producer(Holder::fixed::<1>())?;
+//! let mut rx = ring.consumer(Holder::fixed::<2>())?;
 //! tx.try_send(42)?;
 //! assert_eq!(rx.try_recv()?, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -64,7 +64,7 @@
 //!
 //! | layer | modules | what |
 //! |---|---|---|
-//! | foundation | [`plain`], [`region`], [`layout`], [`frame`] | element types, caller memory, the common header, the frame format |
+//! | foundation | [`plain`], [`holder`], [`region`], [`layout`], [`frame`] | element types, holder ids, caller memory, the common header, the frame format |
 //! | waiting | [`wait`] ([`blocking`]) | how a thread waits for a shared word; blocking around `try_*` |
 //! | sync types | [`sync`]: [`mutex`], [`semaphore`], [`condvar`], [`event`] | futex-word synchronisation in fixed layouts |
 //! | rings | [`ring`]: [`spsc`], [`mpmc`], [`bytes`] | the rings and what they share (configuration, errors) |
@@ -93,7 +93,7 @@ pub mod wait;
 
 // Module paths kept from the flat layout: every module that was at the
 // crate root is still named there, as a re-export of its place in a layer.
-pub use foundation::{frame, layout, plain, region};
+pub use foundation::{frame, holder, layout, plain, region};
 pub use ring::{bytes, mpmc, spsc};
 pub use sync::{condvar, event, mutex, semaphore};
 
@@ -106,7 +106,8 @@ pub mod blocking {
 #[cfg(test)]
 mod test_util;
 
-pub use layout::{AttachError, Kind, LAYOUT_VERSION};
+pub use holder::Holder;
+pub use layout::{AttachError, ElementCheck, Kind, LAYOUT_VERSION};
 pub use plain::Plain;
 pub use region::{Region, RegionError};
 pub use ring::{

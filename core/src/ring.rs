@@ -26,7 +26,7 @@ pub use role::RoleError;
 
 use crate::foundation::atomics::{init_atomic, AtomicU32, Ordering};
 use crate::foundation::layout::{
-    AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
+    AttachError, ElementCheck, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
 };
 use crate::foundation::region::{Region, RegionError};
 
@@ -35,28 +35,19 @@ use crate::foundation::region::{Region, RegionError};
 pub struct RingConfig {
     /// Number of elements; a power of two from 1 to [`MAX_CAPACITY`].
     pub capacity: u32,
-    /// The caller's id for the element type, recorded in the header and
-    /// checked on attach (see [`crate::layout::type_id_of_name`]).
-    pub type_id: u64,
     /// The creating process's id (0 where there are no processes), recorded
     /// so that inspectors can tell a stale object from a live one.
     pub creator_pid: u32,
 }
 
 impl RingConfig {
-    /// A configuration for `capacity` elements, type id 0, no creator pid.
+    /// A configuration for `capacity` elements, no creator pid. (The
+    /// element's type id is its [`Plain::TYPE_ID`](crate::Plain::TYPE_ID).)
     pub const fn new(capacity: u32) -> Self {
         Self {
             capacity,
-            type_id: 0,
             creator_pid: 0,
         }
-    }
-
-    /// The same configuration with `type_id` recorded.
-    pub const fn with_type_id(mut self, type_id: u64) -> Self {
-        self.type_id = type_id;
-        self
     }
 
     /// The same configuration with `creator_pid` recorded.
@@ -116,22 +107,29 @@ pub(crate) const fn ring_bytes(
 }
 
 /// The attach checks every ring shares: the header against `kind` and
-/// `element`, the capacity against the ring's rules (`bytes_needed`), the
+/// `element` (compared as `check` says), the capacity against the ring's rules (`bytes_needed`), the
 /// recorded length against the capacity, and the region against the length.
 /// Returns the capacity.
 pub(crate) fn check_ring_header(
     snap: &crate::foundation::layout::HeaderSnapshot,
     kind: crate::foundation::layout::Kind,
-    element: crate::foundation::layout::Fingerprint,
+    (element, check): (Fingerprint, ElementCheck),
     bytes_needed: impl FnOnce(u32) -> Result<usize, InitError>,
     region: &crate::Region<'_>,
     align: usize,
 ) -> Result<u32, AttachError> {
-    snap.validate(kind, element)?;
+    snap.validate_as(kind, element, check)?;
     let capacity = snap.capacity;
-    let total = bytes_needed(capacity).map_err(|_| AttachError::Corrupt {
-        field: "capacity",
-        value: capacity as u64,
+    let total = bytes_needed(capacity).map_err(|e| match e {
+        // A valid capacity whose ring does not fit this process's address
+        // space (a 32-bit process, a ring of 4 GiB or more).
+        InitError::Region(RegionError::Overflow) if capacity_is_valid(capacity) => {
+            too_large(snap, capacity)
+        }
+        _ => AttachError::Corrupt {
+            field: "capacity",
+            value: capacity as u64,
+        },
     })?;
     if snap.total_len != total as u64 {
         return Err(AttachError::Corrupt {
@@ -141,6 +139,23 @@ pub(crate) fn check_ring_header(
     }
     region.check(total, align)?;
     Ok(capacity)
+}
+
+/// The error for a ring of a valid `capacity` whose length overflows this
+/// process's `usize`: `TooLarge` with the recorded length (what the
+/// creator, which could address it, computed).
+fn too_large(snap: &HeaderSnapshot, capacity: u32) -> AttachError {
+    if snap.total_len > usize::MAX as u64 {
+        AttachError::TooLarge {
+            len: snap.total_len,
+        }
+    } else {
+        // The recorded length fits, so it disagrees with the capacity.
+        AttachError::Corrupt {
+            field: "capacity",
+            value: capacity as u64,
+        }
+    }
 }
 
 /// The checks of [`check_ring_header`] for an inspector that does not know
@@ -172,11 +187,17 @@ pub(crate) fn check_untyped_ring_header(
         return Err(corrupt("capacity", snap.capacity as u64));
     }
     let (slot_size, slot_align) = slot(size, align);
-    let total = (snap.capacity as usize)
-        .checked_mul(slot_size)
-        .and_then(|n| n.checked_add(slots_offset(control_size, slot_align)));
-    if total.map(|t| t as u64) != Some(snap.total_len) {
+    // In 64 bits, so that a 32-bit process checks a ring it cannot map too.
+    let total = (snap.capacity as u64)
+        .checked_mul(slot_size as u64)
+        .and_then(|n| n.checked_add(slots_offset(control_size, slot_align) as u64));
+    if total != Some(snap.total_len) {
         return Err(corrupt("total_len", snap.total_len));
+    }
+    if snap.total_len > usize::MAX as u64 {
+        return Err(AttachError::TooLarge {
+            len: snap.total_len,
+        });
     }
     region.check(
         snap.total_len as usize,
@@ -406,7 +427,7 @@ impl Control {
         region: &Region<'_>,
         align: usize,
         kind: Kind,
-        element: Fingerprint,
+        element: (Fingerprint, ElementCheck),
         bytes_needed: impl FnOnce(u32) -> Result<usize, InitError>,
     ) -> Result<(NonNull<Self>, u32), AttachError> {
         let base = region.check(core::mem::size_of::<Self>(), align)?;

@@ -9,6 +9,7 @@
 #![cfg(loom)]
 
 use interlink_core::bytes::{ByteRing, Producer, RecvError, SendError};
+use interlink_core::Holder;
 use interlink_core::RingConfig;
 use loom::thread;
 
@@ -52,8 +53,8 @@ fn reserve_commit_against_peek_release_across_padding() {
     model(|| {
         let mem = ring_memory(64);
         let ring = ByteRing::init(mem.region(), RingConfig::new(64)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let sizes = [24usize, 16, 8];
         let producer = thread::spawn(move || {
             for (seq, len) in sizes.into_iter().enumerate() {
@@ -88,8 +89,8 @@ fn send_recv_across_a_short_tail() {
     model(|| {
         let mem = ring_memory(32);
         let ring = ByteRing::init(mem.region(), RingConfig::new(32)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let producer = thread::spawn(move || {
             for seq in 0..3 {
                 while let Err(e) = tx.try_send(seq, &payload(seq, 8)) {
@@ -122,8 +123,8 @@ fn drain_in_batches() {
     model(|| {
         let mem = ring_memory(64);
         let ring = ByteRing::init(mem.region(), RingConfig::new(64)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let producer = thread::spawn(move || {
             for seq in 0..3 {
                 send(&mut tx, seq, 4);
@@ -158,7 +159,7 @@ fn producers_serialised_by_the_role() {
         let producers: Vec<_> = (1..=2u32)
             .map(|p| {
                 thread::spawn(move || loop {
-                    if let Ok(mut tx) = ring.producer(p) {
+                    if let Ok(mut tx) = ring.producer(Holder::new(p).unwrap()) {
                         tx.try_send(p, &payload(p, 8)).unwrap();
                         return;
                     }
@@ -169,7 +170,7 @@ fn producers_serialised_by_the_role() {
         for p in producers {
             p.join().unwrap();
         }
-        let mut rx = ring.consumer(9).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<9>()).unwrap();
         let mut out = [0u8; 8];
         let (first, len) = rx.try_recv(&mut out).unwrap();
         assert_eq!((len, &out[..]), (8, &payload(first, 8)[..]));
@@ -186,16 +187,16 @@ fn producers_serialised_by_the_role() {
 fn init_attach_handshake() {
     model(|| {
         let mem = std::sync::Arc::new(ring_memory(32));
-        let config = RingConfig::new(32).with_type_id(9).with_creator_pid(1);
+        let config = RingConfig::new(32).with_creator_pid(1);
         let ring = ByteRing::init_begin(mem.region(), config).unwrap();
         let attacher = {
             let mem = mem.clone();
             thread::spawn(move || loop {
-                match ByteRing::attach(mem.region(), 9) {
+                match ByteRing::attach(mem.region()) {
                     Ok(ring) => {
                         assert_eq!(ring.capacity(), 32);
                         assert!(ring.is_empty());
-                        let mut rx = ring.consumer(2).unwrap();
+                        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
                         assert_eq!(rx.peek().unwrap_err(), RecvError::Empty);
                         return;
                     }

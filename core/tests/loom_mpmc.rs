@@ -13,6 +13,7 @@
 
 use interlink_core::mpmc::{MpmcRing, RecvError, SendError, UserSlot, USER_WORDS};
 use interlink_core::wait::LoomWait;
+use interlink_core::Holder;
 use interlink_core::{Blocking, RingConfig};
 use loom::sync::Arc;
 use loom::thread;
@@ -275,12 +276,12 @@ fn consumers_skip_a_dead_producer() {
 fn init_attach_handshake() {
     model(|| {
         let mem = Arc::new(ring_memory(2));
-        let config = RingConfig::new(2).with_type_id(9).with_creator_pid(1);
+        let config = RingConfig::new(2).with_creator_pid(1);
         let ring = MpmcRing::<u64>::init_begin(mem.region(), config).unwrap();
         let attacher = {
             let mem = mem.clone();
             thread::spawn(move || loop {
-                match MpmcRing::<u64>::attach(mem.region(), 9) {
+                match MpmcRing::<u64>::attach(mem.region()) {
                     Ok(ring) => {
                         assert_eq!(ring.capacity(), 2);
                         assert_eq!(ring.len(), 0);
@@ -370,18 +371,18 @@ fn users_two_joiners_never_share_a_word() {
     model(|| {
         let mem = Arc::new(ring_memory(2));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        assert_eq!(ring.join(9, |_| true), Ok(UserSlot::Word(0)));
+        assert_eq!(ring.join(Holder::fixed::<9>(), |_| true), UserSlot::Word(0));
         let users: Vec<_> = [1, 2]
             .into_iter()
             .map(|holder| {
                 thread::spawn(move || {
-                    let slot = ring.join(holder, |h| h != 9).unwrap();
+                    let slot = ring.join(Holder::new(holder).unwrap(), |h| h != 9);
                     let UserSlot::Word(i) = slot else {
                         panic!("overflow with {USER_WORDS} words")
                     };
                     assert!(i < 2, "a free or dead word comes first");
                     assert_eq!(ring.users().words[i], holder);
-                    assert!(ring.leave(slot, holder));
+                    assert!(ring.leave(slot, Holder::new(holder).unwrap()));
                 })
             })
             .collect();
@@ -401,10 +402,10 @@ fn users_leave_never_frees_a_successors_word() {
     model(|| {
         let mem = Arc::new(ring_memory(2));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        let first = ring.join(1, |_| true).unwrap();
+        let first = ring.join(Holder::fixed::<1>(), |_| true);
         assert_eq!(first, UserSlot::Word(0));
-        let leaver = thread::spawn(move || ring.leave(first, 1));
-        let joiner = thread::spawn(move || ring.join(2, |h| h != 1).unwrap());
+        let leaver = thread::spawn(move || ring.leave(first, Holder::fixed::<1>()));
+        let joiner = thread::spawn(move || ring.join(Holder::fixed::<2>(), |h| h != 1));
         leaver.join().unwrap();
         let slot = joiner.join().unwrap();
         assert_eq!(slot, UserSlot::Word(0));
@@ -422,11 +423,11 @@ fn users_two_joiners_for_the_last_word_one_overflows() {
         let mem = Arc::new(ring_memory(2));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
         for i in 0..USER_WORDS - 1 {
-            ring.join(100 + i as u32, |_| true).unwrap();
+            ring.join(Holder::new(100 + i as u32).unwrap(), |_| true);
         }
         let joiners: Vec<_> = [1, 2]
             .into_iter()
-            .map(|holder| thread::spawn(move || ring.join(holder, |_| true).unwrap()))
+            .map(|holder| thread::spawn(move || ring.join(Holder::new(holder).unwrap(), |_| true)))
             .collect();
         let mut slots: Vec<_> = joiners.into_iter().map(|j| j.join().unwrap()).collect();
         slots.sort_by_key(|s| *s == UserSlot::Overflow);

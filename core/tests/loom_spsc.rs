@@ -6,6 +6,7 @@
 #![cfg(loom)]
 
 use interlink_core::spsc::SpscRing;
+use interlink_core::Holder;
 use interlink_core::{RecvError, RingConfig};
 use loom::thread;
 
@@ -26,8 +27,8 @@ fn push_pop_in_order_across_the_wrap() {
     model(|| {
         let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let producer = thread::spawn(move || {
             for i in 0..3 {
                 while tx.try_send(i).is_err() {
@@ -57,8 +58,8 @@ fn batches_in_order() {
     model(|| {
         let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let producer = thread::spawn(move || {
             let items = [10, 11, 12];
             let mut sent = 0;
@@ -84,8 +85,8 @@ fn chunks_commit_and_release() {
     model(|| {
         let mem = ring_memory(2);
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(2)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let producer = thread::spawn(move || {
             for round in 0..2u64 {
                 loop {
@@ -120,16 +121,16 @@ fn chunks_commit_and_release() {
 fn init_attach_handshake() {
     model(|| {
         let mem = std::sync::Arc::new(ring_memory(4));
-        let config = RingConfig::new(4).with_type_id(9).with_creator_pid(1);
+        let config = RingConfig::new(4).with_creator_pid(1);
         let ring = SpscRing::<u64>::init_begin(mem.region(), config).unwrap();
         let attacher = {
             let mem = mem.clone();
             thread::spawn(move || loop {
-                match SpscRing::<u64>::attach(mem.region(), 9) {
+                match SpscRing::<u64>::attach(mem.region()) {
                     Ok(ring) => {
                         assert_eq!(ring.capacity(), 4);
                         assert_eq!(ring.len(), 0);
-                        let mut rx = ring.consumer(2).unwrap();
+                        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
                         assert_eq!(rx.try_recv(), Err(RecvError::Empty));
                         return;
                     }

@@ -22,6 +22,7 @@ use interlink_core::semaphore::{AcquireError, Semaphore};
 use interlink_core::spsc::SpscRing;
 use interlink_core::sync::{AtomicU32, Ordering};
 use interlink_core::wait::LoomWait;
+use interlink_core::Holder;
 use interlink_core::RingConfig;
 use loom::thread;
 
@@ -37,27 +38,32 @@ fn mutex_excludes_and_wakes_sleepers() {
     model(|| {
         let mem = Arc::new(Memory::new(Mutex::<u64>::bytes_needed(), 8));
         let wait = Arc::new(LoomWait::new());
-        let m = Mutex::init(mem.region(), 0, 0u64).unwrap();
+        let m = Mutex::init(mem.region(), 0u64).unwrap();
         let workers: Vec<_> = (1..=2)
             .map(|id| {
                 let (mem, wait) = (mem.clone(), wait.clone());
                 thread::spawn(move || {
-                    let m = Mutex::<u64>::attach(mem.region(), 0).unwrap();
-                    let me = Immortal(id);
+                    let m = Mutex::<u64>::attach(mem.region()).unwrap();
+                    let me = Immortal(Holder::new(id).unwrap());
                     let mut g = m.lock(&*wait, &me, None).unwrap();
                     g.update(|v| *v += 1);
                 })
             })
             .collect();
         {
-            let me = Immortal(3);
+            let me = Immortal(Holder::fixed::<3>());
             let mut g = m.lock(&*wait, &me, None).unwrap();
             g.update(|v| *v += 1);
         }
         for w in workers {
             w.join().unwrap();
         }
-        assert_eq!(m.lock(&*wait, &Immortal(4), None).unwrap().get(), 3);
+        assert_eq!(
+            m.lock(&*wait, &Immortal(Holder::fixed::<4>()), None)
+                .unwrap()
+                .get(),
+            3
+        );
     });
 }
 
@@ -94,17 +100,19 @@ fn condvar_with_the_mutex() {
         let mm = Arc::new(Memory::new(Mutex::<u32>::bytes_needed(), 4));
         let cm = Arc::new(Memory::new(Condvar::BYTES, 4));
         let wait = Arc::new(LoomWait::new());
-        let m = Mutex::init(mm.region(), 0, 0u32).unwrap();
+        let m = Mutex::init(mm.region(), 0u32).unwrap();
         let cv = Condvar::init(cm.region()).unwrap();
         let notifier = {
             let (mm, wait) = (mm.clone(), wait.clone());
             thread::spawn(move || {
-                let m = Mutex::<u32>::attach(mm.region(), 0).unwrap();
-                m.lock(&*wait, &Immortal(1), None).unwrap().set(1);
+                let m = Mutex::<u32>::attach(mm.region()).unwrap();
+                m.lock(&*wait, &Immortal(Holder::fixed::<1>()), None)
+                    .unwrap()
+                    .set(1);
                 cv.notify_one(&*wait);
             })
         };
-        let me = Immortal(2);
+        let me = Immortal(Holder::fixed::<2>());
         let mut g = m.lock(&*wait, &me, None).unwrap();
         while g.get() == 0 {
             g = cv.wait(g, None).unwrap().0;
@@ -169,8 +177,8 @@ fn blocking_spsc_send_recv() {
             SpscRing::<u64>::region_align(),
         );
         let ring = SpscRing::<u64>::init(mem.region(), RingConfig::new(1)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         both_park(
             move |b| (0..2).for_each(|v| tx.send(v, b, None).unwrap()),
             |b| (0..2).for_each(|v| assert_eq!(rx.recv(b, None), Ok(v))),
@@ -210,8 +218,8 @@ fn blocking_bytes_send_recv_across_the_end() {
             ByteRing::region_align(),
         );
         let ring = ByteRing::init(mem.region(), RingConfig::new(32)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         both_park(
             move |b| {
                 tx.send(0, &[], b, None).unwrap();

@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 
 use interlink_core::bytes::{self, ByteRing, Consumer, Producer, RecvError, SendError};
 use interlink_core::frame::record_len;
+use interlink_core::Holder;
 use interlink_core::{RingConfig, RoleError};
 use interlink_fuzz::{blocking, Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
@@ -160,7 +161,8 @@ fn run(data: &[u8]) {
     };
     let hostile = Hostile::new(&mapping);
     let ring = if raw {
-        match ByteRing::attach(mapping.region(), u64::from(input.byte() % 2)) {
+        let _ = input.byte(); // was the type id: keeps the corpus's byte layout
+        match ByteRing::attach(mapping.region()) {
             Ok(r) => r,
             Err(_) => return,
         }
@@ -199,9 +201,8 @@ fn run(data: &[u8]) {
 }
 
 fn role_expect(word: u32, h: u32, alive: Option<bool>) -> Result<(), RoleError> {
-    if h == 0 {
-        Err(RoleError::ZeroHolder)
-    } else if word != 0 && alive.unwrap_or(true) {
+    let _ = h;
+    if word != 0 && alive.unwrap_or(true) {
         Err(RoleError::Taken { holder: word })
     } else {
         Ok(())
@@ -235,7 +236,8 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
     let op = input.byte() % 24;
     match op {
         0..=3 => {
-            let h = u32::from(input.byte() % 4);
+            let h = u32::from(input.byte() % 3) + 1;
+            let holder = Holder::new(h).expect("1..=3");
             let producer = op.is_multiple_of(2);
             let alive = (op >= 2).then(|| input.byte() & 1 == 1);
             let word = if producer { st.prod_word } else { st.cons_word };
@@ -246,8 +248,8 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             };
             let got = if producer {
                 let r = match alive {
-                    None => st.ring.producer(h),
-                    Some(_) => st.ring.take_over_producer(h, is_alive),
+                    None => st.ring.producer(holder),
+                    Some(_) => st.ring.take_over_producer(holder, is_alive),
                 };
                 r.map(|p| {
                     if let Some((old, _)) = st.prod.replace((p, h)) {
@@ -258,8 +260,8 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 })
             } else {
                 let r = match alive {
-                    None => st.ring.consumer(h),
-                    Some(_) => st.ring.take_over_consumer(h, is_alive),
+                    None => st.ring.consumer(holder),
+                    Some(_) => st.ring.take_over_consumer(holder, is_alive),
                 };
                 r.map(|c| {
                     if let Some((old, _)) = st.cons.replace((c, h)) {
@@ -611,7 +613,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 c.wake_producer(&hostile);
             }
         }
-        21 => match ByteRing::attach(mapping.region(), 0) {
+        21 => match ByteRing::attach(mapping.region()) {
             Ok(r) => {
                 if t {
                     assert_eq!(r.capacity(), cap);

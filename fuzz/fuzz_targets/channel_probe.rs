@@ -27,7 +27,7 @@ use std::time::Duration;
 use interlink_core::bytes::ByteRing;
 use interlink_core::mpmc::MpmcRing;
 use interlink_core::spsc::SpscRing;
-use interlink_core::{Region, RingConfig};
+use interlink_core::{ElementCheck, Region, RingConfig};
 use interlink_fuzz::{Input, Mapping};
 use interlink_linux::channel::{Bytes, Channel, ChannelOptions, Mpmc, Spsc};
 use interlink_linux::inspect;
@@ -58,7 +58,11 @@ fn run(data: &[u8]) {
     let prefault = flags & 32 == 0;
     let exp = input.byte();
     let size_choice = input.byte();
-    let type_id = u64::from(input.byte() % 2);
+    let element_check = if input.byte() % 2 == 0 {
+        ElementCheck::Exact
+    } else {
+        ElementCheck::LayoutOnly
+    };
 
     // The contents: a structure made by init, then patched; or raw bytes.
     let contents: Vec<u8> = if raw {
@@ -91,9 +95,11 @@ fn run(data: &[u8]) {
             _ => 2u32 << (exp % 8),
         };
         let m = Mapping::new(len, 128);
-        let config = RingConfig::new(cap)
-            .with_type_id(u64::from(exp >> 7))
-            .with_creator_pid(if exp & 64 != 0 { std::process::id() } else { 1 });
+        let config = RingConfig::new(cap).with_creator_pid(if exp & 64 != 0 {
+            std::process::id()
+        } else {
+            1
+        });
         assert!(init(m.region(), config));
         let hostile = interlink_fuzz::Hostile::new(&m);
         let patches = input.byte() % 8;
@@ -161,11 +167,14 @@ fn run(data: &[u8]) {
     } else {
         MapOptions::new().prefault(false)
     };
-    let options = ChannelOptions::new().open_timeout(timeout).map(map);
+    let options = ChannelOptions::new()
+        .open_timeout(timeout)
+        .map(map)
+        .element_check(element_check);
     let ops = input.below(64);
     match shape {
         0 => {
-            let ch = Channel::<Spsc<u32>>::open(name(), type_id, &options);
+            let ch = Channel::<Spsc<u32>>::open(name(), &options);
             stop_flipping(&stop, flipper.take(), &file, size);
             if let Ok(ch) = ch {
                 let _ = (ch.capacity(), ch.len(), ch.is_empty());
@@ -190,7 +199,7 @@ fn run(data: &[u8]) {
             }
         }
         1 => {
-            let ch = Channel::<Bytes>::open(name(), type_id, &options);
+            let ch = Channel::<Bytes>::open(name(), &options);
             stop_flipping(&stop, flipper.take(), &file, size);
             if let Ok(ch) = ch {
                 let max = ch.max_payload() as usize;
@@ -210,7 +219,7 @@ fn run(data: &[u8]) {
             }
         }
         _ => {
-            let ch = Channel::<Mpmc<u32>>::open(name(), type_id, &options);
+            let ch = Channel::<Mpmc<u32>>::open(name(), &options);
             stop_flipping(&stop, flipper.take(), &file, size);
             if let Ok(ch) = ch {
                 if let Ok(h) = ch.handle() {

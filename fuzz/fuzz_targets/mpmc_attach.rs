@@ -19,7 +19,8 @@
 use std::collections::VecDeque;
 
 use interlink_core::mpmc::{self, MpmcRing, RecvError, SendError, UserSlot, USER_WORDS};
-use interlink_core::{RingConfig, RoleError};
+use interlink_core::Holder;
+use interlink_core::RingConfig;
 use interlink_fuzz::{blocking, Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
 
@@ -105,7 +106,12 @@ fn run(data: &[u8]) {
     };
     let hostile = Hostile::new(&mapping);
     let ring = if raw {
-        match MpmcRing::<u32>::attach(mapping.region(), u64::from(input.byte() % 2)) {
+        let check = if input.byte() % 2 == 0 {
+            interlink_core::ElementCheck::Exact
+        } else {
+            interlink_core::ElementCheck::LayoutOnly
+        };
+        match MpmcRing::<u32>::attach_with(mapping.region(), check) {
             Ok(r) => r,
             Err(_) => return,
         }
@@ -311,37 +317,31 @@ fn run(data: &[u8]) {
                 }
             }
             9 => {
-                let h = u32::from(input.byte() % 8);
+                let h = u32::from(input.byte() % 7) + 1;
                 let alive_mask = input.byte();
                 let is_alive = |x: u32| {
                     hostile.during();
                     alive_mask >> (x % 8) & 1 == 1
                 };
-                let r = ring.join(h, is_alive);
+                let r = ring.join(Holder::new(h).expect("1..=7"), is_alive);
                 if t && !hostile.wrote() {
-                    let expect = if h == 0 {
-                        Err(RoleError::ZeroHolder)
-                    } else {
-                        let i = model
-                            .users
-                            .iter()
-                            .position(|&w| w == 0 || alive_mask >> (w % 8) & 1 == 0);
-                        match i {
-                            Some(i) => {
-                                model.users[i] = h;
-                                Ok(UserSlot::Word(i))
-                            }
-                            None => {
-                                model.overflow = true;
-                                Ok(UserSlot::Overflow)
-                            }
+                    let i = model
+                        .users
+                        .iter()
+                        .position(|&w| w == 0 || alive_mask >> (w % 8) & 1 == 0);
+                    let expect = match i {
+                        Some(i) => {
+                            model.users[i] = h;
+                            UserSlot::Word(i)
+                        }
+                        None => {
+                            model.overflow = true;
+                            UserSlot::Overflow
                         }
                     };
                     assert_eq!(r, expect);
                 }
-                if let Ok(slot) = r {
-                    joined.push((slot, h));
-                }
+                joined.push((r, h));
             }
             10 => {
                 let (slot, h) = match input.byte() % 4 {
@@ -349,13 +349,16 @@ fn run(data: &[u8]) {
                         let i = input.below(joined.len());
                         joined.swap_remove(i)
                     }
-                    2 => (UserSlot::Overflow, u32::from(input.byte() % 8)),
-                    _ => (UserSlot::Word(input.below(20)), u32::from(input.byte() % 8)),
+                    2 => (UserSlot::Overflow, u32::from(input.byte() % 7) + 1),
+                    _ => (
+                        UserSlot::Word(input.below(20)),
+                        u32::from(input.byte() % 7) + 1,
+                    ),
                 };
-                let r = ring.leave(slot, h);
+                let r = ring.leave(slot, Holder::new(h).expect("1..=7"));
                 if t {
                     let expect = match slot {
-                        UserSlot::Word(i) if i < USER_WORDS && h != 0 && model.users[i] == h => {
+                        UserSlot::Word(i) if i < USER_WORDS && model.users[i] == h => {
                             model.users[i] = 0;
                             true
                         }
@@ -393,7 +396,7 @@ fn run(data: &[u8]) {
             }
             13 | 14 => hostile.write_from(&mut input, NAMED, cap),
             15 => hostile.queue_from(&mut input, NAMED, cap),
-            16 => match MpmcRing::<u32>::attach(mapping.region(), 0) {
+            16 => match MpmcRing::<u32>::attach(mapping.region()) {
                 Ok(r) => {
                     if t {
                         assert_eq!(r.capacity(), cap);

@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 
 use interlink_core::spsc::{self, Consumer, Producer, SpscRing};
+use interlink_core::Holder;
 use interlink_core::{ChunkError, RecvError, SendError, RoleError};
 use interlink_fuzz::{blocking, Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
@@ -70,7 +71,12 @@ fn run(data: &[u8]) {
     };
     let hostile = Hostile::new(&mapping);
     let ring = if raw {
-        match SpscRing::<u32>::attach(mapping.region(), u64::from(input.byte() % 2)) {
+        let check = if input.byte() % 2 == 0 {
+            interlink_core::ElementCheck::Exact
+        } else {
+            interlink_core::ElementCheck::LayoutOnly
+        };
+        match SpscRing::<u32>::attach_with(mapping.region(), check) {
             Ok(ring) => ring,
             Err(_) => return,
         }
@@ -113,8 +119,13 @@ fn trusted(st: &State<'_>, hostile: &Hostile) -> bool {
 }
 
 fn holder(input: &mut Input<'_>) -> u32 {
-    // 0 (refused), or one of three ids: collisions on purpose.
-    u32::from(input.byte() % 4)
+    // One of three ids: collisions on purpose (0 is no `Holder` at all).
+    u32::from(input.byte() % 3) + 1
+}
+
+/// `h` (nonzero) as a `Holder`.
+fn hold(h: u32) -> Holder {
+    Holder::new(h).expect("fuzzed holder ids are 1..=3")
 }
 
 fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mapping: &Mapping) {
@@ -124,7 +135,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
         0 => {
             let h = holder(input);
             let expect = role_expect(st.prod_word, h);
-            let r = st.ring.producer(h);
+            let r = st.ring.producer(hold(h));
             if trusted(st, hostile) {
                 assert_eq!(r.as_ref().err().copied(), expect.err());
             }
@@ -140,7 +151,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
         1 => {
             let h = holder(input);
             let expect = role_expect(st.cons_word, h);
-            let r = st.ring.consumer(h);
+            let r = st.ring.consumer(hold(h));
             if trusted(st, hostile) {
                 assert_eq!(r.as_ref().err().copied(), expect.err());
             }
@@ -159,9 +170,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let alive = input.byte() & 1 == 1;
             let was_trusted = trusted(st, hostile);
             let word = if op == 2 { st.prod_word } else { st.cons_word };
-            let expect = if h == 0 {
-                Err(RoleError::ZeroHolder)
-            } else if word != 0 && alive {
+            let expect = if word != 0 && alive {
                 Err(RoleError::Taken { holder: word })
             } else {
                 Ok(())
@@ -171,7 +180,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 alive
             };
             if op == 2 {
-                let r = st.ring.take_over_producer(h, is_alive);
+                let r = st.ring.take_over_producer(hold(h), is_alive);
                 if was_trusted && !hostile.wrote() {
                     assert_eq!(r.as_ref().err().copied(), expect.err());
                 }
@@ -184,7 +193,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                     }
                 }
             } else {
-                let r = st.ring.take_over_consumer(h, is_alive);
+                let r = st.ring.take_over_consumer(hold(h), is_alive);
                 if was_trusted && !hostile.wrote() {
                     assert_eq!(r.as_ref().err().copied(), expect.err());
                 }
@@ -388,7 +397,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
         22 => {
             // Attach again (a second process's view), after whatever the
             // peer wrote; claims go through the new view from now on.
-            match SpscRing::<u32>::attach(mapping.region(), 0) {
+            match SpscRing::<u32>::attach(mapping.region()) {
                 Ok(r) => {
                     if trusted(st, hostile) {
                         assert_eq!(r.capacity(), cap);
@@ -422,9 +431,8 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
 
 /// What claiming a role word holding `word` for `h` gives.
 fn role_expect(word: u32, h: u32) -> Result<(), RoleError> {
-    if h == 0 {
-        Err(RoleError::ZeroHolder)
-    } else if word != 0 {
+    let _ = h;
+    if word != 0 {
         Err(RoleError::Taken { holder: word })
     } else {
         Ok(())

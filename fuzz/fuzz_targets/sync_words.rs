@@ -20,9 +20,10 @@ use std::time::Duration;
 
 use interlink_core::condvar::Condvar;
 use interlink_core::event::Event;
-use interlink_core::mutex::{Liveness, LockError, Mutex, MutexGuard, Owner, MAX_OWNER_ID};
+use interlink_core::mutex::{Liveness, LockError, Mutex, MutexGuard, Owner};
 use interlink_core::semaphore::{AcquireError, PostError, Semaphore};
 use interlink_core::wait::WaitOutcome;
+use interlink_core::Holder;
 use interlink_core::Region;
 use interlink_fuzz::{Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
@@ -74,7 +75,7 @@ impl Liveness for Who<'_> {
     fn me(&self) -> Owner {
         Owner {
             pid: 100 + self.tid,
-            tid: self.tid,
+            tid: Holder::new(self.tid).expect("tids 1..=3"),
             stamp: u64::from(self.tid) << 33,
         }
     }
@@ -82,7 +83,7 @@ impl Liveness for Who<'_> {
     fn is_alive(&self, owner: &Owner) -> bool {
         self.hostile.during();
         self.asked.set(self.asked.get() + 1);
-        self.asked.get() <= 8 && self.alive.get() >> (owner.tid % 8) & 1 == 1
+        self.asked.get() <= 8 && self.alive.get() >> (owner.tid.get() % 8) & 1 == 1
     }
 
     fn poll_interval(&self) -> Option<Duration> {
@@ -119,7 +120,7 @@ fn run(data: &[u8]) {
         let n = (input.byte() as usize * 4).min(LEN);
         mapping.fill(input.bytes(n));
         (
-            Mutex::<u64>::attach(take(&mapping, MUTEX, mutex_len), 0).ok(),
+            Mutex::<u64>::attach(take(&mapping, MUTEX, mutex_len)).ok(),
             Semaphore::attach(take(&mapping, SEM, Semaphore::BYTES)).ok(),
             Condvar::attach(take(&mapping, CONDVAR, Condvar::BYTES)).ok(),
             Event::attach(take(&mapping, EVENT, Event::BYTES)).ok(),
@@ -127,7 +128,7 @@ fn run(data: &[u8]) {
     } else {
         let initial = u32::from(input.byte()) % (max + 1);
         (
-            Some(Mutex::<u64>::init(take(&mapping, MUTEX, mutex_len), 0, 7).expect("mutex")),
+            Some(Mutex::<u64>::init(take(&mapping, MUTEX, mutex_len), 7).expect("mutex")),
             Some(
                 Semaphore::init(take(&mapping, SEM, Semaphore::BYTES), initial, max).expect("sem"),
             ),
@@ -138,7 +139,7 @@ fn run(data: &[u8]) {
     let hostile = Hostile::new(&mapping);
     let alive = Cell::new(0xff);
     let poll = Cell::new(None);
-    let who: Vec<Who<'_>> = [1, 2, 3, 0, MAX_OWNER_ID + 1]
+    let who: Vec<Who<'_>> = [1, 2, 3]
         .into_iter()
         .map(|tid| Who {
             tid,
@@ -160,11 +161,9 @@ fn run(data: &[u8]) {
     while !input.is_done() {
         let t = exact && !hostile.wrote();
         let op = input.byte() % 20;
-        // Identity: 0..3 are real tids, 3 and 4 bad ids (rarely).
-        let i = match input.byte() % 16 {
-            15 => 3 + (op as usize % 2),
-            b => b as usize % 3,
-        };
+        // Identity: one of three tids (an id of 0 or above the lock word's
+        // range is no `Holder`: it cannot reach the mutex).
+        let i = (input.byte() % 16) as usize % 3;
         let me = &who[i];
         me.asked.set(0);
         match op {
@@ -186,9 +185,7 @@ fn run(data: &[u8]) {
                 };
                 let outcome = describe(&r);
                 if t && !hostile.wrote() {
-                    let expect = if i >= 3 {
-                        "bad-id"
-                    } else if holder == Some(me.tid) {
+                    let expect = if holder == Some(me.tid) {
                         "deadlock"
                     } else if let Some(h) = holder {
                         let dead = alive.get() >> (h % 8) & 1 == 0;
@@ -277,7 +274,7 @@ fn run(data: &[u8]) {
                 if let Some(m) = mutex.as_ref() {
                     let o = m.owner();
                     if t {
-                        assert_eq!(o.map(|o| o.tid), holder);
+                        assert_eq!(o.map(|o| o.tid.get()), holder);
                         assert_eq!(m.is_not_recoverable(), health == Health::NotRecoverable);
                     }
                     let _ = format!("{m:?}");
@@ -437,7 +434,7 @@ fn run(data: &[u8]) {
             18 => hostile.queue_from(&mut input, NAMED, max),
             _ => {
                 // Attach again, as another process would.
-                let m = Mutex::<u64>::attach(take(&mapping, MUTEX, mutex_len), 0);
+                let m = Mutex::<u64>::attach(take(&mapping, MUTEX, mutex_len));
                 let s = Semaphore::attach(take(&mapping, SEM, Semaphore::BYTES));
                 let c = Condvar::attach(take(&mapping, CONDVAR, Condvar::BYTES));
                 let e = Event::attach(take(&mapping, EVENT, Event::BYTES));
@@ -465,7 +462,6 @@ fn describe<G>(r: &Result<G, LockError<G>>) -> &'static str {
         Err(LockError::TimedOut) => "timed-out",
         Err(LockError::WouldBlock) => "would-block",
         Err(LockError::Deadlock) => "deadlock",
-        Err(LockError::BadOwnerId { .. }) => "bad-id",
         Err(LockError::Contended) => "contended",
     }
 }

@@ -176,8 +176,8 @@ fn channel(group: &mut Group<'_>, streaming: bool, waiting: Waiting) {
     let child_side = || {
         let timeout = opts.open_timeout(Duration::from_secs(10));
         let (Ok(down), Ok(up)) = (
-            SpscChannel::<u64>::open(&down_name, 0, &timeout),
-            SpscChannel::<u64>::open(&up_name, 0, &timeout),
+            SpscChannel::<u64>::open(&down_name, &timeout),
+            SpscChannel::<u64>::open(&up_name, &timeout),
         ) else {
             return 2;
         };

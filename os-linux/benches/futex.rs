@@ -37,7 +37,7 @@ fn uncontended(c: &mut Criterion) {
     let mut g = c.benchmark_group("mutex_uncontended_lock_unlock");
 
     let map = Mapping::anonymous(Mutex::<u64>::bytes_needed()).unwrap();
-    let m = Mutex::init(map.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(map.region(), 0u64).unwrap();
     let (wait, me) = (Futex, Robust::new());
     g.bench_function("interlink", |b| {
         b.iter(|| black_box(m.lock(&wait, &me, None).unwrap().get()))
@@ -163,8 +163,8 @@ fn futex_peer(map: &'static Mapping, placement: Placement) -> Peer {
     let child = fork(move || {
         placement.pin(true);
         let b = Blocking::parking(Futex);
-        let mut rx = there.consumer(process::current_pid()).unwrap();
-        let mut tx = back.producer(process::current_pid()).unwrap();
+        let mut rx = there.consumer(process::holder()).unwrap();
+        let mut tx = back.producer(process::holder()).unwrap();
         loop {
             let v = rx.recv(&b, None).unwrap();
             if v == STOP {
@@ -175,8 +175,8 @@ fn futex_peer(map: &'static Mapping, placement: Placement) -> Peer {
     })
     .unwrap();
     let b = Blocking::parking(Futex);
-    let mut tx = there.producer(process::current_pid()).unwrap();
-    let mut rx = back.consumer(process::current_pid()).unwrap();
+    let mut tx = there.producer(process::holder()).unwrap();
+    let mut rx = back.consumer(process::holder()).unwrap();
     Peer {
         child: Some(child),
         ping: Box::new(move |v| tx.send(v, &b, None).unwrap()),

@@ -294,7 +294,7 @@ fn learn_me() -> Owner {
     unsafe { libc::pthread_once(std::ptr::addr_of_mut!(ATFORK), install) };
     let pid = std::process::id();
     // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() } as u32;
+    let tid = crate::process::holder_of(unsafe { libc::gettid() } as u32);
     let stamp = crate::liveness::start_time(pid).unwrap_or(0);
     let me = Owner { pid, tid, stamp };
     ME.with(|c| c.set(Some(me)));
@@ -330,7 +330,7 @@ impl Liveness for Robust {
     /// recovery waits until that thread ends (a wrong "alive", never a
     /// stolen lock). Holders and waiters must share a pid namespace.
     fn is_alive(&self, owner: &Owner) -> bool {
-        crate::liveness::thread_alive(owner.tid)
+        crate::liveness::thread_alive(owner.tid.get())
     }
 
     fn poll_interval(&self) -> Option<Duration> {

@@ -23,7 +23,7 @@
 //! let mut tx = created.sender()?;
 //!
 //! // An opener (usually another process): finds it by name and validates it.
-//! let opened = SpscChannel::<u64>::open(&name, 0, &options)?;
+//! let opened = SpscChannel::<u64>::open(&name, &options)?;
 //! let mut rx = opened.receiver()?;
 //!
 //! tx.send(42)?;
@@ -50,7 +50,7 @@
 //! // The peer, given `b`:
 //! let (_, mut fds) = recv_with_fds(b.as_fd(), &mut [0u8; 1], 1)?;
 //! let fd = fds.pop().ok_or("no descriptor came")?;
-//! let theirs = SpscChannel::<u64>::from_sealed_fd(fd, 0, &options)?;
+//! let theirs = SpscChannel::<u64>::from_sealed_fd(fd, &options)?;
 //!
 //! ours.sender()?.send(7)?;
 //! assert_eq!(theirs.receiver()?.recv()?, 7);

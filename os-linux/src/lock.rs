@@ -38,9 +38,43 @@ impl ByteRange {
     pub const WHOLE: ByteRange = ByteRange { start: 0, len: 0 };
 }
 
-fn flock_struct(kind: libc::c_short, range: ByteRange) -> Result<libc::flock, OsError> {
-    let start = libc::off_t::try_from(range.start);
-    let len = libc::off_t::try_from(range.len);
+/// The `fcntl` lock description with 64-bit offsets: `struct flock` in a
+/// 64-bit process, `struct flock64` in a 32-bit one (whose `struct flock`
+/// cannot reach the presence and claim bytes at 2⁶²).
+#[cfg(target_pointer_width = "64")]
+type LockDesc = libc::flock;
+/// See the 64-bit definition.
+#[cfg(target_pointer_width = "32")]
+type LockDesc = libc::flock64;
+
+#[cfg(target_pointer_width = "32")]
+extern "C" {
+    /// glibc's `fcntl` with 64-bit offsets (since 2.28; the `libc` crate
+    /// does not declare it): it passes a `struct flock64` to the kernel.
+    fn fcntl64(fd: libc::c_int, cmd: libc::c_int, ...) -> libc::c_int;
+}
+
+/// `fcntl(fd, cmd, fl)` with the 64-bit lock description.
+///
+/// # Safety
+///
+/// `fl` must be valid for the kernel to read and write.
+unsafe fn fcntl_lock(fd: libc::c_int, cmd: libc::c_int, fl: *mut LockDesc) -> libc::c_int {
+    // SAFETY: forwarded from the caller; each function takes this struct.
+    #[cfg(target_pointer_width = "64")]
+    unsafe {
+        libc::fcntl(fd, cmd, fl)
+    }
+    // SAFETY: as above.
+    #[cfg(target_pointer_width = "32")]
+    unsafe {
+        fcntl64(fd, cmd, fl)
+    }
+}
+
+fn flock_struct(kind: libc::c_short, range: ByteRange) -> Result<LockDesc, OsError> {
+    let start = i64::try_from(range.start);
+    let len = i64::try_from(range.len);
     let (Ok(start), Ok(len)) = (start, len) else {
         return Err(
             OsError::new("fcntl lock", libc::EINVAL).on(format_args!("{range:?} (past off_t)"))
@@ -48,7 +82,7 @@ fn flock_struct(kind: libc::c_short, range: ByteRange) -> Result<libc::flock, Os
     };
     // SAFETY: flock is plain data; all zeroes is a valid value. l_pid must
     // be 0 for OFD locks.
-    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    let mut fl: LockDesc = unsafe { std::mem::zeroed() };
     fl.l_type = kind;
     fl.l_whence = libc::SEEK_SET as libc::c_short;
     fl.l_start = start;
@@ -66,12 +100,12 @@ fn lock_type(kind: LockKind) -> libc::c_short {
 fn ofd_fcntl(
     fd: BorrowedFd<'_>,
     cmd: libc::c_int,
-    fl: &mut libc::flock,
+    fl: &mut LockDesc,
     op: &'static str,
 ) -> Result<(), OsError> {
     check_retry(op, || {
         // SAFETY: fl is a valid flock for the kernel to read (and, for GETLK, fill).
-        unsafe { libc::fcntl(fd.as_raw_fd(), cmd, fl as *mut libc::flock) }
+        unsafe { fcntl_lock(fd.as_raw_fd(), cmd, fl as *mut LockDesc) }
     })
     .map(drop)
 }

@@ -43,7 +43,8 @@ pub(crate) fn realtime_deadline(timeout: Duration) -> libc::timespec {
     let at = now.saturating_add(timeout);
     libc::timespec {
         tv_sec: libc::time_t::try_from(at.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: at.subsec_nanos().into(),
+        // Below 10⁹: fits the 32-bit `c_long` of a 32-bit process.
+        tv_nsec: at.subsec_nanos() as libc::c_long,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Processes: forking a child that runs a closure, waiting for it, asking
 //! whether a pid is alive, and pinning to a CPU.
 
+use interlink_core::Holder;
+
 use crate::error::{check, OsError};
 
 /// How a child process ended.
@@ -119,6 +121,31 @@ impl Drop for Child {
 /// This process's pid.
 pub fn current_pid() -> u32 {
     std::process::id()
+}
+
+/// This process as a [`Holder`]: its pid, the id every named channel
+/// records for the roles it claims and the users table it joins.
+///
+/// ```
+/// use interlink_core::{spsc::SpscRing, Region, RingConfig};
+/// use interlink_linux::process;
+///
+/// # #[repr(C, align(128))] struct Mem([u8; 1024]);
+/// # let mut mem = Mem([0; 1024]);
+/// let ring = SpscRing::<u64>::init(Region::new(&mut mem.0), RingConfig::new(8))?;
+/// let tx = ring.producer(process::holder())?;
+/// # drop(tx);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn holder() -> Holder {
+    holder_of(current_pid())
+}
+
+/// A Linux pid or tid as a [`Holder`]. The kernel hands out ids in
+/// `1..=PID_MAX_LIMIT` (2²²), well inside a holder's range, so this cannot
+/// fail for an id the kernel gave.
+pub(crate) fn holder_of(id: u32) -> Holder {
+    Holder::new(id).expect("Linux pids and tids are in 1..=2^22")
 }
 
 /// Pins the calling thread to `cpu`. Fails (with `EINVAL`) when the CPU

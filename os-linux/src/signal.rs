@@ -259,7 +259,7 @@ impl AsFd for SignalFd {
 /// let shutdown = ShutdownSignal::install()?; // before any thread exists
 /// let map = Mapping::anonymous(SpscRing::<u64>::bytes_needed(1024)?)?;
 /// let ring = SpscRing::<u64>::init(map.region(), RingConfig::new(1024))?;
-/// let mut rx = ring.consumer(process::current_pid())?;
+/// let mut rx = ring.consumer(process::holder())?;
 /// let mut sum = 0u64;
 /// loop {
 ///     match rx.try_recv() {

@@ -65,7 +65,7 @@ fn blocking_messages_between_processes_with_the_consumer_parked() {
     let words = Words::new(7);
     let started = Instant::now();
     let child = fork(|| {
-        let Ok(mut rx) = ring.consumer(process::current_pid()) else {
+        let Ok(mut rx) = ring.consumer(process::holder()) else {
             return 2;
         };
         let b = Blocking::new(words.counted(0));
@@ -97,7 +97,7 @@ fn blocking_messages_between_processes_with_the_consumer_parked() {
     })
     .unwrap();
 
-    let mut tx = ring.producer(process::current_pid()).unwrap();
+    let mut tx = ring.producer(process::holder()).unwrap();
     let b = Blocking::new(words.counted(3));
     let (mut lengths, mut scratch) = (Rng(7), vec![0u8; max]);
     for seq in 0..COUNT {

@@ -51,7 +51,7 @@ fn producers_serialised_by_a_shared_mutex() {
     let total = Mutex::<u64>::bytes_needed() + 128 + ByteRing::bytes_needed(CAPACITY).unwrap();
     let map = Mapping::anonymous(total).unwrap();
     let (m_region, r_region) = place(&map);
-    let mutex = Mutex::init(m_region, 0, 0u64).unwrap();
+    let mutex = Mutex::init(m_region, 0u64).unwrap();
     let ring = ByteRing::init(r_region, RingConfig::new(CAPACITY)).unwrap();
     let max = ring.max_payload() as usize / 4;
 
@@ -69,7 +69,7 @@ fn producers_serialised_by_a_shared_mutex() {
                     };
                     // Free whenever the mutex is held: the last holder
                     // dropped its producer before unlocking.
-                    let Ok(mut tx) = ring.producer(process::current_pid()) else {
+                    let Ok(mut tx) = ring.producer(process::holder()) else {
                         return 3;
                     };
                     if tx.send(tag(p, i), &msg[..len], &b, TIMEOUT).is_err() {
@@ -84,7 +84,7 @@ fn producers_serialised_by_a_shared_mutex() {
         })
         .collect();
 
-    let mut rx = ring.consumer(process::current_pid()).unwrap();
+    let mut rx = ring.consumer(process::holder()).unwrap();
     let b = Blocking::new(Futex);
     let mut lengths: Vec<Rng> = (0..PRODUCERS).map(|p| Rng(u64::from(p) + 1)).collect();
     let mut next = [0u32; PRODUCERS as usize];

@@ -42,7 +42,7 @@ fn a_million_messages_of_random_sizes_between_processes() {
     let ring = ByteRing::init(map.region(), RingConfig::new(CAPACITY)).unwrap();
     let max = ring.max_payload() as usize;
     let mut child = fork(|| {
-        let Ok(mut rx) = ring.consumer(process::current_pid()) else {
+        let Ok(mut rx) = ring.consumer(process::holder()) else {
             return 2;
         };
         let mut lengths = Rng(42);
@@ -86,7 +86,7 @@ fn a_million_messages_of_random_sizes_between_processes() {
     })
     .unwrap();
 
-    let mut tx = ring.producer(process::current_pid()).unwrap();
+    let mut tx = ring.producer(process::holder()).unwrap();
     let mut lengths = Rng(42);
     let mut scratch = vec![0u8; max];
     let mut stalls = 0u64;
@@ -129,7 +129,7 @@ fn a_producer_killed_mid_message_loses_only_that_message() {
     let map = Mapping::anonymous(ByteRing::bytes_needed(4096).unwrap()).unwrap();
     let ring = ByteRing::init(map.region(), RingConfig::new(4096)).unwrap();
     let child = fork(|| {
-        let mut tx = ring.producer(process::current_pid()).unwrap();
+        let mut tx = ring.producer(process::holder()).unwrap();
         tx.try_send(1, b"committed").unwrap();
         let mut r = tx.reserve(100).unwrap();
         r.write(0, b"never committed");
@@ -142,10 +142,10 @@ fn a_producer_killed_mid_message_loses_only_that_message() {
     assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
     assert_eq!(ring.producer_holder(), pid);
     let mut tx = ring
-        .take_over_producer(process::current_pid(), interlink_linux::liveness::is_alive)
+        .take_over_producer(process::holder(), interlink_linux::liveness::is_alive)
         .unwrap();
     tx.try_send(2, b"after").unwrap();
-    let mut rx = ring.consumer(process::current_pid()).unwrap();
+    let mut rx = ring.consumer(process::holder()).unwrap();
     let mut buf = [0u8; 64];
     assert_eq!(rx.try_recv(&mut buf), Ok((1, 9)));
     assert_eq!(&buf[..9], b"committed");

@@ -104,7 +104,7 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
         }
         // Opens the channel (waiting for it) and checks 0..count arrive.
         "open-and-receive" => {
-            let ch = SpscChannel::<u64>::open(name, 0, &opts)?;
+            let ch = SpscChannel::<u64>::open(name, &opts)?;
             let mut rx = ch.receiver()?;
             for expected in 0..count {
                 let got = rx.recv_timeout(Duration::from_secs(20))?;
@@ -115,7 +115,7 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
         }
         // Opens the channel and sends forever (until killed).
         "open-and-send-forever" => {
-            let ch = SpscChannel::<u64>::open(name, 0, &opts)?;
+            let ch = SpscChannel::<u64>::open(name, &opts)?;
             let mut tx = ch.sender()?;
             send_sequence(&mut tx, 0, u64::MAX)?;
         }
@@ -132,7 +132,7 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
         // shared by every process), one every 6 ms, through each path that
         // must wake a parked receiver in turn; then waits to be killed.
         "open-trickle-and-hang" => {
-            let ch = SpscChannel::<u64>::open(name, 0, &opts)?;
+            let ch = SpscChannel::<u64>::open(name, &opts)?;
             let mut tx = ch.sender()?;
             for i in 0..count {
                 // Each message only into an empty ring (the receiver took
@@ -156,7 +156,7 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
         // lengths (see `message`), spinning when full; then waits to be
         // killed.
         "open-bytes-and-send" => {
-            let ch = ByteChannel::open(name, 0, &opts.waiting(Waiting::Spin))?;
+            let ch = ByteChannel::open(name, &opts.waiting(Waiting::Spin))?;
             let mut tx = ch.sender()?;
             for seq in 0..count as u32 {
                 tx.send_timeout(seq, &message(seq), Duration::from_secs(20))?;
@@ -168,7 +168,7 @@ fn peer(role: &str, name: &str, count: u64) -> Result<(), Box<dyn std::error::Er
         // Opens an MPMC channel and sends `count` values tagged with this
         // process's pid (pid << 32 | i), parking when full.
         "open-mpmc-and-send" => {
-            let ch = MpmcChannel::<u64>::open(name, 0, &opts.waiting(Waiting::Park))?;
+            let ch = MpmcChannel::<u64>::open(name, &opts.waiting(Waiting::Park))?;
             let tx = ch.handle()?;
             let me = u64::from(std::process::id()) << 32;
             for i in 0..count {
@@ -210,7 +210,7 @@ fn a_million_messages_between_unrelated_processes() {
         MILLION,
     );
     let opts = ChannelOptions::new().open_timeout(Duration::from_secs(20));
-    let ch = SpscChannel::<u64>::open(&name, 0, &opts).unwrap();
+    let ch = SpscChannel::<u64>::open(&name, &opts).unwrap();
     assert!(!ch.is_creator());
     assert!(!ch.unlinks_on_drop());
     assert_eq!(ch.capacity(), 4096);
@@ -261,7 +261,7 @@ fn an_opener_started_before_the_creator_waits_then_succeeds() {
 
     // With nobody creating, the wait ends at the timeout and says why.
     let opts = ChannelOptions::new().open_timeout(Duration::from_millis(50));
-    match SpscChannel::<u64>::open(&name, 0, &opts) {
+    match SpscChannel::<u64>::open(&name, &opts) {
         Err(ChannelError::Timeout {
             pending: Pending::Missing,
             waited,
@@ -324,7 +324,7 @@ fn a_creator_killed_leaves_an_object_that_gc_and_create_handle() {
         10,
     );
     let opts = ChannelOptions::new().open_timeout(Duration::from_secs(20));
-    let ch = SpscChannel::<u64>::open(&name, 0, &opts).unwrap();
+    let ch = SpscChannel::<u64>::open(&name, &opts).unwrap();
     let mut rx = ch.receiver().unwrap();
     for i in 0..10 {
         assert_eq!(rx.recv_timeout(Duration::from_secs(20)), Ok(i));
@@ -597,7 +597,7 @@ fn byte_messages_between_unrelated_processes() {
     let ch = ByteChannel::create(&name, RingConfig::new(4096), &opts).unwrap();
     assert_eq!(ch.max_payload(), 4096 - 16);
     // Another kind of channel under this name is refused, saying why.
-    match SpscChannel::<u64>::open(&name, 0, &opts) {
+    match SpscChannel::<u64>::open(&name, &opts) {
         Err(ChannelError::Attach { error, .. }) => assert!(
             matches!(error, interlink_core::AttachError::Kind { .. }),
             "{error:?}"

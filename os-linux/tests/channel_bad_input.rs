@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use interlink_core::layout::{Kind, LAYOUT_VERSION};
-use interlink_core::{AttachError, InitError, RegionError, RingConfig};
+use interlink_core::layout::{Fingerprint, Kind, LAYOUT_VERSION};
+use interlink_core::{AttachError, ElementCheck, InitError, RegionError, RingConfig};
 use interlink_linux::channel::{ChannelError, ChannelOptions, SpscChannel};
 use interlink_linux::inspect::{self, State};
 use interlink_linux::shm::{ShmError, ShmName, TempName};
@@ -39,7 +39,7 @@ fn a_name_with_a_slash_is_refused() {
     for bad in ["/a/b", "no-slash", "/"] {
         let e = SpscChannel::<u64>::create(bad, RingConfig::new(64), &quick()).unwrap_err();
         assert!(matches!(e, ChannelError::Shm(ShmError::Name { .. })), "{e}");
-        let e = SpscChannel::<u64>::open(bad, 0, &quick()).unwrap_err();
+        let e = SpscChannel::<u64>::open(bad, &quick()).unwrap_err();
         assert!(matches!(e, ChannelError::Shm(ShmError::Name { .. })), "{e}");
         assert!(e.to_string().contains("invalid shm name"), "{e}");
     }
@@ -72,7 +72,7 @@ fn an_object_of_another_kind_element_or_version_is_refused() {
     let name = TempName::new("il-bad").unwrap();
     leave_channel(&name);
     // Another element type.
-    let e = SpscChannel::<u32>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u32>::open(&name, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -83,20 +83,26 @@ fn an_object_of_another_kind_element_or_version_is_refused() {
         ),
         "{e}"
     );
-    let e = SpscChannel::<u64>::open(&name, 7, &quick()).unwrap_err();
+    // Same size and alignment, another type: a u64 channel opened as f64
+    // is refused (42 would arrive as 2.08e-322), unless opted out.
+    let e = SpscChannel::<f64>::open(&name, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
             ChannelError::Attach {
-                error: AttachError::Element { .. },
+                error: AttachError::Element { expected, found },
                 ..
-            }
+            } if expected == Fingerprint::of::<f64>() && found == Fingerprint::of::<u64>()
         ),
         "{e}"
     );
+    let layout_only = quick().element_check(ElementCheck::LayoutOnly);
+    let as_f64 = SpscChannel::<f64>::open(&name, &layout_only).unwrap();
+    assert_eq!(as_f64.capacity(), 64);
+    drop(as_f64);
     // Another kind.
     poke(&name, 8, Kind::Mpmc as u32);
-    let e = SpscChannel::<u64>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::open(&name, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -114,7 +120,7 @@ fn an_object_of_another_kind_element_or_version_is_refused() {
     // Another layout version.
     poke(&name, 8, Kind::Spsc as u32);
     poke(&name, 4, LAYOUT_VERSION + 1);
-    let e = SpscChannel::<u64>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::open(&name, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -134,7 +140,7 @@ fn an_object_of_another_kind_element_or_version_is_refused() {
     // A corrupt capacity.
     poke(&name, 4, LAYOUT_VERSION);
     poke(&name, 32, 100);
-    let e = SpscChannel::<u64>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::open(&name, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -166,7 +172,7 @@ fn a_truncated_object_is_refused() {
         .unwrap()
         .set_len(200)
         .unwrap();
-    let e = SpscChannel::<u64>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::open(&name, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -188,7 +194,7 @@ fn a_truncated_object_is_refused() {
         .unwrap()
         .set_len(40)
         .unwrap();
-    let e = SpscChannel::<u64>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::open(&name, &quick()).unwrap_err();
     assert!(matches!(e, ChannelError::Truncated { size: 40, .. }), "{e}");
     assert!(e.to_string().contains("shorter than a header"), "{e}");
     let probed = inspect::probe(&name).unwrap();
@@ -204,7 +210,7 @@ fn a_truncated_object_is_refused() {
         .unwrap()
         .set_len(0)
         .unwrap();
-    let e = SpscChannel::<u64>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::open(&name, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -230,7 +236,7 @@ fn a_file_of_random_bytes_is_refused_and_left_alone() {
         })
         .collect();
     write_file(&name, &bytes);
-    let e = SpscChannel::<u64>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::open(&name, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -252,6 +258,6 @@ fn a_file_of_random_bytes_is_refused_and_left_alone() {
     let mut magic = bytes.clone();
     magic[..4].copy_from_slice(b"ILNK");
     write_file(&name, &magic);
-    assert!(SpscChannel::<u64>::open(&name, 0, &quick()).is_err());
+    assert!(SpscChannel::<u64>::open(&name, &quick()).is_err());
     assert!(!inspect::probe(&name).unwrap().is_stale());
 }

@@ -319,7 +319,7 @@ fn rewrite_creator_dead(name: &str) {
     let pid = dead.pid();
     dead.wait().unwrap();
     let opts = ChannelOptions::new().unlink_on_drop(false);
-    let ch = SpscChannel::<u64>::open(name, 0, &opts).unwrap();
+    let ch = SpscChannel::<u64>::open(name, &opts).unwrap();
     // SAFETY: offset 36 (creator_pid) is inside the header of a live
     // mapping.
     unsafe {

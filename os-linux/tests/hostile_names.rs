@@ -90,7 +90,7 @@ fn every_opener_refuses(name: &str, kind: FileKind) {
             ),
             (
                 "SpscChannel::open",
-                SpscChannel::<u64>::open(&n, 0, &quick())
+                SpscChannel::<u64>::open(&n, &quick())
                     .map(drop)
                     .map_err(unwrap_shm),
             ),
@@ -203,7 +203,7 @@ fn probing_and_opening_survive_a_peer_that_flips_the_size() {
         while start.elapsed() < run {
             let _ = inspect::probe(&n);
             let _ = inspect::list();
-            if let Ok(ch) = SpscChannel::<u64>::open(&n, 0, &options) {
+            if let Ok(ch) = SpscChannel::<u64>::open(&n, &options) {
                 assert_eq!(ch.capacity(), 64);
             }
             // create's stale check probes: the creator (this test) lives.
@@ -231,7 +231,7 @@ fn an_object_grown_by_a_peer_is_refused_before_it_is_mapped() {
         .unwrap();
     file.set_len(1 << 30).unwrap();
     let start = Instant::now();
-    let e = SpscChannel::<u64>::open(&name, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::open(&name, &quick()).unwrap_err();
     let took = start.elapsed();
     assert!(
         matches!(
@@ -262,7 +262,7 @@ fn an_object_grown_by_a_peer_is_refused_before_it_is_mapped() {
     );
     // Back to its size, it opens.
     file.set_len(bytes.len() as u64).unwrap();
-    SpscChannel::<u64>::open(&name, 0, &quick()).unwrap();
+    SpscChannel::<u64>::open(&name, &quick()).unwrap();
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn a_sealed_channel_works_between_processes_and_cannot_be_resized() {
         let Ok((_, mut fds)) = recv_with_fds(there.as_fd(), &mut buf, 1) else {
             return 2;
         };
-        let Ok(theirs) = SpscChannel::<u64>::from_sealed_fd(fds.remove(0), 0, &options) else {
+        let Ok(theirs) = SpscChannel::<u64>::from_sealed_fd(fds.remove(0), &options) else {
             return 3;
         };
         if theirs.is_creator() || theirs.name().as_str() != "/memfd:il-sealed" {
@@ -329,12 +329,12 @@ fn a_sealed_mpmc_channel_opens_from_its_fd() {
     let ch =
         MpmcChannel::<u32>::create_sealed("il-sealed-mpmc", RingConfig::new(8), &quick()).unwrap();
     let fd = ch.sealed_fd().unwrap().try_clone_to_owned().unwrap();
-    let theirs = MpmcChannel::<u32>::from_sealed_fd(fd, 0, &quick()).unwrap();
+    let theirs = MpmcChannel::<u32>::from_sealed_fd(fd, &quick()).unwrap();
     assert_eq!(theirs.capacity(), 8);
     assert!(theirs.sealed_fd().is_some());
     // Another element type or kind is refused after the seals pass.
     let fd = ch.sealed_fd().unwrap().try_clone_to_owned().unwrap();
-    let e = MpmcChannel::<u64>::from_sealed_fd(fd, 0, &quick()).unwrap_err();
+    let e = MpmcChannel::<u64>::from_sealed_fd(fd, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -346,7 +346,7 @@ fn a_sealed_mpmc_channel_opens_from_its_fd() {
         "{e:?}"
     );
     let fd = ch.sealed_fd().unwrap().try_clone_to_owned().unwrap();
-    let e = SpscChannel::<u32>::from_sealed_fd(fd, 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u32>::from_sealed_fd(fd, &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -365,7 +365,7 @@ fn a_sealed_mpmc_channel_opens_from_its_fd() {
 #[test]
 fn from_sealed_fd_refuses_unsealed_and_wrongly_sealed_descriptors() {
     let seals_problem = |fd: OwnedFd, needle: &str| {
-        let e = SpscChannel::<u64>::from_sealed_fd(fd, 0, &quick()).unwrap_err();
+        let e = SpscChannel::<u64>::from_sealed_fd(fd, &quick()).unwrap_err();
         assert!(matches!(e, ChannelError::Seals { .. }), "{e:?}");
         assert!(e.to_string().contains(needle), "{e}");
     };
@@ -387,7 +387,7 @@ fn from_sealed_fd_refuses_unsealed_and_wrongly_sealed_descriptors() {
     seals_problem(shm.as_fd().try_clone_to_owned().unwrap(), "not sealed");
     // A pipe is not a memory file at all.
     let (r, _w) = interlink_linux::pipe::pipe(interlink_linux::pipe::IoMode::Blocking).unwrap();
-    let e = SpscChannel::<u64>::from_sealed_fd(OwnedFd::from(r), 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::from_sealed_fd(OwnedFd::from(r), &quick()).unwrap_err();
     assert!(
         matches!(
             e,
@@ -401,7 +401,7 @@ fn from_sealed_fd_refuses_unsealed_and_wrongly_sealed_descriptors() {
     // Sealed, but nothing published in it: an error, not a wait.
     let memfd = Memfd::create("il-zero", len).unwrap();
     memfd.add_seals(Seals::SIZE).unwrap();
-    let e = SpscChannel::<u64>::from_sealed_fd(memfd.into_fd(), 0, &quick()).unwrap_err();
+    let e = SpscChannel::<u64>::from_sealed_fd(memfd.into_fd(), &quick()).unwrap_err();
     assert!(
         matches!(
             e,

@@ -965,7 +965,7 @@ fn spsc_worker(ch: &SpscChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
             "open" => {
                 let t = w.timeout();
                 let options = ChannelOptions::new().open_timeout(t);
-                let r = SpscChannel::<u64>::open(name, 0, &options);
+                let r = SpscChannel::<u64>::open(name, &options);
                 if let Ok(other) = &r {
                     let ocap = other.capacity();
                     ensure!(
@@ -1270,7 +1270,7 @@ fn bytes_worker(ch: &ByteChannel, name: &str, w: &mut Worker<'_>) -> i32 {
             }
             "open" => {
                 let t = w.timeout();
-                let r = ByteChannel::open(name, 0, &ChannelOptions::new().open_timeout(t));
+                let r = ByteChannel::open(name, &ChannelOptions::new().open_timeout(t));
                 if let Ok(other) = &r {
                     let m = other.max_payload() as usize;
                     ensure!(w, m <= other.capacity() as usize, "opened max_payload {m}");
@@ -1519,7 +1519,7 @@ fn mpmc_worker(ch: &MpmcChannel<u64>, name: &str, w: &mut Worker<'_>) -> i32 {
             "open" => {
                 // Joins the users table (and leaves it on drop).
                 let t = w.timeout();
-                let r = MpmcChannel::<u64>::open(name, 0, &ChannelOptions::new().open_timeout(t));
+                let r = MpmcChannel::<u64>::open(name, &ChannelOptions::new().open_timeout(t));
                 if let Ok(other) = &r {
                     let _ = other.user_slot();
                     if let Ok(h2) = other.handle() {
@@ -1576,7 +1576,7 @@ fn blocks(map: &Mapping) -> [Region<'_>; 4] {
 fn sync_types_survive_a_hostile_peer() {
     let map = Mapping::anonymous(4 * BLOCK).unwrap();
     let [m, s, c, e] = blocks(&map);
-    let mutex = Mutex::init(m, 7, 0u64).unwrap();
+    let mutex = Mutex::init(m, 0u64).unwrap();
     let sem = Semaphore::init(s, 2, 4).unwrap();
     let cv = Condvar::init(c).unwrap();
     let event = Event::init(e).unwrap();
@@ -1612,7 +1612,7 @@ fn sync_worker(
         match w.pick() {
             "mutex attach" => {
                 let [m, ..] = blocks(map);
-                w.tally(&Mutex::<u64>::attach(m, 7));
+                w.tally(&Mutex::<u64>::attach(m));
             }
             "try_lock" | "lock" => {
                 let repair = w.coin();

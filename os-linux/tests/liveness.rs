@@ -14,7 +14,7 @@ use common::Gate;
 
 use interlink_core::mpmc::UserSlot;
 use interlink_core::mutex::{LockError, Mutex};
-use interlink_core::{RecvError, RingConfig, SendError};
+use interlink_core::{Holder, RecvError, RingConfig, SendError};
 use interlink_linux::channel::{ByteChannel, ChannelOptions, MpmcChannel, SpscChannel};
 use interlink_linux::futex::{Futex, Robust};
 use interlink_linux::inspect::{self, State};
@@ -206,7 +206,7 @@ fn a_zombies_users_word_is_taken_over() {
     let channel = MpmcChannel::<u64>::create(&name, RingConfig::new(8), &options()).unwrap();
     assert_eq!(channel.user_slot(), Some(UserSlot::Word(0)));
     let child = holder(|| {
-        let opened = MpmcChannel::<u64>::open(&name, 0, &options()).ok()?;
+        let opened = MpmcChannel::<u64>::open(&name, &options()).ok()?;
         (opened.user_slot() == Some(UserSlot::Word(1))).then_some(opened)
     });
     make_zombie(&child);
@@ -222,7 +222,7 @@ fn a_zombies_users_word_is_taken_over() {
         users,
         [(process::current_pid(), true), (child.pid(), false)]
     );
-    let again = MpmcChannel::<u64>::open(&name, 0, &options()).unwrap();
+    let again = MpmcChannel::<u64>::open(&name, &options()).unwrap();
     assert_eq!(
         again.user_slot(),
         Some(UserSlot::Word(1)),
@@ -285,7 +285,7 @@ fn an_object_whose_creator_and_holders_are_zombies_is_stale() {
 #[cfg_attr(miri, ignore)] // fork
 fn a_zombie_mutex_owner_is_dead() {
     let map = Mapping::anonymous(4096).unwrap();
-    let m = Mutex::init(map.region(), 9, 0u64).unwrap();
+    let m = Mutex::init(map.region(), 0u64).unwrap();
     let (wait, me) = (Futex, Robust::new());
     let child = holder(|| {
         let mut g = m.lock(&wait, &me, None).ok()?;
@@ -385,8 +385,11 @@ fn a_reused_pid_does_not_keep_a_dead_holder_alive() {
     let mpmc = TempName::new("il-live").unwrap();
     let users = MpmcChannel::<u64>::create(&mpmc, RingConfig::new(8), &options()).unwrap();
     let ring = users.handle().unwrap().ring();
-    assert_eq!(ring.join(pid, |_| true), Ok(UserSlot::Word(1)));
-    let again = MpmcChannel::<u64>::open(&mpmc, 0, &options()).unwrap();
+    assert_eq!(
+        ring.join(Holder::new(pid).unwrap(), |_| true),
+        UserSlot::Word(1)
+    );
+    let again = MpmcChannel::<u64>::open(&mpmc, &options()).unwrap();
     assert_eq!(
         again.user_slot(),
         Some(UserSlot::Word(1)),
@@ -433,8 +436,10 @@ fn a_holder_known_only_by_its_presence_lock_lives_until_it_dies() {
         )
         .ok()??;
         std::mem::forget(lock);
-        let ring = SpscRing::<u64>::attach(channel.mapping().region(), 0).ok()?;
-        let tx = ring.take_over_producer(NO_SUCH_PID, |_| false).ok()?;
+        let ring = SpscRing::<u64>::attach(channel.mapping().region()).ok()?;
+        let tx = ring
+            .take_over_producer(Holder::new(NO_SUCH_PID)?, |_| false)
+            .ok()?;
         std::mem::forget(tx);
         Some(shm)
     });
@@ -509,7 +514,7 @@ fn a_forked_child_does_not_keep_its_dead_parents_presence() {
     assert!(liveness::process_alive(worker));
     let pid = parent.pid();
     make_zombie(&parent);
-    let opened = SpscChannel::<u64>::open(&name, 0, &options()).unwrap();
+    let opened = SpscChannel::<u64>::open(&name, &options()).unwrap();
     assert!(
         !opened.holder_alive(pid),
         "the worker keeps no presence of its parent"
@@ -583,7 +588,7 @@ fn a_holder_in_another_pid_namespace_is_judged_by_its_presence() {
         };
         let Ok(inner) = fork(|| {
             die_with_parent();
-            let Ok(ch) = SpscChannel::<u64>::open(&name, 0, &options()) else {
+            let Ok(ch) = SpscChannel::<u64>::open(&name, &options()) else {
                 return 2;
             };
             let Ok(_tx) = ch.sender() else { return 3 };

@@ -38,7 +38,7 @@ fn holder(name: &str, create: bool) -> Child {
         let channel = if create {
             MpmcChannel::<u64>::create(name, RingConfig::new(8), &options())
         } else {
-            MpmcChannel::<u64>::open(name, 0, &options())
+            MpmcChannel::<u64>::open(name, &options())
         };
         let Ok(_channel) = channel else { return 2 };
         ready.open();
@@ -75,7 +75,7 @@ fn the_creator_dying_while_another_process_uses_the_channel_leaves_it_live() {
     let mut opened = Gate::new();
     let mut go = Gate::new();
     let u = fork(|| {
-        let Ok(ch) = MpmcChannel::<u64>::open(&name, 0, &options()) else {
+        let Ok(ch) = MpmcChannel::<u64>::open(&name, &options()) else {
             return 2;
         };
         opened.open();
@@ -163,7 +163,7 @@ fn a_user_that_died_without_leaving_has_its_word_taken_over() {
     );
 
     // The next joiner (this process) takes the dead user's word.
-    let ch = MpmcChannel::<u64>::open(&name, 0, &options()).unwrap();
+    let ch = MpmcChannel::<u64>::open(&name, &options()).unwrap();
     assert_eq!(ch.user_slot(), Some(UserSlot::Word(1)));
     let me = process::current_pid();
     assert_eq!(

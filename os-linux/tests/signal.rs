@@ -66,7 +66,7 @@ fn sigterm_shuts_a_ring_consumer_down_cleanly() {
         let Ok(shutdown) = ShutdownSignal::install() else {
             return 2;
         };
-        let Ok(mut rx) = ring.consumer(process::current_pid()) else {
+        let Ok(mut rx) = ring.consumer(process::holder()) else {
             return 3;
         };
         ready.open();
@@ -86,7 +86,7 @@ fn sigterm_shuts_a_ring_consumer_down_cleanly() {
     })
     .unwrap();
     assert!(ready.wait());
-    let mut tx = ring.producer(process::current_pid()).unwrap();
+    let mut tx = ring.producer(process::holder()).unwrap();
     for v in 0..COUNT {
         tx.try_send(v).unwrap();
     }

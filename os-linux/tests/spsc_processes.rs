@@ -14,7 +14,7 @@ fn ten_million_in_order_between_processes() {
     let map = Mapping::anonymous(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap()).unwrap();
     let ring = SpscRing::<u64>::init(map.region(), RingConfig::new(CAPACITY)).unwrap();
     let mut child = fork(|| {
-        let Ok(mut rx) = ring.consumer(process::current_pid()) else {
+        let Ok(mut rx) = ring.consumer(process::holder()) else {
             return 2;
         };
         let mut expected = 0u64;
@@ -29,7 +29,7 @@ fn ten_million_in_order_between_processes() {
         0
     })
     .unwrap();
-    let mut tx = ring.producer(process::current_pid()).unwrap();
+    let mut tx = ring.producer(process::holder()).unwrap();
     let mut next = 0u64;
     let mut stalls = 0u64;
     while next < COUNT {
@@ -58,13 +58,13 @@ fn ten_million_in_order_between_processes() {
 fn a_dead_consumer_role_is_taken_back() {
     let map = Mapping::anonymous(SpscRing::<u32>::bytes_needed(64).unwrap()).unwrap();
     let ring = SpscRing::<u32>::init(map.region(), RingConfig::new(64)).unwrap();
-    let mut tx = ring.producer(process::current_pid()).unwrap();
+    let mut tx = ring.producer(process::holder()).unwrap();
     for i in 0..64 {
         tx.try_send(i).unwrap();
     }
     // The child pops 10 values and then dies without releasing its role.
     let child = fork(|| {
-        let mut rx = ring.consumer(process::current_pid()).unwrap();
+        let mut rx = ring.consumer(process::holder()).unwrap();
         for _ in 0..10 {
             rx.try_recv().unwrap();
         }
@@ -77,9 +77,9 @@ fn a_dead_consumer_role_is_taken_back() {
     let pid = child.pid();
     assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
     assert_eq!(ring.consumer_holder(), pid);
-    assert!(ring.consumer(process::current_pid()).is_err());
+    assert!(ring.consumer(process::holder()).is_err());
     let mut rx = ring
-        .take_over_consumer(process::current_pid(), interlink_linux::liveness::is_alive)
+        .take_over_consumer(process::holder(), interlink_linux::liveness::is_alive)
         .unwrap();
     assert_eq!(rx.try_recv(), Ok(10));
 }

@@ -12,6 +12,7 @@ use interlink_core::blocking::Blocking;
 use interlink_core::mutex::{LockError, Mutex};
 use interlink_core::spsc::SpscRing;
 use interlink_core::sync::{AtomicU32, Ordering};
+use interlink_core::Holder;
 use interlink_core::{Region, RingConfig};
 use interlink_linux::futex::{Futex, Robust};
 use interlink_linux::process::{self, fork, Exit};
@@ -23,7 +24,7 @@ fn processes_increment_under_the_mutex_to_exactly_n_times_k() {
     const N: u64 = 4;
     const K: u64 = 5_000;
     let map = Mapping::anonymous(Mutex::<[u64; 2]>::bytes_needed()).unwrap();
-    let m = Mutex::init(map.region(), 1, [0u64; 2]).unwrap();
+    let m = Mutex::init(map.region(), [0u64; 2]).unwrap();
     let children: Vec<_> = (0..N)
         .map(|_| {
             fork(|| {
@@ -66,7 +67,7 @@ fn a_holder_killed_inside_the_critical_section_is_detected() {
         .take(Mutex::<u64>::bytes_needed(), Mutex::<u64>::region_align())
         .unwrap();
     let flag_region = region.take(4, 4).unwrap();
-    let m = Mutex::init(m_region, 2, 0u64).unwrap();
+    let m = Mutex::init(m_region, 0u64).unwrap();
     // SAFETY: 4 aligned bytes of the mapping, reached only atomically.
     let in_section = unsafe { &*flag_region.as_ptr().cast::<AtomicU32>() };
     let holder = fork(|| {
@@ -134,7 +135,7 @@ impl Setup {
     }
 
     fn ring(&self, capacity: u32) -> SpscRing<'_, u64> {
-        SpscRing::attach(Self::ring_region(&self.map, capacity), 0).unwrap()
+        SpscRing::attach(Self::ring_region(&self.map, capacity)).unwrap()
     }
 
     /// Word `i` of the bookkeeping before the ring (0, 1: the counted
@@ -163,7 +164,7 @@ impl Setup {
 /// A child that receives `0..count` in order with blocking `recv`.
 fn spawn_consumer(setup: &Setup, ring: SpscRing<'_, u64>, count: u64) -> process::Child {
     fork(|| {
-        let mut rx = ring.consumer(process::current_pid()).unwrap();
+        let mut rx = ring.consumer(process::holder()).unwrap();
         let b = Blocking::new(setup.counted());
         for expected in 0..count {
             match rx.recv(&b, Some(Duration::from_secs(20))) {
@@ -203,7 +204,7 @@ fn blocking_recv_parks_between_sparse_sends() {
     let setup = Setup::new(64);
     let ring = setup.ring(64);
     let consumer = spawn_consumer(&setup, ring, COUNT);
-    let mut tx = ring.producer(process::current_pid()).unwrap();
+    let mut tx = ring.producer(process::holder()).unwrap();
     let b = Blocking::new(setup.counted());
     for i in 0..COUNT {
         assert!(
@@ -235,8 +236,8 @@ fn blocking_stream_makes_few_syscalls() {
     let setup = Setup::new(CAPACITY);
     let ring = setup.ring(CAPACITY);
     {
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::new(setup.counted());
         for i in 0..10_000u64 {
             tx.send(i, &b, Some(Duration::from_secs(20))).unwrap();
@@ -254,7 +255,7 @@ fn blocking_stream_makes_few_syscalls() {
         );
     }
     let consumer = spawn_consumer(&setup, ring, COUNT);
-    let mut tx = ring.producer(process::current_pid()).unwrap();
+    let mut tx = ring.producer(process::holder()).unwrap();
     let b = Blocking::new(setup.counted());
     for i in 0..COUNT {
         tx.send(i, &b, Some(Duration::from_secs(20))).unwrap();
@@ -290,7 +291,7 @@ fn robust_liveness_goes_by_the_tid() {
     .unwrap();
     let owner = Owner {
         pid: child.pid(),
-        tid: child.pid(),
+        tid: Holder::new(child.pid()).unwrap(),
         stamp: 0,
     };
     assert!(robust.is_alive(&owner));

@@ -148,10 +148,10 @@ fn the_spsc_ring_lives_in_a_segment_across_processes() {
         let Ok(region) = theirs.region() else {
             return 3;
         };
-        let Ok(ring) = SpscRing::<u64>::attach(region, 0) else {
+        let Ok(ring) = SpscRing::<u64>::attach(region) else {
             return 4;
         };
-        let Ok(mut tx) = ring.producer(std::process::id()) else {
+        let Ok(mut tx) = ring.producer(interlink_linux::process::holder()) else {
             return 5;
         };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -166,7 +166,7 @@ fn the_spsc_ring_lives_in_a_segment_across_processes() {
         0
     })
     .unwrap();
-    let mut rx = ring.consumer(std::process::id()).unwrap();
+    let mut rx = ring.consumer(interlink_linux::process::holder()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut next = 0;
     while next < N {
@@ -195,7 +195,7 @@ fn the_robust_mutex_in_a_segment_reports_a_holder_killed_inside() {
         .take(Mutex::<u64>::bytes_needed(), Mutex::<u64>::region_align())
         .unwrap();
     let flag = region.take(4, 4).unwrap();
-    let m = Mutex::init(m_region, 3, 0u64).unwrap();
+    let m = Mutex::init(m_region, 0u64).unwrap();
     // SAFETY: 4 aligned bytes of the segment, reached only atomically.
     let in_section = unsafe { &*flag.as_ptr().cast::<AtomicU32>() };
     let id = seg.id();
@@ -209,7 +209,7 @@ fn the_robust_mutex_in_a_segment_reports_a_holder_killed_inside() {
         let Ok(r) = region.take(Mutex::<u64>::bytes_needed(), Mutex::<u64>::region_align()) else {
             return 4;
         };
-        let Ok(m) = Mutex::<u64>::attach(r, 3) else {
+        let Ok(m) = Mutex::<u64>::attach(r) else {
             return 5;
         };
         let (wait, me) = (Futex, Robust::new());

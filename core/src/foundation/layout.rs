@@ -10,6 +10,7 @@
 use core::fmt;
 
 use crate::foundation::atomics::{AtomicU32, Ordering};
+use crate::foundation::plain::Plain;
 use crate::foundation::region::RegionError;
 
 /// `b"ILNK"` read as a little-endian `u32`: the first word of every
@@ -22,7 +23,14 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"ILNK");
 ///
 /// Version 2: the MPMC ring's header line holds its users table (bytes
 /// 64..128, unused in version 1).
-pub const LAYOUT_VERSION: u32 = 2;
+///
+/// Version 3: the element fingerprint's type id is the element type's own
+/// [`Plain::TYPE_ID`] (it was a caller's id, 0 by default), its alignment
+/// the [shared alignment](shared_align_of) (it was `align_of`, which
+/// differs between 32- and 64-bit targets), and an MPMC slot holds the
+/// value first, the sequence word after it, aligned to at least 8 (the
+/// same bytes on i686 and x86-64).
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Values of the header's init-state word.
 pub mod state {
@@ -84,48 +92,111 @@ impl Kind {
     }
 }
 
-/// What an element is: its size, its alignment and a caller-chosen id, so
-/// that two programs which agree on size but not on meaning still refuse to
-/// talk. Use [`type_id_of_name`] to derive the id from a stable name.
+/// The alignment at which every interlink structure places elements of
+/// `T`, and which its header records: the same for 32- and 64-bit
+/// processes.
+///
+/// `align_of::<T>()` is not: `u64`, `i64` and `f64` (and structs holding
+/// them) are 8-aligned on x86-64 but 4-aligned on i686. The shared
+/// alignment is the largest power of two up to 8 that divides
+/// `size_of::<T>()` — 8 for `u64`, `f64` and any 16-byte struct, 4 for
+/// `u32` or `[u32; 3]`, 1 for `u8` — or `align_of::<T>()` if that is
+/// larger (types with `#[repr(align(N))]`, `u128`). It never exceeds what
+/// the element's size allows, so elements placed back to back at a stride
+/// of `size_of::<T>()` all keep it. Both widths compute the same value: a
+/// [`Plain`] type has no padding, so its size is the sum of its fields'
+/// sizes on either.
+///
+/// ```
+/// use interlink_core::layout::shared_align_of;
+/// assert_eq!(shared_align_of::<u64>(), 8); // also on i686
+/// assert_eq!(shared_align_of::<f64>(), 8);
+/// assert_eq!(shared_align_of::<[u32; 3]>(), 4);
+/// assert_eq!(shared_align_of::<u8>(), 1);
+/// ```
+pub const fn shared_align_of<T>() -> usize {
+    let size = core::mem::size_of::<T>();
+    let by_size = if size == 0 {
+        1
+    } else {
+        let p = 1usize << size.trailing_zeros();
+        if p > 8 {
+            8
+        } else {
+            p
+        }
+    };
+    let align = core::mem::align_of::<T>();
+    if align > by_size {
+        align
+    } else {
+        by_size
+    }
+}
+
+/// What an element is: its size, its alignment and its type id
+/// ([`Plain::TYPE_ID`]), so that two programs which agree on size but not
+/// on meaning still refuse to talk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Fingerprint {
     /// `size_of` the element, in bytes.
     pub size: u32,
-    /// `align_of` the element, in bytes.
+    /// The element's [shared alignment](shared_align_of), in bytes (the
+    /// same in 32- and 64-bit processes).
     pub align: u32,
-    /// The caller's id for the element type.
+    /// The element type's id ([`Plain::TYPE_ID`]).
     pub type_id: u64,
 }
 
 impl Fingerprint {
-    /// The fingerprint of `T` under the caller's `type_id`.
-    pub const fn of<T>(type_id: u64) -> Self {
+    /// The fingerprint of `T`: its size, [shared alignment](shared_align_of)
+    /// and [`Plain::TYPE_ID`].
+    pub const fn of<T: Plain>() -> Self {
         Self {
             size: core::mem::size_of::<T>() as u32,
-            align: core::mem::align_of::<T>() as u32,
-            type_id,
+            align: shared_align_of::<T>() as u32,
+            type_id: T::TYPE_ID,
+        }
+    }
+
+    /// The fingerprint of structures without elements (the semaphore,
+    /// the condition variable, the event): size 0, alignment 1, id 0.
+    pub const NONE: Self = Self {
+        size: 0,
+        align: 1,
+        type_id: 0,
+    };
+}
+
+/// How attaching compares the element type it expects with the one a
+/// structure's header records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ElementCheck {
+    /// Size, alignment and type id must all match (the default): a ring of
+    /// `u64` opened as a ring of `f64` is refused.
+    #[default]
+    Exact,
+    /// Only size and alignment must match; the type id is ignored. An
+    /// explicit opt-out for a program that knowingly reads another type's
+    /// bytes as its own (every bit pattern is a value of a [`Plain`] type,
+    /// so this is never undefined behaviour, only possibly wrong values).
+    LayoutOnly,
+}
+
+impl ElementCheck {
+    /// Whether a structure recording `found` may be used as `expected`.
+    pub const fn accepts(self, expected: Fingerprint, found: Fingerprint) -> bool {
+        let layout = expected.size == found.size && expected.align == found.align;
+        match self {
+            Self::Exact => layout && expected.type_id == found.type_id,
+            Self::LayoutOnly => layout,
         }
     }
 }
 
-/// A stable 64-bit id for a type name (FNV-1a), for [`Fingerprint`]s.
-///
-/// ```
-/// use interlink_core::layout::type_id_of_name;
-/// const QUOTE: u64 = type_id_of_name("my-app::Quote/v1");
-/// assert_ne!(QUOTE, type_id_of_name("my-app::Quote/v2"));
-/// ```
-pub const fn type_id_of_name(name: &str) -> u64 {
-    let bytes = name.as_bytes();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    hash
-}
+/// A stable 64-bit id for a type name (FNV-1a); see
+/// [`crate::plain::type_id_of_name`], where it lives.
+pub use crate::foundation::plain::type_id_of_name;
 
 /// The fixed 64-byte header at offset 0 of every interlink structure.
 ///
@@ -288,6 +359,13 @@ pub enum AttachError {
         /// The fingerprint recorded.
         found: Fingerprint,
     },
+    /// The structure is larger than this process can address: a ring of
+    /// 4 GiB or more that a 64-bit process made, opened by a 32-bit one.
+    /// (The header is sound; only this process cannot map it.)
+    TooLarge {
+        /// The structure's total length, as its capacity requires.
+        len: u64,
+    },
     /// A field holds a value no creator writes (bad capacity, a length that
     /// disagrees with the capacity, an unknown state): the memory is
     /// corrupt.
@@ -325,6 +403,11 @@ impl fmt::Display for AttachError {
                 f,
                 "element type mismatch: expected size {} align {} id {:#x}, found size {} align {} id {:#x}",
                 expected.size, expected.align, expected.type_id, found.size, found.align, found.type_id
+            ),
+            Self::TooLarge { len } => write!(
+                f,
+                "the structure is {len} bytes, more than this process can address \
+                 (a 32-bit process cannot map 4 GiB or more)"
             ),
             Self::Corrupt { field, value } => write!(f, "corrupt header: {field} = {value:#x}"),
         }
@@ -444,8 +527,19 @@ impl Header {
 
 impl HeaderSnapshot {
     /// Checks the words every kind shares: magic, version, kind, state and
-    /// element. Capacity and length are the structure's own to check.
+    /// element (exactly: [`ElementCheck::Exact`]). Capacity and length are
+    /// the structure's own to check.
     pub fn validate(&self, kind: Kind, element: Fingerprint) -> Result<(), AttachError> {
+        self.validate_as(kind, element, ElementCheck::Exact)
+    }
+
+    /// [`HeaderSnapshot::validate`], comparing the element as `check` says.
+    pub fn validate_as(
+        &self,
+        kind: Kind,
+        element: Fingerprint,
+        check: ElementCheck,
+    ) -> Result<(), AttachError> {
         // Magic is checked first so that foreign memory reads as "not ours"
         // rather than as a half-initialised interlink structure.
         if self.magic != MAGIC {
@@ -478,7 +572,7 @@ impl HeaderSnapshot {
                 found: self.kind,
             });
         }
-        if self.element != element {
+        if !check.accepts(element, self.element) {
             return Err(AttachError::Element {
                 expected: element,
                 found: self.element,
@@ -498,7 +592,7 @@ mod tests {
     fn fields() -> HeaderFields {
         HeaderFields {
             kind: Kind::Spsc,
-            element: Fingerprint::of::<u64>(7),
+            element: Fingerprint::of::<u64>(),
             capacity: 16,
             creator_pid: 42,
             total_len: 0x1_0000_0200,
@@ -512,7 +606,7 @@ mod tests {
         let h = region.as_ptr().cast::<Header>();
         let snap = Header::read(&region).unwrap();
         assert_eq!(
-            snap.validate(Kind::Spsc, Fingerprint::of::<u64>(7)),
+            snap.validate(Kind::Spsc, Fingerprint::of::<u64>()),
             Err(AttachError::NotReady { state: 0 })
         );
         // SAFETY: the buffer is ours, aligned and large enough.
@@ -520,23 +614,33 @@ mod tests {
         let snap = Header::read(&region).unwrap();
         assert_eq!(snap.total_len, 0x1_0000_0200);
         assert_eq!(snap.creator_pid, 42);
-        assert_eq!(snap.validate(Kind::Spsc, Fingerprint::of::<u64>(7)), Ok(()));
+        assert_eq!(snap.validate(Kind::Spsc, Fingerprint::of::<u64>()), Ok(()));
         assert!(matches!(
-            snap.validate(Kind::Mpmc, Fingerprint::of::<u64>(7)),
+            snap.validate(Kind::Mpmc, Fingerprint::of::<u64>()),
             Err(AttachError::Kind { found: 1, .. })
         ));
         assert!(matches!(
-            snap.validate(Kind::Spsc, Fingerprint::of::<u32>(7)),
+            snap.validate(Kind::Spsc, Fingerprint::of::<u32>()),
             Err(AttachError::Element { .. })
         ));
         assert!(matches!(
-            snap.validate(Kind::Spsc, Fingerprint::of::<u64>(8)),
+            snap.validate(Kind::Spsc, Fingerprint::of::<f64>()),
+            Err(AttachError::Element { .. })
+        ));
+        // Opting out compares size and alignment only.
+        let layout_only = ElementCheck::LayoutOnly;
+        assert_eq!(
+            snap.validate_as(Kind::Spsc, Fingerprint::of::<f64>(), layout_only),
+            Ok(())
+        );
+        assert!(matches!(
+            snap.validate_as(Kind::Spsc, Fingerprint::of::<u32>(), layout_only),
             Err(AttachError::Element { .. })
         ));
         let mut bad = snap;
         bad.version = 99;
         assert_eq!(
-            bad.validate(Kind::Spsc, Fingerprint::of::<u64>(7)),
+            bad.validate(Kind::Spsc, Fingerprint::of::<u64>()),
             Err(AttachError::Version {
                 expected: LAYOUT_VERSION,
                 found: 99
@@ -545,18 +649,50 @@ mod tests {
         bad = snap;
         bad.magic = 0xdead_beef;
         assert_eq!(
-            bad.validate(Kind::Spsc, Fingerprint::of::<u64>(7)),
+            bad.validate(Kind::Spsc, Fingerprint::of::<u64>()),
             Err(AttachError::BadMagic { found: 0xdead_beef })
         );
         bad = snap;
         bad.state = 77;
         assert!(matches!(
-            bad.validate(Kind::Spsc, Fingerprint::of::<u64>(7)),
+            bad.validate(Kind::Spsc, Fingerprint::of::<u64>()),
             Err(AttachError::Corrupt {
                 field: "state",
                 value: 77
             })
         ));
+    }
+
+    #[test]
+    fn built_in_type_ids_are_distinct() {
+        use crate::plain::Plain;
+        let ids = [
+            u8::TYPE_ID,
+            u16::TYPE_ID,
+            u32::TYPE_ID,
+            u64::TYPE_ID,
+            u128::TYPE_ID,
+            i8::TYPE_ID,
+            i16::TYPE_ID,
+            i32::TYPE_ID,
+            i64::TYPE_ID,
+            i128::TYPE_ID,
+            f32::TYPE_ID,
+            f64::TYPE_ID,
+            <[u8; 8]>::TYPE_ID,
+            <[u8; 4]>::TYPE_ID,
+            <[u32; 2]>::TYPE_ID,
+            <[[u8; 4]; 2]>::TYPE_ID,
+            <[[u8; 2]; 4]>::TYPE_ID,
+        ];
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(u64::TYPE_ID, type_id_of_name("u64"));
+        // The value docs/shared-memory.md's header example shows.
+        assert_eq!(u64::TYPE_ID, 0x4d35_d319_3e8d_66f2);
     }
 
     #[test]

@@ -105,7 +105,10 @@ use core::ptr::NonNull;
 
 use crate::foundation::atomics::{Ordering, UnsafeCell};
 use crate::foundation::frame::{record_len, FrameHeader, FLAG_PAD, HEADER_LEN, RECORD_ALIGN};
-use crate::foundation::layout::{AttachError, Fingerprint, HeaderFields, HeaderSnapshot, Kind};
+use crate::foundation::holder::Holder;
+use crate::foundation::layout::{
+    AttachError, ElementCheck, Fingerprint, HeaderFields, HeaderSnapshot, Kind,
+};
 use crate::foundation::region::{Region, RegionError};
 use crate::ring::role;
 #[cfg(not(loom))]
@@ -142,14 +145,13 @@ type Cell = UnsafeCell<[u8; RECORD_ALIGN]>;
 /// Where the records start.
 const DATA_OFFSET: usize = size_of::<Control>();
 
-/// What the header records as the element: bytes, at record alignment.
-const fn element(type_id: u64) -> Fingerprint {
-    Fingerprint {
-        size: 1,
-        align: RECORD_ALIGN as u32,
-        type_id,
-    }
-}
+/// What the header records as the element: bytes (`u8`'s type id), at
+/// record alignment.
+const ELEMENT: Fingerprint = Fingerprint {
+    size: 1,
+    align: RECORD_ALIGN as u32,
+    type_id: <u8 as crate::foundation::plain::Plain>::TYPE_ID,
+};
 
 /// A byte ring in caller memory: the handle from which the producer and
 /// the consumer are claimed. Cheap to copy; it owns nothing.
@@ -273,7 +275,7 @@ impl<'a> ByteRing<'a> {
     fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Bytes,
-            element: element(config.type_id),
+            element: ELEMENT,
             capacity: self.capacity,
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
@@ -284,16 +286,16 @@ impl<'a> ByteRing<'a> {
 
     /// Attaches to a byte ring that some process initialised in `region`.
     ///
-    /// Checks the header against `Kind::Bytes` and `type_id`, the capacity,
+    /// Checks the header against `Kind::Bytes` and the byte element, the capacity,
     /// and that the region holds the whole ring. Returns
     /// [`AttachError::NotReady`] while the creator is still initialising:
     /// retry until a deadline of your choosing.
-    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
         let (control, capacity) = Control::attach(
             &region,
             Self::region_align(),
             Kind::Bytes,
-            element(type_id),
+            (ELEMENT, ElementCheck::Exact),
             Self::bytes_needed,
         )?;
         let base = control.cast::<u8>();
@@ -307,23 +309,23 @@ impl<'a> ByteRing<'a> {
         })
     }
 
-    /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    /// Claims the producer role for `holder` (on Linux a pid: `interlink_linux::process::holder()`).
     ///
     /// The new producer starts from the shared indices, checked like every
     /// later load (and its own, the tail, for record alignment): if they
     /// are out of range the role is freed again and the claim fails with
     /// [`RoleError::Corrupt`].
-    pub fn producer(&self, holder: u32) -> Result<Producer<'a>, RoleError> {
+    pub fn producer(&self, holder: Holder) -> Result<Producer<'a>, RoleError> {
         role::claim(&self.control().meta.producer, holder)?;
-        Producer::new(*self, holder)
+        Producer::new(*self, holder.get())
     }
 
-    /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    /// Claims the consumer role for `holder` (on Linux a pid: `interlink_linux::process::holder()`).
     /// Fails with [`RoleError::Corrupt`] (leaving the role free) if the
     /// shared indices are out of range or the head is not record-aligned.
-    pub fn consumer(&self, holder: u32) -> Result<Consumer<'a>, RoleError> {
+    pub fn consumer(&self, holder: Holder) -> Result<Consumer<'a>, RoleError> {
         role::claim(&self.control().meta.consumer, holder)?;
-        Consumer::new(*self, holder)
+        Consumer::new(*self, holder.get())
     }
 
     /// Claims the producer role, taking it from its holder if `is_alive`
@@ -333,11 +335,11 @@ impl<'a> ByteRing<'a> {
     /// with [`RoleError::Corrupt`], as for [`ByteRing::producer`].
     pub fn take_over_producer(
         &self,
-        holder: u32,
+        holder: Holder,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Producer<'a>, RoleError> {
         role::take_over(&self.control().meta.producer, holder, is_alive)?;
-        Producer::new(*self, holder)
+        Producer::new(*self, holder.get())
     }
 
     /// Claims the consumer role, taking it from its holder if `is_alive`
@@ -347,11 +349,11 @@ impl<'a> ByteRing<'a> {
     /// [`RoleError::Corrupt`], as for [`ByteRing::consumer`].
     pub fn take_over_consumer(
         &self,
-        holder: u32,
+        holder: Holder,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Consumer<'a>, RoleError> {
         role::take_over(&self.control().meta.consumer, holder, is_alive)?;
-        Consumer::new(*self, holder)
+        Consumer::new(*self, holder.get())
     }
 }
 
@@ -509,7 +511,7 @@ pub fn status(region: &Region<'_>) -> Result<crate::ring::Status, AttachError> {
     crate::ring::check_ring_header(
         &header,
         Kind::Bytes,
-        element(header.element.type_id),
+        (ELEMENT, ElementCheck::LayoutOnly),
         ByteRing::bytes_needed,
         region,
         ByteRing::region_align(),

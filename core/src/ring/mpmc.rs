@@ -39,9 +39,10 @@
 //! | 260 | 4 | not-full event word: producers park on it | producers (announce), consumers (notify) |
 //! | 384 | `capacity × slot` | slots (at the slot's alignment, at least 384) | both |
 //!
-//! A slot is `#[repr(C)] { seq: u32, value: T }`: the value at offset
-//! `max(4, align_of::<T>())`, the slot padded to a multiple of that
-//! alignment (`u32` → 8 bytes, `u64` → 16). Padding bytes are never read:
+//! A slot is the value, then the `u32` sequence word (at `size_of::<T>()`
+//! rounded up to 4), the slot aligned to at least 8 and padded to a
+//! multiple of its alignment (`u32` → 8 bytes, `u64` → 16): the same bytes
+//! in 32- and 64-bit processes. Padding bytes are never read:
 //! a value is copied in and out through its own field only, and `T: Plain`
 //! has no padding of its own. The region must be aligned to 128 bytes (a
 //! mapping always is).
@@ -162,8 +163,9 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::foundation::holder::Holder;
 use crate::foundation::layout::{
-    AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
+    AttachError, ElementCheck, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
 };
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
@@ -235,11 +237,24 @@ struct Control {
     head: CacheLine<IndexLine>,
 }
 
-/// One slot: the sequence word, then the value.
+/// Aligns a slot to at least 8 bytes (a zero-sized field of it).
+#[repr(C, align(8))]
+struct Align8;
+
+/// One slot: the value, then the sequence word, aligned to at least 8.
+///
+/// Value first, and the slot at least 8-aligned, so that the layout is the
+/// same in 32- and 64-bit processes: with the sequence word first, a `u64`
+/// would sit at offset 4 in a 12-byte slot on i686 and at 8 in a 16-byte
+/// slot on x86-64. Here the value is at 0, the word at `size_of::<T>()`
+/// rounded up to 4, and the slot padded to `max(8, align_of::<T>())`,
+/// which are the same on both (an `align_of` that differs between them is
+/// at most 8).
 #[repr(C)]
 struct Slot<T> {
-    seq: AtomicU32,
     value: UnsafeCell<T>,
+    seq: AtomicU32,
+    _align: [Align8; 0],
 }
 
 #[cfg(not(loom))]
@@ -255,13 +270,21 @@ const _: () = {
     const_assert_eq!(size_of::<Meta>(), 128);
     const_assert_eq!(offset_of!(Control, tail), 128);
     const_assert_eq!(offset_of!(Control, head), 256);
-    const_assert_eq!(offset_of!(Slot<u8>, seq), 0);
-    const_assert_eq!(offset_of!(Slot<u8>, value), 4);
+    // The same on every target (i686 included): value at 0, then seq.
+    const_assert_eq!(offset_of!(Slot<u8>, value), 0);
+    const_assert_eq!(offset_of!(Slot<u8>, seq), 4);
     const_assert_eq!(size_of::<Slot<u8>>(), 8);
+    const_assert_eq!(offset_of!(Slot<u32>, seq), 4);
     const_assert_eq!(size_of::<Slot<u32>>(), 8);
-    const_assert_eq!(offset_of!(Slot<u64>, value), 8);
+    const_assert_eq!(offset_of!(Slot<u64>, value), 0);
+    const_assert_eq!(offset_of!(Slot<u64>, seq), 8);
     const_assert_eq!(size_of::<Slot<u64>>(), 16);
+    const_assert_eq!(align_of::<Slot<u64>>(), 8);
+    const_assert_eq!(size_of::<Slot<f64>>(), 16);
+    const_assert_eq!(offset_of!(Slot<[u8; 60]>, seq), 60);
     const_assert_eq!(size_of::<Slot<[u8; 60]>>(), 64);
+    const_assert_eq!(offset_of!(Slot<[u32; 3]>, seq), 12);
+    const_assert_eq!(size_of::<Slot<[u32; 3]>>(), 16);
 };
 
 /// Where the slots start, for element type `T`.
@@ -399,7 +422,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
     fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Mpmc,
-            element: Fingerprint::of::<T>(config.type_id),
+            element: Fingerprint::of::<T>(),
             capacity: self.capacity,
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
@@ -415,11 +438,20 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
 
     /// Attaches to a ring that some process initialised in `region`.
     ///
-    /// Checks the header against `Kind::Mpmc` and
-    /// `Fingerprint::of::<T>(type_id)`, the capacity, and that the region
-    /// holds the whole ring. Returns [`AttachError::NotReady`] while the
-    /// creator is still initialising: retry until a deadline of your choosing.
-    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+    /// Checks the header against `Kind::Mpmc` and `T`'s [`Fingerprint`]
+    /// (size, alignment and [`Plain::TYPE_ID`]: a ring of another element
+    /// type is refused with [`AttachError::Element`]), the capacity, and
+    /// that the region holds the whole ring. Returns
+    /// [`AttachError::NotReady`] while the creator is still initialising:
+    /// retry until a deadline of your choosing.
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
+        Self::attach_with(region, ElementCheck::Exact)
+    }
+
+    /// [`MpmcRing::attach`], comparing the element type as `check` says:
+    /// [`ElementCheck::LayoutOnly`] is the explicit opt-out that accepts a
+    /// ring of any element type with `T`'s size and alignment.
+    pub fn attach_with(region: Region<'a>, check: ElementCheck) -> Result<Self, AttachError> {
         let base = region.check(size_of::<Control>(), region_align::<T>())?;
         let control = base.cast::<Control>();
         // SAFETY: the region holds an aligned Control; all access is atomic.
@@ -427,7 +459,7 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         let capacity = check_ring_header(
             &snap,
             Kind::Mpmc,
-            Fingerprint::of::<T>(type_id),
+            (Fingerprint::of::<T>(), check),
             Self::bytes_needed,
             &region,
             region_align::<T>(),

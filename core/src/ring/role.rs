@@ -1,19 +1,19 @@
 //! Claiming a role (producer, consumer) in shared memory with a holder id,
 //! and taking back a role whose holder died.
 //!
-//! A role word holds 0 when free, else the holder's id (a pid on Linux).
+//! A role word holds 0 when free, else the holder's id (a [`Holder`]: a
+//! pid on Linux).
 //! The core cannot tell whether a process is alive; the caller passes that
 //! judgement in (`interlink-linux` asks the kernel).
 
 use core::fmt;
 
 use crate::foundation::atomics::{AtomicU32, Ordering};
+use crate::foundation::holder::Holder;
 
 /// Why a role (producer or consumer) could not be claimed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleError {
-    /// Holder id 0 means "free" and cannot be claimed with.
-    ZeroHolder,
     /// The role is held by `holder`, which is alive (or was not checked).
     Taken {
         /// The current holder's id.
@@ -30,7 +30,6 @@ pub enum RoleError {
 impl fmt::Display for RoleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ZeroHolder => f.write_str("holder id 0 is reserved for a free role"),
             Self::Taken { holder } => write!(f, "role already held by {holder}"),
             Self::Corrupt => f.write_str(
                 "ring corrupt: its indices are out of range, so the role was not claimed",
@@ -40,10 +39,8 @@ impl fmt::Display for RoleError {
 }
 
 /// Claims a free role word for `holder`.
-pub(crate) fn claim(word: &AtomicU32, holder: u32) -> Result<(), RoleError> {
-    if holder == 0 {
-        return Err(RoleError::ZeroHolder);
-    }
+pub(crate) fn claim(word: &AtomicU32, holder: Holder) -> Result<(), RoleError> {
+    let holder = holder.get();
     // Acquire: a new holder must see everything the previous holder did
     // before it released the role (its index stores included).
     match word.compare_exchange(0, holder, Ordering::Acquire, Ordering::Relaxed) {
@@ -56,12 +53,10 @@ pub(crate) fn claim(word: &AtomicU32, holder: u32) -> Result<(), RoleError> {
 /// `is_alive` says that holder is dead.
 pub(crate) fn take_over(
     word: &AtomicU32,
-    holder: u32,
+    holder: Holder,
     is_alive: impl FnOnce(u32) -> bool,
 ) -> Result<(), RoleError> {
-    if holder == 0 {
-        return Err(RoleError::ZeroHolder);
-    }
+    let holder = holder.get();
     let current = word.load(Ordering::Relaxed);
     if current != 0 && is_alive(current) {
         return Err(RoleError::Taken { holder: current });
@@ -86,19 +81,22 @@ mod tests {
 
     #[test]
     fn claim_take_over_release() {
+        let h = |id| Holder::new(id).unwrap();
         let word = AtomicU32::new(0);
-        assert_eq!(claim(&word, 0), Err(RoleError::ZeroHolder));
-        claim(&word, 10).unwrap();
-        assert_eq!(claim(&word, 11), Err(RoleError::Taken { holder: 10 }));
+        claim(&word, h(10)).unwrap();
+        assert_eq!(claim(&word, h(11)), Err(RoleError::Taken { holder: 10 }));
         assert_eq!(
-            take_over(&word, 11, |h| h == 10),
+            take_over(&word, h(11), |h| h == 10),
             Err(RoleError::Taken { holder: 10 })
         );
-        take_over(&word, 11, |_| false).unwrap();
+        take_over(&word, h(11), |_| false).unwrap();
         release(&word, 10); // the replaced holder cannot free the role
         assert_eq!(word.load(Ordering::Relaxed), 11);
         release(&word, 11);
         assert_eq!(word.load(Ordering::Relaxed), 0);
-        take_over(&word, 12, |_| panic!("a free role needs no liveness check")).unwrap();
+        take_over(&word, h(12), |_| {
+            panic!("a free role needs no liveness check")
+        })
+        .unwrap();
     }
 }

@@ -12,7 +12,7 @@
 //! | 132 | 4 | not-empty event word: the consumer parks on it | consumer (announce), producer (notify) |
 //! | 256 | 4 | head: count of elements ever popped (wrapping) | consumer |
 //! | 260 | 4 | not-full event word: the producer parks on it | producer (announce), consumer (notify) |
-//! | 384 | `capacity × size_of::<T>()` | slots (at `align_of::<T>()`, at least 384) | producer |
+//! | 384 | `capacity × size_of::<T>()` | slots (at `T`'s [shared alignment](crate::layout::shared_align_of), at least 384) | producer |
 //!
 //! The region must be aligned to 128 bytes (a mapping always is).
 //!
@@ -73,7 +73,10 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
 use crate::foundation::atomics::{Ordering, UnsafeCell};
-use crate::foundation::layout::{AttachError, Fingerprint, HeaderFields, Kind};
+use crate::foundation::holder::Holder;
+use crate::foundation::layout::{
+    shared_align_of, AttachError, ElementCheck, Fingerprint, HeaderFields, Kind,
+};
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
 use crate::ring::role;
@@ -96,12 +99,12 @@ type Slot<T> = UnsafeCell<T>;
 
 /// Where the slots start, for element type `T`.
 const fn slots_offset<T>() -> usize {
-    crate::ring::slots_offset(size_of::<Control>(), align_of::<Slot<T>>())
+    crate::ring::slots_offset(size_of::<Control>(), shared_align_of::<T>())
 }
 
 /// The alignment the region must have.
 const fn region_align<T>() -> usize {
-    crate::ring::region_align(align_of::<Control>(), align_of::<Slot<T>>())
+    crate::ring::region_align(align_of::<Control>(), shared_align_of::<T>())
 }
 
 /// A ring in caller memory: the handle from which the producer and the
@@ -214,7 +217,7 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     fn publish_init(&self, config: RingConfig) {
         let fields = HeaderFields {
             kind: Kind::Spsc,
-            element: Fingerprint::of::<T>(config.type_id),
+            element: Fingerprint::of::<T>(),
             capacity: self.capacity,
             creator_pid: config.creator_pid,
             total_len: Self::bytes_needed(self.capacity).unwrap_or(0) as u64,
@@ -225,16 +228,25 @@ impl<'a, T: Plain> SpscRing<'a, T> {
 
     /// Attaches to a ring that some process initialised in `region`.
     ///
-    /// Checks the header against `Kind::Spsc` and `Fingerprint::of::<T>(type_id)`,
-    /// the capacity, and that the region holds the whole ring. Returns
+    /// Checks the header against `Kind::Spsc` and `T`'s
+    /// [`Fingerprint`] (size, alignment and [`Plain::TYPE_ID`]: a ring of
+    /// another element type is refused with [`AttachError::Element`]), the
+    /// capacity, and that the region holds the whole ring. Returns
     /// [`AttachError::NotReady`] while the creator is still initialising: retry
     /// until a deadline of your choosing.
-    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
+        Self::attach_with(region, ElementCheck::Exact)
+    }
+
+    /// [`SpscRing::attach`], comparing the element type as `check` says:
+    /// [`ElementCheck::LayoutOnly`] is the explicit opt-out that accepts a
+    /// ring of any element type with `T`'s size and alignment.
+    pub fn attach_with(region: Region<'a>, check: ElementCheck) -> Result<Self, AttachError> {
         let (control, capacity) = Control::attach(
             &region,
             region_align::<T>(),
             Kind::Spsc,
-            Fingerprint::of::<T>(type_id),
+            (Fingerprint::of::<T>(), check),
             Self::bytes_needed,
         )?;
         let base = control.cast::<u8>();
@@ -248,22 +260,22 @@ impl<'a, T: Plain> SpscRing<'a, T> {
         })
     }
 
-    /// Claims the producer role for `holder` (a pid, or any nonzero id).
+    /// Claims the producer role for `holder` (on Linux a pid: `interlink_linux::process::holder()`).
     ///
     /// The new producer starts from the shared indices, checked like every
     /// later load: if they are out of range the role is freed again and
     /// the claim fails with [`RoleError::Corrupt`].
-    pub fn producer(&self, holder: u32) -> Result<Producer<'a, T>, RoleError> {
+    pub fn producer(&self, holder: Holder) -> Result<Producer<'a, T>, RoleError> {
         role::claim(&self.control().meta.producer, holder)?;
-        Producer::new(*self, holder)
+        Producer::new(*self, holder.get())
     }
 
-    /// Claims the consumer role for `holder` (a pid, or any nonzero id).
+    /// Claims the consumer role for `holder` (on Linux a pid: `interlink_linux::process::holder()`).
     /// Fails with [`RoleError::Corrupt`] (leaving the role free) if the
     /// shared indices are out of range.
-    pub fn consumer(&self, holder: u32) -> Result<Consumer<'a, T>, RoleError> {
+    pub fn consumer(&self, holder: Holder) -> Result<Consumer<'a, T>, RoleError> {
         role::claim(&self.control().meta.consumer, holder)?;
-        Consumer::new(*self, holder)
+        Consumer::new(*self, holder.get())
     }
 
     /// Claims the producer role, taking it from its holder if `is_alive`
@@ -277,11 +289,11 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     /// [`RoleError::Corrupt`], as for [`SpscRing::producer`].
     pub fn take_over_producer(
         &self,
-        holder: u32,
+        holder: Holder,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Producer<'a, T>, RoleError> {
         role::take_over(&self.control().meta.producer, holder, is_alive)?;
-        Producer::new(*self, holder)
+        Producer::new(*self, holder.get())
     }
 
     /// Claims the consumer role, taking it from its holder if `is_alive`
@@ -291,11 +303,11 @@ impl<'a, T: Plain> SpscRing<'a, T> {
     /// [`RoleError::Corrupt`], as for [`SpscRing::consumer`].
     pub fn take_over_consumer(
         &self,
-        holder: u32,
+        holder: Holder,
         is_alive: impl FnOnce(u32) -> bool,
     ) -> Result<Consumer<'a, T>, RoleError> {
         role::take_over(&self.control().meta.consumer, holder, is_alive)?;
-        Consumer::new(*self, holder)
+        Consumer::new(*self, holder.get())
     }
 }
 

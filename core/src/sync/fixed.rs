@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 use crate::foundation::atomics::{init_atomic, AtomicU32};
 use crate::foundation::layout::InitError;
 use crate::foundation::layout::{
-    AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
+    AttachError, ElementCheck, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
 };
 use crate::foundation::region::{Region, RegionError};
 
@@ -57,14 +57,14 @@ pub(crate) unsafe fn publish(
 pub(crate) fn attach(
     region: &Region<'_>,
     kind: Kind,
-    element: Fingerprint,
+    (element, check): (Fingerprint, ElementCheck),
     total: usize,
     align: usize,
 ) -> Result<(NonNull<u8>, HeaderSnapshot), AttachError> {
     let base = region.check(core::mem::size_of::<Header>(), align)?;
     // SAFETY: the region holds an aligned Header; all access is atomic.
     let snap = unsafe { base.cast::<Header>().as_ref() }.snapshot();
-    snap.validate(kind, element)?;
+    snap.validate_as(kind, element, check)?;
     if snap.total_len != total as u64 {
         return Err(AttachError::Corrupt {
             field: "total_len",
@@ -118,7 +118,7 @@ impl Words {
             };
         }
         // SAFETY: begin() returned `base`.
-        unsafe { publish(base, kind, Fingerprint::of::<()>(0), capacity, Self::BYTES) };
+        unsafe { publish(base, kind, Fingerprint::NONE, capacity, Self::BYTES) };
         Ok(base.cast())
     }
 
@@ -130,7 +130,7 @@ impl Words {
         let (base, snap) = attach(
             region,
             kind,
-            Fingerprint::of::<()>(0),
+            (Fingerprint::NONE, ElementCheck::Exact),
             Self::BYTES,
             Self::ALIGN,
         )?;

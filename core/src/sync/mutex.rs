@@ -78,7 +78,7 @@
 //! | 76 | 4 | owner's pid |
 //! | 80 | 8 | owner's stamp (two 32-bit words, low first) |
 //! | 88 | 8 | reserved (zero) |
-//! | 96 | `size_of::<T>()` | the data, at `align_of::<T>()` |
+//! | 96 | `size_of::<T>()` | the data, at `T`'s [shared alignment](crate::layout::shared_align_of) |
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -87,8 +87,11 @@ use core::ptr::NonNull;
 use core::time::Duration;
 
 use crate::foundation::atomics::{init_atomic, spin_loop, AtomicU32, Ordering, UnsafeCell};
+use crate::foundation::holder::Holder;
 use crate::foundation::layout::InitError;
-use crate::foundation::layout::{AttachError, Fingerprint, Header, Kind};
+use crate::foundation::layout::{
+    shared_align_of, AttachError, ElementCheck, Fingerprint, Header, Kind,
+};
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
 use crate::sync::fixed;
@@ -105,8 +108,9 @@ pub use owner::{Immortal, Liveness, Owner};
 
 /// Bit 31 of the lock word: a waiter may be asleep.
 const WAITERS: u32 = 1 << 31;
-/// The owner's id in the lock word (bit 30 is reserved).
-pub const MAX_OWNER_ID: u32 = (1 << 30) - 1;
+/// The owner's id in the lock word (bit 30 is reserved): every
+/// [`Holder`] fits.
+pub const MAX_OWNER_ID: u32 = Holder::MAX;
 
 /// Values of the health word.
 mod health {
@@ -145,13 +149,15 @@ const _: () = {
     const_assert_eq!(offset_of!(Control, reserved), 88);
 };
 
+/// Where the data starts: after the control words, at `T`'s shared
+/// alignment (the same for 32- and 64-bit processes).
 const fn data_offset<T>() -> usize {
-    let align = align_of::<UnsafeCell<T>>();
+    let align = shared_align_of::<T>();
     (size_of::<Control>() + align - 1) & !(align - 1)
 }
 
 const fn region_align<T>() -> usize {
-    let (c, t) = (align_of::<Control>(), align_of::<UnsafeCell<T>>());
+    let (c, t) = (align_of::<Control>(), shared_align_of::<T>());
     if c > t {
         c
     } else {
@@ -214,8 +220,8 @@ impl<'a, T: Plain> Mutex<'a, T> {
     }
 
     /// Creates an unlocked, consistent mutex holding `value` in `region`,
-    /// recording `type_id` for attachers to check.
-    pub fn init(region: Region<'a>, type_id: u64, value: T) -> Result<Self, InitError> {
+    /// recording `T`'s [`Fingerprint`] for attachers to check.
+    pub fn init(region: Region<'a>, value: T) -> Result<Self, InitError> {
         let total = Self::bytes_needed();
         let base = fixed::begin(&region, total, region_align::<T>())?;
         let c = base.cast::<Control>().as_ptr();
@@ -239,19 +245,27 @@ impl<'a, T: Plain> Mutex<'a, T> {
                 init_atomic(word, 0);
             }
             data.as_ptr().write(UnsafeCell::new(value));
-            fixed::publish(base, Kind::Mutex, Fingerprint::of::<T>(type_id), 1, total);
+            fixed::publish(base, Kind::Mutex, Fingerprint::of::<T>(), 1, total);
         }
         Ok(Self::from_parts(base, data))
     }
 
     /// Attaches to a mutex some process initialised in `region`, checking
-    /// its header against `Kind::Mutex` and `Fingerprint::of::<T>(type_id)`.
-    pub fn attach(region: Region<'a>, type_id: u64) -> Result<Self, AttachError> {
+    /// its header against `Kind::Mutex` and `T`'s [`Fingerprint`] (size,
+    /// alignment and [`Plain::TYPE_ID`]: a mutex around another type is
+    /// refused with [`AttachError::Element`]).
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
+        Self::attach_with(region, ElementCheck::Exact)
+    }
+
+    /// [`Mutex::attach`], comparing the element type as `check` says
+    /// ([`ElementCheck::LayoutOnly`]: size and alignment only).
+    pub fn attach_with(region: Region<'a>, check: ElementCheck) -> Result<Self, AttachError> {
         let total = Self::bytes_needed();
         let (base, snap) = fixed::attach(
             &region,
             Kind::Mutex,
-            Fingerprint::of::<T>(type_id),
+            (Fingerprint::of::<T>(), check),
             total,
             region_align::<T>(),
         )?;
@@ -300,14 +314,15 @@ impl<'a, T: Plain> Mutex<'a, T> {
 }
 
 impl<T> Mutex<'_, T> {
-    /// The owner as recorded now, `None` when unlocked (for inspectors:
+    /// The owner as recorded now, `None` when unlocked (or when the word
+    /// names no owner: a peer wrote only flag bits) (for inspectors:
     /// by the time it returns it may have changed). Its tid is the
     /// holder's; its pid and stamp may, for a moment after the lock changes
     /// hands, be those of a previous owner with the same tid.
     pub fn owner(&self) -> Option<Owner> {
         let c = self.raw.control();
         let word = c.word.load(Ordering::Acquire);
-        (word != 0).then(|| c.owner_record(word & MAX_OWNER_ID))
+        Holder::new(word & MAX_OWNER_ID).map(|holder| c.owner_record(holder))
     }
 
     /// Whether a previous owner died and the data was never repaired.

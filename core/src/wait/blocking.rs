@@ -25,13 +25,16 @@ use core::time::Duration;
 
 use crate::foundation::atomics::{spin_loop, AtomicU32};
 use crate::wait::event_word;
-use crate::wait::wait_set::MAX_SOURCES;
 use crate::wait::{Deadline, Expired, Wait};
 
 /// A phase length for [`Blocking::spins`] or [`Blocking::yields`] that
 /// never ends: the strategy never parks, and reads the deadline (the
 /// [`Wait`]'s clock) between polls instead — every 1024 spins, every yield.
 pub const FOREVER: u32 = u32::MAX;
+
+/// The most event words [`Blocking::run_any`] parks on (`futex_waitv`'s
+/// limit; a wait set's [`MAX_SOURCES`](crate::wait::wait_set::MAX_SOURCES)).
+pub const MAX_WORDS: usize = 128;
 
 /// Spins between two deadline checks in an endless spin phase.
 const SPIN_CHECK: u32 = 1 << 10;
@@ -111,7 +114,7 @@ impl<W: Wait> Blocking<W> {
     /// [`Blocking::run`] parking on several event words at once (one
     /// [`Wait::wait_any`] sleep that a notification of any of them ends):
     /// the waiting behind a [`wait_set`](crate::wait::wait_set). At most
-    /// [`MAX_SOURCES`] words; more are not parked on (their sources are
+    /// [`MAX_WORDS`] words; more are not parked on (their sources are
     /// still polled, at every wake-up).
     pub fn run_any<R, E: From<Expired>>(
         &self,
@@ -124,8 +127,8 @@ impl<W: Wait> Blocking<W> {
         if let Some(r) = attempt()? {
             return Ok(r);
         }
-        let words = &words[..words.len().min(MAX_SOURCES)];
-        let mut keys = [0u32; MAX_SOURCES];
+        let words = &words[..words.len().min(MAX_WORDS)];
+        let mut keys = [0u32; MAX_WORDS];
         let mut deadline = Deadline::after(&self.wait, timeout);
         let mut round = 0u32;
         loop {

@@ -16,14 +16,15 @@
 //!
 //! ```
 //! use interlink_core::wait::wait_set::Source;
-//! use interlink_core::{Blocking, Region, RingConfig, Spin, spsc::SpscRing};
+//! use interlink_core::{Blocking, Holder, Region, RingConfig, Spin, spsc::SpscRing};
 //!
 //! # #[repr(C, align(128))] struct Mem([u8; 4096]);
 //! # let (mut a, mut b) = (Mem([0; 4096]), Mem([0; 4096]));
 //! let one = SpscRing::<u64>::init(Region::new(&mut a.0), RingConfig::new(8))?;
 //! let two = SpscRing::<u64>::init(Region::new(&mut b.0), RingConfig::new(8))?;
-//! let (mut rx1, mut rx2) = (one.consumer(1)?, two.consumer(1)?);
-//! two.producer(2)?.try_send(7)?;
+//! let me = Holder::fixed::<1>();
+//! let (mut rx1, mut rx2) = (one.consumer(me)?, two.consumer(me)?);
+//! two.producer(Holder::fixed::<2>())?.try_send(7)?;
 //!
 //! let blocking = Blocking::new(Spin::default());
 //! let ready = blocking.wait_any(&[&rx1 as &dyn Source, &rx2], None)?;
@@ -42,7 +43,7 @@ use crate::wait::event_word;
 use crate::wait::{Expired, Wait, WaitOutcome};
 
 /// The most sources one wait can park on: `futex_waitv`'s limit.
-pub const MAX_SOURCES: usize = 128;
+pub const MAX_SOURCES: usize = crate::wait::blocking::MAX_WORDS;
 
 /// How long the default [`Wait::wait_any`] sleeps on its first word
 /// before it lets the caller re-check the others: 1 ms.

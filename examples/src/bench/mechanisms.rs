@@ -10,7 +10,7 @@ use interlink_core::blocking::Blocking;
 use interlink_core::bytes::{self, ByteRing};
 use interlink_core::mpmc::{self, MpmcRing};
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
-use interlink_core::{Plain, Region, RingConfig};
+use interlink_core::{Holder, Plain, Region, RingConfig};
 use interlink_linux::futex::Futex;
 use interlink_linux::shm::Mapping;
 use interlink_linux::socket::SeqPacket;
@@ -372,7 +372,9 @@ pub struct SpscSpin;
 #[repr(transparent)]
 struct Words<const W: usize>([u64; W]);
 // SAFETY: an array of u64: no padding, every bit pattern valid.
-unsafe impl<const W: usize> Plain for Words<W> {}
+unsafe impl<const W: usize> Plain for Words<W> {
+    const TYPE_ID: u64 = <[u64; W] as Plain>::TYPE_ID;
+}
 
 struct SpscLink<const W: usize> {
     tx: Producer<'static, Words<W>>,
@@ -484,17 +486,18 @@ fn spsc_pair<const W: usize>(parked: bool) -> io::Result<Pair> {
     let ring =
         |i| SpscRing::<Words<W>>::init(memory.region(i)?, RingConfig::new(capacity)).map_err(other);
     let (down, up) = (ring(0)?, ring(1)?);
-    let pid = std::process::id();
+    // Role ids for the two ends (the child is forked later).
+    let (parent_id, child_id) = (Holder::fixed::<1>(), Holder::fixed::<2>());
     Ok(Pair {
         parent: Box::new(SpscLink::<W> {
-            tx: down.producer(pid).map_err(other)?,
-            rx: up.consumer(pid).map_err(other)?,
+            tx: down.producer(parent_id).map_err(other)?,
+            rx: up.consumer(parent_id).map_err(other)?,
             parked,
             _memory: memory.clone(),
         }),
         child: Box::new(SpscLink::<W> {
-            tx: up.producer(pid + 1).map_err(other)?,
-            rx: down.consumer(pid + 1).map_err(other)?,
+            tx: up.producer(child_id).map_err(other)?,
+            rx: down.consumer(child_id).map_err(other)?,
             parked,
             _memory: memory,
         }),
@@ -714,17 +717,18 @@ impl Mechanism for Bytes {
         let memory = RingMemory::new(ByteRing::bytes_needed(CAPACITY).map_err(other)?)?;
         let ring = |i| ByteRing::init(memory.region(i)?, RingConfig::new(CAPACITY)).map_err(other);
         let (down, up) = (ring(0)?, ring(1)?);
-        let pid = std::process::id();
+        // Role ids for the two ends (the child is forked later).
+        let (parent_id, child_id) = (Holder::fixed::<1>(), Holder::fixed::<2>());
         Ok(Pair {
             parent: Box::new(BytesLink {
-                tx: down.producer(pid).map_err(other)?,
-                rx: up.consumer(pid).map_err(other)?,
+                tx: down.producer(parent_id).map_err(other)?,
+                rx: up.consumer(parent_id).map_err(other)?,
                 parked,
                 _memory: memory.clone(),
             }),
             child: Box::new(BytesLink {
-                tx: up.producer(pid + 1).map_err(other)?,
-                rx: down.consumer(pid + 1).map_err(other)?,
+                tx: up.producer(child_id).map_err(other)?,
+                rx: down.consumer(child_id).map_err(other)?,
                 parked,
                 _memory: memory,
             }),

@@ -152,7 +152,7 @@ fn feed(name: &str, count: u64) -> cli::Result {
     let options = ChannelOptions::new();
     // Look once; if the daemon has not published the ring yet, say what we
     // wait for, then wait (up to `open_timeout`).
-    let channel = match SpscChannel::<u64>::open(name, 0, &options.open_timeout(Duration::ZERO)) {
+    let channel = match SpscChannel::<u64>::open(name, &options.open_timeout(Duration::ZERO)) {
         Ok(channel) => channel,
         Err(ChannelError::Timeout { .. }) => {
             cli::waiting(
@@ -160,7 +160,7 @@ fn feed(name: &str, count: u64) -> cli::Result {
                 &format!("`ring-daemon serve {name}` to create {name}"),
                 Some(options.open_timeout),
             );
-            SpscChannel::<u64>::open(name, 0, &options)?
+            SpscChannel::<u64>::open(name, &options)?
         }
         Err(e) => return Err(e.into()),
     };

@@ -57,7 +57,7 @@ fn stream(count: u64) -> cli::Result {
     // machine has them; pinning is best effort).
     let mut child = fork(|| {
         let _ = process::pin_to_cpu(1);
-        let Ok(mut rx) = ring.consumer(process::current_pid()) else {
+        let Ok(mut rx) = ring.consumer(process::holder()) else {
             return 2;
         };
         let mut buf = [0u64; BATCH];
@@ -81,7 +81,7 @@ fn stream(count: u64) -> cli::Result {
         0
     })?;
     let _ = process::pin_to_cpu(0);
-    let mut tx = ring.producer(process::current_pid())?;
+    let mut tx = ring.producer(process::holder())?;
 
     let start = Instant::now();
     let mut batch = [0u64; BATCH];

@@ -8,6 +8,7 @@ use interlink_core::bytes::{ByteRing, Consumer, Producer, RecvError, SendError};
 use interlink_core::layout::Kind;
 use interlink_core::sync::AtomicU32;
 use interlink_core::wait::wait_set::Source;
+use interlink_core::ElementCheck;
 use interlink_core::{AttachError, InitError, Region, RingConfig};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
@@ -30,8 +31,8 @@ impl Shape for Bytes {
         ByteRing::init(region, config).map(drop)
     }
 
-    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
-        ByteRing::attach(region, type_id).map(|r| r.capacity())
+    fn attach(region: Region<'_>, _check: ElementCheck) -> Result<u32, AttachError> {
+        ByteRing::attach(region).map(|r| r.capacity())
     }
 }
 
@@ -40,7 +41,7 @@ pub type ByteChannel = Channel<Bytes>;
 
 impl Channel<Bytes> {
     fn ring(&self) -> Result<ByteRing<'_>, ChannelError> {
-        self.attached(ByteRing::attach)
+        self.attached(|region, _| ByteRing::attach(region))
     }
 
     /// Claims the producer role for this process, taking it over if its
@@ -48,7 +49,7 @@ impl Channel<Bytes> {
     pub fn sender(&self) -> Result<ByteSender<'_>, ChannelError> {
         let tx = self
             .ring()?
-            .take_over_producer(process::current_pid(), |pid| self.holder_alive(pid))?;
+            .take_over_producer(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(ByteSender {
             tx,
             patience: self.patience,
@@ -60,7 +61,7 @@ impl Channel<Bytes> {
     pub fn receiver(&self) -> Result<ByteReceiver<'_>, ChannelError> {
         let rx = self
             .ring()?
-            .take_over_consumer(process::current_pid(), |pid| self.holder_alive(pid))?;
+            .take_over_consumer(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(ByteReceiver {
             rx,
             patience: self.patience,

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use interlink_core::{InitError, RingConfig};
+use interlink_core::{ElementCheck, InitError, RingConfig};
 
 use super::{Channel, ChannelError, ChannelOptions, Patience, Shape, User};
 use crate::inspect;
@@ -190,11 +190,11 @@ impl<S: Shape> Channel<S> {
         // structure takes the front.
         let mut region = mapping.region();
         S::init(region.take(len, 1).map_err(InitError::from)?, config)?;
-        let user = User::join::<S>(mapping.region(), config.type_id, presence.as_ref());
+        let user = User::join::<S>(mapping.region(), ElementCheck::Exact, presence.as_ref());
         Ok(Self {
             name: name.clone(),
             mapping,
-            type_id: config.type_id,
+            element_check: ElementCheck::Exact,
             capacity: config.capacity,
             creator: true,
             patience: Patience::of(options.waiting, options.peer_check, presence.as_ref()),

@@ -13,7 +13,7 @@
 //! tx.send(42)?;
 //!
 //! // Process B (another program) opens it by name and receives.
-//! let channel = SpscChannel::<u64>::open("/quotes", 0, &ChannelOptions::new())?;
+//! let channel = SpscChannel::<u64>::open("/quotes", &ChannelOptions::new())?;
 //! let mut rx = channel.receiver()?;
 //! assert_eq!(rx.recv()?, 42);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -36,6 +36,8 @@ use std::time::Duration;
 
 use interlink_core::layout::Kind;
 use interlink_core::mpmc::{MpmcRing, Readable, RecvError, SendError, UserSlot, Writable};
+use interlink_core::ElementCheck;
+use interlink_core::Holder;
 use interlink_core::{AttachError, Blocking, InitError, Plain, Region, RingConfig};
 
 use super::{Channel, ChannelError, Shape, Waiting};
@@ -56,22 +58,22 @@ impl<T: Plain> Shape for Mpmc<T> {
         MpmcRing::<T>::init(region, config).map(drop)
     }
 
-    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
-        MpmcRing::<T>::attach(region, type_id).map(|r| r.capacity())
+    fn attach(region: Region<'_>, check: ElementCheck) -> Result<u32, AttachError> {
+        MpmcRing::<T>::attach_with(region, check).map(|r| r.capacity())
     }
 
     /// Joins the ring's users table ([`MpmcRing::join`]), taking over the
     /// word of a user that died without leaving. `None` only if the ring
     /// no longer validates (rewritten since it was attached).
-    fn join(region: Region<'_>, type_id: u64, pid: u32) -> Option<UserSlot> {
-        let ring = MpmcRing::<T>::attach(region, type_id).ok()?;
-        ring.join(pid, crate::liveness::is_alive).ok()
+    fn join(region: Region<'_>, check: ElementCheck, holder: Holder) -> Option<UserSlot> {
+        let ring = MpmcRing::<T>::attach_with(region, check).ok()?;
+        Some(ring.join(holder, crate::liveness::is_alive))
     }
 
     /// Leaves the users table ([`MpmcRing::leave`]).
-    fn leave(region: Region<'_>, type_id: u64, slot: UserSlot, pid: u32) {
-        if let Ok(ring) = MpmcRing::<T>::attach(region, type_id) {
-            ring.leave(slot, pid);
+    fn leave(region: Region<'_>, check: ElementCheck, slot: UserSlot, holder: Holder) {
+        if let Ok(ring) = MpmcRing::<T>::attach_with(region, check) {
+            ring.leave(slot, holder);
         }
     }
 }
@@ -84,7 +86,7 @@ impl<T: Plain> Channel<Mpmc<T>> {
     /// number of threads (it is `Copy`).
     pub fn handle(&self) -> Result<MpmcHandle<'_, T>, ChannelError> {
         Ok(MpmcHandle {
-            ring: self.attached(MpmcRing::attach)?,
+            ring: self.attached(MpmcRing::attach_with)?,
             blocking: self.patience.blocking,
         })
     }

@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 
 use interlink_core::mpmc::UserSlot;
-use interlink_core::{AttachError, Region};
+use interlink_core::{AttachError, ElementCheck, Holder, Region};
 
 use super::{ChannelError, Patience, Shape};
 use interlink_core::wait::wait_set::Source;
@@ -24,7 +24,9 @@ use crate::shm::{self, Mapping, ShmError, ShmName};
 pub struct Channel<S> {
     pub(super) mapping: Mapping,
     pub(super) name: ShmName,
-    pub(super) type_id: u64,
+    /// How the element type was checked on opening, and is again when
+    /// a handle attaches.
+    pub(super) element_check: ElementCheck,
     pub(super) capacity: u32,
     pub(super) creator: bool,
     pub(super) patience: Patience,
@@ -41,8 +43,8 @@ pub struct Channel<S> {
 #[derive(Debug)]
 pub(crate) struct User {
     pub(super) slot: UserSlot,
-    pub(super) pid: u32,
-    pub(super) leave: fn(Region<'_>, u64, UserSlot, u32),
+    pub(super) holder: Holder,
+    pub(super) leave: fn(Region<'_>, ElementCheck, UserSlot, Holder),
 }
 
 impl User {
@@ -50,14 +52,14 @@ impl User {
     /// words of users that died are judged by `presence`'s object.
     pub(super) fn join<S: Shape>(
         region: Region<'_>,
-        type_id: u64,
+        element_check: ElementCheck,
         presence: Option<&liveness::Presence>,
     ) -> Option<Self> {
-        let pid = process::current_pid();
+        let holder = process::holder();
         let judge = presence.map(liveness::Presence::judge);
-        liveness::judging(judge, || S::join(region, type_id, pid)).map(|slot| Self {
+        liveness::judging(judge, || S::join(region, element_check, holder)).map(|slot| Self {
             slot,
-            pid,
+            holder,
             leave: S::leave,
         })
     }
@@ -67,8 +69,13 @@ impl<S> Drop for Channel<S> {
     fn drop(&mut self) {
         // A forked child that inherited the channel is not the user
         // recorded: leaving would free its parent's word.
-        if let Some(user) = self.user.take().filter(|u| u.pid == process::current_pid()) {
-            (user.leave)(self.mapping.region(), self.type_id, user.slot, user.pid);
+        if let Some(user) = self.user.take().filter(|u| u.holder == process::holder()) {
+            (user.leave)(
+                self.mapping.region(),
+                self.element_check,
+                user.slot,
+                user.holder,
+            );
         }
     }
 }
@@ -142,12 +149,12 @@ impl<S: Shape> Channel<S> {
             None => liveness::process_alive(pid),
         }
     }
-    /// The structure, attached with `attach` (a ring's own `attach`).
+    /// The structure, attached with `attach` (a ring's own `attach_with`).
     pub(super) fn attached<'s, R>(
         &'s self,
-        attach: impl FnOnce(Region<'s>, u64) -> Result<R, AttachError>,
+        attach: impl FnOnce(Region<'s>, ElementCheck) -> Result<R, AttachError>,
     ) -> Result<R, ChannelError> {
-        attach(self.mapping.region(), self.type_id).map_err(|error| ChannelError::Attach {
+        attach(self.mapping.region(), self.element_check).map_err(|error| ChannelError::Attach {
             name: self.name.to_string(),
             error,
         })

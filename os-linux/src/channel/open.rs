@@ -16,14 +16,18 @@ use crate::shm::{Mapping, Shm, ShmError, ShmName};
 
 impl<S: Shape> Channel<S> {
     /// Opens the object `name`, waiting up to `options.open_timeout` for a
-    /// creator to make and publish it, and validates it against `S` with
-    /// the element type id `type_id`.
-    pub fn open(name: &str, type_id: u64, options: &ChannelOptions) -> Result<Self, ChannelError> {
+    /// creator to make and publish it, and validates it against `S`: its
+    /// element type must be `S`'s (size, alignment and
+    /// [`Plain::TYPE_ID`](interlink_core::Plain::TYPE_ID)), else
+    /// [`ChannelError::Attach`] with [`AttachError::Element`], unless
+    /// `options.element_check` opts out
+    /// ([`ElementCheck::LayoutOnly`](interlink_core::ElementCheck::LayoutOnly)).
+    pub fn open(name: &str, options: &ChannelOptions) -> Result<Self, ChannelError> {
         let shm_name = ShmName::new(name)?;
         let start = Instant::now();
         let mut pause = Duration::from_micros(100);
         loop {
-            let pending = match Self::try_open(&shm_name, type_id, options)? {
+            let pending = match Self::try_open(&shm_name, options)? {
                 Ok(channel) => return Ok(channel),
                 Err(pending) => pending,
             };
@@ -44,7 +48,6 @@ impl<S: Shape> Channel<S> {
     /// that waiting will not cure.
     fn try_open(
         name: &ShmName,
-        type_id: u64,
         options: &ChannelOptions,
     ) -> Result<Result<Self, Pending>, ChannelError> {
         let shm = match Shm::open(name.as_str()) {
@@ -52,7 +55,7 @@ impl<S: Shape> Channel<S> {
             Err(e) if e.is(libc::ENOENT) => return Ok(Err(Pending::Missing)),
             Err(e) => return Err(e.into()),
         };
-        let (mapping, capacity) = match Self::map_checked(shm.as_fd(), name, type_id, options)? {
+        let (mapping, capacity) = match Self::map_checked(shm.as_fd(), name, options)? {
             Ok(mapped) => mapped,
             Err(pending) => return Ok(Err(pending)),
         };
@@ -60,7 +63,6 @@ impl<S: Shape> Channel<S> {
             mapping,
             shm.as_fd(),
             name.clone(),
-            type_id,
             capacity,
             options,
         )))
@@ -77,7 +79,6 @@ impl<S: Shape> Channel<S> {
     pub(super) fn map_checked(
         fd: BorrowedFd<'_>,
         name: &ShmName,
-        type_id: u64,
         options: &ChannelOptions,
     ) -> Result<Result<(Mapping, u32), Pending>, ChannelError> {
         let size = fd_len(fd)?;
@@ -100,7 +101,7 @@ impl<S: Shape> Channel<S> {
             Err(_) => size.min(PrivateCopy::PREFIX),
         };
         let copy = PrivateCopy::read(fd, copy_len)?;
-        let capacity = match S::attach(copy.region(), type_id) {
+        let capacity = match S::attach(copy.region(), options.element_check) {
             Ok(capacity) => capacity,
             Err(AttachError::NotReady { state }) => return Ok(Err(Pending::NotReady { state })),
             Err(error) => {
@@ -136,16 +137,15 @@ impl<S: Shape> Channel<S> {
         mapping: Mapping,
         fd: BorrowedFd<'_>,
         name: ShmName,
-        type_id: u64,
         capacity: u32,
         options: &ChannelOptions,
     ) -> Self {
         let presence = liveness::Presence::take(fd).ok();
         Self {
-            user: User::join::<S>(mapping.region(), type_id, presence.as_ref()),
+            user: User::join::<S>(mapping.region(), options.element_check, presence.as_ref()),
             mapping,
             name,
-            type_id,
+            element_check: options.element_check,
             capacity,
             creator: false,
             patience: Patience::of(options.waiting, options.peer_check, presence.as_ref()),

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use interlink_core::ElementCheck;
+
 use super::{at_least_1ms, Waiting};
 use crate::shm::{MapOptions, ShmOptions};
 
@@ -32,6 +34,15 @@ pub struct ChannelOptions {
     /// How often a blocked send or receive checks that its peer lives
     /// (default 10 ms): a parked end sleeps at most this long at a time.
     pub peer_check: Duration,
+    /// How [`Channel::open`](super::Channel::open) and
+    /// [`Channel::from_sealed_fd`](super::Channel::from_sealed_fd) compare
+    /// the element type recorded in the object with the channel's
+    /// (default [`ElementCheck::Exact`]: size, alignment and
+    /// [`Plain::TYPE_ID`](interlink_core::Plain::TYPE_ID), so a `u64`
+    /// channel opened as `f64` is refused). [`ElementCheck::LayoutOnly`]
+    /// is the explicit opt-out that compares size and alignment only.
+    /// Creating ignores it: a creator records its own element type.
+    pub element_check: ElementCheck,
 }
 
 impl Default for ChannelOptions {
@@ -51,7 +62,14 @@ impl ChannelOptions {
             replace_stale: true,
             waiting: Waiting::SpinThenPark,
             peer_check: Duration::from_millis(10),
+            element_check: ElementCheck::Exact,
         }
+    }
+
+    /// The same options with `element_check` (see the field).
+    pub const fn element_check(mut self, check: ElementCheck) -> Self {
+        self.element_check = check;
+        self
     }
 
     /// The same options with `open_timeout`.

@@ -48,13 +48,14 @@
 //! send_with_fds(a.as_fd(), b"q", &[channel.sealed_fd().unwrap()])?;
 //! // The peer (another process, given `b`):
 //! let (_, mut fds) = recv_with_fds(b.as_fd(), &mut [0u8; 1], 1)?;
-//! let theirs = SpscChannel::<u64>::from_sealed_fd(fds.remove(0), 0, &ChannelOptions::new())?;
+//! let theirs = SpscChannel::<u64>::from_sealed_fd(fds.remove(0), &ChannelOptions::new())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
+use interlink_core::ElementCheck;
 use interlink_core::{AttachError, InitError, RingConfig};
 
 use super::{Channel, ChannelError, ChannelOptions, Patience, Pending, Shape, User};
@@ -99,12 +100,12 @@ impl<S: Shape> Channel<S> {
         let mut region = mapping.region();
         S::init(region.take(len, 1).map_err(InitError::from)?, config)?;
         let presence = crate::liveness::Presence::take(memfd.as_fd()).ok();
-        let user = User::join::<S>(mapping.region(), config.type_id, presence.as_ref());
+        let user = User::join::<S>(mapping.region(), ElementCheck::Exact, presence.as_ref());
         mapping.hold_fd(memfd.into_fd());
         Ok(Self {
             name,
             mapping,
-            type_id: config.type_id,
+            element_check: ElementCheck::Exact,
             capacity: config.capacity,
             creator: true,
             patience: Patience::of(options.waiting, options.peer_check, presence.as_ref()),
@@ -115,18 +116,14 @@ impl<S: Shape> Channel<S> {
     }
 
     /// Makes a channel of the sealed memfd `fd` (received from its creator,
-    /// see [`Channel::create_sealed`]), validated against `S` with the
-    /// element type id `type_id`. Before mapping anything, it checks that
+    /// see [`Channel::create_sealed`]), validated against `S` (its element
+    /// type checked as `options.element_check` says). Before mapping anything, it checks that
     /// `fd` is a regular file sealed against resizing (`F_SEAL_SHRINK |
     /// F_SEAL_GROW`, [`ChannelError::Seals`] otherwise, also for a write
     /// seal, which would forbid the writable mapping), then validates the
     /// structure as [`Channel::open`] does and maps exactly its length.
     /// The channel keeps `fd` open ([`Channel::sealed_fd`], to pass on).
-    pub fn from_sealed_fd(
-        fd: OwnedFd,
-        type_id: u64,
-        options: &ChannelOptions,
-    ) -> Result<Self, ChannelError> {
+    pub fn from_sealed_fd(fd: OwnedFd, options: &ChannelOptions) -> Result<Self, ChannelError> {
         let name = fd_name(fd.as_fd());
         let st = fd_stat(fd.as_fd()).map_err(ShmError::from)?;
         if let Some(found) = FileKind::of_mode(st.st_mode) {
@@ -162,7 +159,7 @@ impl<S: Shape> Channel<S> {
             ));
         }
         let fd = memfd.into_fd();
-        let (mapping, capacity) = match Self::map_checked(fd.as_fd(), &name, type_id, options)? {
+        let (mapping, capacity) = match Self::map_checked(fd.as_fd(), &name, options)? {
             Ok(mapped) => mapped,
             // Its size is fixed and its creator published it before
             // handing it out: nothing to wait for.
@@ -179,7 +176,7 @@ impl<S: Shape> Channel<S> {
                 })
             }
         };
-        let mut channel = Self::opened(mapping, fd.as_fd(), name, type_id, capacity, options);
+        let mut channel = Self::opened(mapping, fd.as_fd(), name, capacity, options);
         channel.mapping.hold_fd(fd);
         Ok(channel)
     }

@@ -7,6 +7,7 @@ use interlink_core::layout::Kind;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
 use interlink_core::sync::AtomicU32;
 use interlink_core::wait::wait_set::Source;
+use interlink_core::ElementCheck;
 use interlink_core::{AttachError, InitError, Plain, RecvError, Region, RingConfig, SendError};
 
 use super::{patience_setters, Channel, ChannelError, Patience, Shape};
@@ -28,8 +29,8 @@ impl<T: Plain> Shape for Spsc<T> {
         SpscRing::<T>::init(region, config).map(drop)
     }
 
-    fn attach(region: Region<'_>, type_id: u64) -> Result<u32, AttachError> {
-        SpscRing::<T>::attach(region, type_id).map(|r| r.capacity())
+    fn attach(region: Region<'_>, check: ElementCheck) -> Result<u32, AttachError> {
+        SpscRing::<T>::attach_with(region, check).map(|r| r.capacity())
     }
 }
 
@@ -38,7 +39,7 @@ pub type SpscChannel<T> = Channel<Spsc<T>>;
 
 impl<T: Plain> Channel<Spsc<T>> {
     fn ring(&self) -> Result<SpscRing<'_, T>, ChannelError> {
-        self.attached(SpscRing::attach)
+        self.attached(SpscRing::attach_with)
     }
 
     /// Claims the producer role for this process, taking it over if its
@@ -46,7 +47,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn sender(&self) -> Result<Sender<'_, T>, ChannelError> {
         let tx = self
             .ring()?
-            .take_over_producer(process::current_pid(), |pid| self.holder_alive(pid))?;
+            .take_over_producer(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(Sender {
             tx,
             patience: self.patience,
@@ -58,7 +59,7 @@ impl<T: Plain> Channel<Spsc<T>> {
     pub fn receiver(&self) -> Result<Receiver<'_, T>, ChannelError> {
         let rx = self
             .ring()?
-            .take_over_consumer(process::current_pid(), |pid| self.holder_alive(pid))?;
+            .take_over_consumer(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(Receiver {
             rx,
             patience: self.patience,

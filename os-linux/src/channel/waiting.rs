@@ -76,6 +76,7 @@ impl Patience {
     }
 
     /// How often a blocked end checks that its peer lives.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // the async ends
     pub(crate) fn peer_check(&self) -> Duration {
         self.peer_check
     }
@@ -133,6 +134,7 @@ pub(crate) trait Timed: Sized {
     /// The peer recorded as `holder` died.
     fn peer_died(holder: u32) -> Self;
     /// Whether this only means "not now" (full, empty): worth waiting.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // the async ends
     fn not_now(&self) -> bool;
 }
 

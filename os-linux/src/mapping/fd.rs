@@ -14,12 +14,14 @@ pub(crate) fn fd_len(fd: BorrowedFd<'_>) -> Result<usize, ShmError> {
     })
 }
 
-/// `fstat(fd)`.
-pub(crate) fn fd_stat(fd: BorrowedFd<'_>) -> Result<libc::stat, OsError> {
-    // SAFETY: an all-zero stat is a valid out-buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+/// `fstat(fd)`, in its 64-bit form (`fstat64`: 64-bit inode numbers and
+/// sizes also in a 32-bit process, where plain `fstat` fails with
+/// `EOVERFLOW` on them).
+pub(crate) fn fd_stat(fd: BorrowedFd<'_>) -> Result<libc::stat64, OsError> {
+    // SAFETY: an all-zero stat64 is a valid out-buffer.
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
     // SAFETY: fd is borrowed and open; st is a valid out-pointer.
-    check(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) }, "fstat")
+    check(unsafe { libc::fstat64(fd.as_raw_fd(), &mut st) }, "fstat")
         .map_err(|e| e.on(format_args!("fd {}", fd.as_raw_fd())))?;
     Ok(st)
 }

@@ -84,5 +84,7 @@ pub fn memlock_limit() -> u64 {
     {
         return u64::MAX;
     }
-    lim.rlim_cur
+    // `rlim_t` is 32 bits in a 32-bit process.
+    #[allow(clippy::useless_conversion)]
+    u64::from(lim.rlim_cur)
 }

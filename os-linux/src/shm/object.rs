@@ -264,10 +264,10 @@ impl Mapping {
 fn not_regular_at(name: &ShmName) -> Option<ShmError> {
     let path = name.path();
     let c_path = CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: an all-zero stat is a valid out-buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: an all-zero stat64 is a valid out-buffer.
+    let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
     // SAFETY: a valid C string and a valid out-pointer.
-    if unsafe { libc::lstat(c_path.as_ptr(), &mut st) } != 0 {
+    if unsafe { libc::lstat64(c_path.as_ptr(), &mut st) } != 0 {
         return None;
     }
     FileKind::of_mode(st.st_mode).map(|found| ShmError::NotRegular {
@@ -297,7 +297,7 @@ impl Shm {
     }
 
     /// The object's status (`fstat`).
-    pub(crate) fn stat(&self) -> Result<libc::stat, ShmError> {
+    pub(crate) fn stat(&self) -> Result<libc::stat64, ShmError> {
         Ok(fd_stat(self.fd.as_fd())?)
     }
 }

@@ -52,8 +52,8 @@ fn bytes_needed_and_capacity_rules() {
 fn send_recv_in_order_full_and_too_large() {
     let buf = ring_buf(128);
     let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut out = [0u8; 128];
     assert_eq!(rx.try_recv(&mut out), Err(RecvError::Empty));
     assert_eq!(
@@ -95,8 +95,8 @@ fn send_recv_in_order_full_and_too_large() {
 fn reserve_commit_peek_release_in_place() {
     let buf = ring_buf(256);
     let ring = ByteRing::init(buf.region(), RingConfig::new(256)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     {
         let mut r = tx.reserve(40).unwrap();
         assert_eq!(r.len(), 40);
@@ -134,8 +134,8 @@ fn reserve_commit_peek_release_in_place() {
 fn drain_hands_out_a_batch_and_releases_once() {
     let buf = ring_buf(512);
     let ring = ByteRing::init(buf.region(), RingConfig::new(512)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     for i in 0..5 {
         tx.try_send(i, &payload(i, i as usize * 3)).unwrap();
     }
@@ -158,8 +158,8 @@ fn drain_hands_out_a_batch_and_releases_once() {
 fn a_tail_shorter_than_a_header_is_skipped() {
     let buf = ring_buf(64);
     let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut out = [0u8; 64];
     tx.try_send(1, &[1; 40]).unwrap(); // 56 bytes: 8 left before the end
     assert_eq!(rx.try_recv(&mut out), Ok((1, 40)));
@@ -178,8 +178,8 @@ fn random_ops_match_a_model() {
     for capacity in [32u32, 64, 256, 4096] {
         let buf = ring_buf(capacity);
         let ring = ByteRing::init(buf.region(), RingConfig::new(capacity)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let max = ring.max_payload() as u64;
         let mut model: VecDeque<(u32, Vec<u8>)> = VecDeque::new();
         let mut seq = 0u32;
@@ -250,38 +250,45 @@ fn random_ops_match_a_model() {
 fn attach_validates_the_header() {
     let buf = ring_buf(256);
     assert_eq!(
-        ByteRing::attach(buf.region(), 5).unwrap_err(),
+        ByteRing::attach(buf.region()).unwrap_err(),
         AttachError::NotReady { state: 0 }
     );
-    let ring = ByteRing::init(
-        buf.region(),
-        RingConfig::new(256).with_type_id(5).with_creator_pid(9),
-    )
-    .unwrap();
-    let other = ByteRing::attach(buf.region(), 5).unwrap();
+    let ring = ByteRing::init(buf.region(), RingConfig::new(256).with_creator_pid(9)).unwrap();
+    let other = ByteRing::attach(buf.region()).unwrap();
     assert_eq!(other.capacity(), 256);
     assert_eq!(ring.header().creator_pid, 9);
+    // A byte ring records u8's type id; another id is another element.
+    // SAFETY: the type id's low word, inside the buffer, aligned to 4.
+    unsafe { buf.ptr().add(24).cast::<u32>().write(0x1234) };
     assert!(matches!(
-        ByteRing::attach(buf.region(), 6),
+        ByteRing::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
+    // SAFETY: as above.
+    unsafe {
+        buf.ptr()
+            .add(24)
+            .cast::<u32>()
+            .write(<u8 as crate::Plain>::TYPE_ID as u32)
+    };
+    assert!(ByteRing::attach(buf.region()).is_ok());
     // An SPSC ring is not a byte ring.
     let spsc_buf = AlignedBuf::new(crate::ring::spsc::SpscRing::<u64>::bytes_needed(64).unwrap());
     crate::ring::spsc::SpscRing::<u64>::init(spsc_buf.region(), RingConfig::new(64)).unwrap();
     assert!(matches!(
-        ByteRing::attach(spsc_buf.region(), 0),
+        ByteRing::attach(spsc_buf.region()),
         Err(AttachError::Kind { found: 1, .. })
     ));
     // A region shorter than the recorded ring.
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(buf.ptr(), 384 + 128) }.unwrap();
     assert!(matches!(
-        ByteRing::attach(short, 5),
+        ByteRing::attach(short),
         Err(AttachError::Region(RegionError::TooSmall { .. }))
     ));
     // Through the attached handle, messages flow both ways.
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = other.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = other.consumer(Holder::fixed::<2>()).unwrap();
     tx.try_send(3, b"xyz").unwrap();
     assert_eq!(rx.peek().unwrap().as_slice(), b"xyz");
 }
@@ -290,8 +297,8 @@ fn attach_validates_the_header() {
 fn hostile_headers_and_indices_are_corrupt_never_out_of_bounds() {
     let buf = ring_buf(128);
     let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut out = [0u8; 128];
 
     // A length beyond the published bytes (check word made to match).
@@ -328,10 +335,13 @@ fn hostile_headers_and_indices_are_corrupt_never_out_of_bounds() {
     head.store(3, Ordering::Release);
     tail.store(24, Ordering::Release);
     drop(rx);
-    assert_eq!(ring.consumer(2).unwrap_err(), RoleError::Corrupt);
+    assert_eq!(
+        ring.consumer(Holder::fixed::<2>()).unwrap_err(),
+        RoleError::Corrupt
+    );
     assert_eq!(ring.consumer_holder(), 0);
     head.store(0, Ordering::Release);
-    let mut rx = ring.consumer(2).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     head.store(3, Ordering::Release);
     rx.head = 3;
     assert_eq!(rx.peek().unwrap_err(), RecvError::Corrupt);
@@ -346,8 +356,8 @@ fn random_scribbles_never_break_bounds() {
     let capacity = 128u32;
     let buf = ring_buf(capacity);
     let ring = ByteRing::init(buf.region(), RingConfig::new(capacity)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut out = [0u8; 128];
     for _ in 0..if cfg!(miri) { 500 } else { 50_000 } {
         match rng.below(5) {
@@ -391,14 +401,14 @@ fn random_scribbles_never_break_bounds() {
 fn roles_are_exclusive_and_taken_back_from_the_dead() {
     let buf = ring_buf(128);
     let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
-    let mut tx = ring.producer(10).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<10>()).unwrap();
     assert_eq!(
-        ring.producer(11).unwrap_err(),
+        ring.producer(Holder::fixed::<11>()).unwrap_err(),
         RoleError::Taken { holder: 10 }
     );
-    let rx = ring.consumer(20).unwrap();
+    let rx = ring.consumer(Holder::fixed::<20>()).unwrap();
     assert_eq!(
-        ring.consumer(21).unwrap_err(),
+        ring.consumer(Holder::fixed::<21>()).unwrap_err(),
         RoleError::Taken { holder: 20 }
     );
     tx.try_send(1, b"kept").unwrap();
@@ -407,8 +417,12 @@ fn roles_are_exclusive_and_taken_back_from_the_dead() {
     r.write(0, b"lost");
     core::mem::forget(tx);
     core::mem::forget(rx);
-    let mut tx = ring.take_over_producer(12, |h| h != 10).unwrap();
-    let mut rx = ring.take_over_consumer(22, |h| h != 20).unwrap();
+    let mut tx = ring
+        .take_over_producer(Holder::fixed::<12>(), |h| h != 10)
+        .unwrap();
+    let mut rx = ring
+        .take_over_consumer(Holder::fixed::<22>(), |h| h != 20)
+        .unwrap();
     tx.try_send(2, b"next").unwrap();
     let mut out = [0u8; 8];
     assert_eq!(rx.try_recv(&mut out), Ok((1, 4)));
@@ -433,7 +447,7 @@ fn producers_serialise_through_the_role() {
                     let data = payload(seq * PRODUCERS + p, rng.below(100) as usize);
                     loop {
                         // Claim, send, release; retry while another holds it.
-                        let Ok(mut tx) = ring.producer(p) else {
+                        let Ok(mut tx) = ring.producer(Holder::new(p).unwrap()) else {
                             std::thread::yield_now();
                             continue;
                         };
@@ -449,7 +463,7 @@ fn producers_serialise_through_the_role() {
                 }
             });
         }
-        let mut rx = ring.consumer(100).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<100>()).unwrap();
         let mut next = [0u32; PRODUCERS as usize + 1];
         let mut out = [0u8; 128];
         let mut received = 0;
@@ -474,8 +488,8 @@ fn two_threads_stream_in_order() {
     let count: u32 = if cfg!(miri) { 200 } else { 100_000 };
     let buf = ring_buf(4096);
     let ring = ByteRing::init(buf.region(), RingConfig::new(4096)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut rng = Rng::new(5);
@@ -514,8 +528,8 @@ mod blocking {
     fn timeouts_and_errors_that_waiting_cannot_cure() {
         let buf = ring_buf(64);
         let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::new(TestWait::default());
         let t = Some(Duration::from_millis(2));
         let mut out = [0u8; 64];
@@ -557,8 +571,8 @@ mod blocking {
         let count: u32 = if cfg!(miri) { 30 } else { 5_000 };
         let buf = ring_buf(128);
         let ring = ByteRing::init(buf.region(), RingConfig::new(128)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking {
             wait: TestWait::default(),
             spins: 2,
@@ -618,9 +632,9 @@ mod blocking {
 #[test]
 fn status_reads_roles_and_fill_without_the_type_id() {
     let buf = ring_buf(64);
-    let ring = ByteRing::init(buf.region(), RingConfig::new(64).with_type_id(9)).unwrap();
-    let mut tx = ring.producer(11).unwrap();
-    let _rx = ring.consumer(12).unwrap();
+    let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<11>()).unwrap();
+    let _rx = ring.consumer(Holder::fixed::<12>()).unwrap();
     tx.try_send(1, &[5; 10]).unwrap();
     let s = status(&buf.region()).unwrap();
     assert_eq!((s.producer, s.consumer), (11, 12));
@@ -709,12 +723,12 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             let what = format!("offset {offset} = {value:#x}");
             let claims = [
                 (
-                    ring.producer(1)
+                    ring.producer(Holder::fixed::<1>())
                         .map(|mut tx| exercise_producer(&mut tx, CAP)),
                     tail,
                 ),
                 (
-                    ring.consumer(2)
+                    ring.consumer(Holder::fixed::<2>())
                         .map(|mut rx| exercise_consumer(&mut rx, CAP)),
                     head,
                 ),
@@ -732,15 +746,15 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             // Take-over of dead holders: the same check.
             index_word(&buf, 128).store(0, Ordering::Release);
             index_word(&buf, 256).store(0, Ordering::Release);
-            core::mem::forget(ring.producer(5).unwrap());
-            core::mem::forget(ring.consumer(6).unwrap());
+            core::mem::forget(ring.producer(Holder::fixed::<5>()).unwrap());
+            core::mem::forget(ring.consumer(Holder::fixed::<6>()).unwrap());
             index_word(&buf, 128).store(tail, Ordering::Release);
             index_word(&buf, 256).store(head, Ordering::Release);
-            let tx = ring.take_over_producer(7, |_| false);
+            let tx = ring.take_over_producer(Holder::fixed::<7>(), |_| false);
             assert_eq!(tx.is_ok(), in_range && tail.is_multiple_of(8), "{what}");
             drop(tx);
             index_word(&buf, 128).store(tail, Ordering::Release);
-            let rx = ring.take_over_consumer(8, |_| false);
+            let rx = ring.take_over_consumer(Holder::fixed::<8>(), |_| false);
             assert_eq!(rx.is_ok(), in_range && head.is_multiple_of(8), "{what}");
             drop(rx);
             assert!(ring.used() <= CAP);
@@ -757,8 +771,8 @@ fn hostile_indices_between_operations_stay_in_bounds() {
     const CAP: u32 = 128;
     let buf = ring_buf(CAP);
     let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     for round in 0..4u32 {
         for offset in [128usize, 256] {
             let other = index_word(&buf, 384 - offset).load(Ordering::Relaxed);
@@ -788,8 +802,8 @@ fn hostile_indices_between_operations_stay_in_bounds() {
 fn record_read_past_the_payload_clamps_to_nothing() {
     let buf = ring_buf(64);
     let ring = ByteRing::init(buf.region(), RingConfig::new(64)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     tx.try_send(4, b"abcdef").unwrap();
     let rec = rx.peek().unwrap();
     let v = rec.view();
@@ -820,8 +834,8 @@ fn copying_calls_are_sound_while_a_peer_writes_the_records() {
     const CAP: u32 = 256;
     let buf = ring_buf(CAP);
     let ring = ByteRing::init(buf.region(), RingConfig::new(CAP)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     // SAFETY: the records' bytes, inside the buffer, alive for the test.
     let bytes: &[AtomicU8] =
         unsafe { std::slice::from_raw_parts(buf.ptr().add(DATA_OFFSET).cast(), CAP as usize) };

@@ -54,15 +54,16 @@ pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
     })
 }
 
-/// The size and alignment of `Slot<T>` for a `T` of `size` and `align` (a
-/// power of two, `size` a multiple of it): `repr(C)` puts the value after
-/// the `u32` sequence word at `max(4, align)` and pads the slot to that.
+/// The size and alignment of `Slot<T>` for a `T` of `size` and recorded
+/// (shared) alignment `align` (a power of two, `size` a multiple of it):
+/// the value at 0, the `u32` sequence word at `size` rounded up to 4, the
+/// slot aligned to `max(8, align)` and padded to it.
 #[cfg(not(loom))]
 const fn untyped_slot(size: usize, align: usize) -> (usize, usize) {
-    let slot_align = if align > 4 { align } else { 4 };
+    let slot_align = if align > 8 { align } else { 8 };
     // `size` is at most u32::MAX: no overflow on a 64-bit usize, and on a
     // 32-bit one a total that does not fit fails the length check anyway.
-    let end = slot_align.saturating_add(size);
+    let end = (size.saturating_add(3) & !3).saturating_add(4);
     (
         end.saturating_add(slot_align - 1) & !(slot_align - 1),
         slot_align,
@@ -76,8 +77,12 @@ const _: () = {
     const_assert_eq!(untyped_slot(4, 4).0, size_of::<Slot<u32>>());
     const_assert_eq!(untyped_slot(8, 8).0, size_of::<Slot<u64>>());
     const_assert_eq!(untyped_slot(60, 1).0, size_of::<Slot<[u8; 60]>>());
+    const_assert_eq!(untyped_slot(12, 4).0, size_of::<Slot<[u32; 3]>>());
     // u128 is 16-aligned on x86-64 and 8-aligned on 32-bit Arm.
-    const U128: (usize, usize) = untyped_slot(size_of::<u128>(), align_of::<u128>());
+    const U128: (usize, usize) = untyped_slot(
+        size_of::<u128>(),
+        crate::foundation::layout::shared_align_of::<u128>(),
+    );
     const_assert_eq!(U128.0, size_of::<Slot<u128>>());
     const_assert_eq!(U128.1, align_of::<Slot<u128>>());
 };

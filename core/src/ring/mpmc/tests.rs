@@ -42,7 +42,9 @@ fn bytes_needed_and_capacity_rules() {
     #[derive(Clone, Copy)]
     struct Wide([u8; 512]);
     // SAFETY: a byte array: no padding, any bits valid.
-    unsafe impl Plain for Wide {}
+    unsafe impl Plain for Wide {
+        const TYPE_ID: u64 = crate::plain::type_id_of_name("test::Wide");
+    }
     // The slot: seq, padding to 512, the value: 1024 bytes, at 512.
     assert_eq!(MpmcRing::<Wide>::bytes_needed(2), Ok(512 + 2 * 1024));
     assert_eq!(MpmcRing::<Wide>::region_align(), 512);
@@ -109,29 +111,29 @@ fn push_pop_fifo_and_full_empty() {
 fn attach_validates_every_field() {
     let buf = ring_buf::<u64>(16);
     assert_eq!(
-        MpmcRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        MpmcRing::<u64>::attach(buf.region()).unwrap_err(),
         AttachError::NotReady { state: 0 }
     );
-    let ring = MpmcRing::<u64>::init(
-        buf.region(),
-        RingConfig::new(16).with_type_id(5).with_creator_pid(77),
-    )
-    .unwrap();
-    let other = MpmcRing::<u64>::attach(buf.region(), 5).unwrap();
+    let ring =
+        MpmcRing::<u64>::init(buf.region(), RingConfig::new(16).with_creator_pid(77)).unwrap();
+    let other = MpmcRing::<u64>::attach(buf.region()).unwrap();
     assert_eq!(other.capacity(), 16);
     assert_eq!(ring.header().creator_pid, 77);
     ring.try_send(3).unwrap();
     assert_eq!(other.try_recv(), Ok(3));
+    // Same size and alignment, another type: refused unless opted out.
     assert!(matches!(
-        MpmcRing::<u64>::attach(buf.region(), 6),
+        MpmcRing::<f64>::attach(buf.region()),
+        Err(AttachError::Element { .. })
+    ));
+    let as_f64 = MpmcRing::<f64>::attach_with(buf.region(), ElementCheck::LayoutOnly).unwrap();
+    assert_eq!(as_f64.capacity(), 16);
+    assert!(matches!(
+        MpmcRing::<u32>::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
     assert!(matches!(
-        MpmcRing::<u32>::attach(buf.region(), 5),
-        Err(AttachError::Element { .. })
-    ));
-    assert!(matches!(
-        crate::ring::spsc::SpscRing::<u64>::attach(buf.region(), 5),
+        crate::ring::spsc::SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Kind {
             expected: Kind::Spsc,
             found: 2
@@ -140,7 +142,7 @@ fn attach_validates_every_field() {
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(buf.ptr(), 400) }.unwrap();
     assert!(matches!(
-        MpmcRing::<u64>::attach(short, 5),
+        MpmcRing::<u64>::attach(short),
         Err(AttachError::Region(RegionError::TooSmall { .. }))
     ));
     let poke = |offset: usize, value: u32| {
@@ -150,7 +152,7 @@ fn attach_validates_every_field() {
     for bad in [1, 12, 0] {
         poke(32, bad); // a capacity no creator writes
         assert_eq!(
-            MpmcRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+            MpmcRing::<u64>::attach(buf.region()).unwrap_err(),
             AttachError::Corrupt {
                 field: "capacity",
                 value: bad as u64
@@ -159,7 +161,7 @@ fn attach_validates_every_field() {
     }
     poke(32, 32); // valid, but disagrees with total_len
     assert!(matches!(
-        MpmcRing::<u64>::attach(buf.region(), 5),
+        MpmcRing::<u64>::attach(buf.region()),
         Err(AttachError::Corrupt {
             field: "total_len",
             ..
@@ -168,14 +170,14 @@ fn attach_validates_every_field() {
     poke(32, 16);
     poke(8, 1); // kind: spsc
     assert!(matches!(
-        MpmcRing::<u64>::attach(buf.region(), 5),
+        MpmcRing::<u64>::attach(buf.region()),
         Err(AttachError::Kind {
             expected: Kind::Mpmc,
             found: 1
         })
     ));
     poke(8, 2);
-    assert!(MpmcRing::<u64>::attach(buf.region(), 5).is_ok());
+    assert!(MpmcRing::<u64>::attach(buf.region()).is_ok());
 }
 
 /// Random operations, through two copies of the ring, checked against a
@@ -186,7 +188,7 @@ fn random_operations_match_a_model() {
     for capacity in [2u32, 4, 8, 64] {
         let buf = ring_buf::<u64>(capacity);
         let a = MpmcRing::<u64>::init(buf.region(), RingConfig::new(capacity)).unwrap();
-        let b = MpmcRing::<u64>::attach(buf.region(), 0).unwrap();
+        let b = MpmcRing::<u64>::attach(buf.region()).unwrap();
         let mut model = VecDeque::new();
         let mut rng = Rng::new(capacity as u64);
         let mut next = 0u64;
@@ -694,7 +696,7 @@ mod users {
     fn join_takes_free_words_and_leave_frees_only_its_own() {
         let buf = ring_buf::<u64>(4);
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        let other = MpmcRing::<u64>::attach(buf.region(), 0).unwrap();
+        let other = MpmcRing::<u64>::attach(buf.region()).unwrap();
         assert_eq!(
             ring.users(),
             Users {
@@ -702,48 +704,46 @@ mod users {
                 overflow: false
             }
         );
-        assert_eq!(ring.join(0, ALIVE), Err(RoleError::ZeroHolder));
         // Free words are taken without asking whether anyone lives.
         let never = |_| -> bool { panic!("no occupied word before a free one") };
-        assert_eq!(ring.join(10, never), Ok(UserSlot::Word(0)));
-        assert_eq!(other.join(11, ALIVE), Ok(UserSlot::Word(1)));
+        assert_eq!(ring.join(Holder::fixed::<10>(), never), UserSlot::Word(0));
+        assert_eq!(other.join(Holder::fixed::<11>(), ALIVE), UserSlot::Word(1));
         // The same holder joining twice holds two words.
-        assert_eq!(ring.join(10, ALIVE), Ok(UserSlot::Word(2)));
+        assert_eq!(ring.join(Holder::fixed::<10>(), ALIVE), UserSlot::Word(2));
         assert_eq!(other.users().holders().collect::<Vec<_>>(), [10, 11, 10]);
         // Leave frees a word only for its holder.
-        assert!(!ring.leave(UserSlot::Word(1), 12));
-        assert!(!ring.leave(UserSlot::Word(1), 0));
-        assert!(other.leave(UserSlot::Word(1), 11));
-        assert!(!other.leave(UserSlot::Word(1), 11)); // twice: nothing left
+        assert!(!ring.leave(UserSlot::Word(1), Holder::fixed::<12>()));
+        assert!(other.leave(UserSlot::Word(1), Holder::fixed::<11>()));
+        assert!(!other.leave(UserSlot::Word(1), Holder::fixed::<11>())); // twice: nothing left
         assert_eq!(words(&ring)[..3], [10, 0, 10]);
         // A freed word is the first taken again.
-        assert_eq!(ring.join(13, ALIVE), Ok(UserSlot::Word(1)));
+        assert_eq!(ring.join(Holder::fixed::<13>(), ALIVE), UserSlot::Word(1));
         // Indices out of the table are refused, not used.
-        assert!(!ring.leave(UserSlot::Word(USER_WORDS), 10));
-        assert!(!ring.leave(UserSlot::Word(usize::MAX), 10));
+        assert!(!ring.leave(UserSlot::Word(USER_WORDS), Holder::fixed::<10>()));
+        assert!(!ring.leave(UserSlot::Word(usize::MAX), Holder::fixed::<10>()));
     }
 
     #[test]
     fn a_dead_users_word_is_taken_over_and_the_old_holder_cannot_free_it() {
         let buf = ring_buf::<u64>(4);
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        assert_eq!(ring.join(20, ALIVE), Ok(UserSlot::Word(0)));
-        assert_eq!(ring.join(21, ALIVE), Ok(UserSlot::Word(1)));
+        assert_eq!(ring.join(Holder::fixed::<20>(), ALIVE), UserSlot::Word(0));
+        assert_eq!(ring.join(Holder::fixed::<21>(), ALIVE), UserSlot::Word(1));
         // 21 is judged dead: its word goes to the next joiner, ahead of the
         // free words after it.
         let asked = core::cell::Cell::new(Vec::new());
-        let slot = ring.join(22, |h| {
+        let slot = ring.join(Holder::fixed::<22>(), |h| {
             let mut a = asked.take();
             a.push(h);
             asked.set(a);
             h != 21
         });
-        assert_eq!(slot, Ok(UserSlot::Word(1)));
+        assert_eq!(slot, UserSlot::Word(1));
         assert_eq!(asked.take(), [20, 21]);
         // The replaced holder, alive after all, frees nothing.
-        assert!(!ring.leave(UserSlot::Word(1), 21));
+        assert!(!ring.leave(UserSlot::Word(1), Holder::fixed::<21>()));
         assert_eq!(words(&ring)[..3], [20, 22, 0]);
-        assert!(ring.leave(UserSlot::Word(1), 22));
+        assert!(ring.leave(UserSlot::Word(1), Holder::fixed::<22>()));
     }
 
     #[test]
@@ -751,17 +751,20 @@ mod users {
         let buf = ring_buf::<u64>(4);
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
         for i in 0..USER_WORDS {
-            assert_eq!(ring.join(100 + i as u32, ALIVE), Ok(UserSlot::Word(i)));
+            assert_eq!(
+                ring.join(Holder::new(100 + i as u32).unwrap(), ALIVE),
+                UserSlot::Word(i)
+            );
         }
-        assert_eq!(ring.join(999, ALIVE), Ok(UserSlot::Overflow));
+        assert_eq!(ring.join(Holder::fixed::<999>(), ALIVE), UserSlot::Overflow);
         assert!(ring.users().overflow);
-        assert!(!ring.leave(UserSlot::Overflow, 999));
+        assert!(!ring.leave(UserSlot::Overflow, Holder::fixed::<999>()));
         ring.try_send(5).unwrap();
         assert_eq!(ring.try_recv(), Ok(5));
         // A freed word is taken again, and the flag stays: the table no
         // longer knows every user.
-        assert!(ring.leave(UserSlot::Word(7), 107));
-        assert_eq!(ring.join(998, ALIVE), Ok(UserSlot::Word(7)));
+        assert!(ring.leave(UserSlot::Word(7), Holder::fixed::<107>()));
+        assert_eq!(ring.join(Holder::fixed::<998>(), ALIVE), UserSlot::Word(7));
         assert!(ring.users().overflow);
         // Only a new ring clears it.
         let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
@@ -783,12 +786,13 @@ mod users {
             for holder in 1..=4u32 {
                 s.spawn(move || {
                     for _ in 0..rounds {
-                        let UserSlot::Word(i) = ring.join(holder, ALIVE).unwrap() else {
+                        let h = Holder::new(holder).unwrap();
+                        let UserSlot::Word(i) = ring.join(h, ALIVE) else {
                             panic!("4 users overflowed a table of {USER_WORDS}");
                         };
                         // Nobody else writes a word this holder holds.
                         assert_eq!(ring.users().words[i], holder);
-                        assert!(ring.leave(UserSlot::Word(i), holder));
+                        assert!(ring.leave(UserSlot::Word(i), h));
                     }
                 });
             }
@@ -808,8 +812,8 @@ mod users {
             // SAFETY: inside the buffer, aligned to 4.
             unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
         };
-        ring.join(7, ALIVE).unwrap();
-        ring.join(8, ALIVE).unwrap();
+        ring.join(Holder::fixed::<7>(), ALIVE);
+        ring.join(Holder::fixed::<8>(), ALIVE);
         assert_eq!((word(64), word(68)), (7, 8));
         // A hostile peer fills the table with junk, overflow included.
         for i in 0..USER_WORDS {
@@ -820,7 +824,10 @@ mod users {
         assert!(users.overflow);
         assert_eq!(users.words[0], u32::MAX);
         // Junk ids are judged like any other: here, dead.
-        assert_eq!(ring.join(9, |h| h < 1000), Ok(UserSlot::Word(0)));
+        assert_eq!(
+            ring.join(Holder::fixed::<9>(), |h| h < 1000),
+            UserSlot::Word(0)
+        );
         assert_eq!(word(64), 9);
         // The ring itself is untouched by the table.
         ring.try_send(1).unwrap();
@@ -832,16 +839,13 @@ mod users {
 fn status_reads_any_element_type_and_its_users() {
     fn check<T: Plain>(value: T) {
         let buf = ring_buf::<T>(8);
-        let ring = MpmcRing::<T>::init(
-            buf.region(),
-            RingConfig::new(8).with_type_id(3).with_creator_pid(41),
-        )
-        .unwrap();
-        ring.join(42, |_| true).unwrap();
+        let ring =
+            MpmcRing::<T>::init(buf.region(), RingConfig::new(8).with_creator_pid(41)).unwrap();
+        ring.join(Holder::fixed::<42>(), |_| true);
         ring.try_send_slice(&[value; 3]).unwrap();
         ring.try_recv().unwrap();
         let s = status(&buf.region()).unwrap();
-        assert_eq!(s.header.element, Fingerprint::of::<T>(3));
+        assert_eq!(s.header.element, Fingerprint::of::<T>());
         assert_eq!(
             (s.header.creator_pid, s.fill(), s.head, s.tail),
             (41, Some(2), 1, 3)
@@ -906,7 +910,7 @@ fn status_rejects_what_no_creator_writes() {
 fn extreme_values_in_every_word_give_typed_errors() {
     const CAP: u32 = 8;
     let buf = ring_buf::<u64>(CAP);
-    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(CAP).with_type_id(3)).unwrap();
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
     let poke = |offset: usize, value: u32| {
         // SAFETY: inside the buffer, aligned to 4.
         unsafe { buf.ptr().add(offset).cast::<u32>().write(value) }
@@ -936,7 +940,7 @@ fn extreme_values_in_every_word_give_typed_errors() {
         }
         poke(32, bad);
         assert!(matches!(
-            MpmcRing::<u64>::attach(buf.region(), 3),
+            MpmcRing::<u64>::attach(buf.region()),
             Err(AttachError::Corrupt {
                 field: "capacity" | "total_len",
                 ..
@@ -951,7 +955,7 @@ fn extreme_values_in_every_word_give_typed_errors() {
         ));
     }
     poke(32, CAP);
-    let other = MpmcRing::<u64>::attach(buf.region(), 3).unwrap();
+    let other = MpmcRing::<u64>::attach(buf.region()).unwrap();
     // Before claims and take-overs: extreme indices and sequences.
     let mut rng = Rng::new(13);
     for &tail in &extremes(5) {
@@ -984,11 +988,11 @@ fn extreme_values_in_every_word_give_typed_errors() {
     poke(124, u32::MAX);
     let users = ring.users();
     assert!(users.overflow);
-    match ring.join(42, |h| h == 1) {
-        Ok(UserSlot::Word(i)) => assert!(i < USER_WORDS),
+    match ring.join(Holder::fixed::<42>(), |h| h == 1) {
+        UserSlot::Word(i) => assert!(i < USER_WORDS),
         other => panic!("{other:?}"),
     }
-    assert!(!ring.leave(UserSlot::Word(USER_WORDS + 3), 42));
-    assert!(!ring.leave(UserSlot::Word(usize::MAX), 42));
+    assert!(!ring.leave(UserSlot::Word(USER_WORDS + 3), Holder::fixed::<42>()));
+    assert!(!ring.leave(UserSlot::Word(usize::MAX), Holder::fixed::<42>()));
     assert!(status(&buf.region()).unwrap().users.overflow);
 }

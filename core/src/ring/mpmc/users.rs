@@ -4,7 +4,7 @@
 use super::*;
 
 impl<T> MpmcRing<'_, T> {
-    /// Records `holder` (a nonzero id, a pid on Linux) as a user of the
+    /// Records `holder` (a pid on Linux) as a user of the
     /// ring, in the first word of the users table that is free or whose
     /// holder `is_alive` says is dead (see [Users](super#users)); returns
     /// where, for [`MpmcRing::leave`].
@@ -13,12 +13,9 @@ impl<T> MpmcRing<'_, T> {
     /// word found occupied), it sets the sticky overflow flag and returns
     /// [`UserSlot::Overflow`]: the caller may use the ring all the same,
     /// but the table cannot record it, so inspectors treat the ring as in
-    /// use from then on. Fails only for holder 0 ([`RoleError::ZeroHolder`]).
-    /// Bounded: one pass over the [`USER_WORDS`] words.
-    pub fn join(&self, holder: u32, is_alive: impl Fn(u32) -> bool) -> Result<UserSlot, RoleError> {
-        if holder == 0 {
-            return Err(RoleError::ZeroHolder);
-        }
+    /// use from then on. Never fails. Bounded: one pass over the
+    /// [`USER_WORDS`] words.
+    pub fn join(&self, holder: Holder, is_alive: impl Fn(u32) -> bool) -> UserSlot {
         let meta = &self.control().meta;
         for (index, word) in meta.users.iter().enumerate() {
             // Free or dead: claimed with a compare-exchange, so a racing
@@ -30,25 +27,25 @@ impl<T> MpmcRing<'_, T> {
                 other => other,
             };
             if taken.is_ok() {
-                return Ok(UserSlot::Word(index));
+                return UserSlot::Word(index);
             }
         }
         meta.overflow.store(1, Ordering::Release);
-        Ok(UserSlot::Overflow)
+        UserSlot::Overflow
     }
 
     /// Frees the users word `slot` if it still holds `holder`; returns
     /// whether it did. A holder replaced meanwhile (judged dead by a
     /// joiner) frees nothing, and [`UserSlot::Overflow`] (or a word index
     /// out of range) has nothing to free: the overflow flag stays set.
-    pub fn leave(&self, slot: UserSlot, holder: u32) -> bool {
+    pub fn leave(&self, slot: UserSlot, holder: Holder) -> bool {
         match slot {
             UserSlot::Word(index) => self
                 .control()
                 .meta
                 .users
                 .get(index)
-                .is_some_and(|word| holder != 0 && crate::ring::role::release(word, holder)),
+                .is_some_and(|word| crate::ring::role::release(word, holder.get())),
             UserSlot::Overflow => false,
         }
     }

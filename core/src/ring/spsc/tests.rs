@@ -27,7 +27,9 @@ fn bytes_needed_and_capacity_rules() {
     #[derive(Clone, Copy)]
     struct Wide([u8; 512]);
     // SAFETY: a byte array: no padding, any bits valid.
-    unsafe impl Plain for Wide {}
+    unsafe impl Plain for Wide {
+        const TYPE_ID: u64 = crate::plain::type_id_of_name("test::Wide");
+    }
     assert_eq!(SpscRing::<Wide>::bytes_needed(2), Ok(512 + 1024));
     assert_eq!(SpscRing::<Wide>::region_align(), 512);
 }
@@ -63,8 +65,8 @@ fn init_rejects_small_or_misaligned_regions() {
 fn push_pop_fifo_and_full_empty() {
     let buf = ring_buf::<u64>(4);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     assert_eq!(rx.try_recv(), Err(RecvError::Empty));
     for i in 0..4 {
         tx.try_send(i).unwrap();
@@ -86,23 +88,23 @@ fn push_pop_fifo_and_full_empty() {
 fn roles_are_exclusive_and_released_on_drop() {
     let buf = ring_buf::<u32>(8);
     let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(8)).unwrap();
-    let tx = ring.producer(100).unwrap();
+    let tx = ring.producer(Holder::fixed::<100>()).unwrap();
     assert_eq!(
-        ring.producer(101).unwrap_err(),
+        ring.producer(Holder::fixed::<101>()).unwrap_err(),
         RoleError::Taken { holder: 100 }
     );
-    assert_eq!(ring.producer(0).unwrap_err(), RoleError::ZeroHolder);
     assert_eq!(ring.producer_holder(), 100);
     drop(tx);
     assert_eq!(ring.producer_holder(), 0);
-    let _rx = ring.consumer(200).unwrap();
+    let _rx = ring.consumer(Holder::fixed::<200>()).unwrap();
     assert_eq!(
-        ring.consumer(201).unwrap_err(),
+        ring.consumer(Holder::fixed::<201>()).unwrap_err(),
         RoleError::Taken { holder: 200 }
     );
     // A live holder keeps its role; a dead one loses it.
     assert_eq!(
-        ring.take_over_consumer(201, |_| true).unwrap_err(),
+        ring.take_over_consumer(Holder::fixed::<201>(), |_| true)
+            .unwrap_err(),
         RoleError::Taken { holder: 200 }
     );
 }
@@ -111,8 +113,8 @@ fn roles_are_exclusive_and_released_on_drop() {
 fn take_over_resumes_at_shared_indices() {
     let buf = ring_buf::<u32>(8);
     let ring = SpscRing::<u32>::init(buf.region(), RingConfig::new(8)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     tx.try_send(10).unwrap();
     tx.try_send(11).unwrap();
     assert_eq!(rx.try_recv(), Ok(10));
@@ -120,11 +122,15 @@ fn take_over_resumes_at_shared_indices() {
     core::mem::forget(tx);
     core::mem::forget(rx);
     assert_eq!(
-        ring.producer(3).unwrap_err(),
+        ring.producer(Holder::fixed::<3>()).unwrap_err(),
         RoleError::Taken { holder: 1 }
     );
-    let mut tx = ring.take_over_producer(3, |pid| pid != 1).unwrap();
-    let mut rx = ring.take_over_consumer(4, |pid| pid != 2).unwrap();
+    let mut tx = ring
+        .take_over_producer(Holder::fixed::<3>(), |pid| pid != 1)
+        .unwrap();
+    let mut rx = ring
+        .take_over_consumer(Holder::fixed::<4>(), |pid| pid != 2)
+        .unwrap();
     tx.try_send(12).unwrap();
     assert_eq!(rx.try_recv(), Ok(11));
     assert_eq!(rx.try_recv(), Ok(12));
@@ -136,29 +142,33 @@ fn attach_validates_every_field() {
     let buf = ring_buf::<u64>(16);
     // Fresh zeroed memory: not ready yet.
     assert_eq!(
-        SpscRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        SpscRing::<u64>::attach(buf.region()).unwrap_err(),
         AttachError::NotReady { state: 0 }
     );
-    let ring = SpscRing::<u64>::init(
-        buf.region(),
-        RingConfig::new(16).with_type_id(5).with_creator_pid(77),
-    )
-    .unwrap();
-    let other = SpscRing::<u64>::attach(buf.region(), 5).unwrap();
+    let ring =
+        SpscRing::<u64>::init(buf.region(), RingConfig::new(16).with_creator_pid(77)).unwrap();
+    let other = SpscRing::<u64>::attach(buf.region()).unwrap();
     assert_eq!(other.capacity(), 16);
     assert_eq!(ring.header().creator_pid, 77);
+    // Same size and alignment, another type: refused unless opted out.
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 6),
+        SpscRing::<f64>::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
     assert!(matches!(
-        SpscRing::<u32>::attach(buf.region(), 5),
+        SpscRing::<[u8; 8]>::attach(buf.region()),
+        Err(AttachError::Element { .. })
+    ));
+    let as_f64 = SpscRing::<f64>::attach_with(buf.region(), ElementCheck::LayoutOnly).unwrap();
+    assert_eq!(as_f64.capacity(), 16);
+    assert!(matches!(
+        SpscRing::<u32>::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(buf.ptr(), 400) }.unwrap();
     assert!(matches!(
-        SpscRing::<u64>::attach(short, 5),
+        SpscRing::<u64>::attach(short),
         Err(AttachError::Region(RegionError::TooSmall { .. }))
     ));
 
@@ -169,7 +179,7 @@ fn attach_validates_every_field() {
     };
     poke(32, 12); // capacity not a power of two
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 5),
+        SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Corrupt {
             field: "capacity",
             value: 12
@@ -177,7 +187,7 @@ fn attach_validates_every_field() {
     ));
     poke(32, 32); // a valid capacity that disagrees with total_len
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 5),
+        SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Corrupt {
             field: "total_len",
             ..
@@ -186,7 +196,7 @@ fn attach_validates_every_field() {
     poke(32, 16);
     poke(8, 2); // kind: mpmc
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 5),
+        SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Kind {
             expected: Kind::Spsc,
             found: 2
@@ -195,12 +205,12 @@ fn attach_validates_every_field() {
     poke(8, 1);
     poke(4, 999);
     assert!(matches!(
-        SpscRing::<u64>::attach(buf.region(), 5),
+        SpscRing::<u64>::attach(buf.region()),
         Err(AttachError::Version { found: 999, .. })
     ));
     poke(0, 0x1234);
     assert_eq!(
-        SpscRing::<u64>::attach(buf.region(), 5).unwrap_err(),
+        SpscRing::<u64>::attach(buf.region()).unwrap_err(),
         AttachError::BadMagic { found: 0x1234 }
     );
     let snap: HeaderSnapshot = Header::read(&buf.region()).unwrap();
@@ -211,8 +221,8 @@ fn attach_validates_every_field() {
 fn garbage_indices_are_corrupt_not_out_of_bounds() {
     let buf = ring_buf::<u64>(8);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(8)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let c = control_of(&ring);
     // The "producer" claims 9 elements in an 8-slot ring.
     c.tail.index.store(9, Ordering::Release);
@@ -265,8 +275,8 @@ fn indices_wrap_around_u32() {
     let start = u32::MAX - 5;
     control_of(&ring).tail.index.store(start, Ordering::Relaxed);
     control_of(&ring).head.index.store(start, Ordering::Relaxed);
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     let mut next_out = 0;
     for i in 0..40u32 {
         tx.try_send(i).unwrap();
@@ -288,8 +298,8 @@ fn indices_wrap_around_u32() {
 fn chunks_write_and_read_in_place_across_the_wrap() {
     let buf = ring_buf::<u16>(8);
     let ring = SpscRing::<u16>::init(buf.region(), RingConfig::new(8)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     tx.try_send_slice(&[0; 6]).unwrap();
     assert_eq!(rx.try_recv_slice(&mut [0; 6]), Ok(6));
     // 6 slots used and freed: a chunk of 5 wraps after 2.
@@ -327,8 +337,8 @@ fn random_operations_match_a_model() {
     for capacity in [1u32, 2, 8, 64] {
         let buf = ring_buf::<u64>(capacity);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(capacity)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let mut model = VecDeque::new();
         let mut rng = Rng::new(capacity as u64);
         let mut next = 0u64;
@@ -426,8 +436,8 @@ fn threads_stream_in_order() {
     };
     let buf = ring_buf::<u64>(64);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(64)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     std::thread::scope(|s| {
         s.spawn(move || {
             let mut i = 0;
@@ -463,17 +473,19 @@ fn status_reads_any_element_type_and_rejects_inconsistent_headers() {
     #[derive(Clone, Copy)]
     struct Pair([u64; 2]);
     // SAFETY: two u64s: no padding, any bits valid.
-    unsafe impl Plain for Pair {}
+    unsafe impl Plain for Pair {
+        const TYPE_ID: u64 = crate::plain::type_id_of_name("test::Pair");
+    }
     let buf = ring_buf::<Pair>(8);
     let ring =
         SpscRing::<Pair>::init(buf.region(), RingConfig::new(8).with_creator_pid(9)).unwrap();
-    let mut tx = ring.producer(3).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<3>()).unwrap();
     tx.try_send(Pair([1, 2])).unwrap();
     tx.try_send(Pair([3, 4])).unwrap();
     let s = status(&buf.region()).unwrap();
     assert_eq!((s.producer, s.consumer, s.fill()), (3, 0, Some(2)));
     assert_eq!(s.header.creator_pid, 9);
-    assert_eq!(s.header.element, Fingerprint::of::<Pair>(0));
+    assert_eq!(s.header.element, Fingerprint::of::<Pair>());
 
     // A prefix of the ring is too small.
     // SAFETY: a prefix of the buffer.
@@ -523,8 +535,8 @@ mod blocking {
     fn send_and_recv_time_out_and_cost_nothing_when_nobody_sleeps() {
         let buf = ring_buf::<u64>(2);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(2)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::new(TestWait::default());
         let t = Some(Duration::from_millis(2));
         assert_eq!(rx.recv(&b, t), Err(RecvError::TimedOut));
@@ -547,8 +559,8 @@ mod blocking {
     fn batches_wake_a_parked_peer_only_when_asked_and_needed() {
         let buf = ring_buf::<u64>(4);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::parking(TestWait::default());
         // Long enough that Miri's clock does not pass it before parking.
         let t = Some(Duration::from_millis(50));
@@ -572,7 +584,7 @@ mod blocking {
     fn corrupt_indices_fail_instead_of_blocking() {
         let buf = ring_buf::<u64>(4);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking::new(TestWait::default());
         control_of(&ring).tail.index.store(1000, Ordering::Release);
         assert_eq!(rx.recv(&b, None), Err(RecvError::Corrupt));
@@ -601,8 +613,8 @@ mod blocking {
         let count = if cfg!(miri) { 40 } else { 20_000 };
         let buf = ring_buf::<u64>(4);
         let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
-        let mut tx = ring.producer(1).unwrap();
-        let mut rx = ring.consumer(2).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
         let b = Blocking {
             wait: TestWait::default(),
             spins: 4,
@@ -748,7 +760,7 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             let head = index_word(&buf, 256).load(Ordering::Relaxed);
             let sane = tail.wrapping_sub(head) <= CAP;
             let what = format!("offset {offset} = {value:#x}");
-            match ring.producer(1) {
+            match ring.producer(Holder::fixed::<1>()) {
                 Ok(mut tx) => {
                     assert!(sane, "{what}: producer claimed over corrupt indices");
                     exercise_producer(&mut tx, CAP);
@@ -762,7 +774,7 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             // Fresh values again (the producer may have moved the tail).
             index_word(&buf, 128).store(tail, Ordering::Release);
             index_word(&buf, 256).store(head, Ordering::Release);
-            match ring.consumer(2) {
+            match ring.consumer(Holder::fixed::<2>()) {
                 Ok(mut rx) => {
                     assert!(sane, "{what}: consumer claimed over corrupt indices");
                     exercise_consumer(&mut rx, CAP);
@@ -776,12 +788,12 @@ fn hostile_index_before_a_claim_is_refused_at_the_claim() {
             // Take-over of dead holders: the same check.
             index_word(&buf, 128).store(0, Ordering::Release);
             index_word(&buf, 256).store(0, Ordering::Release);
-            core::mem::forget(ring.producer(5).unwrap());
-            core::mem::forget(ring.consumer(6).unwrap());
+            core::mem::forget(ring.producer(Holder::fixed::<5>()).unwrap());
+            core::mem::forget(ring.consumer(Holder::fixed::<6>()).unwrap());
             index_word(&buf, 128).store(tail, Ordering::Release);
             index_word(&buf, 256).store(head, Ordering::Release);
-            let tx = ring.take_over_producer(7, |_| false);
-            let rx = ring.take_over_consumer(8, |_| false);
+            let tx = ring.take_over_producer(Holder::fixed::<7>(), |_| false);
+            let rx = ring.take_over_consumer(Holder::fixed::<8>(), |_| false);
             if sane {
                 exercise_producer(&mut tx.unwrap(), CAP);
                 exercise_consumer(&mut rx.unwrap(), CAP);
@@ -805,7 +817,7 @@ fn head_written_before_the_producer_claims_cannot_overflow() {
     let buf = ring_buf::<u64>(8);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(8)).unwrap();
     index_word(&buf, 256).store(0x4000_0000, Ordering::Release);
-    let claimed = ring.producer(1);
+    let claimed = ring.producer(Holder::fixed::<1>());
     if let Ok(mut tx) = claimed {
         // Before the fix: Ok(50), and the slots after the 8th are outside.
         assert_eq!(tx.try_send_slice(&[1; 50]), Err(SendError::Corrupt));
@@ -815,7 +827,7 @@ fn head_written_before_the_producer_claims_cannot_overflow() {
     assert_eq!(claimed.unwrap_err(), RoleError::Corrupt);
     // Sane again: the role can be claimed and used.
     index_word(&buf, 256).store(0, Ordering::Release);
-    let mut tx = ring.producer(1).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
     assert_eq!(tx.try_send_slice(&[1; 50]), Ok(8));
 }
 
@@ -827,8 +839,8 @@ fn hostile_indices_between_operations_stay_in_bounds() {
     const CAP: u32 = 8;
     let buf = ring_buf::<u64>(CAP);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     tx.try_send_slice(&[1, 2, 3]).unwrap();
     for round in 0..3u32 {
         for offset in [128usize, 256] {
@@ -868,8 +880,8 @@ fn copying_calls_are_sound_while_a_peer_writes_the_slots() {
     const CAP: u32 = 8;
     let buf = ring_buf::<u64>(CAP);
     let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
-    let mut tx = ring.producer(1).unwrap();
-    let mut rx = ring.consumer(2).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
     // SAFETY: the slots, aligned, inside the buffer, alive for the test.
     let slots: &[AtomicU64] =
         unsafe { std::slice::from_raw_parts(buf.ptr().add(384).cast(), CAP as usize) };
@@ -900,4 +912,66 @@ fn copying_calls_are_sound_while_a_peer_writes_the_slots() {
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
+}
+
+crate::plain_struct! {
+    /// A user struct, as an application defines it.
+    #[derive(Debug, PartialEq)]
+    struct Quote {
+        instrument: u32,
+        side: u32,
+        price: i64,
+    }
+}
+
+crate::plain_struct! {
+    /// The same layout under another name.
+    #[derive(Debug, PartialEq)]
+    struct Fill {
+        instrument: u32,
+        side: u32,
+        price: i64,
+    }
+}
+
+crate::plain_struct! {
+    /// The same name and layout, another field name.
+    struct Renamed { instrument: u32, sides: u32, price: i64 }
+}
+
+#[test]
+fn plain_struct_round_trips_and_names_its_type() {
+    assert_ne!(Quote::TYPE_ID, Fill::TYPE_ID);
+    assert_ne!(Quote::TYPE_ID, Renamed::TYPE_ID);
+    assert_ne!(Quote::TYPE_ID, <[u64; 2]>::TYPE_ID);
+    let buf = ring_buf::<Quote>(8);
+    let ring = SpscRing::<Quote>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let other = SpscRing::<Quote>::attach(buf.region()).unwrap();
+    let q = Quote {
+        instrument: 7,
+        side: 1,
+        price: -42,
+    };
+    ring.producer(Holder::fixed::<1>())
+        .unwrap()
+        .try_send(q)
+        .unwrap();
+    assert_eq!(
+        other.consumer(Holder::fixed::<2>()).unwrap().try_recv(),
+        Ok(q)
+    );
+    // Same size and alignment, another struct: refused.
+    let err = SpscRing::<Fill>::attach(buf.region()).unwrap_err();
+    assert_eq!(
+        err,
+        AttachError::Element {
+            expected: Fingerprint::of::<Fill>(),
+            found: Fingerprint::of::<Quote>(),
+        }
+    );
+    assert!(matches!(
+        SpscRing::<Renamed>::attach(buf.region()),
+        Err(AttachError::Element { .. })
+    ));
+    assert!(SpscRing::<Fill>::attach_with(buf.region(), ElementCheck::LayoutOnly).is_ok());
 }

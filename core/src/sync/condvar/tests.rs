@@ -3,6 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::sync::mutex::{Immortal, Mutex};
 use crate::test_util::{AlignedBuf, TestWait};
+use crate::Holder;
 
 #[test]
 fn attach_and_timeout() {
@@ -10,9 +11,9 @@ fn attach_and_timeout() {
     let cv = Condvar::init(b.region()).unwrap();
     Condvar::attach(b.region()).unwrap();
     let mb = AlignedBuf::new(Mutex::<u32>::bytes_needed());
-    let m = Mutex::init(mb.region(), 0, 0u32).unwrap();
+    let m = Mutex::init(mb.region(), 0u32).unwrap();
     let w = TestWait::default();
-    let me = Immortal(1);
+    let me = Immortal(Holder::fixed::<1>());
     let g = m.lock(&w, &me, None).unwrap();
     let (g, outcome) = cv.wait(g, Some(Duration::from_millis(5))).unwrap();
     assert_eq!(outcome, WaitOutcome::TimedOut);
@@ -30,7 +31,7 @@ fn attach_and_timeout() {
 fn turns_alternate_between_threads() {
     let rounds = if cfg!(miri) { 10 } else { 1000 };
     let mb = AlignedBuf::new(Mutex::<u32>::bytes_needed());
-    let m = Mutex::init(mb.region(), 0, 0u32).unwrap();
+    let m = Mutex::init(mb.region(), 0u32).unwrap();
     let b = AlignedBuf::new(Condvar::BYTES);
     let cv = Condvar::init(b.region()).unwrap();
     let w = TestWait::default();
@@ -38,7 +39,7 @@ fn turns_alternate_between_threads() {
         for me in 0..2u32 {
             let (m, cv, w) = (&m, &cv, &w);
             s.spawn(move || {
-                let id = Immortal(me + 1);
+                let id = Immortal(Holder::new(me + 1).unwrap());
                 for _ in 0..rounds {
                     let mut g = m.lock(w, &id, None).unwrap();
                     while g.get() % 2 != me {
@@ -51,7 +52,12 @@ fn turns_alternate_between_threads() {
             });
         }
     });
-    assert_eq!(m.lock(&w, &Immortal(9), None).unwrap().get(), 2 * rounds);
+    assert_eq!(
+        m.lock(&w, &Immortal(Holder::fixed::<9>()), None)
+            .unwrap()
+            .get(),
+        2 * rounds
+    );
 }
 
 /// Issue 13, holes 1 and 9: the condvar's words are a sequence and a
@@ -61,11 +67,11 @@ fn turns_alternate_between_threads() {
 #[test]
 fn hostile_words_only_wake() {
     let mb = AlignedBuf::new(Mutex::<u32>::bytes_needed());
-    let m = Mutex::init(mb.region(), 0, 0u32).unwrap();
+    let m = Mutex::init(mb.region(), 0u32).unwrap();
     let b = AlignedBuf::new(Condvar::BYTES);
     let cv = Condvar::init(b.region()).unwrap();
     let w = TestWait::default();
-    let me = Immortal(1);
+    let me = Immortal(Holder::fixed::<1>());
     let rounds = if cfg!(miri) { 5 } else { 1_000 };
     crate::wait::hostile::while_rewritten(
         cv.word(SEQ),

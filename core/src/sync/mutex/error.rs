@@ -18,11 +18,6 @@ pub enum LockError<G> {
     /// The calling thread already holds it (locking again would wait for
     /// ever).
     Deadlock,
-    /// [`Liveness::me`] gave an id of 0 or above [`MAX_OWNER_ID`].
-    BadOwnerId {
-        /// The id given.
-        id: u32,
-    },
     /// The lock word changed under [`MAX_LOST_RACES`] of this call's
     /// compare-exchanges (between the load and the exchange): a peer keeps
     /// rewriting it (an honest mutex never gets near that). The lock was
@@ -48,7 +43,6 @@ impl<G> fmt::Debug for LockError<G> {
             Self::TimedOut => f.write_str("TimedOut"),
             Self::WouldBlock => f.write_str("WouldBlock"),
             Self::Deadlock => f.write_str("Deadlock"),
-            Self::BadOwnerId { id } => write!(f, "BadOwnerId {{ id: {id} }}"),
             Self::Contended => f.write_str("Contended"),
         }
     }
@@ -64,9 +58,6 @@ impl<G> fmt::Display for LockError<G> {
             Self::TimedOut => f.write_str("timed out waiting for the lock"),
             Self::WouldBlock => f.write_str("lock held by another thread"),
             Self::Deadlock => f.write_str("the calling thread already holds the lock"),
-            Self::BadOwnerId { id } => {
-                write!(f, "owner id {id} is not in 1..={MAX_OWNER_ID}")
-            }
             Self::Contended => write!(
                 f,
                 "lock word rewritten under {MAX_LOST_RACES} compare-exchanges of one call"

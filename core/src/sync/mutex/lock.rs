@@ -6,9 +6,9 @@ use super::*;
 impl Control {
     /// The recorded owner if the record belongs to `holder` (the id in the
     /// word), else what the word alone tells: its tid.
-    pub(super) fn owner_record(&self, holder: u32) -> Owner {
+    pub(super) fn owner_record(&self, holder: Holder) -> Owner {
         let tid = self.owner_tid.load(Ordering::Acquire);
-        if tid != holder {
+        if tid != holder.get() {
             return Owner {
                 pid: 0,
                 tid: holder,
@@ -18,7 +18,7 @@ impl Control {
         let r = Ordering::Relaxed;
         Owner {
             pid: self.owner_pid.load(r),
-            tid,
+            tid: holder,
             stamp: self.owner_stamp_lo.load(r) as u64 | (self.owner_stamp_hi.load(r) as u64) << 32,
         }
     }
@@ -37,7 +37,7 @@ impl<T> Raw<T> {
         liveness: &'g L,
     ) -> LockResult<'g, T, W, L> {
         let me = liveness.me();
-        let id = checked_id(&me)?;
+        let id = me.tid.get();
         match self
             .control()
             .word
@@ -56,7 +56,7 @@ impl<T> Raw<T> {
         timeout: Option<Duration>,
     ) -> LockResult<'g, T, W, L> {
         let me = liveness.me();
-        let id = checked_id(&me)?;
+        let id = me.tid.get();
         let word = &self.control().word;
         if word
             .compare_exchange(0, id, Ordering::Acquire, Ordering::Relaxed)
@@ -126,15 +126,18 @@ impl<T> Raw<T> {
         observed: u32,
     ) -> Option<LockResult<'g, T, W, L>> {
         let c = self.control();
-        let owner = c.owner_record(observed & MAX_OWNER_ID);
-        if c.word.load(Ordering::Relaxed) != observed || liveness.is_alive(&owner) {
+        // A word that names no owner (a peer wrote only flag bits) has
+        // nobody alive to wait for.
+        let alive = Holder::new(observed & MAX_OWNER_ID)
+            .is_some_and(|holder| liveness.is_alive(&c.owner_record(holder)));
+        if c.word.load(Ordering::Relaxed) != observed || alive {
             return None;
         }
         // WAITERS stays set: other waiters may sleep on the word.
         c.word
             .compare_exchange(
                 observed,
-                me.tid | WAITERS,
+                me.tid.get() | WAITERS,
                 Ordering::Acquire,
                 Ordering::Relaxed,
             )
@@ -158,12 +161,12 @@ impl<T> Raw<T> {
         store_if_changed(&c.owner_pid, me.pid);
         store_if_changed(&c.owner_stamp_lo, me.stamp as u32);
         store_if_changed(&c.owner_stamp_hi, (me.stamp >> 32) as u32);
-        c.owner_tid.store(me.tid, Ordering::Release);
+        c.owner_tid.store(me.tid.get(), Ordering::Release);
         let mut guard = MutexGuard {
             raw: self,
             wait,
             liveness,
-            id: me.tid,
+            id: me.tid.get(),
             repairing: false,
             _held: PhantomData,
         };
@@ -210,11 +213,4 @@ fn store_if_changed(word: &AtomicU32, value: u32) {
     if word.load(Ordering::Relaxed) != value {
         word.store(value, Ordering::Relaxed);
     }
-}
-
-fn checked_id<G>(me: &Owner) -> Result<u32, LockError<G>> {
-    if me.tid == 0 || me.tid > MAX_OWNER_ID {
-        return Err(LockError::BadOwnerId { id: me.tid });
-    }
-    Ok(me.tid)
 }

@@ -8,9 +8,9 @@ use super::*;
 pub struct Owner {
     /// The owning process (0: unknown).
     pub pid: u32,
-    /// The owning thread: nonzero, at most [`MAX_OWNER_ID`], unique among
-    /// the threads that use the mutex at a time.
-    pub tid: u32,
+    /// The owning thread (Linux: its tid), unique among the threads that
+    /// use the mutex at a time.
+    pub tid: Holder,
     /// Distinguishes this process from an earlier one that had the same
     /// pid (Linux: its start time); 0 if unknown.
     pub stamp: u64,
@@ -40,7 +40,7 @@ pub trait Liveness {
 /// A [`Liveness`] for owners that never die: threads of one program, bare
 /// metal, models. `me()` is `Owner { pid: 0, tid: self.0, stamp: 0 }`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Immortal(pub u32);
+pub struct Immortal(pub Holder);
 
 impl Liveness for Immortal {
     fn me(&self) -> Owner {

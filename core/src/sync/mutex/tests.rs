@@ -31,14 +31,14 @@ impl Liveness for Morgue {
     fn me(&self) -> Owner {
         Owner {
             pid: 1000 + self.me,
-            tid: self.me,
+            tid: Holder::new(self.me).unwrap(),
             stamp: 77,
         }
     }
     fn is_alive(&self, owner: &Owner) -> bool {
         self.asked
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        !self.dead.contains(&owner.tid)
+        !self.dead.contains(&owner.tid.get())
     }
     fn poll_interval(&self) -> Option<Duration> {
         Some(Duration::from_millis(1))
@@ -51,28 +51,35 @@ fn layout_init_and_attach() {
     assert_eq!(Mutex::<u8>::bytes_needed(), 97);
     assert_eq!(Mutex::<u128>::region_align(), align_of::<u128>().max(4));
     let b = buf::<u64>();
-    let m = Mutex::<u64>::init(b.region(), 5, 42).unwrap();
-    let other = Mutex::<u64>::attach(b.region(), 5).unwrap();
+    let m = Mutex::<u64>::init(b.region(), 42).unwrap();
+    let other = Mutex::<u64>::attach(b.region()).unwrap();
     let w = TestWait::default();
-    assert_eq!(other.lock(&w, &Immortal(1), None).unwrap().get(), 42);
+    assert_eq!(
+        other
+            .lock(&w, &Immortal(Holder::fixed::<1>()), None)
+            .unwrap()
+            .get(),
+        42
+    );
     assert!(matches!(
-        Mutex::<u64>::attach(b.region(), 6),
+        Mutex::<f64>::attach(b.region()),
         Err(AttachError::Element { .. })
     ));
+    assert!(Mutex::<f64>::attach_with(b.region(), crate::ElementCheck::LayoutOnly).is_ok());
     assert!(matches!(
-        Mutex::<u32>::attach(b.region(), 5),
+        Mutex::<u32>::attach(b.region()),
         Err(AttachError::Element { .. })
     ));
     let s = AlignedBuf::new(Semaphore::BYTES);
     Semaphore::init(s.region(), 0, 1).unwrap();
     assert!(matches!(
-        Mutex::<u64>::attach(s.region(), 0),
+        Mutex::<u64>::attach(s.region()),
         Err(AttachError::Kind { .. })
     ));
     // SAFETY: a prefix of the buffer.
     let short = unsafe { Region::from_raw(b.ptr(), 100) }.unwrap();
     assert!(matches!(
-        Mutex::<u64>::init(short, 5, 0),
+        Mutex::<u64>::init(short, 0),
         Err(InitError::Region(crate::RegionError::TooSmall { .. }))
     ));
     assert!(m.owner().is_none());
@@ -81,7 +88,7 @@ fn layout_init_and_attach() {
 #[test]
 fn lock_try_lock_and_guard_access() {
     let b = buf::<[u32; 4]>();
-    let m = Mutex::init(b.region(), 0, [0u32; 4]).unwrap();
+    let m = Mutex::init(b.region(), [0u32; 4]).unwrap();
     let w = TestWait::default();
     let (a, c) = (Morgue::new(1, &[]), Morgue::new(2, &[]));
     let mut g = m.try_lock(&w, &a).unwrap();
@@ -100,7 +107,7 @@ fn lock_try_lock_and_guard_access() {
         m.owner(),
         Some(Owner {
             pid: 1001,
-            tid: 1,
+            tid: Holder::fixed::<1>(),
             stamp: 77
         })
     );
@@ -112,21 +119,23 @@ fn lock_try_lock_and_guard_access() {
     drop(g);
     assert!(m.owner().is_none());
     assert_eq!(m.lock(&w, &c, t).unwrap().get(), [9, 2, 3, 4]);
-    for id in [0, MAX_OWNER_ID + 1] {
-        let bad = Immortal(id);
-        let e = m.lock(&w, &bad, None).unwrap_err();
-        assert!(matches!(e, LockError::BadOwnerId { .. }));
-        assert!(e.to_string().contains("owner id"));
-    }
+    // Ids a lock word cannot hold are not holders at all.
+    assert_eq!(Holder::new(0), None);
+    assert_eq!(Holder::new(MAX_OWNER_ID + 1), None);
+    assert_eq!(
+        Holder::new(MAX_OWNER_ID).map(Holder::get),
+        Some(MAX_OWNER_ID)
+    );
 }
 
 #[test]
 fn uncontended_lock_and_unlock_make_no_wait_calls() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     for i in 0..100 {
-        let mut g = m.lock(&w, &Immortal(3), None).unwrap();
+        let three = Immortal(Holder::fixed::<3>());
+        let mut g = m.lock(&w, &three, None).unwrap();
         g.set(i);
     }
     assert_eq!(w.calls(), 0);
@@ -135,10 +144,11 @@ fn uncontended_lock_and_unlock_make_no_wait_calls() {
 #[test]
 fn a_dead_owner_is_detected_and_repair_is_required() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     // Owner 5 "dies" inside the critical section: the guard never drops.
-    let mut g = m.lock(&w, &Immortal(5), None).unwrap();
+    let me = Immortal(Holder::fixed::<5>());
+    let mut g = m.lock(&w, &me, None).unwrap();
     g.set(13);
     std::mem::forget(g);
     // A waiter that thinks 5 is alive times out ...
@@ -153,7 +163,7 @@ fn a_dead_owner_is_detected_and_repair_is_required() {
         other => panic!("expected OwnerDied, got {other:?}"),
     };
     assert_eq!(g.get(), 13);
-    assert_eq!(m.owner().unwrap().tid, 6);
+    assert_eq!(m.owner().unwrap().tid, Holder::fixed::<6>());
     drop(g); // not repaired
     assert!(m.is_not_recoverable());
     assert!(matches!(
@@ -167,15 +177,20 @@ fn a_dead_owner_is_detected_and_repair_is_required() {
 #[test]
 fn repaired_data_makes_the_mutex_usable_again() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
-    std::mem::forget(m.lock(&w, &Immortal(5), None).unwrap());
+    std::mem::forget(m.lock(&w, &Immortal(Holder::fixed::<5>()), None).unwrap());
     let heir = Morgue::new(7, &[5]);
     let mut g = m.lock(&w, &heir, None).unwrap_err().into_guard().unwrap();
     g.set(0);
     g.mark_consistent();
     drop(g);
-    assert_eq!(m.lock(&w, &Immortal(8), None).unwrap().get(), 0);
+    assert_eq!(
+        m.lock(&w, &Immortal(Holder::fixed::<8>()), None)
+            .unwrap()
+            .get(),
+        0
+    );
     assert!(!m.is_not_recoverable());
 }
 
@@ -183,13 +198,13 @@ fn repaired_data_makes_the_mutex_usable_again() {
 fn threads_increment_under_the_lock() {
     let (threads, rounds) = if cfg!(miri) { (3, 20) } else { (4, 2000) };
     let b = buf::<[u64; 2]>();
-    let m = Mutex::init(b.region(), 0, [0u64; 2]).unwrap();
+    let m = Mutex::init(b.region(), [0u64; 2]).unwrap();
     let w = TestWait::default();
     std::thread::scope(|s| {
         for t in 1..=threads {
             let (m, w) = (&m, &w);
             s.spawn(move || {
-                let me = Immortal(t);
+                let me = Immortal(Holder::new(t).unwrap());
                 for _ in 0..rounds {
                     let mut g = m.lock(w, &me, None).unwrap();
                     // Two words updated non-atomically: torn if exclusion fails.
@@ -200,7 +215,8 @@ fn threads_increment_under_the_lock() {
             });
         }
     });
-    let g = m.lock(&w, &Immortal(99), None).unwrap();
+    let me = Immortal(Holder::fixed::<99>());
+    let g = m.lock(&w, &me, None).unwrap();
     assert_eq!(g.get(), [threads as u64 * rounds; 2]);
 }
 
@@ -211,7 +227,7 @@ fn threads_increment_under_the_lock() {
 #[test]
 fn lock_and_unlock_end_while_a_peer_rewrites_the_word() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 0, 0u64).unwrap();
+    let m = Mutex::init(b.region(), 0u64).unwrap();
     let w = TestWait::default();
     let me = Morgue::new(1, &[7]);
     let word = &m.raw.control().word;
@@ -235,7 +251,8 @@ fn lock_and_unlock_end_while_a_peer_rewrites_the_word() {
     // The unlock alone, under a peer flipping WAITERS on the holder's id.
     word.store(0, Ordering::Relaxed);
     health_reset(&m);
-    let g = m.lock(&w, &Immortal(3), None).unwrap();
+    let three = Immortal(Holder::fixed::<3>());
+    let g = m.lock(&w, &three, None).unwrap();
     crate::wait::hostile::while_rewritten(word, |i| 3 | (i & 1) << 31, || drop(g));
     assert_eq!(
         LockError::<()>::Contended.to_string(),
@@ -257,7 +274,7 @@ fn health_reset<T>(m: &Mutex<'_, T>) {
 #[test]
 fn hostile_words_give_typed_results() {
     let b = buf::<u64>();
-    let m = Mutex::init(b.region(), 4, 9u64).unwrap();
+    let m = Mutex::init(b.region(), 9u64).unwrap();
     let w = TestWait::default();
     let poke = |offset: usize, value: u32| {
         // SAFETY: inside the buffer, aligned to 4.
@@ -266,7 +283,7 @@ fn hostile_words_give_typed_results() {
     // Header: a capacity other than 1, a length other than the mutex's.
     poke(32, 2);
     assert!(matches!(
-        Mutex::<u64>::attach(b.region(), 4),
+        Mutex::<u64>::attach(b.region()),
         Err(AttachError::Corrupt {
             field: "capacity",
             ..
@@ -275,30 +292,33 @@ fn hostile_words_give_typed_results() {
     poke(32, 1);
     poke(40, 1 << 20);
     assert!(matches!(
-        Mutex::<u64>::attach(b.region(), 4),
+        Mutex::<u64>::attach(b.region()),
         Err(AttachError::Corrupt {
             field: "total_len",
             ..
         })
     ));
     poke(40, Mutex::<u64>::bytes_needed() as u32);
-    assert!(Mutex::<u64>::attach(b.region(), 4).is_ok());
+    assert!(Mutex::<u64>::attach(b.region()).is_ok());
     let t = Some(Duration::from_millis(3));
     // A lock word no owner writes: WAITERS with no id, the reserved bit,
     // every bit. Held by somebody else, or (id 1 once masked) by us.
     for (v, tid) in [(WAITERS, 0), (1 << 30 | 5, 5), (u32::MAX, MAX_OWNER_ID)] {
         poke(64, v);
-        assert_eq!(m.owner().map(|o| o.tid), Some(tid));
+        assert_eq!(
+            m.owner().map(|o| o.tid.get()),
+            Holder::new(tid).map(Holder::get)
+        );
         assert!(matches!(
-            m.try_lock(&w, &Immortal(1)),
+            m.try_lock(&w, &Immortal(Holder::fixed::<1>())),
             Err(LockError::WouldBlock)
         ));
         assert!(matches!(
-            m.lock(&w, &Immortal(1), t),
+            m.lock(&w, &Immortal(Holder::fixed::<1>()), t),
             Err(LockError::TimedOut)
         ));
         assert!(matches!(
-            m.lock(&w, &Immortal(tid.max(1)), t),
+            m.lock(&w, &Immortal(Holder::new(tid.max(1)).unwrap()), t),
             Err(LockError::Deadlock | LockError::TimedOut)
         ));
     }
@@ -310,7 +330,7 @@ fn hostile_words_give_typed_results() {
         m.owner(),
         Some(Owner {
             pid: 0,
-            tid: 6,
+            tid: Holder::fixed::<6>(),
             stamp: 0
         })
     );
@@ -327,11 +347,16 @@ fn hostile_words_give_typed_results() {
     for junk in [3, u32::MAX] {
         poke(68, junk);
         assert!(matches!(
-            m.lock(&w, &Immortal(1), None),
+            m.lock(&w, &Immortal(Holder::fixed::<1>()), None),
             Err(LockError::NotRecoverable)
         ));
         assert!(m.owner().is_none());
     }
     poke(68, 0);
-    assert_eq!(m.lock(&w, &Immortal(1), None).unwrap().get(), 9);
+    assert_eq!(
+        m.lock(&w, &Immortal(Holder::fixed::<1>()), None)
+            .unwrap()
+            .get(),
+        9
+    );
 }
