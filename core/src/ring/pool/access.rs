@@ -108,7 +108,7 @@ impl<'a> Loan<'a> {
             });
         }
         let r = self.pool.record(self.index)?;
-        r.len.store(len, Ordering::Relaxed);
+        r.len.store(len, Ordering::Release);
         self.len = Some(len);
         Ok(self.handle_of(len))
     }

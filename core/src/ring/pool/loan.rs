@@ -108,7 +108,7 @@ impl<'a> Pool<'a> {
             generation = 1;
         }
         r.generation.store(generation, Ordering::Release);
-        r.len.store(0, Ordering::Relaxed);
+        r.len.store(0, Ordering::Release);
         Some(generation)
     }
 

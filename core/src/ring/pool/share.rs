@@ -97,8 +97,19 @@ impl<'a> Pool<'a> {
     pub fn accept(&self, handle: &Handle, holder: u32) -> Result<Sample<'a>, HandleError> {
         check_holder(holder)?;
         let r = self.checked(handle)?;
-        let recorded = r.len.load(Ordering::Relaxed);
+        // Acquire: a length stored by a later life (its lender stores it
+        // with Release after the new generation) makes the generation
+        // loaded again below the new one, so a handle of an earlier life
+        // reads as stale, not as a bad length.
+        let recorded = r.len.load(Ordering::Acquire);
         if recorded != handle.len {
+            let current = r.generation.load(Ordering::Acquire);
+            if current != handle.generation {
+                return Err(HandleError::Stale {
+                    handle: handle.generation,
+                    current,
+                });
+            }
             return Err(HandleError::BadLength {
                 len: handle.len,
                 expected: recorded,
