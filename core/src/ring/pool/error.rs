@@ -142,15 +142,5 @@ impl fmt::Display for HandleError {
     }
 }
 
-impl From<HandleError> for LoanError {
-    fn from(e: HandleError) -> Self {
-        match e {
-            HandleError::BadHolder { holder } => Self::BadHolder { holder },
-            // check_holder is the only HandleError a loan meets.
-            _ => Self::BadHolder { holder: 0 },
-        }
-    }
-}
-
 impl core::error::Error for LoanError {}
 impl core::error::Error for HandleError {}

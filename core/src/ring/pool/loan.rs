@@ -16,7 +16,7 @@ impl<'a> Pool<'a> {
     /// Bounded: one pass over the records, one compare-exchange a block at
     /// most; no retry loop a peer could keep going.
     pub fn try_loan(&self, holder: u32) -> Result<Loan<'a>, LoanError> {
-        check_holder(holder)?;
+        check_holder(holder).map_err(|_| LoanError::BadHolder { holder })?;
         let n = self.geometry.blocks;
         let loans = &self.control().loans;
         // Any value a peer wrote is brought into range here.
