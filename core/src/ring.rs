@@ -1,5 +1,6 @@
 //! Layer 3, the rings: [`spsc`] (one producer, one consumer), [`mpmc`]
-//! (many of each) and [`bytes`] (variable-length records). Rings never
+//! (many of each) and [`bytes`] (variable-length records), and the block
+//! [`pool`] whose handles travel on them. Rings never
 //! block by themselves; their blocking forms wrap the `try_*` operations
 //! in a [`Blocking`](crate::wait::blocking::Blocking) strategy.
 //!
@@ -15,6 +16,7 @@ use core::ptr::NonNull;
 pub mod bytes;
 mod error;
 pub mod mpmc;
+pub mod pool;
 mod role;
 mod shared_copy;
 pub mod spsc;

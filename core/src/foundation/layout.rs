@@ -61,6 +61,8 @@ pub enum Kind {
     Condvar = 6,
     /// Event / event count.
     Event = 7,
+    /// Shared block pool ([`crate::pool`]).
+    Pool = 8,
 }
 
 impl Kind {
@@ -74,6 +76,7 @@ impl Kind {
             5 => Self::Semaphore,
             6 => Self::Condvar,
             7 => Self::Event,
+            8 => Self::Pool,
             _ => return None,
         })
     }
@@ -88,6 +91,7 @@ impl Kind {
             Self::Semaphore => "semaphore",
             Self::Condvar => "condvar",
             Self::Event => "event",
+            Self::Pool => "pool",
         }
     }
 }
@@ -697,10 +701,10 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in 1..=7 {
+        for k in 1..=8 {
             assert_eq!(Kind::from_u32(k).unwrap() as u32, k);
         }
         assert_eq!(Kind::from_u32(0), None);
-        assert_eq!(Kind::from_u32(8), None);
+        assert_eq!(Kind::from_u32(9), None);
     }
 }

@@ -189,6 +189,7 @@ use error::{Blocked, Side};
 #[cfg(not(loom))]
 pub use status::status;
 pub use status::Status;
+pub(crate) use users::UsersTable;
 pub use users::{UserSlot, Users};
 
 /// How many times [`MpmcRing::try_send`] and [`MpmcRing::try_recv`] re-check

@@ -372,6 +372,7 @@ fn kind_text(word: u32) -> String {
                 Kind::Semaphore => "semaphore",
                 Kind::Condvar => "condition variable",
                 Kind::Event => "event",
+                Kind::Pool => "shared block pool",
             };
             format!("{} ({what}, kind word {word})", kind.name())
         }

@@ -163,6 +163,7 @@ mod mpmc;
 mod object;
 mod open;
 mod options;
+pub mod pool;
 pub mod sealed;
 mod shape;
 mod spsc;

@@ -48,7 +48,7 @@ pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
     )?;
     Ok(Status {
         header,
-        users: Users::read(&control.meta),
+        users: UsersTable::of(&control.meta.users, &control.meta.overflow).read(),
         tail: control.tail.index.load(Ordering::Acquire),
         head: control.head.index.load(Ordering::Acquire),
     })

@@ -16,8 +16,41 @@ impl<T> MpmcRing<'_, T> {
     /// use from then on. Never fails. Bounded: one pass over the
     /// [`USER_WORDS`] words.
     pub fn join(&self, holder: Holder, is_alive: impl Fn(u32) -> bool) -> UserSlot {
-        let meta = &self.control().meta;
-        for (index, word) in meta.users.iter().enumerate() {
+        UsersTable::of(&self.control().meta.users, &self.control().meta.overflow)
+            .join(holder, is_alive)
+    }
+
+    /// Frees the users word `slot` if it still holds `holder`; returns
+    /// whether it did. A holder replaced meanwhile (judged dead by a
+    /// joiner) frees nothing, and [`UserSlot::Overflow`] (or a word index
+    /// out of range) has nothing to free: the overflow flag stays set.
+    pub fn leave(&self, slot: UserSlot, holder: Holder) -> bool {
+        UsersTable::of(&self.control().meta.users, &self.control().meta.overflow)
+            .leave(slot, holder)
+    }
+
+    /// The users table as it is now (see [Users](super#users)).
+    pub fn users(&self) -> Users {
+        UsersTable::of(&self.control().meta.users, &self.control().meta.overflow).read()
+    }
+}
+
+/// A users table in shared memory: [`USER_WORDS`] holder words and the
+/// sticky overflow word (the MPMC ring's and the pool's).
+pub(crate) struct UsersTable<'t> {
+    words: &'t [AtomicU32; USER_WORDS],
+    overflow: &'t AtomicU32,
+}
+
+impl<'t> UsersTable<'t> {
+    /// The table made of `words` and `overflow`.
+    pub(crate) fn of(words: &'t [AtomicU32; USER_WORDS], overflow: &'t AtomicU32) -> Self {
+        Self { words, overflow }
+    }
+
+    /// See [`MpmcRing::join`].
+    pub(crate) fn join(&self, holder: Holder, is_alive: impl Fn(u32) -> bool) -> UserSlot {
+        for (index, word) in self.words.iter().enumerate() {
             // Free or dead: claimed with a compare-exchange, so a racing
             // joiner that got the word first makes this one move on. A
             // word freed under the exchange (its holder left) gets one
@@ -30,29 +63,27 @@ impl<T> MpmcRing<'_, T> {
                 return UserSlot::Word(index);
             }
         }
-        meta.overflow.store(1, Ordering::Release);
+        self.overflow.store(1, Ordering::Release);
         UserSlot::Overflow
     }
 
-    /// Frees the users word `slot` if it still holds `holder`; returns
-    /// whether it did. A holder replaced meanwhile (judged dead by a
-    /// joiner) frees nothing, and [`UserSlot::Overflow`] (or a word index
-    /// out of range) has nothing to free: the overflow flag stays set.
-    pub fn leave(&self, slot: UserSlot, holder: Holder) -> bool {
+    /// See [`MpmcRing::leave`].
+    pub(crate) fn leave(&self, slot: UserSlot, holder: Holder) -> bool {
         match slot {
             UserSlot::Word(index) => self
-                .control()
-                .meta
-                .users
+                .words
                 .get(index)
                 .is_some_and(|word| crate::ring::role::release(word, holder.get())),
             UserSlot::Overflow => false,
         }
     }
 
-    /// The users table as it is now (see [Users](super#users)).
-    pub fn users(&self) -> Users {
-        Users::read(&self.control().meta)
+    /// Loads every word (`Acquire`).
+    pub(crate) fn read(&self) -> Users {
+        Users {
+            words: core::array::from_fn(|i| self.words[i].load(Ordering::Acquire)),
+            overflow: self.overflow.load(Ordering::Acquire) != 0,
+        }
     }
 }
 
@@ -80,14 +111,6 @@ pub struct Users {
 }
 
 impl Users {
-    /// Loads every word (`Acquire`).
-    pub(super) fn read(meta: &Meta) -> Self {
-        Self {
-            words: core::array::from_fn(|i| meta.users[i].load(Ordering::Acquire)),
-            overflow: meta.overflow.load(Ordering::Acquire) != 0,
-        }
-    }
-
     /// The recorded holders (nonzero words), in table order.
     pub fn holders(&self) -> impl Iterator<Item = u32> + '_ {
         self.words.iter().copied().filter(|&h| h != 0)
