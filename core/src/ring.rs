@@ -14,6 +14,7 @@ use core::ptr::NonNull;
 
 pub mod bytes;
 mod error;
+pub mod many_to_one;
 pub mod mpmc;
 mod role;
 mod shared_copy;

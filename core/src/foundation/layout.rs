@@ -53,6 +53,8 @@ pub enum Kind {
     Condvar = 6,
     /// Event / event count.
     Event = 7,
+    /// Many-to-one byte ring ([`crate::many_to_one`]).
+    ManyToOne = 8,
 }
 
 impl Kind {
@@ -66,6 +68,7 @@ impl Kind {
             5 => Self::Semaphore,
             6 => Self::Condvar,
             7 => Self::Event,
+            8 => Self::ManyToOne,
             _ => return None,
         })
     }
@@ -80,6 +83,7 @@ impl Kind {
             Self::Semaphore => "semaphore",
             Self::Condvar => "condvar",
             Self::Event => "event",
+            Self::ManyToOne => "many-to-one",
         }
     }
 }
@@ -561,10 +565,10 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in 1..=7 {
+        for k in 1..=8 {
             assert_eq!(Kind::from_u32(k).unwrap() as u32, k);
         }
         assert_eq!(Kind::from_u32(0), None);
-        assert_eq!(Kind::from_u32(8), None);
+        assert_eq!(Kind::from_u32(9), None);
     }
 }

@@ -310,6 +310,7 @@ fn kind_text(word: u32) -> String {
                 Kind::Semaphore => "semaphore",
                 Kind::Condvar => "condition variable",
                 Kind::Event => "event",
+                Kind::ManyToOne => "many-to-one byte ring",
             };
             format!("{} ({what}, kind word {word})", kind.name())
         }
