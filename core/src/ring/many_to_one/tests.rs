@@ -541,3 +541,23 @@ fn recv_skips_a_claim_unfinished_for_the_patience() {
     assert!(start.elapsed() >= CLAIM_PATIENCE);
     assert_eq!((&out[..4], ring.skipped()), (&b"late"[..], 1));
 }
+
+/// The example in docs/many-to-one.md, byte for byte (little-endian).
+#[test]
+fn the_docs_example_bytes() {
+    let buf = ring_buf(64);
+    let ring = ManyToOneRing::init(buf.region(), RingConfig::new(64)).unwrap();
+    ring.producer(7).unwrap().try_send(9, b"hi").unwrap();
+    // SAFETY: nothing else runs; the ring's 32 first record bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(buf.ptr().add(384), 34) };
+    let expected: [u8; 34] = [
+        0x00, 0x00, 0x00, 0x00, 0x2a, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x50, 0x13, 0x48,
+        0x95, 0x02, 0x00, 0x00, 0x00, 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x28, 0x6c,
+        0xd1, 0xef, b'h', b'i',
+    ];
+    if cfg!(target_endian = "little") {
+        assert_eq!(bytes, &expected);
+    }
+    assert_eq!(stamp_check(0, 40, 7), 0x9548_1350);
+    assert_eq!(ring.used(), Some(40));
+}
