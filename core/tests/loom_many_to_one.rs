@@ -112,7 +112,9 @@ fn two_producers_every_message_once_in_order() {
 /// front, and the consumer frees room the producers wait for.
 #[test]
 fn two_producers_across_the_padding() {
-    model(|| {
+    // Producers that find the front taken yield until the consumer frees
+    // it: the space at 3 preemptions takes too long.
+    common::model_bounded(2, || {
         let mem = ring_memory(64);
         let ring = ManyToOneRing::init(mem.region(), RingConfig::new(64)).unwrap();
         let mut rx = ring.consumer(9).unwrap();

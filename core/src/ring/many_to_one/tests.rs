@@ -427,8 +427,10 @@ fn random_scribbles_never_break_bounds() {
         } else {
             offset
         };
-        // The header stays valid (attach is tested elsewhere).
-        if offset < 64 {
+        // The header stays valid (attach is tested elsewhere). Under Miri
+        // the indices stay too: a head out of range costs a producer its
+        // whole retry budget, minutes there (tested natively above).
+        if offset < 64 || (cfg!(miri) && (TAIL..384).contains(&offset)) {
             continue;
         }
         word_at(&buf, offset).store(rng.next() as u32 & 0xffff, Ordering::Relaxed);
