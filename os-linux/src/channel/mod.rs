@@ -164,6 +164,7 @@ mod mpmc;
 mod object;
 mod open;
 mod options;
+mod request;
 pub mod sealed;
 mod shape;
 mod spsc;
@@ -176,6 +177,7 @@ pub use many_to_one::{ManyToOne, ManyToOneChannel, ManyToOneReceiver, ManyToOneS
 pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 pub use object::{remove, Channel};
 pub use options::ChannelOptions;
+pub use request::{CallError, Client, ClientId, Request, Server, Serving};
 pub use shape::Shape;
 pub use spsc::{Receiver, Sender, Spsc, SpscChannel};
 pub use waiting::Waiting;
