@@ -108,7 +108,7 @@
 //!
 //! Every index is checked (`tail − head ≤ capacity`, multiples of 8) on
 //! every load; every buffer offset is masked with `capacity − 1` in one
-//! place ([`ManyToOneRing::word`]); a stamp is read once and its size
+//! place (`ManyToOneRing::word`); a stamp is read once and its size
 //! checked against the bytes ready and the bytes before the end; a frame
 //! header is decoded and its length checked against the stamp's size. Every
 //! loop is bounded: claims by `MAX_LOST_RACES`, padding by two passes, the
