@@ -67,7 +67,7 @@
 //! | foundation | [`plain`], [`holder`], [`region`], [`layout`], [`frame`] | element types, holder ids, caller memory, the common header, the frame format |
 //! | waiting | [`wait`] ([`blocking`]) | how a thread waits for a shared word; blocking around `try_*` |
 //! | sync types | [`sync`]: [`mutex`], [`semaphore`], [`condvar`], [`event`] | futex-word synchronisation in fixed layouts |
-//! | rings | [`ring`]: [`spsc`], [`mpmc`], [`bytes`], [`pool`] | the rings, what they share (configuration, errors), and the block pool whose handles they carry |
+//! | rings | [`ring`]: [`spsc`], [`mpmc`], [`bytes`], [`many_to_one`], [`pool`] | the rings, what they share (configuration, errors), and the block pool whose handles they carry |
 //! | codec | [`codec`] | frames on byte streams |
 //!
 //! Every module is also named at the crate root (`interlink_core::spsc`,
@@ -94,7 +94,7 @@ pub mod wait;
 // Module paths kept from the flat layout: every module that was at the
 // crate root is still named there, as a re-export of its place in a layer.
 pub use foundation::{frame, holder, layout, plain, region};
-pub use ring::{bytes, mpmc, pool, spsc};
+pub use ring::{bytes, many_to_one, mpmc, pool, spsc};
 pub use sync::{condvar, event, mutex, semaphore};
 
 /// Blocking around non-blocking operations: the path of

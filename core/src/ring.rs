@@ -15,6 +15,7 @@ use core::ptr::NonNull;
 
 pub mod bytes;
 mod error;
+pub mod many_to_one;
 pub mod mpmc;
 pub mod pool;
 mod role;

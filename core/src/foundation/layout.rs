@@ -63,6 +63,8 @@ pub enum Kind {
     Event = 7,
     /// Shared block pool ([`crate::pool`]).
     Pool = 8,
+    /// Many-to-one byte ring ([`crate::many_to_one`]).
+    ManyToOne = 9,
 }
 
 impl Kind {
@@ -77,6 +79,7 @@ impl Kind {
             6 => Self::Condvar,
             7 => Self::Event,
             8 => Self::Pool,
+            9 => Self::ManyToOne,
             _ => return None,
         })
     }
@@ -92,6 +95,7 @@ impl Kind {
             Self::Condvar => "condvar",
             Self::Event => "event",
             Self::Pool => "pool",
+            Self::ManyToOne => "many-to-one",
         }
     }
 }
@@ -701,7 +705,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in 1..=8 {
+        for k in 1..=9 {
             assert_eq!(Kind::from_u32(k).unwrap() as u32, k);
         }
         assert_eq!(Kind::from_u32(0), None);

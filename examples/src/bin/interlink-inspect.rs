@@ -373,6 +373,7 @@ fn kind_text(word: u32) -> String {
                 Kind::Condvar => "condition variable",
                 Kind::Event => "event",
                 Kind::Pool => "shared block pool",
+                Kind::ManyToOne => "many-to-one byte ring",
             };
             format!("{} ({what}, kind word {word})", kind.name())
         }

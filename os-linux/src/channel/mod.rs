@@ -1,7 +1,9 @@
 //! Named channels: a core ring in a POSIX shm object that unrelated
 //! processes create and open by name — [`SpscChannel`] (one sender, one
 //! receiver, fixed-size elements), [`ByteChannel`] (variable-length
-//! messages) and [`MpmcChannel`] (any number of senders and receivers).
+//! messages), [`MpmcChannel`] (any number of senders and receivers) and
+//! [`ManyToOneChannel`] (variable-length messages from any number of
+//! senders to one receiver).
 //!
 //! ```no_run
 //! use interlink_core::RingConfig;
@@ -159,11 +161,13 @@ mod async_ends;
 mod bytes;
 mod create;
 mod error;
+mod many_to_one;
 mod mpmc;
 mod object;
 mod open;
 mod options;
 pub mod pool;
+mod request;
 pub mod sealed;
 mod shape;
 mod spsc;
@@ -174,9 +178,11 @@ pub use async_ends::{AsyncByteReceiver, AsyncByteSender, AsyncReceiver, AsyncSen
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use error::{ChannelError, Pending};
 pub use interlink_core::{RecvError, SendError};
+pub use many_to_one::{ManyToOne, ManyToOneChannel, ManyToOneReceiver, ManyToOneSender};
 pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 pub use object::{remove, Channel};
 pub use options::ChannelOptions;
+pub use request::{CallError, Client, ClientId, Request, Server, Serving};
 pub use shape::Shape;
 pub use spsc::{Receiver, Sender, Spsc, SpscChannel};
 pub use waiting::Waiting;
