@@ -79,7 +79,7 @@ fn eight_clients_every_answer_to_the_right_client() {
     let mut out = Vec::new();
     for _ in 0..CLIENTS * PER_CLIENT {
         let request = serving
-            .recv(&mut buf, Some(Duration::from_secs(30)))
+            .recv_timeout(&mut buf, Duration::from_secs(30))
             .unwrap();
         answer(&buf[..request.len], request.client.pid, &mut out);
         serving.respond(&request, request.tag + 1, &out).unwrap();
@@ -115,7 +115,7 @@ fn a_client_killed_mid_call_is_forgotten_and_reclaimed() {
     .unwrap();
     let mut buf = [0u8; 64];
     let request = serving
-        .recv(&mut buf, Some(Duration::from_secs(30)))
+        .recv_timeout(&mut buf, Duration::from_secs(30))
         .unwrap();
     assert_eq!(&buf[..request.len], b"are you there");
     assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
@@ -147,7 +147,7 @@ fn a_dead_server_is_reported_and_a_restarted_one_takes_over() {
             };
             let mut buf = [0u8; 64];
             for _ in 0..answers {
-                let Ok(request) = serving.recv(&mut buf, None) else {
+                let Ok(request) = serving.recv(&mut buf) else {
                     return 4;
                 };
                 let body = buf[..request.len].to_vec();

@@ -709,6 +709,6 @@ mod tests {
             assert_eq!(Kind::from_u32(k).unwrap() as u32, k);
         }
         assert_eq!(Kind::from_u32(0), None);
-        assert_eq!(Kind::from_u32(9), None);
+        assert_eq!(Kind::from_u32(10), None);
     }
 }

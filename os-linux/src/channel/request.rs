@@ -13,7 +13,7 @@
 //! let mut serving = server.serve()?;
 //! let mut buf = [0u8; 256];
 //! loop {
-//!     let request = serving.recv(&mut buf, None)?;
+//!     let request = serving.recv(&mut buf)?;
 //!     serving.respond(&request, 2, b"filled")?;
 //! }
 //!
@@ -163,11 +163,24 @@ pub struct Serving<'s> {
 }
 
 impl Serving<'_> {
-    /// Receives the next request, its body into `buf`, waiting at most
-    /// `timeout` (`None`: no limit). A malformed request (shorter than its
-    /// prefix, or longer than `buf` allows) is dropped with
-    /// [`RecvError::Corrupt`] / [`RecvError::BufferTooSmall`].
-    pub fn recv(
+    /// Receives the next request, its body into `buf`, waiting as long as
+    /// it takes. A malformed request (shorter than its prefix, or longer
+    /// than `buf` allows) is dropped with [`RecvError::Corrupt`] /
+    /// [`RecvError::BufferTooSmall`].
+    pub fn recv(&mut self, buf: &mut [u8]) -> Result<Request, RecvError> {
+        self.recv_within(buf, None)
+    }
+
+    /// [`Serving::recv`], waiting at most `timeout`.
+    pub fn recv_timeout(
+        &mut self,
+        buf: &mut [u8],
+        timeout: Duration,
+    ) -> Result<Request, RecvError> {
+        self.recv_within(buf, Some(timeout))
+    }
+
+    fn recv_within(
         &mut self,
         buf: &mut [u8],
         timeout: Option<Duration>,
