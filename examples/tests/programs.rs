@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Every program, by name, with its path.
-const PROGRAMS: [(&str, &str); 18] = [
+const PROGRAMS: [(&str, &str); 20] = [
     ("echo-client", env!("CARGO_BIN_EXE_echo-client")),
     ("echo-server", env!("CARGO_BIN_EXE_echo-server")),
+    ("engine-loop", env!("CARGO_BIN_EXE_engine-loop")),
     ("fifo-reader", env!("CARGO_BIN_EXE_fifo-reader")),
     ("fifo-writer", env!("CARGO_BIN_EXE_fifo-writer")),
+    ("frame-pool", env!("CARGO_BIN_EXE_frame-pool")),
     ("interlink-inspect", env!("CARGO_BIN_EXE_interlink-inspect")),
     ("ipc-bench", env!("CARGO_BIN_EXE_ipc-bench")),
     ("memfd-handoff", env!("CARGO_BIN_EXE_memfd-handoff")),
@@ -221,11 +223,13 @@ fn every_program_has_help_that_lists_its_arguments_and_options() {
     let expected: &[(&str, &[&str])] = &[
         ("echo-client", &["--tcp", "--unix", "<MESSAGES>"]),
         ("echo-server", &["--tcp", "--unix", "--clients"]),
+        ("engine-loop", &["serve", "feed", "status"]),
         ("fifo-reader", &["<PATH>", "--wait"]),
         (
             "fifo-writer",
             &["<PATH>", "[LINES]", "--pause-ms", "--wait"],
         ),
+        ("frame-pool", &["[FRAMES]"]),
         ("interlink-inspect", &["ls", "inspect", "rm", "gc"]),
         (
             "ipc-bench",
@@ -617,6 +621,54 @@ fn ring_daemon_feed_streams_instead_of_building_every_value() {
         "{d:?}"
     );
     std::fs::remove_file(&config).unwrap();
+}
+
+// -------------------------------------------------------------- engine-loop
+
+/// Three feeder processes fill the engine's three channels while it sleeps
+/// in one `epoll_wait` with a socket and a signalfd; a status request over
+/// the socket sees everything once it is drained, and SIGTERM ends the
+/// engine with exit code 0, the totals, and its channels' names removed.
+#[test]
+fn engine_loop_drains_three_channels_answers_the_socket_and_stops_on_sigterm() {
+    const COUNT: u64 = 100_000;
+    let exe = env!("CARGO_BIN_EXE_engine-loop");
+    let prefix = format!("/{}", unique("il-prog-engine"));
+    let socket = temp_path("il-prog-engine.sock");
+    let socket = socket.to_str().unwrap();
+    let mut engine = start(exe, &["serve", &prefix, socket]);
+    engine.line(false, |l| l.starts_with("ready:"));
+    let feeders: Vec<Running> = (0..3)
+        .map(|i| start(exe, &["feed", &prefix, &i.to_string(), &COUNT.to_string()]))
+        .collect();
+    for feeder in feeders {
+        let f = feeder.finish();
+        assert_eq!(f.code(), Some(0), "{f:?}");
+    }
+    let sum = 3 * COUNT * (COUNT + 1) / 2;
+    let expected = format!("items {} sum {sum}", 3 * COUNT);
+    // Sent is not yet received: ask until the engine has drained it all.
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let status = run(exe, &["status", socket]);
+        assert_eq!(status.code(), Some(0), "{status:?}");
+        if status.stdout().trim() == expected {
+            break;
+        }
+        assert!(Instant::now() < end, "last status: {status:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interlink_linux::signal::kill(engine.pid(), libc::SIGTERM).unwrap();
+    let e = engine.finish();
+    assert_eq!(e.code(), Some(0), "{e:?}");
+    assert!(e.out.last().unwrap().ends_with(&expected), "{e:?}");
+    for i in 0..3 {
+        let object = format!("/dev/shm{prefix}-{i}");
+        assert!(
+            !std::path::Path::new(&object).exists(),
+            "{object} left behind"
+        );
+    }
 }
 
 // ------------------------------------------------------------------ inspect
