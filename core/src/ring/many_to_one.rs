@@ -157,10 +157,12 @@ use crate::wait::{Deadline, Expired, Wait};
 
 mod consumer;
 mod producer;
+mod record;
 
 pub use crate::ring::{RecvError, SendError};
-pub use consumer::{Consumer, Record, RecordRef, SkipError, Stall};
+pub use consumer::{Consumer, SkipError, Stall};
 pub use producer::{Producer, Reservation};
+pub use record::{Record, RecordRef};
 
 /// The smallest capacity in bytes: room for two empty records.
 pub const MIN_CAPACITY: u32 = 64;

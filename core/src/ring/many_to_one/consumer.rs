@@ -2,17 +2,18 @@
 //! viewing it, waiting for one, and stepping over a claim whose producer
 //! stopped.
 
+use super::record::{Record, RecordRef};
 use super::*;
 use crate::foundation::atomics::spin_loop;
 
 /// Where the next message is: found and checked by [`Consumer::locate`].
 #[derive(Clone, Copy, Debug)]
-struct Located {
+pub(super) struct Located {
     /// Stream position of the record (its stamp).
-    at: u32,
-    tag: u32,
-    len: u32,
-    size: u32,
+    pub(super) at: u32,
+    pub(super) tag: u32,
+    pub(super) len: u32,
+    pub(super) size: u32,
 }
 
 /// A record the consumer waits on: claimed by a producer and not (yet)
@@ -175,7 +176,7 @@ impl<'a> Consumer<'a> {
 
     /// Moves past `size` bytes at once (padding, a cancelled record, a
     /// skipped one): producers may wait for that room.
-    fn step(&mut self, size: u32) {
+    pub(super) fn step(&mut self, size: u32) {
         self.head = self.head.wrapping_add(size);
         self.store_head();
     }
@@ -392,7 +393,7 @@ impl<'a> Consumer<'a> {
     #[inline]
     pub fn peek(&mut self) -> Result<Record<'_, 'a>, RecvError> {
         let at = self.locate_spinning(SPIN_LIMIT)?;
-        Ok(Record { consumer: self, at })
+        Ok(Record::new(self, at))
     }
 
     /// Hands up to `max` ready messages to `f`, in order, in place, then
@@ -427,11 +428,7 @@ impl<'a> Consumer<'a> {
     }
 
     fn view(&self, at: Located) -> RecordRef<'_> {
-        RecordRef {
-            ring: self.ring,
-            at,
-            _borrow: PhantomData,
-        }
+        RecordRef::new(self.ring, at)
     }
 
     /// What the consumer waits on, if it waits on an unfinished record:
@@ -540,128 +537,5 @@ impl<'a> Consumer<'a> {
 impl Drop for Consumer<'_> {
     fn drop(&mut self) {
         role::release(&self.ring.control().meta.consumer, self.holder);
-    }
-}
-
-/// A message in the ring, seen in place: valid for the borrow `'r`, during
-/// which no producer touches its bytes.
-#[derive(Clone, Copy)]
-pub struct RecordRef<'r> {
-    ring: ManyToOneRing<'r>,
-    at: Located,
-    _borrow: PhantomData<&'r [u8]>,
-}
-
-impl fmt::Debug for RecordRef<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordRef")
-            .field("tag", &self.at.tag)
-            .field("len", &self.at.len)
-            .finish()
-    }
-}
-
-impl<'r> RecordRef<'r> {
-    /// The message's tag.
-    pub fn tag(&self) -> u32 {
-        self.at.tag
-    }
-
-    /// Payload bytes.
-    pub fn len(&self) -> usize {
-        self.at.len as usize
-    }
-
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.at.len == 0
-    }
-
-    /// Copies payload bytes from `offset` into `dst`, as many as both hold;
-    /// returns how many (0 for an offset at or past the end). Atomic loads:
-    /// sound against any peer.
-    pub fn read(&self, offset: usize, dst: &mut [u8]) -> usize {
-        let n = self.len().saturating_sub(offset).min(dst.len());
-        if n == 0 {
-            return 0;
-        }
-        // n > 0, so offset < len < capacity: the sum fits in u32.
-        let at = self.at.at.wrapping_add((RECORD_OVERHEAD + offset) as u32);
-        self.ring.read_bytes(at, &mut dst[..n]);
-        n
-    }
-
-    /// The payload, in place in the ring (8-byte aligned). A view: sound
-    /// only against cooperating producers (see the module docs).
-    #[cfg(not(loom))]
-    pub fn as_slice(&self) -> &'r [u8] {
-        self.bytes(RECORD_OVERHEAD as u32, self.at.len)
-    }
-
-    /// Frame header and payload as they lie in the ring: exactly one
-    /// [`crate::codec`] stream frame. A view, as [`RecordRef::as_slice`].
-    #[cfg(not(loom))]
-    pub fn frame(&self) -> &'r [u8] {
-        self.bytes(STAMP_LEN as u32, HEADER_LEN as u32 + self.at.len)
-    }
-
-    #[cfg(not(loom))]
-    fn bytes(&self, offset: u32, len: u32) -> &'r [u8] {
-        // SAFETY: offset + len <= size <= the bytes to the end of the buffer
-        // (locate checked); the record is published and no producer writes
-        // it before the consumer releases it, which the borrow 'r outlasts.
-        unsafe {
-            core::slice::from_raw_parts(
-                self.ring.byte_ptr(self.at.at.wrapping_add(offset)),
-                len as usize,
-            )
-        }
-    }
-}
-
-/// The next message, borrowed from a [`Consumer`] by [`Consumer::peek`].
-/// It stays in the ring until [`Record::release`].
-pub struct Record<'c, 'a> {
-    consumer: &'c mut Consumer<'a>,
-    at: Located,
-}
-
-impl fmt::Debug for Record<'_, '_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.view().fmt(f)
-    }
-}
-
-impl Record<'_, '_> {
-    /// The message in place, for as long as `self` is borrowed.
-    pub fn view(&self) -> RecordRef<'_> {
-        self.consumer.view(self.at)
-    }
-
-    /// The message's tag.
-    pub fn tag(&self) -> u32 {
-        self.at.tag
-    }
-
-    /// Payload bytes.
-    pub fn len(&self) -> usize {
-        self.at.len as usize
-    }
-
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.at.len == 0
-    }
-
-    /// The payload in place; a view (see [`RecordRef::as_slice`]).
-    #[cfg(not(loom))]
-    pub fn as_slice(&self) -> &[u8] {
-        self.view().as_slice()
-    }
-
-    /// Frees the message for the producers.
-    #[inline]
-    pub fn release(self) {
-        self.consumer.step(self.at.size);
     }
 }
