@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Every program, by name, with its path.
-const PROGRAMS: [(&str, &str); 20] = [
+const PROGRAMS: [(&str, &str); 21] = [
+    ("async-service", env!("CARGO_BIN_EXE_async-service")),
     ("echo-client", env!("CARGO_BIN_EXE_echo-client")),
     ("echo-server", env!("CARGO_BIN_EXE_echo-server")),
     ("engine-loop", env!("CARGO_BIN_EXE_engine-loop")),
@@ -221,6 +222,7 @@ fn leftovers(name: &str) -> Vec<String> {
 #[test]
 fn every_program_has_help_that_lists_its_arguments_and_options() {
     let expected: &[(&str, &[&str])] = &[
+        ("async-service", &["serve", "feed"]),
         ("echo-client", &["--tcp", "--unix", "<MESSAGES>"]),
         ("echo-server", &["--tcp", "--unix", "--clients"]),
         ("engine-loop", &["serve", "feed", "status"]),
@@ -621,6 +623,38 @@ fn ring_daemon_feed_streams_instead_of_building_every_value() {
         "{d:?}"
     );
     std::fs::remove_file(&config).unwrap();
+}
+
+// ------------------------------------------------------------ async-service
+
+/// The tokio service answers a TCP client while it waits on its channel,
+/// then receives every value a blocking feeder process sends, and stops
+/// with their sum.
+#[test]
+fn async_service_answers_tcp_while_it_awaits_the_channel() {
+    use std::io::{BufRead, BufReader, Write};
+    const COUNT: u64 = 50_000;
+    let exe = env!("CARGO_BIN_EXE_async-service");
+    let name = format!("/{}", unique("il-prog-async"));
+    let mut service = start(exe, &["serve", &name, &COUNT.to_string()]);
+    let ready = service.line(false, |l| l.starts_with("ready:"));
+    let port: u16 = ready.rsplit(' ').next().unwrap().parse().unwrap();
+    // Nothing sent yet: the service is parked on the channel and the socket.
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.write_all(b"total\n").unwrap();
+    let mut reply = String::new();
+    BufReader::new(&tcp).read_line(&mut reply).unwrap();
+    assert!(reply.starts_with("items "), "{reply:?}");
+    let feeder = run(exe, &["feed", &name, &COUNT.to_string()]);
+    assert_eq!(feeder.code(), Some(0), "{feeder:?}");
+    let s = service.finish();
+    assert_eq!(s.code(), Some(0), "{s:?}");
+    let sum = COUNT * (COUNT + 1) / 2;
+    assert_eq!(
+        s.out.last().unwrap(),
+        &format!("received {COUNT} values, sum {sum}"),
+        "{s:?}"
+    );
 }
 
 // -------------------------------------------------------------- engine-loop
