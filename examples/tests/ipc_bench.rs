@@ -43,13 +43,14 @@ fn measures_the_selected_mechanisms() {
             "floor: cache line",
             "spsc ring (spin)",
             "spsc ring (futex)",
+            "spsc ring in a sysv segment (spin)",
             "pipe",
             "eventfd",
             "floor: memcpy"
         ]
     );
-    // Every mechanism that carries payloads has a positive rate at 64 B.
-    for row in &rows[2..5] {
+    // Every mechanism that streams payloads has a positive rate at 64 B.
+    for row in [&rows[2], &rows[3], &rows[5]] {
         let cells: Vec<&str> = row.split(',').collect();
         let p50: f64 = cells[1].parse().unwrap();
         let rate: f64 = cells[3].parse().unwrap();
@@ -58,6 +59,43 @@ fn measures_the_selected_mechanisms() {
     let chart = std::fs::read_to_string(&svg).unwrap();
     std::fs::remove_file(&svg).unwrap();
     assert!(chart.starts_with("<svg") && chart.contains("spsc ring (spin)"));
+}
+
+#[test]
+fn measures_this_sessions_mechanisms() {
+    let csv = ipc_bench(&[
+        "--only",
+        "many-to-one,block pool,sysv",
+        "--sizes",
+        "64",
+        "--round-trips",
+        "200",
+        "--format",
+        "csv",
+    ]);
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|r| r.split(',').collect())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        names,
+        [
+            "many-to-one ring (spin)",
+            "block pool 1 MiB hand-over (spin)",
+            "spsc ring in a sysv segment (spin)",
+            "sysv queue"
+        ]
+    );
+    for row in &rows {
+        let p50: f64 = row[1].parse().unwrap();
+        assert!(p50 > 0.0, "{row:?}");
+    }
+    // Only the many-to-one ring streams; the others are round trips only.
+    let rate: f64 = rows[0][3].parse().unwrap();
+    assert!(rate > 0.0, "{:?}", rows[0]);
+    assert!(rows[1..].iter().all(|r| r[3].is_empty()), "{csv}");
 }
 
 #[test]

@@ -29,6 +29,11 @@ pub trait Mechanism {
     fn max_message(&self) -> usize {
         usize::MAX
     }
+    /// Whether only round trips are measured (no streaming rows), for
+    /// mechanisms whose row is about the hand-over, not bulk transfer.
+    fn round_trip_only(&self) -> bool {
+        false
+    }
     /// Creates a connected pair for messages of exactly `size` bytes.
     fn pair(&self, size: usize) -> io::Result<Pair>;
 }

@@ -8,12 +8,15 @@ use std::sync::Arc;
 
 use interlink_core::blocking::Blocking;
 use interlink_core::bytes::{self, ByteRing};
+use interlink_core::many_to_one::{self, ManyToOneRing};
 use interlink_core::mpmc::{self, MpmcRing};
+use interlink_core::pool::{self, Handle, Pool, PoolConfig, Recipient};
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
 use interlink_core::{Holder, Plain, Region, RingConfig};
 use interlink_linux::futex::Futex;
 use interlink_linux::shm::Mapping;
 use interlink_linux::socket::SeqPacket;
+use interlink_linux::sysv;
 use interlink_linux::{eventfd, mq, pipe};
 
 use super::link::{Link, Mechanism, Pair};
@@ -28,12 +31,16 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
         Box::new(Mpmc { parked: true }),
         Box::new(Bytes { parked: false }),
         Box::new(Bytes { parked: true }),
+        Box::new(ManyToOne),
+        Box::new(PoolHandOver),
+        Box::new(SpscSysvSegment),
         Box::new(Pipe),
         Box::new(Fifo),
         Box::new(UnixStreamSocket),
         Box::new(UnixSeqpacket),
         Box::new(TcpLoopback),
         Box::new(MessageQueue),
+        Box::new(SysvQueue),
         Box::new(EventFd),
     ]
 }
@@ -452,25 +459,68 @@ fn other(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-/// Two shared mappings of `bytes` each, one ring per direction, kept mapped
-/// for as long as any link holds a clone.
+/// Where a ring's memory comes from.
+enum Memory {
+    /// An anonymous shared mapping (inherited across `fork`).
+    Mapping(Mapping),
+    /// A private System V segment, attached read-write (the attachment is
+    /// inherited across `fork`).
+    Segment(sysv::Segment),
+}
+
+impl Memory {
+    /// The start (writable) and length of the memory.
+    fn raw(&self) -> (*mut u8, usize) {
+        match self {
+            Memory::Mapping(m) => (m.as_ptr(), m.len()),
+            // A segment made by `Segment::create` is attached read-write.
+            Memory::Segment(s) => (s.as_ptr().cast_mut(), s.len()),
+        }
+    }
+}
+
+/// Shared memory areas (one per ring), kept mapped for as long as any
+/// link holds a clone.
 #[derive(Clone)]
-struct RingMemory(Arc<[Mapping; 2]>);
+struct RingMemory(Arc<[Memory]>);
 
 impl RingMemory {
+    /// Two anonymous shared mappings of `bytes` each: one ring per direction.
     fn new(bytes: usize) -> io::Result<Self> {
-        Ok(Self(Arc::new([
-            Mapping::anonymous(bytes)?,
-            Mapping::anonymous(bytes)?,
-        ])))
+        Self::mappings(&[bytes, bytes])
     }
 
-    /// Mapping `i` as a region for a ring handle that a link keeps.
+    /// One anonymous shared mapping per entry of `sizes`.
+    fn mappings(sizes: &[usize]) -> io::Result<Self> {
+        let maps = sizes
+            .iter()
+            .map(|&n| Ok(Memory::Mapping(Mapping::anonymous(n)?)))
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Self(maps.into()))
+    }
+
+    /// Two private System V segments of `bytes` each, removed once both
+    /// processes have detached.
+    fn sysv(bytes: usize) -> io::Result<Self> {
+        let make = || {
+            sysv::Segment::create(sysv::Key::PRIVATE, bytes, &sysv::SegmentOptions::new())
+                .map(Memory::Segment)
+                .map_err(other)
+        };
+        Ok(Self(Arc::new([make()?, make()?])))
+    }
+
+    /// Memory `i` as a region for a ring handle that a link keeps.
     fn region(&self, i: usize) -> io::Result<Region<'static>> {
-        // SAFETY: the mapping outlives the ring handles: every link holds a
-        // clone of this memory, declared after its handles so that it is
-        // dropped last.
-        unsafe { Region::from_raw(self.0[i].as_ptr(), self.0[i].len()) }.map_err(other)
+        let memory = self
+            .0
+            .get(i)
+            .ok_or_else(|| other(format!("no shared memory {i}")))?;
+        let (ptr, len) = memory.raw();
+        // SAFETY: the memory is readable and writable for `len` bytes and
+        // outlives the ring handles: every link holds a clone of it,
+        // declared after its handles so that it is dropped last.
+        unsafe { Region::from_raw(ptr, len) }.map_err(other)
     }
 }
 
@@ -479,10 +529,14 @@ fn slots_for<const W: usize>() -> u32 {
     ((1usize << 20) / (W * 8)).clamp(2, 1 << 14) as u32
 }
 
-fn spsc_pair<const W: usize>(parked: bool) -> io::Result<Pair> {
+fn spsc_pair<const W: usize>(parked: bool, backing: Backing) -> io::Result<Pair> {
     let parked = parked.then(|| Blocking::parking(Futex));
     let capacity = slots_for::<W>();
-    let memory = RingMemory::new(SpscRing::<Words<W>>::bytes_needed(capacity).map_err(other)?)?;
+    let bytes = SpscRing::<Words<W>>::bytes_needed(capacity).map_err(other)?;
+    let memory = match backing {
+        Backing::Anonymous => RingMemory::new(bytes)?,
+        Backing::Sysv => RingMemory::sysv(bytes)?,
+    };
     let ring =
         |i| SpscRing::<Words<W>>::init(memory.region(i)?, RingConfig::new(capacity)).map_err(other);
     let (down, up) = (ring(0)?, ring(1)?);
@@ -512,7 +566,32 @@ impl Mechanism for SpscSpin {
         1 << 16
     }
     fn pair(&self, size: usize) -> io::Result<Pair> {
-        spsc_sized(size, false)
+        spsc_sized(size, false, Backing::Anonymous)
+    }
+}
+
+/// Where the SPSC rings live.
+#[derive(Clone, Copy)]
+enum Backing {
+    /// Anonymous shared mappings.
+    Anonymous,
+    /// Private System V segments.
+    Sysv,
+}
+
+/// The spinning SPSC rings placed in System V segments instead of
+/// anonymous mappings: the same ring, other memory. Round trips only.
+pub struct SpscSysvSegment;
+
+impl Mechanism for SpscSysvSegment {
+    fn name(&self) -> &'static str {
+        "spsc ring in a sysv segment (spin)"
+    }
+    fn round_trip_only(&self) -> bool {
+        true
+    }
+    fn pair(&self, size: usize) -> io::Result<Pair> {
+        spsc_sized(size, false, Backing::Sysv)
     }
 }
 
@@ -531,16 +610,16 @@ impl Mechanism for SpscParked {
         1 << 16
     }
     fn pair(&self, size: usize) -> io::Result<Pair> {
-        spsc_sized(size, true)
+        spsc_sized(size, true, Backing::Anonymous)
     }
 }
 
 /// A ring pair whose element fits `size` bytes: 64 B, 4 KiB or 64 KiB.
-fn spsc_sized(size: usize, parked: bool) -> io::Result<Pair> {
+fn spsc_sized(size: usize, parked: bool, backing: Backing) -> io::Result<Pair> {
     match size {
-        0..=64 => spsc_pair::<8>(parked),
-        65..=4096 => spsc_pair::<512>(parked),
-        _ => spsc_pair::<8192>(parked),
+        0..=64 => spsc_pair::<8>(parked, backing),
+        65..=4096 => spsc_pair::<512>(parked, backing),
+        _ => spsc_pair::<8192>(parked, backing),
     }
 }
 
@@ -731,6 +810,235 @@ impl Mechanism for Bytes {
                 rx: down.consumer(child_id).map_err(other)?,
                 parked,
                 _memory: memory,
+            }),
+        })
+    }
+}
+
+// ------------------------------------------------- many-to-one, block pool
+
+/// Two many-to-one byte rings (1 MiB each), one per direction, each with
+/// one producer here: the cost of the multi-producer record protocol for
+/// variable-length records, spinning.
+pub struct ManyToOne;
+
+struct ManyToOneLink {
+    tx: many_to_one::Producer<'static>,
+    rx: many_to_one::Consumer<'static>,
+    _memory: RingMemory,
+}
+
+impl Link for ManyToOneLink {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.tx.try_send(0, msg) {
+                Ok(()) => return Ok(()),
+                Err(many_to_one::SendError::Full) => backoff.snooze(),
+                Err(e) => return Err(other(format!("{e:?}"))),
+            }
+        }
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.rx.try_recv(buf) {
+                Ok((_, len)) => return expect_len(len, buf.len()),
+                // Stalled: the producer claimed the record and is
+                // descheduled mid-copy; with a live peer that is transient.
+                Err(many_to_one::RecvError::Empty | many_to_one::RecvError::Stalled { .. }) => {
+                    backoff.snooze()
+                }
+                Err(e) => return Err(other(format!("{e:?}"))),
+            }
+        }
+    }
+}
+
+impl Mechanism for ManyToOne {
+    fn name(&self) -> &'static str {
+        "many-to-one ring (spin)"
+    }
+    fn max_message(&self) -> usize {
+        1 << 16
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        const CAPACITY: u32 = 1 << 20;
+        let memory = RingMemory::new(ManyToOneRing::bytes_needed(CAPACITY).map_err(other)?)?;
+        let ring =
+            |i| ManyToOneRing::init(memory.region(i)?, RingConfig::new(CAPACITY)).map_err(other);
+        let (down, up) = (ring(0)?, ring(1)?);
+        // Role ids for the two ends (the child is forked later).
+        let (parent_id, child_id) = (Holder::fixed::<1>(), Holder::fixed::<2>());
+        Ok(Pair {
+            parent: Box::new(ManyToOneLink {
+                tx: down.producer(parent_id),
+                rx: up.consumer(parent_id).map_err(other)?,
+                _memory: memory.clone(),
+            }),
+            child: Box::new(ManyToOneLink {
+                tx: up.producer(child_id),
+                rx: down.consumer(child_id).map_err(other)?,
+                _memory: memory,
+            }),
+        })
+    }
+}
+
+/// Bytes in a block of the pool row: a message this large is handed over,
+/// never copied.
+const POOL_BLOCK: u32 = 1 << 20;
+/// Blocks in the pool row's pool.
+const POOL_BLOCKS: u32 = 4;
+
+/// A shared block pool of 1 MiB blocks: a message is a block lent, handed
+/// off to the peer, its 12-byte handle sent over an SPSC ring, accepted
+/// and released. The payload is not touched: this is the cost of handing
+/// over a block of any size. Round trips only.
+pub struct PoolHandOver;
+
+struct PoolLink {
+    pool: Pool<'static>,
+    /// This end's holder id and its peer's.
+    me: u32,
+    peer: u32,
+    tx: Producer<'static, Handle>,
+    rx: Consumer<'static, Handle>,
+    _memory: RingMemory,
+}
+
+impl Link for PoolLink {
+    fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
+        let mut backoff = Backoff::new();
+        let loan = loop {
+            match self.pool.try_loan(self.me) {
+                Ok(loan) => break loan,
+                // The peer has not released its blocks yet: transient.
+                Err(pool::LoanError::Exhausted(_)) => backoff.snooze(),
+                Err(e) => return Err(other(e)),
+            }
+        };
+        let handle = loan
+            .hand_off(POOL_BLOCK, Recipient::Holder(self.peer))
+            .map_err(other)?;
+        let mut backoff = Backoff::new();
+        loop {
+            match self.tx.try_send(handle) {
+                Ok(()) => return Ok(()),
+                Err(interlink_core::SendError::Full) => backoff.snooze(),
+                Err(e) => return Err(other(format!("{e:?}"))),
+            }
+        }
+    }
+    fn recv(&mut self, _buf: &mut [u8]) -> io::Result<()> {
+        let mut backoff = Backoff::new();
+        let handle = loop {
+            match self.rx.try_recv() {
+                Ok(handle) => break handle,
+                Err(interlink_core::RecvError::Empty) => backoff.snooze(),
+                Err(e) => return Err(other(format!("{e:?}"))),
+            }
+        };
+        let sample = self.pool.accept(&handle, self.me).map_err(other)?;
+        // Dropping the sample releases the block.
+        expect_len(sample.len(), POOL_BLOCK as usize)
+    }
+}
+
+impl Mechanism for PoolHandOver {
+    fn name(&self) -> &'static str {
+        "block pool 1 MiB hand-over (spin)"
+    }
+    fn round_trip_only(&self) -> bool {
+        true
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        const SLOTS: u32 = 16;
+        let ring_bytes = SpscRing::<Handle>::bytes_needed(SLOTS).map_err(other)?;
+        let pool_bytes = Pool::bytes_needed(POOL_BLOCKS, POOL_BLOCK).map_err(other)?;
+        let memory = RingMemory::mappings(&[ring_bytes, ring_bytes, pool_bytes])?;
+        let ring =
+            |i| SpscRing::<Handle>::init(memory.region(i)?, RingConfig::new(SLOTS)).map_err(other);
+        let (down, up) = (ring(0)?, ring(1)?);
+        let pool = Pool::init(memory.region(2)?, PoolConfig::new(POOL_BLOCKS, POOL_BLOCK))
+            .map_err(other)?;
+        let (parent_id, child_id) = (Holder::fixed::<1>(), Holder::fixed::<2>());
+        Ok(Pair {
+            parent: Box::new(PoolLink {
+                pool,
+                me: parent_id.get(),
+                peer: child_id.get(),
+                tx: down.producer(parent_id).map_err(other)?,
+                rx: up.consumer(parent_id).map_err(other)?,
+                _memory: memory.clone(),
+            }),
+            child: Box::new(PoolLink {
+                pool,
+                me: child_id.get(),
+                peer: parent_id.get(),
+                tx: up.producer(child_id).map_err(other)?,
+                rx: down.consumer(child_id).map_err(other)?,
+                _memory: memory,
+            }),
+        })
+    }
+}
+
+// ------------------------------------------------------------ sysv queue
+
+/// One System V message queue carrying both directions: type 1 down
+/// (parent → child), type 2 up. Blocking in the kernel. Round trips only.
+pub struct SysvQueue;
+
+struct SysvQueueLink {
+    queue: Arc<sysv::Queue>,
+    /// The message types this end sends and receives.
+    out: i64,
+    inc: i64,
+}
+
+impl Link for SysvQueueLink {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.queue.send(self.out, msg).map_err(other)
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let got = self
+            .queue
+            .recv(sysv::Select::Type(self.inc), buf)
+            .map_err(other)?;
+        expect_len(got.len, buf.len())
+    }
+}
+
+impl Mechanism for SysvQueue {
+    fn name(&self) -> &'static str {
+        "sysv queue"
+    }
+    fn max_message(&self) -> usize {
+        // The machine's limit (/proc/sys/kernel/msgmax), 8192 by default.
+        sysv::SysvLimit::MsgMax
+            .current()
+            .map_or(8192, |n| n as usize)
+    }
+    fn round_trip_only(&self) -> bool {
+        true
+    }
+    fn pair(&self, _size: usize) -> io::Result<Pair> {
+        // The parent's handle removes the queue when dropped, after the
+        // child has forked and exited.
+        let queue = Arc::new(
+            sysv::Queue::create(sysv::Key::PRIVATE, &sysv::QueueOptions::new()).map_err(other)?,
+        );
+        Ok(Pair {
+            parent: Box::new(SysvQueueLink {
+                queue: queue.clone(),
+                out: 1,
+                inc: 2,
+            }),
+            child: Box::new(SysvQueueLink {
+                queue,
+                out: 2,
+                inc: 1,
             }),
         })
     }

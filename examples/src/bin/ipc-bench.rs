@@ -220,8 +220,9 @@ fn main() -> ExitCode {
         };
         let mut streams = Vec::new();
         for &size in &sizes {
-            // eventfd and the floor carry no payload: streaming is not theirs.
-            if size > mech.max_message() || mech.max_message() <= 8 {
+            // eventfd and the floor carry no payload: streaming is not
+            // theirs; nor is it for round-trip-only rows.
+            if size > mech.max_message() || mech.max_message() <= 8 || mech.round_trip_only() {
                 streams.push(None);
                 continue;
             }
