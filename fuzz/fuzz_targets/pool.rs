@@ -278,13 +278,12 @@ fn step(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, mapping: &
             st.seq += 1;
             let how = input.byte();
             let (loan, _, published) = &mut st.loans[i];
-            let fits = if how & 1 == 0 {
-                loan.write_at(0, &bytes)
-            } else if len <= bs && t0 {
+            // The view only while every peer cooperates.
+            let fits = if how & 1 == 1 && len <= bs && t0 {
                 loan.as_mut_slice()[..len].copy_from_slice(&bytes);
                 true
             } else {
-                false
+                loan.write_at(0, &bytes)
             };
             assert_eq!(fits, len <= bs);
             match loan.publish(len as u32) {
