@@ -141,6 +141,8 @@ fn step(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, mapping: &
                 let timeout = Hostile::timeout(input);
                 st.producers[p].send(tag, &data, &b, Some(timeout))
             };
+            // A queued peer write may have landed inside the wait.
+            let t = t && !hostile.wrote();
             match r {
                 Ok(()) => {
                     if t {
@@ -206,6 +208,7 @@ fn step(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, mapping: &
                 let timeout = Hostile::timeout(input);
                 c.recv(&mut buf, &b, Some(timeout))
             };
+            let t = t && !hostile.wrote();
             if !t {
                 if let Ok((_, n)) = r {
                     assert!(n <= size);
