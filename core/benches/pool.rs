@@ -55,7 +55,7 @@ fn pool_handoff(len: usize, touch: bool) -> Duration {
         || {
             for _ in 0..COUNT {
                 let mut loan = loop {
-                    match pool.try_loan(1) {
+                    match pool.try_loan(Holder::fixed::<1>()) {
                         Ok(loan) => break loan,
                         Err(_) => spin_loop(),
                     }
@@ -63,7 +63,9 @@ fn pool_handoff(len: usize, touch: bool) -> Duration {
                 if touch {
                     loan.as_mut_slice().copy_from_slice(&src);
                 }
-                let h = loan.hand_off(len as u32, Recipient::Holder(2)).unwrap();
+                let h = loan
+                    .hand_off(len as u32, Recipient::Holder(Holder::fixed::<2>()))
+                    .unwrap();
                 while tx.try_send(h).is_err() {
                     spin_loop();
                 }
@@ -77,7 +79,7 @@ fn pool_handoff(len: usize, touch: bool) -> Duration {
                         Err(_) => spin_loop(),
                     }
                 };
-                let sample = pool.accept(&h, 2).unwrap();
+                let sample = pool.accept(&h, Holder::fixed::<2>()).unwrap();
                 if touch {
                     dst.copy_from_slice(sample.as_slice());
                 }

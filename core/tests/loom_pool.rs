@@ -12,6 +12,7 @@
 #![cfg(loom)]
 
 use interlink_core::pool::{Handle, HandleError, LoanError, Pool, PoolConfig, Recipient};
+use interlink_core::Holder;
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
@@ -21,6 +22,11 @@ mod common;
 use common::{model, model_bounded, Memory};
 
 const BLOCK: u32 = 64;
+
+/// The holder with id `id` (nonzero, at most `Holder::MAX`).
+fn holder(id: u32) -> Holder {
+    Holder::new(id).unwrap()
+}
 
 /// What the models share: the pool's memory and a shadow cell per block.
 struct World {
@@ -59,7 +65,7 @@ impl World {
 
 /// Lends a block to `holder`, writes `value` into it, shares it with each
 /// of `to` and drops the loan; `None` if the pool was exhausted.
-fn publish(world: &World, holder: u32, value: u32, to: &[Recipient]) -> Option<Handle> {
+fn publish(world: &World, holder: Holder, value: u32, to: &[Recipient]) -> Option<Handle> {
     let pool = world.pool();
     let mut loan = match pool.try_loan(holder) {
         Ok(loan) => loan,
@@ -83,12 +89,12 @@ fn two_lenders_never_share_a_block() {
         let w2 = world.clone();
         let t = thread::spawn(move || {
             let pool = w2.pool();
-            if let Ok(loan) = pool.try_loan(2) {
+            if let Ok(loan) = pool.try_loan(holder(2)) {
                 w2.write(loan.index(), 2);
             }
         });
         let pool = world.pool();
-        if let Ok(loan) = pool.try_loan(1) {
+        if let Ok(loan) = pool.try_loan(holder(1)) {
             world.write(loan.index(), 1);
         }
         t.join().unwrap();
@@ -103,16 +109,16 @@ fn two_lenders_never_share_a_block() {
 fn a_block_is_not_lent_again_while_a_reader_holds_it() {
     model(|| {
         let world = World::new(1);
-        let h = publish(&world, 1, 7, &[Recipient::Holder(2)]).unwrap();
+        let h = publish(&world, holder(1), 7, &[Recipient::Holder(holder(2))]).unwrap();
         let w2 = world.clone();
         let reader = thread::spawn(move || {
             let pool = w2.pool();
-            let s = pool.accept(&h, 2).unwrap();
+            let s = pool.accept(&h, holder(2)).unwrap();
             assert_eq!(w2.read(h.index), 7);
             drop(s);
         });
         // The next message, if a block is free.
-        let _ = publish(&world, 1, 8, &[]);
+        let _ = publish(&world, holder(1), 8, &[]);
         reader.join().unwrap();
         assert_eq!(world.pool().census().free, 1);
     });
@@ -125,30 +131,39 @@ fn a_block_is_not_lent_again_while_a_reader_holds_it() {
 fn fan_out_references_free_the_block_after_the_last_reader() {
     model_bounded(2, || {
         let world = World::new(1);
-        let h = publish(&world, 1, 5, &[Recipient::Holder(2), Recipient::Anyone]).unwrap();
+        let h = publish(
+            &world,
+            holder(1),
+            5,
+            &[Recipient::Holder(holder(2)), Recipient::Anyone],
+        )
+        .unwrap();
         let readers: Vec<_> = [2u32, 3]
             .into_iter()
             .map(|id| {
                 let w = world.clone();
                 thread::spawn(move || {
                     let pool = w.pool();
-                    let s = pool.accept(&h, id).unwrap();
+                    let s = pool.accept(&h, holder(id)).unwrap();
                     assert_eq!(w.read(h.index), 5);
                     drop(s);
                 })
             })
             .collect();
-        let relent = publish(&world, 1, 6, &[]);
+        let relent = publish(&world, holder(1), 6, &[]);
         for r in readers {
             r.join().unwrap();
         }
         let pool = world.pool();
         if relent.is_none() {
-            assert!(pool.try_loan(1).is_ok(), "freed after the last reader");
+            assert!(
+                pool.try_loan(holder(1)).is_ok(),
+                "freed after the last reader"
+            );
         }
         // Accepted already; stale once the block was lent again.
         assert!(matches!(
-            pool.accept(&h, 3),
+            pool.accept(&h, holder(3)),
             Err(HandleError::NotShared | HandleError::Stale { .. })
         ));
     });
@@ -163,7 +178,7 @@ fn fan_out_references_free_the_block_after_the_last_reader() {
 fn reclaim_takes_back_a_dead_holders_blocks_between_steps() {
     for died_after in 0..3 {
         model_bounded(2, move || {
-            const DEAD: u32 = 9;
+            const DEAD: Holder = Holder::fixed::<9>();
             let world = World::new(2);
             // The holder that dies: its last step, then nothing.
             match died_after {
@@ -177,16 +192,16 @@ fn reclaim_takes_back_a_dead_holders_blocks_between_steps() {
                     publish(&world, DEAD, 9, &[Recipient::Anyone]).unwrap();
                 }
                 _ => {
-                    let h = publish(&world, 1, 9, &[Recipient::Holder(DEAD)]).unwrap();
+                    let h = publish(&world, holder(1), 9, &[Recipient::Holder(DEAD)]).unwrap();
                     world.pool().accept(&h, DEAD).unwrap().keep();
                 }
             }
             let w = world.clone();
-            let reclaimer = thread::spawn(move || w.pool().reclaim(|h| h != DEAD));
+            let reclaimer = thread::spawn(move || w.pool().reclaim(|id| id != DEAD.get()));
             // A live lender and reader keep going meanwhile.
-            if let Some(h) = publish(&world, 1, 4, &[Recipient::Holder(2)]) {
+            if let Some(h) = publish(&world, holder(1), 4, &[Recipient::Holder(holder(2))]) {
                 let pool = world.pool();
-                let s = pool.accept(&h, 2).unwrap();
+                let s = pool.accept(&h, holder(2)).unwrap();
                 assert_eq!(world.read(h.index), 4);
                 drop(s);
             }
@@ -204,13 +219,13 @@ fn reclaim_takes_back_a_dead_holders_blocks_between_steps() {
 #[test]
 fn an_accept_racing_a_reclaim_and_a_new_loan_never_takes_the_new_life() {
     model_bounded(2, || {
-        const DEAD: u32 = 9;
+        const DEAD: Holder = Holder::fixed::<9>();
         let world = World::new(1);
         let old = publish(&world, DEAD, 1, &[Recipient::Anyone]).unwrap();
         let w = world.clone();
         let reader = thread::spawn(move || {
             let pool = w.pool();
-            match pool.accept(&old, 2) {
+            match pool.accept(&old, holder(2)) {
                 Ok(s) => {
                     assert_eq!(w.read(old.index), 1);
                     drop(s);
@@ -221,14 +236,14 @@ fn an_accept_racing_a_reclaim_and_a_new_loan_never_takes_the_new_life() {
             }
         });
         let pool = world.pool();
-        pool.reclaim(|h| h != DEAD);
-        let new = publish(&world, 1, 2, &[Recipient::Anyone]);
+        pool.reclaim(|id| id != DEAD.get());
+        let new = publish(&world, holder(1), 2, &[Recipient::Anyone]);
         // Whether the old handle was accepted (before the reclaim) or not,
         // its reader read the old value only (checked in the thread).
         reader.join().unwrap();
         if let Some(new) = new {
             // The new life's reference is still there for its reader.
-            let s = pool.accept(&new, 3).unwrap();
+            let s = pool.accept(&new, holder(3)).unwrap();
             assert_eq!(world.read(new.index), 2);
             drop(s);
         }

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 use interlink_core::spsc::{self, Consumer, Producer, SpscRing};
 use interlink_core::Holder;
-use interlink_core::{ChunkError, RecvError, SendError, RoleError};
+use interlink_core::{ChunkError, RecvError, RoleError, SendError};
 use interlink_fuzz::{blocking, Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
 

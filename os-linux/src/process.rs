@@ -54,6 +54,12 @@ impl Child {
         self.pid as u32
     }
 
+    /// The child as a [`Holder`] (its pid): the id it records for what it
+    /// holds, e.g. the recipient of a pool reference addressed to it.
+    pub fn holder(&self) -> Holder {
+        holder_of(self.pid())
+    }
+
     /// Waits for the child to end.
     pub fn wait(mut self) -> Result<Exit, OsError> {
         self.reap()

@@ -119,7 +119,7 @@ fn one_publisher_four_subscribers_share_1mib_samples() {
         stamp(loan.as_mut_slice(), seq);
         loan.publish(MIB).unwrap();
         for (sub, tx) in subs.iter().zip(&mut txs) {
-            let h = loan.share(Recipient::Holder(sub.pid())).unwrap();
+            let h = loan.share(Recipient::Holder(sub.holder())).unwrap();
             tx.send_timeout(h, WAIT).unwrap();
         }
     }
@@ -167,9 +167,9 @@ fn a_killed_subscriber_gives_its_blocks_back() {
             Ok(mut loan) => {
                 stamp(loan.as_mut_slice(), seq);
                 loan.publish(SIZE).unwrap();
-                let h = loan.share(Recipient::Holder(a.pid())).unwrap();
+                let h = loan.share(Recipient::Holder(a.holder())).unwrap();
                 ta.send_timeout(h, WAIT).unwrap();
-                loan.share(Recipient::Holder(b.pid())).unwrap();
+                loan.share(Recipient::Holder(b.holder())).unwrap();
                 tb.send_timeout(h, WAIT).unwrap();
                 seq += 1;
             }
@@ -204,7 +204,7 @@ fn a_killed_subscriber_gives_its_blocks_back() {
     for _ in 0..AFTER {
         let mut loan = p.loan_timeout(Some(WAIT)).unwrap();
         stamp(loan.as_mut_slice(), seq);
-        let h = loan.hand_off(SIZE, Recipient::Holder(b.pid())).unwrap();
+        let h = loan.hand_off(SIZE, Recipient::Holder(b.holder())).unwrap();
         tb.send_timeout(h, WAIT).unwrap();
         seq += 1;
     }
@@ -275,7 +275,7 @@ fn forged_and_stale_handles_are_refused_in_another_process() {
     let mut loan = p.try_loan().unwrap();
     loan.as_mut_slice()[..7].copy_from_slice(b"genuine");
     let good = loan.publish(7).unwrap();
-    loan.share(Recipient::Holder(child.pid())).unwrap();
+    loan.share(Recipient::Holder(child.holder())).unwrap();
     drop(loan);
     for forged in [
         Handle { index: 7, ..good },

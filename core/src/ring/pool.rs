@@ -5,17 +5,17 @@
 //!
 //! ```
 //! use interlink_core::pool::{Pool, PoolConfig, Recipient};
-//! use interlink_core::Region;
+//! use interlink_core::{Holder, Region};
 //!
 //! # #[repr(C, align(4096))] struct Mem([u8; 16384]);
 //! # let mut mem = Mem([0; 16384]);
 //! let pool = Pool::init(Region::new(&mut mem.0), PoolConfig::new(4, 1024))?;
 //! // The sender (holder id 7, a pid for processes) writes in place...
-//! let mut loan = pool.try_loan(7)?;
+//! let mut loan = pool.try_loan(Holder::fixed::<7>())?;
 //! loan.as_mut_slice()[..5].copy_from_slice(b"frame");
 //! let handle = loan.hand_off(5, Recipient::Anyone)?; // 12 bytes, `Plain`
 //! // ... sends `handle` over any ring; the receiver (id 9) reads in place.
-//! let sample = pool.accept(&handle, 9)?;
+//! let sample = pool.accept(&handle, Holder::fixed::<9>())?;
 //! assert_eq!(sample.as_slice(), b"frame");
 //! drop(sample); // released: the block is free again
 //! assert_eq!(pool.census().free, 4);
@@ -118,6 +118,7 @@ use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
 use crate::foundation::atomics::{init_atomic, AtomicU32, Ordering};
+use crate::foundation::holder::Holder;
 use crate::foundation::layout::{
     AttachError, Fingerprint, Header, HeaderFields, HeaderSnapshot, InitError, Kind,
 };
@@ -550,14 +551,6 @@ impl<'a> Pool<'a> {
                 .add(self.geometry.data + index as usize * self.geometry.stride)
         }
     }
-}
-
-/// Whether `holder` may be recorded: nonzero, below [`ADDRESSED`].
-fn check_holder(holder: u32) -> Result<(), HandleError> {
-    if holder == 0 || holder > HOLDER_MASK {
-        return Err(HandleError::BadHolder { holder });
-    }
-    Ok(())
 }
 
 /// What `Ordering` a successful claim of a holder word uses.

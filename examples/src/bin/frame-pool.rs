@@ -80,7 +80,7 @@ fn camera(frames: u64) -> cli::Result {
         draw(loan.as_mut_slice(), n);
         loan.publish(FRAME)?;
         for (consumer, tx) in consumers.iter().zip(&mut senders) {
-            let handle = loan.share(Recipient::Holder(consumer.pid()))?;
+            let handle = loan.share(Recipient::Holder(consumer.holder()))?;
             tx.send_timeout(handle, WAIT)?;
         }
     }

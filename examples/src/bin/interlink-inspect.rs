@@ -193,6 +193,9 @@ fn row(o: &Object) -> String {
             if s.unrecorded_users {
                 roles.push("users=overflow".to_owned());
             }
+            if let Some(n) = s.skipped {
+                roles.push(format!("skipped={n}"));
+            }
             let fill = s.fill.map_or("?".to_owned(), |f| f.to_string());
             let status = if s.problems.is_empty() {
                 status.to_owned()
@@ -268,6 +271,9 @@ fn inspect_one(name: &str) -> Result<ExitCode, String> {
             }
             if let Some(fill) = s.fill {
                 println!("fill:      {fill} of {}", s.header.capacity);
+            }
+            if let Some(skipped) = s.skipped {
+                println!("skipped:   {skipped} records (producers that died mid-record)");
             }
             for p in &s.problems {
                 println!("CORRUPT:   {p}");

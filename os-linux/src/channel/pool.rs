@@ -114,7 +114,7 @@ impl<const SIZE: u32> Channel<Blocks<SIZE>> {
     pub fn pool(&self) -> Result<PoolHandle<'_>, ChannelError> {
         Ok(PoolHandle {
             pool: self.attached(|region, _check| Pool::attach(region, SIZE, 0))?,
-            holder: process::current_pid(),
+            holder: process::holder(),
             patience: self.patience,
         })
     }
@@ -125,7 +125,7 @@ impl<const SIZE: u32> Channel<Blocks<SIZE>> {
 #[derive(Clone, Copy, Debug)]
 pub struct PoolHandle<'c> {
     pool: Pool<'c>,
-    holder: u32,
+    holder: Holder,
     patience: Patience,
 }
 
@@ -213,7 +213,7 @@ impl<'c> PoolHandle<'c> {
 
     /// The holder id this handle records (this process's pid when it was
     /// made).
-    pub fn holder(&self) -> u32 {
+    pub fn holder(&self) -> Holder {
         self.holder
     }
 

@@ -50,8 +50,9 @@ impl fmt::Display for Pid {
 /// A role recorded in a structure and its holder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Role {
-    /// `"producer"`, `"consumer"`, or `"user"` (an MPMC ring's users
-    /// table: one entry per recorded user, free words left out).
+    /// `"producer"`, `"consumer"`, or `"user"` (an MPMC ring's or a
+    /// pool's users table: one entry per recorded user, free words left
+    /// out).
     pub role: &'static str,
     /// The holder (pid 0: the role is free).
     pub holder: Pid,
@@ -70,10 +71,15 @@ pub struct Summary {
     /// kinds it cannot look inside).
     pub roles: Vec<Role>,
     /// Whether the structure may have users it does not record (an MPMC
-    /// ring whose users table overflowed): it is then never stale.
+    /// ring or a pool whose users table overflowed): it is then never
+    /// stale.
     pub unrecorded_users: bool,
-    /// Elements (or bytes) in the structure now, where known.
+    /// Elements (or bytes) in the structure now, where known; for a pool,
+    /// the blocks held.
     pub fill: Option<u32>,
+    /// Records a many-to-one ring's consumer skipped (claims whose
+    /// producer died mid-record; a wrapping count), for that kind only.
+    pub skipped: Option<u32>,
     /// Inconsistencies found below the header (indices out of range).
     pub problems: Vec<String>,
 }
@@ -145,6 +151,9 @@ impl fmt::Display for State {
                 if s.unrecorded_users {
                     f.write_str(", more users than recorded")?;
                 }
+                if let Some(n) = s.skipped.filter(|&n| n != 0) {
+                    write!(f, ", {n} records skipped")?;
+                }
                 Ok(())
             }
         }
@@ -171,8 +180,8 @@ impl Object {
     }
 
     /// Whether nobody can be using the object: a valid object whose
-    /// creator is recorded and dead and whose every role (for an MPMC ring:
-    /// every recorded user) is free or held by a dead process, or an
+    /// creator is recorded and dead and whose every role (for an MPMC ring or a
+    /// pool: every recorded user) is free or held by a dead process, or an
     /// incomplete one older than [`INCOMPLETE_GRACE`], or an
     /// [`State::Unfinished`] one that nobody claims and whose creator is
     /// dead (or that is older than [`INCOMPLETE_GRACE`]). "Dead" as

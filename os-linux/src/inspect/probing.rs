@@ -5,7 +5,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, SystemTime};
 
 use interlink_core::layout::{state, Header, HeaderSnapshot, Kind, LAYOUT_VERSION, MAGIC};
-use interlink_core::{bytes, mpmc, spsc, AttachError, Region};
+use interlink_core::pool::Pool;
+use interlink_core::{bytes, many_to_one, mpmc, spsc, AttachError, Region};
 
 use super::{Object, Pid, Role, State, Summary, HEADER_LEN};
 use crate::mapping::{pread_full, PrivateCopy};
@@ -85,7 +86,7 @@ pub fn probe(name: &str) -> Result<Object, ShmError> {
     // Holders are judged by the object's presence locks first.
     let holders = crate::liveness::Judge::onlooker(fd).ok();
     Ok(object(crate::liveness::judging(holders, || {
-        judge(header, &copy.region(), size)
+        judge(header, copy.region(), size)
     })))
 }
 
@@ -122,7 +123,9 @@ pub(crate) fn header_of(
 /// Judges a header (and, for kinds this build can read, what follows it).
 /// `region` is a private copy of the object's start, of its length or the
 /// header's, whichever is less (see [`probe`]); `size` the object's size.
-fn judge(header: HeaderSnapshot, region: &Region<'_>, size: u64) -> State {
+fn judge(header: HeaderSnapshot, region: Region<'_>, size: u64) -> State {
+    let owned = region;
+    let region = &owned;
     if header.magic != MAGIC {
         return if header.magic == 0 && header.state == state::INITIALISING {
             State::Incomplete {
@@ -162,23 +165,48 @@ fn judge(header: HeaderSnapshot, region: &Region<'_>, size: u64) -> State {
                     holder: Pid::check(s.consumer),
                 },
             ];
-            (roles, false, s.fill())
+            (roles, false, s.fill(), None)
         }),
+        Kind::ManyToOne => many_to_one::status(region).map(|s| {
+            let consumer = Role {
+                role: "consumer",
+                holder: Pid::check(s.consumer),
+            };
+            (vec![consumer], false, s.fill(), Some(s.skipped))
+        }),
+        // A pool's users table, read from the copy (attached with the
+        // geometry and type its header records); its fill is the blocks
+        // held.
+        Kind::Pool => Pool::probe(region)
+            .and_then(|(_, block_size)| Pool::attach(owned, block_size, header.element.type_id))
+            .map(|p| {
+                let users = p.users();
+                let roles = users.holders().map(|pid| Role {
+                    role: "user",
+                    holder: Pid::check(pid),
+                });
+                let held = p.blocks() - p.census().free;
+                (roles.collect(), users.overflow, Some(held), None)
+            }),
         Kind::Mpmc => mpmc::status(region).map(|s| {
             let users = s.users.holders().map(|pid| Role {
                 role: "user",
                 holder: Pid::check(pid),
             });
-            (users.collect(), s.users.overflow, s.fill())
+            (users.collect(), s.users.overflow, s.fill(), None)
         }),
         _ => header
             .validate(kind, header.element)
-            .map(|()| (Vec::new(), false, None)),
+            .map(|()| (Vec::new(), false, None, None)),
     };
     match checked {
-        Ok((roles, unrecorded_users, fill)) => {
+        Ok((roles, unrecorded_users, fill, skipped)) => {
             let mut problems = Vec::new();
-            if matches!(kind, Kind::Spsc | Kind::Bytes | Kind::Mpmc) && fill.is_none() {
+            if matches!(
+                kind,
+                Kind::Spsc | Kind::Bytes | Kind::Mpmc | Kind::ManyToOne
+            ) && fill.is_none()
+            {
                 problems.push("indices say more in the ring than its capacity".to_owned());
             }
             // Shorter: truncated; longer: grown by a peer. Either way
@@ -196,6 +224,7 @@ fn judge(header: HeaderSnapshot, region: &Region<'_>, size: u64) -> State {
                 roles,
                 unrecorded_users,
                 fill,
+                skipped,
                 problems,
             })
         }

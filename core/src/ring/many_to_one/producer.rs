@@ -236,6 +236,9 @@ impl<'a> Producer<'a> {
         for _ in 0..4 {
             let c = self.ring.control();
             let tail = c.tail.index.load(Ordering::Acquire);
+            if !(tail as usize).is_multiple_of(RECORD_ALIGN) {
+                return Err(SendError::Corrupt);
+            }
             let to_end = self.ring.capacity - (tail & (self.ring.capacity - 1));
             if size > to_end {
                 // Pad honestly first, as a claim would.
@@ -246,7 +249,11 @@ impl<'a> Producer<'a> {
                 }
             }
             let head = c.head.index.load(Ordering::Acquire);
-            if self.ring.capacity - tail.wrapping_sub(head) < size {
+            // Checked as a claim checks them: a peer's head is no bound.
+            let Ok(used) = span(tail, head, self.ring.capacity) else {
+                return Err(SendError::Corrupt);
+            };
+            if self.ring.capacity - used < size {
                 return Err(SendError::Full);
             }
             if c.tail

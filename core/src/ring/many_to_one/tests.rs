@@ -567,3 +567,19 @@ fn the_docs_example_bytes() {
     assert_eq!(stamp_check(0, 40, 7), 0x9548_1350);
     assert_eq!(ring.used(), Some(40));
 }
+
+/// `abandon_unstamped` (the test hook for a producer killed before its
+/// stamp) checks the indices as a claim does: a head out of range is
+/// `Corrupt`, not an arithmetic overflow (found by the `many_to_one` fuzz
+/// target).
+#[test]
+fn an_unstamped_abandon_checks_the_indices() {
+    let buf = ring_buf(128);
+    let ring = ManyToOneRing::init(buf.region(), RingConfig::new(128)).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>());
+    word_at(&buf, HEAD).store(4000, Ordering::Relaxed);
+    assert_eq!(tx.abandon_unstamped(8), Err(SendError::Corrupt));
+    word_at(&buf, HEAD).store(0, Ordering::Relaxed);
+    word_at(&buf, TAIL).store(3, Ordering::Relaxed);
+    assert_eq!(tx.abandon_unstamped(8), Err(SendError::Corrupt));
+}

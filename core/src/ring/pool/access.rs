@@ -11,7 +11,7 @@ pub enum Recipient {
     /// the reference, and if it dies before accepting, [`Pool::reclaim`]
     /// takes the reference back. Use it when the receiving end is known
     /// (an SPSC channel's receiver, a subscriber).
-    Holder(u32),
+    Holder(Holder),
     /// Whoever accepts the handle first (an MPMC ring's consumers): the
     /// reference is charged to its sender until then.
     Anyone,
@@ -24,13 +24,13 @@ pub struct Loan<'a> {
     pool: Pool<'a>,
     index: u32,
     generation: u32,
-    holder: u32,
+    holder: Holder,
     /// The published length, once [`Loan::publish`] ran.
     len: Option<u32>,
 }
 
 impl<'a> Loan<'a> {
-    pub(super) fn new(pool: Pool<'a>, index: u32, generation: u32, holder: u32) -> Self {
+    pub(super) fn new(pool: Pool<'a>, index: u32, generation: u32, holder: Holder) -> Self {
         Self {
             pool,
             index,
@@ -149,8 +149,12 @@ impl Drop for Loan<'_> {
         if let Ok(r) = self.pool.record(self.index) {
             // Release: the writes to the block happen before a reader (or
             // the next lender) that sees the word free.
-            let _ =
-                r.holders[0].compare_exchange(self.holder, 0, Ordering::Release, Ordering::Relaxed);
+            let _ = r.holders[0].compare_exchange(
+                self.holder.get(),
+                0,
+                Ordering::Release,
+                Ordering::Relaxed,
+            );
         }
     }
 }
@@ -161,13 +165,13 @@ impl Drop for Loan<'_> {
 pub struct Sample<'a> {
     pool: Pool<'a>,
     handle: Handle,
-    holder: u32,
+    holder: Holder,
     /// The holder word this sample holds.
     word: usize,
 }
 
 impl<'a> Sample<'a> {
-    pub(super) fn new(pool: Pool<'a>, handle: Handle, holder: u32, word: usize) -> Self {
+    pub(super) fn new(pool: Pool<'a>, handle: Handle, holder: Holder, word: usize) -> Self {
         Self {
             pool,
             handle,
@@ -250,7 +254,8 @@ impl Drop for Sample<'_> {
     fn drop(&mut self) {
         if let Ok(r) = self.pool.record(self.handle.index) {
             if let Some(w) = r.holders.get(self.word) {
-                let _ = w.compare_exchange(self.holder, 0, Ordering::Release, Ordering::Relaxed);
+                let _ =
+                    w.compare_exchange(self.holder.get(), 0, Ordering::Release, Ordering::Relaxed);
             }
         }
     }

@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::foundation::holder::Holder;
+
 /// Who holds a pool's blocks, counted when a loan found none free.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exhaustion {
@@ -46,12 +48,6 @@ pub enum LoanError {
     /// No block became free within the timeout
     /// ([`Pool::loan`](super::Pool::loan)).
     TimedOut(Exhaustion),
-    /// The holder id is 0 or has a flag bit set (see
-    /// [`HOLDER_MASK`](super::HOLDER_MASK)).
-    BadHolder {
-        /// The id given.
-        holder: u32,
-    },
 }
 
 impl fmt::Display for LoanError {
@@ -59,7 +55,6 @@ impl fmt::Display for LoanError {
         match self {
             Self::Exhausted(e) => write!(f, "pool exhausted: {e}"),
             Self::TimedOut(e) => write!(f, "no block freed in time: {e}"),
-            Self::BadHolder { holder } => write!(f, "holder id {holder:#x} cannot be recorded"),
         }
     }
 }
@@ -102,16 +97,11 @@ pub enum HandleError {
     /// never held, or taken back by a reclaim).
     NotHeld {
         /// The holder id.
-        holder: u32,
+        holder: Holder,
     },
     /// Every holder word of the block is taken: it cannot be shared with
     /// one more reader now.
     TooManyHolders,
-    /// The holder id is 0 or has a flag bit set.
-    BadHolder {
-        /// The id given.
-        holder: u32,
-    },
     /// A loan was shared before its length was published
     /// ([`Loan::publish`](super::Loan::publish)), or the length is above
     /// the block size.
@@ -136,7 +126,6 @@ impl fmt::Display for HandleError {
                 write!(f, "holder {holder} holds no reference to the block")
             }
             Self::TooManyHolders => f.write_str("every holder word of the block is taken"),
-            Self::BadHolder { holder } => write!(f, "holder id {holder:#x} cannot be recorded"),
             Self::NotPublished => f.write_str("the loan's length was not published"),
         }
     }

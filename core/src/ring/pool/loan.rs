@@ -8,15 +8,13 @@ use crate::wait::blocking::Blocking;
 use crate::wait::{Expired, Wait};
 
 impl<'a> Pool<'a> {
-    /// Lends a free block to `holder` (nonzero, at most [`HOLDER_MASK`]),
-    /// without waiting: the block's lender word holds `holder` until the
+    /// Lends a free block to `holder` without waiting: the block's lender word holds `holder` until the
     /// [`Loan`] drops. Fails at once with [`LoanError::Exhausted`], saying
     /// who holds the blocks, when none is free.
     ///
     /// Bounded: one pass over the records, one compare-exchange a block at
     /// most; no retry loop a peer could keep going.
-    pub fn try_loan(&self, holder: u32) -> Result<Loan<'a>, LoanError> {
-        check_holder(holder).map_err(|_| LoanError::BadHolder { holder })?;
+    pub fn try_loan(&self, holder: Holder) -> Result<Loan<'a>, LoanError> {
         let n = self.geometry.blocks;
         let loans = &self.control().loans;
         // Any value a peer wrote is brought into range here.
@@ -44,7 +42,7 @@ impl<'a> Pool<'a> {
     /// holds the blocks, when the timeout ends first.
     pub fn loan<W: Wait>(
         &self,
-        holder: u32,
+        holder: Holder,
         blocking: &Blocking<W>,
         timeout: Option<Duration>,
     ) -> Result<Loan<'a>, LoanError> {
@@ -83,7 +81,8 @@ impl<'a> Pool<'a> {
 
     /// Claims block `index` (in range) for `holder` if every holder word
     /// is 0; returns the block's new generation.
-    fn claim_free(&self, index: u32, holder: u32) -> Option<u32> {
+    fn claim_free(&self, index: u32, holder: Holder) -> Option<u32> {
+        let holder = holder.get();
         let r = self.record(index).ok()?;
         if r.holders.iter().any(|w| w.load(Ordering::Relaxed) != 0) {
             return None;

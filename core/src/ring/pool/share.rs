@@ -52,26 +52,26 @@ impl<'a> Pool<'a> {
     /// handle's holder (the recipient, or `by` for [`Recipient::Anyone`])
     /// is recorded, so the reference comes back if that holder dies. Call
     /// it before sending the handle.
-    pub fn share(&self, handle: &Handle, by: u32, to: Recipient) -> Result<(), HandleError> {
+    pub fn share(&self, handle: &Handle, by: Holder, to: Recipient) -> Result<(), HandleError> {
         self.add_reference(handle, by, to)
     }
 
     pub(super) fn add_reference(
         &self,
         handle: &Handle,
-        by: u32,
+        by: Holder,
         to: Recipient,
     ) -> Result<(), HandleError> {
-        check_holder(by)?;
         let value = match to {
-            Recipient::Holder(h) => {
-                check_holder(h)?;
-                h | ADDRESSED
-            }
-            Recipient::Anyone => by | IN_FLIGHT,
+            Recipient::Holder(h) => h.get() | ADDRESSED,
+            Recipient::Anyone => by.get() | IN_FLIGHT,
         };
         let r = self.checked(handle)?;
-        if !r.holders.iter().any(|w| w.load(Ordering::Relaxed) == by) {
+        if !r
+            .holders
+            .iter()
+            .any(|w| w.load(Ordering::Relaxed) == by.get())
+        {
             return Err(HandleError::NotHeld { holder: by });
         }
         for w in &r.holders[1..] {
@@ -94,8 +94,8 @@ impl<'a> Pool<'a> {
     ///
     /// Bounded: one pass over the block's holder words for each kind of
     /// reference, one compare-exchange a word.
-    pub fn accept(&self, handle: &Handle, holder: u32) -> Result<Sample<'a>, HandleError> {
-        check_holder(holder)?;
+    pub fn accept(&self, handle: &Handle, holder: Holder) -> Result<Sample<'a>, HandleError> {
+        let id = holder.get();
         let r = self.checked(handle)?;
         // Acquire: a length stored by a later life (its lender stores it
         // with Release after the new generation) makes the generation
@@ -115,10 +115,10 @@ impl<'a> Pool<'a> {
                 expected: recorded,
             });
         }
-        let addressed = holder | ADDRESSED;
+        let addressed = id | ADDRESSED;
         let mut taken = None;
         for (i, w) in r.holders.iter().enumerate().skip(1) {
-            if w.compare_exchange(addressed, holder, CLAIM, Ordering::Relaxed)
+            if w.compare_exchange(addressed, id, CLAIM, Ordering::Relaxed)
                 .is_ok()
             {
                 taken = Some((i, addressed));
@@ -128,9 +128,7 @@ impl<'a> Pool<'a> {
         if taken.is_none() {
             for (i, w) in r.holders.iter().enumerate().skip(1) {
                 let v = w.load(Ordering::Relaxed);
-                if v & IN_FLIGHT != 0
-                    && w.compare_exchange(v, holder, CLAIM, Ordering::Relaxed)
-                        .is_ok()
+                if v & IN_FLIGHT != 0 && w.compare_exchange(v, id, CLAIM, Ordering::Relaxed).is_ok()
                 {
                     taken = Some((i, v));
                     break;
@@ -145,8 +143,7 @@ impl<'a> Pool<'a> {
         // new life. Give it back as it was and refuse the handle.
         let current = r.generation.load(Ordering::Acquire);
         if current != handle.generation {
-            let _ =
-                r.holders[word].compare_exchange(holder, was, Ordering::Release, Ordering::Relaxed);
+            let _ = r.holders[word].compare_exchange(id, was, Ordering::Release, Ordering::Relaxed);
             return Err(HandleError::Stale {
                 handle: handle.generation,
                 current,
@@ -160,13 +157,12 @@ impl<'a> Pool<'a> {
     /// block. [`HandleError::NotHeld`] when it holds none: released twice,
     /// or taken back by a reclaim. Wake blocked loaners afterwards
     /// ([`Pool::wake_loaners`]).
-    pub fn release(&self, handle: &Handle, holder: u32) -> Result<(), HandleError> {
-        check_holder(holder)?;
+    pub fn release(&self, handle: &Handle, holder: Holder) -> Result<(), HandleError> {
         let r = self.checked(handle)?;
         // References first, the lender word last.
         let words = r.holders[1..].iter().chain(&r.holders[..1]);
         for w in words {
-            if w.compare_exchange(holder, 0, Ordering::Release, Ordering::Relaxed)
+            if w.compare_exchange(holder.get(), 0, Ordering::Release, Ordering::Relaxed)
                 .is_ok()
             {
                 return Ok(());
