@@ -115,7 +115,7 @@ fn one_publisher_four_subscribers_share_1mib_samples() {
         .collect();
     let start = Instant::now();
     for seq in 0..SAMPLES {
-        let mut loan = p.loan_timeout(Some(WAIT)).unwrap();
+        let mut loan = p.loan_timeout(WAIT).unwrap();
         stamp(loan.as_mut_slice(), seq);
         loan.publish(MIB).unwrap();
         for (sub, tx) in subs.iter().zip(&mut txs) {
@@ -194,7 +194,7 @@ fn a_killed_subscriber_gives_its_blocks_back() {
         }
     }
     // A blocking loan times out while A lives, naming A.
-    match p.loan_timeout(Some(Duration::from_millis(50))) {
+    match p.loan_timeout(Duration::from_millis(50)) {
         Err(LoanError::TimedOut(e)) => assert_eq!(e.top_holder, a.pid()),
         other => panic!("{other:?}"),
     }
@@ -202,7 +202,7 @@ fn a_killed_subscriber_gives_its_blocks_back() {
     assert_eq!(a.wait().unwrap(), Exit::Signal(libc::SIGKILL));
     // The publisher goes on with B alone: its loans take A's blocks back.
     for _ in 0..AFTER {
-        let mut loan = p.loan_timeout(Some(WAIT)).unwrap();
+        let mut loan = p.loan_timeout(WAIT).unwrap();
         stamp(loan.as_mut_slice(), seq);
         let h = loan.hand_off(SIZE, Recipient::Holder(b.holder())).unwrap();
         tb.send_timeout(h, WAIT).unwrap();

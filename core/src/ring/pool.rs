@@ -85,13 +85,13 @@
 //! # Exhaustion
 //!
 //! [`Pool::try_loan`] fails at once with [`LoanError::Exhausted`] when no
-//! block is free; [`Pool::loan`] waits with a [`Blocking`] strategy for at
+//! block is free; [`Pool::loan`] waits with a [`Blocking`](crate::Blocking) strategy for at
 //! most its timeout on the pool's *freed* event word, then fails with
 //! [`LoanError::TimedOut`]. Both carry an [`Exhaustion`]: how many blocks
 //! are held, the holder that holds the most (and how many) and how many
 //! references are in flight, so "who is sitting on my pool" is in the
 //! error. Releases do not wake loaners by themselves (the core has no
-//! [`Wait`]): after releasing, call [`Pool::wake_loaners`] (the Linux
+//! [`Wait`](crate::Wait)): after releasing, call [`Pool::wake_loaners`] (the Linux
 //! crate's named pool does it for you).
 //!
 //! # Layout

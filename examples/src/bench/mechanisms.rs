@@ -900,8 +900,8 @@ pub struct PoolHandOver;
 struct PoolLink {
     pool: Pool<'static>,
     /// This end's holder id and its peer's.
-    me: u32,
-    peer: u32,
+    me: Holder,
+    peer: Holder,
     tx: Producer<'static, Handle>,
     rx: Consumer<'static, Handle>,
     _memory: RingMemory,
@@ -966,16 +966,16 @@ impl Mechanism for PoolHandOver {
         Ok(Pair {
             parent: Box::new(PoolLink {
                 pool,
-                me: parent_id.get(),
-                peer: child_id.get(),
+                me: parent_id,
+                peer: child_id,
                 tx: down.producer(parent_id).map_err(other)?,
                 rx: up.consumer(parent_id).map_err(other)?,
                 _memory: memory.clone(),
             }),
             child: Box::new(PoolLink {
                 pool,
-                me: child_id.get(),
-                peer: parent_id.get(),
+                me: child_id,
+                peer: parent_id,
                 tx: up.producer(child_id).map_err(other)?,
                 rx: down.consumer(child_id).map_err(other)?,
                 _memory: memory,

@@ -76,7 +76,7 @@ fn camera(frames: u64) -> cli::Result {
     let p = pool.pool()?;
     let start = Instant::now();
     for n in 0..frames {
-        let mut loan = p.loan_timeout(Some(WAIT))?;
+        let mut loan = p.loan_timeout(WAIT)?;
         draw(loan.as_mut_slice(), n);
         loan.publish(FRAME)?;
         for (consumer, tx) in consumers.iter().zip(&mut senders) {

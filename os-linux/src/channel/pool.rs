@@ -141,16 +141,20 @@ impl<'c> PoolHandle<'c> {
     /// Lends a free block, waiting without a time limit (see
     /// [`PoolHandle::loan_timeout`]).
     pub fn loan(&self) -> Result<PoolLoan<'c>, LoanError> {
-        self.loan_timeout(None)
+        self.loan_within(None)
     }
 
     /// Lends a free block, waiting while none is free for at most
-    /// `timeout` (`None`: no limit). The wait goes in slices of the
+    /// `timeout`. The wait goes in slices of the
     /// channel's `peer_check`; each slice that ends with the pool still
     /// exhausted runs [`PoolHandle::gc`], so blocks held by dead processes
     /// come back within about a slice. [`LoanError::TimedOut`] says who
     /// holds the blocks.
-    pub fn loan_timeout(&self, timeout: Option<Duration>) -> Result<PoolLoan<'c>, LoanError> {
+    pub fn loan_timeout(&self, timeout: Duration) -> Result<PoolLoan<'c>, LoanError> {
+        self.loan_within(Some(timeout))
+    }
+
+    fn loan_within(&self, timeout: Option<Duration>) -> Result<PoolLoan<'c>, LoanError> {
         let start = Instant::now();
         let check = self.patience.peer_check;
         loop {
