@@ -1,5 +1,6 @@
 //! Layer 3, the rings: [`spsc`] (one producer, one consumer), [`mpmc`]
-//! (many of each) and [`bytes`] (variable-length records). Rings never
+//! (many of each), [`bytes`] (variable-length records) and [`broadcast`]
+//! (one writer, lossy readers). Rings never
 //! block by themselves; their blocking forms wrap the `try_*` operations
 //! in a [`Blocking`](crate::wait::blocking::Blocking) strategy.
 //!
@@ -12,6 +13,7 @@
 use core::ops::Deref;
 use core::ptr::NonNull;
 
+pub mod broadcast;
 pub mod bytes;
 mod error;
 pub mod mpmc;

@@ -53,6 +53,10 @@ pub enum Kind {
     Condvar = 6,
     /// Event / event count.
     Event = 7,
+    /// Broadcast ring: one writer, any number of lossy readers.
+    Broadcast = 8,
+    /// Table of latest-value cells (seqlocks).
+    Latest = 9,
 }
 
 impl Kind {
@@ -66,6 +70,8 @@ impl Kind {
             5 => Self::Semaphore,
             6 => Self::Condvar,
             7 => Self::Event,
+            8 => Self::Broadcast,
+            9 => Self::Latest,
             _ => return None,
         })
     }
@@ -80,6 +86,8 @@ impl Kind {
             Self::Semaphore => "semaphore",
             Self::Condvar => "condvar",
             Self::Event => "event",
+            Self::Broadcast => "broadcast",
+            Self::Latest => "latest",
         }
     }
 }
@@ -561,10 +569,10 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in 1..=7 {
+        for k in 1..=9 {
             assert_eq!(Kind::from_u32(k).unwrap() as u32, k);
         }
         assert_eq!(Kind::from_u32(0), None);
-        assert_eq!(Kind::from_u32(8), None);
+        assert_eq!(Kind::from_u32(10), None);
     }
 }

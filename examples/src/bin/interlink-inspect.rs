@@ -310,6 +310,8 @@ fn kind_text(word: u32) -> String {
                 Kind::Semaphore => "semaphore",
                 Kind::Condvar => "condition variable",
                 Kind::Event => "event",
+                Kind::Broadcast => "broadcast ring (one writer, lossy readers)",
+                Kind::Latest => "table of latest-value cells",
             };
             format!("{} ({what}, kind word {word})", kind.name())
         }
