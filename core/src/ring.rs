@@ -1,6 +1,6 @@
 //! Layer 3, the rings: [`spsc`] (one producer, one consumer), [`mpmc`]
-//! (many of each), [`bytes`] (variable-length records) and [`broadcast`]
-//! (one writer, lossy readers). Rings never
+//! (many of each), [`bytes`] (variable-length records), [`broadcast`]
+//! (one writer, lossy readers) and [`latest`] (latest-value cells). Rings never
 //! block by themselves; their blocking forms wrap the `try_*` operations
 //! in a [`Blocking`](crate::wait::blocking::Blocking) strategy.
 //!
@@ -16,6 +16,7 @@ use core::ptr::NonNull;
 pub mod broadcast;
 pub mod bytes;
 mod error;
+pub mod latest;
 pub mod mpmc;
 mod role;
 mod shared_copy;

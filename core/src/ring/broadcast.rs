@@ -93,7 +93,8 @@ mod reader;
 mod writer;
 
 pub use crate::ring::{RecvError, SendError};
-pub use reader::{Reader, Start};
+pub(crate) use reader::poll_read_only;
+pub use reader::{Reader, Start, READ_ONLY_POLL};
 pub use writer::Writer;
 
 /// The smallest capacity in bytes.

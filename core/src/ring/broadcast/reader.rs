@@ -313,34 +313,48 @@ impl<'a> Reader<'a> {
         if !ring.read_only {
             return blocking.run(ring.wake_word(), timeout, || or_wait(self.try_recv(buf)));
         }
-        if let Some(got) = or_wait(self.try_recv(buf))? {
-            return Ok(got);
-        }
-        let word = ring.wake_word();
-        let mut deadline = Deadline::after(&blocking.wait, timeout);
-        let mut round = 0u32;
-        loop {
-            if round < blocking.spins || blocking.spins == FOREVER {
-                spin_loop();
-                if round % 1024 == 1023 {
-                    deadline.remaining(&blocking.wait)?;
-                }
-            } else if round - blocking.spins < blocking.yields || blocking.yields == FOREVER {
-                blocking.wait.yield_now();
+        poll_read_only(blocking, ring.wake_word(), timeout, || {
+            or_wait(self.try_recv(buf))
+        })
+    }
+}
+
+/// [`Blocking::run`] for a reader that may not write the event word (a
+/// read-only mapping): spins and yields as `blocking` says, then sleeps on
+/// `word` at most [`READ_ONLY_POLL`] at a time without announcing itself
+/// (woken early only by a notification meant for an announced reader).
+pub(crate) fn poll_read_only<R, W: Wait>(
+    blocking: &Blocking<W>,
+    word: &AtomicU32,
+    timeout: Option<Duration>,
+    mut attempt: impl FnMut() -> Result<Option<R>, RecvError>,
+) -> Result<R, RecvError> {
+    if let Some(got) = attempt()? {
+        return Ok(got);
+    }
+    let mut deadline = Deadline::after(&blocking.wait, timeout);
+    let mut round = 0u32;
+    loop {
+        if round < blocking.spins || blocking.spins == FOREVER {
+            spin_loop();
+            if round % 1024 == 1023 {
                 deadline.remaining(&blocking.wait)?;
-            } else {
-                let left = deadline.remaining(&blocking.wait)?;
-                let slice = left.map_or(READ_ONLY_POLL, |l| l.min(READ_ONLY_POLL));
-                let key = word.load(Ordering::Acquire);
-                if let Some(got) = or_wait(self.try_recv(buf))? {
-                    return Ok(got);
-                }
-                blocking.wait.wait(word, key, Some(slice));
             }
-            round = round.saturating_add(1);
-            if let Some(got) = or_wait(self.try_recv(buf))? {
+        } else if round - blocking.spins < blocking.yields || blocking.yields == FOREVER {
+            blocking.wait.yield_now();
+            deadline.remaining(&blocking.wait)?;
+        } else {
+            let left = deadline.remaining(&blocking.wait)?;
+            let slice = left.map_or(READ_ONLY_POLL, |l| l.min(READ_ONLY_POLL));
+            let key = word.load(Ordering::Acquire);
+            if let Some(got) = attempt()? {
                 return Ok(got);
             }
+            blocking.wait.wait(word, key, Some(slice));
+        }
+        round = round.saturating_add(1);
+        if let Some(got) = attempt()? {
+            return Ok(got);
         }
     }
 }
