@@ -15,7 +15,7 @@ use loom::thread;
 
 mod common;
 
-use common::{model, Memory};
+use common::{model_bounded, Memory};
 
 fn memory(capacity: u32) -> Memory {
     Memory::new(
@@ -51,13 +51,14 @@ fn drain(r: &mut Reader<'_>, len: usize, mut last: Option<u32>) -> Option<u32> {
     }
 }
 
-/// Capacity 64, records of 32 bytes: each record overwrites (part of) the
-/// one before the previous, so the reader racing the writer is lapped in
-/// many interleavings, mid-copy in some.
+/// Capacity 64, records of 32 bytes after the 24-byte genesis record:
+/// record 1 goes to the front (the 8 bytes at the end are a skipped tail)
+/// and overwrites the start of record 0, so a reader racing the writer is
+/// lapped in many interleavings, mid-copy in some.
 #[test]
 fn a_lapped_reader_never_returns_a_torn_record_and_counts_exactly() {
-    model(|| {
-        const SENT: u32 = 3;
+    model_bounded(2, || {
+        const SENT: u32 = 2;
         let mem = memory(64);
         let ring = BroadcastRing::init(mem.region(), RingConfig::new(64)).unwrap();
         let mut w = ring.writer(1).unwrap();
@@ -69,8 +70,8 @@ fn a_lapped_reader_never_returns_a_torn_record_and_counts_exactly() {
         });
         let mut last = None;
         let mut out = [0u8; 64];
-        // A few reads racing the writer.
-        for _ in 0..2 {
+        // A read racing the writer.
+        for _ in 0..1 {
             match r.try_recv(&mut out) {
                 Ok((tag, n)) => {
                     assert_eq!(&out[..n], &payload(tag, 8)[..], "torn record {tag}");
@@ -94,8 +95,8 @@ fn a_lapped_reader_never_returns_a_torn_record_and_counts_exactly() {
 /// count from its first record on is exact.
 #[test]
 fn a_late_joiner_starts_at_an_intact_record() {
-    model(|| {
-        const SENT: u32 = 3;
+    model_bounded(2, || {
+        const SENT: u32 = 2;
         let mem = memory(64);
         let ring = BroadcastRing::init(mem.region(), RingConfig::new(64)).unwrap();
         let mut w = ring.writer(1).unwrap();

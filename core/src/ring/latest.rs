@@ -58,7 +58,7 @@ use crate::foundation::layout::{
 };
 use crate::foundation::plain::Plain;
 use crate::foundation::region::{Region, RegionError};
-use crate::ring::{or_wait, role, InitError, RingConfig, RoleError};
+use crate::ring::{or_wait, role, CacheLine, InitError, RingConfig, RoleError};
 use crate::wait::blocking::Blocking;
 use crate::wait::Wait;
 
@@ -68,16 +68,36 @@ pub use crate::ring::{RecvError, SendError};
 pub const MAX_CELLS: u32 = 1 << 16;
 
 /// How many times a read retries a cell that is being written before it
-/// fails with [`RecvError::Stalled`].
+/// fails with [`RecvError::Stalled`] (fewer under loom, to bound the
+/// models).
+#[cfg(not(loom))]
 pub const READ_TRIES: u32 = 128;
+/// See above.
+#[cfg(loom)]
+pub const READ_TRIES: u32 = 3;
 
-/// Where the event word is.
-const WAKE_OFFSET: usize = 128;
+/// Header and the writer's role word, on a line of their own.
+#[repr(C)]
+struct Meta {
+    header: Header,
+    writer: AtomicU32,
+}
+
+/// The control block: the header line and the event word's line.
+#[repr(C, align(128))]
+struct Control {
+    meta: CacheLine<Meta>,
+    wake: CacheLine<AtomicU32>,
+}
+
 /// Where the writer's role word is.
-const WRITER_OFFSET: usize = 64;
+const WRITER_OFFSET: usize = core::mem::offset_of!(Meta, writer);
+/// Where the event word is.
+const WAKE_OFFSET: usize = core::mem::offset_of!(Control, wake);
 /// The control block's size (header line, event line).
-const CONTROL: usize = 256;
+const CONTROL: usize = size_of::<Control>();
 /// Where a cell's value starts, outside loom, before `T`'s alignment.
+#[cfg(not(loom))]
 const VALUE_MIN: usize = 16;
 
 const fn max(a: usize, b: usize) -> usize {
@@ -579,6 +599,9 @@ impl<'a, T: Plain> LatestWriter<'a, T> {
 #[cfg(not(loom))]
 const _: () = {
     use static_assertions::const_assert_eq;
+    const_assert_eq!(WRITER_OFFSET, 64);
+    const_assert_eq!(WAKE_OFFSET, 128);
+    const_assert_eq!(CONTROL, 256);
     const_assert_eq!(LatestTable::<u64>::VALUE, 16);
     const_assert_eq!(LatestTable::<u64>::STRIDE, 64);
     const_assert_eq!(LatestTable::<u64>::CELLS, 256);
