@@ -154,9 +154,11 @@
 //! [`Producer`]: interlink_core::spsc::Producer
 //! [`Consumer`]: interlink_core::spsc::Consumer
 
+mod broadcast;
 mod bytes;
 mod create;
 mod error;
+mod latest;
 mod mpmc;
 mod object;
 mod open;
@@ -166,9 +168,13 @@ mod shape;
 mod spsc;
 mod waiting;
 
+pub use broadcast::{
+    Broadcast, BroadcastChannel, BroadcastReader, BroadcastWriter, ReadOnlyBroadcast,
+};
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use error::{ChannelError, Pending};
 pub use interlink_core::{RecvError, SendError};
+pub use latest::{Latest, LatestChannel, LatestReader, LatestSender};
 pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 pub use object::{remove, Channel};
 pub use options::ChannelOptions;

@@ -96,6 +96,11 @@ impl<'a> Reader<'a> {
         r
     }
 
+    /// The ring this reader reads.
+    pub fn ring(&self) -> BroadcastRing<'a> {
+        self.ring
+    }
+
     /// Records received so far.
     pub fn received(&self) -> u64 {
         self.received
