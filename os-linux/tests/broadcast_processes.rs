@@ -30,14 +30,12 @@ const COUNT: i32 = 5;
 const ERROR: i32 = 6;
 const NOT_READ_ONLY: i32 = 7;
 
+/// A receive: the next record's tag and length.
+type Next<'a> = &'a mut dyn FnMut(&mut [u8]) -> Result<(u32, usize), RecvError>;
+
 /// Reads until the record `last`, checking every record; returns the exit
 /// code. `slow`: sleep now and then, to be lapped.
-fn read_all(
-    next: &mut dyn FnMut(&mut [u8]) -> Result<(u32, usize), RecvError>,
-    counts: &mut dyn FnMut() -> (u64, u64),
-    last: u64,
-    slow: bool,
-) -> i32 {
+fn read_all(next: Next<'_>, counts: &mut dyn FnMut() -> (u64, u64), last: u64, slow: bool) -> i32 {
     let mut buf = [0u8; 128];
     let mut want = [0u8; 128];
     let mut prev = None::<u64>;
@@ -62,7 +60,7 @@ fn read_all(
             Err(_) => return ERROR,
         }
         n += 1;
-        if slow && n % 64 == 0 {
+        if slow && n.is_multiple_of(64) {
             std::thread::sleep(Duration::from_micros(300));
         }
     }
