@@ -51,10 +51,14 @@ fn drain(r: &mut Reader<'_>, len: usize, mut last: Option<u32>) -> Option<u32> {
     }
 }
 
-/// Capacity 64, records of 32 bytes after the 24-byte genesis record:
-/// record 1 goes to the front (the 8 bytes at the end are a skipped tail)
-/// and overwrites the start of record 0, so a reader racing the writer is
-/// lapped in many interleavings, mid-copy in some.
+/// Capacity 64, records of 48 bytes (24 payload bytes): record 0 does not
+/// fit after the 24-byte genesis record, so the writer pads to the end and
+/// writes it at the front (positions 0..48); record 1 does not fit in the
+/// 16 bytes left (a skipped tail) and overwrites record 0 entirely. A
+/// reader racing the writer is lapped in many interleavings, and copies
+/// record 0's payload while record 1 overwrites it in some: the model
+/// fails if such a copy is ever returned (checked to fail without the
+/// reader's re-check after the payload copy).
 #[test]
 fn a_lapped_reader_never_returns_a_torn_record_and_counts_exactly() {
     model_bounded(2, || {
@@ -65,7 +69,7 @@ fn a_lapped_reader_never_returns_a_torn_record_and_counts_exactly() {
         let mut r = ring.reader(Start::Oldest);
         let writer = thread::spawn(move || {
             for seq in 0..SENT {
-                w.try_send(seq, &payload(seq, 8)).unwrap();
+                w.try_send(seq, &payload(seq, 24)).unwrap();
             }
         });
         let mut last = None;
@@ -74,7 +78,7 @@ fn a_lapped_reader_never_returns_a_torn_record_and_counts_exactly() {
         for _ in 0..1 {
             match r.try_recv(&mut out) {
                 Ok((tag, n)) => {
-                    assert_eq!(&out[..n], &payload(tag, 8)[..], "torn record {tag}");
+                    assert_eq!(&out[..n], &payload(tag, 24)[..], "torn record {tag}");
                     assert!(last.is_none_or(|l| tag > l));
                     last = Some(tag);
                 }
@@ -84,7 +88,7 @@ fn a_lapped_reader_never_returns_a_torn_record_and_counts_exactly() {
             }
         }
         writer.join().unwrap();
-        let last = drain(&mut r, 8, last);
+        let last = drain(&mut r, 24, last);
         assert_eq!(last, Some(SENT - 1), "the newest record is never lost");
         assert_eq!(r.received() + r.missed(), SENT as u64);
     });

@@ -337,3 +337,30 @@ fn latest_values_read_by_several_processes_are_never_torn() {
         assert_eq!(r.wait().unwrap(), Exit::Code(0), "reader {i}");
     }
 }
+
+/// The inspector reads both kinds without their element types: the writer
+/// is their one role (readers are not recorded), alive while it lives.
+#[test]
+fn the_inspector_sees_the_writer() {
+    use interlink_linux::inspect::{probe, State};
+    let name = unique_name("bcinspect");
+    let ch =
+        BroadcastChannel::create(&name, RingConfig::new(1 << 12), &ChannelOptions::new()).unwrap();
+    let lname = unique_name("latestinspect");
+    let lch = LatestChannel::<[u32; 5]>::create(&lname, RingConfig::new(3), &ChannelOptions::new())
+        .unwrap();
+    let _w = ch.writer().unwrap();
+    let _lw = lch.writer().unwrap();
+    for n in [&name, &lname] {
+        let object = probe(n).unwrap();
+        let State::Valid(summary) = &object.state else {
+            panic!("{n}: {}", object.state);
+        };
+        assert_eq!(summary.roles.len(), 1, "{n}");
+        assert_eq!(summary.roles[0].role, "writer");
+        assert_eq!(summary.roles[0].holder.pid, std::process::id());
+        assert!(summary.roles[0].holder.alive);
+        assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+        assert!(!object.is_stale());
+    }
+}

@@ -457,7 +457,12 @@ impl BroadcastRing<'_> {
                 let n = (CELL - at % CELL).min(src.len() - done);
                 // SAFETY: at < capacity, so the cell is inside the buffer.
                 let cell = unsafe { &*self.data.as_ptr().cast::<AtomicU32>().add(at / CELL) };
-                let mut bytes = cell.load(Ordering::Relaxed).to_le_bytes();
+                // A whole cell needs no merge (fewer steps for the model).
+                let mut bytes = if n == CELL {
+                    [0; CELL]
+                } else {
+                    cell.load(Ordering::Relaxed).to_le_bytes()
+                };
                 bytes[at % CELL..at % CELL + n].copy_from_slice(&src[done..done + n]);
                 cell.store(u32::from_le_bytes(bytes), Ordering::Relaxed);
                 done += n;

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, SystemTime};
 
 use interlink_core::layout::{state, Header, HeaderSnapshot, Kind, LAYOUT_VERSION, MAGIC};
-use interlink_core::{bytes, mpmc, spsc, AttachError, Region};
+use interlink_core::{broadcast, bytes, latest, mpmc, spsc, AttachError, Region};
 
 use super::{Object, Pid, Role, State, Summary, HEADER_LEN};
 use crate::mapping::{pread_full, PrivateCopy};
@@ -170,6 +170,17 @@ fn judge(header: HeaderSnapshot, region: &Region<'_>, size: u64) -> State {
                 holder: Pid::check(pid),
             });
             (users.collect(), s.users.overflow, s.fill())
+        }),
+        Kind::Broadcast | Kind::Latest => match kind {
+            Kind::Broadcast => broadcast::status(region).map(|s| s.writer),
+            _ => latest::status(region).map(|s| s.writer),
+        }
+        .map(|writer| {
+            let roles = vec![Role {
+                role: "writer",
+                holder: Pid::check(writer),
+            }];
+            (roles, false, None)
         }),
         _ => header
             .validate(kind, header.element)

@@ -21,6 +21,16 @@ fn sizes_and_attach_checks() {
     LatestTable::<u64>::init(buf.region(), RingConfig::new(4).with_type_id(9)).unwrap();
     let t = LatestTable::<u64>::attach(buf.region(), 9).unwrap();
     assert_eq!(t.cells(), 4);
+    let st = status(&buf.region()).unwrap();
+    assert_eq!((st.writer, st.header.capacity), (0, 4));
+    let _w = t.writer(33).unwrap();
+    assert_eq!(status(&buf.region()).unwrap().writer, 33);
+    let big = table_buf::<[u64; 9]>(3);
+    LatestTable::<[u64; 9]>::init(big.region(), RingConfig::new(3)).unwrap();
+    assert_eq!(
+        status(&big.region()).unwrap().header.total_len,
+        256 + 3 * 128
+    );
     assert!(matches!(
         LatestTable::<u32>::attach(buf.region(), 9),
         Err(AttachError::Element { .. })
