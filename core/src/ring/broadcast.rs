@@ -18,6 +18,7 @@
 //! | 132 | 4 | tail: where the last published record ends | writer |
 //! | 136 | 4 | latest: where the newest data record starts | writer |
 //! | 140 | 4 | head: where the oldest intact record starts | writer |
+//! | 144 | 8 | next number: the data records written (low word first), read only by a writer taking over | writer |
 //! | 256 | 4 | event word: readers park on it | readers (announce), writer (notify) |
 //! | 384 | capacity | records | writer |
 //!
@@ -129,6 +130,8 @@ struct Positions {
     tail: AtomicU32,
     latest: AtomicU32,
     head: AtomicU32,
+    seq_lo: AtomicU32,
+    seq_hi: AtomicU32,
 }
 
 /// The control block: three 128-byte lines.
@@ -151,6 +154,8 @@ const _: () = {
     const_assert_eq!(core::mem::offset_of!(Positions, tail), 4);
     const_assert_eq!(core::mem::offset_of!(Positions, latest), 8);
     const_assert_eq!(core::mem::offset_of!(Positions, head), 12);
+    const_assert_eq!(core::mem::offset_of!(Positions, seq_lo), 16);
+    const_assert_eq!(core::mem::offset_of!(Positions, seq_hi), 20);
     const_assert_eq!(core::mem::offset_of!(Control, wake), 256);
     const_assert_eq!(DATA_OFFSET, 384);
     const_assert_eq!(PREFIX_LEN % RECORD_ALIGN, 0);
@@ -538,6 +543,8 @@ impl Control {
             init_atomic(addr_of_mut!((*c).pos.0.tail), 0);
             init_atomic(addr_of_mut!((*c).pos.0.latest), 0);
             init_atomic(addr_of_mut!((*c).pos.0.head), 0);
+            init_atomic(addr_of_mut!((*c).pos.0.seq_lo), 0);
+            init_atomic(addr_of_mut!((*c).pos.0.seq_hi), 0);
             init_atomic(addr_of_mut!((*c).wake.0), 0);
         }
     }

@@ -66,23 +66,19 @@ impl<'a> Writer<'a> {
         if !(aligned(tail) && aligned(intent) && aligned(head) && aligned(latest)) {
             return None;
         }
+        // Checked against the intent, not the tail: a writer that died
+        // mid-record may have moved head and latest to its new record,
+        // past the tail.
         if intent.wrapping_sub(tail) > cap
-            || tail.wrapping_sub(head) > cap
-            || tail.wrapping_sub(latest) > cap
+            || intent.wrapping_sub(head) > cap
             || intent.wrapping_sub(latest) > cap
         {
             return None;
         }
-        // The newest record tells the next number. (Nobody else writes.)
-        let (seq, header, size) = decode_prefix(&ring.read_prefix(latest)?)?;
-        if size > tail.wrapping_sub(latest) || size > cap - (latest & (cap - 1)) {
-            return None;
-        }
-        let seq = if header.is_pad() {
-            seq
-        } else {
-            seq.checked_add(1)?
-        };
+        // The next number, as the previous writer recorded it (only a
+        // writer reads it; junk there only misnumbers records).
+        let seq = p.seq_lo.load(Ordering::Relaxed) as u64
+            | (p.seq_hi.load(Ordering::Relaxed) as u64) << 32;
         let mut w = Self {
             ring,
             tail,
@@ -221,10 +217,12 @@ impl<'a> Writer<'a> {
             self.ring.write(s, &bytes);
             self.ring.write(s + PREFIX_LEN as u32, payload);
         }
+        self.seq = self.seq.wrapping_add(1);
         p.latest.store(start, Ordering::Relaxed);
+        p.seq_lo.store(self.seq as u32, Ordering::Relaxed);
+        p.seq_hi.store((self.seq >> 32) as u32, Ordering::Relaxed);
         p.tail.store(new_tail, Ordering::Release);
         self.tail = new_tail;
-        self.seq = self.seq.wrapping_add(1);
         Ok(())
     }
 
