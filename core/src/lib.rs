@@ -94,7 +94,7 @@ pub mod wait;
 // Module paths kept from the flat layout: every module that was at the
 // crate root is still named there, as a re-export of its place in a layer.
 pub use foundation::{frame, layout, plain, region};
-pub use ring::{broadcast, bytes, latest, mpmc, spsc};
+pub use ring::{broadcast, bytes, fanout, latest, mpmc, spsc};
 pub use sync::{condvar, event, mutex, semaphore};
 
 /// Blocking around non-blocking operations: the path of

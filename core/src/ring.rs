@@ -1,6 +1,7 @@
 //! Layer 3, the rings: [`spsc`] (one producer, one consumer), [`mpmc`]
 //! (many of each), [`bytes`] (variable-length records), [`broadcast`]
-//! (one writer, lossy readers) and [`latest`] (latest-value cells). Rings never
+//! (one writer, lossy readers), [`fanout`] (one writer, lossless
+//! subscribers) and [`latest`] (latest-value cells). Rings never
 //! block by themselves; their blocking forms wrap the `try_*` operations
 //! in a [`Blocking`](crate::wait::blocking::Blocking) strategy.
 //!
@@ -16,6 +17,7 @@ use core::ptr::NonNull;
 pub mod broadcast;
 pub mod bytes;
 mod error;
+pub mod fanout;
 pub mod latest;
 pub mod mpmc;
 mod role;

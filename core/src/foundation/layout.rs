@@ -57,6 +57,8 @@ pub enum Kind {
     Broadcast = 8,
     /// Table of latest-value cells (seqlocks).
     Latest = 9,
+    /// Fan-out ring: one writer, lossless subscribers.
+    Fanout = 10,
 }
 
 impl Kind {
@@ -72,6 +74,7 @@ impl Kind {
             7 => Self::Event,
             8 => Self::Broadcast,
             9 => Self::Latest,
+            10 => Self::Fanout,
             _ => return None,
         })
     }
@@ -88,6 +91,7 @@ impl Kind {
             Self::Event => "event",
             Self::Broadcast => "broadcast",
             Self::Latest => "latest",
+            Self::Fanout => "fanout",
         }
     }
 }
@@ -569,10 +573,10 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for k in 1..=9 {
+        for k in 1..=10 {
             assert_eq!(Kind::from_u32(k).unwrap() as u32, k);
         }
         assert_eq!(Kind::from_u32(0), None);
-        assert_eq!(Kind::from_u32(10), None);
+        assert_eq!(Kind::from_u32(11), None);
     }
 }

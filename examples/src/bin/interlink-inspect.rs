@@ -312,6 +312,7 @@ fn kind_text(word: u32) -> String {
                 Kind::Event => "event",
                 Kind::Broadcast => "broadcast ring (one writer, lossy readers)",
                 Kind::Latest => "table of latest-value cells",
+                Kind::Fanout => "fan-out ring (one writer, lossless subscribers)",
             };
             format!("{} ({what}, kind word {word})", kind.name())
         }
