@@ -12,7 +12,7 @@
 //!
 //! | offset | bytes | contents | written by |
 //! |---|---|---|---|
-//! | 0 | 64 | [`Header`](crate::layout::Header) (kind `Broadcast`, capacity in bytes) | creator |
+//! | 0 | 64 | [`Header`] (kind `Broadcast`, capacity in bytes) | creator |
 //! | 64 | 4 | writer holder id (0 = free) | claimers |
 //! | 128 | 4 | tail intent: where the record being written ends | writer |
 //! | 132 | 4 | tail: where the last published record ends | writer |

@@ -15,7 +15,7 @@
 //!
 //! | offset | bytes | contents | written by |
 //! |---|---|---|---|
-//! | 0 | 64 | [`Header`](crate::layout::Header) (kind `Latest`, capacity = cells, element `T`) | creator |
+//! | 0 | 64 | [`Header`] (kind `Latest`, capacity = cells, element `T`) | creator |
 //! | 64 | 4 | writer holder id (0 = free) | claimers |
 //! | 128 | 4 | event word: readers waiting for a change park on it | readers (announce), writer (notify) |
 //! | C | cells × S | the cells | writer |
