@@ -1,6 +1,6 @@
 //! Loom models of the broadcast ring: a writer lapping a reader in a tiny
 //! buffer, under every interleaving (bounded). Under loom the buffer is a
-//! row of tracked 4-byte atomics, so a reader copying a record while the
+//! row of tracked 8-byte atomics, so a reader copying a record while the
 //! writer overwrites it sees the bytes of both; the models check that such
 //! a record is never returned (every returned payload matches its tag),
 //! that records come in order, and that `received + missed` is exactly the

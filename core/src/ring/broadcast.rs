@@ -164,11 +164,15 @@ const _: () = {
 /// Where the records start.
 const DATA_OFFSET: usize = size_of::<Control>();
 
-/// One unit of the buffer under loom: a tracked atomic per 4 bytes, so a
+/// One unit of the buffer under loom: a tracked atomic per 8 bytes, so a
 /// model sees every racing access (outside loom the buffer is plain bytes
 /// accessed only with relaxed atomic copies).
 #[cfg(loom)]
-const CELL: usize = 4;
+const CELL: usize = 8;
+
+/// The tracked atomic of one unit under loom.
+#[cfg(loom)]
+type CellWord = loom::sync::atomic::AtomicU64;
 
 /// What the header records as the element: bytes, at record alignment.
 const fn element(type_id: u64) -> Fingerprint {
@@ -230,7 +234,7 @@ impl<'a> BroadcastRing<'a> {
         #[cfg(not(loom))]
         let data = capacity as usize;
         #[cfg(loom)]
-        let data = capacity as usize / CELL * size_of::<AtomicU32>();
+        let data = capacity as usize / CELL * size_of::<CellWord>();
         match data.checked_add(DATA_OFFSET) {
             Some(total) => Ok(total),
             None => Err(InitError::Region(RegionError::Overflow)),
@@ -261,7 +265,12 @@ impl<'a> BroadcastRing<'a> {
         for i in 0..config.capacity as usize / CELL {
             // SAFETY: cell `i` lies inside the region; under loom an atomic
             // must be constructed before use.
-            unsafe { init_atomic(data.as_ptr().cast::<AtomicU32>().add(i), 0) };
+            unsafe {
+                data.as_ptr()
+                    .cast::<CellWord>()
+                    .add(i)
+                    .write(CellWord::new(0))
+            };
         }
         let ring = Self {
             control,
@@ -461,7 +470,7 @@ impl BroadcastRing<'_> {
                 let at = pos as usize + done;
                 let n = (CELL - at % CELL).min(src.len() - done);
                 // SAFETY: at < capacity, so the cell is inside the buffer.
-                let cell = unsafe { &*self.data.as_ptr().cast::<AtomicU32>().add(at / CELL) };
+                let cell = unsafe { &*self.data.as_ptr().cast::<CellWord>().add(at / CELL) };
                 // A whole cell needs no merge (fewer steps for the model).
                 let mut bytes = if n == CELL {
                     [0; CELL]
@@ -469,7 +478,7 @@ impl BroadcastRing<'_> {
                     cell.load(Ordering::Relaxed).to_le_bytes()
                 };
                 bytes[at % CELL..at % CELL + n].copy_from_slice(&src[done..done + n]);
-                cell.store(u32::from_le_bytes(bytes), Ordering::Relaxed);
+                cell.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
                 done += n;
             }
         }
@@ -501,7 +510,7 @@ impl BroadcastRing<'_> {
                 let at = pos as usize + done;
                 let n = (CELL - at % CELL).min(dst.len() - done);
                 // SAFETY: at < capacity, so the cell is inside the buffer.
-                let cell = unsafe { &*self.data.as_ptr().cast::<AtomicU32>().add(at / CELL) };
+                let cell = unsafe { &*self.data.as_ptr().cast::<CellWord>().add(at / CELL) };
                 let bytes = cell.load(Ordering::Relaxed).to_le_bytes();
                 dst[done..done + n].copy_from_slice(&bytes[at % CELL..at % CELL + n]);
                 done += n;
