@@ -94,7 +94,7 @@ pub mod wait;
 // Module paths kept from the flat layout: every module that was at the
 // crate root is still named there, as a re-export of its place in a layer.
 pub use foundation::{frame, holder, layout, plain, region};
-pub use ring::{bytes, many_to_one, mpmc, pool, spsc};
+pub use ring::{broadcast, bytes, fanout, latest, many_to_one, mpmc, pool, spsc};
 pub use sync::{condvar, event, mutex, semaphore};
 
 /// Blocking around non-blocking operations: the path of

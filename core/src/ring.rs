@@ -1,6 +1,9 @@
 //! Layer 3, the rings: [`spsc`] (one producer, one consumer), [`mpmc`]
-//! (many of each) and [`bytes`] (variable-length records), and the block
-//! [`pool`] whose handles travel on them. Rings never
+//! (many of each), [`bytes`] (variable-length records), [`many_to_one`]
+//! (many producers, one consumer), [`broadcast`] (one writer, lossy
+//! readers), [`fanout`] (one writer, lossless subscribers) and [`latest`]
+//! (latest-value cells), and the block [`pool`] whose handles travel on
+//! them. Rings never
 //! block by themselves; their blocking forms wrap the `try_*` operations
 //! in a [`Blocking`](crate::wait::blocking::Blocking) strategy.
 //!
@@ -13,8 +16,11 @@
 use core::ops::Deref;
 use core::ptr::NonNull;
 
+pub mod broadcast;
 pub mod bytes;
 mod error;
+pub mod fanout;
+pub mod latest;
 pub mod many_to_one;
 pub mod mpmc;
 pub mod pool;

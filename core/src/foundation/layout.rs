@@ -65,6 +65,12 @@ pub enum Kind {
     Pool = 8,
     /// Many-to-one byte ring ([`crate::many_to_one`]).
     ManyToOne = 9,
+    /// Broadcast ring: one writer, any number of lossy readers.
+    Broadcast = 10,
+    /// Table of latest-value cells (seqlocks).
+    Latest = 11,
+    /// Fan-out ring: one writer, lossless subscribers.
+    Fanout = 12,
 }
 
 impl Kind {
@@ -80,6 +86,9 @@ impl Kind {
             7 => Self::Event,
             8 => Self::Pool,
             9 => Self::ManyToOne,
+            10 => Self::Broadcast,
+            11 => Self::Latest,
+            12 => Self::Fanout,
             _ => return None,
         })
     }
@@ -96,6 +105,9 @@ impl Kind {
             Self::Event => "event",
             Self::Pool => "pool",
             Self::ManyToOne => "many-to-one",
+            Self::Broadcast => "broadcast",
+            Self::Latest => "latest",
+            Self::Fanout => "fanout",
         }
     }
 }

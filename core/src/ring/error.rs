@@ -105,6 +105,13 @@ pub enum RecvError {
         /// The dead holder's id.
         holder: u32,
     },
+    /// The broadcast ring only: the writer overwrote records this reader
+    /// had not read yet. `missed` counts them exactly; the reader has moved
+    /// on to the oldest record still intact, which the next receive returns.
+    Lapped {
+        /// Records lost since the last one received.
+        missed: u64,
+    },
     /// See [`Corrupt`].
     Corrupt,
 }
@@ -213,6 +220,10 @@ impl fmt::Display for RecvError {
                 "ring stalled: the sender of position {position} has not published it"
             ),
             Self::PeerDied { holder } => write!(f, "the sender (holder {holder}) died"),
+            Self::Lapped { missed } => write!(
+                f,
+                "lapped by the writer: {missed} records were overwritten unread"
+            ),
             Self::Corrupt => Corrupt.fmt(f),
         }
     }

@@ -380,6 +380,9 @@ fn kind_text(word: u32) -> String {
                 Kind::Event => "event",
                 Kind::Pool => "shared block pool",
                 Kind::ManyToOne => "many-to-one byte ring",
+                Kind::Broadcast => "broadcast ring (one writer, lossy readers)",
+                Kind::Latest => "table of latest-value cells",
+                Kind::Fanout => "fan-out ring (one writer, lossless subscribers)",
             };
             format!("{} ({what}, kind word {word})", kind.name())
         }

@@ -158,9 +158,11 @@
 
 #[cfg(feature = "tokio")]
 mod async_ends;
+mod broadcast;
 mod bytes;
 mod create;
 mod error;
+mod latest;
 mod many_to_one;
 mod mpmc;
 mod object;
@@ -175,9 +177,13 @@ mod waiting;
 
 #[cfg(feature = "tokio")]
 pub use async_ends::{AsyncByteReceiver, AsyncByteSender, AsyncReceiver, AsyncSender};
+pub use broadcast::{
+    Broadcast, BroadcastChannel, BroadcastReader, BroadcastWriter, ReadOnlyBroadcast,
+};
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use error::{ChannelError, Pending};
 pub use interlink_core::{RecvError, SendError};
+pub use latest::{Latest, LatestChannel, LatestReader, LatestSender};
 pub use many_to_one::{ManyToOne, ManyToOneChannel, ManyToOneReceiver, ManyToOneSender};
 pub use mpmc::{Mpmc, MpmcChannel, MpmcHandle};
 pub use object::{remove, Channel};

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use interlink_core::layout::{state, Header, HeaderSnapshot, Kind, LAYOUT_VERSION, MAGIC};
 use interlink_core::pool::Pool;
-use interlink_core::{bytes, many_to_one, mpmc, spsc, AttachError, Region};
+use interlink_core::{broadcast, bytes, latest, many_to_one, mpmc, spsc, AttachError, Region};
 
 use super::{Object, Pid, Role, State, Summary, HEADER_LEN};
 use crate::mapping::{pread_full, PrivateCopy};
@@ -194,6 +194,17 @@ fn judge(header: HeaderSnapshot, region: Region<'_>, size: u64) -> State {
                 holder: Pid::check(pid),
             });
             (users.collect(), s.users.overflow, s.fill(), None)
+        }),
+        Kind::Broadcast | Kind::Latest => match kind {
+            Kind::Broadcast => broadcast::status(region).map(|s| s.writer),
+            _ => latest::status(region).map(|s| s.writer),
+        }
+        .map(|writer| {
+            let roles = vec![Role {
+                role: "writer",
+                holder: Pid::check(writer),
+            }];
+            (roles, false, None, None)
         }),
         _ => header
             .validate(kind, header.element)

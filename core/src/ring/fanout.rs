@@ -1,0 +1,555 @@
+//! A fan-out ring: one writer, up to [`MAX_SUBSCRIBERS`] subscribers,
+//! **lossless**: every subscriber receives every element written after it
+//! joined, in order, exactly once. The writer may overwrite a slot only
+//! when every subscriber in the table is past it (Disruptor-style gating),
+//! so the slowest subscriber holds the writer back ([`SendError::Full`]);
+//! a dead one is removed with [`FanoutWriter::evict`] (the Linux channels
+//! judge liveness and do it), and [`FanoutWriter::slowest`] names the one
+//! holding the writer back.
+//!
+//! # Layout (version [`crate::LAYOUT_VERSION`])
+//!
+//! | offset | bytes | contents | written by |
+//! |---|---|---|---|
+//! | 0 | 64 | header (kind `Fanout`, capacity = slots, element `T`) | creator |
+//! | 64 | 4 | writer holder id (0 = free) | claimers |
+//! | 128 | 4 | tail: elements ever written (wrapping) | writer |
+//! | 132 | 4 | not-empty event word: subscribers park on it | subscribers (announce), writer (notify) |
+//! | 256 | 4 | not-full event word: the writer parks on it | writer (announce), subscribers (notify) |
+//! | 384 + 128·i | 4 | subscriber `i`'s holder id (0 = free), `i` < 64 | joiners, leavers, evictors |
+//! | 388 + 128·i | 4 | subscriber `i`'s cursor: elements it has received | subscriber `i` |
+//! | S | capacity × `size_of::<T>()` | slots: element `p` in slot `p & (capacity − 1)` | writer |
+//!
+//! `S` is 8576 (384 + 64 × 128) rounded up to `align_of::<T>()`.
+//!
+//! # Protocol
+//!
+//! - **Write:** with `tail − min(cursor of every subscriber) < capacity`,
+//!   write slot `tail`, store `tail + 1` (`Release`). The writer caches
+//!   the bound and rescans the table (a `SeqCst` fence, then each holder
+//!   and cursor, `Acquire`) only when the cache says full. A cursor outside
+//!   `tail − capacity ..= tail` is ignored (a joiner that has not set it
+//!   yet, or junk).
+//! - **Read:** with `tail ≠ cursor` (and `tail − cursor ≤ capacity`),
+//!   read slot `cursor`, store `cursor + 1` (`Release`).
+//! - **Join:** claim a free holder word (compare-exchange `0 → holder`,
+//!   `Acquire`), a `SeqCst` fence, load the tail `t1`, store it as the
+//!   cursor, a `SeqCst` fence, load the tail again `t2` and store it as the
+//!   cursor: the subscriber starts at `t2`. A scan that missed the new
+//!   subscriber (or saw a stale cursor) allowed the writer at most
+//!   `capacity` elements past a tail it had published before `t2` was
+//!   loaded, so nothing from `t2` on is overwritten unread.
+//! - **Leave / evict:** compare-exchange the holder word back to 0
+//!   (`Release`).
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{align_of, size_of};
+use core::ptr::NonNull;
+use core::time::Duration;
+
+use crate::foundation::atomics::{fence, init_atomic, AtomicU32, Ordering, UnsafeCell};
+use crate::foundation::holder::Holder;
+use crate::foundation::layout::{
+    AttachError, ElementCheck, Fingerprint, Header, HeaderFields, Kind,
+};
+use crate::foundation::plain::Plain;
+use crate::foundation::region::Region;
+use crate::ring::{or_wait, role, shared_copy, span, CacheLine, InitError, RingConfig, RoleError};
+use crate::wait::blocking::Blocking;
+use crate::wait::Wait;
+
+pub use crate::ring::{RecvError, SendError};
+
+/// The size of the subscriber table.
+#[cfg(not(loom))]
+pub const MAX_SUBSCRIBERS: usize = 64;
+/// The size of the subscriber table (two under loom, to bound the models;
+/// layouts are not byte-exact there anyway).
+#[cfg(loom)]
+pub const MAX_SUBSCRIBERS: usize = 2;
+
+#[repr(C)]
+struct Meta {
+    header: Header,
+    writer: AtomicU32,
+}
+
+#[repr(C)]
+struct Words {
+    index: AtomicU32,
+    wake: AtomicU32,
+}
+
+#[repr(C)]
+struct Entry {
+    holder: AtomicU32,
+    cursor: AtomicU32,
+}
+
+#[repr(C, align(128))]
+struct Control {
+    meta: CacheLine<Meta>,
+    tail: CacheLine<Words>,
+    not_full: CacheLine<AtomicU32>,
+    subscribers: [CacheLine<Entry>; MAX_SUBSCRIBERS],
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    use static_assertions::const_assert_eq;
+    const_assert_eq!(core::mem::offset_of!(Meta, writer), 64);
+    const_assert_eq!(core::mem::offset_of!(Control, tail), 128);
+    const_assert_eq!(core::mem::offset_of!(Control, not_full), 256);
+    const_assert_eq!(core::mem::offset_of!(Control, subscribers), 384);
+    const_assert_eq!(size_of::<Control>(), 8576);
+};
+
+type Slot<T> = UnsafeCell<T>;
+
+/// A fan-out ring in caller memory. Cheap to copy; it owns nothing.
+pub struct FanoutRing<'a, T: Plain> {
+    control: NonNull<Control>,
+    slots: NonNull<Slot<T>>,
+    capacity: u32,
+    _memory: PhantomData<(&'a Control, T)>,
+}
+
+impl<T: Plain> Clone for FanoutRing<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: Plain> Copy for FanoutRing<'_, T> {}
+
+impl<T: Plain> fmt::Debug for FanoutRing<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FanoutRing")
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+// SAFETY: shared state is reached through atomics; slots only through the
+// writer (before publishing) and subscribers (after), with the gating
+// protocol handing each slot over.
+unsafe impl<T: Plain> Send for FanoutRing<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Plain> Sync for FanoutRing<'_, T> {}
+
+impl<'a, T: Plain> FanoutRing<'a, T> {
+    const fn slots_offset() -> usize {
+        let a = align_of::<Slot<T>>();
+        (size_of::<Control>() + a - 1) & !(a - 1)
+    }
+
+    /// Bytes a ring of `capacity` slots needs, header included.
+    pub const fn bytes_needed(capacity: u32) -> Result<usize, InitError> {
+        crate::ring::ring_bytes(capacity, 1, size_of::<Slot<T>>(), Self::slots_offset())
+    }
+
+    /// The alignment a region for the ring must have.
+    pub const fn region_align() -> usize {
+        crate::ring::region_align(align_of::<Control>(), align_of::<Slot<T>>())
+    }
+
+    /// Creates an empty ring with no writer and no subscriber.
+    pub fn init(region: Region<'a>, config: RingConfig) -> Result<Self, InitError> {
+        let total = Self::bytes_needed(config.capacity)?;
+        let base = region.check(total, Self::region_align())?;
+        let control = base.cast::<Control>();
+        // SAFETY: the region holds the whole ring (checked) and the creator
+        // owns it until the header is published.
+        unsafe {
+            use core::ptr::addr_of_mut;
+            let c = control.as_ptr();
+            Header::begin(addr_of_mut!((*c).meta.0.header));
+            init_atomic(addr_of_mut!((*c).meta.0.writer), 0);
+            init_atomic(addr_of_mut!((*c).tail.0.index), 0);
+            init_atomic(addr_of_mut!((*c).tail.0.wake), 0);
+            init_atomic(addr_of_mut!((*c).not_full.0), 0);
+            for i in 0..MAX_SUBSCRIBERS {
+                init_atomic(addr_of_mut!((*c).subscribers[i].0.holder), 0);
+                init_atomic(addr_of_mut!((*c).subscribers[i].0.cursor), 0);
+            }
+        }
+        // SAFETY: inside the region (checked length).
+        let slots = unsafe { base.add(Self::slots_offset()) }.cast::<Slot<T>>();
+        #[cfg(loom)]
+        for i in 0..config.capacity as usize {
+            // SAFETY: slot i is inside the region; loom cells need building.
+            unsafe {
+                slots
+                    .as_ptr()
+                    .add(i)
+                    .write(UnsafeCell::new(core::mem::zeroed()))
+            };
+        }
+        let fields = HeaderFields {
+            kind: Kind::Fanout,
+            element: Fingerprint::of::<T>(),
+            capacity: config.capacity,
+            creator_pid: config.creator_pid,
+            total_len: total as u64,
+        };
+        // SAFETY: begun above; publishes READY with Release.
+        unsafe {
+            Header::publish(
+                core::ptr::addr_of_mut!((*control.as_ptr()).meta.0.header),
+                &fields,
+            )
+        };
+        Ok(Self {
+            control,
+            slots,
+            capacity: config.capacity,
+            _memory: PhantomData,
+        })
+    }
+
+    /// Attaches to a ring some process initialised in `region`, checking
+    /// the element type exactly.
+    pub fn attach(region: Region<'a>) -> Result<Self, AttachError> {
+        Self::attach_with(region, ElementCheck::Exact)
+    }
+
+    /// [`FanoutRing::attach`], comparing the element type as `check` says.
+    pub fn attach_with(region: Region<'a>, check: ElementCheck) -> Result<Self, AttachError> {
+        let base = region.check(size_of::<Control>(), Self::region_align())?;
+        let control = base.cast::<Control>();
+        // SAFETY: the region holds an aligned Control; the snapshot loads.
+        let snap = unsafe { control.as_ref() }.meta.header.snapshot();
+        let capacity = crate::ring::check_ring_header(
+            &snap,
+            Kind::Fanout,
+            (Fingerprint::of::<T>(), check),
+            Self::bytes_needed,
+            &region,
+            Self::region_align(),
+        )?;
+        // SAFETY: inside the region (checked length).
+        let slots = unsafe { base.add(Self::slots_offset()) }.cast::<Slot<T>>();
+        Ok(Self {
+            control,
+            slots,
+            capacity,
+            _memory: PhantomData,
+        })
+    }
+
+    /// Claims the writer role for `holder`.
+    pub fn writer(&self, holder: Holder) -> Result<FanoutWriter<'a, T>, RoleError> {
+        role::claim(&self.control().meta.writer, holder)?;
+        Ok(self.new_writer(holder.get()))
+    }
+
+    /// Claims the writer role, taking it from a holder `is_alive` says is
+    /// dead. The new writer resumes at the shared tail.
+    pub fn take_over_writer(
+        &self,
+        holder: Holder,
+        is_alive: impl FnOnce(u32) -> bool,
+    ) -> Result<FanoutWriter<'a, T>, RoleError> {
+        role::take_over(&self.control().meta.writer, holder, is_alive)?;
+        Ok(self.new_writer(holder.get()))
+    }
+
+    fn new_writer(&self, holder: u32) -> FanoutWriter<'a, T> {
+        let tail = self.control().tail.index.load(Ordering::Acquire);
+        FanoutWriter {
+            ring: *self,
+            tail,
+            limit: tail,
+            holder,
+        }
+    }
+
+    /// Joins as a subscriber for `holder` (a pid, or any nonzero id),
+    /// taking the first free entry of the table, or one whose holder
+    /// `is_alive` says is dead. It receives every element written from now
+    /// on. Fails with [`RoleError::Taken`] (the last holder seen) when all
+    /// [`MAX_SUBSCRIBERS`] entries hold live subscribers.
+    pub fn subscribe(
+        &self,
+        holder: Holder,
+        mut is_alive: impl FnMut(u32) -> bool,
+    ) -> Result<Subscriber<'a, T>, RoleError> {
+        let holder = holder.get();
+        let mut last = 0;
+        for (i, entry) in self.control().subscribers.iter().enumerate() {
+            let current = entry.holder.load(Ordering::Relaxed);
+            if current != 0 && is_alive(current) {
+                last = current;
+                continue;
+            }
+            if entry
+                .holder
+                .compare_exchange(current, holder, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
+            let tail = &self.control().tail.index;
+            fence(Ordering::SeqCst);
+            entry
+                .cursor
+                .store(tail.load(Ordering::Acquire), Ordering::Release);
+            fence(Ordering::SeqCst);
+            let start = tail.load(Ordering::Acquire);
+            entry.cursor.store(start, Ordering::Release);
+            return Ok(Subscriber {
+                ring: *self,
+                index: i,
+                cursor: start,
+                tail_cache: start,
+                holder,
+            });
+        }
+        Err(RoleError::Taken { holder: last })
+    }
+}
+
+impl<T: Plain> FanoutRing<'_, T> {
+    /// Slots (a power of two).
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// The writer's holder id, 0 if none.
+    pub fn writer_holder(&self) -> u32 {
+        self.control().meta.writer.load(Ordering::Relaxed)
+    }
+
+    /// Each table entry's holder id (0: free), for inspectors.
+    pub fn subscriber_holders(&self) -> [u32; MAX_SUBSCRIBERS] {
+        core::array::from_fn(|i| self.control().subscribers[i].holder.load(Ordering::Relaxed))
+    }
+
+    fn control(&self) -> &Control {
+        // SAFETY: points to a live Control for 'a; every field is atomic.
+        unsafe { self.control.as_ref() }
+    }
+
+    fn slot(&self, position: u32) -> &Slot<T> {
+        let i = (position & (self.capacity - 1)) as usize;
+        // SAFETY: i < capacity; the region holds `capacity` slots.
+        unsafe { &*self.slots.as_ptr().add(i) }
+    }
+}
+
+/// The writing end; it releases the role when dropped.
+pub struct FanoutWriter<'a, T: Plain> {
+    ring: FanoutRing<'a, T>,
+    tail: u32,
+    /// The first position it may not write until it rescans.
+    limit: u32,
+    holder: u32,
+}
+
+impl<T: Plain> fmt::Debug for FanoutWriter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FanoutWriter")
+            .field("holder", &self.holder)
+            .field("tail", &self.tail)
+            .finish()
+    }
+}
+
+impl<T: Plain> Drop for FanoutWriter<'_, T> {
+    fn drop(&mut self) {
+        role::release(&self.ring.control().meta.writer, self.holder);
+    }
+}
+
+impl<T: Plain> FanoutWriter<'_, T> {
+    /// Rescans the table: the bound set by the slowest subscriber.
+    fn rescan(&mut self) {
+        fence(Ordering::SeqCst);
+        let cap = self.ring.capacity;
+        let mut limit = self.tail.wrapping_add(cap);
+        for entry in &self.ring.control().subscribers {
+            if entry.holder.load(Ordering::Acquire) == 0 {
+                continue;
+            }
+            let cursor = entry.cursor.load(Ordering::Acquire);
+            // Only cursors in tail − capacity ..= tail gate; others are a
+            // joiner's not yet set (or junk).
+            if span(self.tail, cursor, cap).is_ok() {
+                let bound = cursor.wrapping_add(cap);
+                if bound.wrapping_sub(self.tail) < limit.wrapping_sub(self.tail) {
+                    limit = bound;
+                }
+            }
+        }
+        self.limit = limit;
+    }
+
+    /// Writes `value` if every subscriber has room; never waits. Fails
+    /// with [`SendError::Full`] when the slowest has not read the element
+    /// a lap back ([`FanoutWriter::slowest`] says which).
+    pub fn try_send(&mut self, value: T) -> Result<(), SendError> {
+        if self.tail == self.limit {
+            self.rescan();
+            if self.tail == self.limit {
+                return Err(SendError::Full);
+            }
+        }
+        let slot = self.ring.slot(self.tail);
+        // SAFETY: no subscriber reads this slot: every one is past the
+        // element a lap back (the gating bound); a hostile one's accesses
+        // meet relaxed atomic copies.
+        slot.with_mut(|p| unsafe { shared_copy::store(p, value) });
+        self.tail = self.tail.wrapping_add(1);
+        self.ring
+            .control()
+            .tail
+            .index
+            .store(self.tail, Ordering::Release);
+        Ok(())
+    }
+
+    /// Writes `value`, waiting while the slowest subscriber is a lap
+    /// behind (spin, yield, park until a subscriber reads) for at most
+    /// `timeout`; wakes parked subscribers. Fails with
+    /// [`SendError::TimedOut`].
+    pub fn send<W: Wait>(
+        &mut self,
+        value: T,
+        blocking: &Blocking<W>,
+        timeout: Option<Duration>,
+    ) -> Result<(), SendError> {
+        let ring = self.ring;
+        blocking.run(&ring.control().not_full, timeout, || {
+            or_wait(self.try_send(value))
+        })?;
+        blocking.notify(&ring.control().tail.wake);
+        Ok(())
+    }
+
+    /// Wakes subscribers parked in [`Subscriber::recv`].
+    pub fn wake_subscribers(&self, wait: &impl Wait) -> bool {
+        crate::wait::event_word::notify(&self.ring.control().tail.wake, wait)
+    }
+
+    /// The subscriber holding the writer back now: its holder id and how
+    /// many elements it has not read, or `None` without subscribers.
+    pub fn slowest(&self) -> Option<(u32, u32)> {
+        let cap = self.ring.capacity;
+        let mut worst = None::<(u32, u32)>;
+        for entry in &self.ring.control().subscribers {
+            let holder = entry.holder.load(Ordering::Acquire);
+            if holder == 0 {
+                continue;
+            }
+            if let Ok(lag) = span(self.tail, entry.cursor.load(Ordering::Acquire), cap) {
+                if worst.is_none_or(|(_, w)| lag > w) {
+                    worst = Some((holder, lag));
+                }
+            }
+        }
+        worst
+    }
+
+    /// Removes every subscriber whose holder `is_alive` says is dead, so
+    /// that it no longer holds the writer back; returns how many.
+    pub fn evict(&mut self, mut is_alive: impl FnMut(u32) -> bool) -> u32 {
+        let mut n = 0;
+        for entry in &self.ring.control().subscribers {
+            let holder = entry.holder.load(Ordering::Acquire);
+            if holder != 0
+                && !is_alive(holder)
+                && entry
+                    .holder
+                    .compare_exchange(holder, 0, Ordering::Release, Ordering::Relaxed)
+                    .is_ok()
+            {
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.rescan();
+        }
+        n
+    }
+}
+
+/// A subscriber: an entry of the table; it leaves when dropped.
+pub struct Subscriber<'a, T: Plain> {
+    ring: FanoutRing<'a, T>,
+    index: usize,
+    cursor: u32,
+    tail_cache: u32,
+    holder: u32,
+}
+
+impl<T: Plain> fmt::Debug for Subscriber<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("index", &self.index)
+            .field("holder", &self.holder)
+            .field("cursor", &self.cursor)
+            .finish()
+    }
+}
+
+impl<T: Plain> Drop for Subscriber<'_, T> {
+    fn drop(&mut self) {
+        let _ = self.ring.control().subscribers[self.index]
+            .holder
+            .compare_exchange(self.holder, 0, Ordering::Release, Ordering::Relaxed);
+    }
+}
+
+impl<T: Plain> Subscriber<'_, T> {
+    /// Its entry in the table.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Receives the next element without waiting. Fails with
+    /// [`RecvError::Empty`], or [`RecvError::Corrupt`] if the tail says
+    /// more than a lap is unread.
+    pub fn try_recv(&mut self) -> Result<T, RecvError> {
+        if self.tail_cache == self.cursor {
+            let tail = self.ring.control().tail.index.load(Ordering::Acquire);
+            span(tail, self.cursor, self.ring.capacity)?;
+            self.tail_cache = tail;
+            if tail == self.cursor {
+                return Err(RecvError::Empty);
+            }
+        }
+        let slot = self.ring.slot(self.cursor);
+        // SAFETY: the element is published (tail loaded with Acquire) and
+        // the writer does not overwrite it before our cursor passes it.
+        let value = slot.with(|p| unsafe { shared_copy::load(p) });
+        self.cursor = self.cursor.wrapping_add(1);
+        self.ring.control().subscribers[self.index]
+            .cursor
+            .store(self.cursor, Ordering::Release);
+        Ok(value)
+    }
+
+    /// Receives the next element, waiting for at most `timeout`; wakes
+    /// the writer if it is parked.
+    pub fn recv<W: Wait>(
+        &mut self,
+        blocking: &Blocking<W>,
+        timeout: Option<Duration>,
+    ) -> Result<T, RecvError> {
+        let ring = self.ring;
+        let v = blocking.run(&ring.control().tail.wake, timeout, || {
+            or_wait(self.try_recv())
+        })?;
+        blocking.notify(&ring.control().not_full);
+        Ok(v)
+    }
+
+    /// Wakes the writer if it is parked in [`FanoutWriter::send`].
+    pub fn wake_writer(&self, wait: &impl Wait) -> bool {
+        crate::wait::event_word::notify(&self.ring.control().not_full, wait)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;
