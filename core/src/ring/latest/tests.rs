@@ -37,10 +37,12 @@ fn sizes_and_attach_checks() {
         LatestTable::<u32>::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
+    // Same size and alignment, another type: refused unless opted out.
     assert!(matches!(
-        LatestTable::<u64>::attach(buf.region()),
+        LatestTable::<f64>::attach(buf.region()),
         Err(AttachError::Element { .. })
     ));
+    assert!(LatestTable::<f64>::attach_with(buf.region(), ElementCheck::LayoutOnly).is_ok());
 }
 
 #[test]
