@@ -64,6 +64,13 @@ use crate::wait::blocking::Blocking;
 use crate::wait::Wait;
 
 pub use crate::ring::{RecvError, SendError};
+#[cfg(not(loom))]
+pub use status::{status, Status};
+pub use writer::LatestWriter;
+
+#[cfg(not(loom))]
+mod status;
+mod writer;
 
 /// The most cells a table may have.
 pub const MAX_CELLS: u32 = 1 << 16;
@@ -520,148 +527,6 @@ impl<T: Plain> LatestTable<'_, T> {
         }
     }
 }
-
-/// The writing end of a table. Exactly one exists at a time; it releases
-/// the role when dropped. It never waits.
-pub struct LatestWriter<'a, T: Plain> {
-    table: LatestTable<'a, T>,
-    holder: u32,
-}
-
-impl<T: Plain> fmt::Debug for LatestWriter<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LatestWriter")
-            .field("holder", &self.holder)
-            .finish()
-    }
-}
-
-impl<T: Plain> Drop for LatestWriter<'_, T> {
-    fn drop(&mut self) {
-        role::release(self.table.word(WRITER_OFFSET), self.holder);
-    }
-}
-
-impl<'a, T: Plain> LatestWriter<'a, T> {
-    /// The table written to (for reading it too).
-    pub fn table(&self) -> LatestTable<'a, T> {
-        self.table
-    }
-
-    /// Stores `value` into cell `index`; returns its new version. Never
-    /// waits, wakes nobody (see [`LatestWriter::send`]). An index beyond
-    /// the table is [`SendError::TooLarge`] (`len`: the index, `max`: the
-    /// number of cells).
-    pub fn try_send(&mut self, index: u32, value: T) -> Result<u64, SendError> {
-        let t = &self.table;
-        if index >= t.cells {
-            return Err(SendError::TooLarge {
-                len: index as usize,
-                max: t.cells,
-            });
-        }
-        let seq = t.cell_word(index, SEQ);
-        let begin = seq.load(Ordering::Relaxed) | 1;
-        seq.store(begin, Ordering::Relaxed);
-        // Readers that see any store below see `begin` (odd) on their
-        // re-check: the fences pair.
-        fence(Ordering::Release);
-        let lo = t.cell_word(index, VER_LO);
-        let hi = t.cell_word(index, VER_HI);
-        // Never 0 (never written), even after a hostile maximum.
-        let version = (lo.load(Ordering::Relaxed) as u64
-            | (hi.load(Ordering::Relaxed) as u64) << 32)
-            .wrapping_add(1)
-            .max(1);
-        t.store_value(index, &value);
-        lo.store(version as u32, Ordering::Relaxed);
-        hi.store((version >> 32) as u32, Ordering::Relaxed);
-        seq.store(begin.wrapping_add(1), Ordering::Release);
-        Ok(version)
-    }
-
-    /// [`LatestWriter::try_send`], then wakes the readers waiting in
-    /// [`LatestTable::recv`] (one fence and one load when none is). Never
-    /// waits: `timeout` is accepted for the verb scheme's shape.
-    pub fn send<W: Wait>(
-        &mut self,
-        index: u32,
-        value: T,
-        blocking: &Blocking<W>,
-        _timeout: Option<Duration>,
-    ) -> Result<u64, SendError> {
-        let v = self.try_send(index, value)?;
-        blocking.notify(self.table.word(WAKE_OFFSET));
-        Ok(v)
-    }
-
-    /// Wakes the readers waiting in [`LatestTable::recv`]; returns whether
-    /// it had to (made a syscall).
-    pub fn wake_readers(&self, wait: &impl Wait) -> bool {
-        crate::wait::event_word::notify(self.table.word(WAKE_OFFSET), wait)
-    }
-}
-
-/// What an inspector can read from a latest-value table without knowing
-/// its element type, with loads only: the header, validated (the recorded
-/// element's size and alignment must be plausible and the length must be
-/// what they and the number of cells make), and the writer's holder.
-#[cfg(not(loom))]
-pub fn status(region: &Region<'_>) -> Result<Status, AttachError> {
-    let base = region.check(CONTROL, 128)?;
-    // SAFETY: the region holds an aligned header; the snapshot loads.
-    let header = unsafe { base.cast::<Header>().as_ref() }.snapshot();
-    header.validate(Kind::Latest, header.element)?;
-    let corrupt = |field, value: u64| AttachError::Corrupt { field, value };
-    let (size, align) = (header.element.size as usize, header.element.align as usize);
-    if !align.is_power_of_two() || align > 1 << 16 {
-        return Err(corrupt("elem_align", align as u64));
-    }
-    if size % align != 0 {
-        return Err(corrupt("elem_size", size as u64));
-    }
-    if header.capacity == 0 || header.capacity > MAX_CELLS {
-        return Err(corrupt("capacity", header.capacity as u64));
-    }
-    let cell_align = max(64, align);
-    let stride = round_up(round_up(16, align) + size, cell_align);
-    let total = (header.capacity as usize)
-        .checked_mul(stride)
-        .and_then(|n| n.checked_add(round_up(CONTROL, cell_align)));
-    if total.map(|t| t as u64) != Some(header.total_len) {
-        return Err(corrupt("total_len", header.total_len));
-    }
-    region.check(header.total_len as usize, max(128, cell_align))?;
-    // SAFETY: the writer's word is inside the checked control block.
-    let writer = unsafe { &*base.as_ptr().add(WRITER_OFFSET).cast::<AtomicU32>() };
-    Ok(Status {
-        header,
-        writer: writer.load(Ordering::Acquire),
-    })
-}
-
-/// A latest-value table as [`status`] read it.
-#[cfg(not(loom))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status {
-    /// The header, validated.
-    pub header: HeaderSnapshot,
-    /// The writer's holder id (0: none).
-    pub writer: u32,
-}
-
-#[cfg(not(loom))]
-const _: () = {
-    use static_assertions::const_assert_eq;
-    const_assert_eq!(WRITER_OFFSET, 64);
-    const_assert_eq!(WAKE_OFFSET, 128);
-    const_assert_eq!(CONTROL, 256);
-    const_assert_eq!(LatestTable::<u64>::VALUE, 16);
-    const_assert_eq!(LatestTable::<u64>::STRIDE, 64);
-    const_assert_eq!(LatestTable::<u64>::CELLS, 256);
-    const_assert_eq!(LatestTable::<[u64; 8]>::STRIDE, 128);
-    const_assert_eq!(LatestTable::<u128>::VALUE, 16);
-};
 
 #[cfg(all(test, not(loom)))]
 mod tests;
