@@ -139,10 +139,9 @@ fn futex_waitv(
     let ts_ptr = deadline
         .as_ref()
         .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: `waiters[..n]` are initialised futex_waitv records whose
-    // addresses are live, aligned 32-bit atomics (the kernel only reads
-    // them, atomically); `ts_ptr` is null or points to a timespec that
-    // outlives the call.
+    // `waiters[..n]` are initialised futex_waitv records whose addresses
+    // are live, aligned 32-bit atomics (the kernel only reads them).
+    // SAFETY: as said; `ts_ptr` is null or a timespec outliving the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_futex_waitv,

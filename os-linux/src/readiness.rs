@@ -86,12 +86,10 @@ impl Readiness {
         let helper = std::thread::Builder::new()
             .name("interlink-readiness".into())
             .spawn(move || {
-                // SAFETY: `offset + 4 <= len`, the offset is 4-aligned and
-                // the mapping is page-aligned, so the word is inside `map`
-                // and aligned for an AtomicU32; `map` lives in this closure
-                // for as long as the reference is used. Only atomic loads
-                // (and the kernel's futex reads) touch it: read-only is
-                // enough.
+                // `offset + 4 <= len`, the offset is 4-aligned and the
+                // mapping page-aligned: the word is inside `map`, aligned.
+                // SAFETY: as said; `map` outlives the reference here, and
+                // only atomic loads (and the kernel's futex) read it.
                 let word = unsafe { &*map.as_ptr().add(offset).cast::<AtomicU32>() };
                 help(word, &shared);
                 drop(map);

@@ -388,11 +388,11 @@ impl<T: Plain> LatestTable<'_, T> {
     /// stores.
     fn store_value(&self, index: u32, value: &T) {
         let src = (value as *const T).cast::<u8>();
+        // The value area lies inside the cell and is aligned for the
+        // buffer unit (cells are 64-aligned, the value at 16 or at T's
+        // alignment), and is only accessed with these units.
         #[cfg(not(loom))]
-        // SAFETY: the value area lies inside the cell and is aligned for
-        // the buffer unit (cells are 64-aligned, the value at 16 or at T's
-        // alignment); it is only accessed with these units; `src` is a
-        // private `T`, readable for its size (Plain: no padding).
+        // SAFETY: see above; `src` is a private `T`, readable for its size.
         unsafe {
             crate::ring::shared_copy::write_words(
                 src,
