@@ -345,6 +345,24 @@ fn step(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, mapping: &
                     assert_eq!(s.read_at(0, &mut out), s.len());
                     if t {
                         let at = expect.expect("accepted a reference the model lacks");
+                        // An accept takes any reference "to anyone" of the
+                        // handle: with several senders, the model cannot
+                        // tell whose it took (reclaim counts differ by it).
+                        if let Word::Shared { to: None, .. } = st.words[at] {
+                            let senders: HashSet<u32> = st
+                                .words
+                                .iter()
+                                .filter_map(|w| match *w {
+                                    Word::Shared { handle, by, to: None } if handle == h => {
+                                        Some(by.get())
+                                    }
+                                    _ => None,
+                                })
+                                .collect();
+                            if senders.len() > 1 {
+                                st.exact = false;
+                            }
+                        }
                         st.words.swap_remove(at);
                         let want = &st.contents[h.index as usize];
                         assert_eq!(&out[..], &want[..out.len().min(want.len())]);
