@@ -99,7 +99,7 @@ fn across_processes<R>(
         }
         let mut child = child;
         let start = process_cpu_time();
-        let result = child_side(child.as_mut());
+        let result = child.populate().and_then(|()| child_side(child.as_mut()));
         let spent = process_cpu_time().saturating_sub(start);
         child_cpu
             .word()
@@ -118,7 +118,9 @@ fn across_processes<R>(
     }
     watchdog(WATCHDOG_SECONDS);
     let parent_start = process_cpu_time();
-    let result = parent_side(parent.as_mut());
+    let result = parent
+        .populate()
+        .and_then(|()| parent_side(parent.as_mut()));
     let parent_cpu = process_cpu_time().saturating_sub(parent_start);
     drop(parent);
     // A failed parent side leaves the child waiting for messages that will
