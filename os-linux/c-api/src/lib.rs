@@ -62,7 +62,10 @@ fn is_sender(role: c_int) -> Result<bool, c_int> {
     match role {
         ROLE_SENDER => Ok(true),
         ROLE_RECEIVER => Ok(false),
-        _ => Err(fail(INVALID_ARGUMENT, format_args!("role {role} is neither sender (0) nor receiver (1)"))),
+        _ => Err(fail(
+            INVALID_ARGUMENT,
+            format_args!("role {role} is neither sender (0) nor receiver (1)"),
+        )),
     }
 }
 

@@ -213,7 +213,10 @@ unsafe fn with(ch: *const interlink_mpmc, f: impl FnOnce(&dyn End) -> c_int) -> 
 /// # Safety
 /// `ch` is null or a live handle; `elem` is null or points to an element.
 #[no_mangle]
-pub unsafe extern "C" fn interlink_mpmc_try_send(ch: *mut interlink_mpmc, elem: *const Void) -> c_int {
+pub unsafe extern "C" fn interlink_mpmc_try_send(
+    ch: *mut interlink_mpmc,
+    elem: *const Void,
+) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe {
         with(ch, |end| match non_null(elem) {
@@ -247,7 +250,10 @@ pub unsafe extern "C" fn interlink_mpmc_send(
 /// # Safety
 /// `ch` is null or a live handle; `elem` is null or has room for an element.
 #[no_mangle]
-pub unsafe extern "C" fn interlink_mpmc_try_recv(ch: *mut interlink_mpmc, elem: *mut Void) -> c_int {
+pub unsafe extern "C" fn interlink_mpmc_try_recv(
+    ch: *mut interlink_mpmc,
+    elem: *mut Void,
+) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe {
         with(ch, |end| match non_null(elem) {

@@ -236,7 +236,17 @@ pub unsafe extern "C" fn interlink_spsc_open(
     out: *mut *mut interlink_spsc,
 ) -> c_int {
     // SAFETY: forwarded from the caller.
-    unsafe { create_or_open(name, None, elem_size, elem_align, role, open_timeout_ns, out) }
+    unsafe {
+        create_or_open(
+            name,
+            None,
+            elem_size,
+            elem_align,
+            role,
+            open_timeout_ns,
+            out,
+        )
+    }
 }
 
 /// Runs `f` on the handle (`INVALID_ARGUMENT` for null).
@@ -258,7 +268,10 @@ unsafe fn with(ch: *mut interlink_spsc, f: impl FnOnce(&mut dyn End) -> c_int) -
 /// # Safety
 /// `ch` is null or a live handle; `elem` is null or points to an element.
 #[no_mangle]
-pub unsafe extern "C" fn interlink_spsc_try_send(ch: *mut interlink_spsc, elem: *const Void) -> c_int {
+pub unsafe extern "C" fn interlink_spsc_try_send(
+    ch: *mut interlink_spsc,
+    elem: *const Void,
+) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe {
         with(ch, |end| match non_null(elem) {
@@ -292,7 +305,10 @@ pub unsafe extern "C" fn interlink_spsc_send(
 /// # Safety
 /// `ch` is null or a live handle; `elem` is null or has room for an element.
 #[no_mangle]
-pub unsafe extern "C" fn interlink_spsc_try_recv(ch: *mut interlink_spsc, elem: *mut Void) -> c_int {
+pub unsafe extern "C" fn interlink_spsc_try_recv(
+    ch: *mut interlink_spsc,
+    elem: *mut Void,
+) -> c_int {
     // SAFETY: forwarded from the caller.
     unsafe {
         with(ch, |end| match non_null(elem) {
