@@ -31,7 +31,10 @@ pub(crate) use sizes;
 
 /// Whether the C API supports elements of `size` bytes.
 fn size_supported(size: usize) -> bool {
-    size > 0 && (size <= 64 || (size <= 256 && size % 8 == 0) || (size <= 1024 && size % 64 == 0))
+    size > 0
+        && (size <= 64
+            || (size <= 256 && size.is_multiple_of(8))
+            || (size <= 1024 && size.is_multiple_of(64)))
 }
 
 /// Checks an element's size and alignment as the C program gives them:
@@ -46,7 +49,7 @@ pub(crate) fn check(size: usize, align: usize) -> Result<(), c_int> {
             ),
         ));
     }
-    if !align.is_power_of_two() || align > 8 || size % align != 0 {
+    if !align.is_power_of_two() || align > 8 || !size.is_multiple_of(align) {
         return Err(fail(
             INVALID_ARGUMENT,
             format_args!(

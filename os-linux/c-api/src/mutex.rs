@@ -134,9 +134,7 @@ fn make<const N: usize>(
                 return Err(fail(INVALID_ARGUMENT, e));
             }
         };
-        // SAFETY: only the lifetime changes: the mutex points into the
-        // mapping, which the handle keeps until after the mutex is gone.
-        let mutex: Mutex<'static, [u8; N]> = unsafe { std::mem::transmute(mutex) };
+        let mutex = forever(mutex);
         (shm, mapping, mutex)
     } else {
         open::<N>(name, open_timeout)?
@@ -149,6 +147,14 @@ fn make<const N: usize>(
         shm,
         creator: create,
     }))
+}
+
+/// The mutex with its lifetime extended: the caller keeps the mapping it
+/// points into until after the mutex (and every guard) is gone.
+fn forever<const N: usize>(mutex: Mutex<'_, [u8; N]>) -> Mutex<'static, [u8; N]> {
+    // SAFETY: only the lifetime changes (the mutex holds raw pointers into
+    // the mapping); the handle drops it before the mapping.
+    unsafe { std::mem::transmute::<Mutex<'_, [u8; N]>, Mutex<'static, [u8; N]>>(mutex) }
 }
 
 /// Opens and attaches, retrying until `open_timeout` (`None`: no limit)
@@ -165,11 +171,7 @@ fn open<const N: usize>(
                     match Mutex::<[u8; N]>::attach_with(mapping.region(), ElementCheck::LayoutOnly)
                     {
                         Ok(mutex) => {
-                            // SAFETY: only the lifetime changes: the mutex
-                            // points into the mapping, which the handle
-                            // keeps until after the mutex is gone.
-                            let mutex: Mutex<'static, [u8; N]> =
-                                unsafe { std::mem::transmute(mutex) };
+                            let mutex = forever(mutex);
                             return Ok((shm, mapping, mutex));
                         }
                         Err(e @ AttachError::NotReady { .. }) => e.to_string(),
