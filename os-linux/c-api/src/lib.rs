@@ -30,10 +30,10 @@ mod mpmc;
 mod mutex;
 mod spsc;
 
-pub use bytes::interlink_bytes;
-pub use mpmc::interlink_mpmc;
-pub use mutex::interlink_mutex;
-pub use spsc::interlink_spsc;
+pub use bytes::*;
+pub use mpmc::*;
+pub use mutex::*;
+pub use spsc::*;
 
 use error::{fail, INTERNAL, INVALID_ARGUMENT};
 
