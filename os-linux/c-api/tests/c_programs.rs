@@ -465,6 +465,15 @@ fn a_c_program_calls_every_function_shared_library() {
     assert_eq!(finish(child, Duration::from_secs(120)), Ok(()));
 }
 
+/// The header's C11 branch (`_Alignof`) compiles too (the programs above
+/// use C99's and C++'s).
+#[test]
+fn the_header_compiles_as_c11() {
+    let out = deps_dir().join("../c-api-tests/peer-c11.o");
+    std::fs::create_dir_all(out.parent().expect("dir")).expect("create the directory");
+    compile("gcc", &["-std=c11", "-c"], "peer.c", &[], &out);
+}
+
 #[test]
 fn a_c_receiver_and_a_rust_sender() {
     exchange(&programs().c, "recv", "c-recv");
