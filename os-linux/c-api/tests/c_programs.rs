@@ -17,10 +17,11 @@
 //! 16-byte struct, a byte channel, an MPMC channel of `u64` and a robust
 //! mutex around a `u64`; both sides increment the counter under the mutex
 //! at once; the sender sends `COUNT` values through each channel, each
-//! checked on arrival (MPMC: each exactly once); then the sender's owner
-//! of the mutex dies holding it (a C or C++ sender: the whole process
-//! exits; the Rust sender: a thread of this process ends), and the
-//! receiver must be told "owner died" and find every increment.
+//! checked on arrival (MPMC: each exactly once); then a process of the
+//! sending side dies holding the mutex (the C or C++ sender itself; for
+//! the Rust sender, a child process running this test binary's
+//! `rust_process_dies_holding_the_mutex`), and the receiver must be told
+//! "owner died" and find every increment.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -346,19 +347,22 @@ fn rust_send(prefix: &str, count: u32) -> Result<(), String> {
         h.send_timeout(word(i), PATIENCE)
             .map_err(ctx("mpmc send"))?;
     }
-    std::thread::scope(|s| {
-        s.spawn(|| -> Result<(), String> {
-            let me = Robust::new();
-            let mut guard = mutex
-                .lock(&Futex, &me, Some(PATIENCE))
-                .map_err(ctx("lock before dying"))?;
-            guard.update(|n| *n += 1);
-            std::mem::forget(guard);
-            Ok(())
-        })
-        .join()
-        .map_err(|_| "the dying thread panicked".to_owned())?
-    })?;
+    // Another Rust process takes the lock, counts once more and exits
+    // holding it.
+    let holder = Command::new(std::env::current_exe().map_err(ctx("this test's path"))?)
+        .args([
+            "--exact",
+            "rust_process_dies_holding_the_mutex",
+            "--include-ignored",
+        ])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(HOLDER_ENV, name(prefix, "x"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(ctx("start the Rust holder"))?;
+    finish(holder, PATIENCE).map_err(ctx("the Rust holder"))?;
     let sentinel = Quote {
         seq: SENTINEL,
         a: 0,
@@ -436,6 +440,31 @@ fn rust_recv(prefix: &str, count: u32) -> Result<(), String> {
     };
     let _ = object.unlink();
     outcome
+}
+
+/// Names the mutex the child process of [`rust_send`] must die holding.
+const HOLDER_ENV: &str = "INTERLINK_C_TEST_DIE_HOLDING";
+
+/// Run by [`rust_send`] as a child process (this test binary, only this
+/// test, `HOLDER_ENV` set): takes the mutex, counts once more, and exits
+/// holding it. Without `HOLDER_ENV` (an `--ignored` run) it does nothing.
+#[test]
+#[ignore = "the child process of the exchanges, not a test by itself"]
+fn rust_process_dies_holding_the_mutex() {
+    let Some(name) = std::env::var_os(HOLDER_ENV) else {
+        return;
+    };
+    let name = name.into_string().expect("a UTF-8 name");
+    let map = open_mutex(&name).expect("open the mutex");
+    let mutex = Mutex::<u64>::attach_with(map.region(), ElementCheck::LayoutOnly)
+        .expect("attach the mutex");
+    let me = Robust::new();
+    let mut guard = mutex
+        .lock(&Futex, &me, Some(PATIENCE))
+        .expect("lock before dying");
+    guard.update(|n| *n += 1);
+    std::mem::forget(guard);
+    std::process::exit(0);
 }
 
 #[test]
