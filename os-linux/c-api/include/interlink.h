@@ -157,18 +157,21 @@ int interlink_spsc_open(const char *name, size_t elem_size, size_t elem_align,
                         int role, int64_t open_timeout_ns, interlink_spsc **out);
 
 /* Sender: copies elem_size bytes from *elem into the channel if there is
- * room now. Errors: FULL, PEER_DIED, CORRUPT, INVALID_ARGUMENT. */
+ * room now (never waits, never checks the peer). Errors: FULL, CORRUPT,
+ * INVALID_ARGUMENT. */
 int interlink_spsc_try_send(interlink_spsc *ch, const void *elem);
 
-/* Sender: as try_send, waiting up to timeout_ns for room. Errors:
- * TIMED_OUT, PEER_DIED, CORRUPT, INVALID_ARGUMENT. */
+/* Sender: as try_send, waiting up to timeout_ns for room while the
+ * receiver lives. Errors: TIMED_OUT, PEER_DIED, CORRUPT, INVALID_ARGUMENT. */
 int interlink_spsc_send(interlink_spsc *ch, const void *elem, int64_t timeout_ns);
 
 /* Receiver: copies the oldest element into *elem (elem_size bytes) if
- * one is ready. Errors: EMPTY, PEER_DIED, CORRUPT, INVALID_ARGUMENT. */
+ * one is ready (never waits, never checks the peer). Errors: EMPTY,
+ * CORRUPT, INVALID_ARGUMENT. */
 int interlink_spsc_try_recv(interlink_spsc *ch, void *elem);
 
-/* Receiver: as try_recv, waiting up to timeout_ns. Errors: TIMED_OUT,
+/* Receiver: as try_recv, waiting up to timeout_ns; PEER_DIED once the
+ * sender died and everything it sent was received. Errors: TIMED_OUT,
  * PEER_DIED, CORRUPT, INVALID_ARGUMENT. */
 int interlink_spsc_recv(interlink_spsc *ch, void *elem, int64_t timeout_ns);
 
@@ -191,8 +194,8 @@ int interlink_bytes_open(const char *name, int role, int64_t open_timeout_ns,
 uint32_t interlink_bytes_max_payload(const interlink_bytes *ch);
 
 /* Sender: sends `len` bytes at `data` (NULL allowed when len is 0) with
- * `tag` if there is room now. Errors: FULL, TOO_LARGE, PEER_DIED,
- * CORRUPT, INVALID_ARGUMENT. */
+ * `tag` if there is room now (never waits, never checks the peer).
+ * Errors: FULL, TOO_LARGE, CORRUPT, INVALID_ARGUMENT. */
 int interlink_bytes_try_send(interlink_bytes *ch, uint32_t tag, const void *data,
                              size_t len);
 
@@ -202,9 +205,9 @@ int interlink_bytes_send(interlink_bytes *ch, uint32_t tag, const void *data,
                          size_t len, int64_t timeout_ns);
 
 /* Receiver: copies the next message into buf (cap bytes), its length into
- * *len and its tag into *tag (tag may be NULL) if one is ready. Errors:
- * EMPTY, BUFFER_TOO_SMALL (*len = length needed; the message stays),
- * PEER_DIED, CORRUPT, INVALID_ARGUMENT. */
+ * *len and its tag into *tag (tag may be NULL) if one is ready (never
+ * waits, never checks the peer). Errors: EMPTY, BUFFER_TOO_SMALL (*len =
+ * length needed; the message stays), CORRUPT, INVALID_ARGUMENT. */
 int interlink_bytes_try_recv(interlink_bytes *ch, uint32_t *tag, void *buf, size_t cap,
                              size_t *len);
 
