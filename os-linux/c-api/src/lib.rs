@@ -151,5 +151,5 @@ fn non_null<T>(p: *const T) -> Result<*const T, c_int> {
     }
 }
 
-/// Keeps `c_void` in use for the modules' signatures.
+/// C's `void`, as the element and buffer pointers of the signatures use it.
 type Void = c_void;
