@@ -177,3 +177,46 @@ fn help_lists_the_roles_and_bad_arguments_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
     }
 }
+
+/// The benchmark's request–response rows (issue 16) run between two
+/// processes and report a round trip, next to the Unix stream socket's.
+#[test]
+fn ipc_bench_has_request_response_rows() {
+    let bench = Command::new(env!("CARGO_BIN_EXE_ipc-bench"))
+        .args(["--only", "request-response,unix stream", "--sizes", "64"])
+        .args(["--round-trips", "200", "--format", "csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ipc-bench");
+    // Its objects are named after it: /interlink-bench-request-PID-N.
+    let ours = format!("interlink-bench-request-{}-", bench.id());
+    let out = bench.wait_with_output().expect("wait for ipc-bench");
+    let csv = text(&out.stdout);
+    assert!(out.status.success(), "{csv}\n{}", text(&out.stderr));
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|r| r.split(',').collect())
+        .collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(
+        names,
+        [
+            "unix stream",
+            "request-response (spin)",
+            "request-response (parked)"
+        ],
+        "{csv}"
+    );
+    for row in &rows {
+        let p50: f64 = row[1].parse().expect("a p50");
+        assert!(p50 > 0.0, "{row:?}");
+    }
+    let leftovers: Vec<String> = std::fs::read_dir("/dev/shm")
+        .expect("list /dev/shm")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.starts_with(&ours))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
