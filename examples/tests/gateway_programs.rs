@@ -6,7 +6,9 @@
 //! left over is killed and reaped.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 const EXE: &str = env!("CARGO_BIN_EXE_order-gateway");
@@ -25,6 +27,26 @@ impl Reaped {
             .spawn()
             .expect("start order-gateway");
         Self(Some(child))
+    }
+
+    /// Its stdout, line by line (taken from what [`Reaped::finish`]
+    /// returns).
+    fn lines(&mut self) -> Receiver<String> {
+        let out = self.0.as_mut().and_then(|c| c.stdout.take());
+        let out = out.expect("stdout not yet taken");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    fn id(&self) -> u32 {
+        self.0.as_ref().expect("running").id()
     }
 
     /// Waits at most [`DEADLINE`]; its output.
@@ -96,7 +118,7 @@ fn number_before(line: &str, word: &str) -> u64 {
 }
 
 /// Each client's line says it got every answer, and the engine's count
-/// for that client agrees with it.
+/// for that client agrees with it; the engine served no one else.
 fn check_agreement(clients: &BTreeMap<String, String>, engine: &str, orders: u64) {
     let served = engine_lines(engine);
     assert_eq!(
@@ -104,6 +126,13 @@ fn check_agreement(clients: &BTreeMap<String, String>, engine: &str, orders: u64
         clients.keys().collect::<Vec<_>>(),
         "the engine served exactly the clients that ran:\n{engine}"
     );
+    check_clients(clients, engine, orders);
+}
+
+/// Each client's line says it got every answer, and the engine's count
+/// for that client agrees with it.
+fn check_clients(clients: &BTreeMap<String, String>, engine: &str, orders: u64) {
+    let served = engine_lines(engine);
     for (id, line) in clients {
         assert!(
             line.contains(&format!("{orders} orders, {orders} answers, all its own")),
@@ -116,16 +145,18 @@ fn check_agreement(clients: &BTreeMap<String, String>, engine: &str, orders: u64
     }
 }
 
+/// Issue 16's proof: 8 clients × 10 000 requests each, every answer to
+/// the right client.
 #[test]
-fn four_client_processes_each_get_every_answer_and_only_theirs() {
-    let out = Reaped::start(&["run", "--clients", "4", "--orders", "3000"]).finish();
+fn eight_client_processes_each_get_every_answer_and_only_theirs() {
+    let out = Reaped::start(&["run", "--clients", "8", "--orders", "10000"]).finish();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let clients = client_lines(&stdout);
-    assert_eq!(clients.len(), 4, "{stdout}");
-    check_agreement(&clients, &stdout, 3000);
+    assert_eq!(clients.len(), 8, "{stdout}");
+    check_agreement(&clients, &stdout, 10_000);
     assert!(
-        stdout.contains("engine: 12000 orders from 4 clients"),
+        stdout.contains("engine: 80000 orders from 8 clients"),
         "{stdout}"
     );
 }
@@ -157,6 +188,67 @@ fn an_engine_and_clients_started_separately_meet_by_name() {
         !std::path::Path::new(&format!("/dev/shm{name}")).exists(),
         "the engine removes its channel's name"
     );
+}
+
+/// A client killed mid-run costs only itself: the engine notices it dead,
+/// counts it as gone, and serves the others to the end.
+#[test]
+fn a_client_killed_mid_run_costs_only_itself() {
+    let name = format!("/interlink-gateway-kill-{}", std::process::id());
+    let mut engine = Reaped::start(&["engine", &name, "--clients", "3"]);
+    let engine_out = engine.lines();
+    // Never finishes on its own.
+    let mut victim = Reaped::start(&["client", &name, "--orders", "1000000000"]);
+    let victim_pid = victim.id();
+    let seen = format!("engine: new client {victim_pid}.");
+    let mut engine_text = String::new();
+    let start = Instant::now();
+    loop {
+        let line = engine_out
+            .recv_timeout(DEADLINE.saturating_sub(start.elapsed()))
+            .expect("the engine hears from the victim");
+        engine_text.push_str(&line);
+        engine_text.push('\n');
+        if line.starts_with(&seen) {
+            break;
+        }
+    }
+    let others = [
+        Reaped::start(&["client", &name, "--orders", "2000"]),
+        Reaped::start(&["client", &name, "--orders", "2000", "--in-flight", "1"]),
+    ];
+    // SIGKILL, mid-run: its orders keep coming until now.
+    let killed = victim.0.as_mut().expect("running").kill();
+    killed.expect("kill the victim");
+    let victim_out = victim.finish();
+    assert!(!victim_out.status.success());
+    let mut clients = BTreeMap::new();
+    for other in others {
+        let out = other.finish();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        clients.extend(client_lines(&text(&out.stdout)));
+    }
+    let out = engine.finish();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    engine_text.extend(engine_out.iter().map(|l| l + "\n"));
+    assert_eq!(clients.len(), 2, "{clients:?}");
+    check_clients(&clients, &engine_text, 2000);
+    let victim_line = engine_text
+        .lines()
+        .find(|l| l.starts_with(&format!("engine: client {victim_pid}.")))
+        .unwrap_or_else(|| panic!("no line for the victim:\n{engine_text}"));
+    assert!(victim_line.ends_with("(died)"), "{victim_line}");
+    assert!(
+        engine_text.contains("orders from 3 clients"),
+        "{engine_text}"
+    );
+    // The engine removed the victim's response channel, and its own.
+    let leftovers: Vec<String> = std::fs::read_dir("/dev/shm")
+        .expect("list /dev/shm")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|f| f.starts_with(&name[1..]))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]

@@ -17,8 +17,13 @@
 //! Each client keeps up to `--in-flight` orders outstanding (the engine
 //! answers in order, the client matches answers by correlation id), checks
 //! that every answer is for one of its own orders and adds up, and prints
-//! its round-trip times; the engine prints what it did for each client
-//! once every client has said goodbye.
+//! its round-trip times; the engine prints each client it hears from
+//! (`engine: new client PID.N`) and, once every client has said goodbye
+//! or died, what it did for each.
+//!
+//! A client killed mid-run costs only itself: the engine drops an answer
+//! to it (`PeerDied`), or notices it dead while idle, counts it as gone
+//! and serves the others.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::process::{Command, ExitCode};
@@ -26,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use interlink_examples::cli;
-use interlink_linux::channel::{ChannelOptions, Client, ClientId, Server};
-use interlink_linux::process;
+use interlink_linux::channel::{ChannelOptions, Client, ClientId, RecvError, SendError, Server};
+use interlink_linux::{liveness, process};
 
 const PROGRAM: &str = "order-gateway";
 /// Request tags.
@@ -42,6 +47,8 @@ const REQUEST_BYTES: u32 = 1 << 16;
 const RESPONSE_BYTES: u32 = 1 << 14;
 /// How long a client waits for one answer, and the engine for a client.
 const WAIT: Duration = Duration::from_secs(10);
+/// How often an idle engine looks for clients that died.
+const SWEEP: Duration = Duration::from_millis(100);
 
 /// Several client processes send orders to one matching engine, which
 /// answers each.
@@ -66,7 +73,8 @@ enum Role {
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
         in_flight: u32,
     },
-    /// The matching engine: serves NAME until CLIENTS clients said goodbye.
+    /// The matching engine: serves NAME until CLIENTS clients said goodbye
+    /// (or died).
     Engine {
         /// The request channel's name (`/orders`).
         name: String,
@@ -278,6 +286,22 @@ struct ClientStats {
     orders: u64,
     filled: u64,
     rested: u64,
+    /// Said goodbye, or found dead.
+    gone: bool,
+    died: bool,
+}
+
+/// Marks the clients found dead as gone; returns how many.
+fn sweep(stats: &mut HashMap<ClientId, ClientStats>) -> u32 {
+    let mut n = 0;
+    for (id, s) in stats.iter_mut() {
+        if !s.gone && !liveness::is_alive(id.pid) {
+            s.gone = true;
+            s.died = true;
+            n += 1;
+        }
+    }
+    n
 }
 
 fn engine(name: &str, clients: u32) -> cli::Result {
@@ -290,9 +314,28 @@ fn engine(name: &str, clients: u32) -> cli::Result {
     let mut buf = [0u8; 64];
     let start = Instant::now();
     while gone < clients {
-        let request = serving.recv(&mut buf)?;
+        let request = match serving.recv_timeout(&mut buf, SWEEP) {
+            Ok(r) => r,
+            Err(RecvError::TimedOut) => {
+                // Unlinks dead clients' response channels.
+                serving.forget_dead_clients();
+                gone += sweep(&mut stats);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let body = &buf[..request.len];
-        match request.tag {
+        if !stats.contains_key(&request.client) {
+            println!(
+                "engine: new client {}.{}",
+                request.client.pid, request.client.n
+            );
+        }
+        let s = stats.entry(request.client).or_default();
+        if s.gone {
+            continue; // a dead client's last words
+        }
+        let answered = match request.tag {
             NEW_ORDER => {
                 let Some(order) = Order::decode(body) else {
                     eprintln!(
@@ -302,7 +345,6 @@ fn engine(name: &str, clients: u32) -> cli::Result {
                     continue;
                 };
                 let (filled, notional, resting) = book.add(request.client, order);
-                let s = stats.entry(request.client).or_default();
                 s.orders += 1;
                 s.filled += u64::from(filled);
                 s.rested += u64::from(resting);
@@ -313,13 +355,29 @@ fn engine(name: &str, clients: u32) -> cli::Result {
                     notional,
                     resting,
                 };
-                serving.respond(&request, ACK, &ack.encode())?;
+                serving.respond(&request, ACK, &ack.encode())
             }
             GOODBYE => {
-                serving.respond(&request, BYE, &[])?;
+                s.gone = true;
                 gone += 1;
+                serving.respond(&request, BYE, &[])
             }
-            other => eprintln!("{PROGRAM}: engine: unknown request tag {other}"),
+            other => {
+                eprintln!("{PROGRAM}: engine: unknown request tag {other}");
+                Ok(())
+            }
+        };
+        match answered {
+            Ok(()) => {}
+            // Forgotten by the server; its resting orders stay in the book.
+            Err(SendError::PeerDied { .. }) => {
+                if !s.gone {
+                    s.gone = true;
+                    s.died = true;
+                    gone += 1;
+                }
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     let elapsed = start.elapsed();
@@ -329,8 +387,13 @@ fn engine(name: &str, clients: u32) -> cli::Result {
     for id in ids {
         let s = &stats[&id];
         println!(
-            "engine: client {}.{}: {} orders, {} filled at once, {} rested",
-            id.pid, id.n, s.orders, s.filled, s.rested
+            "engine: client {}.{}: {} orders, {} filled at once, {} rested{}",
+            id.pid,
+            id.n,
+            s.orders,
+            s.filled,
+            s.rested,
+            if s.died { " (died)" } else { "" }
         );
     }
     println!(
