@@ -2,7 +2,8 @@
 //! `u64` and `f64`, MPMC channels of `u64` and `f64`, a byte channel, a
 //! many-to-one channel, a broadcast channel, latest tables and fan-out
 //! rings of `u64` and `f64`, a block pool (its handles through an SPSC
-//! channel) and the robust mutex (`OwnerDied` included), in both directions (each width
+//! channel), request–response (server and client of different widths) and
+//! the robust mutex (`OwnerDied` included), in both directions (each width
 //! creating once and opening once); and a ring too large for 32 bits is
 //! refused there with a typed error.
 //!

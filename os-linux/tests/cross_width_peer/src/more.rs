@@ -1,8 +1,9 @@
 //! The newer structures, across widths (the second part of the exchange
 //! in `peer.rs`, run by both widths): a many-to-one channel, a broadcast
 //! channel, latest tables of `u64` and `f64`, fan-out rings of `u64` and
-//! `f64` (the core ring in a shared memory object), and a block pool whose
-//! handles travel through an SPSC channel.
+//! `f64` (the core ring in a shared memory object), a block pool whose
+//! handles travel through an SPSC channel, and request–response (the
+//! receiver serves, the sender calls).
 //!
 //! As in `peer.rs`, the receiver creates every structure ([`create`], at
 //! the start) and receives ([`Created::receive`]); the sender opens them
@@ -15,7 +16,9 @@ use interlink_core::fanout::FanoutRing;
 use interlink_core::pool::{Handle, Recipient};
 use interlink_core::{AttachError, Plain, RecvError, RingConfig, SendError};
 use interlink_linux::channel::pool::PoolChannel;
-use interlink_linux::channel::{BroadcastChannel, LatestChannel, ManyToOneChannel, SpscChannel};
+use interlink_linux::channel::{
+    BroadcastChannel, Client, LatestChannel, ManyToOneChannel, Server, SpscChannel,
+};
 use interlink_linux::process;
 use interlink_linux::shm::{self, MapOptions, Mapping, Shm};
 
@@ -36,6 +39,17 @@ const FANOUT_CAPACITY: u32 = 256;
 /// their size (a message's payload fits).
 const BLOCKS: u32 = 8;
 const BLOCK_SIZE: u32 = 512;
+/// Calls made (at most; fewer if fewer values are sent), and the bytes of
+/// the request channel and of the client's response channel.
+const CALLS: u32 = 2000;
+const CALL_BYTES: u32 = 4096;
+
+/// The server's answer to call `i`: the request's body reversed.
+fn answer(i: u32) -> Vec<u8> {
+    let mut body = message(i).1;
+    body.reverse();
+    body
+}
 
 /// The value written `n`th into cell `cell` (`n` from 0) of the `u64`
 /// latest table: the cell's version `n + 1` carries it.
@@ -161,6 +175,7 @@ pub struct Created {
     fanout_f64: FanoutObject,
     pool: PoolChannel<BLOCK_SIZE>,
     handles: SpscChannel<Handle>,
+    server: Server,
 }
 
 /// Creates every newer structure under `prefix`.
@@ -189,6 +204,8 @@ pub fn create(prefix: &str) -> Result<Created, String> {
             .map_err(ctx("create the pool"))?,
         handles: SpscChannel::create(&name(prefix, "ph"), RingConfig::new(BLOCKS), &opts)
             .map_err(ctx("create the handle channel"))?,
+        server: Server::create(&name(prefix, "rr"), CALL_BYTES, &opts)
+            .map_err(ctx("create the request-response server"))?,
     })
 }
 
@@ -298,6 +315,33 @@ impl Created {
             let sample = pool.accept(&handle).map_err(ctx("pool accept"))?;
             expect("pool block", i, sample.as_slice(), &message(i).1[..])?;
         }
+
+        let mut serving = self.server.serve().map_err(ctx("serve"))?;
+        let mut client = None;
+        for i in 0..count.min(CALLS) {
+            let request = serving
+                .recv_timeout(&mut buf, PATIENCE)
+                .map_err(ctx("request recv"))?;
+            let (tag, body) = message(i);
+            expect("request tag", i, request.tag, tag)?;
+            expect("request", i, &buf[..request.len], &body[..])?;
+            expect(
+                "request correlation",
+                i,
+                request.correlation,
+                u64::from(i) + 1,
+            )?;
+            // One client throughout.
+            expect(
+                "request client",
+                i,
+                request.client,
+                *client.get_or_insert(request.client),
+            )?;
+            serving
+                .respond(&request, tag + 100, &answer(i))
+                .map_err(ctx("respond"))?;
+        }
         Ok(())
     }
 }
@@ -355,6 +399,18 @@ pub fn send(prefix: &str, count: u32) -> Result<(), String> {
             .map_err(ctx("pool hand-off"))?;
         tx.send_timeout(handle, PATIENCE)
             .map_err(ctx("handle send"))?;
+    }
+
+    let mut client =
+        Client::connect(&name(prefix, "rr"), CALL_BYTES, &opts).map_err(ctx("connect"))?;
+    let mut buf = [0u8; 512];
+    for i in 0..count.min(CALLS) {
+        let (tag, body) = message(i);
+        let (got_tag, n) = client
+            .call(tag, &body, &mut buf, PATIENCE)
+            .map_err(ctx("call"))?;
+        expect("answer tag", i, got_tag, tag + 100)?;
+        expect("answer", i, &buf[..n], &answer(i)[..])?;
     }
     Ok(())
 }
