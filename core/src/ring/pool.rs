@@ -129,11 +129,13 @@ use crate::ring::CacheLine;
 mod access;
 mod error;
 mod loan;
+pub mod set;
 mod share;
 mod users;
 
 pub use access::{Loan, Recipient, Sample};
 pub use error::{Exhaustion, HandleError, LoanError};
+pub use set::{PoolSet, SetError, SetLoan, SetSample};
 pub use share::{Census, Reclaimed};
 
 /// Holder words in each block's record: one for the lender, the rest for
