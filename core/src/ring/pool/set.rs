@@ -50,8 +50,11 @@
 //! Ownership, reclaim and exhaustion are each class pool's, unchanged.
 
 use core::fmt;
+use core::time::Duration;
 
 use super::*;
+use crate::wait::blocking::Blocking;
+use crate::wait::Wait;
 
 /// The class number's position in a set handle's `index`.
 pub const CLASS_SHIFT: u32 = 24;
@@ -178,6 +181,28 @@ impl<'a, const N: usize> PoolSet<'a, N> {
         }
         // `first < N`, so the loop ran and recorded an error.
         Err(error.unwrap_or(LoanError::TooLarge { len, largest: 0 }))
+    }
+
+    /// Lends a block of at least `len` bytes to `holder`, waiting while
+    /// every fitting class is exhausted for at most `timeout` (`None`: no
+    /// limit) on the *smallest* fitting class's freed event word (see
+    /// [`Pool::loan`]; a block freed in a larger class meanwhile is found
+    /// by the next call, not this wait).
+    pub fn loan<W: Wait>(
+        &self,
+        len: u32,
+        holder: Holder,
+        blocking: &Blocking<W>,
+        timeout: Option<Duration>,
+    ) -> Result<SetLoan<'a>, LoanError> {
+        match self.try_loan(len, holder) {
+            Err(LoanError::Exhausted(_)) => {}
+            other => return other,
+        }
+        let class = self.class_for(len).unwrap_or(N - 1);
+        self.classes[class]
+            .loan(holder, blocking, timeout)
+            .map(|loan| SetLoan { loan, class })
     }
 
     /// Accepts a set handle (class, then index, length, generation
