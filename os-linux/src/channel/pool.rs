@@ -195,7 +195,7 @@ impl<const SIZE: u32> Channel<Blocks<SIZE>> {
             HugePages::Off => Self::create(name, config, options),
             HugePages::Transparent => {
                 let channel = Self::create(name, config, &transparent(options))?;
-                channel.advise_and_populate(options);
+                channel.advise_and_populate(options)?;
                 Ok(channel)
             }
             HugePages::Required => Err(ShmError::HugePages {
@@ -220,7 +220,7 @@ impl<const SIZE: u32> Channel<Blocks<SIZE>> {
             HugePages::Off => Self::create_sealed(label, config, options),
             HugePages::Transparent => {
                 let channel = Self::create_sealed(label, config, &transparent(options))?;
-                channel.advise_and_populate(options);
+                channel.advise_and_populate(options)?;
                 Ok(channel)
             }
             HugePages::Required => Self::create_hugetlb(label, config, options),
@@ -253,20 +253,35 @@ impl<const SIZE: u32> Channel<Blocks<SIZE>> {
 
     /// Advises huge pages on a mapping made without prefaulting, then
     /// faults it in (`MADV_POPULATE_WRITE`, which writes nothing) if
-    /// `options` asked for prefaulting. Both are best effort.
-    fn advise_and_populate(&self, options: &ChannelOptions) {
+    /// `options` asked for prefaulting. The advice is best effort; a
+    /// shortage of memory while populating is an error here (the
+    /// reservation that would have caught it was skipped to leave the
+    /// pages unfaulted), a kernel without `MADV_POPULATE_WRITE` (before
+    /// 5.14) leaves the pages to fault on first use.
+    fn advise_and_populate(&self, options: &ChannelOptions) -> Result<(), ChannelError> {
         self.advise_huge_pages();
-        if options.map.prefault {
-            let region = self.mapping.region();
-            // SAFETY: as above; populating changes no contents. An error
-            // (a kernel before 5.14) leaves the pages to fault on first use.
-            unsafe {
-                libc::madvise(
-                    region.as_ptr().cast(),
-                    region.len(),
-                    libc::MADV_POPULATE_WRITE,
-                )
-            };
+        if !options.map.prefault {
+            return Ok(());
+        }
+        let region = self.mapping.region();
+        // SAFETY: as above; populating changes no contents.
+        let r = unsafe {
+            libc::madvise(
+                region.as_ptr().cast(),
+                region.len(),
+                libc::MADV_POPULATE_WRITE,
+            )
+        };
+        match (r, errno()) {
+            (0, _) | (_, libc::EINVAL) => Ok(()),
+            (_, e) => Err(ShmError::from(
+                crate::OsError::new("madvise(MADV_POPULATE_WRITE)", e).on(format_args!(
+                    "pool {} ({} bytes)",
+                    self.name,
+                    region.len()
+                )),
+            )
+            .into()),
         }
     }
 
