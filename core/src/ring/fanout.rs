@@ -2,10 +2,17 @@
 //! **lossless**: every subscriber receives every element written after it
 //! joined, in order, exactly once. The writer may overwrite a slot only
 //! when every subscriber in the table is past it (Disruptor-style gating),
-//! so the slowest subscriber holds the writer back ([`SendError::Full`]);
-//! a dead one is removed with [`FanoutWriter::evict`] (the Linux channels
-//! judge liveness and do it), and [`FanoutWriter::slowest`] names the one
-//! holding the writer back.
+//! so the slowest subscriber holds the writer back ([`SendError::Full`];
+//! a waiting [`FanoutWriter::send`] that times out names it,
+//! [`SendError::SlowSubscriber`]); a dead one is removed with
+//! [`FanoutWriter::evict`] (the Linux channels judge liveness and do it),
+//! and [`FanoutWriter::slowest`] names the one furthest behind.
+//!
+//! Batch and zero-copy forms, as on the SPSC ring:
+//! [`FanoutWriter::try_send_slice`] / [`Subscriber::try_recv_slice`]
+//! (counts, 0 when nothing fits), and [`FanoutWriter::reserve`] →
+//! [`WriteChunk::commit`] / [`Subscriber::peek`] → [`ReadChunk::release`]:
+//! peeked elements gate the writer until released, as unread ones do.
 //!
 //! # Layout (version [`crate::LAYOUT_VERSION`])
 //!
@@ -55,7 +62,9 @@ use crate::foundation::layout::{
 };
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
-use crate::ring::{or_wait, role, shared_copy, span, CacheLine, InitError, RingConfig, RoleError};
+use crate::ring::{
+    or_wait, role, shared_copy, span, CacheLine, Corrupt, InitError, RingConfig, RoleError,
+};
 use crate::wait::blocking::Blocking;
 use crate::wait::Wait;
 
@@ -336,6 +345,48 @@ impl<T: Plain> FanoutRing<'_, T> {
         // SAFETY: i < capacity; the region holds `capacity` slots.
         unsafe { &*self.slots.as_ptr().add(i) }
     }
+
+    /// Writes `value` into the slot for `position`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the writer and every subscriber in the table is past
+    /// the element a lap back in this slot (the gating bound).
+    unsafe fn write_slot(&self, position: u32, value: T) {
+        // SAFETY: forwarded from the caller: an honest subscriber does not
+        // read the slot; the store is atomic against a hostile one.
+        self.slot(position)
+            .with_mut(|p| unsafe { shared_copy::store(p, value) })
+    }
+
+    /// Copies the element out of the slot for `position`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is a subscriber, the element is published (an `Acquire`
+    /// load of the tail showed it) and its cursor is not past it yet.
+    unsafe fn read_slot(&self, position: u32) -> T {
+        // SAFETY: forwarded from the caller: an honest writer does not
+        // overwrite the slot; the load is atomic against a hostile one.
+        self.slot(position)
+            .with(|p| unsafe { shared_copy::load(p) })
+    }
+
+    /// Raw pointer to slot `position & mask`, for runs of slots.
+    #[cfg(not(loom))]
+    fn slot_ptr(&self, position: u32) -> *mut T {
+        let i = (position & (self.capacity - 1)) as usize;
+        // SAFETY: i < capacity; Slot<T> is a transparent UnsafeCell<T>.
+        unsafe { self.slots.as_ptr().add(i).cast::<T>() }
+    }
+
+    /// Splits `len` slots from `start` into the run before the end of the
+    /// buffer and the run that wraps to its front.
+    fn split(&self, start: u32, len: u32) -> (u32, u32) {
+        let to_end = self.capacity - (start & (self.capacity - 1));
+        let first = len.min(to_end);
+        (first, len - first)
+    }
 }
 
 /// The writing end; it releases the role when dropped.
@@ -395,24 +446,45 @@ impl<T: Plain> FanoutWriter<'_, T> {
                 return Err(SendError::Full);
             }
         }
-        let slot = self.ring.slot(self.tail);
         // SAFETY: no subscriber reads this slot: every one is past the
         // element a lap back (the gating bound); a hostile one's accesses
         // meet relaxed atomic copies.
-        slot.with_mut(|p| unsafe { shared_copy::store(p, value) });
-        self.tail = self.tail.wrapping_add(1);
+        unsafe { self.ring.write_slot(self.tail, value) };
+        self.publish(1);
+        Ok(())
+    }
+
+    /// Publishes the next `n` written slots to the subscribers.
+    fn publish(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        self.tail = self.tail.wrapping_add(n);
         self.ring
             .control()
             .tail
             .index
             .store(self.tail, Ordering::Release);
-        Ok(())
+    }
+
+    /// Slots it may write now, at most `want` unless more are known
+    /// free; rescans the table when the cached bound allows fewer.
+    fn free(&mut self, want: u32) -> u32 {
+        let mut room = self.limit.wrapping_sub(self.tail);
+        if room < want {
+            self.rescan();
+            room = self.limit.wrapping_sub(self.tail);
+        }
+        room
     }
 
     /// Writes `value`, waiting while the slowest subscriber is a lap
     /// behind (spin, yield, park until a subscriber reads) for at most
-    /// `timeout`; wakes parked subscribers. Fails with
-    /// [`SendError::TimedOut`].
+    /// `timeout`; wakes parked subscribers. When the timeout passes with
+    /// a subscriber still a lap behind, fails with
+    /// [`SendError::SlowSubscriber`] naming it (its holder and table
+    /// index: remove it, or wait longer); with [`SendError::TimedOut`]
+    /// if none is holding the writer back any more by then.
     pub fn send<W: Wait>(
         &mut self,
         value: T,
@@ -420,11 +492,36 @@ impl<T: Plain> FanoutWriter<'_, T> {
         timeout: Option<Duration>,
     ) -> Result<(), SendError> {
         let ring = self.ring;
-        blocking.run(&ring.control().not_full, timeout, || {
+        match blocking.run(&ring.control().not_full, timeout, || {
             or_wait(self.try_send(value))
-        })?;
+        }) {
+            Ok(()) => {}
+            Err(SendError::TimedOut) => return Err(self.timed_out()),
+            Err(e) => return Err(e),
+        }
         blocking.notify(&ring.control().tail.wake);
         Ok(())
+    }
+
+    /// The error of a send that timed out: the subscriber gating the
+    /// writer now, or plain `TimedOut` if none does.
+    pub(crate) fn timed_out(&mut self) -> SendError {
+        match self.gating() {
+            Some((holder, index)) => SendError::SlowSubscriber { holder, index },
+            None => SendError::TimedOut,
+        }
+    }
+
+    /// The subscriber a whole lap behind, which keeps the writer from
+    /// writing now (after a rescan of the table): its holder id and its
+    /// index in the table; `None` when the writer has room.
+    pub fn gating(&mut self) -> Option<(u32, u32)> {
+        if self.free(1) > 0 {
+            return None;
+        }
+        self.slowest_entry()
+            .filter(|&(_, _, lag)| lag >= self.ring.capacity)
+            .map(|(index, holder, _)| (holder, index as u32))
     }
 
     /// Wakes subscribers parked in [`Subscriber::recv`].
@@ -435,16 +532,21 @@ impl<T: Plain> FanoutWriter<'_, T> {
     /// The subscriber holding the writer back now: its holder id and how
     /// many elements it has not read, or `None` without subscribers.
     pub fn slowest(&self) -> Option<(u32, u32)> {
+        self.slowest_entry().map(|(_, holder, lag)| (holder, lag))
+    }
+
+    /// The slowest subscriber's table index, holder and lag.
+    fn slowest_entry(&self) -> Option<(usize, u32, u32)> {
         let cap = self.ring.capacity;
-        let mut worst = None::<(u32, u32)>;
-        for entry in &self.ring.control().subscribers {
+        let mut worst = None::<(usize, u32, u32)>;
+        for (i, entry) in self.ring.control().subscribers.iter().enumerate() {
             let holder = entry.holder.load(Ordering::Acquire);
             if holder == 0 {
                 continue;
             }
             if let Ok(lag) = span(self.tail, entry.cursor.load(Ordering::Acquire), cap) {
-                if worst.is_none_or(|(_, w)| lag > w) {
-                    worst = Some((holder, lag));
+                if worst.is_none_or(|(_, _, w)| lag > w) {
+                    worst = Some((i, holder, lag));
                 }
             }
         }
@@ -519,15 +621,35 @@ impl<T: Plain> Subscriber<'_, T> {
                 return Err(RecvError::Empty);
             }
         }
-        let slot = self.ring.slot(self.cursor);
         // SAFETY: the element is published (tail loaded with Acquire) and
         // the writer does not overwrite it before our cursor passes it.
-        let value = slot.with(|p| unsafe { shared_copy::load(p) });
-        self.cursor = self.cursor.wrapping_add(1);
+        let value = unsafe { self.ring.read_slot(self.cursor) };
+        self.release_slots(1);
+        Ok(value)
+    }
+
+    /// Moves the cursor past `n` received elements, freeing their slots
+    /// for the writer as far as this subscriber is concerned.
+    fn release_slots(&mut self, n: u32) {
+        if n == 0 {
+            return;
+        }
+        self.cursor = self.cursor.wrapping_add(n);
         self.ring.control().subscribers[self.index]
             .cursor
             .store(self.cursor, Ordering::Release);
-        Ok(value)
+    }
+
+    /// Elements ready now, reloading the tail when the cached one shows
+    /// fewer than `want`.
+    fn ready(&mut self, want: u32) -> Result<u32, Corrupt> {
+        let mut ready = self.tail_cache.wrapping_sub(self.cursor);
+        if ready < want {
+            let tail = self.ring.control().tail.index.load(Ordering::Acquire);
+            ready = span(tail, self.cursor, self.ring.capacity)?;
+            self.tail_cache = tail;
+        }
+        Ok(ready)
     }
 
     /// Receives the next element, waiting for at most `timeout`; wakes
@@ -550,6 +672,14 @@ impl<T: Plain> Subscriber<'_, T> {
         crate::wait::event_word::notify(&self.ring.control().not_full, wait)
     }
 }
+
+mod batch;
+#[cfg(not(loom))]
+mod status;
+
+pub use batch::{ReadChunk, WriteChunk};
+#[cfg(not(loom))]
+pub use status::{status, Status, SubscriberStatus};
 
 #[cfg(all(test, not(loom)))]
 mod tests;
