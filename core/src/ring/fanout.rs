@@ -413,7 +413,7 @@ impl<T: Plain> Drop for FanoutWriter<'_, T> {
     }
 }
 
-impl<T: Plain> FanoutWriter<'_, T> {
+impl<'a, T: Plain> FanoutWriter<'a, T> {
     /// Rescans the table: the bound set by the slowest subscriber.
     fn rescan(&mut self) {
         fence(Ordering::SeqCst);
@@ -524,6 +524,11 @@ impl<T: Plain> FanoutWriter<'_, T> {
             .map(|(index, holder, _)| (holder, index as u32))
     }
 
+    /// The ring this writer writes.
+    pub fn ring(&self) -> FanoutRing<'a, T> {
+        self.ring
+    }
+
     /// Wakes subscribers parked in [`Subscriber::recv`].
     pub fn wake_subscribers(&self, wait: &impl Wait) -> bool {
         crate::wait::event_word::notify(&self.ring.control().tail.wake, wait)
@@ -603,10 +608,25 @@ impl<T: Plain> Drop for Subscriber<'_, T> {
     }
 }
 
-impl<T: Plain> Subscriber<'_, T> {
+impl<'a, T: Plain> Subscriber<'a, T> {
     /// Its entry in the table.
     pub fn index(&self) -> usize {
         self.index
+    }
+
+    /// The ring this subscriber reads.
+    pub fn ring(&self) -> FanoutRing<'a, T> {
+        self.ring
+    }
+
+    /// Whether its entry still records its holder: `false` once an
+    /// evictor removed it (it was judged dead). It then no longer holds
+    /// the writer back, and what it receives may have been overwritten.
+    pub fn is_member(&self) -> bool {
+        self.ring.control().subscribers[self.index]
+            .holder
+            .load(Ordering::Relaxed)
+            == self.holder
     }
 
     /// Receives the next element without waiting. Fails with
