@@ -111,3 +111,78 @@ fn a_joining_subscriber_misses_nothing_after_its_start() {
         writer.join().unwrap();
     });
 }
+
+/// Zero-copy on both sides, capacity 1: the writer fills a reserved slot
+/// in place and commits it; the subscriber reads a peeked element in place
+/// and releases it. The writer may not reserve the slot again before the
+/// release (a write racing the in-place read fails the model).
+#[test]
+fn a_peeked_element_is_not_overwritten_before_its_release() {
+    model(|| {
+        let mem = memory(1);
+        let ring = FanoutRing::<u32>::init(mem.region(), RingConfig::new(1)).unwrap();
+        let mut w = ring.writer(Holder::fixed::<1>()).unwrap();
+        let mut sub = ring.subscribe(Holder::fixed::<2>(), |_| true).unwrap();
+        let writer = thread::spawn(move || {
+            for v in [10, 11] {
+                loop {
+                    match w.reserve(1) {
+                        Ok(mut chunk) => {
+                            chunk.set(0, v);
+                            chunk.commit_all();
+                            break;
+                        }
+                        Err(_) => thread::yield_now(),
+                    }
+                }
+            }
+        });
+        for v in [10, 11] {
+            loop {
+                match sub.peek(1) {
+                    Ok(chunk) => {
+                        assert_eq!(chunk.get(0), v);
+                        chunk.release_all();
+                        break;
+                    }
+                    Err(_) => thread::yield_now(),
+                }
+            }
+        }
+        writer.join().unwrap();
+    });
+}
+
+/// Batches, capacity 2, three values: the slice forms hand over exactly
+/// the elements the gating allows, in order, none overwritten unread.
+#[test]
+fn slices_never_overwrite_what_a_subscriber_has_not_read() {
+    model(|| {
+        let mem = memory(2);
+        let ring = FanoutRing::<u32>::init(mem.region(), RingConfig::new(2)).unwrap();
+        let mut w = ring.writer(Holder::fixed::<1>()).unwrap();
+        let mut sub = ring.subscribe(Holder::fixed::<2>(), |_| true).unwrap();
+        let writer = thread::spawn(move || {
+            let items = [10, 11, 12];
+            let mut sent = 0;
+            while sent < items.len() {
+                match w.try_send_slice(&items[sent..]) {
+                    Ok(0) => thread::yield_now(),
+                    Ok(n) => sent += n,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        });
+        let mut got = Vec::new();
+        let mut out = [0u32; 3];
+        while got.len() < 3 {
+            match sub.try_recv_slice(&mut out) {
+                Ok(0) => thread::yield_now(),
+                Ok(n) => got.extend_from_slice(&out[..n]),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(got, [10, 11, 12]);
+        writer.join().unwrap();
+    });
+}
