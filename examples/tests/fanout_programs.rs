@@ -55,3 +55,47 @@ fn bad_arguments_are_refused_before_anything_runs() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `interlink-inspect` lists a fan-out channel's writer and each
+/// subscriber with its lag, in `ls` and in `inspect`.
+#[test]
+fn the_inspector_shows_subscribers_and_their_lag() {
+    use interlink_core::RingConfig;
+    use interlink_linux::channel::{ChannelOptions, FanoutChannel};
+    use interlink_linux::shm::TempName;
+
+    let temp = TempName::new("il-fan-insp").unwrap();
+    let name: &str = &temp;
+    let ch =
+        FanoutChannel::<u64>::create(name, RingConfig::new(16), &ChannelOptions::new()).unwrap();
+    let mut tx = ch.writer().unwrap();
+    let mut a = ch.subscribe().unwrap();
+    let b = ch.subscribe().unwrap();
+    for v in 0..7 {
+        tx.try_send(v).unwrap();
+    }
+    for _ in 0..3 {
+        a.try_recv().unwrap();
+    }
+    let me = std::process::id();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_interlink-inspect"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ls = run(&["ls"]);
+    let line = ls
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not listed:\n{ls}"));
+    let (ia, ib) = (a.index(), b.index());
+    assert!(line.contains(&format!("writer={me}")), "{line}");
+    assert!(line.contains(&format!("sub{ia}={me}/lag=4")), "{line}");
+    assert!(line.contains(&format!("sub{ib}={me}/lag=7")), "{line}");
+    let one = run(&["inspect", name]);
+    assert!(one.contains("lag 7 of 16"), "{one}");
+    assert!(one.contains("fill:      7 of 16"), "{one}");
+}
