@@ -276,3 +276,51 @@ fn the_inspector_lists_subscribers_and_their_lag() {
     assert!(s.problems.is_empty(), "{:?}", s.problems);
     assert!(!object.is_stale());
 }
+
+/// A subscriber that leaves wakes a writer parked because of it: the
+/// send completes long before the writer's own next look (its peer check
+/// is set beyond the timeout, so only the wake can end the wait early).
+#[test]
+fn a_leaving_subscriber_wakes_the_writer_it_held_back() {
+    let name = unique_name("fanleave");
+    let ch =
+        FanoutChannel::<u64>::create(&name, RingConfig::new(4), &ChannelOptions::new()).unwrap();
+    let words = Words::new(16);
+    let name2 = name.clone();
+    let leaver = fork(|| {
+        let Ok(ch) = FanoutChannel::<u64>::open(&name2, &ChannelOptions::new()) else {
+            return ERROR;
+        };
+        let Ok(rx) = ch.subscribe() else {
+            return ERROR;
+        };
+        words.get(0).store(1, Ordering::Release);
+        // Hold the writer back until it has parked, then leave unread.
+        while words.get(RELEASE).load(Ordering::Acquire) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        drop(rx);
+        // Stay alive: the writer may not evict it as dead.
+        std::thread::sleep(Duration::from_secs(1));
+        0
+    })
+    .unwrap();
+    wait_subscribed(&words, 1);
+    let mut tx = ch.writer().unwrap();
+    tx.set_waiting(interlink_linux::channel::Waiting::Park);
+    tx.set_peer_check(Duration::from_secs(60));
+    for v in 0..4 {
+        tx.try_send(v).unwrap();
+    }
+    words.get(RELEASE).store(1, Ordering::Release);
+    // Without the wake it would succeed too, but only when its 30 s
+    // timeout ends (the last look of a timed-out wait finds room).
+    let start = Instant::now();
+    assert_eq!(tx.send_timeout(4, Duration::from_secs(30)), Ok(()));
+    assert!(
+        start.elapsed() < Duration::from_secs(15),
+        "woken only by the timeout"
+    );
+    assert_eq!(leaver.wait().unwrap(), Exit::Code(0));
+}

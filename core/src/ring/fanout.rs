@@ -330,6 +330,13 @@ impl<T: Plain> FanoutRing<'_, T> {
         self.control().meta.writer.load(Ordering::Relaxed)
     }
 
+    /// Wakes the writer if it is parked in [`FanoutWriter::send`]: what a
+    /// subscriber that left should do, since its leaving may be what the
+    /// writer waits for ([`Subscriber::wake_writer`] before it leaves).
+    pub fn wake_writer(&self, wait: &impl Wait) -> bool {
+        crate::wait::event_word::notify(&self.control().not_full, wait)
+    }
+
     /// Each table entry's holder id (0: free), for inspectors.
     pub fn subscriber_holders(&self) -> [u32; MAX_SUBSCRIBERS] {
         core::array::from_fn(|i| self.control().subscribers[i].holder.load(Ordering::Relaxed))

@@ -46,6 +46,7 @@
 //!   and resumes at the shared tail.
 
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::time::Duration;
 
 use interlink_core::fanout::{FanoutRing, FanoutWriter, Subscriber, MAX_SUBSCRIBERS};
@@ -107,7 +108,7 @@ impl<T: Plain> Channel<Fanout<T>> {
             .ring()?
             .subscribe(process::holder(), |pid| self.holder_alive(pid))?;
         Ok(FanoutReceiver {
-            s,
+            s: ManuallyDrop::new(s),
             patience: self.patience,
         })
     }
@@ -236,11 +237,20 @@ impl<'c, T: Plain> FanoutSender<'c, T> {
 }
 
 /// A subscriber of a [`FanoutChannel`]: an entry of its table, left when
-/// this drops.
+/// this drops (waking the writer, which may have been waiting for it).
 #[derive(Debug)]
 pub struct FanoutReceiver<'c, T: Plain> {
-    s: Subscriber<'c, T>,
+    s: ManuallyDrop<Subscriber<'c, T>>,
     patience: Patience,
+}
+
+impl<T: Plain> Drop for FanoutReceiver<'_, T> {
+    fn drop(&mut self) {
+        let ring = self.s.ring();
+        // SAFETY: `s` is dropped here once and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.s) };
+        ring.wake_writer(&Futex);
+    }
 }
 
 impl<'c, T: Plain> FanoutReceiver<'c, T> {
