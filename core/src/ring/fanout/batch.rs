@@ -19,11 +19,9 @@ impl<'a, T: Plain> FanoutWriter<'a, T> {
         let n = self.free(want).min(want);
         let (first, second) = self.ring.split(self.tail, n);
         #[cfg(not(loom))]
-        // SAFETY: the `n` slots from `tail` are past every subscriber's
-        // cursor by a lap (the gating bound), so ours to write (a hostile
-        // subscriber's accesses meet atomic stores); both runs lie inside
-        // the slot array (split stops at its end); `items` is caller
-        // memory, which cannot overlap them.
+        // SAFETY: the `n` slots from `tail` are a lap past every cursor (the gating bound): ours
+        // to write (a hostile subscriber meets atomic stores); both runs lie inside the slots
+        // (split stops at their end); `items` is caller memory, which cannot overlap them.
         unsafe {
             shared_copy::copy_to_shared(
                 items.as_ptr(),
@@ -162,11 +160,9 @@ impl<'a, T: Plain> Subscriber<'a, T> {
         let n = self.ready(want)?.min(want);
         let (first, second) = self.ring.split(self.cursor, n);
         #[cfg(not(loom))]
-        // SAFETY: the `n` elements from the cursor are published (tail
-        // loaded with Acquire, range-checked) and the writer does not
-        // overwrite them before the cursor passes them (a hostile writer's
-        // stores meet atomic loads); both runs lie inside the buffer; `out`
-        // is a unique borrow of caller memory.
+        // SAFETY: the `n` elements from the cursor are published (tail loaded with Acquire, checked)
+        // and not overwritten before the cursor passes them (a hostile writer meets atomic loads);
+        // both runs lie inside the buffer; `out` is a unique borrow of caller memory.
         unsafe {
             shared_copy::copy_from_shared(
                 self.ring.slot_ptr(self.cursor),
