@@ -160,7 +160,7 @@ impl<'a, T: Plain> Subscriber<'a, T> {
         let n = self.ready(want)?.min(want);
         let (first, second) = self.ring.split(self.cursor, n);
         #[cfg(not(loom))]
-        // SAFETY: the `n` elements from the cursor are published (tail loaded with Acquire, checked)
+        // SAFETY: the `n` elements from the cursor are published (tail Acquire-loaded, checked)
         // and not overwritten before the cursor passes them (a hostile writer meets atomic loads);
         // both runs lie inside the buffer; `out` is a unique borrow of caller memory.
         unsafe {
