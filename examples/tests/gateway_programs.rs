@@ -295,6 +295,7 @@ fn ipc_bench_has_request_response_rows() {
     assert_eq!(
         names,
         [
+            "floor: cache line",
             "unix stream",
             "request-response (spin)",
             "request-response (parked)"
