@@ -23,10 +23,12 @@ use super::link::{Link, Mechanism, Pair};
 
 mod handover;
 mod kernel;
+mod one_to_many;
 mod rings;
 
 pub use handover::*;
 pub use kernel::*;
+pub use one_to_many::*;
 pub use rings::*;
 
 /// All mechanisms, in the order the report lists them.
@@ -41,6 +43,9 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
         Box::new(Bytes { parked: true }),
         Box::new(ManyToOne),
         Box::new(PoolHandOver),
+        Box::new(Broadcast),
+        Box::new(Fanout),
+        Box::new(Latest),
         Box::new(SpscSysvSegment),
         Box::new(Pipe),
         Box::new(Fifo),
