@@ -15,6 +15,10 @@
 //!   Lossless by construction (checked): the broadcast ring used where
 //!   nothing may be lost, as a user without the fan-out ring would.
 //!
+//! Criterion measures each contender in turn; then every contender runs
+//! again in interleaved rounds, and the bench prints quartiles of the time
+//! per message and of each one's ratio to `bus` within a round.
+//!
 //! Every contender carries the same count of messages per run to every
 //! reader, with rings of the same number of messages; a side that finds
 //! the ring full or empty spins briefly, then yields, so that more threads
@@ -32,7 +36,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::Memory;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use interlink_core::broadcast::{self, BroadcastRing, Start};
 use interlink_core::fanout::FanoutRing;
 use interlink_core::{Holder, RecvError, RingConfig, SendError};
@@ -277,34 +281,100 @@ fn broadcast_paced(readers: usize) -> Duration {
     broadcast_ring(readers, true)
 }
 
+/// Every contender, in the order measured.
+const CONTENDERS: [(&str, Run); 4] = [
+    ("fan-out ring", fanout),
+    ("bus", bus),
+    ("broadcast ring, paced", broadcast_paced),
+    ("broadcast ring, lossy", broadcast_lossy),
+];
+
+/// Prints what the lossy runs received since the last call, if any ran.
+fn report_lossy(readers: usize) {
+    let [got, missed, sent] = LOSSY.each_ref().map(|a| a.swap(0, Ordering::Relaxed));
+    if sent > 0 {
+        println!(
+            "broadcast ring, lossy, {readers} reader(s): received {:.1} % of the messages \
+             ({got} received + {missed} missed = {} of {sent} sent, over all readers and runs)",
+            100.0 * got as f64 / sent as f64,
+            got + missed,
+        );
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("one_to_many u64");
     group.sample_size(10);
     for readers in READERS {
         group.throughput(Throughput::Elements(MESSAGES));
-        let contenders: [(&str, Run); 4] = [
-            ("fan-out ring", fanout),
-            ("bus", bus),
-            ("broadcast ring, paced", broadcast_paced),
-            ("broadcast ring, lossy", broadcast_lossy),
-        ];
-        for (name, run) in contenders {
+        for (name, run) in CONTENDERS {
             group.bench_with_input(BenchmarkId::new(name, readers), &readers, |b, &r| {
                 common::each_run(b, || run(r))
             });
         }
-        let [got, missed, sent] = LOSSY.each_ref().map(|a| a.swap(0, Ordering::Relaxed));
-        if sent > 0 {
-            println!(
-                "broadcast ring, lossy, {readers} reader(s): received {:.1} % of the messages \
-                 ({got} received + {missed} missed = {} of {sent} sent, over all readers and runs)",
-                100.0 * got as f64 / sent as f64,
-                got + missed,
-            );
-        }
+        report_lossy(readers);
     }
     group.finish();
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// After criterion's rows: `rounds` rounds of every contender in turn at
+/// each reader count, with the quartiles of each one's time per message
+/// and of the ratios to `bus` taken *within* a round (when all ran in the
+/// same state of a machine whose cost of moving a cache line drifts; see
+/// `spsc_interleaved.rs`).
+fn interleaved(rounds: usize) {
+    for readers in READERS {
+        let mut times = vec![Vec::with_capacity(rounds); CONTENDERS.len()];
+        for _ in 0..rounds {
+            for (k, (_, run)) in CONTENDERS.iter().enumerate() {
+                times[k].push(run(readers).as_secs_f64() * 1e9 / MESSAGES as f64);
+            }
+        }
+        println!(
+            "1 writer -> {readers} reader(s), ns per message ({rounds} interleaved rounds; \
+             quartiles 25 % / 50 % / 75 %)"
+        );
+        for (k, (name, _)) in CONTENDERS.iter().enumerate() {
+            let [a, b, c] = quartiles(times[k].clone());
+            println!("  {name:<28} {a:>9.2} {b:>9.2} {c:>9.2}");
+        }
+        println!("  time ratios to bus within a round (below 1: faster than bus)");
+        let bus = CONTENDERS.iter().position(|(n, _)| *n == "bus").unwrap();
+        for (k, (name, _)) in CONTENDERS.iter().enumerate().filter(|&(k, _)| k != bus) {
+            let r = times[k]
+                .iter()
+                .zip(&times[bus])
+                .map(|(x, y)| x / y)
+                .collect();
+            let [q1, q2, q3] = quartiles(r);
+            println!(
+                "  {:<40} {q1:>6.3} {q2:>6.3} {q3:>6.3}",
+                format!("{name} / bus")
+            );
+        }
+        report_lossy(readers);
+    }
+}
+
+fn quartiles(mut v: Vec<f64>) -> [f64; 3] {
+    v.sort_by(f64::total_cmp);
+    [v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4]]
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // `cargo test --benches` runs every bench without `--bench`: one
+    // round then, as a smoke test. `--quick` (criterion's) asks for a few.
+    let args: Vec<String> = std::env::args().collect();
+    let rounds = if !args.iter().any(|a| a == "--bench") {
+        1
+    } else if args.iter().any(|a| a == "--quick") {
+        5
+    } else {
+        30
+    };
+    interleaved(rounds);
+}
