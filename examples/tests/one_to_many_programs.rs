@@ -91,7 +91,16 @@ fn price_feed_strategies_account_for_every_tick() {
     let name = name("feed");
     let out = run_ok(
         env!("CARGO_BIN_EXE_price-feed"),
-        &["--strategies", "4", "--ticks", "50000", "--name", &name],
+        &[
+            "--strategies",
+            "4",
+            "--ticks",
+            "50000",
+            "--rate",
+            "0",
+            "--name",
+            &name,
+        ],
     );
     assert!(
         out.contains(&format!("feed: published {TICKS} ticks to 4 strategies")),
@@ -130,6 +139,35 @@ fn price_feed_with_one_strategy_and_one_tick() {
     assert_eq!(number(line, "last tick"), 0, "{line}");
 }
 
+/// A paced feed (at most 200 000 ticks a second) works the same way:
+/// every strategy still accounts for every tick.
+#[test]
+fn price_feed_at_a_rate() {
+    let name = name("feed-rate");
+    let out = run_ok(
+        env!("CARGO_BIN_EXE_price-feed"),
+        &[
+            "--strategies",
+            "2",
+            "--ticks",
+            "20000",
+            "--rate",
+            "200000",
+            "--name",
+            &name,
+        ],
+    );
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("strategy ")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for line in lines {
+        assert_eq!(
+            number(line, "received") + number(line, "missed"),
+            20_000,
+            "{line}"
+        );
+    }
+}
+
 /// Bad command lines are refused with exit status 2 before anything runs.
 #[test]
 fn price_feed_and_latest_monitor_refuse_bad_arguments() {
@@ -158,7 +196,16 @@ fn latest_monitor_sees_every_final_reading() {
     let name = name("latest");
     let out = run_ok(
         env!("CARGO_BIN_EXE_latest-monitor"),
-        &["--sensors", "3", "--updates", "20000", "--name", &name],
+        &[
+            "--sensors",
+            "3",
+            "--updates",
+            "20000",
+            "--rate",
+            "0",
+            "--name",
+            &name,
+        ],
     );
     assert!(
         out.contains(&format!(
@@ -178,4 +225,20 @@ fn latest_monitor_sees_every_final_reading() {
         assert!((1..=UPDATES).contains(&saw), "{line}");
     }
     assert!(!left_behind(&name), "{name} left in /dev/shm");
+}
+
+/// One sensor, one reading: the monitor sees it (version 1).
+#[test]
+fn latest_monitor_with_one_sensor_and_one_update() {
+    let name = name("latest-one");
+    let out = run_ok(
+        env!("CARGO_BIN_EXE_latest-monitor"),
+        &["--sensors", "1", "--updates", "1", "--name", &name],
+    );
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("monitor: cell 0:"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(number(line, "version"), 1, "{line}");
+    assert_eq!(number(line, "saw"), 1, "{line}");
 }

@@ -3,13 +3,13 @@
 //! whatever is newest, with versions, and is never handed a torn value.
 //!
 //! ```text
-//! cargo run --release -p interlink-examples --bin latest-monitor -- [--sensors 4] [--updates 100000]
+//! cargo run --release -p interlink-examples --bin latest-monitor -- [--sensors 4] [--updates 20000] [--rate 10000]
 //! ```
 //!
 //! The program creates the latest-value channel `NAME` with one cell per
 //! sensor and forks two processes that open it **by name**:
 //! - the **sensor** stores `UPDATES` readings into every cell, round after
-//!   round (cell `c`'s `n`-th reading is a deterministic function of `c`
+//!   round, at most `--rate` rounds a second (cell `c`'s `n`-th reading is a deterministic function of `c`
 //!   and `n`, with a checksum), checking that each store returns version
 //!   `n`;
 //! - the **monitor** waits for a cell it has not seen finish to change
@@ -24,7 +24,7 @@
 //!   cell shows its final reading, and prints per cell
 //!
 //! ```text
-//! monitor: cell 1: version 100000, 21.371 °C, saw 8123 of 100000 versions
+//! monitor: cell 1: version 20000, 20.848 °C, saw 1874 of 20000 versions
 //! ```
 //!
 //! Both exit with status 1 if a check failed; so does the program.
@@ -97,8 +97,12 @@ struct Args {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
     sensors: u32,
     /// Readings the sensor stores into each cell.
-    #[arg(long, default_value_t = 100_000, value_parser = cli::positive)]
+    #[arg(long, default_value_t = 20_000, value_parser = cli::positive)]
     updates: u64,
+    /// Rounds (one reading into every cell) per second at most (0: as
+    /// fast as the sensor can).
+    #[arg(long, default_value_t = 10_000)]
+    rate: u64,
     /// The channel's name (default: `/latest-monitor-PID`).
     #[arg(long)]
     name: Option<String>,
@@ -137,9 +141,9 @@ fn run(args: &Args) -> cli::Result {
     )?;
     // Anything buffered would be printed again by every child.
     std::io::Write::flush(&mut std::io::stdout())?;
-    let (sensors, updates) = (args.sensors, args.updates);
+    let (sensors, updates, rate) = (args.sensors, args.updates, args.rate);
     let monitor = child("monitor", || monitor(&name, sensors, updates))?;
-    let sensor = child("sensor", || sensor(&name, sensors, updates))?;
+    let sensor = child("sensor", || sensor(&name, sensors, updates, rate))?;
     let mut failed = Vec::new();
     for (role, process) in [("sensor", sensor), ("monitor", monitor)] {
         match process.wait()? {
@@ -154,12 +158,20 @@ fn run(args: &Args) -> cli::Result {
 }
 
 /// The sensor: opens the table by name and stores `updates` readings into
-/// each of its `sensors` cells, round by round.
-fn sensor(name: &str, sensors: u32, updates: u64) -> cli::Result<bool> {
+/// each of its `sensors` cells, round by round, at most `rate` rounds a
+/// second (0: no limit).
+fn sensor(name: &str, sensors: u32, updates: u64, rate: u64) -> cli::Result<bool> {
     let table = LatestChannel::<Reading>::open(name, &ChannelOptions::new())?;
     let mut tx = table.writer()?;
     let start = Instant::now();
     for seq in 1..=updates {
+        if rate > 0 {
+            // Round `seq` is due `(seq - 1) / rate` seconds after the start.
+            let due = Duration::from_secs_f64((seq - 1) as f64 / rate as f64);
+            while start.elapsed() < due {
+                std::hint::spin_loop();
+            }
+        }
         for cell in 0..sensors {
             let version = tx.send(cell, Reading::nth(cell, seq))?;
             if version != seq {

@@ -3,14 +3,15 @@
 //! too slow to keep up is told exactly how many ticks it missed.
 //!
 //! ```text
-//! cargo run --release -p interlink-examples --bin price-feed -- [--strategies 3] [--ticks 200000]
+//! cargo run --release -p interlink-examples --bin price-feed -- [--strategies 3] [--ticks 200000] [--rate 100000]
 //! ```
 //!
 //! The feed creates the broadcast channel `NAME` (64 KiB: about 1600
 //! ticks) and forks the strategies. Each strategy opens the channel **by
 //! name** — strategy 0 read-only (`PROT_READ`: it cannot write a byte of
 //! the object), the others read-write — makes a reader and says it is
-//! ready through a pipe; then the feed publishes `TICKS` ticks and one
+//! ready through a pipe; then the feed publishes `TICKS` ticks (at most
+//! `--rate` a second, or with `--rate 0` as fast as it can) and one
 //! end-of-feed record. Strategy `i` spends `i × WORK` spin hints on each
 //! tick, so the later ones fall behind and get lapped: they receive
 //! `Lapped { missed }`, resume at the oldest tick still in the buffer, and
@@ -29,7 +30,7 @@
 use std::hint::spin_loop;
 use std::io::{Read, Write};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use interlink_core::broadcast::Start;
@@ -67,6 +68,9 @@ struct Args {
     /// Spin hints strategy `i` spends on each tick, times `i`.
     #[arg(long, default_value_t = 200)]
     work: u32,
+    /// Ticks per second the feed publishes at most (0: as fast as it can).
+    #[arg(long, default_value_t = 100_000)]
+    rate: u64,
     /// The channel's name (default: `/price-feed-PID`).
     #[arg(long)]
     name: Option<String>,
@@ -164,7 +168,15 @@ fn run(args: &Args) -> cli::Result {
     let mut ready = vec![0u8; args.strategies as usize];
     (&ready_rx).read_exact(&mut ready)?;
 
+    let start = Instant::now();
     for seq in 0..args.ticks {
+        if args.rate > 0 {
+            // Tick `seq` is due `seq / rate` seconds after the start.
+            let due = Duration::from_secs_f64(seq as f64 / args.rate as f64);
+            while start.elapsed() < due {
+                spin_loop();
+            }
+        }
         tx.send(TICK, &Tick::nth(seq).encode())?;
     }
     tx.send(END, &[])?;
