@@ -168,6 +168,29 @@ fn price_feed_at_a_rate() {
     }
 }
 
+/// `--help` lists every option and exits 0.
+#[test]
+fn price_feed_and_latest_monitor_explain_themselves() {
+    for (exe, options) in [
+        (
+            env!("CARGO_BIN_EXE_price-feed"),
+            &["--strategies", "--ticks", "--work", "--rate", "--name"][..],
+        ),
+        (
+            env!("CARGO_BIN_EXE_latest-monitor"),
+            &["--sensors", "--updates", "--rate", "--name"][..],
+        ),
+    ] {
+        let help = run_ok(exe, &["--help"]);
+        for option in options {
+            assert!(
+                help.contains(option),
+                "{exe} --help lacks {option}:\n{help}"
+            );
+        }
+    }
+}
+
 /// Bad command lines are refused with exit status 2 before anything runs.
 #[test]
 fn price_feed_and_latest_monitor_refuse_bad_arguments() {
