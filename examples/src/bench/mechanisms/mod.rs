@@ -23,11 +23,13 @@ use super::link::{Link, Mechanism, Pair};
 
 mod handover;
 mod kernel;
+mod one_to_many;
 mod request;
 mod rings;
 
 pub use handover::*;
 pub use kernel::*;
+pub use one_to_many::*;
 pub use request::*;
 pub use rings::*;
 
@@ -43,6 +45,9 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
         Box::new(Bytes { parked: true }),
         Box::new(ManyToOne),
         Box::new(PoolHandOver),
+        Box::new(Broadcast),
+        Box::new(Fanout),
+        Box::new(Latest),
         Box::new(SpscSysvSegment),
         Box::new(Pipe),
         Box::new(Fifo),
