@@ -789,26 +789,38 @@ fn ipc_bench_unwritable_svg_fails_before_the_run() {
     );
     // Nothing was measured: no table, no progress.
     assert!(refused.out.is_empty(), "{refused:?}");
-    assert!(!refused.stderr().contains("mechanisms in"), "{refused:?}");
+    assert!(!refused.stderr().contains("rows in"), "{refused:?}");
 }
 
 #[test]
 fn ipc_bench_progress_is_plain_off_a_terminal_and_agrees_with_the_footer() {
     let done = run(
         env!("CARGO_BIN_EXE_ipc-bench"),
-        &["--only", "floor", "--sizes", "64", "--round-trips", "100"],
+        &[
+            "--only",
+            "floor",
+            "--sizes",
+            "64",
+            "--round-trips",
+            "100",
+            "--rounds",
+            "3",
+        ],
     );
     assert_eq!(done.code(), Some(0), "{done:?}");
     let err = done.stderr();
     assert!(!err.contains('\x1b') && !err.contains('\r'), "{err:?}");
+    // One plain line per round.
     let progress: Vec<&str> = done
         .err
         .iter()
         .filter_map(|l| l.split("] ").nth(1))
         .collect();
-    assert_eq!(progress, ["1/2 floor: cache line", "2/2 floor: memcpy"]);
+    assert_eq!(progress, ["round 1/3", "round 2/3", "round 3/3"]);
     assert!(
-        done.err.iter().any(|l| l.starts_with("2 mechanisms in ")),
+        done.err
+            .iter()
+            .any(|l| l.starts_with("2 rows in ") && l.contains(": 3 rounds;")),
         "{err}"
     );
 }
