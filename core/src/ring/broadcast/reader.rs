@@ -45,6 +45,9 @@ pub struct Reader<'a> {
     ring: BroadcastRing<'a>,
     /// Where the next record starts (wrapping).
     pos: u32,
+    /// The writer's tail as last loaded: records before it are published,
+    /// so the tail is loaded again only once `pos` reaches it.
+    tail_cache: u32,
     /// The number the record at `pos` must carry.
     seq: u64,
     /// `pos` and `seq` are not valid: the next receive resynchronises
@@ -84,6 +87,7 @@ impl<'a> Reader<'a> {
         let mut r = Self {
             ring,
             pos: 0,
+            tail_cache: 0,
             seq: 0,
             lost: true,
             joined: false,
@@ -183,6 +187,7 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let missed = if self.joined { seq - self.seq } else { 0 };
+            self.tail_cache = tail;
             self.pos = at;
             self.seq = seq;
             if !self.joined && self.start == Start::Next {
@@ -235,16 +240,28 @@ impl<'a> Reader<'a> {
     }
 
     /// One look at the current position.
+    ///
+    /// Everything read here is validated by one look at the tail intent
+    /// after the copy (the writer stores it, then a `Release` fence, before
+    /// any byte it overwrites): a torn prefix can only misplace reads
+    /// inside the buffer (every length is range-checked), and whatever it
+    /// led to is caught by that check. A decision taken on the prefix
+    /// alone (an error, padding, a jump in numbers) is validated the same
+    /// way before it counts.
     #[allow(clippy::type_complexity)]
     fn step(&mut self, buf: &mut [u8]) -> Result<Result<(u32, usize), Step>, RecvError> {
         let cap = self.ring.capacity;
-        let tail = self.ring.control().pos.tail.load(Ordering::Acquire);
-        let avail = tail.wrapping_sub(self.pos);
-        if avail == 0 {
-            return Err(RecvError::Empty);
-        }
-        if avail > cap {
-            return Ok(Err(Step::Lapped));
+        let mut avail = self.tail_cache.wrapping_sub(self.pos);
+        if avail == 0 || avail > cap {
+            // Acquire: the records before this tail are published.
+            self.tail_cache = self.ring.control().pos.tail.load(Ordering::Acquire);
+            avail = self.tail_cache.wrapping_sub(self.pos);
+            if avail == 0 {
+                return Err(RecvError::Empty);
+            }
+            if avail > cap {
+                return Ok(Err(Step::Lapped));
+            }
         }
         let at = self.pos & (cap - 1);
         let to_end = cap - at;
@@ -260,16 +277,24 @@ impl<'a> Reader<'a> {
             return Err(RecvError::Corrupt);
         }
         let bytes = self.ring.read_prefix(self.pos).ok_or(RecvError::Corrupt)?;
-        if self.overwritten(self.pos) {
-            return Ok(Err(Step::Lapped));
-        }
-        let (seq, header, size) = decode_prefix(&bytes).ok_or(RecvError::Corrupt)?;
-        if size > to_end || size > avail {
-            return Err(RecvError::Corrupt);
+        // A verdict on the prefix alone stands only if the prefix was
+        // intact: otherwise the writer lapped this reader.
+        let checked = |verdict: RecvError| -> Result<Result<(u32, usize), Step>, RecvError> {
+            if self.overwritten(self.pos) {
+                Ok(Err(Step::Lapped))
+            } else {
+                Err(verdict)
+            }
+        };
+        let Some((seq, header, size)) = decode_prefix(&bytes) else {
+            return checked(RecvError::Corrupt);
+        };
+        if size > to_end || size > avail || seq < self.seq {
+            return checked(RecvError::Corrupt);
         }
         if seq != self.seq {
-            if seq < self.seq {
-                return Err(RecvError::Corrupt);
+            if self.overwritten(self.pos) {
+                return Ok(Err(Step::Lapped));
             }
             // An intact record further on than expected: numbers were lost
             // (a writer died mid-record, or the cursor is whole laps of
@@ -280,12 +305,15 @@ impl<'a> Reader<'a> {
             return Err(RecvError::Lapped { missed });
         }
         if header.is_pad() {
+            if self.overwritten(self.pos) {
+                return Ok(Err(Step::Lapped));
+            }
             self.pos = self.pos.wrapping_add(size);
             return Ok(Err(Step::Again));
         }
         let len = header.len as usize;
         let Some(dst) = buf.get_mut(..len) else {
-            return Err(RecvError::BufferTooSmall { needed: len });
+            return checked(RecvError::BufferTooSmall { needed: len });
         };
         // SAFETY: the payload lies inside the record, which lies inside the
         // buffer (size <= to_end); at + 24 is 8-aligned.
