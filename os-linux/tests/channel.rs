@@ -396,7 +396,10 @@ fn thread_usage() -> (Duration, i64) {
     // SAFETY: `u` is a valid out-pointer.
     assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut u) }, 0);
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (tv(u.ru_utime) + tv(u.ru_stime), u.ru_nvcsw)
+    // A C long: 32 bits on i686, where this widens.
+    #[allow(clippy::useless_conversion)]
+    let switches = i64::from(u.ru_nvcsw);
+    (tv(u.ru_utime) + tv(u.ru_stime), switches)
 }
 
 #[test]
