@@ -519,7 +519,7 @@ fn recv_one(
         }
         Err(RecvError::Lapped { missed: m }) => {
             assert!(m > 0);
-            assert_eq!(rd.reader.missed(), missed + m);
+            assert_eq!(rd.reader.missed(), missed.saturating_add(m));
             if t {
                 let e = before.expect("joined");
                 assert_eq!(after, Some(e + m));
