@@ -1,5 +1,8 @@
 //! A 32-bit and a 64-bit process share every structure: SPSC channels of
-//! `u64` and `f64`, MPMC channels of `u64` and `f64`, a byte channel and
+//! `u64` and `f64`, MPMC channels of `u64` and `f64`, a byte channel, a
+//! many-to-one channel, a broadcast channel, latest tables and fan-out
+//! rings of `u64` and `f64`, a block pool (its handles through an SPSC
+//! channel), request–response (server and client of different widths) and
 //! the robust mutex (`OwnerDied` included), in both directions (each width
 //! creating once and opening once); and a ring too large for 32 bits is
 //! refused there with a typed error.
@@ -19,6 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[path = "cross_width_peer/src/more.rs"]
+mod more;
 #[allow(dead_code)] // both halves are used, by different tests
 #[path = "cross_width_peer/src/peer.rs"]
 mod peer;

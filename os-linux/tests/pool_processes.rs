@@ -1,6 +1,6 @@
 //! The named block pool between real processes: a publisher lends 1 MiB
-//! blocks and sends their handles to four subscriber processes over SPSC
-//! channels; a subscriber killed while holding samples gives its blocks
+//! blocks and sends the handles of 100 000 samples to four subscriber
+//! processes over SPSC channels; a subscriber killed while holding samples gives its blocks
 //! back; forged and stale handles are refused in another process.
 
 mod common;
@@ -19,19 +19,91 @@ use interlink_linux::process::{fork, Child, Exit};
 const MIB: u32 = 1 << 20;
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The first and last 8 bytes of a sample carry its sequence number.
+/// Words of a sample the publisher writes and every subscriber checks,
+/// besides the header: a sample of the block, at offsets that change
+/// with each sequence number, so that a subscriber reading another
+/// sample's block (or a stale one) fails the check without the test
+/// writing and reading the whole MiB each time.
+const PROBES: u64 = 8;
+
+/// A 64-bit mix (splitmix64's finaliser).
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The byte offset of probe `k` of sample `seq` in a block of `n` bytes
+/// (8-byte aligned, past the 16-byte header, before the last 8 bytes).
+fn probe_at(seq: u64, k: u64, n: usize) -> usize {
+    let words = (n / 8 - 3) as u64;
+    16 + (mix(seq.wrapping_mul(PROBES).wrapping_add(k)) % words) as usize * 8
+}
+
+/// The value of probe `k` of sample `seq`.
+fn probe_value(seq: u64, k: u64) -> u64 {
+    mix(!seq ^ (k << 56))
+}
+
+/// Stamps a sample: its sequence number and a checksum of the probes in
+/// the first 16 bytes, the probes, and the sequence number again in the
+/// last 8 bytes.
 fn stamp(block: &mut [u8], seq: u64) {
     let n = block.len();
+    let mut sum = 0u64;
+    for k in 0..PROBES {
+        let (at, v) = (probe_at(seq, k, n), probe_value(seq, k));
+        block[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        sum = sum.rotate_left(7) ^ v;
+    }
     block[..8].copy_from_slice(&seq.to_le_bytes());
+    block[8..16].copy_from_slice(&sum.to_le_bytes());
     block[n - 8..].copy_from_slice(&seq.to_le_bytes());
 }
 
-/// The sequence number of a sample, if both stamps agree.
+/// The sequence number of a sample, if its stamp is intact: both copies
+/// of the sequence number agree, every probe reads what the publisher
+/// wrote for that number, and the checksum matches (probes can overlap:
+/// the later write wins on both sides).
 fn stamped(bytes: &[u8]) -> Option<u64> {
     let n = bytes.len();
-    let first = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
-    let last = u64::from_le_bytes(bytes.get(n - 8..)?.try_into().ok()?);
-    (first == last).then_some(first)
+    let word = |at: usize| Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?));
+    let seq = word(0)?;
+    if n < 48 || word(n - 8)? != seq {
+        return None;
+    }
+    let mut sum = 0u64;
+    let mut expected = [0u64; PROBES as usize];
+    for k in 0..PROBES {
+        expected[k as usize] = probe_value(seq, k);
+        sum = sum.rotate_left(7) ^ expected[k as usize];
+    }
+    if word(8)? != sum {
+        return None;
+    }
+    // A probe overwritten by a later one at the same offset reads the
+    // later value.
+    for k in 0..PROBES {
+        let at = probe_at(seq, k, n);
+        let last = (k..PROBES)
+            .rev()
+            .find(|&j| probe_at(seq, j, n) == at)
+            .unwrap_or(k);
+        if word(at)? != expected[last as usize] {
+            return None;
+        }
+    }
+    Some(seq)
+}
+
+/// Samples in the four-subscriber run: the 100 000 (about 3 s in
+/// a debug build; `INTERLINK_POOL_SAMPLES` overrides it, e.g. for a
+/// longer soak).
+fn samples() -> u64 {
+    std::env::var("INTERLINK_POOL_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000)
 }
 
 /// Forks a subscriber: opens the pool and its handle channel by name,
@@ -94,7 +166,7 @@ fn subscriber<const SIZE: u32>(
 #[test]
 fn one_publisher_four_subscribers_share_1mib_samples() {
     const SUBSCRIBERS: usize = 4;
-    const SAMPLES: u64 = 20_000;
+    let samples = samples();
     let options = ChannelOptions::new();
     let pool_name = unique_name("pool-fanout");
     let pool = PoolChannel::<MIB>::create(&pool_name, RingConfig::new(16), &options).unwrap();
@@ -111,10 +183,10 @@ fn one_publisher_four_subscribers_share_1mib_samples() {
     let subs: Vec<Child> = names
         .iter()
         .enumerate()
-        .map(|(i, n)| subscriber::<MIB>(&pool_name, n, SAMPLES, false, &words, i))
+        .map(|(i, n)| subscriber::<MIB>(&pool_name, n, samples, false, &words, i))
         .collect();
     let start = Instant::now();
-    for seq in 0..SAMPLES {
+    for seq in 0..samples {
         let mut loan = p.loan_timeout(WAIT).unwrap();
         stamp(loan.as_mut_slice(), seq);
         loan.publish(MIB).unwrap();
@@ -128,12 +200,12 @@ fn one_publisher_four_subscribers_share_1mib_samples() {
         assert_eq!(sub.wait().unwrap(), Exit::Code(0));
     }
     for i in 0..SUBSCRIBERS {
-        assert_eq!(words.get(i).load(Ordering::Acquire) as u64, SAMPLES);
+        assert_eq!(words.get(i).load(Ordering::Acquire) as u64, samples);
     }
     assert_eq!(p.pool().census().free, 16);
     println!(
-        "{SAMPLES} samples of 1 MiB to {SUBSCRIBERS} subscribers in {elapsed:?} ({:?} a sample)",
-        elapsed / SAMPLES as u32
+        "{samples} samples of 1 MiB to {SUBSCRIBERS} subscribers in {elapsed:?} ({:?} a sample)",
+        elapsed / samples.max(1) as u32
     );
 }
 
@@ -314,4 +386,23 @@ fn a_sealed_pool_lends_and_accepts() {
     let h = loan.hand_off(2, Recipient::Anyone).unwrap();
     assert_eq!(p.accept(&h).unwrap().as_slice(), b"ok");
     assert_eq!(p.pool().census().free, 4);
+}
+
+/// The subscribers' check catches a block that is not the sample it
+/// claims to be: a probe or the checksum changed, or the two sequence
+/// numbers disagree.
+#[test]
+fn the_stamp_tells_samples_apart() {
+    let mut block = vec![0u8; 4096];
+    stamp(&mut block, 3);
+    assert_eq!(stamped(&block), Some(3));
+    let at = probe_at(3, 5, block.len());
+    block[at] ^= 1;
+    assert_eq!(stamped(&block), None);
+    stamp(&mut block, 3);
+    block[8] ^= 1;
+    assert_eq!(stamped(&block), None);
+    stamp(&mut block, 3);
+    block[..8].copy_from_slice(&4u64.to_le_bytes());
+    assert_eq!(stamped(&block), None);
 }

@@ -265,6 +265,46 @@ fn huge_pages_fail_clearly_or_fall_back() {
     assert_eq!(shm.map(&opts).unwrap().huge_pages(), HugePages::Transparent);
 }
 
+/// Minor page faults this process has taken so far.
+fn minor_faults() -> i64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid rusage to fill.
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) }, 0);
+    usage.ru_minflt
+}
+
+#[test]
+fn populate_spares_a_forked_child_the_first_touch_faults() {
+    const PAGES: usize = 256;
+    let map = Mapping::anonymous(PAGES * 4096).unwrap();
+    // In a child (which inherits no page-table entries of the shared
+    // mapping): the minor faults taken while writing one byte per page.
+    let faults_in_child = |populate: bool| {
+        let child = fork(|| {
+            if populate && map.populate().is_err() {
+                return 100;
+            }
+            let before = minor_faults();
+            for page in 0..PAGES {
+                write(&map, page * 4096, 1);
+            }
+            // Exit code: the faults, capped (a few come from the child's
+            // own stack, copied on write).
+            (minor_faults() - before).min(99) as i32
+        })
+        .unwrap();
+        match child.wait().unwrap() {
+            Exit::Code(100) => panic!("MADV_POPULATE_WRITE failed"),
+            Exit::Code(n) => n,
+            other => panic!("child: {other:?}"),
+        }
+    };
+    // Without populate the child faults on (nearly) every page.
+    assert!(faults_in_child(false) >= 64);
+    assert!(faults_in_child(true) <= 8);
+}
+
 #[test]
 fn anonymous_shared_mapping_with_options_is_shared_over_fork() {
     let map = Mapping::anonymous_with(1 << 20, &MapOptions::new()).unwrap();

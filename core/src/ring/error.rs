@@ -64,6 +64,17 @@ pub enum SendError {
         /// The dead holder's id.
         holder: u32,
     },
+    /// The fan-out ring only: the timeout of a waiting `send` passed while
+    /// a live subscriber was still a whole lap behind, holding the writer
+    /// back. Names it, so that the caller can remove it from the table or
+    /// wait longer (the Linux channel evicts *dead* subscribers itself;
+    /// this one was judged alive).
+    SlowSubscriber {
+        /// The subscriber's holder id (a pid, for processes).
+        holder: u32,
+        /// Its entry in the subscriber table.
+        index: u32,
+    },
     /// See [`Corrupt`].
     Corrupt,
 }
@@ -202,6 +213,10 @@ impl fmt::Display for SendError {
                 "ring stalled: the receiver of position {position} has not released its slot"
             ),
             Self::PeerDied { holder } => write!(f, "the receiver (holder {holder}) died"),
+            Self::SlowSubscriber { holder, index } => write!(
+                f,
+                "timed out: subscriber {index} (holder {holder}) is a lap behind and holds the writer back"
+            ),
             Self::Corrupt => Corrupt.fmt(f),
         }
     }
@@ -290,6 +305,14 @@ mod tests {
         assert_eq!(
             SendError::PeerDied { holder: 42 }.to_string(),
             "the receiver (holder 42) died"
+        );
+        assert_eq!(
+            SendError::SlowSubscriber {
+                holder: 7,
+                index: 3
+            }
+            .to_string(),
+            "timed out: subscriber 3 (holder 7) is a lap behind and holds the writer back"
         );
     }
 }

@@ -2,10 +2,17 @@
 //! **lossless**: every subscriber receives every element written after it
 //! joined, in order, exactly once. The writer may overwrite a slot only
 //! when every subscriber in the table is past it (Disruptor-style gating),
-//! so the slowest subscriber holds the writer back ([`SendError::Full`]);
-//! a dead one is removed with [`FanoutWriter::evict`] (the Linux channels
-//! judge liveness and do it), and [`FanoutWriter::slowest`] names the one
-//! holding the writer back.
+//! so the slowest subscriber holds the writer back ([`SendError::Full`];
+//! a waiting [`FanoutWriter::send`] that times out names it,
+//! [`SendError::SlowSubscriber`]); a dead one is removed with
+//! [`FanoutWriter::evict`] (the Linux channels judge liveness and do it),
+//! and [`FanoutWriter::slowest`] names the one furthest behind.
+//!
+//! Batch and zero-copy forms, as on the SPSC ring:
+//! [`FanoutWriter::try_send_slice`] / [`Subscriber::try_recv_slice`]
+//! (counts, 0 when nothing fits), and [`FanoutWriter::reserve`] →
+//! [`WriteChunk::commit`] / [`Subscriber::peek`] → [`ReadChunk::release`]:
+//! peeked elements gate the writer until released, as unread ones do.
 //!
 //! # Layout (version [`crate::LAYOUT_VERSION`])
 //!
@@ -55,7 +62,9 @@ use crate::foundation::layout::{
 };
 use crate::foundation::plain::Plain;
 use crate::foundation::region::Region;
-use crate::ring::{or_wait, role, shared_copy, span, CacheLine, InitError, RingConfig, RoleError};
+use crate::ring::{
+    or_wait, role, shared_copy, span, CacheLine, Corrupt, InitError, RingConfig, RoleError,
+};
 use crate::wait::blocking::Blocking;
 use crate::wait::Wait;
 
@@ -321,6 +330,13 @@ impl<T: Plain> FanoutRing<'_, T> {
         self.control().meta.writer.load(Ordering::Relaxed)
     }
 
+    /// Wakes the writer if it is parked in [`FanoutWriter::send`]: what a
+    /// subscriber that left should do, since its leaving may be what the
+    /// writer waits for ([`Subscriber::wake_writer`] before it leaves).
+    pub fn wake_writer(&self, wait: &impl Wait) -> bool {
+        crate::wait::event_word::notify(&self.control().not_full, wait)
+    }
+
     /// Each table entry's holder id (0: free), for inspectors.
     pub fn subscriber_holders(&self) -> [u32; MAX_SUBSCRIBERS] {
         core::array::from_fn(|i| self.control().subscribers[i].holder.load(Ordering::Relaxed))
@@ -336,220 +352,61 @@ impl<T: Plain> FanoutRing<'_, T> {
         // SAFETY: i < capacity; the region holds `capacity` slots.
         unsafe { &*self.slots.as_ptr().add(i) }
     }
-}
 
-/// The writing end; it releases the role when dropped.
-pub struct FanoutWriter<'a, T: Plain> {
-    ring: FanoutRing<'a, T>,
-    tail: u32,
-    /// The first position it may not write until it rescans.
-    limit: u32,
-    holder: u32,
-}
+    /// Writes `value` into the slot for `position`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is the writer and every subscriber in the table is past
+    /// the element a lap back in this slot (the gating bound).
+    unsafe fn write_slot(&self, position: u32, value: T) {
+        // SAFETY: forwarded from the caller: an honest subscriber does not
+        // read the slot; the store is atomic against a hostile one.
+        self.slot(position)
+            .with_mut(|p| unsafe { shared_copy::store(p, value) })
+    }
 
-impl<T: Plain> fmt::Debug for FanoutWriter<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FanoutWriter")
-            .field("holder", &self.holder)
-            .field("tail", &self.tail)
-            .finish()
+    /// Copies the element out of the slot for `position`.
+    ///
+    /// # Safety
+    ///
+    /// The caller is a subscriber, the element is published (an `Acquire`
+    /// load of the tail showed it) and its cursor is not past it yet.
+    unsafe fn read_slot(&self, position: u32) -> T {
+        // SAFETY: forwarded from the caller: an honest writer does not
+        // overwrite the slot; the load is atomic against a hostile one.
+        self.slot(position)
+            .with(|p| unsafe { shared_copy::load(p) })
+    }
+
+    /// Raw pointer to slot `position & mask`, for runs of slots.
+    #[cfg(not(loom))]
+    fn slot_ptr(&self, position: u32) -> *mut T {
+        let i = (position & (self.capacity - 1)) as usize;
+        // SAFETY: i < capacity; Slot<T> is a transparent UnsafeCell<T>.
+        unsafe { self.slots.as_ptr().add(i).cast::<T>() }
+    }
+
+    /// Splits `len` slots from `start` into the run before the end of the
+    /// buffer and the run that wraps to its front.
+    fn split(&self, start: u32, len: u32) -> (u32, u32) {
+        let to_end = self.capacity - (start & (self.capacity - 1));
+        let first = len.min(to_end);
+        (first, len - first)
     }
 }
 
-impl<T: Plain> Drop for FanoutWriter<'_, T> {
-    fn drop(&mut self) {
-        role::release(&self.ring.control().meta.writer, self.holder);
-    }
-}
+mod batch;
+#[cfg(not(loom))]
+mod status;
+mod subscriber;
+mod writer;
 
-impl<T: Plain> FanoutWriter<'_, T> {
-    /// Rescans the table: the bound set by the slowest subscriber.
-    fn rescan(&mut self) {
-        fence(Ordering::SeqCst);
-        let cap = self.ring.capacity;
-        let mut limit = self.tail.wrapping_add(cap);
-        for entry in &self.ring.control().subscribers {
-            if entry.holder.load(Ordering::Acquire) == 0 {
-                continue;
-            }
-            let cursor = entry.cursor.load(Ordering::Acquire);
-            // Only cursors in tail − capacity ..= tail gate; others are a
-            // joiner's not yet set (or junk).
-            if span(self.tail, cursor, cap).is_ok() {
-                let bound = cursor.wrapping_add(cap);
-                if bound.wrapping_sub(self.tail) < limit.wrapping_sub(self.tail) {
-                    limit = bound;
-                }
-            }
-        }
-        self.limit = limit;
-    }
-
-    /// Writes `value` if every subscriber has room; never waits. Fails
-    /// with [`SendError::Full`] when the slowest has not read the element
-    /// a lap back ([`FanoutWriter::slowest`] says which).
-    pub fn try_send(&mut self, value: T) -> Result<(), SendError> {
-        if self.tail == self.limit {
-            self.rescan();
-            if self.tail == self.limit {
-                return Err(SendError::Full);
-            }
-        }
-        let slot = self.ring.slot(self.tail);
-        // SAFETY: no subscriber reads this slot: every one is past the
-        // element a lap back (the gating bound); a hostile one's accesses
-        // meet relaxed atomic copies.
-        slot.with_mut(|p| unsafe { shared_copy::store(p, value) });
-        self.tail = self.tail.wrapping_add(1);
-        self.ring
-            .control()
-            .tail
-            .index
-            .store(self.tail, Ordering::Release);
-        Ok(())
-    }
-
-    /// Writes `value`, waiting while the slowest subscriber is a lap
-    /// behind (spin, yield, park until a subscriber reads) for at most
-    /// `timeout`; wakes parked subscribers. Fails with
-    /// [`SendError::TimedOut`].
-    pub fn send<W: Wait>(
-        &mut self,
-        value: T,
-        blocking: &Blocking<W>,
-        timeout: Option<Duration>,
-    ) -> Result<(), SendError> {
-        let ring = self.ring;
-        blocking.run(&ring.control().not_full, timeout, || {
-            or_wait(self.try_send(value))
-        })?;
-        blocking.notify(&ring.control().tail.wake);
-        Ok(())
-    }
-
-    /// Wakes subscribers parked in [`Subscriber::recv`].
-    pub fn wake_subscribers(&self, wait: &impl Wait) -> bool {
-        crate::wait::event_word::notify(&self.ring.control().tail.wake, wait)
-    }
-
-    /// The subscriber holding the writer back now: its holder id and how
-    /// many elements it has not read, or `None` without subscribers.
-    pub fn slowest(&self) -> Option<(u32, u32)> {
-        let cap = self.ring.capacity;
-        let mut worst = None::<(u32, u32)>;
-        for entry in &self.ring.control().subscribers {
-            let holder = entry.holder.load(Ordering::Acquire);
-            if holder == 0 {
-                continue;
-            }
-            if let Ok(lag) = span(self.tail, entry.cursor.load(Ordering::Acquire), cap) {
-                if worst.is_none_or(|(_, w)| lag > w) {
-                    worst = Some((holder, lag));
-                }
-            }
-        }
-        worst
-    }
-
-    /// Removes every subscriber whose holder `is_alive` says is dead, so
-    /// that it no longer holds the writer back; returns how many.
-    pub fn evict(&mut self, mut is_alive: impl FnMut(u32) -> bool) -> u32 {
-        let mut n = 0;
-        for entry in &self.ring.control().subscribers {
-            let holder = entry.holder.load(Ordering::Acquire);
-            if holder != 0
-                && !is_alive(holder)
-                && entry
-                    .holder
-                    .compare_exchange(holder, 0, Ordering::Release, Ordering::Relaxed)
-                    .is_ok()
-            {
-                n += 1;
-            }
-        }
-        if n > 0 {
-            self.rescan();
-        }
-        n
-    }
-}
-
-/// A subscriber: an entry of the table; it leaves when dropped.
-pub struct Subscriber<'a, T: Plain> {
-    ring: FanoutRing<'a, T>,
-    index: usize,
-    cursor: u32,
-    tail_cache: u32,
-    holder: u32,
-}
-
-impl<T: Plain> fmt::Debug for Subscriber<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Subscriber")
-            .field("index", &self.index)
-            .field("holder", &self.holder)
-            .field("cursor", &self.cursor)
-            .finish()
-    }
-}
-
-impl<T: Plain> Drop for Subscriber<'_, T> {
-    fn drop(&mut self) {
-        let _ = self.ring.control().subscribers[self.index]
-            .holder
-            .compare_exchange(self.holder, 0, Ordering::Release, Ordering::Relaxed);
-    }
-}
-
-impl<T: Plain> Subscriber<'_, T> {
-    /// Its entry in the table.
-    pub fn index(&self) -> usize {
-        self.index
-    }
-
-    /// Receives the next element without waiting. Fails with
-    /// [`RecvError::Empty`], or [`RecvError::Corrupt`] if the tail says
-    /// more than a lap is unread.
-    pub fn try_recv(&mut self) -> Result<T, RecvError> {
-        if self.tail_cache == self.cursor {
-            let tail = self.ring.control().tail.index.load(Ordering::Acquire);
-            span(tail, self.cursor, self.ring.capacity)?;
-            self.tail_cache = tail;
-            if tail == self.cursor {
-                return Err(RecvError::Empty);
-            }
-        }
-        let slot = self.ring.slot(self.cursor);
-        // SAFETY: the element is published (tail loaded with Acquire) and
-        // the writer does not overwrite it before our cursor passes it.
-        let value = slot.with(|p| unsafe { shared_copy::load(p) });
-        self.cursor = self.cursor.wrapping_add(1);
-        self.ring.control().subscribers[self.index]
-            .cursor
-            .store(self.cursor, Ordering::Release);
-        Ok(value)
-    }
-
-    /// Receives the next element, waiting for at most `timeout`; wakes
-    /// the writer if it is parked.
-    pub fn recv<W: Wait>(
-        &mut self,
-        blocking: &Blocking<W>,
-        timeout: Option<Duration>,
-    ) -> Result<T, RecvError> {
-        let ring = self.ring;
-        let v = blocking.run(&ring.control().tail.wake, timeout, || {
-            or_wait(self.try_recv())
-        })?;
-        blocking.notify(&ring.control().not_full);
-        Ok(v)
-    }
-
-    /// Wakes the writer if it is parked in [`FanoutWriter::send`].
-    pub fn wake_writer(&self, wait: &impl Wait) -> bool {
-        crate::wait::event_word::notify(&self.ring.control().not_full, wait)
-    }
-}
+pub use batch::{ReadChunk, WriteChunk};
+#[cfg(not(loom))]
+pub use status::{status, Status, SubscriberStatus};
+pub use subscriber::Subscriber;
+pub use writer::FanoutWriter;
 
 #[cfg(all(test, not(loom)))]
 mod tests;

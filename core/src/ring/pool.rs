@@ -94,6 +94,13 @@
 //! [`Wait`](crate::Wait)): after releasing, call [`Pool::wake_loaners`] (the Linux
 //! crate's named pool does it for you).
 //!
+//! # Size classes
+//!
+//! [`PoolSet`] serves several pools of different block sizes together:
+//! a loan of `n` bytes comes from the smallest class that fits, and the
+//! class rides in the top 8 bits of the handle's index, checked before
+//! the class pool's own checks (see [`set`]).
+//!
 //! # Layout
 //!
 //! | offset | bytes | contents | written by |
@@ -129,11 +136,13 @@ use crate::ring::CacheLine;
 mod access;
 mod error;
 mod loan;
+pub mod set;
 mod share;
 mod users;
 
 pub use access::{Loan, Recipient, Sample};
 pub use error::{Exhaustion, HandleError, LoanError};
+pub use set::{PoolSet, SetError, SetLoan, SetSample};
 pub use share::{Census, Reclaimed};
 
 /// Holder words in each block's record: one for the lender, the rest for

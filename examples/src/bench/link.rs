@@ -9,6 +9,13 @@ pub trait Link {
     fn send(&mut self, msg: &[u8]) -> io::Result<()>;
     /// Receives one message of `buf.len()` bytes into `buf` (blocking).
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<()>;
+    /// Faults the shared memory this end uses into its process, before the
+    /// measurement: a child after `fork` inherits no page-table entries of
+    /// shared mappings, and its first lap through a ring would otherwise
+    /// time minor page faults. Nothing by default (kernel mechanisms).
+    fn populate(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Both ends, made in the parent before `fork`: the parent drops `child`

@@ -1,6 +1,7 @@
 //! The results as a terminal table, Markdown or CSV.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use super::stats::Latency;
 
@@ -13,6 +14,18 @@ pub struct Throughput {
     pub bytes_per_s: f64,
 }
 
+/// A mechanism's ping-pong round trips.
+#[derive(Clone, Copy, Debug)]
+pub struct RoundTrip {
+    /// Over every round.
+    pub latency: Latency,
+    /// The median over rounds of this p50 ÷ the cache-line floor's p50 of
+    /// the same round (`None` without a floor in the run).
+    pub vs_floor: Option<f64>,
+    /// CPU time of both processes per message.
+    pub cpu_per_message: Duration,
+}
+
 /// One mechanism's results. `None` where it cannot carry the size (or the
 /// measurement was not selected).
 #[derive(Clone, Debug)]
@@ -20,7 +33,7 @@ pub struct Row {
     /// The mechanism's name.
     pub mechanism: &'static str,
     /// Ping-pong round trips.
-    pub round_trip: Option<Latency>,
+    pub round_trip: Option<RoundTrip>,
     /// Streaming, one entry per message size, in [`Report::sizes`] order.
     pub streams: Vec<Option<Throughput>>,
 }
@@ -35,6 +48,10 @@ pub struct Report {
     /// One row per mechanism.
     pub rows: Vec<Row>,
 }
+
+/// Columns of a round trip after the name: p50, p99, p99.9, max, one-way
+/// mean, × floor, CPU per message.
+const ROUND_TRIP_COLUMNS: usize = 7;
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -89,6 +106,11 @@ impl Report {
             "mechanism".to_string(),
             format!("round trip p50 ({})", size_label(self.ping_size)),
             "p99".to_string(),
+            "p99.9".to_string(),
+            "max".to_string(),
+            "one-way mean".to_string(),
+            "p50 × floor".to_string(),
+            "CPU / msg".to_string(),
         ];
         h.extend(
             self.sizes
@@ -102,11 +124,16 @@ impl Report {
         let na = || "–".to_string();
         let mut c = vec![row.mechanism.to_string()];
         match row.round_trip {
-            Some(l) => {
-                c.push(time_label(l.p50.as_nanos() as f64));
-                c.push(time_label(l.p99.as_nanos() as f64));
+            Some(r) => {
+                let l = r.latency;
+                c.extend(
+                    [l.p50, l.p99, l.p999, l.max, l.mean_one_way]
+                        .map(|d| time_label(d.as_nanos() as f64)),
+                );
+                c.push(r.vs_floor.map_or_else(na, |x| format!("{x:.2}")));
+                c.push(time_label(r.cpu_per_message.as_nanos() as f64));
             }
-            None => c.extend([na(), na()]),
+            None => c.extend(std::iter::repeat_with(na).take(ROUND_TRIP_COLUMNS)),
         }
         c.extend(
             row.streams
@@ -174,7 +201,10 @@ impl Report {
     }
 
     fn csv(&self) -> String {
-        let mut out = String::from("mechanism,round_trip_p50_ns,round_trip_p99_ns");
+        let mut out = String::from(
+            "mechanism,round_trip_p50_ns,round_trip_p99_ns,round_trip_p999_ns,\
+             round_trip_max_ns,one_way_mean_ns,p50_vs_floor,cpu_per_msg_ns",
+        );
         for s in &self.sizes {
             let _ = write!(out, ",stream_{s}B_msgs_per_s,stream_{s}B_bytes_per_s");
         }
@@ -182,10 +212,20 @@ impl Report {
         for row in &self.rows {
             out += row.mechanism;
             match row.round_trip {
-                Some(l) => {
-                    let _ = write!(out, ",{},{}", l.p50.as_nanos(), l.p99.as_nanos());
+                Some(r) => {
+                    let l = r.latency;
+                    for d in [l.p50, l.p99, l.p999, l.max, l.mean_one_way] {
+                        let _ = write!(out, ",{}", d.as_nanos());
+                    }
+                    match r.vs_floor {
+                        Some(x) => {
+                            let _ = write!(out, ",{x:.3}");
+                        }
+                        None => out += ",",
+                    }
+                    let _ = write!(out, ",{}", r.cpu_per_message.as_nanos());
                 }
-                None => out += ",,",
+                None => out += &",".repeat(ROUND_TRIP_COLUMNS),
             }
             for t in &row.streams {
                 match t {
@@ -204,7 +244,6 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn report() -> Report {
         Report {
@@ -213,9 +252,16 @@ mod tests {
             rows: vec![
                 Row {
                     mechanism: "pipe",
-                    round_trip: Some(Latency {
-                        p50: Duration::from_nanos(12_600),
-                        p99: Duration::from_nanos(20_000),
+                    round_trip: Some(RoundTrip {
+                        latency: Latency {
+                            p50: Duration::from_nanos(12_600),
+                            p99: Duration::from_nanos(20_000),
+                            p999: Duration::from_nanos(31_000),
+                            max: Duration::from_nanos(90_000),
+                            mean_one_way: Duration::from_nanos(6_500),
+                        },
+                        vs_floor: Some(105.0),
+                        cpu_per_message: Duration::from_nanos(4_000),
                     }),
                     streams: vec![
                         Some(Throughput {
@@ -242,6 +288,13 @@ mod tests {
             table.contains("12.6 µs") && table.contains("1.50 M/s · 96 MB/s"),
             "{table}"
         );
+        // p99.9, max, one-way mean, × floor and CPU per message.
+        assert!(
+            ["31.0 µs", "90.0 µs", "6.5 µs", "105.00", "4.0 µs"]
+                .iter()
+                .all(|cell| table.contains(cell)),
+            "{table}"
+        );
         let md = r.render(Format::Markdown);
         assert!(
             md.lines().all(|l| l.starts_with('|') && l.ends_with('|')),
@@ -251,9 +304,9 @@ mod tests {
         let csv = r.render(Format::Csv);
         assert_eq!(
             csv.lines().nth(1),
-            Some("pipe,12600,20000,1500000,96000000,,")
+            Some("pipe,12600,20000,31000,90000,6500,105.000,4000,1500000,96000000,,")
         );
-        assert_eq!(csv.lines().nth(2), Some("eventfd,,,,,,"));
+        assert_eq!(csv.lines().nth(2), Some("eventfd,,,,,,,,,,,"));
     }
 
     #[test]

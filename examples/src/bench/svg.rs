@@ -103,7 +103,7 @@ pub fn render(report: &Report) -> String {
     let latency: Vec<(&str, Option<f64>, String)> = rows
         .iter()
         .map(|r| {
-            let ns = r.round_trip.map(|l| l.p50.as_nanos() as f64);
+            let ns = r.round_trip.map(|t| t.latency.p50.as_nanos() as f64);
             (r.mechanism, ns, ns.map(time_label).unwrap_or_default())
         })
         .collect();
@@ -147,16 +147,24 @@ pub fn render(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::report::{Row, Throughput};
+    use crate::bench::report::{RoundTrip, Row, Throughput};
     use crate::bench::stats::Latency;
     use std::time::Duration;
 
     #[test]
     fn one_bar_per_measured_value() {
         let lat = |ns| {
-            Some(Latency {
-                p50: Duration::from_nanos(ns),
-                p99: Duration::from_nanos(ns),
+            let d = Duration::from_nanos(ns);
+            Some(RoundTrip {
+                latency: Latency {
+                    p50: d,
+                    p99: d,
+                    p999: d,
+                    max: d,
+                    mean_one_way: d / 2,
+                },
+                vs_floor: None,
+                cpu_per_message: d,
             })
         };
         let report = Report {

@@ -185,11 +185,18 @@ fn row(o: &Object) -> String {
     let status = if o.is_stale() { "stale" } else { "live" };
     match &o.state {
         State::Valid(s) => {
+            // A fan-out ring's subscribers are shown with their lag.
+            let fanout = !s.subscribers.is_empty();
             let mut roles: Vec<String> = s
                 .roles
                 .iter()
+                .filter(|r| !(fanout && r.role == "subscriber"))
                 .map(|r| format!("{}={}", r.role, r.holder))
                 .collect();
+            roles.extend(s.subscribers.iter().map(|x| {
+                let lag = x.lag.map_or("?".to_owned(), |l| l.to_string());
+                format!("sub{}={}/lag={lag}", x.index, x.holder)
+            }));
             if s.unrecorded_users {
                 roles.push("users=overflow".to_owned());
             }
@@ -263,8 +270,23 @@ fn inspect_one(name: &str) -> Result<ExitCode, String> {
     let mut corrupt = false;
     match &o.state {
         State::Valid(s) => {
-            for r in &s.roles {
+            let fanout = !s.subscribers.is_empty();
+            for r in s
+                .roles
+                .iter()
+                .filter(|r| !(fanout && r.role == "subscriber"))
+            {
                 println!("{:<10} {}", format!("{}:", r.role), pid_text(r.holder));
+            }
+            for x in &s.subscribers {
+                let lag = x.lag.map_or("? (cursor out of range)".to_owned(), |l| {
+                    format!("{l} of {}", s.header.capacity)
+                });
+                println!(
+                    "{:<10} {}, lag {lag}",
+                    format!("sub {}:", x.index),
+                    pid_text(x.holder)
+                );
             }
             if s.unrecorded_users {
                 println!("users:     more than the table records (never stale; rm by name)");

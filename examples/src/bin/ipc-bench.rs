@@ -1,16 +1,23 @@
 //! Every IPC mechanism doing the same job between two processes, measured
-//! side by side on this machine: ping-pong round trips (p50, p99) and
-//! one-way streaming (messages/s, bytes/s) at several message sizes, plus
-//! the floor (a bare cache line, memcpy). This is the project's main
-//! program: one command that shows what each mechanism costs here.
+//! side by side on this machine: ping-pong round trips (p50, p99, p99.9,
+//! max, mean one-way, CPU time per message) and one-way streaming
+//! (messages/s, bytes/s) at several message sizes, plus the floors (a bare
+//! cache line, memcpy). This is the project's main program: one command
+//! that shows what each mechanism costs here.
+//!
+//! The mechanisms run interleaved in short rounds, so that every row sees
+//! the same machine states; `p50 × floor` is the median over rounds of a
+//! row's p50 divided by the cache-line floor's p50 in the same round.
 //!
 //! ```text
 //! cargo run --release -p interlink-examples --bin ipc-bench -- [options]
 //!   --long               more samples (the default is a quick run, < 1 min)
 //!   --only a,b           only mechanisms whose name contains a or b (an unknown
-//!                        word is an error listing the names)
+//!                        word is an error listing the names); the floor always runs
 //!   --sizes 64,4096      streaming message sizes in bytes
 //!   --round-trips N      round trips per mechanism (default 20000)
+//!   --rounds N           interleaved rounds (default 10)
+//!   --no-pin             let the scheduler place the two processes (default: CPUs 0 and 1)
 //!   --format F           table (default), markdown or csv
 //!   --svg FILE           also write a chart (an unwritable FILE fails before the run)
 //! ```
@@ -19,14 +26,13 @@ use std::fs::File;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Parser;
-use interlink_examples::bench::report::{size_label, Format, Report, Row, Throughput};
-use interlink_examples::bench::{mechanisms, run, stats};
-
-/// The memcpy floor's name: measured here, not one of `mechanisms::all()`.
-const MEMCPY: &str = "floor: memcpy";
+use interlink_examples::bench::report::Format;
+use interlink_examples::bench::rounds::{self, Plan, MEMCPY};
+use interlink_examples::bench::run::{self, Cpus};
+use interlink_examples::bench::{mechanisms, Mechanism};
 
 /// Every IPC mechanism doing the same job between two processes, measured
 /// side by side: round-trip latency (p50, p99) and one-way streaming rate.
@@ -52,6 +58,17 @@ struct Args {
     /// Round trips per mechanism (default 20000; 200000 with --long).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     round_trips: Option<u32>,
+    /// Rounds the measurements are interleaved in: each round measures
+    /// every mechanism once, against the floor of the same round.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    rounds: u32,
+    /// Pin the two processes to CPUs 0 and 1 (the default).
+    #[arg(long, overrides_with = "no_pin")]
+    pin: bool,
+    /// Let the scheduler place the two processes.
+    #[arg(long, overrides_with = "pin")]
+    no_pin: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -100,59 +117,23 @@ fn check_only(only: &[String]) -> Result<Vec<String>, String> {
 }
 
 /// Progress on stderr: rewritten in place on a terminal; otherwise one
-/// plain line per mechanism, without escape codes.
+/// plain line per round, without escape codes.
 struct Progress {
     started: Instant,
     terminal: bool,
-    total: usize,
+    last_round: usize,
 }
 
-impl Progress {
-    /// Mechanism `i` (from 1) of `total` begins.
-    fn mechanism(&self, i: usize, name: &str) {
-        if !self.terminal {
-            eprintln!("[{:>5.1} s] {i}/{} {name}", self.secs(), self.total);
-        }
-    }
-
-    /// A step of mechanism `i`: shown on a terminal only.
-    fn step(&self, i: usize, name: &str, what: &str) {
+impl rounds::Progress for Progress {
+    fn step(&mut self, round: usize, rounds: usize, name: &str, what: &str) {
+        let secs = self.started.elapsed().as_secs_f64();
         if self.terminal {
-            eprint!(
-                "\r\x1b[2K[{:>5.1} s] {i}/{} {name}: {what}",
-                self.secs(),
-                self.total
-            );
+            eprint!("\r\x1b[2K[{secs:>5.1} s] round {round}/{rounds} {name}: {what}");
             let _ = std::io::stderr().flush();
+        } else if round != self.last_round {
+            eprintln!("[{secs:>5.1} s] round {round}/{rounds}");
         }
-    }
-
-    /// Clears the progress line.
-    fn done(&self) {
-        if self.terminal {
-            eprint!("\r\x1b[2K");
-        }
-    }
-
-    fn secs(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
-    }
-}
-
-/// memcpy bandwidth in one process: the floor for moving `size` bytes.
-fn memcpy_floor(size: usize, total: usize) -> Throughput {
-    let src = vec![0x5au8; size];
-    let mut dst = vec![0u8; size];
-    let count = (total / size).max(1000);
-    let start = Instant::now();
-    for _ in 0..count {
-        dst.copy_from_slice(std::hint::black_box(&src));
-        std::hint::black_box(&mut dst);
-    }
-    let secs = start.elapsed().as_secs_f64();
-    Throughput {
-        msgs_per_s: count as f64 / secs,
-        bytes_per_s: (count * size) as f64 / secs,
+        self.last_round = round;
     }
 }
 
@@ -179,93 +160,57 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let sizes: Vec<usize> = args.sizes.iter().map(|&s| s as usize).collect();
     let (trips, stream_bytes) = if args.long {
         (200_000, 256 << 20)
     } else {
         (20_000, 32 << 20)
     };
-    let trips = args.round_trips.map_or(trips, |n| n as usize);
-    let ping_size = 64;
-    let chosen: Vec<_> = mechanisms::all()
-        .into_iter()
-        .filter(|m| selected(&only, m.name()))
-        .collect();
-    let memcpy = selected(&only, MEMCPY);
-
-    let mut report = Report {
-        ping_size,
-        sizes: sizes.clone(),
-        rows: Vec::new(),
+    let cpus = if args.no_pin { None } else { Cpus::first_two() };
+    let plan = Plan {
+        ping_size: 64,
+        trips: args.round_trips.map_or(trips, |n| n as usize),
+        sizes: args.sizes.iter().map(|&s| s as usize).collect(),
+        stream_bytes,
+        rounds: args.rounds as usize,
+        cpus,
+        memcpy: selected(&only, MEMCPY),
     };
-    // One count for the progress and the footer: every row measured.
-    let total = chosen.len() + usize::from(memcpy);
-    let progress = Progress {
+    // The cache-line floor runs in every round: the reference of each row.
+    let floor = mechanisms::Floor.name();
+    let chosen: Vec<Box<dyn Mechanism>> = mechanisms::all()
+        .into_iter()
+        .filter(|m| m.name() == floor || selected(&only, m.name()))
+        .collect();
+    let floor_index = chosen.iter().position(|m| m.name() == floor);
+
+    let mut progress = Progress {
         started: Instant::now(),
         terminal: std::io::stderr().is_terminal(),
-        total,
+        last_round: 0,
     };
-    let mut failures = Vec::new();
-    for (i, mech) in chosen.iter().enumerate() {
-        let (i, name) = (i + 1, mech.name());
-        progress.mechanism(i, name);
-        progress.step(i, name, "round trips");
-        let size = ping_size.min(mech.max_message());
-        let round_trip = match run::round_trips(mech.as_ref(), size, trips) {
-            Ok(mut samples) => Some(stats::latency(&mut samples)),
-            Err(e) => {
-                failures.push(format!("{name} round trips: {e}"));
-                None
-            }
-        };
-        let mut streams = Vec::new();
-        for &size in &sizes {
-            // eventfd and the floor carry no payload: streaming is not
-            // theirs; nor is it for round-trip-only rows.
-            if size > mech.max_message() || mech.max_message() <= 8 || mech.round_trip_only() {
-                streams.push(None);
-                continue;
-            }
-            progress.step(i, name, &format!("stream {}", size_label(size)));
-            let count = (stream_bytes / size).clamp(2_000, 500_000);
-            streams.push(match run::stream(mech.as_ref(), size, count) {
-                Ok(elapsed) => Some(rate(count, size, elapsed)),
-                Err(e) => {
-                    failures.push(format!("{name} stream {size} B: {e}"));
-                    None
-                }
-            });
-        }
-        report.rows.push(Row {
-            mechanism: name,
-            round_trip,
-            streams,
-        });
+    let (report, failures) = rounds::run(&plan, &chosen, floor_index, &mut progress);
+    if progress.terminal {
+        eprint!("\r\x1b[2K");
     }
-    if memcpy {
-        progress.mechanism(total, MEMCPY);
-        progress.step(total, MEMCPY, "copying");
-        report.rows.push(Row {
-            mechanism: MEMCPY,
-            round_trip: None,
-            streams: sizes
-                .iter()
-                .map(|&s| Some(memcpy_floor(s, stream_bytes)))
-                .collect(),
-        });
-    }
-    progress.done();
     print!("{}", report.render(args.format));
     eprintln!(
-        "{} mechanisms in {:.1} s; round trips of {} B ({} samples); one process per side{}",
+        "{} rows in {:.1} s: {} rounds; {} round trips of {} B per mechanism; {}",
         report.rows.len(),
-        progress.secs(),
-        ping_size,
-        trips,
-        if run::online_cpus() > 1 {
-            ", pinned to CPUs 0 and 1"
-        } else {
-            ""
+        progress.started.elapsed().as_secs_f64(),
+        plan.rounds,
+        plan.trips,
+        plan.ping_size,
+        match cpus {
+            Some(c) => format!(
+                "one process per side, pinned to CPUs {} and {} (of {})",
+                c.parent,
+                c.child,
+                run::online_cpus()
+            ),
+            None => format!(
+                "one process per side, not pinned ({} CPUs)",
+                run::online_cpus()
+            ),
         }
     );
     if let Some((path, mut file)) = svg {
@@ -283,13 +228,5 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
-}
-
-fn rate(count: usize, size: usize, elapsed: Duration) -> Throughput {
-    let secs = elapsed.as_secs_f64();
-    Throughput {
-        msgs_per_s: count as f64 / secs,
-        bytes_per_s: (count * size) as f64 / secs,
     }
 }

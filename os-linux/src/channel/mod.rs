@@ -162,6 +162,7 @@ mod broadcast;
 mod bytes;
 mod create;
 mod error;
+mod fanout;
 mod latest;
 mod many_to_one;
 mod mpmc;
@@ -182,6 +183,7 @@ pub use broadcast::{
 };
 pub use bytes::{ByteChannel, ByteReceiver, ByteSender, Bytes};
 pub use error::{ChannelError, Pending};
+pub use fanout::{Fanout, FanoutChannel, FanoutReceiver, FanoutSender};
 pub use interlink_core::{RecvError, SendError};
 pub use latest::{Latest, LatestChannel, LatestReader, LatestSender};
 pub use many_to_one::{ManyToOne, ManyToOneChannel, ManyToOneReceiver, ManyToOneSender};

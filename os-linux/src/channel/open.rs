@@ -113,6 +113,12 @@ impl<S: Shape> Channel<S> {
         };
         // attach checked the recorded length against this capacity.
         let needed = S::bytes_needed(capacity)?;
+        // A hugetlbfs file (a huge-page pool's memfd) holds whole huge
+        // pages: the structure takes the front.
+        let needed = match super::pool::hugetlb_page_size(fd) {
+            Some(page) => needed.checked_next_multiple_of(page).unwrap_or(needed),
+            None => needed,
+        };
         // Larger than the structure (a peer grew it), or resized since the
         // first look: refused before mapping.
         let now = fd_len(fd)?;

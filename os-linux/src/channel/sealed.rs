@@ -189,7 +189,7 @@ impl<S: Shape> Channel<S> {
 }
 
 /// `/memfd:LABEL`, the name a sealed channel shows.
-fn memfd_name(label: &str) -> Result<ShmName, ShmError> {
+pub(super) fn memfd_name(label: &str) -> Result<ShmName, ShmError> {
     if label.is_empty() || label.len() > 249 || label.contains('/') {
         return Err(ShmError::Name {
             name: label.to_owned(),

@@ -31,7 +31,7 @@ mod probing;
 mod sysv;
 
 pub use collect::{gc, list, Collected, Listed};
-pub use object::{Object, Pid, Role, State, Summary, HEADER_LEN, INCOMPLETE_GRACE};
+pub use object::{Object, Pid, Role, State, SubscriberLag, Summary, HEADER_LEN, INCOMPLETE_GRACE};
 pub use probing::probe;
 pub use sysv::{sysv_gc, sysv_list, SysvCollected, SysvObject};
 

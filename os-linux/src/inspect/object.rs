@@ -82,6 +82,21 @@ pub struct Summary {
     pub skipped: Option<u32>,
     /// Inconsistencies found below the header (indices out of range).
     pub problems: Vec<String>,
+    /// A fan-out ring's subscribers and their lag (empty for other
+    /// kinds); they are among [`Summary::roles`] too, as `"subscriber"`.
+    pub subscribers: Vec<SubscriberLag>,
+}
+
+/// A fan-out ring's subscriber as probing read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubscriberLag {
+    /// Its entry in the ring's subscriber table.
+    pub index: u32,
+    /// The holder recorded there.
+    pub holder: Pid,
+    /// Elements written that it has not received, or `None` when its
+    /// cursor is out of range (a joiner at work, or a corrupt word).
+    pub lag: Option<u32>,
 }
 
 /// How an object under `/dev/shm` was judged.

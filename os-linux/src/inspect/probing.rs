@@ -6,9 +6,11 @@ use std::time::{Duration, SystemTime};
 
 use interlink_core::layout::{state, Header, HeaderSnapshot, Kind, LAYOUT_VERSION, MAGIC};
 use interlink_core::pool::Pool;
-use interlink_core::{broadcast, bytes, latest, many_to_one, mpmc, spsc, AttachError, Region};
+use interlink_core::{
+    broadcast, bytes, fanout, latest, many_to_one, mpmc, spsc, AttachError, Region,
+};
 
-use super::{Object, Pid, Role, State, Summary, HEADER_LEN};
+use super::{Object, Pid, Role, State, SubscriberLag, Summary, HEADER_LEN};
 use crate::mapping::{pread_full, PrivateCopy};
 use crate::shm::{self, Shm, ShmError, ShmName};
 
@@ -149,6 +151,7 @@ fn judge(header: HeaderSnapshot, region: Region<'_>, size: u64) -> State {
     let Some(kind) = Kind::from_u32(header.kind) else {
         return corrupt(format!("unknown kind {}", header.kind));
     };
+    let subscribers = subscriber_lags(kind, region);
     let checked = match kind {
         Kind::Spsc | Kind::Bytes => match kind {
             Kind::Spsc => spsc::status(region),
@@ -206,6 +209,20 @@ fn judge(header: HeaderSnapshot, region: Region<'_>, size: u64) -> State {
             }];
             (roles, false, None, None)
         }),
+        // The writer and every subscriber are roles (live subscribers
+        // keep it in use); its fill is the slowest subscriber's lag.
+        Kind::Fanout => fanout::status(region).map(|s| {
+            let writer = Role {
+                role: "writer",
+                holder: Pid::check(s.writer),
+            };
+            let subscribers = s.occupied().map(|(_, e)| Role {
+                role: "subscriber",
+                holder: Pid::check(e.holder),
+            });
+            let roles = std::iter::once(writer).chain(subscribers).collect();
+            (roles, false, Some(s.max_lag()), None)
+        }),
         _ => header
             .validate(kind, header.element)
             .map(|()| (Vec::new(), false, None, None)),
@@ -237,11 +254,32 @@ fn judge(header: HeaderSnapshot, region: Region<'_>, size: u64) -> State {
                 fill,
                 skipped,
                 problems,
+                subscribers,
             })
         }
         Err(AttachError::NotReady { state }) => State::Incomplete { state },
         Err(e) => corrupt(e.to_string()),
     }
+}
+
+/// A fan-out ring's occupied subscriber entries and their lag; empty for
+/// other kinds.
+fn subscriber_lags(kind: Kind, region: &Region<'_>) -> Vec<SubscriberLag> {
+    if kind != Kind::Fanout {
+        return Vec::new();
+    }
+    fanout::status(region).map_or_else(
+        |_| Vec::new(),
+        |s| {
+            s.occupied()
+                .map(|(i, e)| SubscriberLag {
+                    index: i as u32,
+                    holder: Pid::check(e.holder),
+                    lag: e.lag,
+                })
+                .collect()
+        },
+    )
 }
 
 /// Judges an object under a private name (see [`shm::building_pid`]);

@@ -20,4 +20,5 @@ pub use writable::Mapping;
 
 pub(crate) use copy::{pread_full, PrivateCopy};
 pub(crate) use fd::{fd_len, fd_stat};
+pub(crate) use pages::populate_writable;
 pub(crate) use writable::UnlinkOnDrop;

@@ -41,6 +41,20 @@ impl Pages {
     }
 }
 
+/// Faults `len` bytes from `ptr` into this process's page tables, writable,
+/// without changing a byte (`madvise(MADV_POPULATE_WRITE)`, Linux 5.14).
+///
+/// # Safety
+///
+/// `ptr..ptr + len` must be a live, writable mapping of this process for
+/// the duration of the call.
+pub(crate) unsafe fn populate_writable(ptr: *mut u8, len: usize) -> Result<(), OsError> {
+    // SAFETY: the caller guarantees the range is a live writable mapping;
+    // populating faults pages in and writes nothing.
+    let r = unsafe { libc::madvise(ptr.cast(), len, libc::MADV_POPULATE_WRITE) };
+    check(r, "madvise(MADV_POPULATE_WRITE)").map(drop)
+}
+
 impl Drop for Pages {
     fn drop(&mut self) {
         // SAFETY: ptr/len describe a mapping this value owns; nothing

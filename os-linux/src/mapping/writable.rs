@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use interlink_core::Region;
 
-use super::pages::{Pages, PROT_RW};
+use super::pages::{populate_writable, Pages, PROT_RW};
 use super::{fd_len, memlock_limit, HugePages, MapOptions, HUGE_PAGE};
 use crate::error::ShmError;
 use crate::error::{check, OsError};
@@ -200,6 +200,22 @@ impl Mapping {
     /// The first byte.
     pub fn as_ptr(&self) -> *mut u8 {
         self.pages.ptr.as_ptr()
+    }
+
+    /// Faults every page of the mapping into *this process's* page tables
+    /// now, writable (`madvise(MADV_POPULATE_WRITE)`), without changing a
+    /// byte. Call it in a child after `fork`: `fork` does not copy the
+    /// page-table entries of a shared mapping, so without it the child
+    /// takes a minor fault on its first touch of each page (about 1 µs
+    /// each on the reference machine: the first lap through a fresh ring
+    /// shows them in its tail latency). Mappings made here with prefault
+    /// (the default) need nothing in the process that made them.
+    ///
+    /// Fails with the kernel's error (`EINVAL` before Linux 5.14, which
+    /// has no such advice; the mapping is unchanged).
+    pub fn populate(&self) -> Result<(), OsError> {
+        // SAFETY: the range is this mapping, alive and writable for the call.
+        unsafe { populate_writable(self.pages.ptr.as_ptr(), self.pages.len) }
     }
 
     /// The mapping as a region for interlink's structures, borrowed for as

@@ -341,6 +341,20 @@ impl Segment {
         self.ptr.as_ptr()
     }
 
+    /// Faults the whole attachment into this process's page tables now, as
+    /// [`Mapping::populate`](crate::mapping::Mapping::populate) does (for a
+    /// child after `fork`, or a new attachment, before the hot path);
+    /// [`SysvError::ReadOnly`] for a read-only attachment.
+    pub fn populate(&self) -> Result<(), SysvError> {
+        if self.attach == Attach::ReadOnly {
+            return Err(SysvError::ReadOnly { id: self.id });
+        }
+        // SAFETY: the attachment is live and writable for `len` bytes while
+        // `self` is.
+        unsafe { crate::mapping::populate_writable(self.ptr.as_ptr(), self.len) }
+            .map_err(SysvError::from)
+    }
+
     /// The segment's bytes as a core [`Region`], to place or attach a
     /// ring or sync type in it; [`SysvError::ReadOnly`] for a read-only
     /// attachment.

@@ -1,5 +1,6 @@
 use super::*;
 use crate::foundation::holder::Holder;
+use crate::ring::ChunkError;
 use crate::test_util::{AlignedBuf, TestWait};
 
 fn ring_buf<T: Plain>(capacity: u32) -> AlignedBuf {
@@ -131,4 +132,162 @@ fn threads_receive_exactly_once_in_order() {
             w.send(v, &b, None).unwrap();
         }
     });
+}
+
+#[test]
+fn slices_wrap_and_every_subscriber_gets_each_element_once() {
+    let buf = ring_buf::<u32>(8);
+    let ring = FanoutRing::<u32>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let mut w = ring.writer(Holder::fixed::<1>()).unwrap();
+    let mut a = ring.subscribe(Holder::fixed::<10>(), alive).unwrap();
+    let mut b = ring.subscribe(Holder::fixed::<11>(), alive).unwrap();
+    let mut got_a = Vec::new();
+    let mut got_b = Vec::new();
+    let mut next = 0u32;
+    let mut out = [0u32; 5];
+    for round in 0..20 {
+        let items: Vec<u32> = (next..next + 6).collect();
+        let n = w.try_send_slice(&items).unwrap();
+        next += n as u32;
+        // a reads everything; b only a little every other round.
+        let k = a.try_recv_slice(&mut out).unwrap();
+        got_a.extend_from_slice(&out[..k]);
+        let k = a.try_recv_slice(&mut out).unwrap();
+        got_a.extend_from_slice(&out[..k]);
+        if round % 2 == 0 {
+            let k = b.try_recv_slice(&mut out[..3]).unwrap();
+            got_b.extend_from_slice(&out[..k]);
+        }
+        // Never more than a lap ahead of the slowest.
+        assert!(next - got_b.len() as u32 <= 8);
+    }
+    loop {
+        let k = b.try_recv_slice(&mut out).unwrap();
+        if k == 0 {
+            break;
+        }
+        got_b.extend_from_slice(&out[..k]);
+    }
+    let k = a.try_recv_slice(&mut out).unwrap();
+    got_a.extend_from_slice(&out[..k]);
+    let want: Vec<u32> = (0..next).collect();
+    assert_eq!(got_a, want);
+    assert_eq!(got_b, want);
+    assert!(next > 8, "the writer wrapped");
+    // Full: the slice form sends nothing, and says so with 0.
+    let lap: Vec<u32> = (0..9).collect();
+    assert_eq!(w.try_send_slice(&lap), Ok(8));
+    assert_eq!(w.try_send_slice(&lap), Ok(0));
+    assert_eq!(w.slots(), 0);
+    assert_eq!(a.try_recv_slice(&mut []), Ok(0));
+}
+
+#[test]
+fn chunks_commit_and_release_and_peeked_elements_gate_the_writer() {
+    let buf = ring_buf::<u64>(4);
+    let ring = FanoutRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+    let mut w = ring.writer(Holder::fixed::<1>()).unwrap();
+    let mut s = ring.subscribe(Holder::fixed::<2>(), alive).unwrap();
+    // Start off the buffer's front so that chunks wrap.
+    w.try_send(100).unwrap();
+    assert_eq!(s.try_recv(), Ok(100));
+    let mut c = w.reserve(3).unwrap();
+    assert_eq!(c.len(), 3);
+    c.set(0, 1);
+    c.set(1, 2);
+    c.set(2, 3);
+    let _ = c; // abandoned: publishes nothing
+    assert_eq!(s.slots(), Ok(0));
+    let mut c = w.reserve(4).unwrap();
+    {
+        let (first, second) = c.as_mut_slices();
+        assert_eq!((first.len(), second.len()), (3, 1));
+        first.copy_from_slice(&[1, 2, 3]);
+        second[0] = 4;
+    }
+    c.commit(3); // the fourth stays unpublished
+    assert_eq!(
+        w.reserve(2).unwrap_err(),
+        ChunkError::TooFew { available: 1 }
+    );
+    assert_eq!(s.peek(4).unwrap_err(), ChunkError::TooFew { available: 3 });
+    let p = s.peek(3).unwrap();
+    assert_eq!((p.get(0), p.get(1), p.get(2)), (1, 2, 3));
+    let (first, second) = p.as_slices();
+    assert_eq!((first, second), (&[1, 2, 3][..], &[][..]));
+    let _ = p; // abandoned: releases nothing, still a lap minus one behind
+    let mut c = w.reserve(1).unwrap();
+    c.set(0, 4);
+    c.commit_all();
+    // Peeked but unreleased elements hold the writer back.
+    let p = s.peek(4).unwrap();
+    assert_eq!(w.try_send(5), Err(SendError::Full));
+    assert_eq!(w.slowest(), Some((2, 4)));
+    p.release(2);
+    assert_eq!(w.slots(), 2);
+    w.try_send(5).unwrap();
+    w.try_send(6).unwrap();
+    let p = s.peek(4).unwrap();
+    let (first, second) = p.as_slices();
+    assert_eq!(
+        first.iter().chain(second).copied().collect::<Vec<_>>(),
+        [3, 4, 5, 6]
+    );
+    p.release_all();
+    assert_eq!(s.try_recv(), Err(RecvError::Empty));
+    assert_eq!(w.slots(), 4);
+}
+
+#[test]
+fn a_send_that_times_out_names_the_subscriber_holding_it_back() {
+    let buf = ring_buf::<u32>(2);
+    let ring = FanoutRing::<u32>::init(buf.region(), RingConfig::new(2)).unwrap();
+    let mut w = ring.writer(Holder::fixed::<1>()).unwrap();
+    let b = Blocking::new(TestWait::default());
+    let mut fast = ring.subscribe(Holder::fixed::<20>(), alive).unwrap();
+    let slow = ring.subscribe(Holder::fixed::<21>(), alive).unwrap();
+    assert_eq!(w.gating(), None);
+    for v in 0..2 {
+        w.send(v, &b, Some(Duration::ZERO)).unwrap();
+        assert_eq!(fast.try_recv(), Ok(v));
+    }
+    let err = w.send(2, &b, Some(Duration::from_millis(1))).unwrap_err();
+    assert_eq!(
+        err,
+        SendError::SlowSubscriber {
+            holder: 21,
+            index: slow.index() as u32
+        }
+    );
+    assert_eq!(w.gating(), Some((21, 1)));
+    assert!(err.to_string().contains("subscriber 1 (holder 21)"));
+    // Once it leaves, nothing gates: the send goes through.
+    drop(slow);
+    assert_eq!(w.gating(), None);
+    w.send(2, &b, Some(Duration::ZERO)).unwrap();
+    assert_eq!(fast.try_recv(), Ok(2));
+}
+
+#[test]
+fn status_reports_subscribers_and_their_lag() {
+    let buf = ring_buf::<u64>(8);
+    let ring = FanoutRing::<u64>::init(buf.region(), RingConfig::new(8)).unwrap();
+    let mut w = ring.writer(Holder::fixed::<1>()).unwrap();
+    let mut a = ring.subscribe(Holder::fixed::<30>(), alive).unwrap();
+    let _b = ring.subscribe(Holder::fixed::<31>(), alive).unwrap();
+    for v in 0..5 {
+        w.try_send(v).unwrap();
+    }
+    a.try_recv().unwrap();
+    let s = status(&buf.region()).unwrap();
+    assert_eq!((s.writer, s.tail), (1, 5));
+    let occupied: Vec<_> = s.occupied().map(|(i, e)| (i, e.holder, e.lag)).collect();
+    assert_eq!(occupied, [(0, 30, Some(4)), (1, 31, Some(5))]);
+    assert_eq!(s.max_lag(), 5);
+    // A hostile cursor is reported without a lag, never trusted.
+    // SAFETY: subscriber 1's cursor word; atomics only.
+    unsafe { &*buf.ptr().add(388 + 128).cast::<AtomicU32>() }.store(99, Ordering::Relaxed);
+    let s = status(&buf.region()).unwrap();
+    assert_eq!(s.subscribers[1].lag, None);
+    assert_eq!(s.max_lag(), 4);
 }

@@ -48,6 +48,14 @@ pub enum LoanError {
     /// No block became free within the timeout
     /// ([`Pool::loan`](super::Pool::loan)).
     TimedOut(Exhaustion),
+    /// No size class of a [`PoolSet`](super::PoolSet) has blocks of `len`
+    /// bytes.
+    TooLarge {
+        /// Bytes asked for.
+        len: u32,
+        /// The largest class's block size.
+        largest: u32,
+    },
 }
 
 impl fmt::Display for LoanError {
@@ -55,6 +63,10 @@ impl fmt::Display for LoanError {
         match self {
             Self::Exhausted(e) => write!(f, "pool exhausted: {e}"),
             Self::TimedOut(e) => write!(f, "no block freed in time: {e}"),
+            Self::TooLarge { len, largest } => write!(
+                f,
+                "no size class holds {len} bytes (the largest blocks hold {largest})"
+            ),
         }
     }
 }
@@ -102,6 +114,15 @@ pub enum HandleError {
     /// Every holder word of the block is taken: it cannot be shared with
     /// one more reader now.
     TooManyHolders,
+    /// A [`PoolSet`](super::PoolSet) handle's class (the top 8 bits of its
+    /// index) is past the set's classes: a forged or corrupt handle, or
+    /// one from another set.
+    NoClass {
+        /// The handle's class.
+        class: u32,
+        /// The set's class count.
+        classes: u32,
+    },
     /// A loan was shared before its length was published
     /// ([`Loan::publish`](super::Loan::publish)), or the length is above
     /// the block size.
@@ -127,6 +148,9 @@ impl fmt::Display for HandleError {
             }
             Self::TooManyHolders => f.write_str("every holder word of the block is taken"),
             Self::NotPublished => f.write_str("the loan's length was not published"),
+            Self::NoClass { class, classes } => {
+                write!(f, "size class {class} out of range (a set of {classes})")
+            }
         }
     }
 }

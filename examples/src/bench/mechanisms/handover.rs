@@ -13,10 +13,13 @@ pub struct ManyToOne;
 pub(super) struct ManyToOneLink {
     tx: many_to_one::Producer<'static>,
     rx: many_to_one::Consumer<'static>,
-    _memory: RingMemory,
+    memory: RingMemory,
 }
 
 impl Link for ManyToOneLink {
+    fn populate(&mut self) -> io::Result<()> {
+        self.memory.populate()
+    }
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         let mut backoff = Backoff::new();
         loop {
@@ -62,12 +65,12 @@ impl Mechanism for ManyToOne {
             parent: Box::new(ManyToOneLink {
                 tx: down.producer(parent_id),
                 rx: up.consumer(parent_id).map_err(other)?,
-                _memory: memory.clone(),
+                memory: memory.clone(),
             }),
             child: Box::new(ManyToOneLink {
                 tx: up.producer(child_id),
                 rx: down.consumer(child_id).map_err(other)?,
-                _memory: memory,
+                memory,
             }),
         })
     }
@@ -92,10 +95,13 @@ pub(super) struct PoolLink {
     peer: Holder,
     tx: Producer<'static, Handle>,
     rx: Consumer<'static, Handle>,
-    _memory: RingMemory,
+    memory: RingMemory,
 }
 
 impl Link for PoolLink {
+    fn populate(&mut self) -> io::Result<()> {
+        self.memory.populate()
+    }
     fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
         let mut backoff = Backoff::new();
         let loan = loop {
@@ -158,7 +164,7 @@ impl Mechanism for PoolHandOver {
                 peer: child_id,
                 tx: down.producer(parent_id).map_err(other)?,
                 rx: up.consumer(parent_id).map_err(other)?,
-                _memory: memory.clone(),
+                memory: memory.clone(),
             }),
             child: Box::new(PoolLink {
                 pool,
@@ -166,7 +172,7 @@ impl Mechanism for PoolHandOver {
                 peer: parent_id,
                 tx: up.producer(child_id).map_err(other)?,
                 rx: down.consumer(child_id).map_err(other)?,
-                _memory: memory,
+                memory,
             }),
         })
     }

@@ -23,10 +23,12 @@ use super::link::{Link, Mechanism, Pair};
 
 mod handover;
 mod kernel;
+mod request;
 mod rings;
 
 pub use handover::*;
 pub use kernel::*;
+pub use request::*;
 pub use rings::*;
 
 /// All mechanisms, in the order the report lists them.
@@ -45,6 +47,8 @@ pub fn all() -> Vec<Box<dyn Mechanism>> {
         Box::new(Pipe),
         Box::new(Fifo),
         Box::new(UnixStreamSocket),
+        Box::new(RequestResponse { parked: false }),
+        Box::new(RequestResponse { parked: true }),
         Box::new(UnixSeqpacket),
         Box::new(TcpLoopback),
         Box::new(MessageQueue),

@@ -46,6 +46,9 @@ impl FloorLink {
 }
 
 impl Link for FloorLink {
+    fn populate(&mut self) -> io::Result<()> {
+        self.map.populate().map_err(other)
+    }
     fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
         self.sent += 1;
         self.counter(self.out).store(self.sent, Ordering::Release);
@@ -103,10 +106,13 @@ pub(super) struct SpscLink<const W: usize> {
     /// futex; `None`: spin on chunks.
     parked: Option<Blocking<Futex>>,
     /// Keeps both rings' memory mapped; dropped after the handles.
-    _memory: RingMemory,
+    memory: RingMemory,
 }
 
 impl<const W: usize> Link for SpscLink<W> {
+    fn populate(&mut self) -> io::Result<()> {
+        self.memory.populate()
+    }
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         if let Some(blocking) = &self.parked {
             let mut words = Words([0u64; W]);
@@ -223,6 +229,18 @@ impl RingMemory {
         Ok(Self(Arc::new([make()?, make()?])))
     }
 
+    /// Faults every area into this process's page tables (see
+    /// [`Link::populate`]).
+    pub(super) fn populate(&self) -> io::Result<()> {
+        for memory in self.0.iter() {
+            match memory {
+                Memory::Mapping(m) => m.populate().map_err(other)?,
+                Memory::Segment(s) => s.populate().map_err(other)?,
+            }
+        }
+        Ok(())
+    }
+
     /// Memory `i` as a region for a ring handle that a link keeps.
     pub(super) fn region(&self, i: usize) -> io::Result<Region<'static>> {
         let memory = self
@@ -260,13 +278,13 @@ pub(super) fn spsc_pair<const W: usize>(parked: bool, backing: Backing) -> io::R
             tx: down.producer(parent_id).map_err(other)?,
             rx: up.consumer(parent_id).map_err(other)?,
             parked,
-            _memory: memory.clone(),
+            memory: memory.clone(),
         }),
         child: Box::new(SpscLink::<W> {
             tx: up.producer(child_id).map_err(other)?,
             rx: down.consumer(child_id).map_err(other)?,
             parked,
-            _memory: memory,
+            memory,
         }),
     })
 }
@@ -348,10 +366,13 @@ pub(super) struct MpmcLink<const W: usize> {
     tx: MpmcRing<'static, Words<W>>,
     rx: MpmcRing<'static, Words<W>>,
     parked: Option<Blocking<Futex>>,
-    _memory: RingMemory,
+    memory: RingMemory,
 }
 
 impl<const W: usize> Link for MpmcLink<W> {
+    fn populate(&mut self) -> io::Result<()> {
+        self.memory.populate()
+    }
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         let mut words = Words([0u64; W]);
         as_bytes_mut(&mut words.0)[..msg.len()].copy_from_slice(msg);
@@ -401,13 +422,13 @@ pub(super) fn mpmc_pair<const W: usize>(parked: bool) -> io::Result<Pair> {
             tx: down,
             rx: up,
             parked,
-            _memory: memory.clone(),
+            memory: memory.clone(),
         }),
         child: Box::new(MpmcLink::<W> {
             tx: up,
             rx: down,
             parked,
-            _memory: memory,
+            memory,
         }),
     })
 }
@@ -443,10 +464,13 @@ pub(super) struct BytesLink {
     tx: bytes::Producer<'static>,
     rx: bytes::Consumer<'static>,
     parked: Option<Blocking<Futex>>,
-    _memory: RingMemory,
+    memory: RingMemory,
 }
 
 impl Link for BytesLink {
+    fn populate(&mut self) -> io::Result<()> {
+        self.memory.populate()
+    }
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         if let Some(blocking) = &self.parked {
             return self.tx.send(0, msg, blocking, None).map_err(other);
@@ -516,13 +540,13 @@ impl Mechanism for Bytes {
                 tx: down.producer(parent_id).map_err(other)?,
                 rx: up.consumer(parent_id).map_err(other)?,
                 parked,
-                _memory: memory.clone(),
+                memory: memory.clone(),
             }),
             child: Box::new(BytesLink {
                 tx: up.producer(child_id).map_err(other)?,
                 rx: down.consumer(child_id).map_err(other)?,
                 parked,
-                _memory: memory,
+                memory,
             }),
         })
     }

@@ -6,6 +6,7 @@
 //! `interlink-cross-width-peer refuse-huge NAME 0`: exit 0 when the ring
 //! at NAME (too large for 32 bits) is refused as it should be.
 
+mod more;
 #[allow(dead_code)] // create_huge is the 64-bit side's
 mod peer;
 

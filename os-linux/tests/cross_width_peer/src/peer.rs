@@ -12,6 +12,10 @@
 //! channel, every one checked on arrival; then a thread of the sender takes
 //! the mutex and dies holding it, and the receiver must be told
 //! `OwnerDied` and find every increment.
+//!
+//! Between the byte channel and the mutex's death, the newer structures
+//! take their turn (`more.rs`): many-to-one, broadcast, latest tables and
+//! fan-out rings of `u64` and `f64`, and a block pool.
 
 use std::fmt::Display;
 use std::time::{Duration, Instant};
@@ -23,7 +27,7 @@ use interlink_linux::futex::{Futex, Robust};
 use interlink_linux::shm::{self, MapOptions, Mapping, Shm};
 
 /// How long any one step may wait for the other process.
-const PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 /// Slots (bytes for the byte channel): fewer than the values sent, so
 /// both sides block and wake each other.
 const CAPACITY: u32 = 256;
@@ -35,36 +39,36 @@ const ROUNDS: u64 = 2000;
 const SENTINEL: u64 = u64::MAX;
 
 /// The `i`th `u64`: every bit of it in use.
-fn word(i: u32) -> u64 {
+pub(crate) fn word(i: u32) -> u64 {
     (u64::from(i) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// The `i`th `f64`: a value whose bytes a 4-byte shift would garble.
-fn float(i: u32) -> f64 {
+pub(crate) fn float(i: u32) -> f64 {
     f64::from(i) / 3.0 + 1e12
 }
 
 /// The `i`th byte message: a tag and up to 300 bytes.
-fn message(i: u32) -> (u32, Vec<u8>) {
+pub(crate) fn message(i: u32) -> (u32, Vec<u8>) {
     let len = (i as usize * 37) % 301;
     let payload = (0..len).map(|j| (i as usize * 7 + j) as u8).collect();
     (i % 7, payload)
 }
 
-fn name(prefix: &str, what: &str) -> String {
+pub(crate) fn name(prefix: &str, what: &str) -> String {
     format!("{prefix}-{what}")
 }
 
-fn options() -> ChannelOptions {
+pub(crate) fn options() -> ChannelOptions {
     ChannelOptions::new().open_timeout(PATIENCE)
 }
 
 /// Maps an error to a message saying what failed.
-fn ctx<E: Display>(what: &'static str) -> impl FnOnce(E) -> String {
+pub(crate) fn ctx<E: Display>(what: &'static str) -> impl FnOnce(E) -> String {
     move |e| format!("{what}: {e}")
 }
 
-fn expect<T: PartialEq + std::fmt::Debug>(
+pub(crate) fn expect<T: PartialEq + std::fmt::Debug>(
     what: &str,
     i: u32,
     got: T,
@@ -124,6 +128,7 @@ pub fn recv(prefix: &str, count: u32) -> Result<(), String> {
         .map(&MapOptions::new())
         .map_err(ctx("map the mutex"))?;
     let mutex = Mutex::init(map.region(), 0u64).map_err(ctx("init the mutex"))?;
+    let more = crate::more::create(prefix)?;
 
     increment(&mutex, ROUNDS)?;
 
@@ -157,6 +162,7 @@ pub fn recv(prefix: &str, count: u32) -> Result<(), String> {
         expect("byte message tag", i, tag, want_tag)?;
         expect("byte message", i, &buf[..n], &want[..])?;
     }
+    more.receive(count)?;
 
     let last = rx
         .recv_timeout(PATIENCE)
@@ -248,6 +254,7 @@ pub fn send(prefix: &str, count: u32) -> Result<(), String> {
         tx_b.send_timeout(tag, &payload, PATIENCE)
             .map_err(ctx("byte send"))?;
     }
+    crate::more::send(prefix, count)?;
 
     // A thread takes the lock, counts once more and ends holding it.
     std::thread::scope(|s| {
