@@ -4,36 +4,41 @@
 //! free entry or a dead holder's), leaving, killed (handle forgotten, entry
 //! left behind) and evicted, or evicted while alive (a liveness lie: the
 //! zombie keeps reading) — driving `try_send`/`send` (and bursts up to
-//! full), `try_recv`/`recv`, `slowest`, `evict`, wakes, re-attach —
+//! full), `try_send_slice`, `reserve` (+ `set` or `as_mut_slices`, a
+//! peer write between, `commit`/`commit_all` or drop), `try_recv`/`recv`,
+//! `try_recv_slice`, `peek` (+ `get`, `as_slices`, `release`/
+//! `release_all` or drop), `slots`, `gating`, `slowest`, `is_member`,
+//! `evict`, `status`, wakes, re-attach —
 //! interleaved with a hostile peer's writes to any shared word (header,
 //! writer word, tail, both event words, every entry's holder and cursor,
 //! slots), now or inside a wait or liveness check.
-//!
-//! Uses only the single-element API (`try_send`, `send`, `try_recv`,
-//! `recv`, `subscribe`, `evict`, `slowest`), so that batch and zero-copy
-//! additions do not break it.
 //!
 //! Element `p` of the stream is `[p, mix(p)]`. Until the peer's first
 //! write (and while no zombie wrote its cursor into an entry someone else
 //! holds) results are checked exactly against a model of the table: every
 //! live subscriber receives every element written after it joined, exactly
-//! once, in order; a send succeeds exactly when no entry in the table (live
-//! or dead but not evicted) is a full lap behind, so the writer never
-//! overwrites a slot a subscriber in the table still needs; `slowest`
-//! names the first entry with the largest lag; `evict` removes exactly the
+//! once, in order, by single, batch and zero-copy receives alike; the
+//! writer's room (`slots`, what a batch writes, whether a reserve fits)
+//! is exactly the capacity minus the largest lag of any entry in the
+//! table (live, or dead but not evicted), so the writer never overwrites
+//! a slot a subscriber in the table still needs; a timed-out `send`
+//! names the entry holding it back (`SlowSubscriber`), as `gating` does;
+//! `slowest` names the first entry with the largest lag; `status` reports
+//! the model's tail and table; `evict` removes exactly the
 //! dead; `subscribe` takes exactly the first free or dead entry. After a
 //! peer write, elements received are still checked to be whole (or a
 //! never-written zero slot) unless the peer wrote a slot, and errors must
 //! be typed.
 //!
 //! Input: byte 0 is the setup (`% 16 == 0`: attach raw bytes; else
-//! capacity `1 << (b >> 4) % 6` slots), then ops, one byte each (`% 16`)
+//! capacity `1 << (b >> 4) % 6` slots), then ops, one byte each (`% 22`)
 //! with their arguments.
 #![no_main]
 
 use std::collections::HashSet;
 
-use interlink_core::fanout::{FanoutRing, FanoutWriter, Subscriber, MAX_SUBSCRIBERS};
+use interlink_core::fanout::{self, FanoutRing, FanoutWriter, Subscriber, MAX_SUBSCRIBERS};
+use interlink_core::ring::ChunkError;
 use interlink_core::{ElementCheck, Holder, RecvError, RingConfig, RoleError, SendError};
 use interlink_fuzz::{blocking, Hostile, Input, Mapping};
 use libfuzzer_sys::fuzz_target;
@@ -92,6 +97,37 @@ impl State<'_> {
             .iter()
             .flatten()
             .all(|e| self.tail.wrapping_sub(e.cursor) < cap)
+    }
+
+    /// The writer's room: the capacity less the largest lag in the table.
+    fn room(&self) -> u32 {
+        let cap = self.ring.capacity();
+        // Saturating: after a peer write the model's lags mean nothing.
+        cap.saturating_sub(
+            self.table
+                .iter()
+                .flatten()
+                .map(|e| self.tail.wrapping_sub(e.cursor))
+                .max()
+                .unwrap_or(0),
+        )
+    }
+
+    /// The entry holding the writer back (holder, index): the first with
+    /// the largest lag, if that lag is a whole lap.
+    fn gating(&self) -> Option<(u32, u32)> {
+        let mut worst: Option<(usize, u32, u32)> = None;
+        for (i, e) in self.table.iter().enumerate() {
+            if let Some(e) = e {
+                let lag = self.tail.wrapping_sub(e.cursor);
+                if worst.is_none_or(|(_, _, w)| lag > w) {
+                    worst = Some((i, e.holder, lag));
+                }
+            }
+        }
+        worst
+            .filter(|&(_, _, lag)| lag >= self.ring.capacity())
+            .map(|(i, h, _)| (h, i as u32))
     }
 
     fn alive(&self, holder: u32) -> bool {
@@ -168,12 +204,76 @@ fn named(st: &State<'_>) -> Vec<usize> {
 
 fn step(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, mapping: &Mapping) {
     let cap = st.ring.capacity();
-    let op = input.byte() % 16;
+    let op = input.byte() % 22;
     match op {
         0 | 1 => {
             let b = (op == 1).then(|| blocking(input, hostile));
             let timeout = Hostile::timeout(input);
             send_one(st, hostile, b.as_ref().map(|b| (b, timeout)));
+        }
+        16 | 17 => write_batch(st, input, hostile, op == 17),
+        18 | 19 => {
+            if st.subs.is_empty() {
+                return;
+            }
+            let i = input.below(st.subs.len());
+            recv_batch(st, input, hostile, i, op == 19);
+        }
+        20 => {
+            let t = st.exact && !hostile.wrote();
+            let (room, gating) = (st.room(), st.gating());
+            if let Some(w) = st.writer.as_mut() {
+                let slots = w.slots();
+                let g = w.gating();
+                assert!(slots <= cap);
+                if t {
+                    // A cached bound: at most the room, none only when
+                    // there is none (then it rescans).
+                    assert!(slots <= room && (slots == 0) == (room == 0), "writer slots");
+                    assert_eq!(g, gating, "gating");
+                }
+            }
+            for s in st.subs.iter_mut() {
+                let member = s.sub.is_member();
+                let slots = s.sub.slots();
+                if t {
+                    let e = st.table[s.sub.index()].expect("entry");
+                    assert!(member);
+                    assert_eq!(slots.ok(), Some(st.tail.wrapping_sub(e.cursor)));
+                }
+            }
+            for z in st.zombies.iter() {
+                if t {
+                    assert!(!z.sub.is_member(), "evicted, still a member");
+                }
+            }
+        }
+        21 => {
+            let t = st.exact && !hostile.wrote();
+            match fanout::status(&mapping.region()) {
+                Ok(s) => {
+                    for (_, e) in s.occupied() {
+                        if let Some(lag) = e.lag {
+                            assert!(lag <= cap);
+                        }
+                    }
+                    if t {
+                        assert_eq!(s.tail, st.tail);
+                        for (i, e) in st.table.iter().enumerate() {
+                            let got = s.subscribers[i];
+                            match e {
+                                Some(e) => {
+                                    assert_eq!((got.holder, got.cursor), (e.holder, e.cursor));
+                                    assert_eq!(got.lag, Some(st.tail.wrapping_sub(e.cursor)));
+                                }
+                                None => assert_eq!(got.holder, 0),
+                            }
+                        }
+                        assert_eq!(s.max_lag(), cap - st.room());
+                    }
+                }
+                Err(e) => assert!(!t, "honest status failed: {e}"),
+            }
         }
         // A burst, until full.
         2 => {
@@ -194,10 +294,12 @@ fn step(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, mapping: &
                 .iter()
                 .position(|e| e.is_none_or(|e| !st.alive(e.holder)));
             let dead = st.dead.clone();
-            let r = st.ring.subscribe(Holder::new(holder).expect("nonzero"), |h| {
-                hostile.during();
-                !dead.contains(&h)
-            });
+            let r = st
+                .ring
+                .subscribe(Holder::new(holder).expect("nonzero"), |h| {
+                    hostile.during();
+                    !dead.contains(&h)
+                });
             let t = t && !hostile.wrote();
             match r {
                 Ok(sub) => {
@@ -427,6 +529,7 @@ fn send_one(
 ) -> bool {
     let t = st.exact && !hostile.wrote();
     let can = st.can_send();
+    let gating = st.gating();
     let v = element(st.tail);
     let Some(w) = st.writer.as_mut() else {
         return false;
@@ -451,7 +554,16 @@ fn send_one(
         }
         Err(SendError::TimedOut) => {
             assert!(blocking.is_some());
-            assert!(!t || !can, "timed out with room");
+            assert!(!t || (!can && gating.is_none()), "timed out with room");
+            false
+        }
+        Err(SendError::SlowSubscriber { holder, index }) => {
+            assert!(blocking.is_some());
+            assert!((index as usize) < MAX_SUBSCRIBERS && holder != 0);
+            if t {
+                assert!(!can, "timed out with room");
+                assert_eq!(Some((holder, index)), gating, "named another subscriber");
+            }
             false
         }
         Err(e) => panic!("fan-out send: {e:?}"),
@@ -498,10 +610,169 @@ fn recv_one(
         Err(RecvError::TimedOut) => {
             assert!(blocking.is_some());
             if t {
-                assert_eq!(entry.expect("entry").cursor, st.tail, "timed out while behind");
+                assert_eq!(
+                    entry.expect("entry").cursor,
+                    st.tail,
+                    "timed out while behind"
+                );
             }
         }
         Err(RecvError::Corrupt) => assert!(!t, "honest ring corrupt"),
         Err(e) => panic!("fan-out receive: {e:?}"),
+    }
+}
+
+/// `try_send_slice`, or `reserve` + fill + commit (or drop).
+fn write_batch(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, reserve: bool) {
+    let cap = st.ring.capacity();
+    let n = input.below(2 * cap as usize + 2) as u32;
+    let how = input.byte();
+    let t = st.exact && !hostile.wrote();
+    let room = st.room();
+    let tail = st.tail;
+    let items: Vec<T> = (0..n).map(|i| element(tail.wrapping_add(i))).collect();
+    let named = named(st);
+    let Some(w) = st.writer.as_mut() else {
+        return;
+    };
+    if !reserve {
+        match w.try_send_slice(&items) {
+            Ok(k) => {
+                assert!(k <= n as usize);
+                if t {
+                    assert_eq!(k as u32, n.min(room), "batch wrote");
+                }
+                st.tail = st.tail.wrapping_add(k as u32);
+            }
+            Err(e) => panic!("try_send_slice: {e:?}"),
+        }
+        return;
+    }
+    match w.reserve(n) {
+        Ok(mut chunk) => {
+            assert_eq!(chunk.len(), n);
+            assert!(!t || n <= room, "reserved more than the room");
+            if how & 1 == 0 {
+                for (i, v) in items.iter().enumerate() {
+                    chunk.set(i as u32, *v);
+                    if i == 0 && how & 2 != 0 {
+                        hostile.write_from(input, &named, cap);
+                    }
+                }
+            } else {
+                let (a, b) = chunk.as_mut_slices();
+                assert_eq!(a.len() + b.len(), n as usize);
+                let k = a.len();
+                a.copy_from_slice(&items[..k]);
+                b.copy_from_slice(&items[k..]);
+            }
+            let published = match (how >> 2) % 3 {
+                0 => {
+                    chunk.commit_all();
+                    n
+                }
+                1 => {
+                    let k = input.below(n as usize + 3) as u32;
+                    chunk.commit(k);
+                    k.min(n)
+                }
+                _ => 0, // dropped: nothing published
+            };
+            st.tail = st.tail.wrapping_add(published);
+        }
+        Err(ChunkError::TooFew { available }) => {
+            assert!(available < n);
+            if t {
+                assert_eq!(available, room, "reserve's room");
+            }
+        }
+        Err(ChunkError::Corrupt) => assert!(!t, "honest reserve corrupt"),
+    }
+}
+
+/// `try_recv_slice`, or `peek` + read + release (or drop).
+fn recv_batch(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, i: usize, peek: bool) {
+    let cap = st.ring.capacity();
+    let n = input.below(2 * cap as usize + 2);
+    let how = input.byte();
+    let t = st.exact && !hostile.wrote();
+    let check_whole = !hostile.wrote_in(|o| o >= SLOTS);
+    let s = &mut st.subs[i];
+    let index = s.sub.index();
+    let holder = s.holder;
+    let entry = st.table[index].filter(|e| e.holder == holder);
+    let ready = entry.map(|e| st.tail.wrapping_sub(e.cursor));
+    let (got, taken): (Vec<T>, u32) = if !peek {
+        let mut out = vec![[7u64, 7u64]; n];
+        match s.sub.try_recv_slice(&mut out) {
+            Ok(k) => {
+                assert!(k <= n);
+                out.truncate(k);
+                (out, k as u32)
+            }
+            Err(RecvError::Corrupt) => {
+                assert!(!t, "honest ring corrupt");
+                return;
+            }
+            Err(e) => panic!("try_recv_slice: {e:?}"),
+        }
+    } else {
+        match s.sub.peek(n as u32) {
+            Ok(chunk) => {
+                assert_eq!(chunk.len() as usize, n);
+                let vals: Vec<T> = if how & 1 == 0 {
+                    (0..chunk.len()).map(|j| chunk.get(j)).collect()
+                } else {
+                    let (a, b) = chunk.as_slices();
+                    a.iter().chain(b.iter()).copied().collect()
+                };
+                assert_eq!(vals.len(), n);
+                let k = match (how >> 1) % 3 {
+                    0 => {
+                        chunk.release_all();
+                        n as u32
+                    }
+                    1 => {
+                        let k = input.below(n + 3) as u32;
+                        chunk.release(k);
+                        k.min(n as u32)
+                    }
+                    _ => 0, // dropped: nothing released
+                };
+                (vals, k)
+            }
+            Err(ChunkError::TooFew { available }) => {
+                assert!((available as usize) < n);
+                if t {
+                    assert_eq!(Some(available), ready, "peek's count");
+                }
+                return;
+            }
+            Err(ChunkError::Corrupt) => {
+                assert!(!t, "honest ring corrupt");
+                return;
+            }
+        }
+    };
+    if check_whole {
+        for v in &got {
+            assert!(whole(*v), "torn element {v:?}");
+        }
+    }
+    if t {
+        let e = entry.expect("a live subscriber keeps its entry");
+        let ready = ready.expect("entry");
+        if !peek {
+            assert_eq!(got.len() as u32, ready.min(n as u32), "batch received");
+        }
+        assert!(got.len() as u32 <= ready);
+        for (j, v) in got.iter().enumerate() {
+            assert_eq!(*v, element(e.cursor.wrapping_add(j as u32)), "element {j}");
+        }
+    }
+    if let Some(e) = st.table[index].as_mut() {
+        if e.holder == holder {
+            e.cursor = e.cursor.wrapping_add(taken);
+        }
     }
 }
