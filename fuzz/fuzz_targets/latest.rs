@@ -167,7 +167,13 @@ fn named(st: &State<'_>) -> Vec<usize> {
     let mut v = vec![8, 12, 16, 20, 24, 28, 32, 36, 64, 128];
     for i in 0..st.cells.len() as u32 {
         let at = cell_at(i);
-        v.extend([at + SEQ, at + VER, at + VER + 4, at + VALUE, at + VALUE + 12]);
+        v.extend([
+            at + SEQ,
+            at + VER,
+            at + VER + 4,
+            at + VALUE,
+            at + VALUE + 12,
+        ]);
     }
     v
 }
@@ -344,7 +350,9 @@ fn step(st: &mut State<'_>, input: &mut Input<'_>, hostile: &Hostile, mapping: &
             }
             if let Some(ro) = st.ro {
                 assert!(ro.writer(Holder::fixed::<9>()).is_err());
-                assert!(ro.take_over_writer(Holder::fixed::<9>(), |_| false).is_err());
+                assert!(ro
+                    .take_over_writer(Holder::fixed::<9>(), |_| false)
+                    .is_err());
             }
         }
         // Peer writes: named words now or queued, or any word of a cell.
