@@ -193,6 +193,9 @@ pub struct Hostile {
     clock: Cell<u64>,
     queued: RefCell<VecDeque<(usize, Value)>>,
     writes: Cell<u32>,
+    /// The offsets written, in order (for targets whose model survives
+    /// writes to some words: [`Hostile::wrote_in`]).
+    written: RefCell<Vec<usize>>,
 }
 
 impl Hostile {
@@ -204,6 +207,7 @@ impl Hostile {
             clock: Cell::new(1 << 40),
             queued: RefCell::new(VecDeque::new()),
             writes: Cell::new(0),
+            written: RefCell::new(Vec::new()),
         }
     }
 
@@ -248,6 +252,18 @@ impl Hostile {
                 .store(v, std::sync::atomic::Ordering::Relaxed)
         };
         self.writes.set(self.writes.get() + 1);
+        self.written.borrow_mut().push(offset);
+    }
+
+    /// Whether the peer has written any word whose offset `hit` accepts.
+    pub fn wrote_in(&self, hit: impl Fn(usize) -> bool) -> bool {
+        self.written.borrow().iter().any(|&o| hit(o))
+    }
+
+    /// How many words the peer has written so far (to tell, later,
+    /// whether a write came after some point).
+    pub fn write_count(&self) -> u32 {
+        self.writes.get()
     }
 
     /// Queues a write for the next callback.

@@ -111,7 +111,8 @@ impl<'a> Reader<'a> {
     }
 
     /// Records reported missed so far (the sum of every
-    /// [`RecvError::Lapped`]'s `missed`).
+    /// [`RecvError::Lapped`]'s `missed`, saturating at `u64::MAX`: a peer
+    /// that renumbers records can make the sum exceed it).
     pub fn missed(&self) -> u64 {
         self.missed
     }
@@ -198,7 +199,7 @@ impl<'a> Reader<'a> {
             }
             self.joined = true;
             self.lost = false;
-            self.missed += missed;
+            self.missed = self.missed.saturating_add(missed);
             return Ok(missed);
         }
         Err(if corrupt {
@@ -301,7 +302,7 @@ impl<'a> Reader<'a> {
             // 2³² bytes behind). Continue from it.
             let missed = seq - self.seq;
             self.seq = seq;
-            self.missed += missed;
+            self.missed = self.missed.saturating_add(missed);
             return Err(RecvError::Lapped { missed });
         }
         if header.is_pad() {

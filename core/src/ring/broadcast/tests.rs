@@ -474,3 +474,35 @@ fn hostile_words_give_typed_errors_never_out_of_bounds() {
         let _ = status(&buf.region());
     }
 }
+
+/// The writer's next number lives in shared memory: a peer that sets it
+/// near 2⁶⁴ and then back makes a reader skip more than 2⁶⁴ numbers in
+/// all. Its missed count saturates instead of overflowing (a panic in
+/// builds with overflow checks; found by the `broadcast` fuzz target).
+#[test]
+fn missed_count_saturates_when_a_peer_renumbers_records() {
+    const SEQ_LO: usize = 144;
+    const SEQ_HI: usize = 148;
+    let buf = ring_buf(64);
+    let ring = BroadcastRing::init(buf.region(), RingConfig::new(64)).unwrap();
+    let mut r = ring.reader(Start::Oldest);
+    let mut out = [0u8; 64];
+    let mut lapped = [0u64; 2];
+    for (round, (lo, hi)) in [(u32::MAX, u32::MAX), (15, 0)].into_iter().enumerate() {
+        word(&buf, SEQ_LO).store(lo, Ordering::Relaxed);
+        word(&buf, SEQ_HI).store(hi, Ordering::Relaxed);
+        let mut w = ring.writer(Holder::fixed::<1>()).unwrap();
+        w.try_send(7, b"x").unwrap();
+        drop(w);
+        for _ in 0..4 {
+            match r.try_recv(&mut out) {
+                Err(RecvError::Lapped { missed }) => lapped[round] = missed,
+                Err(RecvError::Empty) => break,
+                other => assert_eq!(other, Ok((7, 1))),
+            }
+        }
+    }
+    assert_eq!(lapped, [u64::MAX, 15]);
+    assert_eq!(r.missed(), u64::MAX);
+    assert_eq!(r.received(), 2);
+}
