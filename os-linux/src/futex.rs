@@ -128,17 +128,25 @@ fn futex_waitv(
             reserved: 0,
         };
     }
+    /// The kernel's `struct __kernel_timespec`: 64-bit fields on every
+    /// target. futex_waitv takes no other (on i686 `libc::timespec` has a
+    /// 32-bit `tv_sec` and `tv_nsec`, which the kernel would misread).
+    #[repr(C)]
+    struct KernelTimespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
     // An absolute deadline on CLOCK_MONOTONIC, as futex_waitv wants.
     let deadline = timeout.map(|d| {
         let end = monotonic_ns().saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        libc::timespec {
-            tv_sec: libc::time_t::try_from(end / 1_000_000_000).unwrap_or(libc::time_t::MAX),
-            tv_nsec: (end % 1_000_000_000) as _,
+        KernelTimespec {
+            tv_sec: i64::try_from(end / 1_000_000_000).unwrap_or(i64::MAX),
+            tv_nsec: (end % 1_000_000_000) as i64,
         }
     });
     let ts_ptr = deadline
         .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        .map_or(std::ptr::null(), |t| t as *const KernelTimespec);
     // `waiters[..n]` are initialised futex_waitv records whose addresses
     // are live, aligned 32-bit atomics (the kernel only reads them).
     // SAFETY: as said; `ts_ptr` is null or a timespec outliving the call.

@@ -258,21 +258,34 @@ impl AsFd for SeqPacketListener {
 
 /// A zeroed control buffer with room for one `SCM_RIGHTS` header carrying
 /// `fds` descriptors, in `u64`s so that it is aligned for `cmsghdr`.
-fn control_buffer(fds: usize) -> Vec<u64> {
+fn control_buffer(fds: usize) -> ControlBuffer {
     // SAFETY: CMSG_SPACE is arithmetic on its argument.
     let space = unsafe { libc::CMSG_SPACE((fds * size_of::<RawFd>()) as u32) } as usize;
-    vec![0u64; space.div_ceil(8)]
+    ControlBuffer {
+        words: vec![0u64; space.div_ceil(8)],
+        space,
+    }
+}
+
+/// Room for one `SCM_RIGHTS` message: 8-aligned words, of which `space`
+/// bytes (`CMSG_SPACE`) are the control data. The kernel must be told
+/// exactly `space`: a 32-bit process on a 64-bit kernel (the compat
+/// layer) reads any bytes past it as a further, zero-length and so
+/// invalid, header (`EINVAL`).
+struct ControlBuffer {
+    words: Vec<u64>,
+    space: usize,
 }
 
 /// A `msghdr` for one buffer and a control buffer; it points into both,
 /// so use it while they live.
-fn message_header(iov: &mut libc::iovec, control: &mut [u64]) -> libc::msghdr {
+fn message_header(iov: &mut libc::iovec, control: &mut ControlBuffer) -> libc::msghdr {
     // SAFETY: msghdr is plain data; all zeroes is a valid value.
     let mut msg: libc::msghdr = unsafe { zeroed() };
     msg.msg_iov = iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = size_of_val(control) as _;
+    msg.msg_control = control.words.as_mut_ptr().cast();
+    msg.msg_controllen = control.space.min(size_of_val(&control.words[..])) as _;
     msg
 }
 

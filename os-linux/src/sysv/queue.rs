@@ -567,7 +567,11 @@ mod tests {
     #[test]
     fn messages_are_laid_out_as_msgbuf() {
         let words = Queue::message(7, b"abcdefghij");
-        assert_eq!(words.len(), 1 + 2);
+        // The type, then 10 bytes in longs: 2 of 8 bytes, or 3 of 4 (i686).
+        assert_eq!(
+            words.len(),
+            1 + 10usize.div_ceil(std::mem::size_of::<libc::c_long>())
+        );
         assert_eq!(words[0], 7);
         // SAFETY: words holds 16 bytes after the type word.
         let text = unsafe { std::slice::from_raw_parts(words[1..].as_ptr().cast::<u8>(), 10) };
