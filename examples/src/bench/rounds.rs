@@ -185,7 +185,7 @@ fn streams(mech: &dyn Mechanism, size: usize) -> bool {
 
 /// Messages of `size` bytes streamed per round.
 fn stream_count(plan: &Plan, size: usize, rounds: usize) -> usize {
-    (plan.stream_bytes / size / rounds).clamp(200, 500_000)
+    (plan.stream_bytes / size / rounds).clamp(1_000, 500_000)
 }
 
 /// The median, over the rounds both completed, of `mine / floor`.
