@@ -148,6 +148,8 @@ use crate::foundation::layout::{
     AttachError, ElementCheck, Fingerprint, Header, HeaderFields, HeaderSnapshot, Kind,
 };
 use crate::foundation::region::{Region, RegionError};
+#[cfg(not(loom))]
+use crate::ring::shared_copy;
 use crate::ring::{
     capacity_is_valid, check_ring_header, role, span, CacheLine, Corrupt, IndexLine, InitError,
     RingConfig, RoleError,
@@ -528,41 +530,55 @@ impl ManyToOneRing<'_> {
     }
 
     /// Copies `src` into the buffer from stream position `at` (which, with
-    /// the copy, stays inside one record: callers check), a 32-bit word at
-    /// a time; partial words keep their other bytes.
+    /// the copy, stays inside one record: callers check), in whole 32-bit
+    /// words; partial words keep their other bytes.
     fn write_bytes(&self, at: u32, src: &[u8]) {
-        let mut done = 0usize;
-        while done < src.len() {
-            let pos = at.wrapping_add(done as u32);
-            let off = (pos % WORD) as usize;
-            let n = (WORD as usize - off).min(src.len() - done);
-            let word = self.word(pos);
-            let value = if n == WORD as usize {
-                let mut b = [0u8; 4];
-                b.copy_from_slice(&src[done..done + 4]);
-                u32::from_ne_bytes(b)
-            } else {
-                // Only the claimant writes these bytes: no lost update.
+        #[cfg(not(loom))]
+        // SAFETY: the record (callers check) lies inside the buffer without
+        // wrapping, so `byte_ptr(at)..+len` does; its words are the
+        // claimant's (the caller's) by the protocol; `src` is caller memory
+        // borrowed shared, not the ring; the buffer is only ever accessed in
+        // aligned 32-bit words.
+        unsafe {
+            shared_copy::write_u32_words(src.as_ptr(), self.byte_ptr(at), src.len())
+        };
+        #[cfg(loom)]
+        {
+            let mut done = 0usize;
+            while done < src.len() {
+                let pos = at.wrapping_add(done as u32);
+                let off = (pos % WORD) as usize;
+                let n = (WORD as usize - off).min(src.len() - done);
+                let word = self.word(pos);
                 let mut b = word.load(Ordering::Relaxed).to_ne_bytes();
                 b[off..off + n].copy_from_slice(&src[done..done + n]);
-                u32::from_ne_bytes(b)
-            };
-            word.store(value, Ordering::Relaxed);
-            done += n;
+                word.store(u32::from_ne_bytes(b), Ordering::Relaxed);
+                done += n;
+            }
         }
     }
 
-    /// Copies bytes of the buffer from stream position `at` into `dst`, a
-    /// 32-bit word at a time.
+    /// Copies bytes of the buffer from stream position `at` into `dst`, in
+    /// whole 32-bit words.
     fn read_bytes(&self, at: u32, dst: &mut [u8]) {
-        let mut done = 0usize;
-        while done < dst.len() {
-            let pos = at.wrapping_add(done as u32);
-            let off = (pos % WORD) as usize;
-            let n = (WORD as usize - off).min(dst.len() - done);
-            let b = self.word(pos).load(Ordering::Relaxed).to_ne_bytes();
-            dst[done..done + n].copy_from_slice(&b[off..off + n]);
-            done += n;
+        #[cfg(not(loom))]
+        // SAFETY: inside one published record (callers check), inside the
+        // buffer without wrapping; `dst` is a unique borrow of caller
+        // memory; a hostile producer's writes meet atomic loads.
+        unsafe {
+            shared_copy::read_u32_words(self.byte_ptr(at), dst.as_mut_ptr(), dst.len())
+        };
+        #[cfg(loom)]
+        {
+            let mut done = 0usize;
+            while done < dst.len() {
+                let pos = at.wrapping_add(done as u32);
+                let off = (pos % WORD) as usize;
+                let n = (WORD as usize - off).min(dst.len() - done);
+                let b = self.word(pos).load(Ordering::Relaxed).to_ne_bytes();
+                dst[done..done + n].copy_from_slice(&b[off..off + n]);
+                done += n;
+            }
         }
     }
 

@@ -373,6 +373,33 @@ pub(crate) unsafe fn write_words(src: *const u8, dst: *mut u8, len: usize) {
     unsafe { write_units::<BufUnit>(src, dst, len) }
 }
 
+/// Copies `len` bytes out of a shared buffer that is always accessed in
+/// 32-bit words (the many-to-one ring's, whose stamps are `AtomicU32`s),
+/// in whole aligned words (see [`read_units`]).
+///
+/// # Safety
+///
+/// As for [`read_units`].
+#[cfg(not(loom))]
+#[inline]
+pub(crate) unsafe fn read_u32_words(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { read_units::<AtomicU32>(src, dst, len) }
+}
+
+/// Copies `len` bytes from `src` into a shared buffer that is always
+/// accessed in 32-bit words, in whole aligned words (see [`write_units`]).
+///
+/// # Safety
+///
+/// As for [`write_units`].
+#[cfg(not(loom))]
+#[inline]
+pub(crate) unsafe fn write_u32_words(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { write_units::<AtomicU32>(src, dst, len) }
+}
+
 /// Copies `count` elements out of shared slots at `src` into `dst`. The
 /// unit is chosen at compile time from `T`'s alignment (a `T` aligned to 8
 /// is copied in 8-byte words), so for one word-sized element this is one
