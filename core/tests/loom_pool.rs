@@ -54,11 +54,13 @@ impl World {
 
     /// The lender's write of block `index`.
     fn write(&self, index: u32, value: u32) {
+        // SAFETY: loom's cell pointer is valid; loom checks the access.
         self.shadow[index as usize].with_mut(|p| unsafe { *p = value });
     }
 
     /// A reader's read of block `index`.
     fn read(&self, index: u32) -> u32 {
+        // SAFETY: as in `write`.
         self.shadow[index as usize].with(|p| unsafe { *p })
     }
 }

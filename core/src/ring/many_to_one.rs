@@ -533,12 +533,11 @@ impl ManyToOneRing<'_> {
     /// the copy, stays inside one record: callers check), in whole 32-bit
     /// words; partial words keep their other bytes.
     fn write_bytes(&self, at: u32, src: &[u8]) {
+        // The record (callers check) lies inside the buffer without
+        // wrapping; its words are the claimant's (the caller's) by the
+        // protocol; the buffer is only ever accessed in aligned 32-bit words.
         #[cfg(not(loom))]
-        // SAFETY: the record (callers check) lies inside the buffer without
-        // wrapping, so `byte_ptr(at)..+len` does; its words are the
-        // claimant's (the caller's) by the protocol; `src` is caller memory
-        // borrowed shared, not the ring; the buffer is only ever accessed in
-        // aligned 32-bit words.
+        // SAFETY: as said; `src` is caller memory, not the ring.
         unsafe {
             shared_copy::write_u32_words(src.as_ptr(), self.byte_ptr(at), src.len())
         };
