@@ -267,20 +267,42 @@ fn a_dead_writer_is_noticed_by_a_blocked_reader() {
     assert_eq!(r.try_recv(&mut buf), Ok((2, 5)));
 }
 
-/// Latest values of eight words, all equal in every write, read by four
+/// Latest values of eight words, all equal in every write, read by eight
 /// processes while one writes: never torn, versions never go back, and
-/// every reader sees the final value.
+/// every reader sees the final value — also after a ninth reader is
+/// SIGKILLed mid-stream (readers write nothing shared: nobody waits for
+/// it).
 #[test]
 fn latest_values_read_by_several_processes_are_never_torn() {
     const WRITES: u64 = 100_000;
     const CELLS: u32 = 4;
+    const READERS: usize = 8;
     let name = unique_name("latest");
     let ch =
         LatestChannel::<[u64; 8]>::create(&name, RingConfig::new(CELLS), &ChannelOptions::new())
             .unwrap();
-    let ready = Words::new(4);
+    let ready = Words::new(READERS + 1);
     let value = |cell: u32, version: u64| [version * 16 + cell as u64; 8];
-    let readers: Vec<_> = (0..4)
+    // The victim: reads until it is killed.
+    let victim = {
+        let (name, ready) = (name.clone(), &ready);
+        fork(move || {
+            let Ok(ch) = LatestChannel::<[u64; 8]>::open(&name, &ChannelOptions::new()) else {
+                return ERROR;
+            };
+            let Ok(r) = ch.reader() else {
+                return ERROR;
+            };
+            ready.get(READERS).store(1, Ordering::Release);
+            loop {
+                for cell in 0..CELLS {
+                    let _ = std::hint::black_box(r.try_recv(cell));
+                }
+            }
+        })
+        .unwrap()
+    };
+    let readers: Vec<_> = (0..READERS)
         .map(|i| {
             let name = name.clone();
             let ready = &ready;
@@ -325,13 +347,17 @@ fn latest_values_read_by_several_processes_are_never_torn() {
             .unwrap()
         })
         .collect();
-    wait_ready(&ready, 4);
+    wait_ready(&ready, READERS + 1);
     let mut w = ch.writer().unwrap();
     for version in 1..=WRITES {
+        if version == WRITES / 2 {
+            victim.signal(libc::SIGKILL).unwrap();
+        }
         for cell in 0..CELLS {
             assert_eq!(w.send(cell, value(cell, version)), Ok(version));
         }
     }
+    assert_eq!(victim.wait().unwrap(), Exit::Signal(libc::SIGKILL));
     for (i, r) in readers.into_iter().enumerate() {
         assert_eq!(r.wait().unwrap(), Exit::Code(0), "reader {i}");
     }
