@@ -305,6 +305,9 @@ pub struct Client {
     /// Responses that arrived while another was awaited.
     parked: Vec<(u64, u32, Vec<u8>)>,
     scratch: Vec<u8>,
+    /// Where a response frame lands: kept, so that a call allocates only
+    /// when its buffer is larger than any before.
+    frame: Vec<u8>,
     peer_check: Duration,
 }
 
@@ -331,6 +334,7 @@ impl Client {
             next: 1,
             parked: Vec::new(),
             scratch: Vec::new(),
+            frame: Vec::new(),
             peer_check: options.peer_check,
         })
     }
@@ -375,13 +379,14 @@ impl Client {
         }
         let deadline = Instant::now() + timeout;
         let mut rx = self.responses.receiver().map_err(|_| RecvError::Corrupt)?;
-        let mut frame = vec![0u8; buf.len() + RESPONSE_PREFIX];
+        self.frame.resize(buf.len() + RESPONSE_PREFIX, 0);
+        let frame = &mut self.frame;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(RecvError::TimedOut);
             }
-            match rx.recv_timeout(&mut frame, left.min(self.peer_check)) {
+            match rx.recv_timeout(frame, left.min(self.peer_check)) {
                 Ok((tag, len)) => {
                     let Some(body) = len.checked_sub(RESPONSE_PREFIX) else {
                         continue; // malformed: dropped
