@@ -39,9 +39,13 @@
 //!   [`peer_check`](super::ChannelOptions::peer_check) slices, that the
 //!   server (the request channel's receiver) lives: a dead server is
 //!   [`RecvError::PeerDied`]. Connect again to reach a restarted server.
-//! - A response to a dead client fails with [`SendError::PeerDied`]; the
-//!   server then forgets the client and removes its response channel's
-//!   name. [`Serving::forget_dead_clients`] sweeps the others.
+//! - A response to a dead client fails with [`SendError::PeerDied`] (its
+//!   death is noticed at the first response to it, after a failed send,
+//!   or within one [`peer_check`](super::ChannelOptions::peer_check) of
+//!   the last check: liveness costs a system call, so a busy server does
+//!   not ask it per response); the server then forgets the client and
+//!   removes its response channel's name. [`Serving::forget_dead_clients`]
+//!   sweeps the others.
 //! - Several requests may be in flight per client: [`Client::request`]
 //!   returns the correlation id, [`Client::response`] waits for that one
 //!   and keeps others that arrive first.
@@ -156,8 +160,9 @@ impl Server {
 pub struct Serving<'s> {
     rx: ManyToOneReceiver<'s>,
     server: &'s Server,
-    /// Response channels of the clients heard from.
-    clients: HashMap<ClientId, ByteChannel>,
+    /// Response channels of the clients heard from, with when each
+    /// client's liveness was last checked.
+    clients: HashMap<ClientId, (ByteChannel, Option<Instant>)>,
     scratch: Vec<u8>,
     reply_timeout: Duration,
 }
@@ -222,7 +227,8 @@ impl Serving<'_> {
     /// channel (opened at the client's first request). Waits at most the
     /// reply timeout (1 s; [`Serving::set_reply_timeout`]) for room. A dead
     /// client is forgotten and its channel's name removed
-    /// ([`SendError::PeerDied`]).
+    /// ([`SendError::PeerDied`]): checked at the first response, after a
+    /// failed send, and otherwise at most once per peer check.
     pub fn respond(&mut self, request: &Request, tag: u32, body: &[u8]) -> Result<(), SendError> {
         let id = request.client;
         if !self.clients.contains_key(&id) {
@@ -230,7 +236,7 @@ impl Serving<'_> {
             let options = self.server.options.open_timeout(self.reply_timeout);
             match ByteChannel::open(&name, &options) {
                 Ok(ch) => {
-                    self.clients.insert(id, ch);
+                    self.clients.insert(id, (ch, None));
                 }
                 Err(_) if !crate::liveness::is_alive(id.pid) => {
                     return Err(SendError::PeerDied { holder: id.pid })
@@ -238,7 +244,8 @@ impl Serving<'_> {
                 Err(_) => return Err(SendError::TimedOut),
             }
         }
-        let Some(ch) = self.clients.get(&id) else {
+        let peer_check = self.server.options.peer_check;
+        let Some((ch, checked)) = self.clients.get_mut(&id) else {
             return Err(SendError::TimedOut);
         };
         self.scratch.clear();
@@ -249,7 +256,15 @@ impl Serving<'_> {
             Ok(mut tx) => tx.send_timeout(tag, &self.scratch, self.reply_timeout),
             Err(_) => Err(SendError::TimedOut),
         };
-        let dead = matches!(sent, Err(SendError::PeerDied { .. })) || !ch.holder_alive(id.pid);
+        // Liveness costs a system call: asked after a failed send, and at
+        // most once per peer check otherwise (a dead client with room left
+        // in its channel is noticed within that bound).
+        let due = sent.is_err() || checked.is_none_or(|t| t.elapsed() >= peer_check);
+        let dead = matches!(sent, Err(SendError::PeerDied { .. }))
+            || (due && {
+                *checked = Some(Instant::now());
+                !ch.holder_alive(id.pid)
+            });
         if dead {
             self.forget(id);
             return Err(SendError::PeerDied { holder: id.pid });
@@ -263,7 +278,7 @@ impl Serving<'_> {
         let dead: Vec<ClientId> = self
             .clients
             .iter()
-            .filter(|(id, ch)| !ch.holder_alive(id.pid))
+            .filter(|(id, (ch, _))| !ch.holder_alive(id.pid))
             .map(|(id, _)| *id)
             .collect();
         for &id in &dead {
