@@ -131,6 +131,71 @@ fn a_client_killed_mid_call_is_forgotten_and_reclaimed() {
     assert!(ByteChannel::open(&response, &quick).is_err(), "name left");
 }
 
+/// The server asks a client's liveness at its first response and then at
+/// most once per peer check: a client dead before its first response is
+/// `PeerDied` at once; one that dies after a response, with room left in
+/// its channel, is `PeerDied` once a peer check has passed (the bound the
+/// server documents).
+#[test]
+fn a_dead_client_is_noticed_within_one_peer_check() {
+    let name = unique_name("rr-bound");
+    let options = ChannelOptions::new().peer_check(Duration::from_millis(20));
+    let server = Server::create(&name, 1 << 12, &options).unwrap();
+    let mut serving = server.serve().unwrap();
+    let child = fork(|| {
+        let Ok(mut c) = Client::connect(&name, 1 << 12, &ChannelOptions::new()) else {
+            return 2;
+        };
+        if c.request(7, b"once").is_err() {
+            return 3;
+        }
+        // SAFETY: raising SIGKILL on ourselves; nothing runs after it.
+        unsafe { libc::raise(libc::SIGKILL) };
+        4
+    })
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let request = serving
+        .recv_timeout(&mut buf, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+    // The first response checks: dead.
+    assert!(matches!(
+        serving.respond(&request, 8, b"a"),
+        Err(SendError::PeerDied { .. })
+    ));
+    assert_eq!(serving.clients(), 0);
+    // Another client: alive at its first response, then killed.
+    let child = fork(|| {
+        let Ok(mut c) = Client::connect(&name, 1 << 12, &ChannelOptions::new()) else {
+            return 2;
+        };
+        if c.request(9, b"twice").is_err() {
+            return 3;
+        }
+        let mut b = [0u8; 16];
+        if c.response(1, &mut b, Duration::from_secs(30)).is_err() {
+            return 5;
+        }
+        // SAFETY: raising SIGKILL on ourselves; nothing runs after it.
+        unsafe { libc::raise(libc::SIGKILL) };
+        4
+    })
+    .unwrap();
+    let request = serving
+        .recv_timeout(&mut buf, Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(serving.respond(&request, 10, b"first"), Ok(()));
+    assert_eq!(child.wait().unwrap(), Exit::Signal(libc::SIGKILL));
+    // Past one peer check since the last look: the next response looks.
+    std::thread::sleep(Duration::from_millis(40));
+    assert!(matches!(
+        serving.respond(&request, 11, b"second"),
+        Err(SendError::PeerDied { .. })
+    ));
+    assert_eq!(serving.clients(), 0);
+}
+
 /// A server killed while a client waits: the call ends with `PeerDied`; a
 /// restarted server takes the name over and a new connection is served.
 #[test]
