@@ -26,6 +26,7 @@ use crate::foundation::atomics::{spin_loop, AtomicU32, Ordering};
 
 pub mod blocking;
 pub(crate) mod event_word;
+pub use event_word::{Grace, GRACE};
 pub mod wait_set;
 
 /// What ended a [`Wait::wait`].

@@ -13,11 +13,14 @@
 //!    to sleep).
 //! 2. The peer's next send (or receive) sees `WAITING` and wakes the word,
 //!    as it would wake a parked receiver; the helper wakes and writes the
-//!    eventfd, and the owner's `epoll_wait` returns.
+//!    eventfd, and the owner's `epoll_wait` returns. (The first time the
+//!    helper sleeps on an announcement, it also writes the eventfd after
+//!    `interlink_core::wait::GRACE` if nothing came: the owner's retry is
+//!    the grace re-check of the event-word protocol.)
 //! 3. The owner [`clear`](Readiness::clear)s the eventfd and receives.
 //!
 //! While the owner is awake and not armed, nothing changes for the peer:
-//! its notifications stay one fence and one load, with no syscall — the
+//! its notifications stay one load, with no fence and no syscall — the
 //! same rule as everywhere in interlink. The helper owns its own read-only
 //! mapping of the object, so it never touches memory that the channel may
 //! unmap; it ends when the `Readiness` is dropped.
@@ -29,6 +32,7 @@ use std::thread::JoinHandle;
 
 use interlink_core::sync::AtomicU32;
 use interlink_core::wait::wait_set::{announce, Source};
+use interlink_core::wait::{Grace, WaitOutcome};
 use interlink_core::Wait;
 
 use crate::error::OsError;
@@ -129,14 +133,24 @@ impl Readiness {
 /// The helper thread: parks while idle; while armed, parks on the shared
 /// word and the state together, and signals the eventfd once the word has
 /// moved off the armed value.
+///
+/// The peer's notification is one load without a fence, so the helper
+/// follows the grace re-check (`interlink_core::wait::Grace`): its first
+/// sleep on a new announcement lasts at most `GRACE`, and if it runs out,
+/// the helper reports the end ready once anyway — the owner's retry is
+/// the re-check — before it sleeps on that announcement without a bound.
 fn help(word: &AtomicU32, control: &Control) {
+    let mut grace = Grace::new();
     loop {
         match control.state.load(Acquire) {
             STOP => return,
             ARMED => {
                 let key = control.key.load(Acquire);
-                Futex.wait_any(&[word, &control.state], &[key, ARMED], None);
-                let moved = word.load(Acquire) != key;
+                let sleep = grace.bound(&[key], None);
+                let outcome = Futex.wait_any(&[word, &control.state], &[key, ARMED], sleep);
+                grace.slept(&[key], sleep, outcome);
+                let graced = outcome == WaitOutcome::TimedOut && sleep.is_some();
+                let moved = word.load(Acquire) != key || graced;
                 if moved
                     && control
                         .state

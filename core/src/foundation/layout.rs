@@ -30,7 +30,14 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"ILNK");
 /// differs between 32- and 64-bit targets), and an MPMC slot holds the
 /// value first, the sequence word after it, aligned to at least 8 (the
 /// same bytes on i686 and x86-64).
-pub const LAYOUT_VERSION: u32 = 3;
+///
+/// Version 4: the event words' protocol changed sides — a notifier loads
+/// the word without a fence, and a sleeper re-checks its condition once
+/// [`GRACE`](crate::wait::GRACE) after announcing itself
+/// ([`Grace`](crate::wait::Grace)). The bytes are those of version 3, but a
+/// version-3 sleeper does not re-check, so it could miss a version-4
+/// notification.
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// Values of the header's init-state word.
 pub mod state {

@@ -100,7 +100,7 @@
 //! strategy on the two event words, as the byte ring's do: producers park
 //! on the not-full word (a notification wakes them all), the consumer on
 //! the not-empty word; each side notifies after a successful blocking call,
-//! at a cost of one fence and one load when nobody sleeps. After
+//! at a cost of one load (no fence) when nobody sleeps. After
 //! non-blocking or zero-copy calls, call [`Producer::wake_consumer`] /
 //! [`Consumer::wake_producers`].
 //!

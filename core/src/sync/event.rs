@@ -28,7 +28,7 @@ use crate::foundation::layout::InitError;
 use crate::foundation::layout::{AttachError, Kind};
 use crate::foundation::region::Region;
 use crate::sync::fixed::Words;
-use crate::wait::event_word::{notify, prepare};
+use crate::wait::event_word::{notify_fenced, prepare};
 use crate::wait::{Wait, WaitOutcome};
 
 /// What [`Event::prepare`] returns: the word's value a sleeper waits on.
@@ -98,7 +98,7 @@ impl<'a> Event<'a> {
     /// compare-exchanges it wakes every sleeper regardless (returns
     /// `true`); a wake is always allowed, so there is no error to report.
     pub fn notify(&self, wait: &impl Wait) -> bool {
-        notify(self.word(), wait)
+        notify_fenced(self.word(), wait)
     }
 
     /// Sleeps until `check` returns `Some`, or the timeout passes; polls it

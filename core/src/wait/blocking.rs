@@ -7,8 +7,10 @@
 //! calls after each success so that a parked peer wakes up. The event word
 //! follows the event-word protocol (`wait::event_word`, which
 //! [`Event`](crate::sync::event::Event) uses too), so the side that
-//! succeeds pays one fence and one load — no read-modify-write, no syscall — unless its peer
-//! is actually asleep.
+//! succeeds pays one load — no fence, no read-modify-write, no syscall —
+//! unless its peer is actually asleep. The sleeper pays for that instead:
+//! its first sleep after announcing itself lasts at most
+//! [`GRACE`](crate::wait::GRACE), then it re-checks once more.
 //!
 //! A new structure gets blocking operations by giving each waiting side an
 //! event word in its shared layout and wrapping its `try_*` operations:
@@ -24,7 +26,7 @@
 use core::time::Duration;
 
 use crate::foundation::atomics::{spin_loop, AtomicU32};
-use crate::wait::event_word;
+use crate::wait::event_word::{self, Grace};
 use crate::wait::{Deadline, Expired, Wait};
 
 /// A phase length for [`Blocking::spins`] or [`Blocking::yields`] that
@@ -35,6 +37,9 @@ pub const FOREVER: u32 = u32::MAX;
 /// The most event words [`Blocking::run_any`] parks on (`futex_waitv`'s
 /// limit; a wait set's [`MAX_SOURCES`](crate::wait::wait_set::MAX_SOURCES)).
 pub const MAX_WORDS: usize = 128;
+
+// Every word of a parked wait fits the grace books.
+const _: () = assert!(MAX_WORDS <= event_word::MAX_GRACED);
 
 /// Spins between two deadline checks in an endless spin phase.
 const SPIN_CHECK: u32 = 1 << 10;
@@ -76,7 +81,7 @@ impl<W: Wait> Blocking<W> {
     /// Never parks: 1024 spins, then yields the CPU between polls for ever
     /// ([`FOREVER`]), reading the clock between yields for the timeout.
     /// This side never announces itself, so its peer's notifications stay
-    /// one fence and one load; the price is a core kept busy while waiting
+    /// one load without a fence; the price is a core kept busy while waiting
     /// (yielding lets other runnable threads have it). Without a clock
     /// (`now_ns` is `None`) a timed wait gives up at its second check.
     pub const fn spinning(wait: W) -> Self {
@@ -130,6 +135,7 @@ impl<W: Wait> Blocking<W> {
         let words = &words[..words.len().min(MAX_WORDS)];
         let mut keys = [0u32; MAX_WORDS];
         let mut deadline = Deadline::after(&self.wait, timeout);
+        let mut grace = Grace::new();
         let mut round = 0u32;
         loop {
             if round < self.spins || self.spins == FOREVER {
@@ -152,7 +158,10 @@ impl<W: Wait> Blocking<W> {
                 if let Some(r) = attempt()? {
                     return Ok(r);
                 }
-                self.wait.wait_any(words, &keys[..words.len()], left);
+                let keys = &keys[..words.len()];
+                let sleep = grace.bound(keys, left);
+                let outcome = self.wait.wait_any(words, keys, sleep);
+                grace.slept(keys, sleep, outcome);
             }
             if let Some(r) = attempt()? {
                 return Ok(r);
@@ -261,5 +270,54 @@ mod tests {
         });
         assert_eq!(r, Ok(1));
         assert_eq!(b.wait.calls(), 0);
+    }
+
+    /// Records the timeout of every sleep; each sleep runs out.
+    #[derive(Default)]
+    struct Timeouts(std::cell::RefCell<std::vec::Vec<Option<Duration>>>);
+
+    impl Wait for Timeouts {
+        fn wait(&self, _: &AtomicU32, _: u32, timeout: Option<Duration>) -> WaitOutcome {
+            self.0.borrow_mut().push(timeout);
+            WaitOutcome::TimedOut
+        }
+        fn wake_one(&self, _: &AtomicU32) {}
+        fn wake_all(&self, _: &AtomicU32) {}
+    }
+
+    #[test]
+    fn the_first_sleep_on_an_announcement_is_a_grace_sleep() {
+        use crate::wait::GRACE;
+        let b = Blocking::parking(Timeouts::default());
+        let word = AtomicU32::new(0);
+        let mut attempts = 0;
+        let r: Result<u32, RecvError> = b.run(&word, None, || {
+            attempts += 1;
+            Ok((attempts == 6).then_some(9))
+        });
+        assert_eq!(r, Ok(9));
+        // Attempts: one before waiting, then two around each sleep. A grace sleep; then, the word unchanged (no notifier skipped
+        // it), a sleep without a bound.
+        assert_eq!(*b.wait.0.borrow(), [Some(GRACE), None]);
+
+        // A notification in between (the epoch moved): a new grace.
+        let b = Blocking::parking(Timeouts::default());
+        let mut attempts = 0;
+        let r: Result<u32, RecvError> = b.run(&word, None, || {
+            attempts += 1;
+            if attempts == 3 {
+                crate::wait::event_word::notify(&word, &Spin::default());
+            }
+            Ok((attempts == 6).then_some(9))
+        });
+        assert_eq!(r, Ok(9));
+        assert_eq!(*b.wait.0.borrow(), [Some(GRACE), Some(GRACE)]);
+
+        // A shorter timeout bounds the sleep instead, and is no grace.
+        let b = Blocking::parking(Timeouts::default());
+        let short = Duration::from_micros(10);
+        let r: Result<(), RecvError> = b.run(&AtomicU32::new(0), Some(short), || Ok(None));
+        assert_eq!(r, Err(RecvError::TimedOut));
+        assert_eq!(b.wait.0.borrow()[0], Some(short));
     }
 }

@@ -10,7 +10,7 @@
 //!
 //! As everywhere in interlink, a source that is ready costs no syscall: the
 //! first poll finds it, before any clock is read, and a peer whose other
-//! side is awake notifies with one fence and one load. Only a wait that
+//! side is awake notifies with one load (no fence). Only a wait that
 //! finds nothing ready announces itself on every word (one atomic OR each)
 //! and sleeps.
 //!
@@ -148,7 +148,10 @@ impl core::error::Error for WaitSetError {}
 /// Announces a sleeper on `source`'s event word (the event-word
 /// protocol's `WAITING` bit, then a `SeqCst` fence) and returns the value
 /// to sleep on. After it, re-check [`Source::is_ready`]; sleep (on the word,
-/// while it holds the value) only if the source is still not ready. The
+/// while it holds the value) only if the source is still not ready, and
+/// for no longer than [`Grace::bound`](crate::wait::Grace::bound) says —
+/// the peer notifies without a fence, so the first sleep on a new value
+/// ends after [`GRACE`](crate::wait::GRACE) for one more re-check. The
 /// peer's next notification then wakes the word. For waiting outside
 /// [`Blocking::wait_any`] (an `epoll` loop's readiness descriptor).
 pub fn announce(source: &dyn Source) -> u32 {

@@ -246,7 +246,7 @@ pub struct BroadcastWriter<'c> {
 
 impl BroadcastWriter<'_> {
     /// Writes `payload` as one record tagged `tag` (overwriting the oldest
-    /// records if needed) and wakes parked readers: one fence and one load
+    /// records if needed) and wakes parked readers: one load (no fence)
     /// when none is parked. Never waits; fails only with
     /// [`SendError::TooLarge`].
     #[inline]

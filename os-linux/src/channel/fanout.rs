@@ -39,7 +39,7 @@
 //!   out because of it fails with [`SendError::SlowSubscriber`] naming its
 //!   holder and table index.
 //! - **Waiting** is on the shared futex, with the no-syscall-while-awake
-//!   rule: a send costs one fence and one load to see whether a
+//!   rule: a send costs one load (no fence) to see whether a
 //!   subscriber sleeps, a receive the same to see whether the writer
 //!   does. A subscriber whose writer died receives what was written, then
 //!   [`RecvError::PeerDied`]; a new writer takes the dead one's role over

@@ -94,7 +94,7 @@ pub struct LatestSender<'c, T: Plain> {
 
 impl<T: Plain> LatestSender<'_, T> {
     /// Stores `value` into cell `index` and wakes readers waiting for a
-    /// change (one fence and one load when none waits); returns the cell's
+    /// change (one load (no fence) when none waits); returns the cell's
     /// new version. Never waits. An index beyond the table is
     /// [`SendError::TooLarge`].
     #[inline]

@@ -121,7 +121,7 @@
 //! [`Waiting::Park`]) and the *shared* [`Futex`], so a parked end in one
 //! process is woken by its peer's send or receive in another. An end
 //! whose peer is awake makes no syscall: each successful operation costs
-//! one fence and one load to see whether the peer sleeps. The raw
+//! one load (no fence) to see whether the peer sleeps. The raw
 //! [`Producer`] and [`Consumer`] (for chunks) do not wake a sleeping peer
 //! by themselves; see [`Sender::producer`].
 //!

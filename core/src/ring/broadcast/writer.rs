@@ -227,7 +227,7 @@ impl<'a> Writer<'a> {
     }
 
     /// [`Writer::try_send`], then wakes the readers parked in
-    /// [`Reader::recv`] (one fence and one load when none is). Never
+    /// [`Reader::recv`] (one load (no fence) when none is). Never
     /// waits: `blocking` is used only to wake, and `timeout` is accepted
     /// for the verb scheme's shape. Fails only with
     /// [`SendError::TooLarge`].

@@ -62,7 +62,7 @@ impl<'a, T: Plain> LatestWriter<'a, T> {
     }
 
     /// [`LatestWriter::try_send`], then wakes the readers waiting in
-    /// [`LatestTable::recv`] (one fence and one load when none is). Never
+    /// [`LatestTable::recv`] (one load (no fence) when none is). Never
     /// waits: `timeout` is accepted for the verb scheme's shape.
     pub fn send<W: Wait>(
         &mut self,
