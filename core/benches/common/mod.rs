@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use interlink_core::Region;
 
+pub mod interleave;
 pub mod queues;
 
 #[repr(C, align(4096))]

@@ -40,8 +40,8 @@ impl Rx for Consumer<'_, u64> {
 
 /// An interlink end driven through the blocking `send`/`recv` with a
 /// spinning strategy: they wait by themselves (the caller's idle policy
-/// never runs) and pay one `SeqCst` fence per call to check for a parked
-/// peer.
+/// never runs) and pay one load per call (no fence) to check for a
+/// parked peer.
 pub struct Spinning<E>(pub E);
 
 impl Tx for Spinning<Producer<'_, u64>> {
