@@ -17,11 +17,9 @@ use std::time::{Duration, Instant};
 
 use common::{cpu_time_us, Words};
 use interlink_core::spsc::SpscRing;
-use interlink_core::sync::AtomicU32;
-use interlink_core::{Blocking, RingConfig, Wait, WaitOutcome};
+use interlink_core::{Blocking, RingConfig, Wait};
 use interlink_linux::process::{fork, Exit};
 use interlink_linux::shm::Mapping;
-use interlink_linux::Futex;
 
 const MESSAGES: u64 = 100_000_000;
 const CAPACITY: u32 = 1024;
@@ -30,53 +28,6 @@ const CAPACITY: u32 = 1024;
 const PAUSE_ONE_IN: u64 = 1 << 15;
 const PAUSE: Duration = Duration::from_micros(200);
 const TIMEOUT: Option<Duration> = Some(Duration::from_secs(30));
-
-/// The shared futex, counting in shared words: sleeps, sleeps that ran
-/// out (grace re-checks that found nothing), and wakes.
-struct Counting<'w> {
-    sleeps: &'w AtomicU32,
-    timed_out: &'w AtomicU32,
-    wakes: &'w AtomicU32,
-}
-
-impl<'w> Counting<'w> {
-    fn at(words: &'w Words, i: usize) -> Self {
-        Self {
-            sleeps: words.get(i),
-            timed_out: words.get(i + 1),
-            wakes: words.get(i + 2),
-        }
-    }
-
-    fn counts(&self) -> [u32; 3] {
-        [self.sleeps, self.timed_out, self.wakes].map(|w| w.load(Ordering::Relaxed))
-    }
-}
-
-impl Wait for Counting<'_> {
-    fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
-        self.sleeps.fetch_add(1, Ordering::Relaxed);
-        let outcome = Futex.wait(word, expected, timeout);
-        if outcome == WaitOutcome::TimedOut {
-            self.timed_out.fetch_add(1, Ordering::Relaxed);
-        }
-        outcome
-    }
-    fn wake_one(&self, word: &AtomicU32) {
-        self.wakes.fetch_add(1, Ordering::Relaxed);
-        Futex.wake_one(word)
-    }
-    fn wake_all(&self, word: &AtomicU32) {
-        self.wakes.fetch_add(1, Ordering::Relaxed);
-        Futex.wake_all(word)
-    }
-    fn now_ns(&self) -> Option<u64> {
-        Futex.now_ns()
-    }
-    fn yield_now(&self) {
-        Futex.yield_now()
-    }
-}
 
 /// Parks after a few polls, so that a side announces itself within
 /// nanoseconds of finding the ring empty (or full) — while its peer is
@@ -121,7 +72,7 @@ fn a_hundred_million_blocking_messages_with_sleeping_peers_lose_no_wake_up() {
             let Ok(mut rx) = ring.consumer(interlink_linux::process::holder()) else {
                 return 2;
             };
-            let b = eager(Counting::at(words, 0));
+            let b = eager(words.counted_with_timeouts(0));
             let mut schedule = 0x9e37_79b9_7f4a_7c15;
             for expected in 0..total {
                 match rx.recv(&b, TIMEOUT) {
@@ -140,7 +91,7 @@ fn a_hundred_million_blocking_messages_with_sleeping_peers_lose_no_wake_up() {
     };
 
     let mut tx = ring.producer(interlink_linux::process::holder()).unwrap();
-    let b = eager(Counting::at(&words, 3));
+    let b = eager(words.counted_with_timeouts(3));
     let mut schedule = 0x2545_f491_4f6c_dd1d;
     for v in 0..total {
         tx.send(v, &b, TIMEOUT)
@@ -155,8 +106,9 @@ fn a_hundred_million_blocking_messages_with_sleeping_peers_lose_no_wake_up() {
         "the consumer failed (3: a message lost, duplicated or reordered; \
          4: a receive timed out — a wake-up lost for good)"
     );
-    let [c_sleeps, c_graced, c_wakes] = Counting::at(&words, 0).counts();
-    let [p_sleeps, p_graced, p_wakes] = Counting::at(&words, 3).counts();
+    let ran_out = |i: usize| words.get(i + 2).load(Ordering::Relaxed);
+    let ((c_sleeps, c_wakes), c_graced) = (words.counted(0).counts(), ran_out(0));
+    let ((p_sleeps, p_wakes), p_graced) = (words.counted(3).counts(), ran_out(3));
     eprintln!(
         "{total} messages in {:?}; consumer: {c_sleeps} sleeps ({c_graced} ran out), \
          {c_wakes} wakes, {} ms CPU; producer: {p_sleeps} sleeps ({p_graced} ran out), \

@@ -156,6 +156,7 @@ impl Setup {
             Counted {
                 waits: &*p,
                 wakes: &*p.add(1),
+                timed_out: None,
             }
         }
     }

@@ -106,6 +106,16 @@ impl Words {
         Counted {
             waits: self.get(i),
             wakes: self.get(i + 1),
+            timed_out: None,
+        }
+    }
+
+    /// [`Words::counted`], also counting in word `i + 2` the waits that
+    /// ran out.
+    pub fn counted_with_timeouts(&self, i: usize) -> Counted<'_> {
+        Counted {
+            timed_out: Some(self.get(i + 2)),
+            ..self.counted(i)
         }
     }
 }
@@ -117,6 +127,8 @@ pub struct Counted<'m> {
     pub waits: &'m AtomicU32,
     /// `wake_*` calls.
     pub wakes: &'m AtomicU32,
+    /// `wait` calls that ran out, if counted.
+    pub timed_out: Option<&'m AtomicU32>,
 }
 
 impl Counted<'_> {
@@ -132,7 +144,11 @@ impl Counted<'_> {
 impl Wait for Counted<'_> {
     fn wait(&self, word: &AtomicU32, expected: u32, timeout: Option<Duration>) -> WaitOutcome {
         self.waits.fetch_add(1, Ordering::Relaxed);
-        Futex.wait(word, expected, timeout)
+        let outcome = Futex.wait(word, expected, timeout);
+        if let (WaitOutcome::TimedOut, Some(count)) = (outcome, self.timed_out) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
     }
     fn wake_one(&self, word: &AtomicU32) {
         self.wakes.fetch_add(1, Ordering::Relaxed);
