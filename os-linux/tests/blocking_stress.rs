@@ -117,3 +117,31 @@ fn a_hundred_million_blocking_messages_with_sleeping_peers_lose_no_wake_up() {
         words.get(6).load(Ordering::Relaxed),
     );
 }
+
+/// What the grace re-check costs an idle sleeper: one timed sleep, then
+/// one sleep without a bound — it does not poll every `GRACE` while
+/// nothing comes. (At most two sleeps under any schedule: a send that
+/// lands earlier only saves sleeps.)
+#[test]
+fn an_idle_sleeper_sleeps_twice_not_every_grace() {
+    let map = Mapping::anonymous(SpscRing::<u64>::bytes_needed(CAPACITY).unwrap()).unwrap();
+    let ring = SpscRing::<u64>::init(map.region(), RingConfig::new(CAPACITY)).unwrap();
+    let words = Words::new(3);
+    let mut tx = ring.producer(interlink_linux::process::holder()).unwrap();
+    std::thread::scope(|s| {
+        let receiver = s.spawn(|| {
+            let mut rx = ring.consumer(interlink_linux::process::holder()).unwrap();
+            let b = Blocking::parking(words.counted_with_timeouts(0));
+            rx.recv(&b, TIMEOUT)
+        });
+        // A hundred graces' worth of idleness.
+        std::thread::sleep(Duration::from_millis(10));
+        tx.send(7, &Blocking::new(interlink_linux::Futex), TIMEOUT)
+            .unwrap();
+        assert_eq!(receiver.join().unwrap(), Ok(7));
+    });
+    let (sleeps, _) = words.counted(0).counts();
+    let ran_out = words.get(2).load(Ordering::Relaxed);
+    assert!(sleeps <= 2, "{sleeps} sleeps in one idle period");
+    assert!(ran_out <= 1, "{ran_out} sleeps ran out");
+}
