@@ -9,6 +9,16 @@
 //! ```text
 //! cargo bench -p interlink-core --bench mpmc
 //! ```
+//!
+//! On a machine whose speed changes every few seconds, rows measured one
+//! after another are hard to compare: the filter `interleaved` instead runs
+//! interlink and `ArrayQueue` alternately, in rounds, and prints for each
+//! configuration the median over the rounds of the time ratio interlink /
+//! `ArrayQueue` (below 1: interlink faster):
+//!
+//! ```text
+//! cargo bench -p interlink-core --bench mpmc -- interleaved
+//! ```
 
 use std::time::{Duration, Instant};
 
@@ -76,6 +86,56 @@ fn transfer(
     })
 }
 
+/// Moves `ITEMS` through a fresh interlink ring with `threads` producers
+/// and consumers.
+fn interlink_transfer(threads: u64) -> Duration {
+    let mut mem = Memory::new(MpmcRing::<u64>::bytes_needed(CAPACITY).unwrap());
+    let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(CAPACITY)).unwrap();
+    transfer(
+        threads,
+        |v| ring.try_send(v).is_ok(),
+        || ring.try_recv().ok(),
+    )
+}
+
+/// The same through a fresh `ArrayQueue`.
+fn array_queue_transfer(threads: u64) -> Duration {
+    let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
+    transfer(threads, |v| q.push(v).is_ok(), || q.pop())
+}
+
+/// Rounds of the interleaved comparison.
+const ROUNDS: usize = 21;
+
+/// The interleaved comparison (see the module docs); runs only when the
+/// filter names it, and then alone.
+fn interleaved(_: &mut Criterion) {
+    if !std::env::args().skip(1).any(|a| a.contains("interleaved")) {
+        return;
+    }
+    for threads in [1u64, 2, 4] {
+        let mut ratios = Vec::with_capacity(ROUNDS);
+        for round in 0..ROUNDS {
+            // Alternate which goes first, so neither always follows the other.
+            let (ours, theirs) = if round % 2 == 0 {
+                let ours = interlink_transfer(threads);
+                (ours, array_queue_transfer(threads))
+            } else {
+                let theirs = array_queue_transfer(threads);
+                (interlink_transfer(threads), theirs)
+            };
+            ratios.push(ours.as_secs_f64() / theirs.as_secs_f64());
+        }
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "interleaved {threads}p{threads}c: interlink / ArrayQueue time, median of {ROUNDS} rounds {:.2} (quartiles {:.2}..{:.2})",
+            ratios[ROUNDS / 2],
+            ratios[ROUNDS / 4],
+            ratios[3 * ROUNDS / 4],
+        );
+    }
+}
+
 fn throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("mpmc_throughput_u64");
     g.throughput(Throughput::Elements(ITEMS));
@@ -85,22 +145,11 @@ fn throughput(c: &mut Criterion) {
     for threads in [1u64, 2, 4] {
         let config = format!("{threads}p{threads}c");
         g.bench_function(BenchmarkId::new("interlink", &config), |b| {
-            common::each_run(b, || {
-                let mut mem = Memory::new(MpmcRing::<u64>::bytes_needed(CAPACITY).unwrap());
-                let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(CAPACITY)).unwrap();
-                transfer(
-                    threads,
-                    |v| ring.try_send(v).is_ok(),
-                    || ring.try_recv().ok(),
-                )
-            })
+            common::each_run(b, || interlink_transfer(threads))
         });
 
         g.bench_function(BenchmarkId::new("crossbeam_array_queue", &config), |b| {
-            common::each_run(b, || {
-                let q = crossbeam_queue::ArrayQueue::<u64>::new(CAPACITY as usize);
-                transfer(threads, |v| q.push(v).is_ok(), || q.pop())
-            })
+            common::each_run(b, || array_queue_transfer(threads))
         });
 
         g.bench_function(BenchmarkId::new("crossbeam_channel", &config), |b| {
@@ -113,5 +162,5 @@ fn throughput(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, throughput);
+criterion_group!(benches, throughput, interleaved);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! Loom models of the MPMC ring: every interleaving (bounded) of two
 //! producers and two consumers, one and two, two and one, batches, a dead
-//! producer skipped by consumers, the init/attach handshake, and blocking
+//! producer skipped by consumers, claims that spin on the slot's word and
+//! pollers that ask the hints first, the init/attach handshake, and blocking
 //! send/recv with sleepers sharing an event word. Each checks that every
 //! element is received exactly once; the blocking ones, through
 //! [`LoomWait`]'s futex emulation, that no sleeper's wake-up is lost. The
@@ -37,12 +38,35 @@ fn ring_memory(capacity: u32) -> Memory {
 /// after a yield costs loom no preemption), and the model would not end.
 const ATTEMPTS: u32 = 2;
 
-/// Pops until `ATTEMPTS` tries in a row find nothing. Never spins inside
-/// the ring: a claim in progress reads as `Stalled` at once.
-fn consume(ring: MpmcRing<'static, u64>, got: &mut Vec<u64>) {
+/// How the threads of [`exactly_once`] poll.
+#[derive(Clone, Copy)]
+struct Polling {
+    /// The spin limit of every `try_*_spinning` (0: a claim in progress
+    /// reads as `Stalled` at once; more: the claim waits on the slot's
+    /// sequence word that many times).
+    spins: u32,
+    /// Whether a thread asks the hint (`recv_ready`, `send_ready`) before
+    /// each try, as a spinning poller does, and counts a "not ready" as a
+    /// miss.
+    hints: bool,
+}
+
+/// Never spins inside the ring, no hints.
+const PLAIN: Polling = Polling {
+    spins: 0,
+    hints: false,
+};
+
+/// Pops until `ATTEMPTS` tries in a row find nothing.
+fn consume(ring: MpmcRing<'static, u64>, got: &mut Vec<u64>, polling: Polling) {
     let mut misses = 0;
     while misses < ATTEMPTS {
-        match ring.try_recv_spinning(0) {
+        if polling.hints && !ring.recv_ready() {
+            misses += 1;
+            thread::yield_now();
+            continue;
+        }
+        match ring.try_recv_spinning(polling.spins) {
             Ok(v) => {
                 got.push(v);
                 misses = 0;
@@ -58,11 +82,16 @@ fn consume(ring: MpmcRing<'static, u64>, got: &mut Vec<u64>) {
 
 /// Pushes `items` in order until `ATTEMPTS` tries in a row fail; returns
 /// the items it did not push.
-fn produce(ring: MpmcRing<'static, u64>, items: &[u64]) -> Vec<u64> {
+fn produce(ring: MpmcRing<'static, u64>, items: &[u64], polling: Polling) -> Vec<u64> {
     let mut misses = 0;
     for (i, &v) in items.iter().enumerate() {
         loop {
-            match ring.try_send_spinning(v, 0) {
+            let tried = if polling.hints && !ring.send_ready() {
+                Err(SendError::Full)
+            } else {
+                ring.try_send_spinning(v, polling.spins)
+            };
+            match tried {
                 Ok(()) => break,
                 Err(SendError::Corrupt) => panic!("corrupt"),
                 Err(_) if misses + 1 == ATTEMPTS => return items[i..].to_vec(),
@@ -86,6 +115,17 @@ fn produce(ring: MpmcRing<'static, u64>, items: &[u64]) -> Vec<u64> {
 /// minutes, and 2 still covers every race of two claims on one index and of
 /// a claim with a publish.
 fn exactly_once(preemptions: usize, capacity: u32, producers: &'static [u64], consumers: usize) {
+    exactly_once_polling(preemptions, capacity, producers, consumers, PLAIN);
+}
+
+/// [`exactly_once`] with the threads polling as `polling` says.
+fn exactly_once_polling(
+    preemptions: usize,
+    capacity: u32,
+    producers: &'static [u64],
+    consumers: usize,
+    polling: Polling,
+) {
     model_bounded(preemptions, move || {
         let mem = Arc::new(ring_memory(capacity));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(capacity)).unwrap();
@@ -94,20 +134,20 @@ fn exactly_once(preemptions: usize, capacity: u32, producers: &'static [u64], co
             .enumerate()
             .map(|(p, &count)| {
                 let items: Vec<u64> = (0..count).map(|n| (p as u64) << 8 | n).collect();
-                thread::spawn(move || produce(ring, &items))
+                thread::spawn(move || produce(ring, &items, polling))
             })
             .collect();
         let consumer_threads: Vec<_> = (1..consumers)
             .map(|_| {
                 thread::spawn(move || {
                     let mut got = Vec::new();
-                    consume(ring, &mut got);
+                    consume(ring, &mut got, polling);
                     got
                 })
             })
             .collect();
         let mut mine = Vec::new();
-        consume(ring, &mut mine);
+        consume(ring, &mut mine, polling);
         let mut seen: Vec<Vec<u64>> = consumer_threads
             .into_iter()
             .map(|t| t.join().unwrap())
@@ -159,6 +199,29 @@ fn one_producer_two_consumers_across_the_wrap() {
 #[test]
 fn two_producers_one_consumer_across_the_wrap() {
     exactly_once(3, 2, &[2, 1], 1);
+}
+
+/// Claims that spin wait on the slot's sequence word alone (not the
+/// indices), and pollers ask the hints before each try: still every item
+/// exactly once, in each producer's order, across the wrap.
+#[test]
+fn spinning_claims_and_hint_pollers() {
+    let polling = Polling {
+        spins: 2,
+        hints: true,
+    };
+    exactly_once_polling(2, 2, &[2, 1], 1, polling);
+}
+
+/// Two consumers asking the hint race for the element it announced; the
+/// loser's claim finds the next position (or nothing), never a duplicate.
+#[test]
+fn two_hint_polling_consumers() {
+    let polling = Polling {
+        spins: 1,
+        hints: true,
+    };
+    exactly_once_polling(2, 2, &[3], 2, polling);
 }
 
 /// Batches claim runs with one compare-exchange; a consumer's batch may
@@ -253,7 +316,7 @@ fn consumers_skip_a_dead_producer() {
         let mem = Arc::new(ring_memory(4));
         let ring = MpmcRing::<u64>::init(mem.region(), RingConfig::new(4)).unwrap();
         assert_eq!(ring.abandon_send(), Ok(0));
-        let producer = thread::spawn(move || produce(ring, &[1, 2]));
+        let producer = thread::spawn(move || produce(ring, &[1, 2], PLAIN));
         let other = thread::spawn(move || consume_skipping(ring, true));
         let (mut got, mut skips) = consume_skipping(ring, true);
         let (theirs, their_skips) = other.join().unwrap();

@@ -26,6 +26,18 @@
 //! [`MpmcRing::try_recv_slice`]) claim several consecutive ready positions with one
 //! compare-exchange, which is what contention makes expensive.
 //!
+//! # Polling
+//!
+//! A claim that finds its slot claimed by a peer and unfinished waits (up
+//! to its spin limit) on that slot's sequence word alone: the peer's
+//! publish or release changes it. Finding the ring empty (or full) takes
+//! one read of the *other* side's index, to tell `Empty` from a claim in
+//! progress; a consumer that spins on [`MpmcRing::try_recv`] would take
+//! the producers' index line on every poll, and each push's
+//! compare-exchange would wait for it. Spinning pollers ask
+//! [`MpmcRing::recv_ready`] / [`MpmcRing::send_ready`] instead, which read
+//! their own index and the slot's word only, and try once they say yes.
+//!
 //! # Layout (version [`crate::LAYOUT_VERSION`])
 //!
 //! | offset | bytes | contents | written by |

@@ -175,12 +175,23 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
                         return Err(Blocked::Idle);
                     }
                     if busy {
-                        // A peer claimed the slot and is not done with it.
-                        if spins >= spin_limit {
-                            return Err(Blocked::Stalled(stalled_at));
+                        // A peer claimed the slot and is not done with it:
+                        // wait for its sequence word to change, polling
+                        // that word alone. Re-reading the indices on every
+                        // poll would take the other side's index line from
+                        // it each time, slowing the very claimant (and its
+                        // next compare-exchange) this loop waits for.
+                        let slot = self.slot(pos);
+                        loop {
+                            if spins >= spin_limit {
+                                return Err(Blocked::Stalled(stalled_at));
+                            }
+                            spins += 1;
+                            spin_loop();
+                            if slot.seq.load(Ordering::Acquire) != seq {
+                                break;
+                            }
                         }
-                        spins += 1;
-                        spin_loop();
                         continue;
                     }
                     // The other index is out of range for `pos`: fine only if
@@ -224,5 +235,38 @@ impl<'a, T: Plain> MpmcRing<'a, T> {
         slot.seq
             .store(pos.wrapping_add(self.capacity), Ordering::Release);
         value
+    }
+}
+
+impl<T> MpmcRing<'_, T> {
+    /// Whether the element at the head looks published: a hint for a
+    /// consumer that polls while it waits (`while !ring.recv_ready() {
+    /// spin }`, then [`MpmcRing::try_recv`]).
+    ///
+    /// It reads the head and that slot's sequence word, never the tail.
+    /// [`MpmcRing::try_recv`] on an empty ring must read the tail (to tell
+    /// `Empty` from a producer's unfinished claim), and a consumer that
+    /// polls it takes the tail's cache line from the producers on every
+    /// poll, so that each push's compare-exchange of the tail waits for
+    /// the line to come back. This poll shares only the slot's line, which
+    /// the element has to travel through anyway.
+    ///
+    /// `true` does not promise that a pop succeeds (another consumer may
+    /// take the element first), and `false` does not tell `Empty` from a
+    /// stalled producer: call [`MpmcRing::try_recv`] now and then (or
+    /// before parking) to learn of a stall.
+    #[inline]
+    pub fn recv_ready(&self) -> bool {
+        let pos = self.control().head.index.load(Ordering::Relaxed);
+        self.slot(pos).seq.load(Ordering::Relaxed) == pos.wrapping_add(1)
+    }
+
+    /// Whether the slot at the tail looks free: the producers' hint, as
+    /// [`MpmcRing::recv_ready`] is the consumers' (it reads the tail and
+    /// that slot's sequence word, never the head).
+    #[inline]
+    pub fn send_ready(&self) -> bool {
+        let pos = self.control().tail.index.load(Ordering::Relaxed);
+        self.slot(pos).seq.load(Ordering::Relaxed) == pos
     }
 }

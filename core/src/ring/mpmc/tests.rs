@@ -996,3 +996,46 @@ fn extreme_values_in_every_word_give_typed_errors() {
     assert!(!ring.leave(UserSlot::Word(usize::MAX), Holder::fixed::<42>()));
     assert!(status(&buf.region()).unwrap().users.overflow);
 }
+
+/// The pollers' hints follow the slot at each index: published (or free)
+/// says ready; an unfinished claim, an empty or full ring, or garbage says
+/// not ready, and never addresses memory outside the ring.
+#[test]
+fn ready_hints_follow_the_slot_at_each_index() {
+    let buf = ring_buf::<u64>(4);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+    assert!(!ring.recv_ready());
+    assert!(ring.send_ready());
+    ring.try_send(1).unwrap();
+    assert!(ring.recv_ready());
+    // A producer's claim, unpublished, at the head: not ready to pop.
+    assert_eq!(ring.try_recv(), Ok(1));
+    let dead = ring.abandon_send().unwrap();
+    assert!(!ring.recv_ready());
+    assert!(ring.send_ready());
+    ring.try_send(2).unwrap();
+    ring.try_send(3).unwrap();
+    ring.try_send(4).unwrap();
+    // Full: the slot at the tail holds position 1's unconsumed element.
+    assert!(!ring.send_ready());
+    assert!(!ring.recv_ready());
+    assert_eq!(ring.skip_stalled(dead), Ok(None));
+    assert!(ring.recv_ready());
+    assert!(ring.send_ready());
+    // A consumer's claim, unreleased, at the slot the tail comes round to.
+    let taken = ring.abandon_recv().unwrap();
+    assert_eq!(taken, 2);
+    assert_eq!(ring.try_recv(), Ok(3));
+    assert_eq!(ring.try_send(5), Ok(()));
+    assert!(!ring.send_ready());
+    // Garbage in every word: no panic, no access outside the ring.
+    let c = ring.control();
+    for junk in [0, 1, 3, u32::MAX, 1 << 31] {
+        c.head.index.store(junk, Ordering::Relaxed);
+        c.tail.index.store(junk.wrapping_add(7), Ordering::Relaxed);
+        for i in 0..4 {
+            ring.slot(i).seq.store(junk ^ i, Ordering::Relaxed);
+        }
+        let _ = (ring.recv_ready(), ring.send_ready());
+    }
+}

@@ -381,6 +381,14 @@ impl<const W: usize> Link for MpmcLink<W> {
         }
         let mut backoff = Backoff::new();
         loop {
+            // Poll the slot alone until it looks free: `try_send` on a full
+            // ring reads the consumers' index (to tell `Full` from a
+            // consumer's unfinished claim), and polling it would take that
+            // line from the consumer on every poll.
+            if !self.tx.send_ready() {
+                backoff.snooze();
+                continue;
+            }
             match self.tx.try_send(words) {
                 Ok(()) => return Ok(()),
                 // Stalled: the consumer claimed the slot and is descheduled
@@ -398,6 +406,15 @@ impl<const W: usize> Link for MpmcLink<W> {
         }
         let mut backoff = Backoff::new();
         loop {
+            // Poll the slot alone until it looks published: `try_recv` on an
+            // empty ring reads the producers' index (to tell `Empty` from a
+            // producer's unfinished claim), and polling it would take that
+            // line from the producer on every poll, slowing each push's
+            // compare-exchange of it.
+            if !self.rx.recv_ready() {
+                backoff.snooze();
+                continue;
+            }
             match self.rx.try_recv() {
                 Ok(words) => {
                     buf.copy_from_slice(&as_bytes(&words.0)[..buf.len()]);
