@@ -131,7 +131,7 @@ impl<T> MpmcRing<'_, T> {
     /// whether there were (a wake syscall was made). [`MpmcRing::send`]
     /// does this itself; call it after [`MpmcRing::try_send`] or
     /// [`MpmcRing::try_send_slice`] when consumers may block. Costs one
-    /// `SeqCst` fence and one load when nobody sleeps.
+    /// load (no fence) when nobody sleeps.
     #[inline]
     pub fn wake_consumers(&self, wait: &impl Wait) -> bool {
         crate::wait::event_word::notify(&self.control().tail.wake, wait)
