@@ -186,18 +186,18 @@ fn producers_serialised_by_the_role() {
     });
 }
 
-/// The consumer's lazy head with both sides parked. Capacity 128 (a
-/// quarter: 32 bytes) holds five 24-byte records (8-byte payloads) and a
-/// short tail, filled before the threads start. The producer then sends
-/// the largest message (112 bytes: a 128-byte record, the whole ring):
-/// it skips the short tail and parks until every byte is published. The
-/// consumer receives the six: its head is published after the second and
-/// the fourth record (a quarter each), while the fifth stays unpublished
-/// until it finds the ring empty, before it parks — if that publication
-/// or its notification were missing, the producer would sleep for ever on
-/// room already freed and loom would report the deadlock.
+/// The consumer's lazy head with both sides parked, across the end.
+/// Capacity 128 (a quarter: 32 bytes) holds five 24-byte records (8-byte
+/// payloads) and a short tail, filled before the threads start. The
+/// producer then sends the largest message (112 bytes: a 128-byte record,
+/// the whole ring): it skips the short tail, publishes that, and parks
+/// until every byte is free. The consumer receives the six, publishing its
+/// head only after the second and the fourth record and after skipping
+/// the tail (a quarter each time), and notifying the producer then; a
+/// missing publication or notification leaves the producer asleep on
+/// room already freed, which loom reports as a deadlock.
 #[test]
-fn lazy_head_reaches_a_parked_producer() {
+fn lazy_head_reaches_a_parked_producer_across_the_end() {
     model(|| {
         let mem = ring_memory(128);
         let ring = ByteRing::init(mem.region(), RingConfig::new(128)).unwrap();
@@ -223,6 +223,46 @@ fn lazy_head_reaches_a_parked_producer() {
         }
         assert_eq!(rx.recv(&mut out, &b, None), Ok((5, 112)));
         assert_eq!(out[..], payload(5, 112)[..]);
+        producer.join().unwrap();
+    });
+}
+
+/// The publication when the consumer finds the ring empty. Capacity 256
+/// (a quarter: 64 bytes), filled exactly before the threads start: ten
+/// 24-byte records and one 16-byte one. The producer then sends the
+/// largest message (240 bytes: the whole ring, at the front, no padding)
+/// and parks until all 256 bytes are published. The consumer's quarters
+/// publish up to 216; the last 40 bytes reach the producer only because
+/// the consumer, finding the ring empty, publishes them (and notifies)
+/// before it parks — without that, both sleep for ever.
+#[test]
+fn lazy_head_is_published_before_the_consumer_parks() {
+    model(|| {
+        let mem = ring_memory(256);
+        let ring = ByteRing::init(mem.region(), RingConfig::new(256)).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
+        for seq in 0..10 {
+            tx.try_send(seq, &payload(seq, 8)).unwrap();
+        }
+        tx.try_send(10, &[]).unwrap();
+        assert_eq!(tx.try_send(11, &[]), Err(SendError::Full));
+        let wait = Arc::new(LoomWait::new());
+        let producer = {
+            let wait = wait.clone();
+            thread::spawn(move || {
+                let b = Blocking::parking(&*wait);
+                tx.send(11, &payload(11, 240), &b, None).unwrap();
+            })
+        };
+        let b = Blocking::parking(&*wait);
+        let mut out = [0u8; 240];
+        for seq in 0..10 {
+            assert_eq!(rx.recv(&mut out, &b, None), Ok((seq, 8)));
+        }
+        assert_eq!(rx.recv(&mut out, &b, None), Ok((10, 0)));
+        assert_eq!(rx.recv(&mut out, &b, None), Ok((11, 240)));
+        assert_eq!(out[..], payload(11, 240)[..]);
         producer.join().unwrap();
     });
 }
