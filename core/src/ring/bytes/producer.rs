@@ -275,6 +275,7 @@ impl Reservation<'_, '_> {
     ///
     /// If `offset + bytes.len()` exceeds [`Reservation::len`], like slice
     /// indexing.
+    #[inline]
     pub fn write(&mut self, offset: usize, bytes: &[u8]) {
         assert!(
             offset
