@@ -162,6 +162,40 @@ fn ring_send_recv(len: usize, odd: bool, take: Take) -> RingRun {
     }
 }
 
+/// The CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The instructions alone: one thread sends a message and receives it
+/// (`try_send` then `try_recv`, the lines stay in its cache), timed by
+/// its CPU time, which a busy machine's other work does not inflate much.
+/// Returns ns per message for both calls together.
+fn one_thread_cost(len: usize) -> f64 {
+    let n = count(len);
+    let mut mem = Memory::new(ByteRing::bytes_needed(CAPACITY).unwrap());
+    let ring = ByteRing::init(Region::new(mem.bytes()), RingConfig::new(CAPACITY)).unwrap();
+    let (mut tx, mut rx) = (
+        ring.producer(Holder::fixed::<1>()).unwrap(),
+        ring.consumer(Holder::fixed::<2>()).unwrap(),
+    );
+    let mut user = UserBuffers::new(len, false);
+    let src = user.src.bytes()[..len].to_vec();
+    let dst = &mut user.dst.bytes()[..len];
+    let start = thread_cpu();
+    for i in 0..n {
+        tx.try_send(i as u32, black_box(&src)).unwrap();
+        rx.try_recv(black_box(&mut *dst)).unwrap();
+    }
+    (thread_cpu() - start).as_secs_f64() * 1e9 / n as f64
+}
+
 /// The floor: the producer copies each message into the next `len` bytes of
 /// a buffer as large as the ring and bumps a counter (Release); the
 /// consumer waits for it (Acquire), copies the bytes out and bumps its own.
@@ -303,7 +337,9 @@ fn interleaved(rounds: usize) {
     ];
     let mut ns = vec![Vec::new(); names.len()];
     let mut waits = vec![(0.0, 0.0); names.len()];
+    let mut one = Vec::new();
     for _ in 0..rounds {
+        one.push(one_thread_cost(LEN));
         ns[0].push(floor(LEN, false).as_secs_f64() * 1e9 / per);
         for (k, take) in [(1, Take::Recv), (2, Take::Drain), (3, Take::Blocking)] {
             let r = ring_send_recv(LEN, false, take);
@@ -331,6 +367,10 @@ fn interleaved(rounds: usize) {
         };
         println!("  {name:<22} {a:>7.2} {b:>7.2} {c:>7.2}  {r1:>7.2} {r2:>7.2} {r3:>7.2}  {tries}");
     }
+    let [a, b, c] = quartiles(one);
+    println!(
+        "  one thread, try_send + try_recv (thread CPU time): {a:.2} {b:.2} {c:.2} ns per message"
+    );
 }
 
 fn quartiles(mut v: Vec<f64>) -> [f64; 3] {
