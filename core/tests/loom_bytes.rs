@@ -2,8 +2,8 @@
 //! and a consumer for reserve/commit against peek/release, across the wrap
 //! with a padding record and with a tail too short for one, batch draining,
 //! producers serialised through the role word, the consumer's lazy head
-//! (published by the quarter and when it finds the ring empty) with both
-//! sides parking, and the init/attach handshake. (Blocking send/recv across the end: `loom_sync.rs`.) Under loom the buffer is a row of tracked 8-byte cells, so a
+//! (published by the quarter and when it has caught up) with both sides
+//! parking, and the init/attach handshake. (Blocking send/recv across the end: `loom_sync.rs`.) Under loom the buffer is a row of tracked 8-byte cells, so a
 //! consumer reading bytes the producer has not published fails the model.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p interlink-core --release --test loom_bytes`
@@ -227,14 +227,15 @@ fn lazy_head_reaches_a_parked_producer_across_the_end() {
     });
 }
 
-/// The publication when the consumer finds the ring empty. Capacity 256
-/// (a quarter: 64 bytes), filled exactly before the threads start: ten
+/// The publication when the consumer has caught up. Capacity 256 (a
+/// quarter: 64 bytes), filled exactly before the threads start: ten
 /// 24-byte records and one 16-byte one. The producer then sends the
 /// largest message (240 bytes: the whole ring, at the front, no padding)
 /// and parks until all 256 bytes are published. The consumer's quarters
 /// publish up to 216; the last 40 bytes reach the producer only because
-/// the consumer, finding the ring empty, publishes them (and notifies)
-/// before it parks — without that, both sleep for ever.
+/// the consumer publishes them (and notifies) when it takes the last
+/// message it knows of or finds the ring empty, before it parks — without
+/// both, the two sleep for ever.
 #[test]
 fn lazy_head_is_published_before_the_consumer_parks() {
     model(|| {

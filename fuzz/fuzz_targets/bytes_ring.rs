@@ -57,6 +57,8 @@ struct Model {
     /// Records released since the shared head: a consumer that takes over
     /// gets them again.
     unpub: Vec<(u32, Rec)>,
+    /// The tail as the consumer last read it (it publishes on reaching it).
+    tcache: u32,
     /// The published tail.
     tail: u32,
     /// The producer's own tail: padding it wrote but has not published.
@@ -112,9 +114,10 @@ impl Model {
         self.unpub.clear();
     }
 
-    /// After releasing: published once a quarter is unpublished.
+    /// After releasing: published on reaching the tail last read, or once
+    /// a quarter is unpublished.
     fn released(&mut self) {
-        if self.head.wrapping_sub(self.mark) >= self.cap / 4 {
+        if self.head == self.tcache || self.head.wrapping_sub(self.mark) >= self.cap / 4 {
             self.publish();
         }
     }
@@ -127,6 +130,7 @@ impl Model {
         }
         self.head = self.phead;
         self.mark = self.phead;
+        self.tcache = self.tail;
     }
 
     /// A new producer starts at the published tail.
@@ -143,6 +147,10 @@ impl Model {
     /// consumer publishes its head.
     fn locate(&mut self) -> Option<(u32, Vec<u8>)> {
         loop {
+            // The consumer re-reads the tail when its copy shows nothing.
+            if self.tcache == self.head {
+                self.tcache = self.tail;
+            }
             let front = self.recs.front().cloned();
             let Some((start, rec)) = front.filter(|(start, _)| {
                 start.wrapping_sub(self.head) < self.tail.wrapping_sub(self.head)
@@ -226,6 +234,7 @@ fn run(data: &[u8]) {
             phead: 0,
             mark: 0,
             unpub: Vec::new(),
+            tcache: 0,
             tail: 0,
             ltail: 0,
             recs: VecDeque::new(),
@@ -641,7 +650,9 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 }
                 if t {
                     assert_eq!(r, Ok(ready));
-                    // Finding nothing ready, it publishes its head.
+                    // It re-read the tail; finding nothing ready, it
+                    // publishes its head.
+                    st.model.tcache = st.model.tail;
                     if ready == 0 {
                         st.model.publish();
                     }

@@ -42,18 +42,20 @@
 //! store of the tail: no read-modify-write, no syscall.
 //!
 //! The consumer publishes its head lazily: [`Consumer::try_recv`],
-//! [`Consumer::recv`] and [`Record::release`] store it once a quarter of
+//! [`Consumer::recv`] and [`Record::release`] store it when the consumer
+//! has taken the last message of the tail it last read, once a quarter of
 //! the capacity is released and not yet published, and whenever the
-//! consumer finds the ring empty (before it reports
-//! [`RecvError::Empty`] or waits); [`Consumer::drain`] at the end of each
-//! batch, [`Consumer::wake_producer`] and dropping the consumer always.
-//! Storing it after every message moved its cache line to a producer
-//! polling a full ring and back, once per message. So a producer waiting
-//! for room gets it once the consumer has freed a quarter of the ring or
-//! caught up: a consumer that stops receiving while messages are still in
-//! the ring (up to a quarter of it released but unpublished) should call
-//! [`Consumer::wake_producer`] if the producer may be waiting. The head
-//! an inspector reads ([`ByteRing::used`], [`status`]) lags the same way.
+//! consumer finds the ring empty (before it reports [`RecvError::Empty`]
+//! or waits); [`Consumer::drain`] at the end of each batch,
+//! [`Consumer::wake_producer`] and dropping the consumer always. Storing
+//! it after every message moved its cache line to a producer polling a
+//! full ring and back, once per message. So a producer waiting for room
+//! gets it once the consumer has freed a quarter of the ring or caught
+//! up: a consumer that stops receiving while messages it has seen are
+//! still in the ring (up to a quarter of the capacity released but
+//! unpublished) should call [`Consumer::wake_producer`] if the producer
+//! may be waiting. The head an inspector reads ([`ByteRing::used`],
+//! [`status`]) lags the same way.
 //!
 //! # Blocking
 //!

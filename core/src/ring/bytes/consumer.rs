@@ -102,17 +102,22 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    /// Called after the head moved past released bytes: publishes it once a
+    /// Called after the head moved past released bytes: publishes it when
+    /// the consumer has caught up with the tail it knows of, or once a
     /// quarter of the capacity is unpublished. Storing the head after every
     /// message would move its cache line to the producer and back for each
-    /// one whenever the producer is polling it (a full ring), which cost
-    /// 64-byte messages 3.7× the floor; in between, the room reaches the
-    /// producer when the consumer finds the ring empty (before it reports
-    /// `Empty` or waits), a quarter is unpublished,
+    /// one whenever the producer is polling it (a full ring, where the
+    /// consumer is never caught up), which cost 64-byte messages a line
+    /// transfer each; a caught-up consumer's store stays in its own cache
+    /// (the producer, with room, does not read the head). Otherwise the
+    /// room reaches the producer when the consumer finds the ring empty
+    /// (before it reports `Empty` or waits), a quarter is unpublished,
     /// [`Consumer::wake_producer`] is called, or the consumer is dropped.
     #[inline(always)]
     fn released(&mut self) {
-        if self.head.wrapping_sub(self.published) >= self.ring.capacity / 4 {
+        if self.head == self.tail_cache
+            || self.head.wrapping_sub(self.published) >= self.ring.capacity / 4
+        {
             self.publish();
         }
     }
