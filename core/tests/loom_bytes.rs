@@ -1,14 +1,19 @@
 //! Loom models of the byte ring: every interleaving (bounded) of a producer
 //! and a consumer for reserve/commit against peek/release, across the wrap
 //! with a padding record and with a tail too short for one, batch draining,
-//! producers serialised through the role word, and the init/attach
-//! handshake. (Blocking send/recv across the end: `loom_sync.rs`.) Under loom the buffer is a row of tracked 8-byte cells, so a
+//! producers serialised through the role word, the consumer's lazy head
+//! (published by the quarter and when it has caught up) with both sides
+//! parking, and the init/attach handshake. (Blocking send/recv across the end: `loom_sync.rs`.) Under loom the buffer is a row of tracked 8-byte cells, so a
 //! consumer reading bytes the producer has not published fails the model.
 //!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p interlink-core --release --test loom_bytes`
 #![cfg(loom)]
 
+use std::sync::Arc;
+
+use interlink_core::blocking::Blocking;
 use interlink_core::bytes::{ByteRing, Producer, RecvError, SendError};
+use interlink_core::wait::LoomWait;
 use interlink_core::Holder;
 use interlink_core::RingConfig;
 use loom::thread;
@@ -178,6 +183,88 @@ fn producers_serialised_by_the_role() {
         assert_eq!((len, &out[..]), (8, &payload(second, 8)[..]));
         assert_eq!(first + second, 3);
         assert_eq!(rx.try_recv(&mut out), Err(RecvError::Empty));
+    });
+}
+
+/// The consumer's lazy head with both sides parked, across the end.
+/// Capacity 128 (a quarter: 32 bytes) holds five 24-byte records (8-byte
+/// payloads) and a short tail, filled before the threads start. The
+/// producer then sends the largest message (112 bytes: a 128-byte record,
+/// the whole ring): it skips the short tail, publishes that, and parks
+/// until every byte is free. The consumer receives the six, publishing its
+/// head only after the second and the fourth record and after skipping
+/// the tail (a quarter each time), and notifying the producer then; a
+/// missing publication or notification leaves the producer asleep on
+/// room already freed, which loom reports as a deadlock.
+#[test]
+fn lazy_head_reaches_a_parked_producer_across_the_end() {
+    model(|| {
+        let mem = ring_memory(128);
+        let ring = ByteRing::init(mem.region(), RingConfig::new(128)).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
+        for seq in 0..5 {
+            tx.try_send(seq, &payload(seq, 8)).unwrap();
+        }
+        assert_eq!(tx.try_send(5, &[]), Err(SendError::Full));
+        let wait = Arc::new(LoomWait::new());
+        let producer = {
+            let wait = wait.clone();
+            thread::spawn(move || {
+                let b = Blocking::parking(&*wait);
+                tx.send(5, &payload(5, 112), &b, None).unwrap();
+            })
+        };
+        let b = Blocking::parking(&*wait);
+        let mut out = [0u8; 112];
+        for seq in 0..5 {
+            assert_eq!(rx.recv(&mut out, &b, None), Ok((seq, 8)));
+            assert_eq!(out[..8], payload(seq, 8)[..]);
+        }
+        assert_eq!(rx.recv(&mut out, &b, None), Ok((5, 112)));
+        assert_eq!(out[..], payload(5, 112)[..]);
+        producer.join().unwrap();
+    });
+}
+
+/// The publication when the consumer has caught up. Capacity 256 (a
+/// quarter: 64 bytes), filled exactly before the threads start: ten
+/// 24-byte records and one 16-byte one. The producer then sends the
+/// largest message (240 bytes: the whole ring, at the front, no padding)
+/// and parks until all 256 bytes are published. The consumer's quarters
+/// publish up to 216; the last 40 bytes reach the producer only because
+/// the consumer publishes them (and notifies) when it takes the last
+/// message it knows of or finds the ring empty, before it parks — without
+/// both, the two sleep for ever.
+#[test]
+fn lazy_head_is_published_before_the_consumer_parks() {
+    model(|| {
+        let mem = ring_memory(256);
+        let ring = ByteRing::init(mem.region(), RingConfig::new(256)).unwrap();
+        let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+        let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
+        for seq in 0..10 {
+            tx.try_send(seq, &payload(seq, 8)).unwrap();
+        }
+        tx.try_send(10, &[]).unwrap();
+        assert_eq!(tx.try_send(11, &[]), Err(SendError::Full));
+        let wait = Arc::new(LoomWait::new());
+        let producer = {
+            let wait = wait.clone();
+            thread::spawn(move || {
+                let b = Blocking::parking(&*wait);
+                tx.send(11, &payload(11, 240), &b, None).unwrap();
+            })
+        };
+        let b = Blocking::parking(&*wait);
+        let mut out = [0u8; 240];
+        for seq in 0..10 {
+            assert_eq!(rx.recv(&mut out, &b, None), Ok((seq, 8)));
+        }
+        assert_eq!(rx.recv(&mut out, &b, None), Ok((10, 0)));
+        assert_eq!(rx.recv(&mut out, &b, None), Ok((11, 240)));
+        assert_eq!(out[..], payload(11, 240)[..]);
+        producer.join().unwrap();
     });
 }
 

@@ -47,8 +47,18 @@ impl Rec {
 /// The ring as an honest pair of handles leaves it.
 struct Model {
     cap: u32,
-    /// The consumer's head (always published: it stores at once).
+    /// The consumer's own head.
     head: u32,
+    /// The published (shared) head: the consumer stores it lazily.
+    phead: u32,
+    /// The consumer's record of its last publication (`wake_producer`
+    /// stores the head without updating it).
+    mark: u32,
+    /// Records released since the shared head: a consumer that takes over
+    /// gets them again.
+    unpub: Vec<(u32, Rec)>,
+    /// The tail as the consumer last read it (it publishes on reaching it).
+    tcache: u32,
     /// The published tail.
     tail: u32,
     /// The producer's own tail: padding it wrote but has not published.
@@ -63,7 +73,7 @@ impl Model {
     fn place(&mut self, size: u32) -> Result<u32, SendError> {
         let pos = self.ltail & (self.cap - 1);
         let to_end = self.cap - pos;
-        let free = self.cap - self.ltail.wrapping_sub(self.head);
+        let free = self.cap - self.ltail.wrapping_sub(self.phead);
         if size <= to_end {
             return if free >= size {
                 Ok(pos)
@@ -91,6 +101,38 @@ impl Model {
         self.tail = self.ltail;
     }
 
+    /// Stores the head if the consumer's own record says it moved.
+    fn publish(&mut self) {
+        if self.mark != self.head {
+            self.mark = self.head;
+            self.store_head();
+        }
+    }
+
+    fn store_head(&mut self) {
+        self.phead = self.head;
+        self.unpub.clear();
+    }
+
+    /// After releasing: published on reaching the tail last read, or once
+    /// a quarter is unpublished.
+    fn released(&mut self) {
+        if self.head == self.tcache || self.head.wrapping_sub(self.mark) >= self.cap / 4 {
+            self.publish();
+        }
+    }
+
+    /// A new consumer starts at the published head: what the last one
+    /// released without publishing comes again.
+    fn restart_consumer(&mut self) {
+        for rec in self.unpub.drain(..).rev() {
+            self.recs.push_front(rec);
+        }
+        self.head = self.phead;
+        self.mark = self.phead;
+        self.tcache = self.tail;
+    }
+
     /// A new producer starts at the published tail.
     fn restart_producer(&mut self) {
         let published = self.tail.wrapping_sub(self.head);
@@ -101,19 +143,28 @@ impl Model {
     }
 
     /// What the consumer's locate finds: skips (and releases) published
-    /// padding, then the next published message, if any.
+    /// padding, then the next published message, if any; finding none, the
+    /// consumer publishes its head.
     fn locate(&mut self) -> Option<(u32, Vec<u8>)> {
         loop {
-            let (start, rec) = self.recs.front()?.clone();
-            if start.wrapping_sub(self.head) >= self.tail.wrapping_sub(self.head)
-                || self.tail == self.head
-            {
-                return None;
+            // The consumer re-reads the tail when its copy shows nothing.
+            if self.tcache == self.head {
+                self.tcache = self.tail;
             }
+            let front = self.recs.front().cloned();
+            let Some((start, rec)) = front.filter(|(start, _)| {
+                start.wrapping_sub(self.head) < self.tail.wrapping_sub(self.head)
+                    && self.tail != self.head
+            }) else {
+                self.publish();
+                return None;
+            };
             match rec {
                 Rec::Pad(n) => {
                     self.recs.pop_front();
+                    self.unpub.push((start, Rec::Pad(n)));
                     self.head = self.head.wrapping_add(n);
+                    self.released();
                 }
                 Rec::Msg { tag, data } => return Some((tag, data)),
             }
@@ -121,8 +172,10 @@ impl Model {
     }
 
     fn release(&mut self) {
-        let (_, rec) = self.recs.pop_front().expect("a record");
-        self.head = self.head.wrapping_add(rec.size());
+        let rec = self.recs.pop_front().expect("a record");
+        self.head = self.head.wrapping_add(rec.1.size());
+        self.unpub.push(rec);
+        self.released();
     }
 }
 
@@ -178,6 +231,10 @@ fn run(data: &[u8]) {
         model: Model {
             cap: ring.capacity(),
             head: 0,
+            phead: 0,
+            mark: 0,
+            unpub: Vec::new(),
+            tcache: 0,
             tail: 0,
             ltail: 0,
             recs: VecDeque::new(),
@@ -192,7 +249,7 @@ fn run(data: &[u8]) {
         let t = st.exact && !hostile.wrote();
         assert!(st.ring.used() <= st.ring.capacity());
         if t {
-            assert_eq!(st.ring.used(), st.model.tail.wrapping_sub(st.model.head));
+            assert_eq!(st.ring.used(), st.model.tail.wrapping_sub(st.model.phead));
             assert_eq!(st.ring.producer_holder(), st.prod_word);
             assert_eq!(st.ring.consumer_holder(), st.cons_word);
         }
@@ -277,6 +334,9 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 if got.is_ok() && producer {
                     st.model.restart_producer();
                 }
+                if got.is_ok() && !producer {
+                    st.model.restart_consumer();
+                }
             }
         }
         4 => {
@@ -290,10 +350,12 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             }
         }
         5 => {
+            // Dropped: publishes its head, frees the role.
             if let Some((c, h)) = st.cons.take() {
                 drop(c);
                 if st.cons_word == h {
                     st.cons_word = 0;
+                    st.model.publish();
                 }
             }
         }
@@ -502,6 +564,9 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 }
                 assert_eq!(r, Ok(want.len()));
                 assert_eq!(got, want);
+                if !want.is_empty() {
+                    st.model.publish();
+                }
             }
         }
         13 => {
@@ -566,7 +631,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             }
         }
         15 => {
-            let used = st.model.ltail.wrapping_sub(st.model.head);
+            let used = st.model.ltail.wrapping_sub(st.model.phead);
             let ready = st.model.tail.wrapping_sub(st.model.head);
             if let Some((p, _)) = st.prod.as_mut() {
                 let f = p.free_bytes();
@@ -585,6 +650,12 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
                 }
                 if t {
                     assert_eq!(r, Ok(ready));
+                    // It re-read the tail; finding nothing ready, it
+                    // publishes its head.
+                    st.model.tcache = st.model.tail;
+                    if ready == 0 {
+                        st.model.publish();
+                    }
                 }
                 let _ = (format!("{c:?}"), c.ring().capacity());
             }
@@ -595,7 +666,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             let s = bytes::status(&mapping.region());
             if t {
                 let s = s.expect("status of an honest ring");
-                assert_eq!(s.fill(), Some(st.model.tail.wrapping_sub(st.model.head)));
+                assert_eq!(s.fill(), Some(st.model.tail.wrapping_sub(st.model.phead)));
                 assert_eq!((s.producer, s.consumer), (st.prod_word, st.cons_word));
             } else if let Ok(s) = s {
                 if let Some(f) = s.fill() {
@@ -611,6 +682,7 @@ fn step<'a>(st: &mut State<'a>, input: &mut Input<'_>, hostile: &Hostile, mappin
             }
             if let Some((c, _)) = &st.cons {
                 c.wake_producer(&hostile);
+                st.model.store_head();
             }
         }
         21 => match ByteRing::attach(mapping.region()) {

@@ -39,8 +39,23 @@
 //! re-reads the shared one only when the cache says full (producer) or
 //! empty (consumer). A message is a header write, the payload copy (or none,
 //! with [`Producer::reserve`] and [`Consumer::peek`]) and one `Release`
-//! store: no read-modify-write, no syscall. [`Consumer::drain`] releases a
-//! whole batch with one store.
+//! store of the tail: no read-modify-write, no syscall.
+//!
+//! The consumer publishes its head lazily: [`Consumer::try_recv`],
+//! [`Consumer::recv`] and [`Record::release`] store it when the consumer
+//! has taken the last message of the tail it last read, once a quarter of
+//! the capacity is released and not yet published, and whenever the
+//! consumer finds the ring empty (before it reports [`RecvError::Empty`]
+//! or waits); [`Consumer::drain`] at the end of each batch,
+//! [`Consumer::wake_producer`] and dropping the consumer always. Storing
+//! it after every message moved its cache line to a producer polling a
+//! full ring and back, once per message. So a producer waiting for room
+//! gets it once the consumer has freed a quarter of the ring or caught
+//! up: a consumer that stops receiving while messages it has seen are
+//! still in the ring (up to a quarter of the capacity released but
+//! unpublished) should call [`Consumer::wake_producer`] if the producer
+//! may be waiting. The head an inspector reads ([`ByteRing::used`],
+//! [`status`]) lags the same way.
 //!
 //! # Blocking
 //!
@@ -345,7 +360,9 @@ impl<'a> ByteRing<'a> {
     /// Claims the consumer role, taking it from its holder if `is_alive`
     /// returns false for that holder's id. The new consumer resumes at the
     /// shared head: a record the dead consumer peeked but did not release
-    /// is delivered again. Out-of-range shared indices fail with
+    /// is delivered again, and so are those it received after it last
+    /// published its head (at most a quarter of the capacity; see
+    /// "Speed"). Out-of-range shared indices fail with
     /// [`RoleError::Corrupt`], as for [`ByteRing::consumer`].
     pub fn take_over_consumer(
         &self,

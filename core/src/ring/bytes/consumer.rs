@@ -16,8 +16,12 @@ struct Located {
 /// role when dropped.
 pub struct Consumer<'a> {
     ring: ByteRing<'a>,
-    /// Bytes ever released (wrapping); the shared head mirrors it.
+    /// Bytes ever released (wrapping); the shared head lags it by what
+    /// is not yet published (see [`Consumer::released`]).
     pub(super) head: u32,
+    /// The head as last stored in shared memory: `head − published` bytes
+    /// are released here but not yet handed to the producer.
+    pub(super) published: u32,
     /// The last tail read from shared memory.
     pub(super) tail_cache: u32,
     holder: u32,
@@ -32,6 +36,7 @@ impl fmt::Debug for Consumer<'_> {
         f.debug_struct("Consumer")
             .field("holder", &self.holder)
             .field("head", &self.head)
+            .field("published", &self.published)
             .finish()
     }
 }
@@ -45,6 +50,7 @@ impl<'a> Consumer<'a> {
             Ok((head, tail_cache)) if (head as usize).is_multiple_of(RECORD_ALIGN) => Ok(Self {
                 ring,
                 head,
+                published: head,
                 tail_cache,
                 holder,
             }),
@@ -57,6 +63,9 @@ impl<'a> Consumer<'a> {
 
     /// Bytes published and not released, by the cached tail; re-reads the
     /// producer's tail when the cache says none. `Corrupt` if out of range.
+    /// When the ring is seen empty, publishes the head: the consumer is
+    /// about to report `Empty` or wait, and must not keep room from the
+    /// producer meanwhile.
     #[inline(always)]
     fn ready(&mut self) -> Result<u32, Corrupt> {
         let ready = self.tail_cache.wrapping_sub(self.head);
@@ -68,6 +77,9 @@ impl<'a> Consumer<'a> {
             .control()
             .load_tail(self.head, self.ring.capacity)?;
         self.tail_cache = tail;
+        if ready == 0 {
+            self.publish();
+        }
         Ok(ready)
     }
 
@@ -78,6 +90,36 @@ impl<'a> Consumer<'a> {
             .head
             .index
             .store(self.head, Ordering::Release);
+    }
+
+    /// Hands every released byte to the producer: stores the head
+    /// (`Release`: the records' bytes were read before) if it moved.
+    #[inline(always)]
+    fn publish(&mut self) {
+        if self.published != self.head {
+            self.store_head();
+            self.published = self.head;
+        }
+    }
+
+    /// Called after the head moved past released bytes: publishes it when
+    /// the consumer has caught up with the tail it knows of, or once a
+    /// quarter of the capacity is unpublished. Storing the head after every
+    /// message would move its cache line to the producer and back for each
+    /// one whenever the producer is polling it (a full ring, where the
+    /// consumer is never caught up), which cost 64-byte messages a line
+    /// transfer each; a caught-up consumer's store stays in its own cache
+    /// (the producer, with room, does not read the head). Otherwise the
+    /// room reaches the producer when the consumer finds the ring empty
+    /// (before it reports `Empty` or waits), a quarter is unpublished,
+    /// [`Consumer::wake_producer`] is called, or the consumer is dropped.
+    #[inline(always)]
+    fn released(&mut self) {
+        if self.head == self.tail_cache
+            || self.head.wrapping_sub(self.published) >= self.ring.capacity / 4
+        {
+            self.publish();
+        }
     }
 
     /// Finds and checks the next record, skipping (and releasing) the
@@ -124,8 +166,9 @@ impl<'a> Consumer<'a> {
                 return Err(RecvError::Corrupt);
             }
             self.head = self.head.wrapping_add(to_end);
-            // Released at once: the producer may be waiting for this room.
-            self.store_head();
+            // Published with the record after it, or at once if the ring
+            // is empty now (the next `ready`).
+            self.released();
         }
         Err(RecvError::Corrupt)
     }
@@ -163,7 +206,7 @@ impl<'a> Consumer<'a> {
         // lies inside the buffer and is published.
         unsafe { self.ring.read(at.pos + HEADER_LEN as u32, dst) };
         self.head = self.head.wrapping_add(at.size);
-        self.store_head();
+        self.released();
         Ok((at.tag, len))
     }
 
@@ -181,28 +224,39 @@ impl<'a> Consumer<'a> {
     ) -> Result<(u32, usize), RecvError> {
         let ring = self.ring;
         let control = ring.control();
+        // The head as the producer was last told of it: the producer waits
+        // for room on the not-full word, so every publication is followed
+        // by a notification — before this side waits, and at the end.
+        let mut notified = self.published;
         let got = blocking.run(&control.tail.wake, timeout, || {
-            let head = self.head;
             let got = or_wait(self.try_recv(buf));
-            // Padding released on the way: room for the producer.
             if let Ok(None) = got {
-                if self.head != head {
+                if self.published != notified {
+                    notified = self.published;
                     blocking.notify(&control.head.wake);
                 }
             }
             got
-        })?;
-        blocking.notify(&control.head.wake);
-        Ok(got)
+        });
+        if self.published != notified {
+            blocking.notify(&control.head.wake);
+        }
+        got
     }
 
-    /// Wakes the producer if it is parked in [`Producer::send`]; returns
-    /// whether it was (a wake syscall was made). Call it after
-    /// [`Consumer::try_recv`], [`Record::release`] or [`Consumer::drain`] when
-    /// the producer may block. Costs one `SeqCst` fence and one load when
-    /// nobody sleeps.
+    /// Hands every byte released so far to the producer (publishes the
+    /// head, which [`Consumer::try_recv`] and [`Record::release`] do only
+    /// now and then) and wakes the producer if it is parked in
+    /// [`Producer::send`]; returns whether it was (a wake syscall was
+    /// made). Call it after [`Consumer::try_recv`], [`Record::release`] or
+    /// [`Consumer::drain`] when the producer may block, or before leaving
+    /// the ring alone with messages still in it. Costs one store, one
+    /// `SeqCst` fence and one load when nobody sleeps.
     #[inline]
     pub fn wake_producer(&self, wait: &impl Wait) -> bool {
+        // Through `&self`: `published` stays behind, so the next
+        // publication stores the same head again (harmless).
+        self.store_head();
         crate::wait::event_word::notify(&self.ring.control().head.wake, wait)
     }
 
@@ -231,7 +285,7 @@ impl<'a> Consumer<'a> {
             }
         }
         if count > 0 {
-            self.store_head();
+            self.publish();
         }
         result.map(|()| count)
     }
@@ -251,6 +305,12 @@ impl<'a> Consumer<'a> {
 
 impl Drop for Consumer<'_> {
     fn drop(&mut self) {
+        // Released messages are not delivered again to the next consumer:
+        // publish them before letting go (unless the role was taken from
+        // us: the head is the new holder's now).
+        if self.ring.consumer_holder() == self.holder {
+            self.publish();
+        }
         role::release(&self.ring.control().meta.consumer, self.holder);
     }
 }
@@ -389,18 +449,21 @@ impl Record<'_, '_> {
     pub fn release(self) {
         let c = self.consumer;
         c.head = c.head.wrapping_add(self.at.size);
-        c.store_head();
+        c.released();
     }
 }
 
-/// A consumer is ready when a record is there (or the indices are out of
-/// range, which [`Consumer::try_recv`] then reports).
+/// A consumer is ready when a record is there past its own head (or the
+/// tail is out of range, which [`Consumer::try_recv`] then reports).
 impl crate::wait::wait_set::Source for Consumer<'_> {
     fn event_word(&self) -> &crate::foundation::atomics::AtomicU32 {
         &self.ring.control().tail.wake
     }
 
     fn is_ready(&self) -> bool {
-        !self.ring.is_empty()
+        // The shared head may lag the consumer's own (not yet published):
+        // readiness is judged from the own one.
+        let control = self.ring.control();
+        control.load_tail(self.head, self.ring.capacity) != Ok((self.head, 0))
     }
 }

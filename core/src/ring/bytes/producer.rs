@@ -275,6 +275,7 @@ impl Reservation<'_, '_> {
     ///
     /// If `offset + bytes.len()` exceeds [`Reservation::len`], like slice
     /// indexing.
+    #[inline]
     pub fn write(&mut self, offset: usize, bytes: &[u8]) {
         assert!(
             offset
@@ -295,14 +296,32 @@ impl Reservation<'_, '_> {
     #[inline]
     pub fn commit(self, tag: u32, len: usize) {
         let len = len.min(self.len as usize) as u32;
-        let header = FrameHeader::new(tag, len);
+        let header = header_bytes(&FrameHeader::new(tag, len));
         // SAFETY: the header's 16 bytes are the reservation's first.
-        unsafe { self.producer.ring.write(self.pos, &header.encode()) };
+        unsafe { self.producer.ring.write(self.pos, &header) };
         let size = record_len(len).unwrap_or(u32::MAX);
         let p = &mut *self.producer;
         p.tail = p.tail.wrapping_add(size);
         p.publish();
     }
+}
+
+/// [`FrameHeader::encode`]'s sixteen bytes, assembled as two 64-bit words
+/// (length and tag, flags and check word, little-endian). The buffer copy
+/// reads them back 8 bytes at a time: from `encode`'s array, built by
+/// 4-byte stores, those loads could not be forwarded from the store buffer
+/// and stalled the producer on every message (about a third of its time
+/// with 64-byte messages).
+#[inline(always)]
+pub(super) fn header_bytes(header: &FrameHeader) -> [u8; HEADER_LEN] {
+    let words = [
+        u64::from(header.len) | u64::from(header.tag) << 32,
+        u64::from(header.flags) | u64::from(header.check()) << 32,
+    ];
+    let mut bytes = [0u8; HEADER_LEN];
+    bytes[..8].copy_from_slice(&words[0].to_le_bytes());
+    bytes[8..].copy_from_slice(&words[1].to_le_bytes());
+    bytes
 }
 
 /// A producer is ready when any byte is free (or the indices are out of

@@ -170,6 +170,126 @@ fn a_tail_shorter_than_a_header_is_skipped() {
     assert!(ring.is_empty());
 }
 
+/// The consumer publishes its head lazily: once a quarter of the capacity
+/// is released, when it has taken the last message of the tail it read,
+/// when it finds the ring empty, in `wake_producer`, at the end of a drain
+/// and when dropped — and the producer gets the room then.
+#[test]
+fn the_head_is_published_by_the_quarter_and_when_idle() {
+    use crate::foundation::atomics::Ordering::Relaxed;
+    let buf = ring_buf(256); // a quarter: 64 bytes, four 16-byte records
+    let ring = ByteRing::init(buf.region(), RingConfig::new(256)).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
+    let head = || index_word(&buf, 256).load(Relaxed);
+    let mut out = [0u8; 8];
+    for seq in 0..16 {
+        tx.try_send(seq, b"").unwrap();
+    }
+    assert_eq!(tx.try_send(16, b""), Err(SendError::Full));
+    for seq in 0..3 {
+        assert_eq!(rx.try_recv(&mut out), Ok((seq, 0)));
+    }
+    // 48 bytes released, none published: the producer still sees it full.
+    assert_eq!((head(), rx.head, rx.published), (0, 48, 0));
+    assert_eq!(tx.try_send(16, b""), Err(SendError::Full));
+    assert_eq!(ring.used(), 256);
+    // The fourth makes a quarter.
+    assert_eq!(rx.try_recv(&mut out), Ok((3, 0)));
+    assert_eq!(head(), 64);
+    for seq in 16..20 {
+        tx.try_send(seq, b"").unwrap();
+    }
+    assert_eq!(tx.try_send(20, b""), Err(SendError::Full));
+    // Peek and release count the same way.
+    for seq in 4..8 {
+        let rec = rx.peek().unwrap();
+        assert_eq!(rec.tag(), seq);
+        assert_eq!(head(), 64);
+        rec.release();
+    }
+    assert_eq!(head(), 128);
+    // `wake_producer` publishes whatever is released.
+    assert_eq!(rx.try_recv(&mut out), Ok((8, 0)));
+    assert_eq!(head(), 128);
+    assert!(!rx.wake_producer(&crate::test_util::TestWait::default()));
+    assert_eq!(head(), 144);
+    // A drain publishes at its end.
+    assert_eq!(rx.drain(2, |_| {}), Ok(2));
+    assert_eq!(head(), 176);
+    // Taking the last message of the tail it read publishes (caught up):
+    // 11..16 end at 256, the tail read at the first receive, 16..20 at 320,
+    // read when 16 was wanted; a quarter is published in between.
+    for seq in 11..15 {
+        assert_eq!(rx.try_recv(&mut out), Ok((seq, 0)));
+    }
+    assert_eq!((head(), rx.head), (240, 240));
+    assert_eq!(rx.try_recv(&mut out), Ok((15, 0)));
+    assert_eq!(head(), 256);
+    for seq in 16..20 {
+        assert_eq!(rx.try_recv(&mut out), Ok((seq, 0)));
+        assert_eq!(head(), if seq < 19 { 256 } else { 320 });
+    }
+    assert_eq!(rx.try_recv(&mut out), Err(RecvError::Empty));
+    assert!(ring.is_empty());
+    // Dropping the consumer publishes: the next one does not see a
+    // message again.
+    tx.try_send(20, b"").unwrap();
+    tx.try_send(21, b"").unwrap();
+    assert_eq!(rx.try_recv(&mut out), Ok((20, 0)));
+    assert!(crate::wait::wait_set::Source::is_ready(&rx));
+    assert_eq!((head(), rx.head), (320, 336));
+    drop(rx);
+    assert_eq!(head(), 336);
+    let mut rx = ring.consumer(Holder::fixed::<3>()).unwrap();
+    assert!(crate::wait::wait_set::Source::is_ready(&rx));
+    assert_eq!(rx.try_recv(&mut out), Ok((21, 0)));
+    assert!(!crate::wait::wait_set::Source::is_ready(&rx));
+    assert_eq!(rx.try_recv(&mut out), Err(RecvError::Empty));
+}
+
+/// A consumer that dies before publishing: the one that takes over
+/// resumes at the published head and gets those messages again (at most
+/// a quarter of the capacity), and the dead one's handle, dropped after,
+/// does not publish over the new holder's head.
+#[test]
+fn a_taken_over_consumer_redelivers_what_it_did_not_publish() {
+    use crate::foundation::atomics::Ordering::Relaxed;
+    let buf = ring_buf(256);
+    let ring = ByteRing::init(buf.region(), RingConfig::new(256)).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut old = ring.consumer(Holder::fixed::<2>()).unwrap();
+    let mut out = [0u8; 8];
+    for seq in 0..3 {
+        tx.try_send(seq, &[seq as u8; 8]).unwrap();
+    }
+    assert_eq!(old.try_recv(&mut out), Ok((0, 8)));
+    let mut new = ring
+        .take_over_consumer(Holder::fixed::<3>(), |_| false)
+        .unwrap();
+    assert_eq!(new.try_recv(&mut out), Ok((0, 8)));
+    assert_eq!(new.try_recv(&mut out), Ok((1, 8)));
+    drop(old);
+    assert_eq!(index_word(&buf, 256).load(Relaxed), 0);
+    assert_eq!(new.try_recv(&mut out), Ok((2, 8)));
+    assert_eq!(new.try_recv(&mut out), Err(RecvError::Empty));
+    assert_eq!(index_word(&buf, 256).load(Relaxed), 72);
+}
+
+/// The producer's header words are `FrameHeader::encode`'s bytes.
+#[test]
+fn header_words_are_the_encoding() {
+    let mut rng = Rng::new(3);
+    for _ in 0..1000 {
+        let header = FrameHeader {
+            len: rng.below(1 << 32) as u32,
+            tag: rng.below(1 << 32) as u32,
+            flags: if rng.below(2) == 0 { 0 } else { FLAG_PAD },
+        };
+        assert_eq!(producer::header_bytes(&header), header.encode());
+    }
+}
+
 /// Random operations against a `VecDeque` model, with messages of every
 /// size up to the largest, across many wraps.
 #[test]
