@@ -250,8 +250,8 @@ impl<'a> Consumer<'a> {
     /// [`Producer::send`]; returns whether it was (a wake syscall was
     /// made). Call it after [`Consumer::try_recv`], [`Record::release`] or
     /// [`Consumer::drain`] when the producer may block, or before leaving
-    /// the ring alone with messages still in it. Costs one store, one
-    /// `SeqCst` fence and one load when nobody sleeps.
+    /// the ring alone with messages still in it. Costs one store and
+    /// one load (no fence) when nobody sleeps.
     #[inline]
     pub fn wake_producer(&self, wait: &impl Wait) -> bool {
         // Through `&self`: `published` stays behind, so the next

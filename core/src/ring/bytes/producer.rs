@@ -186,7 +186,7 @@ impl<'a> Producer<'a> {
     /// Wakes the consumer if it is parked in [`Consumer::recv`]; returns
     /// whether it was (a wake syscall was made). Call it after
     /// [`Producer::try_send`] or [`Reservation::commit`] when the consumer may
-    /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
+    /// block. Costs one load (no fence) when nobody sleeps.
     #[inline]
     pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
         crate::wait::event_word::notify(&self.ring.control().tail.wake, wait)
