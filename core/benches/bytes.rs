@@ -27,7 +27,7 @@ mod common;
 use common::{two_threads, Memory};
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use interlink_core::blocking::Blocking;
-use interlink_core::bytes::ByteRing;
+use interlink_core::bytes::{ByteRing, Consumer, Producer};
 use interlink_core::codec::{encode, Decoder};
 use interlink_core::{Holder, Spin};
 use interlink_core::{Region, RingConfig};
@@ -90,15 +90,20 @@ struct RingRun {
     empties: u64,
 }
 
+/// Both ends of a fresh ring of [`CAPACITY`] in `mem`.
+fn ends(mem: &mut Memory) -> (Producer<'_>, Consumer<'_>) {
+    let ring = ByteRing::init(Region::new(mem.bytes()), RingConfig::new(CAPACITY)).unwrap();
+    (
+        ring.producer(Holder::fixed::<1>()).unwrap(),
+        ring.consumer(Holder::fixed::<2>()).unwrap(),
+    )
+}
+
 /// interlink: `send` from the user's buffer, `recv` into the other's.
 fn ring_send_recv(len: usize, odd: bool, take: Take) -> RingRun {
     let n = count(len);
     let mut mem = Memory::new(ByteRing::bytes_needed(CAPACITY).unwrap());
-    let ring = ByteRing::init(Region::new(mem.bytes()), RingConfig::new(CAPACITY)).unwrap();
-    let (mut tx, mut rx) = (
-        ring.producer(Holder::fixed::<1>()).unwrap(),
-        ring.consumer(Holder::fixed::<2>()).unwrap(),
-    );
+    let (mut tx, mut rx) = ends(&mut mem);
     let mut user = UserBuffers::new(len, odd);
     let (src_off, dst_off) = (user.src_off, user.dst_off);
     let src = &user.src.bytes()[src_off..src_off + len];
@@ -180,11 +185,7 @@ fn thread_cpu() -> Duration {
 fn one_thread_cost(len: usize) -> f64 {
     let n = count(len);
     let mut mem = Memory::new(ByteRing::bytes_needed(CAPACITY).unwrap());
-    let ring = ByteRing::init(Region::new(mem.bytes()), RingConfig::new(CAPACITY)).unwrap();
-    let (mut tx, mut rx) = (
-        ring.producer(Holder::fixed::<1>()).unwrap(),
-        ring.consumer(Holder::fixed::<2>()).unwrap(),
-    );
+    let (mut tx, mut rx) = ends(&mut mem);
     let mut user = UserBuffers::new(len, false);
     let src = user.src.bytes()[..len].to_vec();
     let dst = &mut user.dst.bytes()[..len];
