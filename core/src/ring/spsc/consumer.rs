@@ -10,7 +10,7 @@ pub struct Consumer<'a, T> {
     /// Elements ever popped (wrapping); the shared head mirrors it.
     pub(super) head: u32,
     /// The last tail read from shared memory.
-    tail_cache: u32,
+    pub(super) tail_cache: u32,
     holder: u32,
 }
 
@@ -82,7 +82,9 @@ impl<'a, T: Plain> Consumer<'a, T> {
     /// blocking.
     #[inline(always)]
     pub fn try_recv(&mut self) -> Result<T, RecvError> {
-        if self.ready(1)? == 0 {
+        // Empty by the cached tail: only then re-read the shared tail,
+        // which is checked on that load.
+        if self.tail_cache == self.head && self.refresh()? == 0 {
             return Err(RecvError::Empty);
         }
         // SAFETY: the slot at `head` was published (Release store of tail,

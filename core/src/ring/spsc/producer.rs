@@ -10,7 +10,7 @@ pub struct Producer<'a, T> {
     /// Elements ever pushed (wrapping); the shared tail mirrors it.
     pub(super) tail: u32,
     /// The last head read from shared memory.
-    head_cache: u32,
+    pub(super) head_cache: u32,
     holder: u32,
 }
 
@@ -87,7 +87,10 @@ impl<'a, T: Plain> Producer<'a, T> {
     /// Appends `value`, or fails with [`SendError::Full`] without blocking.
     #[inline(always)]
     pub fn try_send(&mut self, value: T) -> Result<(), SendError> {
-        if self.free(1)? == 0 {
+        // Full by the cached head (`tail − head_cache` never exceeds the
+        // capacity, see [`Producer::free`]): only then re-read the shared
+        // head, which is checked on that load.
+        if self.tail.wrapping_sub(self.head_cache) == self.ring.capacity && self.refresh()? == 0 {
             return Err(SendError::Full);
         }
         // SAFETY: the slot at `tail` is free (the consumer has released it,

@@ -975,3 +975,54 @@ fn plain_struct_round_trips_and_names_its_type() {
     ));
     assert!(SpscRing::<Fill>::attach_with(buf.region(), ElementCheck::LayoutOnly).is_ok());
 }
+
+/// The refresh policy of the single-element paths (issue 19, as rtrb does
+/// it): `try_send` reads the shared head only when its cached head says
+/// full, and `try_recv` the shared tail only when its cached tail says
+/// empty. What such a read returns is range-checked before anything uses
+/// it: out of range, the call fails with `Corrupt`, writes or reads no
+/// slot, moves no index, and keeps the cached value (checked when it was
+/// loaded), so the handle works again once the peer's index is sane.
+#[test]
+fn try_paths_read_the_peer_index_only_at_the_cached_limit_and_check_it() {
+    const CAP: u32 = 4;
+    let buf = ring_buf::<u64>(CAP);
+    let ring = SpscRing::<u64>::init(buf.region(), RingConfig::new(CAP)).unwrap();
+    let mut tx = ring.producer(Holder::fixed::<1>()).unwrap();
+    let mut rx = ring.consumer(Holder::fixed::<2>()).unwrap();
+    let (tail_word, head_word) = (index_word(&buf, 128), index_word(&buf, 256));
+
+    // Producer: room by the cached head, so a garbage head is not read.
+    head_word.store(0x8000_0000, Ordering::Release);
+    for i in 0..CAP as u64 {
+        tx.try_send(i).unwrap();
+    }
+    // Full by the cache: now the head is read, and refused.
+    assert_eq!(tx.try_send(9), Err(SendError::Corrupt));
+    assert_eq!(tail_word.load(Ordering::Relaxed), CAP, "tail moved");
+    assert_eq!(tx.head_cache, 0, "an unchecked head was cached");
+    // A head one past the tail is out of range too (wraps to u32::MAX).
+    head_word.store(CAP + 1, Ordering::Release);
+    assert_eq!(tx.try_send(9), Err(SendError::Corrupt));
+    // Sane again: honest full, then room after a pop.
+    head_word.store(0, Ordering::Release);
+    assert_eq!(tx.try_send(9), Err(SendError::Full));
+
+    // Consumer: elements by the cached tail (loaded at the first refresh).
+    assert_eq!(rx.try_recv(), Ok(0));
+    tail_word.store(0x8000_0000, Ordering::Release);
+    for i in 1..CAP as u64 {
+        assert_eq!(rx.try_recv(), Ok(i), "a cached element was not delivered");
+    }
+    // Empty by the cache: now the tail is read, and refused.
+    assert_eq!(rx.try_recv(), Err(RecvError::Corrupt));
+    assert_eq!(head_word.load(Ordering::Relaxed), CAP, "head moved");
+    assert_eq!(rx.tail_cache, CAP, "an unchecked tail was cached");
+    tail_word.store(CAP.wrapping_sub(1), Ordering::Release);
+    assert_eq!(rx.try_recv(), Err(RecvError::Corrupt));
+    // Sane again: the producer's real tail.
+    tail_word.store(tx.tail, Ordering::Release);
+    assert_eq!(rx.try_recv(), Err(RecvError::Empty));
+    tx.try_send(10).unwrap();
+    assert_eq!(rx.try_recv(), Ok(10));
+}
