@@ -29,6 +29,7 @@ use std::time::Duration;
 
 mod common;
 
+use common::interleave::{compare, quick};
 use common::queues::{self, Idle};
 use common::Memory;
 use interlink_core::spsc::{Consumer, Producer, SpscRing};
@@ -97,49 +98,10 @@ fn rtrb_ping_pong() -> Duration {
     queues::ping_pong(ROUNDS, ping, pong)
 }
 
-/// One contender: its name and one timed round.
-type Contender = (&'static str, fn() -> Duration);
-
-/// Runs `rounds` rounds of every contender in turn and prints the quartiles
-/// of each one's time per operation (`per` operations a round), then of
-/// each `(a, b)` ratio of their times within a round.
-fn compare(
-    title: &str,
-    contenders: &[Contender],
-    rounds: usize,
-    per: u64,
-    ratios: &[(usize, usize)],
-) {
-    let mut times = vec![Vec::with_capacity(rounds); contenders.len()];
-    for _ in 0..rounds {
-        for (k, (_, run)) in contenders.iter().enumerate() {
-            times[k].push(run().as_secs_f64() * 1e9 / per as f64);
-        }
-    }
-    println!("{title} ({rounds} interleaved rounds; quartiles 25 % / 50 % / 75 %)");
-    for (k, (name, _)) in contenders.iter().enumerate() {
-        let [a, b, c] = quartiles(times[k].clone());
-        println!("  {name:<24} {a:>9.2} {b:>9.2} {c:>9.2}  ns");
-    }
-    println!("  time ratios within a round (below 1: the first is faster)");
-    for &(a, b) in ratios {
-        let r = times[a].iter().zip(&times[b]).map(|(x, y)| x / y).collect();
-        let [q1, q2, q3] = quartiles(r);
-        let name = format!("{} / {}", contenders[a].0, contenders[b].0);
-        println!("  {name:<40} {q1:>6.3} {q2:>6.3} {q3:>6.3}");
-    }
-}
-
-fn quartiles(mut v: Vec<f64>) -> [f64; 3] {
-    v.sort_by(f64::total_cmp);
-    [v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4]]
-}
-
 fn main() {
     // `cargo test --benches` runs every bench without `--bench`: one short
     // round each then, as a smoke test.
-    let quick = !std::env::args().any(|a| a == "--bench");
-    let (stream_rounds, ping_rounds) = if quick { (1, 1) } else { (60, 100) };
+    let (stream_rounds, ping_rounds) = if quick() { (1, 1) } else { (60, 100) };
     compare(
         "throughput, ns per element",
         &[

@@ -115,7 +115,7 @@ impl<'a, T: Plain> Consumer<'a, T> {
     /// whether it was (a wake syscall was made). [`Consumer::recv`] does
     /// this itself; call it after releasing with [`Consumer::try_recv`],
     /// [`Consumer::try_recv_slice`] or a [`ReadChunk`] when the producer may
-    /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
+    /// block. Costs one load (no fence) when nobody sleeps.
     #[inline]
     pub fn wake_producer(&self, wait: &impl Wait) -> bool {
         crate::wait::event_word::notify(&self.ring.control().head.wake, wait)

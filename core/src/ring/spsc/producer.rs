@@ -123,7 +123,7 @@ impl<'a, T: Plain> Producer<'a, T> {
     /// whether it was (a wake syscall was made). [`Producer::send`] does
     /// this itself; call it after publishing with [`Producer::try_send`],
     /// [`Producer::try_send_slice`] or a [`WriteChunk`] when the consumer may
-    /// block. Costs one `SeqCst` fence and one load when nobody sleeps.
+    /// block. Costs one load (no fence) when nobody sleeps.
     #[inline]
     pub fn wake_consumer(&self, wait: &impl Wait) -> bool {
         crate::wait::event_word::notify(&self.ring.control().tail.wake, wait)
