@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use interlink_core::mpmc::RecvError;
 use interlink_core::sync::AtomicU32;
 use interlink_core::wait::wait_set::Source;
 use interlink_core::{Blocking, RingConfig, Wait, WaitOutcome};
@@ -79,7 +80,14 @@ fn four_channels_one_wait() -> usize {
                     assert_eq!(&buf[..len], b"thirty");
                     got.push(u64::from(tag));
                 }
-                _ => got.push(hd.try_recv().unwrap()),
+                // Ready while an element is claimed, even before its
+                // sender wrote it: a sender preempted (or faulting in the
+                // page) between its claim and its publish makes `try_recv`
+                // report `Stalled`. The blocking `recv` waits that out.
+                _ => got.push(match hd.try_recv() {
+                    Err(RecvError::Stalled { .. }) => hd.recv_timeout(PATIENCE).unwrap(),
+                    other => other.unwrap(),
+                }),
             }
         }
     }

@@ -1039,3 +1039,26 @@ fn ready_hints_follow_the_slot_at_each_index() {
         let _ = (ring.recv_ready(), ring.send_ready());
     }
 }
+
+/// An element claimed but not yet written makes the ring readable (its
+/// producer may have died there, and the wait must end so that the
+/// consumer learns of it), and the receive then reports `Stalled`: a
+/// wait-set user treats that as "not yet" while the producer lives (a
+/// producer preempted or faulting between its claim and its publish is
+/// one), as `recv` does with its patience.
+#[test]
+fn an_unfinished_claim_is_readable_and_receiving_it_reports_stalled() {
+    use crate::wait::wait_set::Source;
+    let buf = ring_buf::<u64>(4);
+    let ring = MpmcRing::<u64>::init(buf.region(), RingConfig::new(4)).unwrap();
+    assert!(!ring.readable().is_ready());
+    let claimed = ring.abandon_send().unwrap();
+    assert!(ring.readable().is_ready());
+    assert!(!ring.recv_ready(), "the hint waits for the publication");
+    assert_eq!(
+        ring.try_recv(),
+        Err(RecvError::Stalled { position: claimed })
+    );
+    assert_eq!(ring.skip_stalled(claimed), Ok(None));
+    assert!(!ring.readable().is_ready());
+}
