@@ -151,6 +151,13 @@ impl<T> MpmcRing<'_, T> {
 /// receives: ready while an element is claimed beyond the head (a hint:
 /// other consumers may take it first, and a claimant may still be
 /// writing it). See [`MpmcRing::readable`].
+///
+/// A claimed element is ready before it is written so that a wait ends
+/// even when its producer died between claim and publish. A
+/// [`MpmcRing::try_recv`] made then reports [`RecvError::Stalled`]; while
+/// the producer lives (it was preempted, or faulted a page in) that means
+/// "not yet": [`MpmcRing::recv`] waits it out, for at most
+/// [`STALL_PATIENCE`](super::STALL_PATIENCE).
 #[derive(Clone, Copy, Debug)]
 pub struct Readable<'a, T>(MpmcRing<'a, T>);
 
